@@ -1,0 +1,21 @@
+// Prints each subgraph's SDL (with its federation directives) and composes the supergraph.
+import { composeServices } from '@apollo/composition';
+import { printSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { SUBGRAPHS } from './subgraphs';
+
+export interface ComposedSchemas {
+  subgraphs: { name: string; sdl: string }[];
+  supergraph: string;
+}
+
+export function composeSupergraph(): ComposedSchemas {
+  const subgraphs = SUBGRAPHS.map((s) => ({ name: s.name, sdl: printSubgraphSchema(s.schema) }));
+  const result = composeServices(
+    subgraphs.map((s) => ({ name: s.name, typeDefs: parse(s.sdl), url: `http://${s.name}.invalid/graphql` })),
+  );
+  if (result.errors?.length) {
+    throw new Error(`supergraph composition failed:\n${result.errors.map((e) => `  - ${e.message}`).join('\n')}`);
+  }
+  return { subgraphs, supergraph: result.supergraphSdl };
+}

@@ -1,0 +1,38 @@
+// Every event type and version the platform knows. Producers build events from these
+// definitions; consumers validate what they receive against them.
+import * as identity from '../catalogue/identity';
+import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope';
+
+export const catalogue = { identity } as const;
+
+const definitions = new Map<string, EventDefinition>();
+for (const context of Object.values(catalogue)) {
+  for (const def of Object.values(context) as EventDefinition[]) definitions.set(`${def.type}@${def.version}`, def);
+}
+
+export function eventDefinition(type: string, version: number): EventDefinition | undefined {
+  return definitions.get(`${type}@${version}`);
+}
+
+export const catalogueEntries = (): EventDefinition[] => [...definitions.values()];
+
+export class InvalidEventError extends Error {
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'InvalidEventError';
+  }
+}
+
+/** Validates an envelope and its data against the catalogue. Unknown types or versions are invalid. */
+export function parseEvent(raw: unknown): EventEnvelope {
+  const envelope = eventEnvelopeSchema.safeParse(raw);
+  if (!envelope.success) throw new InvalidEventError(`invalid envelope: ${envelope.error.message}`);
+  const def = eventDefinition(envelope.data.type, envelope.data.version);
+  if (!def) throw new InvalidEventError(`unknown event ${envelope.data.type} v${envelope.data.version}`);
+  const data = def.data.safeParse(envelope.data.data);
+  if (!data.success) throw new InvalidEventError(`invalid ${def.type} v${def.version} data: ${data.error.message}`);
+  return { ...envelope.data, data: data.data };
+}

@@ -1,0 +1,57 @@
+// The EventBus port. Adapters: Kafka (cluster) and local (embedded, in-process).
+//
+// Guarantees every adapter gives (proved by test/contract/event-bus.contract.ts):
+// - at-least-once delivery to every consumer group subscribed to the event's context;
+// - per-subject order: events with the same subject id reach a group in publish order;
+// - a handler that keeps failing is retried `maxAttempts` times, then the event goes to the
+//   group's dead-letter channel with its error, and the group moves on;
+// - an event that does not validate against the catalogue goes straight to the dead letters.
+// Consumers must still be idempotent (see outbox/processed-events.ts): redelivery happens.
+import type { EventEnvelope } from '@mauntic/kernel';
+
+export interface DeliveryInfo {
+  /** 1 on the first try. */
+  attempt: number;
+  topic: string;
+}
+
+export interface Subscription {
+  /** Consumer group name: each group gets every event once; replicas of a group share them. */
+  group: string;
+  /** Contexts whose events this group reads, e.g. ['identity'] -> topic mauntic.identity.events. */
+  contexts: string[];
+  /** Only these event types reach the handler (others are acknowledged and skipped). */
+  types?: string[];
+  handle(event: EventEnvelope, info: DeliveryInfo): Promise<void>;
+  /** Tries before the event is dead-lettered. Default 5. */
+  maxAttempts?: number;
+}
+
+export interface DeadLetter {
+  group: string;
+  topic: string;
+  /** The original message value (the envelope JSON, or whatever unparseable bytes arrived). */
+  value: string;
+  error: string;
+  attempts: number;
+}
+
+export interface EventBus {
+  readonly kind: 'kafka' | 'local';
+  /** Resolves once the bus has durably accepted every event (Kafka: acks from all in-sync replicas). */
+  publish(events: EventEnvelope[]): Promise<void>;
+  /** Register before start(); a group may be registered once per bus. */
+  subscribe(subscription: Subscription): void;
+  start(): Promise<void>;
+  /** Stops consuming after in-flight handlers finish, then disconnects. */
+  stop(): Promise<void>;
+  /** Throws when the bus cannot be reached (readiness). */
+  ping(): Promise<void>;
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** Backoff between in-place retries of a failing handler: 50 ms, 100 ms, 200 ms ... capped at 2 s. */
+export const retryDelayMs = (attempt: number) => Math.min(2000, 50 * 2 ** (attempt - 1));
+
+export const deadLetterTopicOf = (group: string) => `mauntic.dlq.${group}`;

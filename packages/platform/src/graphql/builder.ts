@@ -1,0 +1,69 @@
+// The one Pothos builder setup every subgraph uses. Plugin option types are global to a
+// TypeScript program, so all subgraphs must share exactly this configuration.
+import type { Role, RequestContext, Scope } from '@mauntic/kernel';
+import SchemaBuilder from '@pothos/core';
+import DirectivesPlugin from '@pothos/plugin-directives';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import FederationPlugin from '@pothos/plugin-federation';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { hasScope, roleAtLeast } from '@mauntic/kernel';
+import { GraphQLError } from 'graphql';
+import type { Logger } from '../logger';
+
+export interface SubgraphContext {
+  request: RequestContext;
+  log: Logger;
+  /** The subgraph's use cases; each subgraph reads it through its own typed accessor. */
+  services: unknown;
+}
+
+export interface BuilderTypes {
+  Context: SubgraphContext;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+    EmailAddress: { Input: string; Output: string };
+  };
+  AuthScopes: {
+    /** A caller acting for an organization (user session or API key). */
+    member: boolean;
+    scope: Scope;
+    role: Role;
+  };
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+export function createBuilder() {
+  return new SchemaBuilder<BuilderTypes>({
+    plugins: [ScopeAuthPlugin, ErrorsPlugin, DirectivesPlugin, FederationPlugin, RelayPlugin],
+    defaultFieldNullability: false,
+    scopeAuth: {
+      authScopes: (ctx) => ({
+        member: ctx.request.organizationId !== undefined && ctx.request.actor.type !== 'anonymous',
+        scope: (wanted: Scope) => hasScope(ctx.request.scopes, wanted),
+        role: (minimum: Role) => ctx.request.role !== undefined && roleAtLeast(ctx.request.role, minimum),
+      }),
+      unauthorizedError: (_parent, ctx, _info, result) =>
+        new GraphQLError(result.message, {
+          extensions: { code: ctx.request.actor.type === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN' },
+        }),
+    },
+    errors: {
+      directResult: true,
+      defaultUnionOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Payload` },
+      defaultResultOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Success` },
+    },
+    relay: {
+      clientMutationId: 'omit',
+      cursorType: 'String',
+      nodeQueryOptions: false,
+      nodesQueryOptions: false,
+      pageInfoTypeOptions: { shareable: true },
+    },
+  });
+}
+
+export type Builder = ReturnType<typeof createBuilder>;

@@ -1,0 +1,116 @@
+// Types every subgraph shares: scalars and the expected-failure types. Object types are
+// @shareable so the same definitions compose from several subgraphs.
+import {
+  ConflictError,
+  DomainError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@mauntic/kernel';
+import { GraphQLError, Kind } from 'graphql';
+import type { Builder } from './builder';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function parseDate(value: unknown): Date {
+  const date = typeof value === 'string' || value instanceof Date ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime()) || (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}T/.test(value)))
+    throw new GraphQLError('DateTime must be an ISO-8601 date-time string', { extensions: { code: 'BAD_USER_INPUT' } });
+  return date;
+}
+
+function parseEmail(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 254 || !EMAIL.test(value))
+    throw new GraphQLError('EmailAddress must be an email address', { extensions: { code: 'BAD_USER_INPUT' } });
+  return value.trim();
+}
+
+export function addCommonTypes(builder: Builder) {
+  builder.scalarType('DateTime', {
+    description: 'An ISO-8601 date-time with a time zone offset, e.g. 2026-11-26T10:00:00.000Z',
+    serialize: (value) => (value instanceof Date ? value : new Date(value)).toISOString(),
+    parseValue: parseDate,
+    parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
+  });
+  builder.scalarType('JSON', {
+    description: 'Any JSON value',
+    serialize: (v) => v,
+    parseValue: (v) => v,
+    parseLiteral: () => {
+      throw new GraphQLError('JSON values must be passed as variables', { extensions: { code: 'BAD_USER_INPUT' } });
+    },
+  });
+  builder.scalarType('EmailAddress', {
+    description: 'An email address (RFC 5322 addr-spec, at most 254 characters)',
+    serialize: (v) => String(v),
+    parseValue: parseEmail,
+    parseLiteral: (ast) => parseEmail(ast.kind === Kind.STRING ? ast.value : undefined),
+  });
+
+  const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
+    description: 'An expected failure, returned in a mutation payload',
+    fields: (t) => ({
+      message: t.exposeString('message'),
+      code: t.exposeString('code'),
+    }),
+  });
+
+  const FieldIssue = builder.objectRef<{ path: string[]; message: string }>('FieldIssue').implement({
+    shareable: true,
+    fields: (t) => ({
+      path: t.exposeStringList('path', { description: 'Input path of the offending value, e.g. ["input", "email"]' }),
+      message: t.exposeString('message'),
+    }),
+  });
+
+  builder.objectType(ValidationError, {
+    name: 'ValidationError',
+    shareable: true,
+    interfaces: [ErrorInterface],
+    fields: (t) => ({ issues: t.field({ type: [FieldIssue], resolve: (e) => e.issues }) }),
+  });
+  builder.objectType(NotFoundError, {
+    name: 'NotFoundError',
+    shareable: true,
+    interfaces: [ErrorInterface],
+    fields: (t) => ({ entity: t.exposeString('entity'), id: t.exposeString('id') }),
+  });
+  builder.objectType(ConflictError, {
+    name: 'ConflictError',
+    shareable: true,
+    interfaces: [ErrorInterface],
+    fields: () => ({}),
+  });
+  builder.objectType(UnauthenticatedError, {
+    name: 'UnauthenticatedError',
+    shareable: true,
+    interfaces: [ErrorInterface],
+    fields: () => ({}),
+  });
+  builder.objectType(ForbiddenError, {
+    name: 'ForbiddenError',
+    shareable: true,
+    interfaces: [ErrorInterface],
+    fields: (t) => ({ required: t.exposeString('required', { description: 'The role or scope that was missing' }) }),
+  });
+
+  return { ErrorInterface };
+}
+
+/** The error types every mutation may return. */
+export const COMMON_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
+
+/**
+ * For query fields: a domain failure becomes a GraphQL error with its code (queries have no
+ * payload union to carry typed errors).
+ */
+export function orThrow<T>(result: { ok: true; value: T } | { ok: false; error: DomainError }): T {
+  if (result.ok) return result.value;
+  throw new GraphQLError(result.error.message, { extensions: { code: result.error.code } });
+}
+
+export const FEDERATION = {
+  linkUrl: 'https://specs.apollo.dev/federation/v2.6',
+  federationDirectives: ['@key', '@shareable', '@external', '@requires', '@provides', '@inaccessible', '@tag', '@override'],
+};

@@ -1,0 +1,168 @@
+// Publishes committed outbox rows to the bus, then marks them published.
+//
+// A batch is claimed with a lease (claimed_until) in a short transaction, published with no
+// transaction open, and then marked. A relay killed between publish and mark leaves the rows
+// claimed; when the lease runs out they are published again, so delivery is at-least-once and
+// consumers deduplicate by event id (processed-events.ts). Holding no transaction while
+// publishing matters for PGlite, which runs one transaction at a time: embedded consumers write
+// to the same database while the local bus delivers.
+import type { EventEnvelope } from '@mauntic/kernel';
+import { and, asc, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import type { EventBus } from '../bus/event-bus';
+import type { DatabaseHandle } from '../db/database';
+import type { Logger } from '../logger';
+import { metrics } from '../metrics';
+import { OUTBOX_CHANNEL } from './outbox';
+import type { OutboxTable } from './tables';
+
+export interface OutboxRelayOptions {
+  handle: DatabaseHandle;
+  /** The context whose outbox this is, e.g. 'identity'. */
+  context: string;
+  table: OutboxTable;
+  bus: EventBus;
+  logger: Logger;
+  batchSize?: number;
+  /** Fallback poll when no NOTIFY arrives. */
+  pollIntervalMs?: number;
+  /** How long a claimed batch is reserved for this relay before another may publish it. */
+  leaseMs?: number;
+  /** Published rows older than this are deleted. */
+  retentionMs?: number;
+  /** Test hook: runs after a batch is published and before it is marked. */
+  afterPublish?: (events: EventEnvelope[]) => void | Promise<void>;
+}
+
+export class OutboxRelay {
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private unlisten?: () => Promise<void>;
+  private lastCleanup = 0;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly leaseMs: number;
+  private readonly retentionMs: number;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.batchSize = options.batchSize ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.retentionMs = options.retentionMs ?? 24 * 3600_000;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = await this.listen();
+    this.loop = this.run();
+  }
+
+  /** Publishes what is pending now, without waiting for a NOTIFY. */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.unlisten?.();
+  }
+
+  /** Claims, publishes and marks one batch. Returns how many events it published. */
+  async publishBatch(): Promise<number> {
+    const { handle, table, bus } = this.options;
+    const claimed = await handle.db.transaction(async (tx) => {
+      const due = tx
+        .select({ seq: table.seq })
+        .from(table)
+        .where(and(isNull(table.publishedAt), or(isNull(table.claimedUntil), lt(table.claimedUntil, sql`now()`))))
+        .orderBy(asc(table.seq))
+        .limit(this.batchSize)
+        .for('update', { skipLocked: true });
+      return tx
+        .update(table)
+        .set({ claimedUntil: sql`now() + ${`${this.leaseMs} milliseconds`}::interval` })
+        .where(inArray(table.seq, due))
+        .returning({ seq: table.seq, envelope: table.envelope });
+    });
+    if (claimed.length === 0) return 0;
+    claimed.sort((a, b) => a.seq - b.seq);
+    const events = claimed.map((row) => row.envelope as EventEnvelope);
+    await bus.publish(events);
+    await this.options.afterPublish?.(events);
+    await handle.db
+      .update(table)
+      .set({ publishedAt: sql`now()` })
+      .where(
+        inArray(
+          table.seq,
+          claimed.map((row) => row.seq),
+        ),
+      );
+    return claimed.length;
+  }
+
+  /** Publishes until nothing is pending. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let n = await this.publishBatch(); n > 0; n = await this.publishBatch()) total += n;
+    return total;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, context } = this.options;
+    let failures = 0;
+    while (this.running) {
+      try {
+        const published = await this.drain();
+        if (published > 0) logger.debug({ context, published }, 'outbox published');
+        await this.cleanup();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        logger.error({ err: error, context, failures }, 'outbox relay failed; will retry');
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const delay = failures ? Math.min(30_000, this.pollIntervalMs * 2 ** failures) : this.pollIntervalMs;
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastCleanup < 60_000) return;
+    this.lastCleanup = now;
+    const { handle, table, context } = this.options;
+    await handle.db
+      .delete(table)
+      .where(lt(table.publishedAt, sql`now() - ${`${this.retentionMs} milliseconds`}::interval`));
+    const [row] = await handle.rows<{ n: number }>(
+      sql`select count(*)::int as n from ${table} where ${table.publishedAt} is null`,
+    );
+    metrics.outboxPending.set({ context }, row?.n ?? 0);
+  }
+
+  private async listen(): Promise<() => Promise<void>> {
+    const { handle, context } = this.options;
+    const onNotify = (payload: string) => {
+      if (payload === context) this.wake?.();
+    };
+    if (handle.kind === 'pglite') {
+      const pg = handle.client as import('@electric-sql/pglite').PGlite;
+      const unsubscribe = await pg.listen(OUTBOX_CHANNEL, onNotify);
+      return unsubscribe;
+    }
+    const client = handle.client as import('postgres').Sql;
+    const { unlisten } = await client.listen(OUTBOX_CHANNEL, onNotify);
+    return unlisten;
+  }
+}

@@ -1,0 +1,144 @@
+// A minimal HTTP server shared by every deployable: exact-path routes, request metrics, and a
+// close() that stops accepting, lets in-flight requests finish, then returns.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../logger';
+import { metrics, registry } from '../metrics';
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  search: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  raw: IncomingMessage;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export type HttpHandler = (request: HttpRequest) => Promise<HttpResponse>;
+
+export interface HttpServerOptions {
+  service: string;
+  logger: Logger;
+  routes: Record<string, HttpHandler>;
+  /** Readiness checks for /readyz; each throws when its dependency is unavailable. */
+  readiness?: Record<string, () => Promise<void>>;
+  maxBodyBytes?: number;
+}
+
+export interface RunningHttpServer {
+  server: Server;
+  port: number;
+  url: string;
+  /** Stops accepting connections; resolves when in-flight requests are done. */
+  close(): Promise<void>;
+  /** Marks the server not ready (for /readyz) ahead of shutdown. */
+  draining(): void;
+}
+
+const json = (status: number, value: unknown): HttpResponse => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(value),
+});
+
+export function httpRoutesWithProbes(options: HttpServerOptions, isDraining: () => boolean): Record<string, HttpHandler> {
+  return {
+    '/healthz': async () => json(200, { status: 'ok' }),
+    '/readyz': async () => {
+      if (isDraining()) return json(503, { status: 'draining' });
+      const results: Record<string, string> = {};
+      let ready = true;
+      for (const [name, check] of Object.entries(options.readiness ?? {})) {
+        try {
+          await check();
+          results[name] = 'ok';
+        } catch (error) {
+          ready = false;
+          results[name] = (error as Error).message;
+        }
+      }
+      return json(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks: results });
+    },
+    '/metrics': async () => ({
+      status: 200,
+      headers: { 'content-type': registry.contentType },
+      body: await registry.metrics(),
+    }),
+    ...options.routes,
+  };
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new Error('request body too large'), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function startHttpServer(options: HttpServerOptions, port: number, host = '0.0.0.0'): Promise<RunningHttpServer> {
+  let isDraining = false;
+  const routes = httpRoutesWithProbes(options, () => isDraining);
+  const limit = options.maxBodyBytes ?? 1024 * 1024;
+
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const handler = routes[url.pathname];
+    let response: HttpResponse;
+    try {
+      if (!handler) response = json(404, { error: 'not found' });
+      else {
+        const body = await readBody(req, limit);
+        response = await handler({
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          search: url.search,
+          headers: req.headers,
+          body,
+          raw: req,
+        });
+      }
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 500;
+      if (status >= 500) options.logger.error({ err: error, path: url.pathname }, 'request failed');
+      response = json(status, { error: status >= 500 ? 'internal error' : (error as Error).message });
+    }
+    res.writeHead(response.status, response.headers);
+    res.end(response.body);
+    metrics.httpRequests.observe(
+      { service: options.service, route: handler ? url.pathname : 'unknown', status: String(response.status) },
+      Number(process.hrtime.bigint() - started) / 1e9,
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port: actualPort,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`,
+    draining: () => {
+      isDraining = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        isDraining = true;
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,7 @@
+// Addresses of the real services tests run against (started by scripts/services.sh).
+// Tests never skip for a missing service: they fail and say which one.
+export const testServices = {
+  databaseUrl: process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic_test',
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+};

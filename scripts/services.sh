@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Installs if missing, starts and checks the real services the tests and benchmarks use,
+# all on 127.0.0.1: PostgreSQL 15 and Redis 7 (Debian packages) and a single-node Apache
+# Kafka broker in KRaft mode (jars from Maven Central, run on the machine's Java).
+#   scripts/services.sh up|down|status|env
+# Idempotent: a service that already answers is left alone.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${MAUNTIC_SERVICES_DIR:-$ROOT/.services}
+PG_PORT=${MAUNTIC_PG_PORT:-5432}
+REDIS_PORT=${MAUNTIC_REDIS_PORT:-6379}
+KAFKA_PORT=${MAUNTIC_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
+PG_VERSION=15
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # name, seconds, command...
+  local name=$1 secs=$2; shift 2
+  for _ in $(seq 1 $((secs * 4))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  die "$name did not answer within ${secs}s"
+}
+
+APT_UPDATED=
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "apt-get not found; install ${missing[*]} by hand"
+  if [ -z "$APT_UPDATED" ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_ready() { pg_isready -h 127.0.0.1 -p "$PG_PORT" -q; }
+
+pg_up() {
+  if command -v pg_isready >/dev/null && pg_ready; then log "postgres already answers on $PG_PORT"; else
+    apt_install "postgresql-$PG_VERSION" postgresql-client-common
+    if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -qx "$PG_VERSION main"; then
+      pg_createcluster "$PG_VERSION" main >/dev/null
+    fi
+    local conf=/etc/postgresql/$PG_VERSION/main/conf.d/mauntic.conf
+    mkdir -p "$(dirname "$conf")"
+    # Test and benchmark settings for a 2-core, 24 GiB machine. Durability is still on
+    # (fsync) because the outbox tests kill processes mid-transaction.
+    cat >"$conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+max_connections = 300
+shared_buffers = 2GB
+work_mem = 64MB
+maintenance_work_mem = 512MB
+max_wal_size = 8GB
+synchronous_commit = off
+CONF
+    pg_ctlcluster "$PG_VERSION" main start || pg_ctlcluster "$PG_VERSION" main restart
+    wait_for postgres 60 pg_ready
+  fi
+  # Superuser with a password for TCP connections; one database for the platform, one for tests.
+  su postgres -c "psql -q -p $PG_PORT -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 || true
+  for db in mauntic mauntic_test; do
+    PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
+      PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $db" >/dev/null
+  done
+}
+
+pg_down() { pg_ctlcluster "$PG_VERSION" main stop 2>/dev/null || true; }
+
+# ---------------------------------------------------------------------- Redis
+redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
+
+redis_up() {
+  if command -v redis-cli >/dev/null && redis_ready; then log "redis already answers on $REDIS_PORT"; return; fi
+  apt_install redis-server
+  mkdir -p "$STATE/redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STATE/redis" \
+    --save '' --appendonly no --maxmemory-policy noeviction \
+    --logfile "$STATE/redis/redis.log" --pidfile "$STATE/redis/redis.pid" >/dev/null
+  wait_for redis 30 redis_ready
+}
+
+redis_down() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
+
+# ---------------------------------------------------------------------- Kafka
+KAFKA_DIR=$STATE/kafka
+
+kafka_ready() { port_open "$KAFKA_PORT"; }
+
+kafka_up() {
+  if kafka_ready; then log "kafka already answers on $KAFKA_PORT"; return; fi
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  mkdir -p "$KAFKA_DIR"
+  if [ ! -f "$KAFKA_DIR/libs/.complete" ]; then
+    command -v mvn >/dev/null || apt_install maven
+    log "fetching Kafka jars from Maven Central"
+    rm -rf "$KAFKA_DIR/libs"
+    mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$KAFKA_DIR/libs" >/dev/null || die "could not fetch the Kafka jars"
+    touch "$KAFKA_DIR/libs/.complete"
+  fi
+  cat >"$KAFKA_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=3
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+PROPS
+  cat >"$KAFKA_DIR/log4j.properties" <<'L4J'
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=${kafka.logs.dir}/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+L4J
+  local cp="$KAFKA_DIR/libs/*"
+  local jopts=(-Xms256m -Xmx1g -Dkafka.logs.dir="$KAFKA_DIR" -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties")
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool random-uuid)
+    java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$KAFKA_DIR/server.properties" >/dev/null
+  fi
+  log "starting kafka"
+  nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \
+    >"$KAFKA_DIR/stdout.log" 2>&1 &
+  echo $! >"$KAFKA_DIR/kafka.pid"
+  wait_for kafka 90 kafka_ready
+}
+
+kafka_down() {
+  if [ -f "$KAFKA_DIR/kafka.pid" ]; then
+    kill "$(cat "$KAFKA_DIR/kafka.pid")" 2>/dev/null || true
+    rm -f "$KAFKA_DIR/kafka.pid"
+  fi
+}
+
+print_env() {
+  echo "DATABASE_URL=postgres://postgres:postgres@127.0.0.1:$PG_PORT/mauntic"
+  echo "TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:$PG_PORT/mauntic_test"
+  echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+  echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+}
+
+status() {
+  local rc=0
+  if pg_ready 2>/dev/null; then echo "postgres  up    127.0.0.1:$PG_PORT"; else echo "postgres  down"; rc=1; fi
+  if redis_ready 2>/dev/null; then echo "redis     up    127.0.0.1:$REDIS_PORT"; else echo "redis     down"; rc=1; fi
+  if kafka_ready; then echo "kafka     up    127.0.0.1:$KAFKA_PORT"; else echo "kafka     down"; rc=1; fi
+  return $rc
+}
+
+case "${1:-}" in
+  up) pg_up; redis_up; kafka_up; status ;;
+  down) kafka_down; redis_down; pg_down ;;
+  status) status ;;
+  env) print_env ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

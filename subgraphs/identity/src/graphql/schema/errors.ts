@@ -1,0 +1,22 @@
+import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors';
+import { builder, ErrorInterface } from '../builder';
+
+builder.objectType(WeakPasswordError, {
+  name: 'WeakPasswordError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ reasons: t.exposeStringList('reasons') }),
+});
+
+builder.objectType(EmailTakenError, { name: 'EmailTakenError', interfaces: [ErrorInterface], fields: () => ({}) });
+
+builder.objectType(InvalidCredentialsError, {
+  name: 'InvalidCredentialsError',
+  interfaces: [ErrorInterface],
+  fields: () => ({}),
+});
+
+builder.objectType(InvalidTokenError, {
+  name: 'InvalidTokenError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ reason: t.exposeString('reason', { description: 'expired, invalid or revoked' }) }),
+});
