@@ -17,5 +17,5 @@ export function composeSupergraph(): ComposedSchemas {
   if (result.errors?.length) {
     throw new Error(`supergraph composition failed:\n${result.errors.map((e) => `  - ${e.message}`).join('\n')}`);
   }
-  return { subgraphs, supergraph: result.supergraphSdl };
+  return { subgraphs, supergraph: result.supergraphSdl ?? '' };
 }

@@ -15,7 +15,8 @@ export interface MigrationSet {
 }
 
 export async function runMigrations(handle: DatabaseHandle, set: MigrationSet): Promise<void> {
-  const config = { migrationsFolder: set.folder, migrationsSchema: set.schema, migrationsTable: '__migrations' };
+  // Bookkeeping lives outside the context's schema: the first migration creates that schema.
+  const config = { migrationsFolder: set.folder, migrationsSchema: 'mauntic_migrations', migrationsTable: set.schema };
   if (handle.kind === 'pglite') {
     await migratePglite(handle.db as unknown as PgliteDatabase, config);
     return;

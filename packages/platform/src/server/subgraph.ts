@@ -3,6 +3,7 @@
 // embedded gateway, so both modes run one code path.
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { SubgraphContext } from '../graphql/builder';
 import { type Logger, runWithLogScope } from '../logger';
@@ -51,7 +52,7 @@ export class Subgraph {
       schema: options.schema,
       includeStacktraceInErrorResponses: false,
       formatError: maskUnexpected(options.logger),
-      plugins: [],
+      plugins: [ApolloServerPluginInlineTraceDisabled()],
     });
   }
 

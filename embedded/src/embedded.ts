@@ -1,0 +1,109 @@
+// Embedded mode: one process runs the gateway, every subgraph (called in-process, no HTTP hop)
+// and every worker, over PGlite in a data folder, the local bus and the local job queue.
+// Setting DATABASE_URL, KAFKA_BROKERS or REDIS_URL swaps in the real service: same code path.
+import { resolve } from 'node:path';
+import { Gateway, gatewayModel, InProcessDataSource, readSupergraph } from '@mauntic/gateway';
+import { identityModule } from '@mauntic/identity';
+import { identityModel } from '@mauntic/identity/environment';
+import {
+  busModel,
+  createBus,
+  createLogger,
+  createQueue,
+  databaseModel,
+  logModel,
+  loadSecrets,
+  openDatabaseFromEnv,
+  parseEnvironment,
+  type RunningContext,
+  type RunningHttpServer,
+  queueModel,
+  secretsModel,
+  serverModel,
+  startContext,
+  startHttpServer,
+  startPorts,
+} from '@mauntic/platform';
+
+export interface Embedded {
+  url: string;
+  http: RunningHttpServer;
+  contexts: RunningContext<unknown>[];
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<Embedded> {
+  const config = parseEnvironment(
+    {
+      server: serverModel(4000).extend({ HOST: serverModel(4000).shape.HOST.default('127.0.0.1') }),
+      log: logModel,
+      db: databaseModel,
+      bus: busModel,
+      queue: queueModel,
+      secrets: secretsModel,
+      gateway: gatewayModel,
+      identity: identityModel,
+    },
+    env,
+  );
+  const logger = createLogger('mauntic', config.log.LOG_LEVEL);
+  const dataDir = resolve(config.db.DATA_DIR);
+  const secrets = loadSecrets(config.secrets, dataDir);
+  const handle = await openDatabaseFromEnv(config.db, 'mauntic-embedded');
+  const bus = createBus(config.bus, logger);
+  const queue = createQueue(config.queue, logger);
+  const deps = { handle, bus, queue, logger, secrets };
+
+  const modules = [identityModule(config.identity)];
+  const contexts: RunningContext<unknown>[] = [];
+  for (const module of modules) contexts.push((await startContext(module, deps, { migrate: true })) as RunningContext<unknown>);
+  const byName = new Map(contexts.map((c) => [c.module.name, c]));
+  const identity = contexts.find((c) => c.module.name === 'identity')!.services as ReturnType<
+    ReturnType<typeof identityModule>['createServices']
+  >;
+
+  const gateway = new Gateway({
+    supergraphSdl: readSupergraph(),
+    dataSource: (name) => {
+      const context = byName.get(name);
+      if (!context) throw new Error(`the supergraph names subgraph ${name}, which this process does not run`);
+      return new InProcessDataSource(context.subgraph, secrets.internalKey);
+    },
+    jwtKey: secrets.jwtKey,
+    verifyApiKey: (key) => identity.verifyApiKey(key),
+    logger,
+    maxDepth: config.gateway.GATEWAY_MAX_DEPTH,
+    maxCost: config.gateway.GATEWAY_MAX_COST,
+    corsOrigins: config.gateway.GATEWAY_CORS_ORIGINS,
+  });
+  await gateway.start();
+  await startPorts({ bus, queue }, contexts);
+  const http = await startHttpServer(
+    {
+      service: 'mauntic',
+      logger,
+      routes: { '/graphql': gateway.route() },
+      readiness: { database: () => handle.ping(), bus: () => bus.ping(), queue: () => queue.ping() },
+    },
+    config.server.PORT,
+    config.server.HOST,
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `${http.url}/graphql`,
+    http,
+    contexts,
+    stop: () => {
+      stopping ??= (async () => {
+        await http.close();
+        await gateway.stop();
+        for (const context of contexts) await context.stop();
+        await queue.stop();
+        await bus.stop();
+        await handle.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,17 @@
+// `pnpm start`: the whole platform in one process, nothing to install.
+import { ConfigError } from '@mauntic/platform';
+import { startEmbedded } from './embedded';
+
+try {
+  const app = await startEmbedded();
+  console.log(`Mauntic is running: ${app.url}`);
+  const stop = async () => {
+    await app.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+}

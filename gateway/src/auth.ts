@@ -1,0 +1,59 @@
+// Who is calling: `Authorization: Bearer <access JWT | API key>`, or nobody.
+import { anonymousContext, newId, ROLE_SCOPES, type OrganizationId, type RequestContext, type Scope } from '@mauntic/kernel';
+import { verifyAccessToken } from '@mauntic/platform';
+import { GraphQLError } from 'graphql';
+
+export interface ApiKeyPrincipal {
+  apiKeyId: string;
+  organizationId: string;
+  scopes: Scope[];
+  createdBy: string;
+}
+
+/** Resolves an API key to its principal, or null when the key is unknown, revoked or malformed. */
+export type ApiKeyVerifier = (key: string) => Promise<ApiKeyPrincipal | null>;
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+export function correlationIdFrom(header: string | undefined): string {
+  return header && CORRELATION_ID.test(header) ? header : newId();
+}
+
+const unauthenticated = (message: string, reason: string) =>
+  new GraphQLError(message, { extensions: { code: 'INVALID_TOKEN', reason, http: { status: 401 } } });
+
+export async function authenticate(
+  authorization: string | undefined,
+  correlationId: string,
+  deps: { jwtKey: Uint8Array; verifyApiKey: ApiKeyVerifier },
+): Promise<RequestContext> {
+  if (!authorization) return anonymousContext(correlationId);
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!match) throw unauthenticated('Authorization must be "Bearer <token>"', 'invalid');
+  const token = match[1]!;
+
+  if (token.startsWith('mk_')) {
+    const principal = await deps.verifyApiKey(token);
+    if (!principal) throw unauthenticated('The API key is not valid', 'invalid');
+    return {
+      correlationId,
+      actor: { type: 'api_key', id: principal.apiKeyId, createdBy: principal.createdBy },
+      organizationId: principal.organizationId as OrganizationId,
+      scopes: principal.scopes,
+    };
+  }
+
+  const check = await verifyAccessToken(token, deps.jwtKey);
+  if (!check.ok)
+    throw unauthenticated(
+      check.reason === 'expired' ? 'The access token has expired; refresh the session' : 'The access token is not valid',
+      check.reason,
+    );
+  return {
+    correlationId,
+    actor: { type: 'user', id: check.claims.userId },
+    organizationId: check.claims.organizationId as OrganizationId,
+    role: check.claims.role,
+    scopes: [...ROLE_SCOPES[check.claims.role]],
+  };
+}

@@ -1,0 +1,50 @@
+// How the gateway reaches subgraphs. Both kinds sign the caller's context into the same header:
+// over HTTP in cluster mode, and by calling the subgraph's handler directly in embedded mode.
+import { RemoteGraphQLDataSource, type GraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { RequestContext } from '@mauntic/kernel';
+import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, type Subgraph, signInternalContext } from '@mauntic/platform';
+
+export interface GatewayContext {
+  request: RequestContext;
+}
+
+/** Schema loading and health checks run without a caller: they go as the gateway itself. */
+const contextOf = (context: Partial<GatewayContext> | undefined): RequestContext =>
+  context?.request ?? { correlationId: 'gateway', actor: { type: 'system', id: 'gateway' }, scopes: [] };
+
+export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    url: string,
+    private readonly internalKey: Uint8Array,
+  ) {
+    super({ url });
+  }
+
+  override async willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
+    const ctx = contextOf(context as Partial<GatewayContext>);
+    request.http?.headers.set(INTERNAL_CONTEXT_HEADER, await signInternalContext(ctx, this.internalKey));
+    request.http?.headers.set(CORRELATION_HEADER, ctx.correlationId);
+  }
+}
+
+export class InProcessDataSource implements GraphQLDataSource<GatewayContext> {
+  constructor(
+    private readonly subgraph: Subgraph,
+    private readonly internalKey: Uint8Array,
+  ) {}
+
+  async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<GraphQLDataSource<GatewayContext>['process']> {
+    const ctx = contextOf(options.context as Partial<GatewayContext>);
+    const { query, variables, operationName } = options.request;
+    const response = await this.subgraph.handle({
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        [INTERNAL_CONTEXT_HEADER]: await signInternalContext(ctx, this.internalKey),
+        [CORRELATION_HEADER]: ctx.correlationId,
+      },
+      body: JSON.stringify({ query, variables, operationName }),
+    });
+    return JSON.parse(String(response.body));
+  }
+}

@@ -1,0 +1,35 @@
+// The gateway as its own process (cluster mode): subgraphs over HTTP.
+import { createLogger, loadSecrets, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
+import { httpApiKeyVerifier } from './api-key-client';
+import { SignedRemoteDataSource } from './data-sources';
+import { parseGatewayEnvironment } from './environment';
+import { Gateway } from './gateway';
+import { SUBGRAPHS } from './subgraphs';
+import { readSupergraph } from './supergraph';
+
+runMain(async () => {
+  const env = parseGatewayEnvironment();
+  const logger = createLogger('gateway');
+  const secrets = loadSecrets(env.secrets);
+  const urls = Object.fromEntries(SUBGRAPHS.map((s) => [s.name, String(env.urls[s.urlVariable])]));
+  const gateway = new Gateway({
+    supergraphSdl: readSupergraph(),
+    // The supergraph's URLs are placeholders; the environment says where each subgraph is.
+    dataSource: (name) => new SignedRemoteDataSource(urls[name]!, secrets.internalKey),
+    jwtKey: secrets.jwtKey,
+    verifyApiKey: httpApiKeyVerifier(env.gateway.IDENTITY_INTERNAL_URL, secrets.internalKey),
+    logger,
+    maxDepth: env.gateway.GATEWAY_MAX_DEPTH,
+    maxCost: env.gateway.GATEWAY_MAX_COST,
+    corsOrigins: env.gateway.GATEWAY_CORS_ORIGINS,
+  });
+  await gateway.start();
+  const http = await startHttpServer({ service: 'gateway', logger, routes: { '/graphql': gateway.route() } }, env.server.PORT, env.server.HOST);
+  const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
+  shutdown.add('graphql', async () => {
+    await http.close();
+    await gateway.stop();
+  });
+  shutdown.installSignalHandlers();
+  logger.info({ port: http.port }, 'gateway listening');
+});
