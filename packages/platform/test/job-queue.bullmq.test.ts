@@ -1,0 +1,71 @@
+// The BullMQ JobQueue against the shared contract on the real Redis, plus what only it has:
+// jobs that outlive the process. Every run uses its own key prefix and deletes its keys after.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { BullMqJobQueue } from '../src/jobs/bullmq-job-queue';
+import { defineJob } from '../src/jobs/job-queue';
+import { testServices } from '../src/testing';
+import { jobQueueContract } from './contract/job-queue.contract';
+
+const { redisUrl } = testServices;
+const prefix = `test-jobs-${randomUUID().slice(0, 8)}`;
+
+afterAll(async () => {
+  const redis = new Redis(redisUrl);
+  try {
+    const keys: string[] = [];
+    for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 500 })) keys.push(...(batch as string[]));
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    await redis.quit();
+  }
+});
+
+jobQueueContract('bullmq', async () => {
+  const queue = new BullMqJobQueue({ redisUrl, prefix });
+  return { queue, close: () => queue.stop() };
+});
+
+describe('BullMqJobQueue', () => {
+  it('runs a delayed job after every worker that saw it enqueued has stopped', async () => {
+    const runs: Array<{ n: number; at: number }> = [];
+    const job = defineJob({
+      name: `restart-${randomUUID().slice(0, 8)}`,
+      schema: z.object({ n: z.number() }),
+      handle: async ({ n }) => {
+        runs.push({ n, at: Date.now() });
+      },
+    });
+    const before = new BullMqJobQueue({ redisUrl, prefix });
+    before.register(job);
+    await before.start();
+    const enqueuedAt = Date.now();
+    await before.enqueue(job, { n: 7 }, { delayMs: 600 });
+    await before.stop();
+    expect(Date.now() - enqueuedAt).toBeLessThan(600); // stopped before the job was due
+
+    const after = new BullMqJobQueue({ redisUrl, prefix });
+    after.register(job);
+    await after.start();
+    try {
+      await vi.waitFor(() => expect(runs).toHaveLength(1), { timeout: 5000, interval: 10 });
+      expect(runs[0]!.n).toBe(7);
+      expect(runs[0]!.at - enqueuedAt).toBeGreaterThanOrEqual(598);
+    } finally {
+      await after.stop();
+    }
+  });
+
+  it('answers ping() while Redis is reachable and fails it promptly when it is not', async () => {
+    const reachable = new BullMqJobQueue({ redisUrl, prefix });
+    const unreachable = new BullMqJobQueue({ redisUrl: 'redis://127.0.0.1:1', prefix });
+    try {
+      await expect(reachable.ping()).resolves.toBeUndefined();
+      await expect(unreachable.ping()).rejects.toThrow('redis did not answer PING');
+    } finally {
+      await Promise.all([reachable.stop(), unreachable.stop()]);
+    }
+  });
+});
