@@ -21,6 +21,8 @@ export interface DatabaseHandle {
   readonly db: Database;
   /** Runs raw SQL and returns its rows, whichever driver is underneath. */
   rows<T = Record<string, unknown>>(query: SQL, executor?: Executor): Promise<T[]>;
+  /** Runs a script of several statements without parameters (DDL, fixtures, benchmarks). */
+  script(text: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
   /** The underlying client, for migrations and benchmarks (postgres.js Sql or PGlite). */
@@ -48,6 +50,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       client,
       url: options.url,
       rows: async (query, executor = db) => (await executor.execute(query)) as unknown as never[],
+      script: async (text) => {
+        await client.unsafe(text);
+      },
       ping: async () => {
         await client`select 1`;
       },
@@ -74,6 +79,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     db,
     client,
     rows: async (query, executor = db) => ((await executor.execute(query)) as unknown as { rows: never[] }).rows,
+    script: async (text) => {
+      await client.exec(text);
+    },
     ping: async () => {
       await client.query('select 1');
     },

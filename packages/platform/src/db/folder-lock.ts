@@ -45,7 +45,7 @@ export function lockFolder(folder: string): FolderLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(path, 'utf8'));
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
         throw new FolderLockedError(folder, owner);
       }
       rmSync(path, { force: true }); // stale: its process is gone

@@ -37,6 +37,8 @@ export class OutboxRelay {
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
+  /** Set by a NOTIFY that arrives while a batch is being published, so it is not lost. */
+  private pending = false;
   private unlisten?: () => Promise<void>;
   private lastCleanup = 0;
   private readonly batchSize: number;
@@ -60,6 +62,7 @@ export class OutboxRelay {
 
   /** Publishes what is pending now, without waiting for a NOTIFY. */
   nudge(): void {
+    this.pending = true;
     this.wake?.();
   }
 
@@ -115,6 +118,7 @@ export class OutboxRelay {
     const { logger, context } = this.options;
     let failures = 0;
     while (this.running) {
+      this.pending = false;
       try {
         const published = await this.drain();
         if (published > 0) logger.debug({ context, published }, 'outbox published');
@@ -125,6 +129,7 @@ export class OutboxRelay {
         logger.error({ err: error, context, failures }, 'outbox relay failed; will retry');
       }
       if (!this.running) break;
+      if (this.pending) continue;
       await new Promise<void>((resolve) => {
         const delay = failures ? Math.min(30_000, this.pollIntervalMs * 2 ** failures) : this.pollIntervalMs;
         const timer = setTimeout(resolve, delay);
@@ -154,7 +159,7 @@ export class OutboxRelay {
   private async listen(): Promise<() => Promise<void>> {
     const { handle, context } = this.options;
     const onNotify = (payload: string) => {
-      if (payload === context) this.wake?.();
+      if (payload === context) this.nudge();
     };
     if (handle.kind === 'pglite') {
       const pg = handle.client as import('@electric-sql/pglite').PGlite;
