@@ -2,6 +2,7 @@
 // over HTTP in cluster mode, and by calling the subgraph's handler directly in embedded mode.
 import { RemoteGraphQLDataSource, type GraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { RequestContext } from '@mauntic/kernel';
+import { GraphQLError } from 'graphql';
 import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, type Subgraph, signInternalContext } from '@mauntic/platform';
 
 export interface GatewayContext {
@@ -24,6 +25,25 @@ export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayConte
     const ctx = contextOf(context as Partial<GatewayContext>);
     request.http?.headers.set(INTERNAL_CONTEXT_HEADER, await signInternalContext(ctx, this.internalKey));
     request.http?.headers.set(CORRELATION_HEADER, ctx.correlationId);
+  }
+
+  /**
+   * A subgraph answers some request errors (e.g. a variable its scalar rejects) with HTTP 400
+   * and a GraphQL body: pass its first error on as the subgraph said it, as the in-process path
+   * does, instead of a generic HTTP failure.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]) {
+    const text = await response.text();
+    let first: { message?: string; extensions?: Record<string, unknown> } | undefined;
+    try {
+      first = (JSON.parse(text) as { errors?: (typeof first)[] }).errors?.[0];
+    } catch {
+      // not JSON: fall through
+    }
+    if (first?.message) return new GraphQLError(first.message, { extensions: { ...first.extensions } });
+    return new GraphQLError(`${response.status}: ${response.statusText}`, {
+      extensions: { code: response.status === 401 ? 'UNAUTHENTICATED' : 'SUBGRAPH_ERROR', status: response.status },
+    });
   }
 }
 

@@ -50,10 +50,9 @@ export async function runClusterContext<TServices>(
     env.server.PORT,
     env.server.HOST,
   );
-  context.subgraph.attach(http);
-  // First stop taking requests and drain them (Apollo's drain plugin), then the rest.
+  // First stop taking requests and let in-flight ones finish, then the rest.
   shutdown.add('graphql', async () => {
-    http.draining();
+    await http.close();
     await context.subgraph.stop();
   });
   await startPorts({ bus, queue }, [context as never]);

@@ -2,12 +2,11 @@
 // valid signed header. The same `handle` serves HTTP (cluster) and in-process calls from the
 // embedded gateway, so both modes run one code path.
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { SubgraphContext } from '../graphql/builder';
 import { type Logger, runWithLogScope } from '../logger';
-import type { HttpRequest, HttpResponse, RunningHttpServer } from './http';
+import type { HttpRequest, HttpResponse } from './http';
 import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, verifyInternalContext } from './internal-context';
 
 export interface SubgraphOptions {
@@ -54,11 +53,6 @@ export class Subgraph {
       formatError: maskUnexpected(options.logger),
       plugins: [ApolloServerPluginInlineTraceDisabled()],
     });
-  }
-
-  /** Lets Apollo wait for in-flight HTTP requests when it stops. */
-  attach(http: RunningHttpServer): void {
-    this.apollo.addPlugin(ApolloServerPluginDrainHttpServer({ httpServer: http.server }));
   }
 
   async start(): Promise<void> {

@@ -1,0 +1,408 @@
+// EventBus over Kafka (cluster mode), with kafkajs.
+//
+// What it guarantees:
+// - publish() resolves once the broker has written every event to all in-sync replicas
+//   (acks -1), and rejects after kafkajs's retries (seconds) when it cannot; the outbox relay
+//   then tries again later. One request in flight per broker keeps retries from reordering a
+//   partition. A retried send may write an event twice: no dedup, consumers are idempotent.
+//   (kafkajs's idempotent producer works with this broker but retries forever, so publish()
+//   would hang while Kafka is down; bounding its retries lets a later send reuse sequence
+//   numbers, which the broker may take for a duplicate and silently drop. Not worth it here.)
+// - Topics: one per context, `mauntic.<context>.events`, keyed by subject id, so one subject's
+//   events share a partition. Each group has one consumer that handles its partitions
+//   concurrently but each partition in order: per-subject order holds.
+// - At-least-once: an offset is committed only after its message was handled or dead-lettered,
+//   so a crash or rebalance redelivers (no dedup here; consumers are idempotent).
+// - A failing handler is retried in place (retryDelayMs backoff) up to maxAttempts, then the
+//   message is written to `mauntic.dlq.<group>` with its original key and value and x-error,
+//   x-original-topic, x-original-partition, x-original-offset, x-attempts and x-group headers,
+//   and the partition moves on. A message that is not JSON or fails catalogue validation goes
+//   there at once with x-attempts 0, without reaching the handler (retrying cannot fix it).
+//   If the dead-letter write itself fails, eachMessage throws, the offset is not committed and
+//   kafkajs delivers the message again: nothing disappears silently.
+// - A brand-new group starts from the beginning of its topics, so it misses nothing published
+//   before its first start; afterwards it resumes from its committed offsets.
+import { contextOf, type EventEnvelope, newId, parseEvent, topicOf } from '@mauntic/kernel';
+import {
+  type Admin,
+  type Consumer,
+  type EachMessagePayload,
+  type IHeaders,
+  Kafka,
+  type KafkaMessage,
+  type LogEntry,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
+import { createLogger, type Logger } from '../logger';
+import { metrics } from '../metrics';
+import { type DeadLetter, deadLetterTopicOf, type EventBus, type Subscription } from './event-bus';
+import { errorText, handleWithRetries } from './local-event-bus';
+
+export interface KafkaEventBusOptions {
+  brokers: string[];
+  clientId: string;
+  logger?: Logger;
+  /** Partitions of the topics this bus creates, and how many partitions a group handles at once. Default 3. */
+  partitions?: number;
+  /** How long a silent consumer keeps its partitions before the group rebalances. Default 30 s. */
+  consumerSessionTimeoutMs?: number;
+}
+
+interface Group {
+  subscription: Subscription;
+  consumer?: Consumer;
+  joined: boolean;
+  whenJoined?: Promise<void>;
+}
+
+const PING_TIMEOUT_MS = 3000;
+// An idle fetch waits this long for data; disconnect() waits for the fetch in progress, so a
+// short wait keeps shutdown quick at the cost of one small request per second when idle.
+const FETCH_MAX_WAIT_MS = 1000;
+// Cap on the x-error header: a handler's error message may be huge (a whole SQL statement).
+const MAX_ERROR_HEADER_CHARS = 4000;
+
+export class KafkaEventBus implements EventBus {
+  readonly kind = 'kafka';
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly logger: Logger;
+  private readonly partitions: number;
+  private readonly sessionTimeout: number;
+  private readonly groups = new Map<string, Group>();
+  /** Topics known to exist (or being created): created once per bus, not per publish. */
+  private readonly ensured = new Map<string, Promise<void>>();
+  private producerConnecting?: Promise<void>;
+  private adminConnecting?: Promise<void>;
+  private stopping?: Promise<void>;
+  private state: 'idle' | 'started' | 'stopped' = 'idle';
+
+  constructor(options: KafkaEventBusOptions) {
+    this.logger = options.logger ?? createLogger('event-bus');
+    this.partitions = options.partitions ?? 3;
+    this.sessionTimeout = options.consumerSessionTimeoutMs ?? 30_000;
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(this.logger),
+    });
+    this.producer = this.kafka.producer({
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.admin = this.kafka.admin();
+  }
+
+  subscribe(subscription: Subscription): void {
+    if (this.state !== 'idle') throw new Error(`subscribe ${subscription.group} before start()`);
+    if (this.groups.has(subscription.group)) throw new Error(`group ${subscription.group} is already subscribed`);
+    this.groups.set(subscription.group, { subscription, joined: false });
+  }
+
+  async publish(events: EventEnvelope[]): Promise<void> {
+    this.assertOpen();
+    if (events.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    for (const event of events) {
+      const topic = topicOf(contextOf(event.type));
+      const messages = byTopic.get(topic) ?? [];
+      messages.push({ key: event.subject.id, value: JSON.stringify(event), headers: { 'event-type': event.type } });
+      byTopic.set(topic, messages);
+    }
+    await Promise.all([this.connectProducer(), this.connectAdmin()]);
+    await this.ensureTopics([...byTopic.keys()]);
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
+  }
+
+  async start(): Promise<void> {
+    this.assertOpen();
+    if (this.state === 'started') throw new Error('KafkaEventBus is already started');
+    this.state = 'started';
+    await Promise.all([this.connectProducer(), this.connectAdmin()]);
+    const groups = [...this.groups.values()];
+    const topics = groups.flatMap(({ subscription }) => [
+      ...subscription.contexts.map(topicOf),
+      deadLetterTopicOf(subscription.group),
+    ]);
+    await this.ensureTopics([...new Set(topics)]);
+    await Promise.all(groups.map((group) => this.startGroup(group)));
+  }
+
+  /**
+   * Resolves once every group's consumer has joined its group and been given partitions (a
+   * join takes from a fraction of a second to a rebalance timeout). start() does not wait for
+   * it, so a service can serve meanwhile; tests wait for it before they publish.
+   */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    if (this.state !== 'started') throw new Error('KafkaEventBus is not started');
+    const groups = [...this.groups.values()];
+    await withTimeout(Promise.all(groups.map((g) => g.whenJoined)), timeoutMs, () => {
+      const waiting = groups.filter((g) => !g.joined).map((g) => g.subscription.group);
+      return `consumer groups not joined after ${timeoutMs} ms: ${waiting.join(', ')}`;
+    });
+  }
+
+  /** Idempotent. kafkajs's disconnect waits for the eachMessage calls in progress. */
+  stop(): Promise<void> {
+    this.state = 'stopped';
+    this.stopping ??= (async () => {
+      await Promise.all([...this.groups.values()].map((g) => g.consumer?.disconnect()));
+      await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
+    })();
+    return this.stopping;
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    const answer = this.connectAdmin().then(() => this.admin.describeCluster());
+    await withTimeout(answer, PING_TIMEOUT_MS, () => `Kafka did not answer within ${PING_TIMEOUT_MS} ms`);
+  }
+
+  private assertOpen() {
+    if (this.state === 'stopped') throw new Error('KafkaEventBus is stopped');
+  }
+
+  // Connected on first use, once; a failed attempt is forgotten so the next call tries again.
+  private connectProducer(): Promise<void> {
+    this.producerConnecting ??= this.producer.connect().catch((err: unknown) => {
+      this.producerConnecting = undefined;
+      throw err;
+    });
+    return this.producerConnecting;
+  }
+
+  private connectAdmin(): Promise<void> {
+    this.adminConnecting ??= this.admin.connect().catch((err: unknown) => {
+      this.adminConnecting = undefined;
+      throw err;
+    });
+    return this.adminConnecting;
+  }
+
+  private async ensureTopics(topics: string[]): Promise<void> {
+    const missing = topics.filter((topic) => !this.ensured.has(topic));
+    if (missing.length > 0) {
+      const created = this.createTopics(missing);
+      for (const topic of missing) this.ensured.set(topic, created);
+      created.catch(() => {
+        for (const topic of missing) if (this.ensured.get(topic) === created) this.ensured.delete(topic);
+      });
+    }
+    await Promise.all(topics.map((topic) => this.ensured.get(topic)));
+  }
+
+  private async createTopics(topics: string[]): Promise<void> {
+    // Listing first spares the broker (and the logs) a CreateTopics error for every topic
+    // that exists; createTopics still tolerates one created in between.
+    const existing = new Set(await this.admin.listTopics());
+    const absent = topics.filter((topic) => !existing.has(topic));
+    if (absent.length === 0) return;
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: absent.map((topic) => ({ topic, numPartitions: this.partitions })),
+    });
+  }
+
+  private async startGroup(group: Group): Promise<void> {
+    const { subscription } = group;
+    const consumer = this.kafka.consumer({
+      groupId: subscription.group,
+      sessionTimeout: this.sessionTimeout,
+      heartbeatInterval: Math.min(3000, Math.floor(this.sessionTimeout / 10)),
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+    });
+    group.consumer = consumer;
+    group.whenJoined = new Promise((resolve) => {
+      const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+        group.joined = true;
+        off();
+        resolve();
+      });
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.logger.error(
+        { group: subscription.group, err: payload.error, restart: payload.restart },
+        'Kafka consumer crashed',
+      );
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: subscription.contexts.map(topicOf), fromBeginning: true });
+    await consumer.run({
+      partitionsConsumedConcurrently: this.partitions,
+      eachMessage: (payload) => this.consume(subscription, payload),
+    });
+  }
+
+  private async consume(subscription: Subscription, payload: EachMessagePayload): Promise<void> {
+    const { group } = subscription;
+    const { topic, message, heartbeat } = payload;
+    let event: EventEnvelope;
+    try {
+      event = parseEvent(parseJson(message.value?.toString('utf8') ?? ''));
+    } catch (err) {
+      await this.deadLetter(subscription, payload, errorText(err), 0);
+      metrics.eventsConsumed.inc({ group, type: 'invalid', outcome: 'dead_lettered' });
+      return;
+    }
+    if (subscription.types && !subscription.types.includes(event.type)) return;
+    const result = await handleWithRetries(subscription, event, topic, this.logger, heartbeat);
+    if (result.outcome === 'dead_lettered') await this.deadLetter(subscription, payload, result.error, result.attempts);
+    metrics.eventsConsumed.inc({ group, type: event.type, outcome: result.outcome });
+  }
+
+  private async deadLetter(
+    subscription: Subscription,
+    { topic, partition, message }: EachMessagePayload,
+    error: string,
+    attempts: number,
+  ): Promise<void> {
+    this.logger.error(
+      { group: subscription.group, topic, partition, offset: message.offset, attempts, error },
+      'event dead-lettered',
+    );
+    // Not caught: if this write fails the offset stays uncommitted and the message comes back.
+    await this.producer.send({
+      topic: deadLetterTopicOf(subscription.group),
+      acks: -1,
+      messages: [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...message.headers,
+            'x-error': error.slice(0, MAX_ERROR_HEADER_CHARS),
+            'x-original-topic': topic,
+            'x-original-partition': String(partition),
+            'x-original-offset': message.offset,
+            'x-attempts': String(attempts),
+            'x-group': subscription.group,
+          },
+        },
+      ],
+    });
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`not JSON: ${errorText(err)}`);
+  }
+}
+
+/** Routes kafkajs's own warnings and errors into our logger; it is too chatty below warn. */
+function kafkaLogCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _logger, ...fields } = log;
+      if (level === logLevel.ERROR) logger.error({ kafkajs: namespace, ...fields }, message);
+      else logger.warn({ kafkajs: namespace, ...fields }, message);
+    };
+}
+
+/** A dead letter as read back from Kafka, with where the message originally sat. */
+export interface KafkaDeadLetter extends DeadLetter {
+  key: string | null;
+  originalPartition: number;
+  originalOffset: string;
+}
+
+export interface ReadDeadLettersOptions {
+  clientId?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * Reads a group's whole dead-letter topic, up to its end at the time of the call, with a
+ * throwaway consumer that commits nothing (for operators and tests; kafkajs cannot read
+ * partitions without joining a group).
+ */
+export async function readDeadLetters(
+  brokers: string[],
+  group: string,
+  { clientId = 'mauntic-dead-letters', timeoutMs = 20_000 }: ReadDeadLettersOptions = {},
+): Promise<KafkaDeadLetter[]> {
+  const topic = deadLetterTopicOf(group);
+  const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.ERROR });
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: Map<number, number>;
+  try {
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    const offsets = await admin.fetchTopicOffsets(topic);
+    ends = new Map(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+  if (ends.size === 0) return [];
+
+  const letters: KafkaDeadLetter[] = [];
+  const consumer = kafka.consumer({ groupId: `mauntic.dlq-reader.${newId()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${topic} not read to its end within ${timeoutMs} ms`)), timeoutMs);
+      consumer
+        .run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            const end = ends.get(partition);
+            if (end === undefined) return;
+            letters.push(toDeadLetter(message));
+            if (Number(message.offset) + 1 >= end) ends.delete(partition);
+            if (ends.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return letters;
+}
+
+function toDeadLetter(message: KafkaMessage): KafkaDeadLetter {
+  const header = (name: string) => headerText(message.headers, name);
+  return {
+    group: header('x-group'),
+    topic: header('x-original-topic'),
+    value: message.value?.toString('utf8') ?? '',
+    error: header('x-error'),
+    attempts: Number(header('x-attempts')),
+    key: message.key?.toString('utf8') ?? null,
+    originalPartition: Number(header('x-original-partition')),
+    originalOffset: header('x-original-offset'),
+  };
+}
+
+function headerText(headers: IHeaders | undefined, name: string): string {
+  const value = headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? '' : first.toString();
+}

@@ -1,0 +1,192 @@
+// EventBus for the embedded mode: delivery inside one process, with the same retry and
+// dead-letter rules as Kafka.
+//
+// What it guarantees:
+// - publish() resolves only once every subscribed group has handled (or dead-lettered) every
+//   event. The outbox relay marks rows published after publish() resolves, so a crash mid-way
+//   leaves the row unpublished and it is delivered again on restart: at-least-once, no dedup
+//   (consumers are idempotent, as with Kafka).
+// - Per-subject order: deliveries to one group for one subject id run one after another, in
+//   publish order; different subjects, and different groups, run concurrently.
+// - A failing handler is retried in place (retryDelayMs backoff) up to maxAttempts, then the
+//   event is dead-lettered and the subject's next event proceeds. An event that fails catalogue
+//   validation is dead-lettered at once with attempts 0, without reaching the handler.
+// - Dead letters are logged at error level and the last `deadLetterLimit` (10,000) kept in
+//   memory for deadLetters(); an embedded install has no broker to keep them in.
+// What it does not do: events published before start(), or to a context no group reads, are
+// dropped for that group (there is no log to replay from); publish() after stop() throws, so
+// the relay leaves those rows for the next run. A handler must not await bus.publish() of an
+// event that its own group receives for the same subject: that delivery queues behind the
+// handler itself and never starts.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { contextOf, type EventEnvelope, parseEvent, topicOf } from '@mauntic/kernel';
+import { createLogger, type Logger, runWithLogScope } from '../logger';
+import { metrics } from '../metrics';
+import {
+  type DeadLetter,
+  DEFAULT_MAX_ATTEMPTS,
+  type EventBus,
+  retryDelayMs,
+  type Subscription,
+} from './event-bus';
+
+export interface LocalEventBusOptions {
+  logger?: Logger;
+  /** How many dead letters deadLetters() keeps (the oldest go first). Default 10,000. */
+  deadLetterLimit?: number;
+}
+
+export type HandleOutcome =
+  | { outcome: 'ok' | 'retried' }
+  | { outcome: 'dead_lettered'; error: string; attempts: number };
+
+export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Runs a group's handler with in-place retries. Shared by both adapters so they retry alike:
+ * `retried` means it succeeded after at least one failure; `dead_lettered` means every one of
+ * maxAttempts tries failed. `beforeRetry` runs after each backoff (Kafka heartbeats there so a
+ * long retry does not cost the consumer its partitions).
+ */
+export async function handleWithRetries(
+  subscription: Subscription,
+  event: EventEnvelope,
+  topic: string,
+  logger: Logger,
+  beforeRetry?: () => Promise<void>,
+): Promise<HandleOutcome> {
+  const maxAttempts = subscription.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const scope = { correlationId: event.correlationId, organizationId: event.organizationId };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runWithLogScope(scope, () => subscription.handle(event, { attempt, topic }));
+      return { outcome: attempt === 1 ? 'ok' : 'retried' };
+    } catch (err) {
+      if (attempt >= maxAttempts) return { outcome: 'dead_lettered', error: errorText(err), attempts: attempt };
+      logger.warn(
+        { err, group: subscription.group, eventId: event.id, type: event.type, attempt },
+        'event handler failed; retrying',
+      );
+      await sleep(retryDelayMs(attempt));
+      await beforeRetry?.();
+    }
+  }
+}
+
+type Parsed = { event: EventEnvelope } | { error: string };
+
+export class LocalEventBus implements EventBus {
+  readonly kind = 'local';
+  private readonly logger: Logger;
+  private readonly deadLetterLimit: number;
+  private readonly subscriptions = new Map<string, Subscription>();
+  /** Last queued delivery per group + subject: the next one for that key chains onto it. */
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly letters: DeadLetter[] = [];
+  private state: 'idle' | 'started' | 'stopped' = 'idle';
+
+  constructor(options: LocalEventBusOptions = {}) {
+    this.logger = options.logger ?? createLogger('event-bus');
+    this.deadLetterLimit = options.deadLetterLimit ?? 10_000;
+  }
+
+  subscribe(subscription: Subscription): void {
+    if (this.state !== 'idle') throw new Error(`subscribe ${subscription.group} before start()`);
+    if (this.subscriptions.has(subscription.group)) throw new Error(`group ${subscription.group} is already subscribed`);
+    this.subscriptions.set(subscription.group, subscription);
+  }
+
+  async start(): Promise<void> {
+    if (this.state === 'stopped') throw new Error('LocalEventBus was stopped; create a new one');
+    this.state = 'started';
+  }
+
+  async publish(events: EventEnvelope[]): Promise<void> {
+    if (this.state === 'stopped') throw new Error('LocalEventBus is stopped');
+    const deliveries: Promise<void>[] = [];
+    for (const event of events) {
+      const context = contextOf(event.type);
+      const topic = topicOf(context);
+      metrics.eventsPublished.inc({ topic });
+      if (this.state !== 'started') continue;
+      for (const subscription of this.subscriptions.values()) {
+        if (!subscription.contexts.includes(context)) continue;
+        const key = `${subscription.group}\u0000${subjectKey(event)}`;
+        deliveries.push(this.enqueue(key, () => this.deliver(subscription, topic, event)));
+      }
+    }
+    await Promise.all(deliveries);
+  }
+
+  /** Waits for every queued delivery, including ones chained behind the running handlers. */
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async ping(): Promise<void> {
+    if (this.state === 'stopped') throw new Error('LocalEventBus is stopped');
+  }
+
+  /** The most recent dead letters, oldest first. */
+  deadLetters(): DeadLetter[] {
+    return [...this.letters];
+  }
+
+  private enqueue(key: string, run: () => Promise<void>): Promise<void> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    // Run after the previous delivery settles either way: its failure is reported to its own
+    // publisher and must not stop later events of the subject.
+    const current = previous.then(run, run);
+    this.tails.set(key, current);
+    this.inFlight.add(current);
+    const settle = () => {
+      this.inFlight.delete(current);
+      if (this.tails.get(key) === current) this.tails.delete(key);
+    };
+    current.then(settle, settle);
+    return current;
+  }
+
+  private async deliver(subscription: Subscription, topic: string, raw: EventEnvelope) {
+    const { group } = subscription;
+    // Parsed per group, so each group gets its own copy, as it would from Kafka.
+    const parsed = parse(raw);
+    if ('error' in parsed) {
+      this.deadLetter({ group, topic, value: JSON.stringify(raw), error: parsed.error, attempts: 0 });
+      metrics.eventsConsumed.inc({ group, type: 'invalid', outcome: 'dead_lettered' });
+      return;
+    }
+    const { event } = parsed;
+    if (subscription.types && !subscription.types.includes(event.type)) return;
+    const result = await handleWithRetries(subscription, event, topic, this.logger);
+    if (result.outcome === 'dead_lettered') {
+      this.deadLetter({ group, topic, value: JSON.stringify(raw), error: result.error, attempts: result.attempts });
+    }
+    metrics.eventsConsumed.inc({ group, type: event.type, outcome: result.outcome });
+  }
+
+  private deadLetter(letter: DeadLetter) {
+    this.logger.error(
+      { group: letter.group, topic: letter.topic, attempts: letter.attempts, error: letter.error, event: letter.value },
+      'event dead-lettered',
+    );
+    this.letters.push(letter);
+    if (this.letters.length > this.deadLetterLimit) this.letters.splice(0, this.letters.length - this.deadLetterLimit);
+  }
+}
+
+function parse(event: EventEnvelope): Parsed {
+  try {
+    return { event: parseEvent(event) };
+  } catch (err) {
+    return { error: errorText(err) };
+  }
+}
+
+/** The ordering key; an envelope that lost its subject still gets one, to reach the dead letters. */
+function subjectKey(event: EventEnvelope): string {
+  const subject: unknown = (event as { subject?: unknown }).subject;
+  return typeof subject === 'object' && subject !== null ? String((subject as { id?: unknown }).id) : '';
+}
