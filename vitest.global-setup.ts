@@ -8,12 +8,21 @@ import postgres from 'postgres';
 export default async function setup() {
   const url = new URL(testServices.databaseUrl);
   const name = url.pathname.slice(1);
-  const admin = postgres({ host: url.hostname, port: Number(url.port || 5432), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: 'postgres', onnotice: () => {} });
+  const admin = postgres({
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: 'postgres',
+    onnotice: () => {},
+  });
   try {
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.unsafe(`create database "${name}"`);
   } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${url.host} (run scripts/services.sh up): ${(error as Error).message}`);
+    throw new Error(
+      `PostgreSQL is not reachable at ${url.host} (run scripts/services.sh up): ${(error as Error).message}`,
+    );
   } finally {
     await admin.end();
   }

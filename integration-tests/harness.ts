@@ -43,7 +43,8 @@ export const startEmbeddedPlatform: PlatformFactory = async (env = {}) => {
 async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before it was ready:\n${output()}`);
+    if (child.exitCode !== null)
+      throw new Error(`process exited (${child.exitCode}) before it was ready:\n${output()}`);
     try {
       const response = await fetch(url);
       if (response.ok) return;

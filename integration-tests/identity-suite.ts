@@ -70,28 +70,45 @@ export function identitySuite(name: string, start: PlatformFactory) {
 
       // The traded token is spent; presenting it again revokes the whole family, the new one too.
       const reused = await gql(url(), REFRESH, { t: login.data!.logIn.refreshToken });
-      expect(reused.data?.refreshSession).toEqual({ __typename: 'InvalidTokenError', reason: 'revoked', code: 'INVALID_TOKEN' });
+      expect(reused.data?.refreshSession).toEqual({
+        __typename: 'InvalidTokenError',
+        reason: 'revoked',
+        code: 'INVALID_TOKEN',
+      });
       expect((await gql(url(), REFRESH, { t: next.refreshToken })).data?.refreshSession.reason).toBe('revoked');
 
       // Logging out ends the sign-up session's family.
-      expect((await gql(url(), LOG_OUT, { t: session.refreshToken })).data?.logOut).toEqual({ __typename: 'LogOutResult', loggedOut: true });
-      expect((await gql(url(), REFRESH, { t: session.refreshToken })).data?.refreshSession.__typename).toBe('InvalidTokenError');
+      expect((await gql(url(), LOG_OUT, { t: session.refreshToken })).data?.logOut).toEqual({
+        __typename: 'LogOutResult',
+        loggedOut: true,
+      });
+      expect((await gql(url(), REFRESH, { t: session.refreshToken })).data?.refreshSession.__typename).toBe(
+        'InvalidTokenError',
+      );
     });
 
     it('returns typed errors for a weak password, a taken email, bad input and wrong credentials', async () => {
-      const weak = await gql(url(), SIGN_UP, { input: { email: uniqueEmail(), password: 'short', name: 'A', organizationName: 'B' } });
+      const weak = await gql(url(), SIGN_UP, {
+        input: { email: uniqueEmail(), password: 'short', name: 'A', organizationName: 'B' },
+      });
       expect(weak.data?.signUp).toMatchObject({ __typename: 'WeakPasswordError', code: 'WEAK_PASSWORD' });
       expect(weak.data?.signUp.reasons).toContain('use at least 10 characters');
 
       const { email } = await signUp(url(), 'taken');
-      const taken = await gql(url(), SIGN_UP, { input: { email, password: STRONG_PASSWORD, name: 'Other', organizationName: 'Other' } });
+      const taken = await gql(url(), SIGN_UP, {
+        input: { email, password: STRONG_PASSWORD, name: 'Other', organizationName: 'Other' },
+      });
       expect(taken.data?.signUp).toMatchObject({ __typename: 'EmailTakenError', code: 'EMAIL_TAKEN' });
 
-      const blank = await gql(url(), SIGN_UP, { input: { email: uniqueEmail(), password: STRONG_PASSWORD, name: '  ', organizationName: 'Org' } });
+      const blank = await gql(url(), SIGN_UP, {
+        input: { email: uniqueEmail(), password: STRONG_PASSWORD, name: '  ', organizationName: 'Org' },
+      });
       expect(blank.data?.signUp.__typename).toBe('ValidationError');
       expect(blank.data?.signUp.issues[0].path).toEqual(['input', 'name']);
 
-      const badEmail = await gql(url(), SIGN_UP, { input: { email: 'not-an-email', password: STRONG_PASSWORD, name: 'A', organizationName: 'B' } });
+      const badEmail = await gql(url(), SIGN_UP, {
+        input: { email: 'not-an-email', password: STRONG_PASSWORD, name: 'A', organizationName: 'B' },
+      });
       expect(badEmail.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
       // Unknown email and wrong password look the same: nothing tells which addresses exist.
@@ -112,7 +129,12 @@ export function identitySuite(name: string, start: PlatformFactory) {
 
     it('creates an API key shown once, authenticates with it, records its use, and revokes it', async () => {
       const { session } = await signUp(url(), 'integrator');
-      const created = await gql(url(), CREATE_KEY, { name: 'CI sync', scopes: ['identity:read'] }, { token: session.accessToken });
+      const created = await gql(
+        url(),
+        CREATE_KEY,
+        { name: 'CI sync', scopes: ['identity:read'] },
+        { token: session.accessToken },
+      );
       expect(created.data?.createApiKey.__typename).toBe('CreatedApiKey');
       const { secret, apiKey } = created.data!.createApiKey;
       expect(secret).toMatch(new RegExp(`^mk_${apiKey.prefix}_`));
@@ -138,7 +160,12 @@ export function identitySuite(name: string, start: PlatformFactory) {
       const escalate = await gql(url(), CREATE_KEY, { name: 'more', scopes: ['*:admin'] }, { token: secret });
       expect(escalate.data?.createApiKey.__typename).toBe('ForbiddenError');
 
-      const badScope = await gql(url(), CREATE_KEY, { name: 'bad', scopes: ['everything'] }, { token: session.accessToken });
+      const badScope = await gql(
+        url(),
+        CREATE_KEY,
+        { name: 'bad', scopes: ['everything'] },
+        { token: session.accessToken },
+      );
       expect(badScope.data?.createApiKey.__typename).toBe('ValidationError');
 
       const revoked = await gql(url(), REVOKE_KEY, { id: apiKey.id }, { token: session.accessToken });
@@ -163,24 +190,43 @@ export function identitySuite(name: string, start: PlatformFactory) {
       });
       const editor = accepted.data!.acceptInvitation;
 
-      const again = await gql(url(), ACCEPT, { input: { token: invite.data!.inviteMember.token, name: 'X', password: STRONG_PASSWORD } });
+      const again = await gql(url(), ACCEPT, {
+        input: { token: invite.data!.inviteMember.token, name: 'X', password: STRONG_PASSWORD },
+      });
       expect(again.data?.acceptInvitation.__typename).toBe('InvalidTokenError');
 
       const members = await gql(url(), MEMBERS, {}, { token: editor.accessToken });
       expect(members.data?.members.totalCount).toBe(2);
-      const forbidden = await gql(url(), INVITE, { email: uniqueEmail(), role: 'VIEWER' }, { token: editor.accessToken });
+      const forbidden = await gql(
+        url(),
+        INVITE,
+        { email: uniqueEmail(), role: 'VIEWER' },
+        { token: editor.accessToken },
+      );
       expect(forbidden.data?.inviteMember).toMatchObject({ __typename: 'ForbiddenError', required: 'identity:admin' });
-      const keyForbidden = await gql(url(), CREATE_KEY, { name: 'k', scopes: ['identity:read'] }, { token: editor.accessToken });
+      const keyForbidden = await gql(
+        url(),
+        CREATE_KEY,
+        { name: 'k', scopes: ['identity:read'] },
+        { token: editor.accessToken },
+      );
       expect(keyForbidden.data?.createApiKey.__typename).toBe('ForbiddenError');
     });
 
     it("never lets organization A see or change organization B's members or keys", async () => {
       const a = (await signUp(url(), 'tenant-a')).session;
       const b = (await signUp(url(), 'tenant-b')).session;
-      const bKey = (await gql(url(), CREATE_KEY, { name: 'b key', scopes: ['identity:read'] }, { token: b.accessToken })).data!
-        .createApiKey;
-      const aKey = (await gql(url(), CREATE_KEY, { name: 'a key', scopes: ['*:read', '*:write', '*:admin'] }, { token: a.accessToken }))
-        .data!.createApiKey;
+      const bKey = (
+        await gql(url(), CREATE_KEY, { name: 'b key', scopes: ['identity:read'] }, { token: b.accessToken })
+      ).data!.createApiKey;
+      const aKey = (
+        await gql(
+          url(),
+          CREATE_KEY,
+          { name: 'a key', scopes: ['*:read', '*:write', '*:admin'] },
+          { token: a.accessToken },
+        )
+      ).data!.createApiKey;
 
       for (const token of [a.accessToken, aKey.secret]) {
         const members = await gql(url(), MEMBERS, {}, { token });
@@ -195,7 +241,9 @@ export function identitySuite(name: string, start: PlatformFactory) {
       // B's key still works: nothing A did touched it.
       expect((await gql(url(), ME, {}, { token: bKey.secret })).data?.me.organization.id).toBe(b.organization.id);
       // Logging in to an organization one is not a member of fails like a wrong password.
-      const cross = await gql(url(), LOG_IN, { input: { email: a.user.email, password: STRONG_PASSWORD, organizationId: b.organization.id } });
+      const cross = await gql(url(), LOG_IN, {
+        input: { email: a.user.email, password: STRONG_PASSWORD, organizationId: b.organization.id },
+      });
       expect(cross.data?.logIn.__typename).toBe('InvalidCredentialsError');
     });
 

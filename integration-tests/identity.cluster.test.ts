@@ -31,7 +31,12 @@ describe('cluster mode', () => {
       },
       new TextEncoder().encode(randomBytes(32).toString('hex')),
     );
-    const forgedCall = await gql(platform.identityUrl!, '{ me { user { email } } }', {}, { headers: { 'x-mauntic-context': forged } });
+    const forgedCall = await gql(
+      platform.identityUrl!,
+      '{ me { user { email } } }',
+      {},
+      { headers: { 'x-mauntic-context': forged } },
+    );
     expect(forgedCall.status).toBe(401);
     expect(forgedCall.data ?? null).toBeNull();
   });

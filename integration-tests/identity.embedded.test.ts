@@ -17,10 +17,14 @@ describe('embedded mode', () => {
 
     const second = await startEmbeddedPlatform({ DATA_DIR: dataDir });
     try {
-      const login = await gql(second.url, 'mutation($e: EmailAddress!, $p: String!) { logIn(input: { email: $e, password: $p }) { __typename ... on Session { organization { id } } } }', {
-        e: email,
-        p: STRONG_PASSWORD,
-      });
+      const login = await gql(
+        second.url,
+        'mutation($e: EmailAddress!, $p: String!) { logIn(input: { email: $e, password: $p }) { __typename ... on Session { organization { id } } } }',
+        {
+          e: email,
+          p: STRONG_PASSWORD,
+        },
+      );
       expect(login.data?.logIn).toEqual({ __typename: 'Session', organization: { id: session.organization.id } });
       // The signing secrets were kept too: the access token from before the restart still works.
       const me = await gql(second.url, '{ me { user { email } } }', {}, { token: session.accessToken });

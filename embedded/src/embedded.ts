@@ -11,13 +11,13 @@ import {
   createLogger,
   createQueue,
   databaseModel,
-  logModel,
   loadSecrets,
+  logModel,
   openDatabaseFromEnv,
   parseEnvironment,
+  queueModel,
   type RunningContext,
   type RunningHttpServer,
-  queueModel,
   secretsModel,
   serverModel,
   startContext,
@@ -56,7 +56,8 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
 
   const modules = [identityModule(config.identity)];
   const contexts: RunningContext<unknown>[] = [];
-  for (const module of modules) contexts.push((await startContext(module, deps, { migrate: true })) as RunningContext<unknown>);
+  for (const module of modules)
+    contexts.push((await startContext(module, deps, { migrate: true })) as RunningContext<unknown>);
   const byName = new Map(contexts.map((c) => [c.module.name, c]));
   const identity = contexts.find((c) => c.module.name === 'identity')!.services as ReturnType<
     ReturnType<typeof identityModule>['createServices']

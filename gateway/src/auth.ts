@@ -1,5 +1,12 @@
 // Who is calling: `Authorization: Bearer <access JWT | API key>`, or nobody.
-import { anonymousContext, newId, ROLE_SCOPES, type OrganizationId, type RequestContext, type Scope } from '@mauntic/kernel';
+import {
+  anonymousContext,
+  newId,
+  type OrganizationId,
+  type RequestContext,
+  ROLE_SCOPES,
+  type Scope,
+} from '@mauntic/kernel';
 import { verifyAccessToken } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 
@@ -46,7 +53,9 @@ export async function authenticate(
   const check = await verifyAccessToken(token, deps.jwtKey);
   if (!check.ok)
     throw unauthenticated(
-      check.reason === 'expired' ? 'The access token has expired; refresh the session' : 'The access token is not valid',
+      check.reason === 'expired'
+        ? 'The access token has expired; refresh the session'
+        : 'The access token is not valid',
       check.reason,
     );
   return {

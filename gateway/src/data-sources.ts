@@ -1,9 +1,9 @@
 // How the gateway reaches subgraphs. Both kinds sign the caller's context into the same header:
 // over HTTP in cluster mode, and by calling the subgraph's handler directly in embedded mode.
-import { RemoteGraphQLDataSource, type GraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { type GraphQLDataSource, type GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { RequestContext } from '@mauntic/kernel';
-import { GraphQLError } from 'graphql';
 import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, type Subgraph, signInternalContext } from '@mauntic/platform';
+import { GraphQLError } from 'graphql';
 
 export interface GatewayContext {
   request: RequestContext;
@@ -21,7 +21,10 @@ export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayConte
     super({ url });
   }
 
-  override async willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
+  override async willSendRequest({
+    request,
+    context,
+  }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
     const ctx = contextOf(context as Partial<GatewayContext>);
     request.http?.headers.set(INTERNAL_CONTEXT_HEADER, await signInternalContext(ctx, this.internalKey));
     request.http?.headers.set(CORRELATION_HEADER, ctx.correlationId);
@@ -53,7 +56,9 @@ export class InProcessDataSource implements GraphQLDataSource<GatewayContext> {
     private readonly internalKey: Uint8Array,
   ) {}
 
-  async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<GraphQLDataSource<GatewayContext>['process']> {
+  async process(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+  ): ReturnType<GraphQLDataSource<GatewayContext>['process']> {
     const ctx = contextOf(options.context as Partial<GatewayContext>);
     const { query, variables, operationName } = options.request;
     const response = await this.subgraph.handle({

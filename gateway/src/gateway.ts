@@ -2,8 +2,15 @@
 // enforces depth and cost limits, and passes a signed context to every subgraph it calls.
 import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { CORRELATION_HEADER, type HttpHandler, type HttpRequest, type Logger, maskUnexpected, runWithLogScope } from '@mauntic/platform';
-import { authenticate, correlationIdFrom, type ApiKeyVerifier } from './auth';
+import {
+  CORRELATION_HEADER,
+  type HttpHandler,
+  type HttpRequest,
+  type Logger,
+  maskUnexpected,
+  runWithLogScope,
+} from '@mauntic/platform';
+import { type ApiKeyVerifier, authenticate, correlationIdFrom } from './auth';
 import type { GatewayContext } from './data-sources';
 import { checkLimits } from './limits';
 
@@ -78,7 +85,8 @@ export class Gateway {
       if (req.method === 'OPTIONS') return { status: 204, headers: cors };
       const correlationId = correlationIdFrom(req.headers[CORRELATION_HEADER] as string | undefined);
       const headers = new HeaderMap();
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+      for (const [k, v] of Object.entries(req.headers))
+        if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
       let body: unknown;
       try {
         body = req.body.length ? JSON.parse(req.body.toString('utf8')) : undefined;

@@ -24,7 +24,11 @@ runMain(async () => {
     corsOrigins: env.gateway.GATEWAY_CORS_ORIGINS,
   });
   await gateway.start();
-  const http = await startHttpServer({ service: 'gateway', logger, routes: { '/graphql': gateway.route() } }, env.server.PORT, env.server.HOST);
+  const http = await startHttpServer(
+    { service: 'gateway', logger, routes: { '/graphql': gateway.route() } },
+    env.server.PORT,
+    env.server.HOST,
+  );
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
   shutdown.add('graphql', async () => {
     await http.close();

@@ -12,5 +12,10 @@ export interface SubgraphEntry {
 }
 
 export const SUBGRAPHS: SubgraphEntry[] = [
-  { name: 'identity', schema: identitySchema, urlVariable: 'IDENTITY_URL', defaultUrl: 'http://127.0.0.1:4001/graphql' },
+  {
+    name: 'identity',
+    schema: identitySchema,
+    urlVariable: 'IDENTITY_URL',
+    defaultUrl: 'http://127.0.0.1:4001/graphql',
+  },
 ];

@@ -6,7 +6,16 @@ export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Contexts that own data; a scope is `<context>:<read|write|admin>`, `*` matches any context. */
-export const CONTEXTS = ['identity', 'crm', 'content', 'delivery', 'journey', 'campaign', 'analytics', 'integrations'] as const;
+export const CONTEXTS = [
+  'identity',
+  'crm',
+  'content',
+  'delivery',
+  'journey',
+  'campaign',
+  'analytics',
+  'integrations',
+] as const;
 export type ContextName = (typeof CONTEXTS)[number];
 export const ACCESS = ['read', 'write', 'admin'] as const;
 export type Access = (typeof ACCESS)[number];

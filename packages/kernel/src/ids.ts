@@ -1,5 +1,5 @@
 // Branded ids: a UserId can't be passed where an OrganizationId is expected.
-import { v7 as uuidv7, validate as uuidValidate } from 'uuid';
+import { validate as uuidValidate, v7 as uuidv7 } from 'uuid';
 
 declare const brand: unique symbol;
 export type Brand<T, B extends string> = T & { readonly [brand]: B };

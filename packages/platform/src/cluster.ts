@@ -1,7 +1,14 @@
 // The main() of every subgraph deployable in cluster mode: config -> clients -> context ->
 // server -> health/readiness -> shutdown. Every subgraph's src/index.ts is a call to this.
 import type { z } from 'zod';
-import { type busModel, ConfigError, type databaseModel, type queueModel, type secretsModel, type serverModel } from './config';
+import {
+  type busModel,
+  ConfigError,
+  type databaseModel,
+  type queueModel,
+  type secretsModel,
+  type serverModel,
+} from './config';
 import { createLogger } from './logger';
 import type { ContextModule } from './module';
 import { createBus, createQueue, loadSecrets, openDatabaseFromEnv, startContext, startPorts } from './runtime';

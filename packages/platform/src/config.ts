@@ -30,7 +30,12 @@ const list = z.preprocess(
   emptyToUndefined,
   z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .optional(),
 );
 
@@ -75,7 +80,8 @@ export const serverModel = (defaultPort: number) =>
   });
 
 export const requireValue = <T>(value: T | undefined, name: string): T => {
-  if (value === undefined || value === null || value === '') throw new ConfigError([`${name}: required in cluster mode`]);
+  if (value === undefined || value === null || value === '')
+    throw new ConfigError([`${name}: required in cluster mode`]);
   return value;
 };
 

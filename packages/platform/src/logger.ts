@@ -13,7 +13,8 @@ export interface LogScope {
 
 const scope = new AsyncLocalStorage<LogScope>();
 
-export const runWithLogScope = <T>(values: LogScope, fn: () => T): T => scope.run({ ...scope.getStore(), ...values }, fn);
+export const runWithLogScope = <T>(values: LogScope, fn: () => T): T =>
+  scope.run({ ...scope.getStore(), ...values }, fn);
 export const currentLogScope = (): LogScope => scope.getStore() ?? {};
 
 export const REDACTED_PATHS = [

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { z } from 'zod';
 import type { EventBus } from './bus/event-bus';
 import { KafkaEventBus } from './bus/kafka-event-bus';
 import { LocalEventBus } from './bus/local-event-bus';
@@ -18,11 +19,13 @@ import type { ContextDeps, ContextModule, Secrets } from './module';
 import { OutboxRelay } from './outbox/relay';
 import { secretKey } from './server/internal-context';
 import { Subgraph } from './server/subgraph';
-import type { z } from 'zod';
 
 type Env = z.infer<typeof databaseModel> & z.infer<typeof busModel> & z.infer<typeof queueModel>;
 
-export async function openDatabaseFromEnv(env: z.infer<typeof databaseModel>, applicationName: string): Promise<DatabaseHandle> {
+export async function openDatabaseFromEnv(
+  env: z.infer<typeof databaseModel>,
+  applicationName: string,
+): Promise<DatabaseHandle> {
   return env.DATABASE_URL
     ? openDatabase({ url: env.DATABASE_URL, maxConnections: env.DATABASE_POOL_SIZE, applicationName })
     : openDatabase({ dataDir: resolve(env.DATA_DIR, 'pg') });
@@ -30,7 +33,12 @@ export async function openDatabaseFromEnv(env: z.infer<typeof databaseModel>, ap
 
 export function createBus(env: z.infer<typeof busModel>, logger: Logger): EventBus {
   return env.KAFKA_BROKERS?.length
-    ? new KafkaEventBus({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, partitions: env.KAFKA_TOPIC_PARTITIONS, logger })
+    ? new KafkaEventBus({
+        brokers: env.KAFKA_BROKERS,
+        clientId: env.KAFKA_CLIENT_ID,
+        partitions: env.KAFKA_TOPIC_PARTITIONS,
+        logger,
+      })
     : new LocalEventBus({ logger });
 }
 
@@ -99,7 +107,13 @@ export async function startContext<TServices>(
   });
   await subgraph.start();
   // Started by startPorts(), once the bus is connected.
-  const relay = new OutboxRelay({ handle: deps.handle, context: module.name, table: module.outbox, bus: deps.bus, logger });
+  const relay = new OutboxRelay({
+    handle: deps.handle,
+    context: module.name,
+    table: module.outbox,
+    bus: deps.bus,
+    logger,
+  });
   return {
     module,
     services,
@@ -115,7 +129,10 @@ export async function startContext<TServices>(
 export type { Env };
 
 /** Starts the bus and the queue (consumers and workers begin), then every outbox relay. */
-export async function startPorts(deps: Pick<ContextDeps, 'bus' | 'queue'>, contexts: RunningContext<unknown>[]): Promise<void> {
+export async function startPorts(
+  deps: Pick<ContextDeps, 'bus' | 'queue'>,
+  contexts: RunningContext<unknown>[],
+): Promise<void> {
   await deps.bus.start();
   await deps.queue.start();
   for (const context of contexts) await context.relay.start();

@@ -36,13 +36,23 @@ describe('transactional outbox (pglite + local bus)', () => {
         seen.push(e);
         // The consumer writes to the same PGlite while the relay waits on it: no deadlock.
         await applyOnce(handle.db, ctx.processedEvents, 'things-applier', e, async (tx) => {
-          await tx.update(ctx.things).set({ applied: sql`${ctx.things.applied} + 1` }).where(eq(ctx.things.id, e.subject.id));
+          await tx
+            .update(ctx.things)
+            .set({ applied: sql`${ctx.things.applied} + 1` })
+            .where(eq(ctx.things.id, e.subject.id));
         });
       },
     });
     await bus.start();
     // A long poll interval: only the NOTIFY sent on commit can wake the relay in time.
-    const relay = new OutboxRelay({ handle, context: 'identity', table: ctx.outbox, bus, logger, pollIntervalMs: 60_000 });
+    const relay = new OutboxRelay({
+      handle,
+      context: 'identity',
+      table: ctx.outbox,
+      bus,
+      logger,
+      pollIntervalMs: 60_000,
+    });
     await relay.start();
     const { id, event } = await ctx.createThing(handle.db, org, 'local');
     const deadline = Date.now() + 5000;

@@ -69,9 +69,20 @@ describe('transactional outbox (postgres + kafka)', () => {
     await consumer.ready();
 
     // A relay process publishes the batch and is SIGKILLed before it can mark the rows.
-    const child = run(process.execPath, ['--import', 'tsx', 'test/fixtures/relay-then-die.ts', testServices.databaseUrl, 'outbox_pg_test', testServices.kafkaBrokers.join(',')], {
-      cwd: new URL('..', import.meta.url).pathname,
-    });
+    const child = run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'test/fixtures/relay-then-die.ts',
+        testServices.databaseUrl,
+        'outbox_pg_test',
+        testServices.kafkaBrokers.join(','),
+      ],
+      {
+        cwd: new URL('..', import.meta.url).pathname,
+      },
+    );
     await expect(child).rejects.toMatchObject({ signal: 'SIGKILL' });
     const [unmarked] = await handle.db.select().from(ctx.outbox).where(eq(ctx.outbox.id, event.id));
     expect(unmarked?.publishedAt).toBeNull();
@@ -79,7 +90,14 @@ describe('transactional outbox (postgres + kafka)', () => {
 
     // A restarted relay publishes it again once the dead relay's lease runs out, then marks it.
     const producer = new KafkaEventBus({ brokers: testServices.kafkaBrokers, clientId: 'outbox-test-relay', logger });
-    const relay = new OutboxRelay({ handle, context: 'identity', table: ctx.outbox, bus: producer, logger, pollIntervalMs: 200 });
+    const relay = new OutboxRelay({
+      handle,
+      context: 'identity',
+      table: ctx.outbox,
+      bus: producer,
+      logger,
+      pollIntervalMs: 200,
+    });
     await relay.start();
     await waitFor(async () => deliveries.length >= 2);
     await relay.stop();
@@ -113,7 +131,16 @@ describe('transactional outbox (postgres + kafka)', () => {
       ping: async () => {},
     };
     const relays = [1, 2].map(
-      () => new OutboxRelay({ handle, context: 'identity', table: ctx.outbox, bus, logger, batchSize: 7, pollIntervalMs: 50 }),
+      () =>
+        new OutboxRelay({
+          handle,
+          context: 'identity',
+          table: ctx.outbox,
+          bus,
+          logger,
+          batchSize: 7,
+          pollIntervalMs: 50,
+        }),
     );
     await Promise.all(relays.map((r) => r.start()));
     const ids: string[] = [];

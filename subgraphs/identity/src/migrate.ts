@@ -1,5 +1,12 @@
 // `pnpm --filter @mauntic/identity migrate`: applies identity's migrations to DATABASE_URL.
-import { createLogger, databaseModel, openDatabaseFromEnv, parseEnvironment, runMain, runMigrations } from '@mauntic/platform';
+import {
+  createLogger,
+  databaseModel,
+  openDatabaseFromEnv,
+  parseEnvironment,
+  runMain,
+  runMigrations,
+} from '@mauntic/platform';
 import { identityModule } from './module';
 
 runMain(async () => {

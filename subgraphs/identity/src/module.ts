@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { ContextModule } from '@mauntic/platform';
 import { createIdentityServices, type IdentityServices } from './app/services';
 import { outbox } from './db/schema';
-import { identityModel, type IdentitySettings } from './environment';
+import { type IdentitySettings, identityModel } from './environment';
 import { schema } from './graphql';
 
 export function identityModule(settings: IdentitySettings = identityModel.parse({})): ContextModule<IdentityServices> {

@@ -22,13 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { contextOf, type EventEnvelope, parseEvent, topicOf } from '@mauntic/kernel';
 import { createLogger, type Logger, runWithLogScope } from '../logger';
 import { metrics } from '../metrics';
-import {
-  type DeadLetter,
-  DEFAULT_MAX_ATTEMPTS,
-  type EventBus,
-  retryDelayMs,
-  type Subscription,
-} from './event-bus';
+import { DEFAULT_MAX_ATTEMPTS, type DeadLetter, type EventBus, retryDelayMs, type Subscription } from './event-bus';
 
 export interface LocalEventBusOptions {
   logger?: Logger;
@@ -93,7 +87,8 @@ export class LocalEventBus implements EventBus {
 
   subscribe(subscription: Subscription): void {
     if (this.state !== 'idle') throw new Error(`subscribe ${subscription.group} before start()`);
-    if (this.subscriptions.has(subscription.group)) throw new Error(`group ${subscription.group} is already subscribed`);
+    if (this.subscriptions.has(subscription.group))
+      throw new Error(`group ${subscription.group} is already subscribed`);
     this.subscriptions.set(subscription.group, subscription);
   }
 

@@ -9,9 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { type FolderLock, lockFolder } from './folder-lock';
 
-// biome-ignore lint/suspicious/noExplicitAny: the query-result type differs per driver.
 export type Database = PgDatabase<PgQueryResultHKT, any>;
-// biome-ignore lint/suspicious/noExplicitAny: as above.
 export type Transaction = PgTransaction<PgQueryResultHKT, any, any>;
 /** Anything that runs queries: the database or a transaction inside it. */
 export type Executor = Database | Transaction;

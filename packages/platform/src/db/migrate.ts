@@ -1,9 +1,10 @@
 // Applies a context's generated migrations (drizzle-kit) into its own schema. Safe to run from
 // several replicas at once: a Postgres advisory lock lets one migrate while the others wait.
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import type { DatabaseHandle } from './database';
 

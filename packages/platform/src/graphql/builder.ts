@@ -1,13 +1,13 @@
 // The one Pothos builder setup every subgraph uses. Plugin option types are global to a
 // TypeScript program, so all subgraphs must share exactly this configuration.
-import type { Role, RequestContext, Scope } from '@mauntic/kernel';
+import type { RequestContext, Role, Scope } from '@mauntic/kernel';
+import { hasScope, roleAtLeast } from '@mauntic/kernel';
 import SchemaBuilder from '@pothos/core';
 import DirectivesPlugin from '@pothos/plugin-directives';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import FederationPlugin from '@pothos/plugin-federation';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { hasScope, roleAtLeast } from '@mauntic/kernel';
 import { GraphQLError } from 'graphql';
 import type { Logger } from '../logger';
 

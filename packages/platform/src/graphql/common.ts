@@ -2,7 +2,7 @@
 // @shareable so the same definitions compose from several subgraphs.
 import {
   ConflictError,
-  DomainError,
+  type DomainError,
   ForbiddenError,
   NotFoundError,
   UnauthenticatedError,
@@ -112,5 +112,14 @@ export function orThrow<T>(result: { ok: true; value: T } | { ok: false; error: 
 
 export const FEDERATION = {
   linkUrl: 'https://specs.apollo.dev/federation/v2.6',
-  federationDirectives: ['@key', '@shareable', '@external', '@requires', '@provides', '@inaccessible', '@tag', '@override'],
+  federationDirectives: [
+    '@key',
+    '@shareable',
+    '@external',
+    '@requires',
+    '@provides',
+    '@inaccessible',
+    '@tag',
+    '@override',
+  ],
 };

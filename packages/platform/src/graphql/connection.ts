@@ -24,7 +24,9 @@ const decode = (cursor: string) => Buffer.from(cursor, 'base64url').toString('ut
 
 export function pageWindow(args: PageArgs): PageWindow {
   if (args.last != null || args.before != null)
-    throw new GraphQLError('Only forward paging (first/after) is supported', { extensions: { code: 'BAD_USER_INPUT' } });
+    throw new GraphQLError('Only forward paging (first/after) is supported', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   const limit = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE_SIZE)
     throw new GraphQLError(`first must be between 0 and ${MAX_PAGE_SIZE}`, { extensions: { code: 'BAD_USER_INPUT' } });
@@ -40,7 +42,12 @@ export interface Connection<T> {
   totalCount: number;
 }
 
-export function toConnection<T>(rows: T[], window: PageWindow, totalCount: number, idOf: (row: T) => string): Connection<T> {
+export function toConnection<T>(
+  rows: T[],
+  window: PageWindow,
+  totalCount: number,
+  idOf: (row: T) => string,
+): Connection<T> {
   const page = rows.slice(0, window.limit);
   const edges = page.map((node) => ({ cursor: encode(idOf(node)), node }));
   return {

@@ -112,7 +112,10 @@ export class BullMqJobQueue implements JobQueue {
     // come back; a readiness probe needs an answer now.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`redis did not answer PING within ${PING_TIMEOUT_MS} ms`)),
+        PING_TIMEOUT_MS,
+      );
     });
     try {
       await Promise.race([this.connection.ping(), timeout]);
@@ -146,7 +149,10 @@ export class BullMqJobQueue implements JobQueue {
       if (!parsed.success) {
         // The payload was valid when queued, so the schema changed since: retrying cannot help.
         metrics.jobs.inc({ job: definition.name, outcome: 'failed' });
-        this.logger.error({ job: definition.name, jobId: job.id, err: parsed.error }, 'job payload does not match its schema');
+        this.logger.error(
+          { job: definition.name, jobId: job.id, err: parsed.error },
+          'job payload does not match its schema',
+        );
         throw new UnrecoverableError(`invalid payload for job ${definition.name}: ${parsed.error.message}`);
       }
       const attempt = job.attemptsMade + 1;
@@ -155,7 +161,10 @@ export class BullMqJobQueue implements JobQueue {
       } catch (error) {
         const outcome = attempt < (job.opts.attempts ?? 1) ? 'retried' : 'failed';
         metrics.jobs.inc({ job: definition.name, outcome });
-        this.logger[outcome === 'failed' ? 'error' : 'warn']({ job: definition.name, jobId: job.id, attempt, err: error }, `job ${outcome}`);
+        this.logger[outcome === 'failed' ? 'error' : 'warn'](
+          { job: definition.name, jobId: job.id, attempt, err: error },
+          `job ${outcome}`,
+        );
         throw error;
       }
       metrics.jobs.inc({ job: definition.name, outcome: 'ok' });

@@ -1,7 +1,17 @@
 // The two tables every context keeps in its own schema: `outbox` (events committed with the
 // state change that caused them) and `processed_events` (ids of events a consumer applied).
 import { sql } from 'drizzle-orm';
-import { bigserial, index, jsonb, type PgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  index,
+  jsonb,
+  type PgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export function outboxTables(schema: PgSchema) {
   const outbox = schema.table(

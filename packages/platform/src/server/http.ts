@@ -47,7 +47,10 @@ const json = (status: number, value: unknown): HttpResponse => ({
   body: JSON.stringify(value),
 });
 
-export function httpRoutesWithProbes(options: HttpServerOptions, isDraining: () => boolean): Record<string, HttpHandler> {
+export function httpRoutesWithProbes(
+  options: HttpServerOptions,
+  isDraining: () => boolean,
+): Record<string, HttpHandler> {
   return {
     '/healthz': async () => json(200, { status: 'ok' }),
     '/readyz': async () => {
@@ -85,7 +88,11 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function startHttpServer(options: HttpServerOptions, port: number, host = '0.0.0.0'): Promise<RunningHttpServer> {
+export async function startHttpServer(
+  options: HttpServerOptions,
+  port: number,
+  host = '0.0.0.0',
+): Promise<RunningHttpServer> {
   let isDraining = false;
   const routes = httpRoutesWithProbes(options, () => isDraining);
   const limit = options.maxBodyBytes ?? 1024 * 1024;

@@ -68,13 +68,18 @@ export class Subgraph {
 
   async handle(request: GraphQLHttpRequest): Promise<HttpResponse> {
     const headers = new HeaderMap();
-    for (const [k, v] of Object.entries(request.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    for (const [k, v] of Object.entries(request.headers))
+      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
     const correlationId = header(request.headers, CORRELATION_HEADER);
     let parsedBody: unknown;
     try {
       parsedBody = request.body ? JSON.parse(request.body) : undefined;
     } catch {
-      return { status: 400, headers: { 'content-type': 'application/json' }, body: '{"errors":[{"message":"body is not JSON","extensions":{"code":"BAD_REQUEST"}}]}' };
+      return {
+        status: 400,
+        headers: { 'content-type': 'application/json' },
+        body: '{"errors":[{"message":"body is not JSON","extensions":{"code":"BAD_REQUEST"}}]}',
+      };
     }
     return runWithLogScope({ correlationId }, async () => {
       const response = await this.apollo.executeHTTPGraphQLRequest({
@@ -87,7 +92,10 @@ export class Subgraph {
         context: async () => {
           let ctx: SubgraphContext['request'];
           try {
-            ctx = await verifyInternalContext(header(request.headers, INTERNAL_CONTEXT_HEADER), this.options.internalKey);
+            ctx = await verifyInternalContext(
+              header(request.headers, INTERNAL_CONTEXT_HEADER),
+              this.options.internalKey,
+            );
           } catch (error) {
             throw new GraphQLError((error as Error).message, {
               extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },

@@ -29,7 +29,9 @@ const eventually = (assertion: () => void, timeout = 5000) => vi.waitFor(asserti
 /** The mauntic_jobs_total counts of one job, by outcome. */
 async function outcomes(job: string): Promise<Record<string, number>> {
   const { values } = await metrics.jobs.get();
-  return Object.fromEntries(values.filter((value) => value.labels.job === job).map((value) => [value.labels.outcome, value.value]));
+  return Object.fromEntries(
+    values.filter((value) => value.labels.job === job).map((value) => [value.labels.outcome, value.value]),
+  );
 }
 
 /** A job that records each run, then does what `behave` says (by default: succeeds at once). */
@@ -114,7 +116,10 @@ export function jobQueueContract(name: string, harness: () => Promise<JobQueueHa
         }, payloadSchema),
       });
       // An older producer, from before the schema changed.
-      const producer: JobDefinition<Payload> = { ...registered, schema: z.object({ n: z.unknown() }) as z.ZodType<Payload> };
+      const producer: JobDefinition<Payload> = {
+        ...registered,
+        schema: z.object({ n: z.unknown() }) as z.ZodType<Payload>,
+      };
       queue.register(registered);
       await queue.start();
 

@@ -3,12 +3,12 @@
 import {
   catalogue,
   createEvent,
-  fail,
   ForbiddenError,
+  fail,
   hasScope,
   isScope,
-  newId,
   NotFoundError,
+  newId,
   ok,
   type RequestContext,
   type Result,
@@ -21,8 +21,8 @@ import { appendEvents, type PageWindow, toConnection } from '@mauntic/platform';
 import { and, count, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { apiKeys, outbox } from '../db/schema';
-import type { IdentityDeps } from './deps';
 import { requireCaller, requireUser } from './authorize';
+import type { IdentityDeps } from './deps';
 import { randomSecret, sameHash, sha256 } from './secrets';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -125,7 +125,12 @@ export async function verifyApiKey(deps: IdentityDeps, key: string): Promise<Api
         ),
       );
   }
-  return { apiKeyId: row.id, organizationId: row.organizationId, scopes: row.scopes as Scope[], createdBy: row.createdBy };
+  return {
+    apiKeyId: row.id,
+    organizationId: row.organizationId,
+    scopes: row.scopes as Scope[],
+    createdBy: row.createdBy,
+  };
 }
 
 export async function listApiKeys(deps: IdentityDeps, ctx: RequestContext, window: PageWindow) {
@@ -141,4 +146,3 @@ export async function listApiKeys(deps: IdentityDeps, ctx: RequestContext, windo
   const [total] = await deps.handle.db.select({ n: count() }).from(apiKeys).where(org);
   return ok(toConnection(rows, window, total?.n ?? 0, (r) => r.id));
 }
-

@@ -1,10 +1,10 @@
 // Checks on the caller that use cases share. They return typed errors, never throw.
 import {
-  fail,
   ForbiddenError,
+  fail,
   hasScope,
-  ok,
   type OrganizationId,
+  ok,
   type RequestContext,
   type Result,
   type Role,
@@ -21,7 +21,10 @@ export interface Caller {
   ctx: RequestContext;
 }
 
-export function requireCaller(ctx: RequestContext, scope?: Scope): Result<Caller, UnauthenticatedError | ForbiddenError> {
+export function requireCaller(
+  ctx: RequestContext,
+  scope?: Scope,
+): Result<Caller, UnauthenticatedError | ForbiddenError> {
   const { actor, organizationId } = ctx;
   if (actor.type === 'anonymous' || !organizationId) return fail(new UnauthenticatedError());
   if (scope && !hasScope(ctx.scopes, scope)) return fail(new ForbiddenError(scope));
@@ -30,7 +33,10 @@ export function requireCaller(ctx: RequestContext, scope?: Scope): Result<Caller
 }
 
 /** A signed-in user (not an API key): managing members and keys needs a person. */
-export function requireUser(ctx: RequestContext, scope?: Scope): Result<Caller & { role: Role }, UnauthenticatedError | ForbiddenError> {
+export function requireUser(
+  ctx: RequestContext,
+  scope?: Scope,
+): Result<Caller & { role: Role }, UnauthenticatedError | ForbiddenError> {
   const caller = requireCaller(ctx, scope);
   if (!caller.ok) return caller;
   if (ctx.actor.type !== 'user' || !caller.value.role) return fail(new ForbiddenError('a signed-in user'));

@@ -3,13 +3,13 @@
 import {
   catalogue,
   createEvent,
-  fail,
   ForbiddenError,
+  fail,
   newId,
   ok,
-  ROLES,
   type RequestContext,
   type Result,
+  ROLES,
   type UnauthenticatedError,
   ValidationError,
   validateInput,
@@ -35,12 +35,15 @@ export async function inviteMember(
   deps: IdentityDeps,
   ctx: RequestContext,
   raw: z.input<typeof inviteMemberInput>,
-): Promise<Result<{ invitation: InvitationRow; token: string }, ValidationError | UnauthenticatedError | ForbiddenError>> {
+): Promise<
+  Result<{ invitation: InvitationRow; token: string }, ValidationError | UnauthenticatedError | ForbiddenError>
+> {
   const caller = requireUser(ctx, 'identity:admin');
   if (!caller.ok) return caller;
   const input = validateInput(inviteMemberInput, raw);
   if (!input.ok) return input;
-  if (!canGrantRole(caller.value.role, input.value.role)) return fail(new ForbiddenError(`a role that may grant ${input.value.role}`));
+  if (!canGrantRole(caller.value.role, input.value.role))
+    return fail(new ForbiddenError(`a role that may grant ${input.value.role}`));
   const token = `inv_${randomSecret()}`;
   const [invitation] = await deps.handle.db
     .insert(invitations)
@@ -79,7 +82,10 @@ export async function acceptInvitation(
   const input = validateInput(acceptInvitationInput, raw);
   if (!input.ok) return input;
   const { token, name, password } = input.value;
-  const [invitation] = await deps.handle.db.select().from(invitations).where(eq(invitations.tokenHash, sha256(token)));
+  const [invitation] = await deps.handle.db
+    .select()
+    .from(invitations)
+    .where(eq(invitations.tokenHash, sha256(token)));
   if (!invitation) return fail(new InvalidTokenError('invalid'));
   if (invitation.acceptedAt) return fail(new InvalidTokenError('revoked'));
   if (invitation.expiresAt.getTime() <= Date.now()) return fail(new InvalidTokenError('expired'));
@@ -121,12 +127,21 @@ export async function acceptInvitation(
       const events = [];
       if (newUser) {
         await tx.insert(users).values({ id: userId, email: invitation.email, ...newUser });
-        events.push(createEvent(catalogue.identity.userCreated, { ...base, subjectId: userId, data: { email: invitation.email, name: newUser.name } }));
+        events.push(
+          createEvent(catalogue.identity.userCreated, {
+            ...base,
+            subjectId: userId,
+            data: { email: invitation.email, name: newUser.name },
+          }),
+        );
       }
       await tx
         .insert(memberships)
         .values({ organizationId: invitation.organizationId, userId, role: invitation.role })
-        .onConflictDoUpdate({ target: [memberships.organizationId, memberships.userId], set: { role: invitation.role } });
+        .onConflictDoUpdate({
+          target: [memberships.organizationId, memberships.userId],
+          set: { role: invitation.role },
+        });
       events.push(
         createEvent(catalogue.identity.memberAdded, {
           ...base,
@@ -175,7 +190,6 @@ export async function findOrganization(deps: IdentityDeps, ctx: RequestContext, 
   const [row] = await deps.handle.db.select().from(organizations).where(eq(organizations.id, organizationId));
   return row ?? null;
 }
-
 
 /** Unscoped lookups for the parties of a session the caller just proved (sign-up, log-in). */
 export async function userById(deps: IdentityDeps, userId: string) {

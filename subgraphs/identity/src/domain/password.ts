@@ -2,9 +2,29 @@
 // context-derived passwords, no upper limit games beyond a sane maximum.
 
 const COMMON = new Set([
-  'password', 'password1', 'password123', '1234567890', '12345678910', 'qwertyuiop', 'iloveyou123', 'letmein123',
-  'welcome123', 'administrator', 'passw0rd123', 'abc1234567', 'qwerty12345', '1q2w3e4r5t', 'football123', 'monkey12345',
-  'dragon12345', 'baseball123', 'sunshine123', 'princess123', 'trustno1234', 'changeme123', 'mauntic1234',
+  'password',
+  'password1',
+  'password123',
+  '1234567890',
+  '12345678910',
+  'qwertyuiop',
+  'iloveyou123',
+  'letmein123',
+  'welcome123',
+  'administrator',
+  'passw0rd123',
+  'abc1234567',
+  'qwerty12345',
+  '1q2w3e4r5t',
+  'football123',
+  'monkey12345',
+  'dragon12345',
+  'baseball123',
+  'sunshine123',
+  'princess123',
+  'trustno1234',
+  'changeme123',
+  'mauntic1234',
 ]);
 
 export const MIN_PASSWORD_LENGTH = 10;

@@ -9,12 +9,19 @@ export const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
-    prefix: t.string({ description: 'The public start of the key (mk_<prefix>_...), to recognise it', resolve: (k) => k.prefix }),
+    prefix: t.string({
+      description: 'The public start of the key (mk_<prefix>_...), to recognise it',
+      resolve: (k) => k.prefix,
+    }),
     scopes: t.exposeStringList('scopes'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
-    createdBy: t.field({ type: User, nullable: true, resolve: (k, _, ctx) => services(ctx).findMemberUser(ctx.request, k.createdBy) }),
+    createdBy: t.field({
+      type: User,
+      nullable: true,
+      resolve: (k, _, ctx) => services(ctx).findMemberUser(ctx.request, k.createdBy),
+    }),
   }),
 });
 
@@ -26,21 +33,30 @@ builder.queryField('apiKeys', (t) =>
       authScopes: { member: true },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listApiKeys(ctx.request, pageWindow(args))),
     },
-    { name: 'ApiKeyConnection', fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }) },
+    {
+      name: 'ApiKeyConnection',
+      fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
+    },
   ),
 );
 
 const CreatedApiKey = builder.objectRef<{ apiKey: ApiKeyRow; secret: string }>('CreatedApiKey').implement({
   fields: (t) => ({
     apiKey: t.field({ type: ApiKey, resolve: (c) => c.apiKey }),
-    secret: t.string({ description: 'The key itself. Shown once; store it now. Send it as `Authorization: Bearer <secret>`.', resolve: (c) => c.secret }),
+    secret: t.string({
+      description: 'The key itself. Shown once; store it now. Send it as `Authorization: Bearer <secret>`.',
+      resolve: (c) => c.secret,
+    }),
   }),
 });
 
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
-    scopes: t.stringList({ required: true, description: 'e.g. ["crm:read", "crm:write"]; "*:read" covers every context' }),
+    scopes: t.stringList({
+      required: true,
+      description: 'e.g. ["crm:read", "crm:write"]; "*:read" covers every context',
+    }),
   }),
 });
 
@@ -60,6 +76,7 @@ builder.mutationField('revokeApiKey', (t) =>
     type: ApiKey,
     args: { input: t.arg({ type: RevokeApiKeyInput, required: true }) },
     errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError, NotFoundError] },
-    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).revokeApiKey(ctx.request, { id: String(input.id) })),
+    resolve: async (_, { input }, ctx) =>
+      unwrap(await services(ctx).revokeApiKey(ctx.request, { id: String(input.id) })),
   }),
 );

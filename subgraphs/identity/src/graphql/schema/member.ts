@@ -1,4 +1,4 @@
-import { unwrap, UnauthenticatedError, ForbiddenError, ValidationError } from '@mauntic/kernel';
+import { ForbiddenError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { orThrow, pageWindow } from '@mauntic/platform';
 import type { InvitationRow } from '../../app/members';
 import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors';
@@ -6,13 +6,18 @@ import { builder, services } from '../builder';
 import { Session } from './session';
 import { RoleEnum, User } from './user';
 
-const Member = builder.objectRef<{ userId: string; role: 'owner' | 'admin' | 'editor' | 'viewer'; joinedAt: Date }>('Member').implement({
-  fields: (t) => ({
-    user: t.field({ type: User, resolve: async (m, _, ctx) => (await services(ctx).findMemberUser(ctx.request, m.userId))! }),
-    role: t.expose('role', { type: RoleEnum }),
-    joinedAt: t.expose('joinedAt', { type: 'DateTime' }),
-  }),
-});
+const Member = builder
+  .objectRef<{ userId: string; role: 'owner' | 'admin' | 'editor' | 'viewer'; joinedAt: Date }>('Member')
+  .implement({
+    fields: (t) => ({
+      user: t.field({
+        type: User,
+        resolve: async (m, _, ctx) => (await services(ctx).findMemberUser(ctx.request, m.userId))!,
+      }),
+      role: t.expose('role', { type: RoleEnum }),
+      joinedAt: t.expose('joinedAt', { type: 'DateTime' }),
+    }),
+  });
 
 builder.queryField('members', (t) =>
   t.connection(
@@ -22,7 +27,10 @@ builder.queryField('members', (t) =>
       authScopes: { member: true },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listMembers(ctx.request, pageWindow(args))),
     },
-    { name: 'MemberConnection', fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }) },
+    {
+      name: 'MemberConnection',
+      fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
+    },
   ),
 );
 
@@ -32,7 +40,10 @@ const Invitation = builder.objectRef<{ invitation: InvitationRow; token: string 
     email: t.string({ resolve: (i) => i.invitation.email }),
     role: t.field({ type: RoleEnum, resolve: (i) => i.invitation.role }),
     expiresAt: t.field({ type: 'DateTime', resolve: (i) => i.invitation.expiresAt }),
-    token: t.string({ description: 'Shown once: pass it to the invited person, who accepts with acceptInvitation', resolve: (i) => i.token }),
+    token: t.string({
+      description: 'Shown once: pass it to the invited person, who accepts with acceptInvitation',
+      resolve: (i) => i.token,
+    }),
   }),
 });
 
@@ -45,7 +56,8 @@ const InviteMemberInput = builder.inputType('InviteMemberInput', {
 
 builder.mutationField('inviteMember', (t) =>
   t.field({
-    description: 'Invites a person to your organization with a role. Admins and owners only; only owners invite owners.',
+    description:
+      'Invites a person to your organization with a role. Admins and owners only; only owners invite owners.',
     type: Invitation,
     args: { input: t.arg({ type: InviteMemberInput, required: true }) },
     errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError] },
@@ -65,7 +77,9 @@ builder.mutationField('acceptInvitation', (t) =>
   t.field({
     type: Session,
     args: { input: t.arg({ type: AcceptInvitationInput, required: true }) },
-    errors: { types: [ValidationError, InvalidTokenError, InvalidCredentialsError, WeakPasswordError, EmailTakenError] },
+    errors: {
+      types: [ValidationError, InvalidTokenError, InvalidCredentialsError, WeakPasswordError, EmailTakenError],
+    },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).acceptInvitation(ctx.request, {

@@ -5,7 +5,8 @@ import { builder, services } from '../builder';
 import { Organization, RoleEnum, User } from './user';
 
 export const Session = builder.objectRef<SessionShape>('Session').implement({
-  description: 'A signed-in session: send accessToken as `Authorization: Bearer <token>`; trade refreshToken for a new session before it expires.',
+  description:
+    'A signed-in session: send accessToken as `Authorization: Bearer <token>`; trade refreshToken for a new session before it expires.',
   fields: (t) => ({
     accessToken: t.exposeString('accessToken'),
     accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime' }),

@@ -1,0 +1,149 @@
+import { catalogue, contextOf, createEvent, newId, topicOf } from '@mauntic/kernel';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deadLetterTopicOf, type Subscription } from '../src/bus/event-bus';
+import { KafkaEventBus, type KafkaEventBusOptions, readDeadLetters } from '../src/bus/kafka-event-bus';
+import { testServices } from '../src/testing';
+import { eventBusContract } from './contract/event-bus.contract';
+
+const brokers = testServices.kafkaBrokers;
+const kafka = new Kafka({ clientId: 'event-bus-test', brokers, logLevel: logLevel.ERROR });
+// A plain producer, as a faulty or foreign service would use: no envelope, no validation.
+const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+const admin = kafka.admin();
+
+beforeAll(async () => {
+  await Promise.all([producer.connect(), admin.connect()]);
+});
+afterAll(async () => {
+  await Promise.all([producer.disconnect(), admin.disconnect()]);
+});
+
+/** Remembers its groups so a test can delete their dead-letter topics and offsets afterwards. */
+class TestBus extends KafkaEventBus {
+  readonly groupNames: string[] = [];
+  constructor(options: Partial<KafkaEventBusOptions> = {}) {
+    super({ brokers, clientId: 'event-bus-test', consumerSessionTimeoutMs: 10_000, ...options });
+  }
+  override subscribe(subscription: Subscription): void {
+    this.groupNames.push(subscription.group);
+    super.subscribe(subscription);
+  }
+  async close() {
+    await this.stop();
+    if (this.groupNames.length === 0) return;
+    await admin.deleteTopics({ topics: this.groupNames.map(deadLetterTopicOf) });
+    await admin.deleteGroups(this.groupNames);
+  }
+}
+
+eventBusContract('kafka', async () => {
+  const bus = new TestBus();
+  return {
+    bus,
+    start: async () => {
+      await bus.start();
+      await bus.ready();
+    },
+    publishRaw: async (raw) => {
+      await producer.send({
+        topic: topicOf(contextOf(raw.type)),
+        acks: -1,
+        messages: [{ key: raw.subject.id, value: JSON.stringify(raw) }],
+      });
+    },
+    deadLetters: (group) => readDeadLetters(brokers, group),
+    close: () => bus.close(),
+  };
+});
+
+describe('KafkaEventBus', () => {
+  it("puts a malformed message on the group's dead-letter topic with its origin, and the partition moves on", async () => {
+    const bus = new TestBus();
+    try {
+      const group = `kafka-poison.${newId()}`;
+      const org = newId();
+      const key = newId();
+      const handled: string[] = [];
+      bus.subscribe({
+        group,
+        contexts: ['identity'],
+        handle: async (event) => {
+          if (event.organizationId === org) handled.push(event.id);
+        },
+      });
+      await bus.start();
+      await bus.ready();
+      const good = createEvent(catalogue.identity.userCreated, {
+        organizationId: org,
+        subjectId: key,
+        correlationId: newId(),
+        data: { email: 'grace@example.com', name: 'Grace' },
+      });
+      const poison = `{not json ${newId()}`;
+      const partition = 1;
+      const [written] = await producer.send({
+        topic: 'mauntic.identity.events',
+        acks: -1,
+        messages: [
+          { key, value: poison, partition },
+          { key, value: JSON.stringify(good), partition },
+        ],
+      });
+
+      await vi.waitFor(() => expect(handled).toEqual([good.id]), { timeout: 20_000, interval: 20 });
+      const letters = (await readDeadLetters(brokers, group)).filter((letter) => letter.value === poison);
+      expect(letters).toEqual([
+        {
+          group,
+          topic: 'mauntic.identity.events',
+          value: poison,
+          error: expect.stringMatching(/^not JSON: /),
+          attempts: 0,
+          key,
+          originalPartition: partition,
+          originalOffset: written?.baseOffset,
+        },
+      ]);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('a new group receives events published before its first start', async () => {
+    const bus = new TestBus();
+    try {
+      const org = newId();
+      const event = createEvent(catalogue.identity.userCreated, {
+        organizationId: org,
+        subjectId: newId(),
+        correlationId: newId(),
+        data: { email: 'early@example.com', name: 'Early' },
+      });
+      await bus.publish([event]);
+      const handled: string[] = [];
+      bus.subscribe({
+        group: `kafka-late.${newId()}`,
+        contexts: ['identity'],
+        handle: async (e) => {
+          if (e.organizationId === org) handled.push(e.id);
+        },
+      });
+      await bus.start();
+      await vi.waitFor(() => expect(handled).toEqual([event.id]), { timeout: 20_000, interval: 20 });
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('answers ping when the broker is up and throws when it is not', async () => {
+    const up = new TestBus();
+    const down = new TestBus({ brokers: ['127.0.0.1:1'] });
+    try {
+      await up.ping();
+      await expect(down.ping()).rejects.toThrow();
+    } finally {
+      await Promise.all([up.close(), down.close()]);
+    }
+  });
+});

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs pnpm and the workspace if missing, installs and
+# starts PostgreSQL, Redis and Kafka (scripts/services.sh), then lint, types, the schema check,
+# every vitest suite, and each benchmark at a small size. No suite skips for a missing service:
+# one that cannot reach its service fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v pnpm >/dev/null || npm install -g -E pnpm@12.4.2 >/dev/null
+if [ "${CI:-}" = "true" ]; then pnpm install --frozen-lockfile; else pnpm install; fi
+
+bash scripts/services.sh up
+while IFS= read -r line; do export "$line"; done < <(bash scripts/services.sh env)
+export KAFKAJS_NO_PARTITIONER_WARNING=1
+
+echo "== lint"; pnpm -s lint
+echo "== typecheck"; pnpm -s typecheck
+echo "== schema"; pnpm -s schema:check
+
+echo "== tests"
+mkdir -p .tmp
+status=0
+pnpm -s exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || status=$?
+node -e '
+  const r = require("./.tmp/vitest.json");
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  if (r.numTotalTests === 0 || r.numPendingTests + r.numTodoTests > 0) { console.error("no test may be empty or skipped"); process.exit(1); }
+' || status=1
+
+echo "== benchmarks (small)"
+for dir in bench/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/index.ts" ] || continue
+  BENCH_SIZE=small bash scripts/bench.sh "$name" || { echo "benchmark $name failed"; status=1; }
+done
+exit $status
