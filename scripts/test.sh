@@ -13,14 +13,14 @@ bash scripts/services.sh up
 while IFS= read -r line; do export "$line"; done < <(bash scripts/services.sh env)
 export KAFKAJS_NO_PARTITIONER_WARNING=1
 
-echo "== lint"; pnpm -s lint
-echo "== typecheck"; pnpm -s typecheck
-echo "== schema"; pnpm -s schema:check
+echo "== lint"; pnpm lint
+echo "== typecheck"; pnpm typecheck
+echo "== schema"; pnpm schema:check
 
 echo "== tests"
 mkdir -p .tmp
 status=0
-pnpm -s exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || status=$?
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || status=$?
 node -e '
   const r = require("./.tmp/vitest.json");
   console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
