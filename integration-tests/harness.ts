@@ -87,6 +87,7 @@ export const startClusterPlatform: PlatformFactory = async (env = {}) => {
     DATABASE_URL: testServices.databaseUrl,
     KAFKA_BROKERS: testServices.kafkaBrokers.join(','),
     REDIS_URL: testServices.redisUrl,
+    KAFKA_TOPIC_PREFIX: testServices.kafkaTopicPrefix,
     ...env,
   });
   const gateway = startProcess('gateway/src/index.ts', {

@@ -13,13 +13,13 @@ bash scripts/services.sh up
 while IFS= read -r line; do export "$line"; done < <(bash scripts/services.sh env)
 export KAFKAJS_NO_PARTITIONER_WARNING=1
 
-echo "== lint"; pnpm lint
-echo "== typecheck"; pnpm typecheck
-echo "== schema"; pnpm schema:check
+status=0
+echo "== lint"; pnpm lint || status=1
+echo "== typecheck"; pnpm typecheck || status=1
+echo "== schema"; pnpm schema:check || status=1
 
 echo "== tests"
 mkdir -p .tmp
-status=0
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || status=$?
 node -e '
   const r = require("./.tmp/vitest.json");

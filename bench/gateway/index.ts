@@ -27,7 +27,9 @@ const app = await startEmbedded({
 });
 
 const post = (url: string, body: string, headers: Record<string, string>) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.json() as Promise<any>);
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(
+    (r) => r.json() as Promise<any>,
+  );
 
 const signUp = await post(
   app.url,
@@ -70,13 +72,28 @@ const measure = async (url: string, headers: Record<string, string>) => {
 };
 
 const direct = await measure(`${subgraphHttp.url}/graphql`, await signedHeaders());
-const gateway = await measure(app.url, { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}` });
+const gateway = await measure(app.url, {
+  'content-type': 'application/json',
+  authorization: `Bearer ${session.accessToken}`,
+});
 await subgraphHttp.close();
 await app.stop();
 
 const rps = (r: { requests: number; seconds: number }) => r.requests / r.seconds;
 report('gateway', 'me_rps_through_gateway', rps(gateway), 'req/s', rps(direct));
-report('gateway', 'me_p50_through_gateway', percentile(gateway.latenciesMs, 50), 'ms', percentile(direct.latenciesMs, 50));
-report('gateway', 'me_p99_through_gateway', percentile(gateway.latenciesMs, 99), 'ms', percentile(direct.latenciesMs, 99));
+report(
+  'gateway',
+  'me_p50_through_gateway',
+  percentile(gateway.latenciesMs, 50),
+  'ms',
+  percentile(direct.latenciesMs, 50),
+);
+report(
+  'gateway',
+  'me_p99_through_gateway',
+  percentile(gateway.latenciesMs, 99),
+  'ms',
+  percentile(direct.latenciesMs, 99),
+);
 report('gateway', 'errors', gateway.errors + direct.errors, 'count');
 if (gateway.errors + direct.errors > 0) process.exit(1);

@@ -12,6 +12,8 @@ const batchSize = 500;
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const logger = createLogger('bench', 'silent');
+// Its own topic prefix, deleted at the end: the benchmark leaves nothing for consumers to replay.
+const topic = 'mauntic-bench.identity.events';
 
 const handle = await openDatabase({ url: databaseUrl });
 const schemaName = 'outbox_bench';
@@ -41,7 +43,7 @@ for (let i = 0; i < envelopes.length; i += 1000) {
     envelopes.slice(i, i + 1000).map((e) => ({
       id: e.id,
       organizationId,
-      topic: 'mauntic.identity.events',
+      topic,
       key: e.subject.id,
       type: e.type,
       envelope: e,
@@ -53,15 +55,17 @@ for (let i = 0; i < envelopes.length; i += 1000) {
 const kafka = new Kafka({ clientId: 'bench-baseline', brokers, logLevel: 0 });
 const producer = kafka.producer({ maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
 await producer.connect();
-await producer.send({ topic: 'mauntic.identity.events', messages: [{ key: 'warm', value: '{}' }], acks: -1 });
+await producer.send({ topic, messages: [{ key: 'warm', value: '{}' }], acks: -1 });
 let t0 = performance.now();
 for (let i = 0; i < envelopes.length; i += batchSize) {
   await producer.sendBatch({
     acks: -1,
     topicMessages: [
       {
-        topic: 'mauntic.identity.events',
-        messages: envelopes.slice(i, i + batchSize).map((e) => ({ key: e.subject.id, value: JSON.stringify(e), headers: { 'event-type': e.type } })),
+        topic,
+        messages: envelopes
+          .slice(i, i + batchSize)
+          .map((e) => ({ key: e.subject.id, value: JSON.stringify(e), headers: { 'event-type': e.type } })),
       },
     ],
   });
@@ -69,12 +73,16 @@ for (let i = 0; i < envelopes.length; i += batchSize) {
 const baselineSeconds = (performance.now() - t0) / 1000;
 await producer.disconnect();
 
-const bus = new KafkaEventBus({ brokers, clientId: 'bench-relay', logger });
+const bus = new KafkaEventBus({ brokers, clientId: 'bench-relay', logger, topicPrefix: 'mauntic-bench' });
 const relay = new OutboxRelay({ handle, context: 'identity', table: outbox, bus, logger, batchSize });
 t0 = performance.now();
 const published = await relay.drain();
 const relaySeconds = (performance.now() - t0) / 1000;
 await bus.stop();
+const admin = kafka.admin();
+await admin.connect();
+await admin.deleteTopics({ topics: [topic] });
+await admin.disconnect();
 await handle.script(`drop schema ${schemaName} cascade`);
 await handle.close();
 

@@ -48,6 +48,11 @@ export const databaseModel = z.object({
   DATABASE_URL: z.preprocess(emptyToUndefined, z.url().optional()),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DATA_DIR: z.string().default('./data'),
+  /** Apply the context's migrations when it starts (cluster); embedded mode always does. */
+  MIGRATE_ON_START: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
 });
 
 export const busModel = z.object({
@@ -55,6 +60,11 @@ export const busModel = z.object({
   KAFKA_BROKERS: list,
   KAFKA_CLIENT_ID: z.string().default('mauntic'),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(256).default(3),
+  /** Topics are <prefix>.<context>.events: lets environments share one Kafka cluster. */
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('mauntic'),
 });
 
 export const queueModel = z.object({

@@ -34,6 +34,7 @@ export async function openDatabaseFromEnv(
 export function createBus(env: z.infer<typeof busModel>, logger: Logger): EventBus {
   return env.KAFKA_BROKERS?.length
     ? new KafkaEventBus({
+        topicPrefix: env.KAFKA_TOPIC_PREFIX,
         brokers: env.KAFKA_BROKERS,
         clientId: env.KAFKA_CLIENT_ID,
         partitions: env.KAFKA_TOPIC_PARTITIONS,

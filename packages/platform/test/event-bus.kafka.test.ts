@@ -23,7 +23,13 @@ afterAll(async () => {
 class TestBus extends KafkaEventBus {
   readonly groupNames: string[] = [];
   constructor(options: Partial<KafkaEventBusOptions> = {}) {
-    super({ brokers, clientId: 'event-bus-test', consumerSessionTimeoutMs: 10_000, ...options });
+    super({
+      brokers,
+      clientId: 'event-bus-test',
+      consumerSessionTimeoutMs: 10_000,
+      topicPrefix: testServices.kafkaTopicPrefix,
+      ...options,
+    });
   }
   override subscribe(subscription: Subscription): void {
     this.groupNames.push(subscription.group);
@@ -32,7 +38,9 @@ class TestBus extends KafkaEventBus {
   async close() {
     await this.stop();
     if (this.groupNames.length === 0) return;
-    await admin.deleteTopics({ topics: this.groupNames.map(deadLetterTopicOf) });
+    await admin.deleteTopics({
+      topics: this.groupNames.map((g) => deadLetterTopicOf(g, testServices.kafkaTopicPrefix)),
+    });
     await admin.deleteGroups(this.groupNames);
   }
 }
@@ -47,12 +55,12 @@ eventBusContract('kafka', async () => {
     },
     publishRaw: async (raw) => {
       await producer.send({
-        topic: topicOf(contextOf(raw.type)),
+        topic: topicOf(contextOf(raw.type), testServices.kafkaTopicPrefix),
         acks: -1,
         messages: [{ key: raw.subject.id, value: JSON.stringify(raw) }],
       });
     },
-    deadLetters: (group) => readDeadLetters(brokers, group),
+    deadLetters: (group) => readDeadLetters(brokers, group, { topicPrefix: testServices.kafkaTopicPrefix }),
     close: () => bus.close(),
   };
 });
@@ -92,7 +100,9 @@ describe('KafkaEventBus', () => {
       });
 
       await vi.waitFor(() => expect(handled).toEqual([good.id]), { timeout: 20_000, interval: 20 });
-      const letters = (await readDeadLetters(brokers, group)).filter((letter) => letter.value === poison);
+      const letters = (await readDeadLetters(brokers, group, { topicPrefix: testServices.kafkaTopicPrefix })).filter(
+        (letter) => letter.value === poison,
+      );
       expect(letters).toEqual([
         {
           group,
@@ -133,6 +143,34 @@ describe('KafkaEventBus', () => {
       await vi.waitFor(() => expect(handled).toEqual([event.id]), { timeout: 20_000, interval: 20 });
     } finally {
       await bus.close();
+    }
+  });
+
+  it('measures consumer lag per group and topic, down to zero once consumed', async () => {
+    // A fresh context of its own, so the topic holds exactly what this test puts there.
+    const context = `lag${newId().replaceAll('-', '').slice(-12)}`;
+    const bus = new TestBus();
+    try {
+      await producer.send({
+        topic: topicOf(context, testServices.kafkaTopicPrefix),
+        acks: -1,
+        messages: Array.from({ length: 7 }, (_, i) => ({ key: `k${i % 2}`, value: `not an event ${i}` })),
+      });
+      const group = `kafka-lag.${newId()}`;
+      bus.subscribe({ group, contexts: [context], handle: async () => {} });
+      expect(await bus.measureLag()).toEqual({ [group]: { [topicOf(context, testServices.kafkaTopicPrefix)]: 7 } });
+      await bus.start();
+      // The malformed messages are dead-lettered and their offsets committed: nothing is left.
+      await vi.waitFor(
+        async () => expect((await bus.measureLag())[group]?.[topicOf(context, testServices.kafkaTopicPrefix)]).toBe(0),
+        {
+          timeout: 20_000,
+          interval: 200,
+        },
+      );
+    } finally {
+      await bus.close();
+      await admin.deleteTopics({ topics: [topicOf(context, testServices.kafkaTopicPrefix)] });
     }
   });
 

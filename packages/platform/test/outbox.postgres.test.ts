@@ -49,7 +49,12 @@ describe('transactional outbox (postgres + kafka)', () => {
     const { id: thingId, event } = await ctx.createThing(handle.db, org, 'survivor');
 
     const deliveries: EventEnvelope[] = [];
-    const consumer = new KafkaEventBus({ brokers: testServices.kafkaBrokers, clientId: 'outbox-test', logger });
+    const consumer = new KafkaEventBus({
+      brokers: testServices.kafkaBrokers,
+      clientId: 'outbox-test',
+      logger,
+      topicPrefix: testServices.kafkaTopicPrefix,
+    });
     const group = `outbox-test-${newId()}`;
     consumer.subscribe({
       group,
@@ -89,7 +94,12 @@ describe('transactional outbox (postgres + kafka)', () => {
     expect(unmarked?.claimedUntil).not.toBeNull();
 
     // A restarted relay publishes it again once the dead relay's lease runs out, then marks it.
-    const producer = new KafkaEventBus({ brokers: testServices.kafkaBrokers, clientId: 'outbox-test-relay', logger });
+    const producer = new KafkaEventBus({
+      brokers: testServices.kafkaBrokers,
+      clientId: 'outbox-test-relay',
+      logger,
+      topicPrefix: testServices.kafkaTopicPrefix,
+    });
     const relay = new OutboxRelay({
       handle,
       context: 'identity',

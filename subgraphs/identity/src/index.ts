@@ -7,7 +7,7 @@ import { identityModule } from './module';
 runMain(async () => {
   const env = parseIdentityEnvironment();
   await runClusterContext(identityModule(env.identity), env, {
-    migrate: process.env.MIGRATE_ON_START !== 'false',
+    migrate: env.db.MIGRATE_ON_START,
     routes: (services) => ({
       // The gateway checks API keys here; only callers holding the internal secret may ask.
       '/internal/api-keys/verify': async (req) => {

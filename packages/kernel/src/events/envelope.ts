@@ -66,5 +66,5 @@ export function createEvent<TType extends string, TData>(
 /** `crm.contact.created` -> `crm`: the context that owns (and publishes) the event. */
 export const contextOf = (type: string): string => type.slice(0, type.indexOf('.'));
 
-/** The Kafka topic (and local channel) a context's events travel on. */
-export const topicOf = (context: string): string => `mauntic.${context}.events`;
+/** The Kafka topic (and local channel) a context's events travel on. The prefix namespaces environments. */
+export const topicOf = (context: string, prefix = 'mauntic'): string => `${prefix}.${context}.events`;

@@ -54,4 +54,4 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 /** Backoff between in-place retries of a failing handler: 50 ms, 100 ms, 200 ms ... capped at 2 s. */
 export const retryDelayMs = (attempt: number) => Math.min(2000, 50 * 2 ** (attempt - 1));
 
-export const deadLetterTopicOf = (group: string) => `mauntic.dlq.${group}`;
+export const deadLetterTopicOf = (group: string, prefix = 'mauntic') => `${prefix}.dlq.${group}`;

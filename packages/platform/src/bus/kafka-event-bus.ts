@@ -49,6 +49,8 @@ export interface KafkaEventBusOptions {
   partitions?: number;
   /** How long a silent consumer keeps its partitions before the group rebalances. Default 30 s. */
   consumerSessionTimeoutMs?: number;
+  /** Topics are `<prefix>.<context>.events` and `<prefix>.dlq.<group>`. Default 'mauntic'. */
+  topicPrefix?: string;
 }
 
 interface Group {
@@ -59,6 +61,7 @@ interface Group {
 }
 
 const PING_TIMEOUT_MS = 3000;
+const LAG_INTERVAL_MS = 15_000;
 // An idle fetch waits this long for data; disconnect() waits for the fetch in progress, so a
 // short wait keeps shutdown quick at the cost of one small request per second when idle.
 const FETCH_MAX_WAIT_MS = 1000;
@@ -80,10 +83,13 @@ export class KafkaEventBus implements EventBus {
   private adminConnecting?: Promise<void>;
   private stopping?: Promise<void>;
   private state: 'idle' | 'started' | 'stopped' = 'idle';
+  private lagTimer?: NodeJS.Timeout;
+  private readonly prefix: string;
 
   constructor(options: KafkaEventBusOptions) {
     this.logger = options.logger ?? createLogger('event-bus');
     this.partitions = options.partitions ?? 3;
+    this.prefix = options.topicPrefix ?? 'mauntic';
     this.sessionTimeout = options.consumerSessionTimeoutMs ?? 30_000;
     this.kafka = new Kafka({
       clientId: options.clientId,
@@ -109,7 +115,7 @@ export class KafkaEventBus implements EventBus {
     if (events.length === 0) return;
     const byTopic = new Map<string, Message[]>();
     for (const event of events) {
-      const topic = topicOf(contextOf(event.type));
+      const topic = topicOf(contextOf(event.type), this.prefix);
       const messages = byTopic.get(topic) ?? [];
       messages.push({ key: event.subject.id, value: JSON.stringify(event), headers: { 'event-type': event.type } });
       byTopic.set(topic, messages);
@@ -130,11 +136,17 @@ export class KafkaEventBus implements EventBus {
     await Promise.all([this.connectProducer(), this.connectAdmin()]);
     const groups = [...this.groups.values()];
     const topics = groups.flatMap(({ subscription }) => [
-      ...subscription.contexts.map(topicOf),
-      deadLetterTopicOf(subscription.group),
+      ...subscription.contexts.map((c) => topicOf(c, this.prefix)),
+      deadLetterTopicOf(subscription.group, this.prefix),
     ]);
     await this.ensureTopics([...new Set(topics)]);
     await Promise.all(groups.map((group) => this.startGroup(group)));
+    if (groups.length > 0) {
+      this.lagTimer = setInterval(() => {
+        this.measureLag().catch((err: unknown) => this.logger.warn({ err }, 'could not measure consumer lag'));
+      }, LAG_INTERVAL_MS);
+      this.lagTimer.unref();
+    }
   }
 
   /**
@@ -155,10 +167,38 @@ export class KafkaEventBus implements EventBus {
   stop(): Promise<void> {
     this.state = 'stopped';
     this.stopping ??= (async () => {
+      clearInterval(this.lagTimer);
       await Promise.all([...this.groups.values()].map((g) => g.consumer?.disconnect()));
       await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
     })();
     return this.stopping;
+  }
+
+  /**
+   * Messages each group has not yet committed, per topic (sum over partitions), also set on the
+   * mauntic_consumer_lag gauge. Runs every LAG_INTERVAL_MS while started.
+   */
+  async measureLag(): Promise<Record<string, Record<string, number>>> {
+    await this.connectAdmin();
+    const lag: Record<string, Record<string, number>> = {};
+    for (const { subscription } of this.groups.values()) {
+      const topics = subscription.contexts.map((c) => topicOf(c, this.prefix));
+      const committed = await this.admin.fetchOffsets({ groupId: subscription.group, topics });
+      lag[subscription.group] = {};
+      for (const { topic, partitions } of committed) {
+        const ends = await this.admin.fetchTopicOffsets(topic);
+        let total = 0;
+        for (const end of ends) {
+          const done = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+          // -1: nothing committed yet, so everything from the start of the log is pending.
+          const from = Number(done) >= 0 ? Number(done) : Number(end.low);
+          total += Math.max(0, Number(end.high) - from);
+        }
+        lag[subscription.group]![topic] = total;
+        metrics.consumerLag.set({ group: subscription.group, topic }, total);
+      }
+    }
+    return lag;
   }
 
   async ping(): Promise<void> {
@@ -235,7 +275,10 @@ export class KafkaEventBus implements EventBus {
       );
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: subscription.contexts.map(topicOf), fromBeginning: true });
+    await consumer.subscribe({
+      topics: subscription.contexts.map((c) => topicOf(c, this.prefix)),
+      fromBeginning: true,
+    });
     await consumer.run({
       partitionsConsumedConcurrently: this.partitions,
       eachMessage: (payload) => this.consume(subscription, payload),
@@ -271,7 +314,7 @@ export class KafkaEventBus implements EventBus {
     );
     // Not caught: if this write fails the offset stays uncommitted and the message comes back.
     await this.producer.send({
-      topic: deadLetterTopicOf(subscription.group),
+      topic: deadLetterTopicOf(subscription.group, this.prefix),
       acks: -1,
       messages: [
         {
@@ -332,6 +375,7 @@ export interface KafkaDeadLetter extends DeadLetter {
 export interface ReadDeadLettersOptions {
   clientId?: string;
   timeoutMs?: number;
+  topicPrefix?: string;
 }
 
 /**
@@ -342,9 +386,9 @@ export interface ReadDeadLettersOptions {
 export async function readDeadLetters(
   brokers: string[],
   group: string,
-  { clientId = 'mauntic-dead-letters', timeoutMs = 20_000 }: ReadDeadLettersOptions = {},
+  { clientId = 'mauntic-dead-letters', timeoutMs = 20_000, topicPrefix = 'mauntic' }: ReadDeadLettersOptions = {},
 ): Promise<KafkaDeadLetter[]> {
-  const topic = deadLetterTopicOf(group);
+  const topic = deadLetterTopicOf(group, topicPrefix);
   const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();

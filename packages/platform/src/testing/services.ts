@@ -4,4 +4,6 @@ export const testServices = {
   databaseUrl: process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic_test',
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  /** Tests keep to their own topics, apart from what `pnpm start` or a benchmark publish. */
+  kafkaTopicPrefix: 'mauntic-test',
 };
