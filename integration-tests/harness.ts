@@ -16,6 +16,8 @@ export interface Platform {
   url: string;
   /** Cluster only: the identity subgraph's own endpoint, to prove it refuses unsigned calls. */
   identityUrl?: string;
+  /** Cluster only: sends SIGTERM to the identity process and resolves with its exit code. */
+  terminateIdentity?: () => Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -65,13 +67,13 @@ function startProcess(entry: string, env: Record<string, string>) {
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
+  const terminate = () =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code));
       child.kill('SIGTERM');
     });
-  return { child, output: () => output, stop };
+  return { child, output: () => output, stop: async () => void (await terminate()), terminate };
 }
 
 export const startClusterPlatform: PlatformFactory = async (env = {}) => {
@@ -109,6 +111,7 @@ export const startClusterPlatform: PlatformFactory = async (env = {}) => {
     mode: 'cluster',
     url: `http://127.0.0.1:${gatewayPort}/graphql`,
     identityUrl: `http://127.0.0.1:${identityPort}/graphql`,
+    terminateIdentity: identity.terminate,
     stop: async () => {
       await Promise.all([gateway.stop(), identity.stop()]);
     },

@@ -40,4 +40,36 @@ describe('cluster mode', () => {
     expect(forgedCall.status).toBe(401);
     expect(forgedCall.data ?? null).toBeNull();
   });
+
+  it('a subgraph told to stop finishes the request it is serving, then exits cleanly', async () => {
+    const metricsUrl = platform.identityUrl!.replace('/graphql', '/metrics');
+    const graphqlInFlight = async () => {
+      const text = await (await fetch(metricsUrl)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('mauntic_http_requests_in_flight{') && l.includes('route="/graphql"'));
+      return Number(line?.split(' ').at(-1) ?? 0);
+    };
+    // Sign-up hashes a password with argon2id, so it stays in flight long enough to be seen.
+    // SIGTERM goes out only once the subgraph is serving it.
+    let inFlight: Promise<{ session: Record<string, any> }> | undefined;
+    let exitCode: Promise<number | null> | undefined;
+    for (let attempt = 0; attempt < 20 && !exitCode; attempt++) {
+      let done = false;
+      inFlight = signUp(platform.url, `draining-${attempt}`).finally(() => {
+        done = true;
+      });
+      while (!done && !exitCode) {
+        if ((await graphqlInFlight()) > 0) exitCode = platform.terminateIdentity!();
+      }
+      if (!exitCode) await inFlight;
+    }
+    expect(exitCode).toBeDefined();
+    const { session } = await inFlight!;
+    expect(session.user.email).toMatch(/^draining-/);
+    expect(await exitCode).toBe(0);
+    // Gone now: calls that need identity get an error, not a hang.
+    const after = await gql(platform.url, '{ me { actorType } }');
+    expect(after.errors?.length).toBeGreaterThan(0);
+  });
 });

@@ -12,6 +12,12 @@ export const metrics = {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   }),
+  httpInFlight: new Gauge({
+    name: 'mauntic_http_requests_in_flight',
+    help: 'HTTP requests being served, by service and route',
+    labelNames: ['service', 'route'] as const,
+    registers: [registry],
+  }),
   eventsPublished: new Counter({
     name: 'mauntic_events_published_total',
     help: 'Events published to the bus, by topic',

@@ -61,6 +61,7 @@ eventBusContract('kafka', async () => {
       });
     },
     deadLetters: (group) => readDeadLetters(brokers, group, { topicPrefix: testServices.kafkaTopicPrefix }),
+    topicPrefix: testServices.kafkaTopicPrefix,
     close: () => bus.close(),
   };
 });
@@ -91,7 +92,7 @@ describe('KafkaEventBus', () => {
       const poison = `{not json ${newId()}`;
       const partition = 1;
       const [written] = await producer.send({
-        topic: 'mauntic.identity.events',
+        topic: topicOf('identity', testServices.kafkaTopicPrefix),
         acks: -1,
         messages: [
           { key, value: poison, partition },
@@ -106,7 +107,7 @@ describe('KafkaEventBus', () => {
       expect(letters).toEqual([
         {
           group,
-          topic: 'mauntic.identity.events',
+          topic: topicOf('identity', testServices.kafkaTopicPrefix),
           value: poison,
           error: expect.stringMatching(/^not JSON: /),
           attempts: 0,

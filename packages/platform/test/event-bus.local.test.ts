@@ -11,6 +11,7 @@ eventBusContract('local', async () => {
     start: () => bus.start(),
     publishRaw: (raw) => bus.publish([raw as unknown as EventEnvelope]),
     deadLetters: async (group) => bus.deadLetters().filter((letter) => letter.group === group),
+    topicPrefix: 'mauntic',
     close: () => bus.stop(),
   };
 });

@@ -102,6 +102,8 @@ export async function startHttpServer(
     const url = new URL(req.url ?? '/', 'http://localhost');
     const handler = routes[url.pathname];
     let response: HttpResponse;
+    const inFlight = { service: options.service, route: handler ? url.pathname : 'unknown' };
+    metrics.httpInFlight.inc(inFlight);
     try {
       if (!handler) response = json(404, { error: 'not found' });
       else {
@@ -119,8 +121,11 @@ export async function startHttpServer(
       const status = (error as { status?: number }).status ?? 500;
       if (status >= 500) options.logger.error({ err: error, path: url.pathname }, 'request failed');
       response = json(status, { error: status >= 500 ? 'internal error' : (error as Error).message });
+    } finally {
+      metrics.httpInFlight.dec(inFlight);
     }
-    res.writeHead(response.status, response.headers);
+    // While draining, ask keep-alive clients to go, so close() is not held up by idle sockets.
+    res.writeHead(response.status, isDraining ? { ...response.headers, connection: 'close' } : response.headers);
     res.end(response.body);
     metrics.httpRequests.observe(
       { service: options.service, route: handler ? url.pathname : 'unknown', status: String(response.status) },
@@ -144,7 +149,12 @@ export async function startHttpServer(
     close: () =>
       new Promise<void>((resolve) => {
         isDraining = true;
-        server.close(() => resolve());
+        // Connections that finish their request after this become idle later: close those too.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };

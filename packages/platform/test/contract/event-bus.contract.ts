@@ -2,7 +2,7 @@
 // fresh group names and its own organization, and handlers ignore every other organization's
 // events: a Kafka topic still holds what earlier tests and runs published.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { catalogue, createEvent, type EventEnvelope, newId } from '@mauntic/kernel';
+import { catalogue, createEvent, type EventEnvelope, newId, topicOf } from '@mauntic/kernel';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DeadLetter, DeliveryInfo, EventBus } from '../../src/bus/event-bus';
 
@@ -16,9 +16,10 @@ export interface EventBusHarness {
   deadLetters(group: string): Promise<DeadLetter[]>;
   /** Stops the bus (may already be stopped) and removes what the test left behind. */
   close(): Promise<void>;
+  /** The adapter's topic prefix: identity events travel on `<prefix>.identity.events`. */
+  topicPrefix: string;
 }
 
-const TOPIC = 'mauntic.identity.events';
 const WAIT = { timeout: 20_000, interval: 20 };
 
 const userCreated = (organizationId: string, subjectId: string = newId(), name = 'Ada') =>
@@ -40,6 +41,7 @@ export function eventBusContract(name: string, harness: () => Promise<EventBusHa
       return current;
     };
     const group = (label: string) => `contract.${name}.${label}.${newId()}`;
+    const TOPIC_OF = () => topicOf('identity', current!.topicPrefix);
 
     afterEach(async () => {
       await current?.close();
@@ -69,7 +71,7 @@ export function eventBusContract(name: string, harness: () => Promise<EventBusHa
       }, WAIT);
       for (const deliveries of [seen.a, seen.b]) {
         expect(deliveries.map((d) => d.event).sort(byId)).toEqual(events);
-        expect(deliveries.map((d) => d.info)).toEqual(Array(3).fill({ attempt: 1, topic: TOPIC }));
+        expect(deliveries.map((d) => d.info)).toEqual(Array(3).fill({ attempt: 1, topic: TOPIC_OF() }));
       }
     });
 
@@ -188,7 +190,12 @@ export function eventBusContract(name: string, harness: () => Promise<EventBusHa
       expect(attempts).toEqual([1, 2, 3]);
       const letters = (await deadLetters(name)).filter((l) => l.value.includes(org));
       expect(letters).toHaveLength(1);
-      expect(letters[0]).toMatchObject({ group: name, topic: TOPIC, error: `cannot handle ${poison.id}`, attempts: 3 });
+      expect(letters[0]).toMatchObject({
+        group: name,
+        topic: TOPIC_OF(),
+        error: `cannot handle ${poison.id}`,
+        attempts: 3,
+      });
       expect(JSON.parse(letters[0]?.value ?? '')).toEqual(poison);
     });
 
@@ -214,7 +221,7 @@ export function eventBusContract(name: string, harness: () => Promise<EventBusHa
       await vi.waitFor(() => expect(handled).toEqual([valid.id]), WAIT);
       const letters = (await deadLetters(name)).filter((l) => l.value.includes(org));
       expect(letters).toHaveLength(1);
-      expect(letters[0]).toMatchObject({ group: name, topic: TOPIC, attempts: 0 });
+      expect(letters[0]).toMatchObject({ group: name, topic: TOPIC_OF(), attempts: 0 });
       expect(letters[0]?.error).toContain('unknown event identity.user.teleported v1');
       expect(JSON.parse(letters[0]?.value ?? '')).toEqual(unknown);
     });
