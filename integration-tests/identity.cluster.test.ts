@@ -21,7 +21,7 @@ describe('cluster mode', () => {
     expect(direct.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
 
     // Nor does one that forges the internal context with a key of its own.
-    const forged = await signInternalContext(
+    const forged = signInternalContext(
       {
         correlationId: 'forged',
         actor: { type: 'user', id: session.user.id },

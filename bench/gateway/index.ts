@@ -51,7 +51,7 @@ const subgraphHttp = await startHttpServer(
 const { internalKey } = loadSecrets({}, dataDir);
 const signedHeaders = async () => ({
   'content-type': 'application/json',
-  [INTERNAL_CONTEXT_HEADER]: await signInternalContext(
+  [INTERNAL_CONTEXT_HEADER]: signInternalContext(
     {
       correlationId: 'bench',
       actor: { type: 'user', id: session.user.id },

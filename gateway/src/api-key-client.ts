@@ -5,7 +5,7 @@ import type { ApiKeyPrincipal, ApiKeyVerifier } from './auth';
 export function httpApiKeyVerifier(identityInternalUrl: string, internalKey: Uint8Array): ApiKeyVerifier {
   const url = new URL('/internal/api-keys/verify', identityInternalUrl).toString();
   return async (key) => {
-    const token = await signInternalContext(
+    const token = signInternalContext(
       { correlationId: 'gateway', actor: { type: 'system', id: 'gateway' }, scopes: [] },
       internalKey,
     );

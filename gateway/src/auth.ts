@@ -7,8 +7,9 @@ import {
   ROLE_SCOPES,
   type Scope,
 } from '@mauntic/kernel';
-import { verifyAccessToken } from '@mauntic/platform';
+import { type AccessClaims, verifyAccessToken } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
+import { LRUCache } from 'lru-cache';
 
 export interface ApiKeyPrincipal {
   apiKeyId: string;
@@ -21,6 +22,12 @@ export interface ApiKeyPrincipal {
 export type ApiKeyVerifier = (key: string) => Promise<ApiKeyPrincipal | null>;
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+// A client sends the same access token on every request: verify its signature once, then keep
+// the claims until the token expires (at most a minute). A signed token cannot be revoked
+// before it expires anyway, so the cache changes nothing a caller can observe.
+const TOKEN_CACHE_MS = 60_000;
+const verifiedTokens = new LRUCache<string, AccessClaims>({ max: 10_000, ttl: TOKEN_CACHE_MS });
 
 export function correlationIdFrom(header: string | undefined): string {
   return header && CORRELATION_ID.test(header) ? header : newId();
@@ -50,19 +57,24 @@ export async function authenticate(
     };
   }
 
-  const check = await verifyAccessToken(token, deps.jwtKey);
-  if (!check.ok)
-    throw unauthenticated(
-      check.reason === 'expired'
-        ? 'The access token has expired; refresh the session'
-        : 'The access token is not valid',
-      check.reason,
-    );
+  let claims = verifiedTokens.get(token);
+  if (!claims) {
+    const check = await verifyAccessToken(token, deps.jwtKey);
+    if (!check.ok)
+      throw unauthenticated(
+        check.reason === 'expired'
+          ? 'The access token has expired; refresh the session'
+          : 'The access token is not valid',
+        check.reason,
+      );
+    claims = check.claims;
+    verifiedTokens.set(token, claims, { ttl: Math.min(TOKEN_CACHE_MS, check.expiresAt - Date.now()) });
+  }
   return {
     correlationId,
-    actor: { type: 'user', id: check.claims.userId },
-    organizationId: check.claims.organizationId as OrganizationId,
-    role: check.claims.role,
-    scopes: [...ROLE_SCOPES[check.claims.role]],
+    actor: { type: 'user', id: claims.userId },
+    organizationId: claims.organizationId as OrganizationId,
+    role: claims.role,
+    scopes: [...ROLE_SCOPES[claims.role]],
   };
 }

@@ -26,7 +26,7 @@ export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayConte
     context,
   }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
     const ctx = contextOf(context as Partial<GatewayContext>);
-    request.http?.headers.set(INTERNAL_CONTEXT_HEADER, await signInternalContext(ctx, this.internalKey));
+    request.http?.headers.set(INTERNAL_CONTEXT_HEADER, signInternalContext(ctx, this.internalKey));
     request.http?.headers.set(CORRELATION_HEADER, ctx.correlationId);
   }
 
@@ -65,7 +65,7 @@ export class InProcessDataSource implements GraphQLDataSource<GatewayContext> {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        [INTERNAL_CONTEXT_HEADER]: await signInternalContext(ctx, this.internalKey),
+        [INTERNAL_CONTEXT_HEADER]: signInternalContext(ctx, this.internalKey),
         [CORRELATION_HEADER]: ctx.correlationId,
       },
       body: JSON.stringify({ query, variables, operationName }),

@@ -12,9 +12,11 @@ runMain(async () => {
       // The gateway checks API keys here; only callers holding the internal secret may ask.
       '/internal/api-keys/verify': async (req) => {
         const key = new TextEncoder().encode(env.secrets.INTERNAL_CONTEXT_SECRET);
-        await verifyInternalContext(String(req.headers['x-mauntic-context'] ?? ''), key).catch(() => {
+        try {
+          verifyInternalContext(String(req.headers['x-mauntic-context'] ?? ''), key);
+        } catch {
           throw Object.assign(new Error('unauthorized'), { status: 401 });
-        });
+        }
         const body = z.object({ key: z.string().max(200) }).safeParse(JSON.parse(req.body.toString('utf8') || '{}'));
         if (!body.success) return { status: 400, body: 'expected {"key": "..."}' };
         const principal = await services.verifyApiKey(body.data.key);

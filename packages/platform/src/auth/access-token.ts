@@ -17,6 +17,7 @@ const claimsSchema = z.object({
   org: z.uuid(),
   role: z.enum(ROLES),
   typ: z.literal('access'),
+  exp: z.number(),
 });
 
 export async function signAccessToken(
@@ -36,14 +37,20 @@ export async function signAccessToken(
   return { token, expiresAt };
 }
 
-export type AccessTokenCheck = { ok: true; claims: AccessClaims } | { ok: false; reason: 'expired' | 'invalid' };
+export type AccessTokenCheck =
+  | { ok: true; claims: AccessClaims; expiresAt: number }
+  | { ok: false; reason: 'expired' | 'invalid' };
 
 export async function verifyAccessToken(token: string, key: Uint8Array): Promise<AccessTokenCheck> {
   try {
     const { payload } = await jwtVerify(token, key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) return { ok: false, reason: 'invalid' };
-    return { ok: true, claims: { userId: claims.data.sub, organizationId: claims.data.org, role: claims.data.role } };
+    return {
+      ok: true,
+      claims: { userId: claims.data.sub, organizationId: claims.data.org, role: claims.data.role },
+      expiresAt: claims.data.exp * 1000,
+    };
   } catch (error) {
     return { ok: false, reason: error instanceof errors.JWTExpired ? 'expired' : 'invalid' };
   }

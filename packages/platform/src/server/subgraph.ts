@@ -92,10 +92,7 @@ export class Subgraph {
         context: async () => {
           let ctx: SubgraphContext['request'];
           try {
-            ctx = await verifyInternalContext(
-              header(request.headers, INTERNAL_CONTEXT_HEADER),
-              this.options.internalKey,
-            );
+            ctx = verifyInternalContext(header(request.headers, INTERNAL_CONTEXT_HEADER), this.options.internalKey);
           } catch (error) {
             throw new GraphQLError((error as Error).message, {
               extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
