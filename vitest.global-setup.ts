@@ -1,5 +1,6 @@
 // Runs once before all suites: a fresh test database with every context's migrations applied.
 // The services themselves are started by scripts/test.sh (scripts/services.sh up).
+import { crmModule } from '@mauntic/crm';
 import { identityModule } from '@mauntic/identity';
 import { openDatabase, runMigrations } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
@@ -27,6 +28,6 @@ export default async function setup() {
     await admin.end();
   }
   const handle = await openDatabase({ url: testServices.databaseUrl });
-  for (const module of [identityModule()]) await runMigrations(handle, module.migrations);
+  for (const module of [identityModule(), crmModule()]) await runMigrations(handle, module.migrations);
   await handle.close();
 }

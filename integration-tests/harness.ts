@@ -81,30 +81,33 @@ export const startClusterPlatform: PlatformFactory = async (env = {}) => {
     INTERNAL_CONTEXT_SECRET: randomBytes(32).toString('base64url'),
     AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
   };
-  const [identityPort, gatewayPort] = [await freePort(), await freePort()];
-  const identity = startProcess('subgraphs/identity/src/index.ts', {
+  const [identityPort, crmPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+  const services = {
     ...secrets,
-    PORT: String(identityPort),
     HOST: '127.0.0.1',
     DATABASE_URL: testServices.databaseUrl,
     KAFKA_BROKERS: testServices.kafkaBrokers.join(','),
     REDIS_URL: testServices.redisUrl,
     KAFKA_TOPIC_PREFIX: testServices.kafkaTopicPrefix,
     ...env,
-  });
+  };
+  const identity = startProcess('subgraphs/identity/src/index.ts', { ...services, PORT: String(identityPort) });
+  const crm = startProcess('subgraphs/crm/src/index.ts', { ...services, PORT: String(crmPort) });
   const gateway = startProcess('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
     HOST: '127.0.0.1',
     IDENTITY_URL: `http://127.0.0.1:${identityPort}/graphql`,
     IDENTITY_INTERNAL_URL: `http://127.0.0.1:${identityPort}`,
+    CRM_URL: `http://127.0.0.1:${crmPort}/graphql`,
     ...env,
   });
   try {
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
+    await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
   } catch (error) {
-    await Promise.all([identity.stop(), gateway.stop()]);
+    await Promise.all([identity.stop(), crm.stop(), gateway.stop()]);
     throw error;
   }
   return {
@@ -113,7 +116,7 @@ export const startClusterPlatform: PlatformFactory = async (env = {}) => {
     identityUrl: `http://127.0.0.1:${identityPort}/graphql`,
     terminateIdentity: identity.terminate,
     stop: async () => {
-      await Promise.all([gateway.stop(), identity.stop()]);
+      await Promise.all([gateway.stop(), identity.stop(), crm.stop()]);
     },
   };
 };

@@ -2,11 +2,13 @@
 // and every worker, over PGlite in a data folder, the local bus and the local job queue.
 // Setting DATABASE_URL, KAFKA_BROKERS or REDIS_URL swaps in the real service: same code path.
 import { resolve } from 'node:path';
+import { crmModule } from '@mauntic/crm';
 import { Gateway, gatewayModel, InProcessDataSource, readSupergraph } from '@mauntic/gateway';
 import { identityModule } from '@mauntic/identity';
 import { identityModel } from '@mauntic/identity/environment';
 import {
   busModel,
+  type ContextModule,
   createBus,
   createLogger,
   createQueue,
@@ -54,7 +56,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const queue = createQueue(config.queue, logger);
   const deps = { handle, bus, queue, logger, secrets };
 
-  const modules = [identityModule(config.identity)];
+  const modules: ContextModule<any>[] = [identityModule(config.identity), crmModule()];
   const contexts: RunningContext<unknown>[] = [];
   for (const module of modules)
     contexts.push((await startContext(module, deps, { migrate: true })) as RunningContext<unknown>);

@@ -1,5 +1,6 @@
 // Every subgraph the gateway composes, with its schema (for SDL printing and composition) and
 // the variable that points at it in cluster mode.
+import { schema as crmSchema } from '@mauntic/crm/schema';
 import { schema as identitySchema } from '@mauntic/identity/schema';
 import type { GraphQLSchema } from 'graphql';
 
@@ -18,4 +19,5 @@ export const SUBGRAPHS: SubgraphEntry[] = [
     urlVariable: 'IDENTITY_URL',
     defaultUrl: 'http://127.0.0.1:4001/graphql',
   },
+  { name: 'crm', schema: crmSchema, urlVariable: 'CRM_URL', defaultUrl: 'http://127.0.0.1:4002/graphql' },
 ];

@@ -64,7 +64,7 @@ export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value })
 export const fail = <E extends DomainError>(error: E): { ok: false; error: E } => ({ ok: false, error });
 
 /** Returns the value or throws the domain error (the GraphQL errors plugin turns it into a typed error). */
-export function unwrap<T, E extends DomainError>(result: Result<T, E>): T {
+export function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: DomainError }): T {
   if (result.ok) return result.value;
   throw result.error;
 }

@@ -1,9 +1,10 @@
 // Every event type and version the platform knows. Producers build events from these
 // definitions; consumers validate what they receive against them.
+import * as crm from '../catalogue/crm';
 import * as identity from '../catalogue/identity';
 import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope';
 
-export const catalogue = { identity } as const;
+export const catalogue = { identity, crm } as const;
 
 const definitions = new Map<string, EventDefinition>();
 for (const context of Object.values(catalogue)) {

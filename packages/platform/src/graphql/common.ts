@@ -116,6 +116,7 @@ export const FEDERATION = {
     '@key',
     '@shareable',
     '@external',
+    '@extends',
     '@requires',
     '@provides',
     '@inaccessible',

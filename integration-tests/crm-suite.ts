@@ -1,0 +1,240 @@
+// CRM through the gateway, as a client calls it; the same suite runs against both modes.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { gql, type Platform, type PlatformFactory } from './harness';
+import { signUp } from './identity-suite';
+
+const CONTACT = 'id email firstName lastName phone timezone locale points tags fields stageId owner { id }';
+const CREATE_FIELD = `mutation($input: CreateFieldInput!) { createField(input: $input) { __typename ... on FieldDefinition { key type } ... on Error { code message } } }`;
+const CREATE = `mutation($input: ContactInput!) { createContact(input: $input) {
+  __typename ... on Contact { ${CONTACT} } ... on ValidationError { issues { path message } } ... on Error { code message } } }`;
+const UPDATE = `mutation($id: ID!, $set: ContactInput!) { updateContact(input: { id: $id, set: $set }) {
+  __typename ... on Contact { ${CONTACT} } ... on ValidationError { issues { path message } } ... on Error { code } } }`;
+const UPSERT = `mutation($input: ContactInput!) { upsertContact(input: $input) { __typename ... on UpsertedContact { created contact { id email firstName } } ... on Error { code } } }`;
+const BATCH = `mutation($contacts: [ContactInput!]!) { batchUpsertContacts(input: { contacts: $contacts }) {
+  __typename ... on BatchUpsertContactsResult { results { index created contact { id } error { issues { path message } } } } ... on Error { code message } } }`;
+const LIST = `query($filter: JSON, $sort: ContactSort, $first: Int, $after: String) { contacts(filter: $filter, sort: $sort, first: $first, after: $after) {
+  totalCount pageInfo { hasNextPage endCursor } edges { node { id email points } } } }`;
+const CREATE_SEGMENT = `mutation($input: CreateSegmentInput!) { createSegment(input: $input) {
+  __typename ... on Segment { id name kind contactCount } ... on ValidationError { issues { path message } } ... on Error { code } } }`;
+const SEGMENT = `query($id: ID!) { segment(id: $id) { id contactCount rebuiltAt contacts(first: 100) { totalCount edges { node { id email } } } } }`;
+const TAG = `mutation($input: TagContactInput!) { tagContact(input: $input) { __typename ... on Contact { tags } ... on Error { code } } }`;
+
+export function crmSuite(name: string, start: PlatformFactory) {
+  describe(`CRM through the gateway (${name})`, () => {
+    let platform: Platform;
+    let token: string;
+    const call = (query: string, variables: Record<string, unknown> = {}, t = token) =>
+      gql(platform.url, query, variables, { token: t });
+
+    beforeAll(async () => {
+      platform = await start();
+      token = (await signUp(platform.url, 'crm')).session.accessToken;
+      for (const input of [
+        { entity: 'CONTACT', key: 'plan', label: 'Plan', type: 'SELECT', choices: ['free', 'pro', 'enterprise'] },
+        { entity: 'CONTACT', key: 'revenue', label: 'Revenue', type: 'NUMBER', scale: 2 },
+        { entity: 'CONTACT', key: 'renewal', label: 'Renewal date', type: 'DATE' },
+        { entity: 'CONTACT', key: 'beta', label: 'Beta tester', type: 'BOOLEAN' },
+      ]) {
+        const field = await call(CREATE_FIELD, { input });
+        expect(field.data?.createField.__typename).toBe('FieldDefinition');
+      }
+    });
+    afterAll(() => platform?.stop());
+
+    it('creates contacts with validated, normalised standard and custom fields', async () => {
+      const created = await call(CREATE, {
+        input: {
+          email: 'Ada@Example.com',
+          firstName: 'Ada',
+          phone: '+1 (415) 555-0100',
+          timezone: 'Europe/Paris',
+          locale: 'fr_FR',
+          tags: ['VIP', ' vip ', 'Beta'],
+          fields: { plan: 'pro', revenue: '1234.567', renewal: '2027-02-28', beta: 'yes' },
+        },
+      });
+      expect(created.data?.createContact).toMatchObject({
+        __typename: 'Contact',
+        email: 'Ada@Example.com',
+        phone: '+14155550100',
+        timezone: 'Europe/Paris',
+        locale: 'fr-FR',
+        tags: ['vip', 'beta'],
+        fields: { plan: 'pro', revenue: 1234.57, renewal: '2027-02-28', beta: true },
+      });
+
+      const duplicate = await call(CREATE, { input: { email: 'ada@EXAMPLE.com' } });
+      expect(duplicate.data?.createContact).toMatchObject({
+        __typename: 'ContactEmailTakenError',
+        code: 'CONTACT_EMAIL_TAKEN',
+      });
+
+      const bad = await call(CREATE, {
+        input: { email: 'nope', phone: '12', fields: { plan: 'gold', renewal: '2027-02-30', unknown: 1 } },
+      });
+      expect(bad.data?.createContact.__typename).toBe('ValidationError');
+      expect(bad.data?.createContact.issues.map((i: { path: string[] }) => i.path.join('.')).sort()).toEqual(
+        ['input.email', 'input.fields.plan', 'input.fields.renewal', 'input.fields.unknown', 'input.phone'].sort(),
+      );
+    });
+
+    it('updates only what it is given, and upserts by email', async () => {
+      const { data } = await call(CREATE, {
+        input: { email: 'grace@example.com', firstName: 'Grace', fields: { plan: 'free', beta: true } },
+      });
+      const id = data!.createContact.id;
+      const updated = await call(UPDATE, { id, set: { lastName: 'Hopper', fields: { plan: 'pro', beta: null } } });
+      expect(updated.data?.updateContact).toMatchObject({
+        firstName: 'Grace',
+        lastName: 'Hopper',
+        fields: { plan: 'pro' },
+      });
+      expect(updated.data?.updateContact.fields).not.toHaveProperty('beta');
+
+      const upserted = await call(UPSERT, { input: { email: 'GRACE@example.com', firstName: 'Amazing Grace' } });
+      expect(upserted.data?.upsertContact).toMatchObject({
+        created: false,
+        contact: { id, firstName: 'Amazing Grace' },
+      });
+      const fresh = await call(UPSERT, { input: { email: 'new.person@example.com' } });
+      expect(fresh.data?.upsertContact.created).toBe(true);
+    });
+
+    it('upserts a batch of 500 with per-item errors, writing the valid ones', async () => {
+      const contacts = Array.from({ length: 500 }, (_, i) =>
+        i % 100 === 7
+          ? { email: `broken-${i}`, fields: { plan: 'free' } }
+          : { email: `batch-${i}@example.com`, fields: { revenue: i } },
+      );
+      const result = await call(BATCH, { contacts });
+      const results = result.data?.batchUpsertContacts.results as {
+        index: number;
+        created: boolean | null;
+        error: unknown;
+      }[];
+      expect(results).toHaveLength(500);
+      const failed = results.filter((r) => r.error);
+      expect(failed.map((r) => r.index)).toEqual([7, 107, 207, 307, 407]);
+      expect(results.filter((r) => r.created)).toHaveLength(495);
+      const listed = await call(LIST, { filter: { field: 'email', op: 'startsWith', value: 'batch-' }, first: 1 });
+      expect(listed.data?.contacts.totalCount).toBe(495);
+    });
+
+    it('lists contacts filtered and sorted, paging without gaps or repeats', async () => {
+      const filter = { field: 'fields.revenue', op: 'gte', value: 100 };
+      const seen: string[] = [];
+      let after: string | null = null;
+      do {
+        const page: any = await call(LIST, { filter, sort: 'EMAIL_ASC', first: 97, after });
+        for (const edge of page.data.contacts.edges) seen.push(edge.node.email);
+        after = page.data.contacts.pageInfo.hasNextPage ? page.data.contacts.pageInfo.endCursor : null;
+        // 400 batch contacts with revenue >= 100, less the 4 invalid ones, and Ada.
+        expect(page.data.contacts.totalCount).toBe(397);
+      } while (after);
+      expect(seen).toHaveLength(397);
+      expect(new Set(seen).size).toBe(397);
+      expect([...seen].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))).toEqual(seen);
+    });
+
+    it('keeps a dynamic segment current as contacts change, and counts it exactly', async () => {
+      const created = await call(CREATE_SEGMENT, {
+        input: {
+          name: 'Pro VIPs',
+          filter: {
+            and: [{ field: 'fields.plan', op: 'eq', value: 'pro' }, { tags: { op: 'includesAny', value: ['vip'] } }],
+          },
+        },
+      });
+      expect(created.data?.createSegment.__typename).toBe('Segment');
+      const id = created.data!.createSegment.id;
+      await vi.waitFor(async () => expect((await call(SEGMENT, { id })).data?.segment.rebuiltAt).not.toBeNull(), {
+        timeout: 20_000,
+        interval: 100,
+      });
+      const before = (await call(SEGMENT, { id })).data!.segment;
+      expect(before.contacts.edges.map((e: any) => e.node.email)).toEqual(['Ada@Example.com']);
+      expect(before.contactCount).toBe(1);
+
+      // Grace is on pro: tagging her vip brings her in at once.
+      const grace = (await call(LIST, { filter: { field: 'email', op: 'eq', value: 'grace@example.com' } })).data!
+        .contacts.edges[0].node;
+      await call(TAG, { input: { contactId: grace.id, add: ['VIP'] } });
+      let now = (await call(SEGMENT, { id })).data!.segment;
+      expect(now.contactCount).toBe(2);
+      expect(now.contacts.edges.map((e: any) => e.node.email).sort()).toEqual(['Ada@Example.com', 'grace@example.com']);
+
+      // Moving her to the free plan takes her out again.
+      await call(UPDATE, { id: grace.id, set: { fields: { plan: 'free' } } });
+      now = (await call(SEGMENT, { id })).data!.segment;
+      expect(now.contactCount).toBe(1);
+      expect(now.contacts.totalCount).toBe(1);
+
+      const bad = await call(CREATE_SEGMENT, {
+        input: { name: 'bad', filter: { field: 'fields.nope', op: 'eq', value: 1 } },
+      });
+      expect(bad.data?.createSegment.__typename).toBe('ValidationError');
+      expect(bad.data?.createSegment.issues[0].path[0]).toBe('input');
+    });
+
+    it('previews a filter without saving it', async () => {
+      const preview = await call(
+        `query($f: JSON!) { previewSegment(filter: $f, first: 2) { count contacts { email } } }`,
+        {
+          f: { field: 'email', op: 'endsWith', value: '@example.com' },
+        },
+      );
+      expect(preview.data?.previewSegment.count).toBeGreaterThanOrEqual(497);
+      expect(preview.data?.previewSegment.contacts).toHaveLength(2);
+    });
+
+    it("keeps organizations apart: another organization cannot read, change or reference this one's data", async () => {
+      const other = (await signUp(platform.url, 'crm-other')).session.accessToken;
+      const mine = (await call(LIST, { filter: { field: 'email', op: 'eq', value: 'grace@example.com' } })).data!
+        .contacts.edges[0].node.id;
+      const seg = (await call(CREATE_SEGMENT, { input: { name: 'Static', kind: 'STATIC' } })).data!.createSegment.id;
+
+      expect((await call(`query($id: ID!) { contact(id: $id) { id } }`, { id: mine }, other)).data?.contact).toBeNull();
+      expect((await call(LIST, {}, other)).data?.contacts.totalCount).toBe(0);
+      expect(
+        (await call(UPDATE, { id: mine, set: { firstName: 'Hacked' } }, other)).data?.updateContact.__typename,
+      ).toBe('NotFoundError');
+      expect((await call(TAG, { input: { contactId: mine, add: ['x'] } }, other)).data?.tagContact.__typename).toBe(
+        'NotFoundError',
+      );
+      expect((await call(SEGMENT, { id: seg }, other)).data?.segment).toBeNull();
+      const ref = await call(
+        CREATE_SEGMENT,
+        { input: { name: 'theirs', filter: { segment: { id: seg, member: true } } } },
+        other,
+      );
+      expect(ref.data?.createSegment.__typename).toBe('ValidationError');
+      const theirStatic = (await call(CREATE_SEGMENT, { input: { name: 'S', kind: 'STATIC' } }, other)).data!
+        .createSegment.id;
+      const add = await call(
+        `mutation($s: ID!, $c: [ID!]!) { addToSegment(input: { segmentId: $s, contactIds: $c }) { __typename ... on Error { code } } }`,
+        { s: theirStatic, c: [mine] },
+        other,
+      );
+      expect(add.data?.addToSegment.__typename).toBe('NotFoundError');
+      // Nothing of theirs changed ours.
+      expect(
+        (await call(`query($id: ID!) { contact(id: $id) { firstName tags } }`, { id: mine })).data?.contact,
+      ).toMatchObject({
+        firstName: 'Amazing Grace',
+      });
+    });
+
+    it('holds API keys to their scopes', async () => {
+      const key = await gql(
+        platform.url,
+        `mutation { createApiKey(input: { name: "reader", scopes: ["crm:read"] }) { ... on CreatedApiKey { secret } } }`,
+        {},
+        { token },
+      );
+      const secret = key.data!.createApiKey.secret;
+      expect((await call(LIST, { first: 1 }, secret)).data?.contacts.totalCount).toBeGreaterThan(0);
+      const write = await call(CREATE, { input: { email: 'reader-made@example.com' } }, secret);
+      expect(write.data?.createContact).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
+    });
+  });
+}

@@ -1,0 +1,4 @@
+import { crmSuite } from './crm-suite';
+import { startClusterPlatform } from './harness';
+
+crmSuite('cluster', startClusterPlatform);

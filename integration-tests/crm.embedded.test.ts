@@ -1,0 +1,4 @@
+import { crmSuite } from './crm-suite';
+import { startEmbeddedPlatform } from './harness';
+
+crmSuite('embedded', startEmbeddedPlatform);

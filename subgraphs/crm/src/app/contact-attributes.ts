@@ -1,0 +1,219 @@
+// Tags, points, stages and do-not-contact: small changes to a contact that segments and
+// journeys react to, each with its event and its segment re-evaluation.
+import {
+  catalogue,
+  createEvent,
+  fail,
+  NotFoundError,
+  newId,
+  ok,
+  type RequestContext,
+  type Result,
+  ValidationError,
+  validateInput,
+} from '@mauntic/kernel';
+import { appendEvents, type Executor } from '@mauntic/platform';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { contacts, doNotContact, outbox, stages } from '../db/schema';
+import { requireScope } from './authorize';
+import { normalizeTag } from './contact-values';
+import type { CrmDeps } from './deps';
+import { reevaluateMemberships } from './segment-membership';
+
+export type StageRow = typeof stages.$inferSelect;
+export type DncRow = typeof doNotContact.$inferSelect;
+
+async function owned(tx: Executor, organizationId: string, contactId: string) {
+  const [row] = await tx
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.id, contactId), eq(contacts.organizationId, organizationId)))
+    .for('update');
+  return row;
+}
+
+export const tagInput = z.object({
+  contactId: z.uuid(),
+  add: z.array(z.string().trim().min(1).max(64)).max(100).default([]),
+  remove: z.array(z.string().trim().min(1).max(64)).max(100).default([]),
+});
+
+export async function tagContact(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof tagInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(tagInput, raw);
+  if (!input.ok) return input;
+  const add = [...new Set(input.value.add.map(normalizeTag))];
+  const remove = [...new Set(input.value.remove.map(normalizeTag))].filter((t) => !add.includes(t));
+  return deps.handle.db.transaction(async (tx) => {
+    const contact = await owned(tx, org.value, input.value.contactId);
+    if (!contact) return fail(new NotFoundError('Contact', input.value.contactId));
+    const added = add.filter((t) => !contact.tags.includes(t));
+    const removed = remove.filter((t) => contact.tags.includes(t));
+    if (added.length === 0 && removed.length === 0) return ok(contact);
+    const tags = [...contact.tags.filter((t) => !removed.includes(t)), ...added];
+    const [row] = await tx
+      .update(contacts)
+      .set({ tags, updatedAt: sql`now()` })
+      .where(eq(contacts.id, contact.id))
+      .returning();
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.contactTagged, {
+        organizationId: org.value,
+        subjectId: contact.id,
+        correlationId: ctx.correlationId,
+        data: { added, removed },
+      }),
+    ]);
+    await reevaluateMemberships(tx, deps, {
+      organizationId: org.value,
+      contactIds: [contact.id],
+      changed: ['tags'],
+      correlationId: ctx.correlationId,
+    });
+    return ok(row!);
+  });
+}
+
+export const pointsInput = z.object({
+  contactId: z.uuid(),
+  delta: z.number().int().min(-1_000_000).max(1_000_000),
+  reason: z.string().trim().max(200).optional(),
+});
+
+export async function adjustPoints(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof pointsInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(pointsInput, raw);
+  if (!input.ok) return input;
+  return deps.handle.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(contacts)
+      .set({ points: sql`${contacts.points} + ${input.value.delta}`, updatedAt: sql`now()` })
+      .where(and(eq(contacts.id, input.value.contactId), eq(contacts.organizationId, org.value)))
+      .returning();
+    if (!row) return fail(new NotFoundError('Contact', input.value.contactId));
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.pointsChanged, {
+        organizationId: org.value,
+        subjectId: row.id,
+        correlationId: ctx.correlationId,
+        data: {
+          delta: input.value.delta,
+          points: row.points,
+          ...(input.value.reason ? { reason: input.value.reason } : {}),
+        },
+      }),
+    ]);
+    await reevaluateMemberships(tx, deps, {
+      organizationId: org.value,
+      contactIds: [row.id],
+      changed: ['points'],
+      correlationId: ctx.correlationId,
+    });
+    return ok(row);
+  });
+}
+
+export const stageInput = z.object({
+  name: z.string().trim().min(1).max(100),
+  position: z.number().int().min(0).max(10_000),
+});
+
+export async function createStage(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof stageInput>) {
+  const org = requireScope(ctx, 'crm:admin');
+  if (!org.ok) return org;
+  const input = validateInput(stageInput, raw);
+  if (!input.ok) return input;
+  const [row] = await deps.handle.db
+    .insert(stages)
+    .values({ id: newId(), organizationId: org.value, ...input.value })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) return fail(new ValidationError([{ path: ['input', 'name'], message: 'a stage with this name exists' }]));
+  return ok(row);
+}
+
+export async function listStages(deps: CrmDeps, organizationId: string): Promise<StageRow[]> {
+  return deps.handle.db
+    .select()
+    .from(stages)
+    .where(eq(stages.organizationId, organizationId))
+    .orderBy(asc(stages.position), asc(stages.name));
+}
+
+export const dncInput = z.object({
+  contactId: z.uuid(),
+  channel: z.enum(['email', 'sms', 'push']),
+  doNotContact: z.boolean(),
+  reason: z.enum(['unsubscribed', 'bounced', 'complaint', 'manual']).default('manual'),
+  source: z.string().trim().max(200).optional(),
+});
+
+/** Marks or clears do-not-contact on one channel; used by the API and by delivery's events. */
+export async function setDoNotContactInTx(
+  tx: Executor,
+  deps: CrmDeps,
+  organizationId: string,
+  input: z.output<typeof dncInput>,
+  correlationId: string,
+): Promise<Result<DncRow[], NotFoundError>> {
+  const contact = await owned(tx, organizationId, input.contactId);
+  if (!contact) return fail(new NotFoundError('Contact', input.contactId));
+  const where = and(eq(doNotContact.contactId, contact.id), eq(doNotContact.channel, input.channel));
+  let changed: boolean;
+  if (input.doNotContact) {
+    const inserted = await tx
+      .insert(doNotContact)
+      .values({
+        organizationId,
+        contactId: contact.id,
+        channel: input.channel,
+        reason: input.reason,
+        source: input.source ?? null,
+      })
+      .onConflictDoNothing()
+      .returning();
+    changed = inserted.length > 0;
+  } else {
+    changed = (await tx.delete(doNotContact).where(where).returning()).length > 0;
+  }
+  if (changed) {
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.dncChanged, {
+        organizationId,
+        subjectId: contact.id,
+        correlationId,
+        data: {
+          channel: input.channel,
+          doNotContact: input.doNotContact,
+          ...(input.doNotContact ? { reason: input.reason } : {}),
+          ...(input.source ? { source: input.source } : {}),
+        },
+      }),
+    ]);
+    await reevaluateMemberships(tx, deps, {
+      organizationId,
+      contactIds: [contact.id],
+      changed: ['dnc'],
+      correlationId,
+    });
+  }
+  return ok(await tx.select().from(doNotContact).where(eq(doNotContact.contactId, contact.id)));
+}
+
+export async function setDoNotContact(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof dncInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(dncInput, raw);
+  if (!input.ok) return input;
+  return deps.handle.db.transaction((tx) => setDoNotContactInTx(tx, deps, org.value, input.value, ctx.correlationId));
+}
+
+export async function dncOf(deps: CrmDeps, organizationId: string, contactId: string): Promise<DncRow[]> {
+  return deps.handle.db
+    .select()
+    .from(doNotContact)
+    .where(and(eq(doNotContact.organizationId, organizationId), eq(doNotContact.contactId, contactId)));
+}

@@ -1,0 +1,292 @@
+// Contacts: create, update, upsert by email, batches, delete, get. Every write commits its
+// event and the contact's segment memberships in the same transaction.
+import {
+  ConflictError,
+  catalogue,
+  createEvent,
+  type FieldIssue,
+  fail,
+  NotFoundError,
+  newId,
+  ok,
+  type RequestContext,
+  type Result,
+  ValidationError,
+} from '@mauntic/kernel';
+import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { contacts, outbox, stages } from '../db/schema';
+import type { FieldDefinition } from '../domain/field-types';
+import { requireScope } from './authorize';
+import { type ContactInput, type ContactValues, checkContactInput } from './contact-values';
+import type { CrmDeps } from './deps';
+import { listFields, toDefinition } from './fields';
+import { leaveAllSegments, reevaluateMemberships } from './segment-membership';
+
+export type ContactRow = typeof contacts.$inferSelect;
+
+export class ContactEmailTakenError extends ConflictError {
+  override readonly code = 'CONTACT_EMAIL_TAKEN';
+  constructor(readonly email: string) {
+    super(`A contact with email ${email} already exists`);
+  }
+}
+
+export const MAX_BATCH = 1000;
+
+const STANDARD_NAMES: Record<string, string> = { ownerId: 'owner', stageId: 'stage' };
+
+/** What changed, in the names segment filters use: `email`, `owner`, `tags`, `fields.plan`... */
+export function changedNames(values: ContactValues): string[] {
+  const names: string[] = [];
+  for (const key of Object.keys(values)) {
+    if (key === 'fields') for (const f of Object.keys(values.fields ?? {})) names.push(`fields.${f}`);
+    else names.push(STANDARD_NAMES[key] ?? key);
+  }
+  return names;
+}
+
+export const snapshot = (c: ContactRow) => ({
+  email: c.email,
+  firstName: c.firstName,
+  lastName: c.lastName,
+  phone: c.phone,
+  timezone: c.timezone,
+  locale: c.locale,
+  ownerId: c.ownerId,
+  stageId: c.stageId,
+  points: c.points,
+  tags: c.tags,
+  fields: c.fields,
+});
+
+export async function contactFieldMap(deps: CrmDeps, organizationId: string): Promise<Map<string, FieldDefinition>> {
+  return new Map((await listFields(deps, organizationId, 'contact')).map((f) => [f.key, toDefinition(f)]));
+}
+
+async function checkStage(
+  tx: Executor,
+  organizationId: string,
+  values: ContactValues,
+  root: string[],
+): Promise<FieldIssue[]> {
+  if (!values.stageId) return [];
+  const [stage] = await tx
+    .select({ id: stages.id })
+    .from(stages)
+    .where(and(eq(stages.id, values.stageId), eq(stages.organizationId, organizationId)));
+  return stage ? [] : [{ path: [...root, 'stageId'], message: 'is not a stage of this organization' }];
+}
+
+const setClause = (values: ContactValues) => {
+  const { fields, ...columns } = values;
+  const set: Record<string, unknown> = { ...columns, updatedAt: sql`now()` };
+  if (fields) {
+    const put = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
+    const drop = Object.keys(fields).filter((k) => fields[k] === null);
+    // jsonb minus a text[] of keys; the keys travel as one JSON parameter.
+    set.fields = sql`(${contacts.fields} || ${JSON.stringify(put)}::jsonb) - array(select jsonb_array_elements_text(${JSON.stringify(drop)}::jsonb))`;
+  }
+  return set;
+};
+
+const insertValues = (organizationId: string, values: ContactValues) => ({
+  id: newId(),
+  organizationId,
+  ...values,
+  fields: Object.fromEntries(Object.entries(values.fields ?? {}).filter(([, v]) => v !== null)),
+  tags: values.tags ?? [],
+});
+
+async function recordWrite(
+  tx: Transaction,
+  deps: CrmDeps,
+  ctx: RequestContext,
+  row: ContactRow,
+  kind: 'created' | 'updated',
+  changed: string[],
+) {
+  const base = { organizationId: row.organizationId, subjectId: row.id, correlationId: ctx.correlationId };
+  await appendEvents(tx, outbox, [
+    kind === 'created'
+      ? createEvent(catalogue.crm.contactCreated, { ...base, data: { contact: snapshot(row) } })
+      : createEvent(catalogue.crm.contactUpdated, { ...base, data: { contact: snapshot(row), changed } }),
+  ]);
+  await reevaluateMemberships(tx, deps, {
+    organizationId: row.organizationId,
+    contactIds: [row.id],
+    changed: kind === 'created' ? '*' : changed,
+    correlationId: ctx.correlationId,
+  });
+}
+
+export async function createContact(deps: CrmDeps, ctx: RequestContext, input: ContactInput) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const { values, issues } = checkContactInput(input, await contactFieldMap(deps, org.value), ['input'], {
+    creating: true,
+  });
+  if (issues.length) return fail(new ValidationError(issues));
+  return deps.handle.db.transaction(
+    async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError>> => {
+      const stageIssues = await checkStage(tx, org.value, values, ['input']);
+      if (stageIssues.length) return fail(new ValidationError(stageIssues));
+      const [row] = await tx.insert(contacts).values(insertValues(org.value, values)).onConflictDoNothing().returning();
+      if (!row) return fail(new ContactEmailTakenError(values.email ?? ''));
+      await recordWrite(tx, deps, ctx, row, 'created', []);
+      return ok(row);
+    },
+  );
+}
+
+export async function updateContact(deps: CrmDeps, ctx: RequestContext, id: string, input: ContactInput) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const { values, issues } = checkContactInput(input, await contactFieldMap(deps, org.value), ['input'], {
+    creating: false,
+  });
+  if (issues.length) return fail(new ValidationError(issues));
+  return deps.handle.db.transaction(
+    async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError | NotFoundError>> => {
+      const stageIssues = await checkStage(tx, org.value, values, ['input']);
+      if (stageIssues.length) return fail(new ValidationError(stageIssues));
+      if (values.email) {
+        const [other] = await tx
+          .select({ id: contacts.id })
+          .from(contacts)
+          .where(
+            and(eq(contacts.organizationId, org.value), sql`lower(${contacts.email}) = ${values.email.toLowerCase()}`),
+          );
+        if (other && other.id !== id) return fail(new ContactEmailTakenError(values.email));
+      }
+      const [row] = await tx
+        .update(contacts)
+        .set(setClause(values))
+        .where(and(eq(contacts.id, id), eq(contacts.organizationId, org.value)))
+        .returning();
+      if (!row) return fail(new NotFoundError('Contact', id));
+      await recordWrite(tx, deps, ctx, row, 'updated', changedNames(values));
+      return ok(row);
+    },
+  );
+}
+
+/**
+ * Creates or updates the contact with this email (case-insensitive). Fields not given are left
+ * as they are on an existing contact.
+ */
+export async function upsertContactInTx(
+  tx: Transaction,
+  deps: CrmDeps,
+  ctx: RequestContext,
+  organizationId: string,
+  values: ContactValues & { email: string },
+): Promise<{ row: ContactRow; created: boolean }> {
+  const [existing] = await tx
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(
+      and(eq(contacts.organizationId, organizationId), sql`lower(${contacts.email}) = ${values.email.toLowerCase()}`),
+    )
+    .for('update');
+  if (existing) {
+    // The email only matched (case-insensitively); the stored spelling stays.
+    const { email: _matched, ...rest } = values;
+    const [row] = await tx.update(contacts).set(setClause(rest)).where(eq(contacts.id, existing.id)).returning();
+    await recordWrite(tx, deps, ctx, row!, 'updated', changedNames(rest));
+    return { row: row!, created: false };
+  }
+  const [row] = await tx.insert(contacts).values(insertValues(organizationId, values)).returning();
+  await recordWrite(tx, deps, ctx, row!, 'created', []);
+  return { row: row!, created: true };
+}
+
+export async function upsertContact(deps: CrmDeps, ctx: RequestContext, input: ContactInput & { email: string }) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const definitions = await contactFieldMap(deps, org.value);
+  const { values, issues } = checkContactInput(input, definitions, ['input'], { creating: false });
+  if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
+    issues.push({ path: ['input', 'email'], message: 'is required to upsert' });
+  if (issues.length) return fail(new ValidationError(issues));
+  return deps.handle.db.transaction(async (tx) => {
+    const stageIssues = await checkStage(tx, org.value, values, ['input']);
+    if (stageIssues.length) return fail(new ValidationError(stageIssues));
+    return ok(await upsertContactInTx(tx, deps, ctx, org.value, values as ContactValues & { email: string }));
+  });
+}
+
+export type BatchItemResult =
+  | { index: number; contact: ContactRow; created: boolean }
+  | { index: number; error: ValidationError };
+
+/**
+ * Upserts many contacts by email in one transaction. Items that fail validation are reported
+ * with their index and skipped; the rest are written.
+ */
+export async function batchUpsertContacts(
+  deps: CrmDeps,
+  ctx: RequestContext,
+  items: (ContactInput & { email?: string | null })[],
+) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  if (items.length > MAX_BATCH)
+    return fail(
+      new ValidationError([{ path: ['input', 'contacts'], message: `at most ${MAX_BATCH} contacts per call` }]),
+    );
+  const definitions = await contactFieldMap(deps, org.value);
+  const results: BatchItemResult[] = [];
+  await deps.handle.db.transaction(async (tx) => {
+    for (const [index, item] of items.entries()) {
+      const root = ['input', 'contacts', String(index)];
+      const { values, issues } = checkContactInput(item, definitions, root, { creating: false });
+      if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
+        issues.push({ path: [...root, 'email'], message: 'is required' });
+      issues.push(...(await checkStage(tx, org.value, values, root)));
+      if (issues.length) {
+        results.push({ index, error: new ValidationError(issues) });
+        continue;
+      }
+      const { row, created } = await upsertContactInTx(
+        tx,
+        deps,
+        ctx,
+        org.value,
+        values as ContactValues & { email: string },
+      );
+      results.push({ index, contact: row, created });
+    }
+  });
+  return ok(results);
+}
+
+export async function deleteContact(deps: CrmDeps, ctx: RequestContext, id: string) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  return deps.handle.db.transaction(async (tx): Promise<Result<{ id: string }, NotFoundError>> => {
+    await leaveAllSegments(tx, org.value, [id], ctx.correlationId);
+    const [row] = await tx
+      .delete(contacts)
+      .where(and(eq(contacts.id, id), eq(contacts.organizationId, org.value)))
+      .returning({ id: contacts.id });
+    if (!row) return fail(new NotFoundError('Contact', id));
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.contactDeleted, {
+        organizationId: org.value,
+        subjectId: id,
+        correlationId: ctx.correlationId,
+        data: { erased: false },
+      }),
+    ]);
+    return ok(row);
+  });
+}
+
+export async function getContacts(deps: CrmDeps, organizationId: string, ids: string[]): Promise<ContactRow[]> {
+  if (ids.length === 0) return [];
+  return deps.handle.db
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.organizationId, organizationId), inArray(contacts.id, ids)));
+}

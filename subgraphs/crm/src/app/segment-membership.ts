@@ -1,0 +1,295 @@
+// Keeping segment membership current. A full rebuild is one set-based statement per segment;
+// a change to some contacts re-evaluates only the segments whose filters read what changed
+// (and, wave after wave, the segments built on those), for those contacts only. Entering and
+// leaving a segment are events, written to the outbox in the same transaction.
+import { catalogue, createEvent, type EventEnvelope, topicOf } from '@mauntic/kernel';
+import { appendEvents, type Executor, OUTBOX_CHANNEL } from '@mauntic/platform';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { contacts, fieldDefinitions, outbox, segmentMembers, segments } from '../db/schema';
+import { compileFilter } from '../db/segment-sql';
+import type { FieldDefinition } from '../domain/field-types';
+import { type FilterNode, referencedFields, referencedSegments, validateFilter } from '../domain/segment-filter';
+import type { CrmDeps } from './deps';
+import { toDefinition } from './fields';
+
+export type SegmentRow = typeof segments.$inferSelect;
+
+export interface LoadedSegment {
+  row: SegmentRow;
+  node: FilterNode;
+  reads: Set<string>;
+  dependsOn: string[];
+}
+
+export async function fieldDefinitionsOf(tx: Executor, organizationId: string): Promise<FieldDefinition[]> {
+  const rows = await tx.select().from(fieldDefinitions).where(eq(fieldDefinitions.organizationId, organizationId));
+  return rows.map(toDefinition);
+}
+
+/** The organization's dynamic segments with their parsed filters. */
+export async function loadDynamicSegments(tx: Executor, organizationId: string): Promise<LoadedSegment[]> {
+  const all = await tx.select().from(segments).where(eq(segments.organizationId, organizationId));
+  const rows = all.filter((r) => r.kind === 'dynamic');
+  if (rows.length === 0) return [];
+  const fields = await fieldDefinitionsOf(tx, organizationId);
+  const ids = new Set(all.map((r) => r.id));
+  const loaded: LoadedSegment[] = [];
+  for (const row of rows) {
+    const parsed = validateFilter(row.filter, { fields, segmentExists: (id) => ids.has(id) });
+    // A filter that no longer validates (e.g. its field changed) matches nobody until fixed.
+    if (!parsed.ok) continue;
+    loaded.push({
+      row,
+      node: parsed.value,
+      reads: referencedFields(parsed.value),
+      dependsOn: referencedSegments(parsed.value),
+    });
+  }
+  return loaded;
+}
+
+const segmentEvent = (
+  type: 'entered' | 'exited',
+  organizationId: string,
+  segmentId: string,
+  contactId: string,
+  correlationId: string,
+): EventEnvelope =>
+  createEvent(type === 'entered' ? catalogue.crm.segmentEntered : catalogue.crm.segmentExited, {
+    organizationId,
+    subjectId: contactId,
+    correlationId,
+    data: { segmentId },
+  });
+
+export interface Reevaluation {
+  organizationId: string;
+  contactIds: string[];
+  /** Names of what changed (`email`, `fields.plan`, `tags`, `activities`, `dnc`...), or '*' for everything. */
+  changed: string[] | '*';
+  correlationId: string;
+}
+
+export async function reevaluateMemberships(tx: Executor, deps: CrmDeps, change: Reevaluation): Promise<void> {
+  if (change.contactIds.length === 0) return;
+  const all = await loadDynamicSegments(tx, change.organizationId);
+  if (all.length === 0) return;
+  const changed = change.changed === '*' ? undefined : new Set(change.changed);
+  const direct = new Set(all.filter((s) => !changed || [...s.reads].some((n) => changed.has(n))).map((s) => s.row.id));
+  const moved = new Set<string>();
+  const now = deps.now();
+  // Level by level, dependencies first: a segment built on another is evaluated only after
+  // that one's membership for these contacts is settled, and only if it moved (or the change
+  // touches what the segment itself reads).
+  for (const level of dependencyLevels(all)) {
+    const wave = level.filter((s) => direct.has(s.row.id) || s.dependsOn.some((id) => moved.has(id)));
+    if (wave.length === 0) continue;
+    for (const id of await evaluateWave(tx, change, wave, now)) moved.add(id);
+  }
+}
+
+/** Segments grouped so each group depends only on earlier groups (cycles are refused on save). */
+export function dependencyLevels(all: LoadedSegment[]): LoadedSegment[][] {
+  const byId = new Map(all.map((s) => [s.row.id, s]));
+  const level = new Map<string, number>();
+  const depth = (s: LoadedSegment, seen: Set<string>): number => {
+    const known = level.get(s.row.id);
+    if (known !== undefined) return known;
+    if (seen.has(s.row.id)) return 0;
+    seen.add(s.row.id);
+    let d = 0;
+    for (const id of s.dependsOn) {
+      const dep = byId.get(id);
+      if (dep) d = Math.max(d, depth(dep, seen) + 1);
+    }
+    level.set(s.row.id, d);
+    return d;
+  };
+  const levels: LoadedSegment[][] = [];
+  for (const s of all) {
+    const d = depth(s, new Set());
+    levels[d] = [...(levels[d] ?? []), s];
+  }
+  return levels.filter(Boolean);
+}
+
+/**
+ * A rebuild holds its segment's lock exclusively; re-evaluations share it. Without this, a
+ * rebuild working from an older snapshot could undo a change committed while it ran.
+ */
+export const segmentLockKey = (segmentId: string) => `crm.segment.${segmentId}`;
+
+async function evaluateWave(
+  tx: Executor,
+  change: Reevaluation,
+  wave: LoadedSegment[],
+  now: Date,
+): Promise<Set<string>> {
+  const { organizationId, contactIds, correlationId } = change;
+  await tx.execute(
+    sql`select pg_advisory_xact_lock_shared(hashtext(k)) from unnest(${sql`array[${sql.join(
+      wave.map((s) => sql`${segmentLockKey(s.row.id)}`),
+      sql`, `,
+    )}]::text[]`}) as k`,
+  );
+  const predicates: SQL[] = wave.map((s, i) => {
+    const predicate = compileFilter(s.node, { organizationId, now, timeZone: 'UTC', mode: 'single' });
+    return sql`coalesce((${predicate}), false) as ${sql.identifier(`s${i}`)}`;
+  });
+  const result = await tx.execute(
+    sql`select ${contacts.id} as id, ${sql.join(predicates, sql`, `)} from ${contacts}
+        where ${contacts.organizationId} = ${organizationId} and ${contacts.id} in ${sqlList(contactIds)}`,
+  );
+  const evaluated = rowsOf<Record<string, unknown>>(result);
+  const current = await tx
+    .select({ segmentId: segmentMembers.segmentId, contactId: segmentMembers.contactId })
+    .from(segmentMembers)
+    .where(
+      and(
+        eq(segmentMembers.organizationId, organizationId),
+        inArray(
+          segmentMembers.segmentId,
+          wave.map((s) => s.row.id),
+        ),
+        inArray(segmentMembers.contactId, contactIds),
+      ),
+    );
+  const isMember = new Set(current.map((m) => `${m.segmentId}:${m.contactId}`));
+
+  const enter: { segmentId: string; contactId: string }[] = [];
+  const exit: { segmentId: string; contactId: string }[] = [];
+  for (const row of evaluated) {
+    wave.forEach((s, i) => {
+      const should = row[`s${i}`] === true;
+      const is = isMember.has(`${s.row.id}:${row.id}`);
+      if (should && !is) enter.push({ segmentId: s.row.id, contactId: String(row.id) });
+      if (!should && is) exit.push({ segmentId: s.row.id, contactId: String(row.id) });
+    });
+  }
+  if (enter.length)
+    await tx
+      .insert(segmentMembers)
+      .values(enter.map((m) => ({ organizationId, ...m })))
+      .onConflictDoNothing();
+  for (const m of exit)
+    await tx
+      .delete(segmentMembers)
+      .where(and(eq(segmentMembers.segmentId, m.segmentId), eq(segmentMembers.contactId, m.contactId)));
+  const delta = new Map<string, number>();
+  for (const m of enter) delta.set(m.segmentId, (delta.get(m.segmentId) ?? 0) + 1);
+  for (const m of exit) delta.set(m.segmentId, (delta.get(m.segmentId) ?? 0) - 1);
+  for (const [segmentId, d] of delta)
+    await tx
+      .update(segments)
+      .set({ memberCount: sql`${segments.memberCount} + ${d}` })
+      .where(eq(segments.id, segmentId));
+  await appendEvents(tx, outbox, [
+    ...enter.map((m) => segmentEvent('entered', organizationId, m.segmentId, m.contactId, correlationId)),
+    ...exit.map((m) => segmentEvent('exited', organizationId, m.segmentId, m.contactId, correlationId)),
+  ]);
+  return new Set(delta.keys());
+}
+
+/** Takes contacts out of every segment (before they are deleted), with their exit events. */
+export async function leaveAllSegments(
+  tx: Executor,
+  organizationId: string,
+  contactIds: string[],
+  correlationId: string,
+) {
+  const left = await tx
+    .delete(segmentMembers)
+    .where(and(eq(segmentMembers.organizationId, organizationId), inArray(segmentMembers.contactId, contactIds)))
+    .returning({ segmentId: segmentMembers.segmentId, contactId: segmentMembers.contactId });
+  const delta = new Map<string, number>();
+  for (const m of left) delta.set(m.segmentId, (delta.get(m.segmentId) ?? 0) + 1);
+  for (const [segmentId, d] of delta)
+    await tx
+      .update(segments)
+      .set({ memberCount: sql`${segments.memberCount} - ${d}` })
+      .where(eq(segments.id, segmentId));
+  await appendEvents(
+    tx,
+    outbox,
+    left.map((m) => segmentEvent('exited', organizationId, m.segmentId, m.contactId, correlationId)),
+  );
+}
+
+export interface RebuildStats {
+  added: number;
+  removed: number;
+  memberCount: number;
+  tookMs: number;
+}
+
+/** The envelope of a segment event built in SQL, for set-based writes to the outbox. */
+const envelopeSql = (organizationId: string, segmentId: string, correlationId: string, contactId: SQL) => sql`
+  jsonb_build_object(
+    'id', ev.id, 'type', ev.type, 'version', 1, 'organizationId', ${organizationId}::text,
+    'occurredAt', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'correlationId', ${correlationId}::text,
+    'subject', jsonb_build_object('type', 'contact', 'id', ${contactId}::text),
+    'data', jsonb_build_object('segmentId', ${segmentId}::text))`;
+
+/**
+ * Recomputes a dynamic segment's membership in one statement: inserts who now matches, deletes
+ * who no longer does, writes an entered or exited event for each, and stores the count.
+ */
+export async function rebuildSegment(
+  tx: Executor,
+  deps: CrmDeps,
+  segment: LoadedSegment,
+  correlationId: string,
+): Promise<RebuildStats> {
+  const started = performance.now();
+  const organizationId = segment.row.organizationId;
+  const segmentId = segment.row.id;
+  const predicate = compileFilter(segment.node, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' });
+  const topic = topicOf('crm');
+  const entered = catalogue.crm.segmentEntered.type;
+  const exited = catalogue.crm.segmentExited.type;
+  const result = await tx.execute(sql`
+    with matching as (
+      select ${contacts.id} as id from ${contacts}
+      where ${contacts.organizationId} = ${organizationId} and (${predicate})
+    ), added as (
+      insert into ${segmentMembers} (organization_id, segment_id, contact_id)
+      select ${organizationId}, ${segmentId}, id from matching
+      on conflict do nothing
+      returning contact_id
+    ), removed as (
+      delete from ${segmentMembers} m
+      where m.segment_id = ${segmentId} and not exists (select 1 from matching x where x.id = m.contact_id)
+      returning m.contact_id
+    ), changes as (
+      select contact_id, ${entered}::text as type from added
+      union all
+      select contact_id, ${exited}::text as type from removed
+    ), events as (
+      insert into ${outbox} (id, organization_id, topic, key, type, envelope)
+      select ev.id, ${organizationId}, ${topic}, ev.contact_id::text, ev.type,
+        ${envelopeSql(organizationId, segmentId, correlationId, sql`ev.contact_id`)}
+      from (select crm.uuid_v7() as id, contact_id, type from changes) ev
+      returning 1
+    )
+    select (select count(*) from added)::int as added, (select count(*) from removed)::int as removed,
+      (select count(*) from matching)::int as member_count, (select count(*) from events)::int as events`);
+  const [stats] = rowsOf<{ added: number; removed: number; member_count: number }>(result);
+  const memberCount = stats?.member_count ?? 0;
+  await tx.update(segments).set({ memberCount, rebuiltAt: sql`now()` }).where(eq(segments.id, segmentId));
+  if ((stats?.added ?? 0) + (stats?.removed ?? 0) > 0)
+    await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'crm')`);
+  return { added: stats?.added ?? 0, removed: stats?.removed ?? 0, memberCount, tookMs: performance.now() - started };
+}
+
+/** `($1, $2, ...)` for an IN list. */
+export const sqlList = (values: string[]) =>
+  sql`(${sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  )})`;
+
+/** Rows of a raw execute(), whichever driver ran it. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}

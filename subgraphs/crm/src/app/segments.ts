@@ -1,0 +1,335 @@
+// Segments: dynamic ones defined by a filter tree (membership stored and kept current), static
+// ones whose members are added and removed by hand.
+import {
+  catalogue,
+  createEvent,
+  fail,
+  NotFoundError,
+  newId,
+  ok,
+  type RequestContext,
+  type Result,
+  ValidationError,
+  validateInput,
+} from '@mauntic/kernel';
+import { appendEvents, defineJob, type Executor, type PageWindow, toConnection } from '@mauntic/platform';
+import { and, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { contacts, outbox, segmentMembers, segments } from '../db/schema';
+import { compileFilter } from '../db/segment-sql';
+import { referencedSegments, validateFilter } from '../domain/segment-filter';
+import { requireScope } from './authorize';
+import type { CrmDeps } from './deps';
+import {
+  fieldDefinitionsOf,
+  type LoadedSegment,
+  loadDynamicSegments,
+  type RebuildStats,
+  rebuildSegment,
+  reevaluateMemberships,
+  type SegmentRow,
+  segmentLockKey,
+} from './segment-membership';
+
+export const segmentInput = z.object({
+  name: z.string().trim().min(1).max(200),
+  kind: z.enum(['dynamic', 'static']).default('dynamic'),
+  filter: z.unknown().optional(),
+});
+
+async function checkFilter(
+  tx: Executor,
+  organizationId: string,
+  filter: unknown,
+  selfId: string | undefined,
+): Promise<Result<unknown, ValidationError>> {
+  const fields = await fieldDefinitionsOf(tx, organizationId);
+  const others = await tx
+    .select({ id: segments.id, filter: segments.filter })
+    .from(segments)
+    .where(eq(segments.organizationId, organizationId));
+  const known = new Map(others.map((s) => [s.id, s.filter]));
+  const parsed = validateFilter(filter, { fields, segmentExists: (id) => known.has(id) });
+  if (!parsed.ok)
+    return fail(new ValidationError(parsed.error.issues.map((i) => ({ ...i, path: ['input', ...i.path] }))));
+  if (selfId) {
+    // Following the references from this filter must never lead back to this segment.
+    const seen = new Set<string>();
+    const stack = referencedSegments(parsed.value);
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (id === selfId)
+        return fail(
+          new ValidationError([
+            { path: ['input', 'filter'], message: 'segments would refer to each other in a cycle' },
+          ]),
+        );
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const other = validateFilter(known.get(id), { fields, segmentExists: (x) => known.has(x) });
+      if (other.ok) stack.push(...referencedSegments(other.value));
+    }
+  }
+  return ok(filter);
+}
+
+export const rebuildSegmentJob = (deps: CrmDeps) =>
+  defineJob({
+    name: 'crm-segment-rebuild',
+    schema: z.object({ organizationId: z.uuid(), segmentId: z.uuid(), correlationId: z.string() }),
+    attempts: 3,
+    handle: async ({ organizationId, segmentId, correlationId }) => {
+      await rebuildNow(deps, organizationId, segmentId, correlationId);
+    },
+  });
+
+async function rebuildNow(deps: CrmDeps, organizationId: string, segmentId: string, correlationId: string) {
+  return deps.handle.db.transaction(async (tx): Promise<RebuildStats | null> => {
+    // One rebuild of a segment at a time; others wait for it rather than race it.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${segmentLockKey(segmentId)}))`);
+    const segment = (await loadDynamicSegments(tx, organizationId)).find((s) => s.row.id === segmentId);
+    if (!segment) return null;
+    const stats = await rebuildSegment(tx, deps, segment, correlationId);
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.segmentRebuilt, {
+        organizationId,
+        subjectId: segmentId,
+        correlationId,
+        data: stats,
+      }),
+    ]);
+    return stats;
+  });
+}
+
+async function scheduleRebuild(deps: CrmDeps, row: SegmentRow, correlationId: string) {
+  if (row.kind !== 'dynamic') return;
+  await deps.queue.enqueue(
+    rebuildSegmentJob(deps),
+    { organizationId: row.organizationId, segmentId: row.id, correlationId },
+    { jobId: `rebuild-${row.id}-${row.updatedAt.getTime()}` },
+  );
+}
+
+export async function createSegment(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof segmentInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(segmentInput, raw);
+  if (!input.ok) return input;
+  const { name, kind, filter } = input.value;
+  if (kind === 'dynamic') {
+    const checked = await checkFilter(deps.handle.db, org.value, filter, undefined);
+    if (!checked.ok) return checked;
+  }
+  const [row] = await deps.handle.db
+    .insert(segments)
+    .values({ id: newId(), organizationId: org.value, name, kind, filter: kind === 'dynamic' ? filter : null })
+    .returning();
+  await scheduleRebuild(deps, row!, ctx.correlationId);
+  return ok(row!);
+}
+
+export async function updateSegment(
+  deps: CrmDeps,
+  ctx: RequestContext,
+  id: string,
+  raw: { name?: string | null; filter?: unknown },
+) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const [existing] = await deps.handle.db
+    .select()
+    .from(segments)
+    .where(and(eq(segments.id, id), eq(segments.organizationId, org.value)));
+  if (!existing) return fail(new NotFoundError('Segment', id));
+  const name = raw.name == null ? existing.name : raw.name.trim();
+  if (!name) return fail(new ValidationError([{ path: ['input', 'name'], message: 'must not be empty' }]));
+  if (raw.filter !== undefined) {
+    if (existing.kind !== 'dynamic')
+      return fail(new ValidationError([{ path: ['input', 'filter'], message: 'a static segment has no filter' }]));
+    const checked = await checkFilter(deps.handle.db, org.value, raw.filter, id);
+    if (!checked.ok) return checked;
+  }
+  const [row] = await deps.handle.db
+    .update(segments)
+    .set({ name, ...(raw.filter !== undefined ? { filter: raw.filter } : {}), updatedAt: sql`now()` })
+    .where(eq(segments.id, id))
+    .returning();
+  if (raw.filter !== undefined) await scheduleRebuild(deps, row!, ctx.correlationId);
+  return ok(row!);
+}
+
+export async function deleteSegment(deps: CrmDeps, ctx: RequestContext, id: string) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const dependents = (await loadDynamicSegments(deps.handle.db, org.value)).filter((s) => s.dependsOn.includes(id));
+  if (dependents.length)
+    return fail(
+      new ValidationError([
+        { path: ['input', 'id'], message: `used by segments: ${dependents.map((d) => d.row.name).join(', ')}` },
+      ]),
+    );
+  const [row] = await deps.handle.db
+    .delete(segments)
+    .where(and(eq(segments.id, id), eq(segments.organizationId, org.value)))
+    .returning();
+  return row ? ok(row) : fail(new NotFoundError('Segment', id));
+}
+
+/** Rebuilds a dynamic segment now and says what moved. */
+export async function rebuildSegmentNow(deps: CrmDeps, ctx: RequestContext, id: string) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const stats = await rebuildNow(deps, org.value, id, ctx.correlationId);
+  return stats ? ok(stats) : fail(new NotFoundError('Segment', id));
+}
+
+export async function getSegment(deps: CrmDeps, organizationId: string, id: string): Promise<SegmentRow | null> {
+  const [row] = await deps.handle.db
+    .select()
+    .from(segments)
+    .where(and(eq(segments.id, id), eq(segments.organizationId, organizationId)));
+  return row ?? null;
+}
+
+export async function listSegments(deps: CrmDeps, ctx: RequestContext, window: PageWindow) {
+  const org = requireScope(ctx, 'crm:read');
+  if (!org.ok) return org;
+  const scope = eq(segments.organizationId, org.value);
+  const rows = await deps.handle.db
+    .select()
+    .from(segments)
+    .where(window.afterId ? and(scope, lt(segments.id, window.afterId)) : scope)
+    .orderBy(desc(segments.id))
+    .limit(window.fetch);
+  const [total] = await deps.handle.db.select({ n: count() }).from(segments).where(scope);
+  return ok(toConnection(rows, window, total?.n ?? 0, (r) => r.id));
+}
+
+export async function segmentMembersPage(deps: CrmDeps, organizationId: string, segmentId: string, window: PageWindow) {
+  const scope = and(eq(segmentMembers.organizationId, organizationId), eq(segmentMembers.segmentId, segmentId));
+  const members = await deps.handle.db
+    .select({ contact: contacts })
+    .from(segmentMembers)
+    .innerJoin(contacts, eq(contacts.id, segmentMembers.contactId))
+    .where(window.afterId ? and(scope, lt(segmentMembers.contactId, window.afterId)) : scope)
+    .orderBy(desc(segmentMembers.contactId))
+    .limit(window.fetch);
+  const [segment] = await deps.handle.db
+    .select({ n: segments.memberCount })
+    .from(segments)
+    .where(eq(segments.id, segmentId));
+  return toConnection(
+    members.map((m) => m.contact),
+    window,
+    segment?.n ?? 0,
+    (c) => c.id,
+  );
+}
+
+/** Count and first page of a filter, without saving it. */
+export async function previewSegment(deps: CrmDeps, ctx: RequestContext, filter: unknown, first: number) {
+  const org = requireScope(ctx, 'crm:read');
+  if (!org.ok) return org;
+  const checked = await checkFilter(deps.handle.db, org.value, filter, undefined);
+  if (!checked.ok) return checked;
+  const fields = await fieldDefinitionsOf(deps.handle.db, org.value);
+  const node = validateFilter(filter, { fields, segmentExists: () => true });
+  if (!node.ok) return node;
+  const predicate = compileFilter(node.value, {
+    organizationId: org.value,
+    now: deps.now(),
+    timeZone: 'UTC',
+    mode: 'rebuild',
+  });
+  const where = and(eq(contacts.organizationId, org.value), predicate);
+  const [total] = await deps.handle.db.select({ n: count() }).from(contacts).where(where);
+  const page = await deps.handle.db
+    .select()
+    .from(contacts)
+    .where(where)
+    .orderBy(desc(contacts.id))
+    .limit(Math.min(Math.max(first, 0), 100));
+  return ok({ count: total?.n ?? 0, contacts: page });
+}
+
+/** Adds contacts to, or removes them from, a static segment. */
+export async function changeStaticMembers(
+  deps: CrmDeps,
+  ctx: RequestContext,
+  segmentId: string,
+  contactIds: string[],
+  action: 'add' | 'remove',
+) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  if (contactIds.length > 10_000)
+    return fail(new ValidationError([{ path: ['input', 'contactIds'], message: 'at most 10,000 at a time' }]));
+  return deps.handle.db.transaction(async (tx): Promise<Result<SegmentRow, ValidationError | NotFoundError>> => {
+    const [segment] = await tx
+      .select()
+      .from(segments)
+      .where(and(eq(segments.id, segmentId), eq(segments.organizationId, org.value)))
+      .for('update');
+    if (!segment) return fail(new NotFoundError('Segment', segmentId));
+    if (segment.kind !== 'static')
+      return fail(
+        new ValidationError([
+          { path: ['input', 'segmentId'], message: 'members of a dynamic segment follow its filter' },
+        ]),
+      );
+    const owned =
+      contactIds.length === 0
+        ? []
+        : (
+            await tx
+              .select({ id: contacts.id })
+              .from(contacts)
+              .where(and(eq(contacts.organizationId, org.value), inArray(contacts.id, contactIds)))
+          ).map((c) => c.id);
+    const missing = contactIds.filter((id) => !owned.includes(id));
+    if (missing.length) return fail(new NotFoundError('Contact', missing[0]!));
+    const moved =
+      action === 'add'
+        ? await tx
+            .insert(segmentMembers)
+            .values(owned.map((contactId) => ({ organizationId: org.value, segmentId, contactId })))
+            .onConflictDoNothing()
+            .returning({ contactId: segmentMembers.contactId })
+        : owned.length
+          ? await tx
+              .delete(segmentMembers)
+              .where(and(eq(segmentMembers.segmentId, segmentId), inArray(segmentMembers.contactId, owned)))
+              .returning({ contactId: segmentMembers.contactId })
+          : [];
+    const delta = action === 'add' ? moved.length : -moved.length;
+    const [row] = await tx
+      .update(segments)
+      .set({ memberCount: sql`${segments.memberCount} + ${delta}` })
+      .where(eq(segments.id, segmentId))
+      .returning();
+    // Dynamic segments built on this one follow.
+    await reevaluateMemberships(tx, deps, {
+      organizationId: org.value,
+      contactIds: moved.map((m) => m.contactId),
+      changed: ['segments'],
+      correlationId: ctx.correlationId,
+    });
+    const def = action === 'add' ? catalogue.crm.segmentEntered : catalogue.crm.segmentExited;
+    await appendEvents(
+      tx,
+      outbox,
+      moved.map((m) =>
+        createEvent(def, {
+          organizationId: org.value,
+          subjectId: m.contactId,
+          correlationId: ctx.correlationId,
+          data: { segmentId },
+        }),
+      ),
+    );
+    return ok(row!);
+  });
+}
+
+export type { LoadedSegment };

@@ -1,0 +1,186 @@
+// The CRM context's tables, all in the `crm` Postgres schema. Every row carries
+// organization_id and every index starts with it.
+import { outboxTables } from '@mauntic/platform/tables';
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const crm = pgSchema('crm');
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+export const contacts = crm.table(
+  'contacts',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    email: text('email'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    /** E.164 */
+    phone: text('phone'),
+    timezone: text('timezone'),
+    locale: text('locale'),
+    /** A user of identity (federation reference). */
+    ownerId: uuid('owner_id'),
+    stageId: uuid('stage_id'),
+    points: integer('points').notNull().default(0),
+    /** Custom field values by field key, in each type's canonical JSON form. */
+    fields: jsonb('fields').$type<Record<string, unknown>>().notNull().default({}),
+    /** Tag names, lower-cased. */
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    lastActiveAt: timestamp('last_active_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('contacts_email_key').on(t.organizationId, sql`lower(${t.email})`).where(sql`${t.email} is not null`),
+    index('contacts_organization_idx').on(t.organizationId, t.id),
+    index('contacts_tags_idx').using('gin', t.tags),
+    index('contacts_fields_idx').using('gin', t.fields),
+  ],
+);
+
+export const companies = crm.table(
+  'companies',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    domain: text('domain'),
+    fields: jsonb('fields').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('companies_organization_idx').on(t.organizationId, t.id)],
+);
+
+export const contactCompanies = crm.table(
+  'contact_companies',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    companyId: uuid('company_id')
+      .notNull()
+      .references(() => companies.id, { onDelete: 'cascade' }),
+    isPrimary: boolean('is_primary').notNull().default(false),
+  },
+  (t) => [
+    primaryKey({ name: 'contact_companies_pkey', columns: [t.contactId, t.companyId] }),
+    index('contact_companies_company_idx').on(t.companyId),
+    uniqueIndex('contact_companies_one_primary').on(t.contactId).where(sql`${t.isPrimary}`),
+  ],
+);
+
+export const fieldDefinitions = crm.table(
+  'field_definitions',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    entity: text('entity').$type<'contact' | 'company'>().notNull(),
+    key: text('key').notNull(),
+    label: text('label').notNull(),
+    type: text('type').notNull(),
+    options: jsonb('options').$type<{ scale?: number; choices?: string[] }>().notNull().default({}),
+    required: boolean('required').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('field_definitions_key').on(t.organizationId, t.entity, t.key)],
+);
+
+export const stages = crm.table(
+  'stages',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    position: integer('position').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('stages_name_key').on(t.organizationId, t.name)],
+);
+
+export const doNotContact = crm.table(
+  'do_not_contact',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    channel: text('channel').$type<'email' | 'sms' | 'push'>().notNull(),
+    reason: text('reason').$type<'unsubscribed' | 'bounced' | 'complaint' | 'manual'>().notNull(),
+    source: text('source'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ name: 'do_not_contact_pkey', columns: [t.contactId, t.channel] })],
+);
+
+/** What contacts did, from CRM and from other contexts' events: the timeline and behavioural filters read it. */
+export const activities = crm.table(
+  'activities',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    contactId: uuid('contact_id').notNull(),
+    /** e.g. email.opened, email.clicked, form.submitted, page.visited, event, contact.updated */
+    type: text('type').notNull(),
+    /** What it was about: an email id, a form id, a URL, a custom event name. */
+    subject: text('subject'),
+    properties: jsonb('properties').$type<Record<string, unknown>>().notNull().default({}),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('activities_contact_idx').on(t.organizationId, t.contactId, t.occurredAt),
+    index('activities_type_idx').on(t.organizationId, t.type, t.subject, t.occurredAt),
+  ],
+);
+
+export const segments = crm.table(
+  'segments',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind').$type<'dynamic' | 'static'>().notNull(),
+    /** The filter tree (dynamic segments). */
+    filter: jsonb('filter'),
+    memberCount: integer('member_count').notNull().default(0),
+    rebuiltAt: timestamp('rebuilt_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('segments_organization_idx').on(t.organizationId, t.id)],
+);
+
+export const segmentMembers = crm.table(
+  'segment_members',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    segmentId: uuid('segment_id')
+      .notNull()
+      .references(() => segments.id, { onDelete: 'cascade' }),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    addedAt: timestamp('added_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'segment_members_pkey', columns: [t.segmentId, t.contactId] }),
+    index('segment_members_contact_idx').on(t.contactId),
+  ],
+);
+
+export const { outbox, processedEvents } = outboxTables(crm);

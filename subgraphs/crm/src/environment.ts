@@ -1,0 +1,23 @@
+// The CRM deployable's configuration; see the README for every variable.
+import {
+  busModel,
+  databaseModel,
+  logModel,
+  parseEnvironment,
+  queueModel,
+  secretsModel,
+  serverModel,
+} from '@mauntic/platform';
+
+export const parseCrmEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
+  parseEnvironment(
+    {
+      server: serverModel(4002),
+      log: logModel,
+      db: databaseModel,
+      bus: busModel,
+      queue: queueModel,
+      secrets: secretsModel,
+    },
+    env,
+  );

@@ -1,0 +1,241 @@
+import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
+import { orThrow } from '@mauntic/platform';
+import { GraphQLError } from 'graphql';
+import { CONTACT_SORTS } from '../../app/contact-queries';
+import type { ContactInput } from '../../app/contact-values';
+import { ContactEmailTakenError, type ContactRow } from '../../app/contacts';
+import { builder, ErrorInterface, orgOf, services } from '../builder';
+
+builder.objectType(ContactEmailTakenError, {
+  name: 'ContactEmailTakenError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ email: t.exposeString('email') }),
+});
+
+/** A user of the identity context, referenced by id (the owner of a contact). */
+export const UserRef = builder.externalRef('User', builder.selection<{ id: string }>('id')).implement({
+  externalFields: (t) => ({ id: t.id() }),
+  fields: () => ({}),
+});
+
+export const DncEntry = builder
+  .objectRef<{ channel: string; reason: string; source: string | null; createdAt: Date }>('DoNotContact')
+  .implement({
+    fields: (t) => ({
+      channel: t.exposeString('channel', { description: 'email, sms or push' }),
+      reason: t.exposeString('reason', { description: 'unsubscribed, bounced, complaint or manual' }),
+      source: t.exposeString('source', { nullable: true }),
+      createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    }),
+  });
+
+export const Contact = builder.objectRef<ContactRow>('Contact').implement({
+  description: 'A person marketing talks to.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    email: t.exposeString('email', { nullable: true }),
+    firstName: t.exposeString('firstName', { nullable: true }),
+    lastName: t.exposeString('lastName', { nullable: true }),
+    phone: t.exposeString('phone', { nullable: true, description: 'E.164' }),
+    timezone: t.exposeString('timezone', { nullable: true }),
+    locale: t.exposeString('locale', { nullable: true }),
+    owner: t.field({ type: UserRef, nullable: true, resolve: (c) => (c.ownerId ? { id: c.ownerId } : null) }),
+    stageId: t.exposeID('stageId', { nullable: true }),
+    points: t.exposeInt('points'),
+    fields: t.field({ type: 'JSON', description: 'Custom field values by key', resolve: (c) => c.fields }),
+    tags: t.exposeStringList('tags'),
+    doNotContact: t.field({
+      type: [DncEntry],
+      resolve: (c, _, ctx) => services(ctx).dncOf(c.organizationId, c.id),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    lastActiveAt: t.expose('lastActiveAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+builder.asEntity(Contact, {
+  key: builder.selection<{ id: string }>('id'),
+  resolveReference: async (ref, ctx) =>
+    ctx.request.organizationId ? services(ctx).getContact(ctx.request.organizationId, ref.id) : null,
+});
+
+export const ContactInputType = builder.inputType('ContactInput', {
+  fields: (t) => ({
+    email: t.string(),
+    firstName: t.string(),
+    lastName: t.string(),
+    phone: t.string({ description: 'Any common format; stored as E.164' }),
+    timezone: t.string(),
+    locale: t.string(),
+    ownerId: t.id(),
+    stageId: t.id(),
+    fields: t.field({ type: 'JSON', description: 'Custom field values by key; null clears one' }),
+    tags: t.stringList({ description: 'Replaces the tags' }),
+  }),
+});
+
+type GqlContactInput = typeof ContactInputType.$inferInput;
+export const toContactInput = (input: GqlContactInput): ContactInput => {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input))
+    if (v !== undefined) out[k] = v === null ? null : k.endsWith('Id') ? String(v) : v;
+  return out as ContactInput;
+};
+
+const ContactSortEnum = builder.enumType('ContactSort', {
+  values: Object.keys(CONTACT_SORTS) as (keyof typeof CONTACT_SORTS)[],
+});
+
+builder.queryField('contact', (t) =>
+  t.field({
+    type: Contact,
+    nullable: true,
+    authScopes: { scope: 'crm:read' },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => services(ctx).getContact(orgOf(ctx), String(id)),
+  }),
+);
+
+builder.queryField('contacts', (t) =>
+  t.connection(
+    {
+      type: Contact,
+      description: 'Contacts, optionally filtered with a segment filter tree and sorted',
+      authScopes: { scope: 'crm:read' },
+      args: {
+        filter: t.arg({ type: 'JSON' }),
+        sort: t.arg({ type: ContactSortEnum }),
+      },
+      resolve: async (_, args, ctx) => {
+        if (args.last != null || args.before != null)
+          throw new GraphQLError('Only forward paging (first/after) is supported', {
+            extensions: { code: 'BAD_USER_INPUT' },
+          });
+        return orThrow(
+          await services(ctx).listContacts(ctx.request, {
+            filter: args.filter ?? undefined,
+            sort: args.sort ?? undefined,
+            first: args.first,
+            after: args.after,
+          }),
+        );
+      },
+    },
+    {
+      name: 'ContactConnection',
+      fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
+    },
+  ),
+);
+
+const CONTACT_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
+
+builder.mutationField('createContact', (t) =>
+  t.field({
+    type: Contact,
+    args: { input: t.arg({ type: ContactInputType, required: true }) },
+    errors: { types: [...CONTACT_ERRORS, ContactEmailTakenError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).createContact(ctx.request, toContactInput(input))),
+  }),
+);
+
+const UpdateContactInput = builder.inputType('UpdateContactInput', {
+  fields: (t) => ({ id: t.id({ required: true }), set: t.field({ type: ContactInputType, required: true }) }),
+});
+
+builder.mutationField('updateContact', (t) =>
+  t.field({
+    description: 'Changes only what `set` names; a null clears it',
+    type: Contact,
+    args: { input: t.arg({ type: UpdateContactInput, required: true }) },
+    errors: { types: [...CONTACT_ERRORS, ContactEmailTakenError, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(await services(ctx).updateContact(ctx.request, String(input.id), toContactInput(input.set))),
+  }),
+);
+
+const UpsertedContact = builder.objectRef<{ row: ContactRow; created: boolean }>('UpsertedContact').implement({
+  fields: (t) => ({
+    contact: t.field({ type: Contact, resolve: (u) => u.row }),
+    created: t.exposeBoolean('created'),
+  }),
+});
+
+builder.mutationField('upsertContact', (t) =>
+  t.field({
+    description: 'Creates the contact with this email, or updates it (case-insensitive match)',
+    type: UpsertedContact,
+    args: { input: t.arg({ type: ContactInputType, required: true }) },
+    errors: { types: [...CONTACT_ERRORS] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(await services(ctx).upsertContact(ctx.request, { ...toContactInput(input), email: input.email ?? '' })),
+  }),
+);
+
+// An item's error travels as plain data: graphql-js treats an Error returned by a resolver as
+// a failure of the field, not as a value.
+const BatchItemIssue = builder.objectRef<{ path: string[]; message: string }>('BatchItemIssue').implement({
+  fields: (t) => ({ path: t.exposeStringList('path'), message: t.exposeString('message') }),
+});
+const BatchItemError = builder.objectRef<ValidationError>('BatchItemError').implement({
+  fields: (t) => ({
+    code: t.string({ resolve: (e) => e.code }),
+    message: t.string({ resolve: (e) => e.message }),
+    issues: t.field({ type: [BatchItemIssue], resolve: (e) => e.issues }),
+  }),
+});
+
+const BatchItem = builder
+  .objectRef<{ index: number; contact?: ContactRow; created?: boolean; error?: ValidationError }>('BatchContactResult')
+  .implement({
+    fields: (t) => ({
+      index: t.exposeInt('index'),
+      contact: t.field({ type: Contact, nullable: true, resolve: (r) => r.contact ?? null }),
+      created: t.boolean({ nullable: true, resolve: (r) => r.created ?? null }),
+      error: t.field({
+        type: BatchItemError,
+        nullable: true,
+        resolve: (r) =>
+          r.error ? ({ code: r.error.code, message: r.error.message, issues: r.error.issues } as never) : null,
+      }),
+    }),
+  });
+
+const BatchResult = builder.objectRef<{ results: { index: number }[] }>('BatchUpsertContactsResult').implement({
+  fields: (t) => ({ results: t.field({ type: [BatchItem], resolve: (r) => r.results }) }),
+});
+
+const BatchInput = builder.inputType('BatchUpsertContactsInput', {
+  fields: (t) => ({ contacts: t.field({ type: [ContactInputType], required: true }) }),
+});
+
+builder.mutationField('batchUpsertContacts', (t) =>
+  t.field({
+    description: 'Upserts up to 1,000 contacts by email; each item reports its own result or error',
+    type: BatchResult,
+    args: { input: t.arg({ type: BatchInput, required: true }) },
+    errors: { types: [...CONTACT_ERRORS] },
+    resolve: async (_, { input }, ctx) => ({
+      results: unwrap(await services(ctx).batchUpsertContacts(ctx.request, input.contacts.map(toContactInput))),
+    }),
+  }),
+);
+
+const Deleted = builder
+  .objectRef<{ id: string }>('DeletedContact')
+  .implement({ fields: (t) => ({ id: t.exposeID('id') }) });
+
+builder.mutationField('deleteContact', (t) =>
+  t.field({
+    type: Deleted,
+    args: {
+      input: t.arg({
+        type: builder.inputType('DeleteContactInput', { fields: (f) => ({ id: f.id({ required: true }) }) }),
+        required: true,
+      }),
+    },
+    errors: { types: [...CONTACT_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteContact(ctx.request, String(input.id))),
+  }),
+);

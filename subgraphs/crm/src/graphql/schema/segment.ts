@@ -1,0 +1,186 @@
+import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
+import { orThrow, pageWindow } from '@mauntic/platform';
+import type { SegmentRow } from '../../app/segment-membership';
+import { builder, orgOf, services } from '../builder';
+import { Contact } from './contact';
+
+const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
+const SegmentKindEnum = builder.enumType('SegmentKind', { values: ['DYNAMIC', 'STATIC'] as const });
+
+export const Segment = builder.objectRef<SegmentRow>('Segment').implement({
+  description: 'A set of contacts: by filter (dynamic, kept current) or by hand (static)',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    kind: t.field({ type: SegmentKindEnum, resolve: (s) => (s.kind === 'dynamic' ? 'DYNAMIC' : 'STATIC') }),
+    filter: t.field({ type: 'JSON', nullable: true, resolve: (s) => s.filter ?? null }),
+    contactCount: t.int({ description: 'Exact, kept with the membership', resolve: (s) => s.memberCount }),
+    rebuiltAt: t.expose('rebuiltAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    contacts: t.connection(
+      {
+        type: Contact,
+        resolve: (s, args, ctx) => services(ctx).segmentMembers(s.organizationId, s.id, pageWindow(args)),
+      },
+      {
+        name: 'SegmentContactConnection',
+        fields: (f) => ({ totalCount: f.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
+      },
+    ),
+  }),
+});
+
+builder.queryField('segment', (t) =>
+  t.field({
+    type: Segment,
+    nullable: true,
+    authScopes: { scope: 'crm:read' },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => services(ctx).getSegment(orgOf(ctx), String(id)),
+  }),
+);
+
+builder.queryField('segments', (t) =>
+  t.connection(
+    {
+      type: Segment,
+      authScopes: { scope: 'crm:read' },
+      resolve: async (_, args, ctx) => orThrow(await services(ctx).listSegments(ctx.request, pageWindow(args))),
+    },
+    {
+      name: 'SegmentConnection',
+      fields: (f) => ({ totalCount: f.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
+    },
+  ),
+);
+
+const SegmentPreview = builder.objectRef<{ count: number; contacts: unknown[] }>('SegmentPreview').implement({
+  fields: (t) => ({
+    count: t.exposeInt('count'),
+    contacts: t.field({ type: [Contact], resolve: (p) => p.contacts as never }),
+  }),
+});
+
+builder.queryField('previewSegment', (t) =>
+  t.field({
+    type: SegmentPreview,
+    description: 'How many contacts a filter matches, and the first of them, without saving it',
+    authScopes: { scope: 'crm:read' },
+    args: { filter: t.arg({ type: 'JSON', required: true }), first: t.arg.int({ defaultValue: 20 }) },
+    resolve: async (_, { filter, first }, ctx) =>
+      orThrow(await services(ctx).previewSegment(ctx.request, filter, first ?? 20)),
+  }),
+);
+
+builder.mutationField('createSegment', (t) =>
+  t.field({
+    type: Segment,
+    description: 'A dynamic segment is built in the background; its contactCount is exact once rebuiltAt is set',
+    args: {
+      input: t.arg({
+        type: builder.inputType('CreateSegmentInput', {
+          fields: (f) => ({
+            name: f.string({ required: true }),
+            kind: f.field({ type: SegmentKindEnum, defaultValue: 'DYNAMIC' }),
+            filter: f.field({ type: 'JSON', description: 'Required for dynamic segments' }),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...AUTH_ERRORS] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).createSegment(ctx.request, {
+          name: input.name,
+          kind: input.kind === 'STATIC' ? 'static' : 'dynamic',
+          filter: input.filter ?? undefined,
+        }),
+      ),
+  }),
+);
+
+builder.mutationField('updateSegment', (t) =>
+  t.field({
+    type: Segment,
+    args: {
+      input: t.arg({
+        type: builder.inputType('UpdateSegmentInput', {
+          fields: (f) => ({ id: f.id({ required: true }), name: f.string(), filter: f.field({ type: 'JSON' }) }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).updateSegment(ctx.request, String(input.id), {
+          ...(input.name != null ? { name: input.name } : {}),
+          ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
+        }),
+      ),
+  }),
+);
+
+const IdInput = (name: string) => builder.inputType(name, { fields: (f) => ({ id: f.id({ required: true }) }) });
+
+builder.mutationField('deleteSegment', (t) =>
+  t.field({
+    type: Segment,
+    args: { input: t.arg({ type: IdInput('DeleteSegmentInput'), required: true }) },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteSegment(ctx.request, String(input.id))),
+  }),
+);
+
+const RebuildStats = builder
+  .objectRef<{ added: number; removed: number; memberCount: number; tookMs: number }>('SegmentRebuild')
+  .implement({
+    fields: (t) => ({
+      added: t.exposeInt('added'),
+      removed: t.exposeInt('removed'),
+      contactCount: t.int({ resolve: (r) => r.memberCount }),
+      tookMs: t.exposeFloat('tookMs'),
+    }),
+  });
+
+builder.mutationField('rebuildSegment', (t) =>
+  t.field({
+    type: RebuildStats,
+    description: 'Recomputes a dynamic segment now (it is also kept current as contacts change)',
+    args: { input: t.arg({ type: IdInput('RebuildSegmentInput'), required: true }) },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).rebuildSegment(ctx.request, String(input.id))),
+  }),
+);
+
+const MembersInput = (name: string) =>
+  builder.inputType(name, {
+    fields: (f) => ({ segmentId: f.id({ required: true }), contactIds: f.idList({ required: true }) }),
+  });
+
+for (const [field, action] of [
+  ['addToSegment', 'add'],
+  ['removeFromSegment', 'remove'],
+] as const) {
+  builder.mutationField(field, (t) =>
+    t.field({
+      type: Segment,
+      description: `${action === 'add' ? 'Adds contacts to' : 'Removes contacts from'} a static segment`,
+      args: {
+        input: t.arg({ type: MembersInput(`${field.charAt(0).toUpperCase()}${field.slice(1)}Input`), required: true }),
+      },
+      errors: { types: [...AUTH_ERRORS, NotFoundError] },
+      resolve: async (_, { input }, ctx) =>
+        unwrap(
+          await services(ctx).changeStaticMembers(
+            ctx.request,
+            String(input.segmentId),
+            input.contactIds.map(String),
+            action,
+          ),
+        ),
+    }),
+  );
+}

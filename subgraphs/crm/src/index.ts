@@ -1,0 +1,9 @@
+// The CRM subgraph as its own process (cluster mode).
+import { runClusterContext, runMain } from '@mauntic/platform';
+import { parseCrmEnvironment } from './environment';
+import { crmModule } from './module';
+
+runMain(async () => {
+  const env = parseCrmEnvironment();
+  await runClusterContext(crmModule(), env, { migrate: env.db.MIGRATE_ON_START });
+});

@@ -1,0 +1,25 @@
+// The CRM context as the runtime wires it (cluster: src/index.ts; embedded: one process).
+import { fileURLToPath } from 'node:url';
+import type { ContextModule } from '@mauntic/platform';
+import { type CrmServices, createCrmServices } from './app/services';
+import { outbox } from './db/schema';
+import { schema } from './graphql';
+
+export function crmModule(options: { now?: () => Date } = {}): ContextModule<CrmServices> {
+  return {
+    name: 'crm',
+    schema,
+    migrations: { schema: 'crm', folder: fileURLToPath(new URL('../drizzle', import.meta.url)) },
+    outbox,
+    createServices: (deps) =>
+      createCrmServices({
+        handle: deps.handle,
+        queue: deps.queue,
+        logger: deps.logger,
+        now: options.now ?? (() => new Date()),
+      }),
+    jobs: (services) => services.jobs(),
+  };
+}
+
+export type { CrmServices };
