@@ -364,7 +364,7 @@ function compileBehavior(b: BehaviorCondition, c: Compiler): SQL {
     const having = zeroMatches ? sql`not ${countMatches(sql`count(*)`)}` : countMatches(sql`count(*)`);
     const grouped = sql`select ${activities.contactId} as contact_id from ${activities} where ${where}
       group by ${activities.contactId} having ${having}`;
-    // NOT EXISTS rather than NOT IN: the planner turns it into a hash anti join over the aggregate.
+    // NOT EXISTS rather than NOT IN: the planner can run it as an anti join against the aggregate.
     return zeroMatches
       ? sql`(not exists (select 1 from (${grouped}) as grouped where grouped.contact_id = ${contacts.id}))`
       : sql`(${contacts.id} in (${grouped}))`;
