@@ -254,7 +254,9 @@ export async function rebuildSegment(
       where ${contacts.organizationId} = ${organizationId} and (${predicate})
     ), added as (
       insert into ${segmentMembers} (organization_id, segment_id, contact_id)
-      select ${organizationId}, ${segmentId}, id from matching
+      select ${organizationId}, ${segmentId}, m.id from matching m
+      -- An anti-join first: far cheaper than a speculative insert per existing member.
+      where not exists (select 1 from ${segmentMembers} x where x.segment_id = ${segmentId} and x.contact_id = m.id)
       on conflict do nothing
       returning contact_id
     ), removed as (
