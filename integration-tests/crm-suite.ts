@@ -224,6 +224,85 @@ export function crmSuite(name: string, start: PlatformFactory) {
       });
     });
 
+    it('links companies, takes notes and custom events, merges and erases through the graph', async () => {
+      const a = (await call(CREATE, { input: { email: 'merge.a@example.com', firstName: 'A' } })).data!.createContact
+        .id;
+      const b = (await call(CREATE, { input: { email: 'merge.b@example.com', lastName: 'B' } })).data!.createContact.id;
+      const company = await call(
+        `mutation { createCompany(input: { name: "Acme", domain: "acme.com" }) { ... on Company { id } } }`,
+      );
+      const link = await call(
+        `mutation($c: ID!, $co: ID!) { linkCompany(input: { contactId: $c, companyId: $co, primary: true }) { __typename ... on Contact { companies { name isPrimary } } } }`,
+        { c: b, co: company.data!.createCompany.id },
+      );
+      expect(link.data?.linkCompany).toEqual({ __typename: 'Contact', companies: [{ name: 'Acme', isPrimary: true }] });
+      const note = await call(
+        `mutation($c: ID!) { addNote(input: { contactId: $c, type: CALL, body: "Called" }) { __typename ... on Note { type body } } }`,
+        { c: b },
+      );
+      expect(note.data?.addNote).toEqual({ __typename: 'Note', type: 'call', body: 'Called' });
+      const tracked = await call(
+        `mutation { trackContactEvent(input: { email: "MERGE.B@example.com", name: "purchase", properties: { plan: "pro" } }) { __typename ... on TrackedEvent { name } } }`,
+      );
+      expect(tracked.data?.trackContactEvent).toEqual({ __typename: 'TrackedEvent', name: 'purchase' });
+
+      const merged = await call(
+        `mutation($w: ID!, $l: ID!) { mergeContacts(input: { winnerId: $w, loserId: $l }) { __typename ... on Contact {
+          id firstName lastName companies { name } notes { body } timeline(first: 10) { items { type subject } } } } }`,
+        { w: a, l: b },
+      );
+      expect(merged.data?.mergeContacts).toMatchObject({
+        id: a,
+        firstName: 'A',
+        lastName: 'B',
+        companies: [{ name: 'Acme' }],
+        notes: [{ body: 'Called' }],
+      });
+      expect(merged.data?.mergeContacts.timeline.items.map((i: { type: string }) => i.type)).toContain('event');
+
+      const exported = await call(`query($id: ID!) { exportContactData(id: $id) }`, { id: a });
+      expect(exported.data?.exportContactData.contact).toMatchObject({ email: 'merge.a@example.com' });
+      const erased = await call(
+        `mutation($id: ID!) { eraseContact(input: { id: $id }) { __typename ... on ErasedContact { id } } }`,
+        { id: a },
+      );
+      expect(erased.data?.eraseContact).toEqual({ __typename: 'ErasedContact', id: a });
+      expect((await call(`query($id: ID!) { contact(id: $id) { id } }`, { id: a })).data?.contact).toBeNull();
+    });
+
+    it('imports a CSV in the background with progress and row errors, and exports a filter', async () => {
+      const csv =
+        '\ufeffEmail,First,Plan\nimp.1@example.com,Imp,pro\nnot-an-email,Bad,free\nimp.2@example.com,"Quoted, name",gold\nimp.3@example.com,Three,free\n';
+      const started = await call(
+        `mutation($csv: String!, $m: JSON!) { startContactImport(input: { csv: $csv, mapping: $m, tags: ["imported"] }) { __typename ... on ContactImport { id } ... on Error { code message } } }`,
+        { csv, m: { Email: 'email', First: 'firstName', Plan: 'fields.plan' } },
+      );
+      expect(started.data?.startContactImport.__typename).toBe('ContactImport');
+      const id = started.data!.startContactImport.id;
+      const progress = `query($id: ID!) { contactImport(id: $id) { status rowsDone rowsFailed errors(first: 10) { edges { node { row messages } } } } }`;
+      await vi.waitFor(
+        async () => expect((await call(progress, { id })).data?.contactImport.status).toBe('COMPLETED'),
+        {
+          timeout: 20_000,
+          interval: 100,
+        },
+      );
+      const done = (await call(progress, { id })).data!.contactImport;
+      expect(done).toMatchObject({ rowsDone: 2, rowsFailed: 2 });
+      expect(done.errors.edges.map((e: any) => e.node.row)).toEqual([2, 3]);
+      const csvOut = await call(`query($f: JSON) { exportContacts(filter: $f) }`, {
+        f: { tags: { op: 'includesAny', value: ['imported'] } },
+      });
+      const lines = (csvOut.data?.exportContacts as string).trim().split('\n');
+      expect(lines).toHaveLength(3);
+      expect(
+        lines
+          .slice(1)
+          .map((l) => l.split(',')[1])
+          .sort(),
+      ).toEqual(['imp.1@example.com', 'imp.3@example.com']);
+    });
+
     it('holds API keys to their scopes', async () => {
       const key = await gql(
         platform.url,

@@ -82,13 +82,14 @@ describe.each(DATABASES)('segment membership (%s)', (_name, open) => {
         for (const seg of [...dynamic, dependent]) unwrap(await s.rebuildSegment(ctx, seg.id));
 
         const ids: string[] = [];
+        let created = 0;
         const pick = (who: number) => ids[who % ids.length];
         for (const o of ops) {
           if (o.kind === 'create') {
             ids.push(
               unwrap(
                 await s.createContact(ctx, {
-                  email: `c${ids.length}-${ctx.organizationId}@example.com`,
+                  email: `c${created++}-${ctx.organizationId}@example.com`,
                   tags: o.tags,
                   fields: { plan: o.plan, revenue: o.revenue },
                 }),

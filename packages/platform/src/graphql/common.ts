@@ -8,7 +8,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@mauntic/kernel';
-import { GraphQLError, Kind } from 'graphql';
+import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
 import type { Builder } from './builder';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -37,9 +37,7 @@ export function addCommonTypes(builder: Builder) {
     description: 'Any JSON value',
     serialize: (v) => v,
     parseValue: (v) => v,
-    parseLiteral: () => {
-      throw new GraphQLError('JSON values must be passed as variables', { extensions: { code: 'BAD_USER_INPUT' } });
-    },
+    parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
   });
   builder.scalarType('EmailAddress', {
     description: 'An email address (RFC 5322 addr-spec, at most 254 characters)',

@@ -16,6 +16,7 @@ import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, doNotContact, outbox, stages } from '../db/schema';
+import { recordOwnActivity } from './activities';
 import { requireScope } from './authorize';
 import { normalizeTag } from './contact-values';
 import type { CrmDeps } from './deps';
@@ -66,6 +67,12 @@ export async function tagContact(deps: CrmDeps, ctx: RequestContext, raw: z.inpu
         data: { added, removed },
       }),
     ]);
+    await recordOwnActivity(tx, {
+      organizationId: org.value,
+      contactId: contact.id,
+      type: 'contact.tagged',
+      properties: { added, removed },
+    });
     await reevaluateMemberships(tx, deps, {
       organizationId: org.value,
       contactIds: [contact.id],
@@ -106,6 +113,12 @@ export async function adjustPoints(deps: CrmDeps, ctx: RequestContext, raw: z.in
         },
       }),
     ]);
+    await recordOwnActivity(tx, {
+      organizationId: org.value,
+      contactId: row.id,
+      type: 'points.changed',
+      properties: { delta: input.value.delta, points: row.points },
+    });
     await reevaluateMemberships(tx, deps, {
       organizationId: org.value,
       contactIds: [row.id],
@@ -193,6 +206,13 @@ export async function setDoNotContactInTx(
         },
       }),
     ]);
+    await recordOwnActivity(tx, {
+      organizationId,
+      contactId: contact.id,
+      type: 'dnc.changed',
+      subject: input.channel,
+      properties: { doNotContact: input.doNotContact, reason: input.reason },
+    });
     await reevaluateMemberships(tx, deps, {
       organizationId,
       contactIds: [contact.id],

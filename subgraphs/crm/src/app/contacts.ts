@@ -15,8 +15,9 @@ import {
 } from '@mauntic/kernel';
 import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { contacts, outbox, stages } from '../db/schema';
+import { activities, contacts, outbox, stages } from '../db/schema';
 import type { FieldDefinition } from '../domain/field-types';
+import { recordOwnActivity } from './activities';
 import { requireScope } from './authorize';
 import { type ContactInput, type ContactValues, checkContactInput } from './contact-values';
 import type { CrmDeps } from './deps';
@@ -112,6 +113,12 @@ async function recordWrite(
       ? createEvent(catalogue.crm.contactCreated, { ...base, data: { contact: snapshot(row) } })
       : createEvent(catalogue.crm.contactUpdated, { ...base, data: { contact: snapshot(row), changed } }),
   ]);
+  await recordOwnActivity(tx, {
+    organizationId: row.organizationId,
+    contactId: row.id,
+    type: `contact.${kind}`,
+    properties: kind === 'updated' ? { changed } : {},
+  });
   await reevaluateMemberships(tx, deps, {
     organizationId: row.organizationId,
     contactIds: [row.id],
@@ -266,6 +273,8 @@ export async function deleteContact(deps: CrmDeps, ctx: RequestContext, id: stri
   if (!org.ok) return org;
   return deps.handle.db.transaction(async (tx): Promise<Result<{ id: string }, NotFoundError>> => {
     await leaveAllSegments(tx, org.value, [id], ctx.correlationId);
+    // A deleted contact leaves nothing behind (erasure, in gdpr.ts, keeps anonymous activity).
+    await tx.delete(activities).where(and(eq(activities.organizationId, org.value), eq(activities.contactId, id)));
     const [row] = await tx
       .delete(contacts)
       .where(and(eq(contacts.id, id), eq(contacts.organizationId, org.value)))

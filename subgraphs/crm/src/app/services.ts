@@ -1,6 +1,15 @@
 // The CRM context's use cases, bound to their dependencies.
 import type { RequestContext } from '@mauntic/kernel';
+import { timeline, trackContactEvent } from './activities';
+import { companiesOf, createCompany, getCompany, linkCompany, listCompanies, updateCompany } from './companies';
 import { adjustPoints, createStage, dncOf, listStages, setDoNotContact, tagContact } from './contact-attributes';
+import {
+  contactImportJob,
+  getContactImport,
+  importErrorReportCsv,
+  importErrorsPage,
+  startContactImport,
+} from './contact-imports';
 import { getContact, listContacts } from './contact-queries';
 import {
   batchUpsertContacts,
@@ -11,7 +20,12 @@ import {
   upsertContact,
 } from './contacts';
 import type { CrmDeps } from './deps';
+import { exportContacts } from './export-contacts';
 import { createField, listFields } from './fields';
+import { eraseContact, exportContactData } from './gdpr';
+import { importContacts } from './import-contacts';
+import { mergeContacts } from './merge';
+import { addNote, notesOf } from './notes';
 import {
   changeStaticMembers,
   createSegment,
@@ -49,6 +63,19 @@ export function createCrmServices(deps: CrmDeps) {
     createField: bind(createField),
     listFields: (ctx: RequestContext, entity?: 'contact' | 'company') =>
       ctx.organizationId ? listFields(deps, ctx.organizationId, entity) : Promise.resolve([]),
+    createCompany: bind(createCompany),
+    updateCompany: bind(updateCompany),
+    getCompany: bind(getCompany),
+    listCompanies: bind(listCompanies),
+    linkCompany: bind(linkCompany),
+    companiesOf: bind(companiesOf),
+    addNote: bind(addNote),
+    notesOf: bind(notesOf),
+    trackContactEvent: bind(trackContactEvent),
+    timeline: bind(timeline),
+    mergeContacts: bind(mergeContacts),
+    exportContactData: bind(exportContactData),
+    eraseContact: bind(eraseContact),
     createSegment: bind(createSegment),
     updateSegment: bind(updateSegment),
     deleteSegment: bind(deleteSegment),
@@ -58,7 +85,13 @@ export function createCrmServices(deps: CrmDeps) {
     segmentMembers: bind(segmentMembersPage),
     previewSegment: bind(previewSegment),
     changeStaticMembers: bind(changeStaticMembers),
-    jobs: () => [rebuildSegmentJob(deps)],
+    startContactImport: bind(startContactImport),
+    importContacts: bind(importContacts),
+    getContactImport: bind(getContactImport),
+    importErrors: bind(importErrorsPage),
+    importErrorReportCsv: bind(importErrorReportCsv),
+    exportContacts: bind(exportContacts),
+    jobs: () => [rebuildSegmentJob(deps), contactImportJob(deps)],
   };
 }
 

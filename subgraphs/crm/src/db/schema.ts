@@ -3,7 +3,9 @@
 import { outboxTables } from '@mauntic/platform/tables';
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -184,3 +186,76 @@ export const segmentMembers = crm.table(
 );
 
 export const { outbox, processedEvents } = outboxTables(crm);
+
+/** A CSV import of contacts: its mapping and its progress, updated per batch. */
+export const contactImports = crm.table(
+  'contact_imports',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    status: text('status').$type<'queued' | 'running' | 'completed' | 'failed'>().notNull(),
+    /** CSV column -> contact field (`email`, `firstName`, `fields.plan`...). */
+    mapping: jsonb('mapping').$type<Record<string, string>>().notNull(),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    totalBytes: bigint('total_bytes', { mode: 'number' }),
+    bytesRead: bigint('bytes_read', { mode: 'number' }).notNull().default(0),
+    rowsDone: integer('rows_done').notNull().default(0),
+    rowsFailed: integer('rows_failed').notNull().default(0),
+    rowsCreated: integer('rows_created').notNull().default(0),
+    rowsUpdated: integer('rows_updated').notNull().default(0),
+    /** Why the whole import failed (row problems go to contact_import_errors). */
+    error: text('error'),
+    createdAt: createdAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('contact_imports_organization_idx').on(t.organizationId, t.id)],
+);
+
+/** Rows an import rejected, with why and what they held. */
+export const contactImportErrors = crm.table(
+  'contact_import_errors',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    importId: uuid('import_id')
+      .notNull()
+      .references(() => contactImports.id, { onDelete: 'cascade' }),
+    /** 1 for the first data row after the header. */
+    rowNumber: integer('row_number').notNull(),
+    messages: text('messages').array().notNull(),
+    raw: text('raw').notNull(),
+  },
+  (t) => [primaryKey({ name: 'contact_import_errors_pkey', columns: [t.importId, t.rowNumber] })],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/** An uploaded CSV between the request and the import job, in ~1 MB pieces (no shared disk needed). */
+export const importChunks = crm.table(
+  'import_chunks',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    importId: uuid('import_id')
+      .notNull()
+      .references(() => contactImports.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ name: 'import_chunks_pkey', columns: [t.importId, t.seq] })],
+);
+
+export const notes = crm.table(
+  'notes',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    type: text('type').$type<'general' | 'email' | 'call' | 'meeting'>().notNull(),
+    body: text('body').notNull(),
+    /** A user of identity. */
+    createdBy: uuid('created_by'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('notes_contact_idx').on(t.organizationId, t.contactId)],
+);

@@ -93,11 +93,19 @@ export function normalizePhone(value: string): string | null {
  * Checks a value against its field and returns the stored form. `null` and `''` clear the
  * field (refused for required fields).
  */
-export function checkFieldValue(field: Pick<FieldDefinition, 'type' | 'options' | 'required'>, raw: unknown): FieldCheck {
+export function checkFieldValue(
+  field: Pick<FieldDefinition, 'type' | 'options' | 'required'>,
+  raw: unknown,
+): FieldCheck {
   if (raw === null || raw === undefined || raw === '' || (Array.isArray(raw) && raw.length === 0)) {
     return field.required ? bad('is required') : good(null);
   }
-  const text = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
+  const text =
+    typeof raw === 'string'
+      ? raw.trim()
+      : typeof raw === 'number' || typeof raw === 'boolean'
+        ? String(raw)
+        : undefined;
   switch (field.type) {
     case 'text':
     case 'textarea': {
@@ -106,7 +114,12 @@ export function checkFieldValue(field: Pick<FieldDefinition, 'type' | 'options' 
       return text.length > max ? bad(`must be at most ${max} characters`) : good(text);
     }
     case 'number': {
-      const n = typeof raw === 'number' ? raw : text !== undefined && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text) ? Number(text) : Number.NaN;
+      const n =
+        typeof raw === 'number'
+          ? raw
+          : text !== undefined && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text)
+            ? Number(text)
+            : Number.NaN;
       if (!Number.isFinite(n)) return bad('must be a number');
       const scale = field.options.scale ?? 0;
       const factor = 10 ** scale;
@@ -126,7 +139,9 @@ export function checkFieldValue(field: Pick<FieldDefinition, 'type' | 'options' 
       return Number.isNaN(d.getTime()) ? bad('must be an ISO-8601 date-time') : good(d.toISOString());
     }
     case 'time':
-      return text && TIME.test(text) ? good(text.length === 5 ? `${text}:00` : text) : bad('must be a time (HH:MM or HH:MM:SS)');
+      return text && TIME.test(text)
+        ? good(text.length === 5 ? `${text}:00` : text)
+        : bad('must be a time (HH:MM or HH:MM:SS)');
     case 'email': {
       const email = z.email().max(254).safeParse(text);
       return email.success ? good(email.data) : bad('must be an email address');
@@ -146,7 +161,9 @@ export function checkFieldValue(field: Pick<FieldDefinition, 'type' | 'options' 
     }
     case 'select':
       if (text === undefined) return bad('must be one of the choices');
-      return field.options.choices?.includes(text) ? good(text) : bad(`must be one of: ${(field.options.choices ?? []).join(', ')}`);
+      return field.options.choices?.includes(text)
+        ? good(text)
+        : bad(`must be one of: ${(field.options.choices ?? []).join(', ')}`);
     case 'multiselect': {
       const values = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split('|') : undefined;
       if (!values || values.some((v) => typeof v !== 'string')) return bad('must be a list of choices');
@@ -160,7 +177,9 @@ export function checkFieldValue(field: Pick<FieldDefinition, 'type' | 'options' 
     }
     case 'region': {
       const code = text?.toUpperCase();
-      return code && REGION.test(code) && isCountryCode(code.slice(0, 2)) ? good(code) : bad('must be an ISO 3166-2 region code, e.g. US-CA');
+      return code && REGION.test(code) && isCountryCode(code.slice(0, 2))
+        ? good(code)
+        : bad('must be an ISO 3166-2 region code, e.g. US-CA');
     }
     case 'timezone': {
       const tz = text ? normalizeTimezone(text) : null;

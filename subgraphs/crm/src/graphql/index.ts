@@ -5,6 +5,8 @@ import { builder } from './builder';
 import './schema/contact';
 import './schema/attributes';
 import './schema/segment';
+import './schema/import';
+import './schema/relations';
 
 builder.queryType({});
 builder.mutationType({});

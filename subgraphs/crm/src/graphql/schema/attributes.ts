@@ -4,7 +4,7 @@ import type { FieldDefinitionRow } from '../../app/fields';
 import { FieldKeyTakenError } from '../../app/fields';
 import { FIELD_TYPES } from '../../domain/field-types';
 import { builder, ErrorInterface, orgOf, services } from '../builder';
-import { Contact, DncEntry } from './contact';
+import { Contact } from './contact';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 
@@ -160,8 +160,8 @@ const DncReasonEnum = builder.enumType('DoNotContactReason', {
 
 builder.mutationField('setDoNotContact', (t) =>
   t.field({
-    type: [DncEntry],
-    description: "Marks or clears do-not-contact on a channel; returns the contact's entries",
+    type: Contact,
+    description: 'Marks or clears do-not-contact on a channel; returns the contact (see doNotContact)',
     args: {
       input: t.arg({
         type: builder.inputType('SetDoNotContactInput', {
@@ -177,15 +177,18 @@ builder.mutationField('setDoNotContact', (t) =>
       }),
     },
     errors: { types: [...AUTH_ERRORS, NotFoundError] },
-    resolve: async (_, { input }, ctx) =>
+    resolve: async (_, { input }, ctx) => {
+      const contactId = String(input.contactId);
       unwrap(
         await services(ctx).setDoNotContact(ctx.request, {
-          contactId: String(input.contactId),
+          contactId,
           channel: input.channel.toLowerCase() as 'email',
           doNotContact: input.doNotContact,
           ...(input.reason ? { reason: input.reason.toLowerCase() as 'manual' } : {}),
           ...(input.source ? { source: input.source } : {}),
         }),
-      ),
+      );
+      return (await services(ctx).getContact(orgOf(ctx), contactId))!;
+    },
   }),
 );

@@ -1,0 +1,129 @@
+// What contacts did: CRM's own changes and behaviour (custom events now; opens, clicks, form
+// submissions and visits as those contexts start publishing). The timeline reads it, and
+// behavioural segment conditions filter on it.
+import { fail, NotFoundError, newId, ok, type RequestContext, ValidationError, validateInput } from '@mauntic/kernel';
+import type { Executor } from '@mauntic/platform';
+import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { activities, contacts } from '../db/schema';
+import { requireScope } from './authorize';
+import type { CrmDeps } from './deps';
+import { reevaluateMemberships } from './segment-membership';
+
+export type ActivityRow = typeof activities.$inferSelect;
+
+/** Behaviour (not bookkeeping) moves lastActiveAt. */
+const BEHAVIOUR = /^(email\.(opened|clicked)|form\.submitted|page\.visited|event)$/;
+
+export interface NewActivity {
+  organizationId: string;
+  contactId: string;
+  type: string;
+  subject?: string | null;
+  properties?: Record<string, unknown>;
+  occurredAt?: Date;
+}
+
+/** Records CRM's own changes for the timeline (no segment work: the change itself did that). */
+export async function recordOwnActivity(tx: Executor, activity: NewActivity): Promise<void> {
+  await tx.insert(activities).values({
+    id: newId(),
+    organizationId: activity.organizationId,
+    contactId: activity.contactId,
+    type: activity.type,
+    subject: activity.subject ?? null,
+    properties: activity.properties ?? {},
+    occurredAt: activity.occurredAt ?? new Date(),
+  });
+}
+
+/** Records behaviour, moves lastActiveAt and re-evaluates the segments that read behaviour. */
+export async function recordBehaviour(tx: Executor, deps: CrmDeps, activity: NewActivity, correlationId: string) {
+  await recordOwnActivity(tx, activity);
+  const changed = ['activities'];
+  if (BEHAVIOUR.test(activity.type)) {
+    await tx
+      .update(contacts)
+      .set({
+        lastActiveAt: sql`greatest(${contacts.lastActiveAt}, ${(activity.occurredAt ?? new Date()).toISOString()}::timestamptz)`,
+      })
+      .where(eq(contacts.id, activity.contactId));
+    changed.push('lastActiveAt');
+  }
+  await reevaluateMemberships(tx, deps, {
+    organizationId: activity.organizationId,
+    contactIds: [activity.contactId],
+    changed,
+    correlationId,
+  });
+}
+
+export const trackEventInput = z
+  .object({
+    contactId: z.uuid().optional(),
+    email: z.email().optional(),
+    name: z.string().trim().min(1).max(200),
+    properties: z.record(z.string(), z.unknown()).default({}),
+    occurredAt: z.coerce.date().optional(),
+  })
+  .refine((e) => e.contactId || e.email, { message: 'give contactId or email', path: ['contactId'] })
+  .refine((e) => JSON.stringify(e.properties).length <= 32_768, { message: 'at most 32 KB', path: ['properties'] });
+
+/** A custom event an integrator reports about a contact ("performed E with P = V" in filters). */
+export async function trackContactEvent(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof trackEventInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(trackEventInput, raw);
+  if (!input.ok) return input;
+  const { contactId, email, name, properties, occurredAt } = input.value;
+  return deps.handle.db.transaction(async (tx) => {
+    const where: SQL = contactId
+      ? and(eq(contacts.id, contactId), eq(contacts.organizationId, org.value))!
+      : and(eq(contacts.organizationId, org.value), sql`lower(${contacts.email}) = ${email!.toLowerCase()}`)!;
+    const [contact] = await tx.select({ id: contacts.id }).from(contacts).where(where);
+    if (!contact) return fail(new NotFoundError('Contact', contactId ?? email!));
+    const when = occurredAt ?? new Date();
+    if (when.getTime() > Date.now() + 5 * 60_000)
+      return fail(new ValidationError([{ path: ['input', 'occurredAt'], message: 'must not be in the future' }]));
+    const activity = {
+      organizationId: org.value,
+      contactId: contact.id,
+      type: 'event',
+      subject: name,
+      properties,
+      occurredAt: when,
+    };
+    await recordBehaviour(tx, deps, activity, ctx.correlationId);
+    return ok(activity);
+  });
+}
+
+/** A contact's timeline, newest first, paged by (occurredAt, id). */
+export async function timeline(
+  deps: CrmDeps,
+  organizationId: string,
+  contactId: string,
+  first: number,
+  after?: string | null,
+) {
+  const limit = Math.min(Math.max(first, 0), 100);
+  let cursor: SQL | undefined;
+  if (after) {
+    const [at, id] = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as [string, string];
+    cursor = sql`(${activities.occurredAt}, ${activities.id}) < (${at}::timestamptz, ${id}::uuid)`;
+  }
+  const rows = await deps.handle.db
+    .select({ activity: activities, at: sql<string>`${activities.occurredAt}::text` })
+    .from(activities)
+    .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, contactId), cursor))
+    .orderBy(desc(activities.occurredAt), desc(activities.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map((r) => r.activity),
+    hasNextPage: rows.length > limit,
+    endCursor: page.length
+      ? Buffer.from(JSON.stringify([page.at(-1)!.at, page.at(-1)!.activity.id])).toString('base64url')
+      : null,
+  };
+}

@@ -1,0 +1,212 @@
+// Companies, with their own custom fields, and the links between contacts and companies (many
+// per contact, at most one primary). Segment filters read companies, so changes re-evaluate
+// the linked contacts.
+import {
+  fail,
+  NotFoundError,
+  newId,
+  ok,
+  type RequestContext,
+  type Result,
+  ValidationError,
+  validateInput,
+} from '@mauntic/kernel';
+import { type Executor, type PageWindow, toConnection } from '@mauntic/platform';
+import { and, count, desc, eq, lt, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { companies, contactCompanies, contacts } from '../db/schema';
+import { checkFieldValue } from '../domain/field-types';
+import { requireScope } from './authorize';
+import type { CrmDeps } from './deps';
+import { listFields, toDefinition } from './fields';
+import { reevaluateMemberships } from './segment-membership';
+
+export type CompanyRow = typeof companies.$inferSelect;
+
+/** Above this many linked contacts a company change rebuilds the segments that read companies instead. */
+const INLINE_REEVALUATION_LIMIT = 2000;
+
+export const companyInput = z.object({
+  name: z.string().trim().min(1).max(255).optional(),
+  domain: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a domain like example.com')
+    .nullable()
+    .optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+
+async function checkCompanyFields(deps: CrmDeps, organizationId: string, fields: Record<string, unknown> | undefined) {
+  const definitions = new Map((await listFields(deps, organizationId, 'company')).map((f) => [f.key, toDefinition(f)]));
+  const values: Record<string, unknown> = {};
+  const issues: { path: string[]; message: string }[] = [];
+  for (const [key, raw] of Object.entries(fields ?? {})) {
+    const def = definitions.get(key);
+    if (!def) {
+      issues.push({ path: ['input', 'fields', key], message: 'is not a company field of this organization' });
+      continue;
+    }
+    const check = checkFieldValue(def, raw);
+    if (check.ok) values[key] = check.value;
+    else issues.push({ path: ['input', 'fields', key], message: check.message });
+  }
+  return { values, issues };
+}
+
+async function reevaluateLinked(
+  tx: Executor,
+  deps: CrmDeps,
+  organizationId: string,
+  companyId: string,
+  correlationId: string,
+) {
+  const linked = await tx
+    .select({ id: contactCompanies.contactId })
+    .from(contactCompanies)
+    .where(and(eq(contactCompanies.organizationId, organizationId), eq(contactCompanies.companyId, companyId)))
+    .limit(INLINE_REEVALUATION_LIMIT + 1);
+  if (linked.length > INLINE_REEVALUATION_LIMIT) return 'too-many' as const;
+  await reevaluateMemberships(tx, deps, {
+    organizationId,
+    contactIds: linked.map((l) => l.id),
+    changed: ['company'],
+    correlationId,
+  });
+  return 'done' as const;
+}
+
+export async function createCompany(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof companyInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(companyInput, raw);
+  if (!input.ok) return input;
+  if (!input.value.name) return fail(new ValidationError([{ path: ['input', 'name'], message: 'is required' }]));
+  const { values, issues } = await checkCompanyFields(deps, org.value, input.value.fields);
+  if (issues.length) return fail(new ValidationError(issues));
+  const [row] = await deps.handle.db
+    .insert(companies)
+    .values({
+      id: newId(),
+      organizationId: org.value,
+      name: input.value.name,
+      domain: input.value.domain ?? null,
+      fields: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null)),
+    })
+    .returning();
+  return ok(row!);
+}
+
+export async function updateCompany(deps: CrmDeps, ctx: RequestContext, id: string, raw: z.input<typeof companyInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(companyInput, raw);
+  if (!input.ok) return input;
+  const { values, issues } = await checkCompanyFields(deps, org.value, input.value.fields);
+  if (issues.length) return fail(new ValidationError(issues));
+  return deps.handle.db.transaction(async (tx): Promise<Result<CompanyRow, NotFoundError>> => {
+    const put = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null));
+    const drop = Object.keys(values).filter((k) => values[k] === null);
+    const [row] = await tx
+      .update(companies)
+      .set({
+        ...(input.value.name ? { name: input.value.name } : {}),
+        ...(input.value.domain !== undefined ? { domain: input.value.domain } : {}),
+        fields: sql`(${companies.fields} || ${JSON.stringify(put)}::jsonb) - array(select jsonb_array_elements_text(${JSON.stringify(drop)}::jsonb))`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(companies.id, id), eq(companies.organizationId, org.value)))
+      .returning();
+    if (!row) return fail(new NotFoundError('Company', id));
+    const outcome = await reevaluateLinked(tx, deps, org.value, id, ctx.correlationId);
+    if (outcome === 'too-many')
+      deps.logger.info({ companyId: id }, 'many linked contacts; segments catch up on rebuild');
+    return ok(row);
+  });
+}
+
+export const linkInput = z.object({ contactId: z.uuid(), companyId: z.uuid(), primary: z.boolean().default(false) });
+
+/** Links a contact to a company (idempotent); `primary` makes it the contact's one primary company. */
+export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof linkInput>, link: boolean) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(linkInput, raw);
+  if (!input.ok) return input;
+  const { contactId, companyId, primary } = input.value;
+  return deps.handle.db.transaction(
+    async (tx): Promise<Result<(CompanyRow & { isPrimary: boolean })[], NotFoundError>> => {
+      const [contact] = await tx
+        .select({ id: contacts.id })
+        .from(contacts)
+        .where(and(eq(contacts.id, contactId), eq(contacts.organizationId, org.value)));
+      if (!contact) return fail(new NotFoundError('Contact', contactId));
+      const [company] = await tx
+        .select({ id: companies.id })
+        .from(companies)
+        .where(and(eq(companies.id, companyId), eq(companies.organizationId, org.value)));
+      if (!company) return fail(new NotFoundError('Company', companyId));
+      if (link) {
+        if (primary)
+          await tx
+            .update(contactCompanies)
+            .set({ isPrimary: false })
+            .where(and(eq(contactCompanies.contactId, contactId), eq(contactCompanies.isPrimary, true)));
+        await tx
+          .insert(contactCompanies)
+          .values({ organizationId: org.value, contactId, companyId, isPrimary: primary })
+          .onConflictDoUpdate({
+            target: [contactCompanies.contactId, contactCompanies.companyId],
+            set: { isPrimary: primary },
+          });
+      } else {
+        await tx
+          .delete(contactCompanies)
+          .where(and(eq(contactCompanies.contactId, contactId), eq(contactCompanies.companyId, companyId)));
+      }
+      await reevaluateMemberships(tx, deps, {
+        organizationId: org.value,
+        contactIds: [contactId],
+        changed: ['company'],
+        correlationId: ctx.correlationId,
+      });
+      return ok(await companiesOfInTx(tx, org.value, contactId));
+    },
+  );
+}
+
+async function companiesOfInTx(tx: Executor, organizationId: string, contactId: string) {
+  const rows = await tx
+    .select({ company: companies, isPrimary: contactCompanies.isPrimary })
+    .from(contactCompanies)
+    .innerJoin(companies, eq(companies.id, contactCompanies.companyId))
+    .where(and(eq(contactCompanies.organizationId, organizationId), eq(contactCompanies.contactId, contactId)))
+    .orderBy(desc(contactCompanies.isPrimary), companies.name);
+  return rows.map((r) => ({ ...r.company, isPrimary: r.isPrimary }));
+}
+
+export const companiesOf = (deps: CrmDeps, organizationId: string, contactId: string) =>
+  companiesOfInTx(deps.handle.db, organizationId, contactId);
+
+export async function getCompany(deps: CrmDeps, organizationId: string, id: string): Promise<CompanyRow | null> {
+  const [row] = await deps.handle.db
+    .select()
+    .from(companies)
+    .where(and(eq(companies.id, id), eq(companies.organizationId, organizationId)));
+  return row ?? null;
+}
+
+export async function listCompanies(deps: CrmDeps, ctx: RequestContext, window: PageWindow) {
+  const org = requireScope(ctx, 'crm:read');
+  if (!org.ok) return org;
+  const scope = eq(companies.organizationId, org.value);
+  const rows = await deps.handle.db
+    .select()
+    .from(companies)
+    .where(window.afterId ? and(scope, lt(companies.id, window.afterId)) : scope)
+    .orderBy(desc(companies.id))
+    .limit(window.fetch);
+  const [total] = await deps.handle.db.select({ n: count() }).from(companies).where(scope);
+  return ok(toConnection(rows, window, total?.n ?? 0, (r) => r.id));
+}

@@ -1,0 +1,157 @@
+// Merging two records of the same person. The winner keeps every value it has; where it has
+// none, it takes the loser's. Tags, do-not-contact entries, company links, notes, activities
+// and static segment memberships move to the winner; points add up. The loser is deleted, and
+// the winner's dynamic segments are re-evaluated.
+import { catalogue, createEvent, fail, NotFoundError, ok, type RequestContext, validateInput } from '@mauntic/kernel';
+import { appendEvents } from '@mauntic/platform';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import {
+  activities,
+  contactCompanies,
+  contacts,
+  doNotContact,
+  notes,
+  outbox,
+  segmentMembers,
+  segments,
+} from '../db/schema';
+import { recordOwnActivity } from './activities';
+import { requireScope } from './authorize';
+import type { ContactRow } from './contacts';
+import type { CrmDeps } from './deps';
+import { leaveAllSegments, reevaluateMemberships } from './segment-membership';
+
+export const mergeInput = z.object({ winnerId: z.uuid(), loserId: z.uuid() }).refine((m) => m.winnerId !== m.loserId, {
+  message: 'a contact cannot be merged into itself',
+  path: ['loserId'],
+});
+
+const STANDARD = [
+  'email',
+  'firstName',
+  'lastName',
+  'phone',
+  'timezone',
+  'locale',
+  'ownerId',
+  'stageId',
+  'lastActiveAt',
+] as const;
+
+/** The winner's values, with the loser's filling what the winner lacks. Pure. */
+export function mergedValues(winner: ContactRow, loser: ContactRow) {
+  const values: Partial<Record<(typeof STANDARD)[number], unknown>> = {};
+  for (const key of STANDARD) if (winner[key] === null && loser[key] !== null) values[key] = loser[key];
+  if (winner.lastActiveAt && loser.lastActiveAt && loser.lastActiveAt > winner.lastActiveAt)
+    values.lastActiveAt = loser.lastActiveAt;
+  return {
+    ...values,
+    fields: { ...loser.fields, ...winner.fields },
+    tags: [...new Set([...winner.tags, ...loser.tags])],
+    points: winner.points + loser.points,
+  };
+}
+
+export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof mergeInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(mergeInput, raw);
+  if (!input.ok) return input;
+  const { winnerId, loserId } = input.value;
+  return deps.handle.db.transaction(async (tx) => {
+    const rows = await tx
+      .select()
+      .from(contacts)
+      .where(and(eq(contacts.organizationId, org.value), inArray(contacts.id, [winnerId, loserId])))
+      .for('update');
+    const winner = rows.find((r) => r.id === winnerId);
+    const loser = rows.find((r) => r.id === loserId);
+    if (!winner) return fail(new NotFoundError('Contact', winnerId));
+    if (!loser) return fail(new NotFoundError('Contact', loserId));
+
+    // Static memberships move; the loser then leaves every segment (with exit events).
+    const staticIds = (
+      await tx
+        .select({ id: segments.id })
+        .from(segments)
+        .where(and(eq(segments.organizationId, org.value), eq(segments.kind, 'static')))
+    ).map((s) => s.id);
+    const loserStatic = staticIds.length
+      ? await tx
+          .select({ segmentId: segmentMembers.segmentId })
+          .from(segmentMembers)
+          .where(and(eq(segmentMembers.contactId, loserId), inArray(segmentMembers.segmentId, staticIds)))
+      : [];
+    await leaveAllSegments(tx, org.value, [loserId], ctx.correlationId);
+    if (loserStatic.length) {
+      const added = await tx
+        .insert(segmentMembers)
+        .values(loserStatic.map((m) => ({ organizationId: org.value, segmentId: m.segmentId, contactId: winnerId })))
+        .onConflictDoNothing()
+        .returning({ segmentId: segmentMembers.segmentId });
+      for (const m of added)
+        await tx
+          .update(segments)
+          .set({ memberCount: sql`${segments.memberCount} + 1` })
+          .where(eq(segments.id, m.segmentId));
+      await appendEvents(
+        tx,
+        outbox,
+        added.map((m) =>
+          createEvent(catalogue.crm.segmentEntered, {
+            organizationId: org.value,
+            subjectId: winnerId,
+            correlationId: ctx.correlationId,
+            data: { segmentId: m.segmentId },
+          }),
+        ),
+      );
+    }
+
+    await tx.execute(sql`
+      insert into ${doNotContact} (organization_id, contact_id, channel, reason, source, created_at)
+      select organization_id, ${winnerId}, channel, reason, source, created_at from ${doNotContact} where contact_id = ${loserId}
+      on conflict do nothing`);
+    await tx.execute(sql`
+      insert into ${contactCompanies} (organization_id, contact_id, company_id, is_primary)
+      select organization_id, ${winnerId}, company_id,
+        is_primary and not exists (select 1 from ${contactCompanies} w where w.contact_id = ${winnerId} and w.is_primary)
+      from ${contactCompanies} where contact_id = ${loserId}
+      on conflict do nothing`);
+    await tx.update(notes).set({ contactId: winnerId }).where(eq(notes.contactId, loserId));
+    await tx
+      .update(activities)
+      .set({ contactId: winnerId })
+      .where(and(eq(activities.organizationId, org.value), eq(activities.contactId, loserId)));
+
+    // The loser goes first: its email must be free before the winner may take it.
+    await tx.delete(contacts).where(eq(contacts.id, loserId));
+    const [merged] = await tx
+      .update(contacts)
+      .set({ ...mergedValues(winner, loser), updatedAt: sql`now()` } as never)
+      .where(eq(contacts.id, winnerId))
+      .returning();
+    await recordOwnActivity(tx, {
+      organizationId: org.value,
+      contactId: winnerId,
+      type: 'contact.merged',
+      subject: loserId,
+    });
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.contactMerged, {
+        organizationId: org.value,
+        subjectId: winnerId,
+        correlationId: ctx.correlationId,
+        data: { winnerId, loserId },
+      }),
+    ]);
+    await reevaluateMemberships(tx, deps, {
+      organizationId: org.value,
+      contactIds: [winnerId],
+      changed: '*',
+      correlationId: ctx.correlationId,
+    });
+    return ok(merged!);
+  });
+}

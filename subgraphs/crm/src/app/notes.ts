@@ -1,0 +1,58 @@
+// Notes on a contact: general, email, call or meeting.
+import { fail, NotFoundError, newId, ok, type RequestContext, validateInput } from '@mauntic/kernel';
+import { and, desc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { contacts, notes } from '../db/schema';
+import { recordOwnActivity } from './activities';
+import { requireScope } from './authorize';
+import type { CrmDeps } from './deps';
+
+export type NoteRow = typeof notes.$inferSelect;
+
+export const noteInput = z.object({
+  contactId: z.uuid(),
+  type: z.enum(['general', 'email', 'call', 'meeting']).default('general'),
+  body: z.string().trim().min(1).max(65_535),
+});
+
+export async function addNote(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof noteInput>) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const input = validateInput(noteInput, raw);
+  if (!input.ok) return input;
+  const author = ctx.actor.type === 'user' ? ctx.actor.id : ctx.actor.type === 'api_key' ? ctx.actor.createdBy : null;
+  return deps.handle.db.transaction(async (tx) => {
+    const [contact] = await tx
+      .select({ id: contacts.id })
+      .from(contacts)
+      .where(and(eq(contacts.id, input.value.contactId), eq(contacts.organizationId, org.value)));
+    if (!contact) return fail(new NotFoundError('Contact', input.value.contactId));
+    const [note] = await tx
+      .insert(notes)
+      .values({
+        id: newId(),
+        organizationId: org.value,
+        contactId: contact.id,
+        type: input.value.type,
+        body: input.value.body,
+        createdBy: author,
+      })
+      .returning();
+    await recordOwnActivity(tx, {
+      organizationId: org.value,
+      contactId: contact.id,
+      type: 'note.added',
+      subject: note!.id,
+      properties: { type: note!.type },
+    });
+    return ok(note!);
+  });
+}
+
+export async function notesOf(deps: CrmDeps, organizationId: string, contactId: string): Promise<NoteRow[]> {
+  return deps.handle.db
+    .select()
+    .from(notes)
+    .where(and(eq(notes.organizationId, organizationId), eq(notes.contactId, contactId)))
+    .orderBy(desc(notes.id));
+}
