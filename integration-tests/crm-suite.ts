@@ -293,7 +293,9 @@ export function crmSuite(name: string, start: PlatformFactory) {
       const csvOut = await call(`query($f: JSON) { exportContacts(filter: $f) }`, {
         f: { tags: { op: 'includesAny', value: ['imported'] } },
       });
-      const lines = (csvOut.data?.exportContacts as string).trim().split('\n');
+      const lines = String(csvOut.data?.exportContacts ?? '')
+        .trim()
+        .split('\n');
       expect(lines).toHaveLength(3);
       expect(
         lines
