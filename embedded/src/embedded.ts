@@ -3,6 +3,7 @@
 // Setting DATABASE_URL, KAFKA_BROKERS or REDIS_URL swaps in the real service: same code path.
 import { resolve } from 'node:path';
 import { crmModule } from '@mauntic/crm';
+import { crmModel } from '@mauntic/crm/environment';
 import { Gateway, gatewayModel, InProcessDataSource, readSupergraph } from '@mauntic/gateway';
 import { identityModule } from '@mauntic/identity';
 import { identityModel } from '@mauntic/identity/environment';
@@ -45,6 +46,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
       secrets: secretsModel,
       gateway: gatewayModel,
       identity: identityModel,
+      crm: crmModel,
     },
     env,
   );
@@ -56,7 +58,10 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const queue = createQueue(config.queue, logger);
   const deps = { handle, bus, queue, logger, secrets };
 
-  const modules: ContextModule<any>[] = [identityModule(config.identity), crmModule()];
+  const modules: ContextModule<any>[] = [
+    identityModule(config.identity),
+    crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
+  ];
   const contexts: RunningContext<unknown>[] = [];
   for (const module of modules)
     contexts.push((await startContext(module, deps, { migrate: true })) as RunningContext<unknown>);

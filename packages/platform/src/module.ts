@@ -32,4 +32,6 @@ export interface ContextModule<TServices = unknown> {
   createServices(deps: ContextDeps): TServices;
   subscriptions?(services: TServices): Subscription[];
   jobs?(services: TServices): JobDefinition<any>[];
+  /** Runs once the bus and the queue have started (e.g. to schedule recurring work). */
+  onStart?(services: TServices): Promise<void>;
 }

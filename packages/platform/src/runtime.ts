@@ -137,4 +137,5 @@ export async function startPorts(
   await deps.bus.start();
   await deps.queue.start();
   for (const context of contexts) await context.relay.start();
+  for (const context of contexts) await context.module.onStart?.(context.services);
 }

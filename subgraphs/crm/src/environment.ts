@@ -8,6 +8,12 @@ import {
   secretsModel,
   serverModel,
 } from '@mauntic/platform';
+import { z } from 'zod';
+
+export const crmModel = z.object({
+  /** How often segments whose filters read the clock ("-30 days") are rebuilt. */
+  CRM_SEGMENT_REFRESH_SECONDS: z.coerce.number().int().min(1).default(900),
+});
 
 export const parseCrmEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
   parseEnvironment(
@@ -18,6 +24,7 @@ export const parseCrmEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
       bus: busModel,
       queue: queueModel,
       secrets: secretsModel,
+      crm: crmModel,
     },
     env,
   );

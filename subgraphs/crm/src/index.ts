@@ -5,5 +5,7 @@ import { crmModule } from './module';
 
 runMain(async () => {
   const env = parseCrmEnvironment();
-  await runClusterContext(crmModule(), env, { migrate: env.db.MIGRATE_ON_START });
+  await runClusterContext(crmModule({ refreshIntervalMs: env.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }), env, {
+    migrate: env.db.MIGRATE_ON_START,
+  });
 });

@@ -5,7 +5,7 @@ import { type CrmServices, createCrmServices } from './app/services';
 import { outbox } from './db/schema';
 import { schema } from './graphql';
 
-export function crmModule(options: { now?: () => Date } = {}): ContextModule<CrmServices> {
+export function crmModule(options: { now?: () => Date; refreshIntervalMs?: number } = {}): ContextModule<CrmServices> {
   return {
     name: 'crm',
     schema,
@@ -17,8 +17,12 @@ export function crmModule(options: { now?: () => Date } = {}): ContextModule<Crm
         queue: deps.queue,
         logger: deps.logger,
         now: options.now ?? (() => new Date()),
+        ...(options.refreshIntervalMs ? { refreshIntervalMs: options.refreshIntervalMs } : {}),
       }),
     jobs: (services) => services.jobs(),
+    onStart: async (services) => {
+      await services.scheduleTimeDependentRefreshes();
+    },
   };
 }
 

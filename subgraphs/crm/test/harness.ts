@@ -10,12 +10,16 @@ export const DATABASES = [
   ['pglite', () => openDatabase({ memory: true })],
 ] as const;
 
-export async function openCrm(open: () => Promise<DatabaseHandle>, now: () => Date = () => new Date()) {
+export async function openCrm(
+  open: () => Promise<DatabaseHandle>,
+  now: () => Date = () => new Date(),
+  options: { refreshIntervalMs?: number } = {},
+) {
   const handle = await open();
   await runMigrations(handle, { schema: 'crm', folder: fileURLToPath(new URL('../drizzle', import.meta.url)) });
   const logger = createLogger('crm-test', 'silent');
   const queue = new LocalJobQueue({ logger });
-  const services: CrmServices = createCrmServices({ handle, queue, logger, now });
+  const services: CrmServices = createCrmServices({ handle, queue, logger, now, ...options });
   for (const job of services.jobs()) queue.register(job);
   await queue.start();
   return {

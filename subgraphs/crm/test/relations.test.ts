@@ -127,6 +127,46 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
     expect((await s.mergeContacts(ctx, { winnerId: winner.id, loserId: winner.id })).ok).toBe(false);
   });
 
+  it('adds and removes static members by filter, with events, and segments built on it follow', async () => {
+    const ctx = newOrg();
+    const s = crm.services;
+    for (const [i, tags] of [['vip'], ['vip'], ['beta']].entries())
+      unwrap(await s.createContact(ctx, { email: `c${i}@example.com`, tags }));
+    const list = unwrap(await s.createSegment(ctx, { name: 'list', kind: 'static' }));
+    const onList = unwrap(
+      await s.createSegment(ctx, { name: 'on list', filter: { segment: { id: list.id, member: true } } }),
+    );
+    unwrap(await s.rebuildSegment(ctx, onList.id));
+    const added = unwrap(
+      await s.changeStaticMembers(ctx, list.id, { filter: { tags: { op: 'includesAny', value: ['vip'] } } }, 'add'),
+    );
+    expect(added.memberCount).toBe(2);
+    expect((await s.getSegment(ctx.organizationId, onList.id))?.memberCount).toBe(2);
+    const again = unwrap(await s.changeStaticMembers(ctx, list.id, { filter: { tags: { op: 'notEmpty' } } }, 'add'));
+    expect(again.memberCount).toBe(3);
+    const removed = unwrap(
+      await s.changeStaticMembers(
+        ctx,
+        list.id,
+        { filter: { field: 'email', op: 'eq', value: 'c0@example.com' } },
+        'remove',
+      ),
+    );
+    expect(removed.memberCount).toBe(2);
+    expect((await s.getSegment(ctx.organizationId, onList.id))?.memberCount).toBe(2);
+    const events = await crm.handle.rows<{ type: string; n: number }>(
+      sql`select ${outbox.type} as type, count(*)::int as n from ${outbox}
+          where ${outbox.organizationId} = ${ctx.organizationId} and ${outbox.envelope} -> 'data' ->> 'segmentId' = ${list.id}
+          group by 1 order by 1`,
+    );
+    expect(events).toEqual([
+      { type: 'crm.segment.entered', n: 3 },
+      { type: 'crm.segment.exited', n: 1 },
+    ]);
+    const bad = await s.changeStaticMembers(ctx, list.id, { filter: { field: 'nope', op: 'eq', value: 1 } }, 'add');
+    expect(bad.ok).toBe(false);
+  });
+
   it('fills only what the winner lacks', () => {
     const base = {
       id: 'w',

@@ -6,4 +6,8 @@ export interface CrmDeps {
   logger: Logger;
   /** Injected so relative dates in segment filters can be pinned in tests. */
   now: () => Date;
+  /** How often segments whose filters read the clock ("-30 days") are rebuilt. */
+  refreshIntervalMs?: number;
 }
+
+export const DEFAULT_REFRESH_INTERVAL_MS = 15 * 60_000;

@@ -295,3 +295,50 @@ export const sqlList = (values: string[]) =>
 export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
+
+/**
+ * Adds every contact matching a filter to a static segment, or removes them from it, in one
+ * statement with an entered or exited event per contact moved. Returns who moved.
+ */
+export async function moveStaticByFilter(
+  tx: Executor,
+  deps: CrmDeps,
+  segment: SegmentRow,
+  node: FilterNode,
+  action: 'add' | 'remove',
+  correlationId: string,
+): Promise<string[]> {
+  const { organizationId, id: segmentId } = segment;
+  const predicate = compileFilter(node, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' });
+  const type = action === 'add' ? catalogue.crm.segmentEntered.type : catalogue.crm.segmentExited.type;
+  const move =
+    action === 'add'
+      ? sql`insert into ${segmentMembers} (organization_id, segment_id, contact_id)
+          select ${organizationId}, ${segmentId}, m.id from matching m
+          where not exists (select 1 from ${segmentMembers} x where x.segment_id = ${segmentId} and x.contact_id = m.id)
+          on conflict do nothing returning contact_id`
+      : sql`delete from ${segmentMembers} m
+          where m.segment_id = ${segmentId} and exists (select 1 from matching x where x.id = m.contact_id)
+          returning m.contact_id`;
+  const result = await tx.execute(sql`
+    with matching as (
+      select ${contacts.id} as id from ${contacts}
+      where ${contacts.organizationId} = ${organizationId} and (${predicate})
+    ), moved as (${move}), events as (
+      insert into ${outbox} (id, organization_id, topic, key, type, envelope)
+      select ev.id, ${organizationId}, ${topicOf('crm')}, ev.contact_id::text, ev.type,
+        ${envelopeSql(organizationId, segmentId, correlationId, sql`ev.contact_id`)}
+      from (select crm.uuid_v7() as id, contact_id, ${type}::text as type from moved) ev
+      returning 1
+    )
+    select contact_id::text as id from moved`);
+  const moved = rowsOf<{ id: string }>(result).map((r) => r.id);
+  if (moved.length === 0) return moved;
+  const delta = action === 'add' ? moved.length : -moved.length;
+  await tx
+    .update(segments)
+    .set({ memberCount: sql`${segments.memberCount} + ${delta}` })
+    .where(eq(segments.id, segmentId));
+  await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'crm')`);
+  return moved;
+}

@@ -17,13 +17,14 @@ import { and, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, outbox, segmentMembers, segments } from '../db/schema';
 import { compileFilter } from '../db/segment-sql';
-import { referencedSegments, validateFilter } from '../domain/segment-filter';
+import { type FilterNode, isTimeDependent, referencedSegments, validateFilter } from '../domain/segment-filter';
 import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
+import { type CrmDeps, DEFAULT_REFRESH_INTERVAL_MS } from './deps';
 import {
   fieldDefinitionsOf,
   type LoadedSegment,
   loadDynamicSegments,
+  moveStaticByFilter,
   type RebuildStats,
   rebuildSegment,
   reevaluateMemberships,
@@ -79,12 +80,50 @@ export const rebuildSegmentJob = (deps: CrmDeps) =>
     schema: z.object({ organizationId: z.uuid(), segmentId: z.uuid(), correlationId: z.string() }),
     attempts: 3,
     handle: async ({ organizationId, segmentId, correlationId }) => {
-      await rebuildNow(deps, organizationId, segmentId, correlationId);
+      const rebuilt = await rebuildNow(deps, organizationId, segmentId, correlationId);
+      // Membership that depends on the clock drifts by itself: come back for it.
+      if (rebuilt?.timeDependent) await scheduleRefresh(deps, organizationId, segmentId, 'refresh');
     },
   });
 
+async function scheduleRefresh(
+  deps: CrmDeps,
+  organizationId: string,
+  segmentId: string,
+  correlationId: string,
+  delayMs?: number,
+) {
+  const interval = deps.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+  const slot = Math.floor(Date.now() / interval) + (delayMs === 0 ? 0 : 1);
+  await deps.queue.enqueue(
+    rebuildSegmentJob(deps),
+    { organizationId, segmentId, correlationId },
+    { jobId: `refresh-${segmentId}-${slot}`, delayMs: delayMs ?? interval },
+  );
+}
+
+/**
+ * At start: rebuild every segment whose filter reads the clock, which then keeps itself on
+ * schedule. Slot-based job ids keep replicas from doing it twice.
+ */
+export async function scheduleTimeDependentRefreshes(deps: CrmDeps): Promise<number> {
+  const rows = await deps.handle.db
+    .select({ id: segments.id, organizationId: segments.organizationId })
+    .from(segments)
+    .where(eq(segments.kind, 'dynamic'));
+  const organizations = [...new Set(rows.map((r) => r.organizationId))];
+  let scheduled = 0;
+  for (const organizationId of organizations)
+    for (const s of await loadDynamicSegments(deps.handle.db, organizationId))
+      if (isTimeDependent(s.node)) {
+        await scheduleRefresh(deps, organizationId, s.row.id, 'startup', 0);
+        scheduled++;
+      }
+  return scheduled;
+}
+
 async function rebuildNow(deps: CrmDeps, organizationId: string, segmentId: string, correlationId: string) {
-  return deps.handle.db.transaction(async (tx): Promise<RebuildStats | null> => {
+  return deps.handle.db.transaction(async (tx): Promise<(RebuildStats & { timeDependent: boolean }) | null> => {
     // One rebuild of a segment at a time; others wait for it rather than race it.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${segmentLockKey(segmentId)}))`);
     const segment = (await loadDynamicSegments(tx, organizationId)).find((s) => s.row.id === segmentId);
@@ -98,7 +137,7 @@ async function rebuildNow(deps: CrmDeps, organizationId: string, segmentId: stri
         data: stats,
       }),
     ]);
-    return stats;
+    return { ...stats, timeDependent: isTimeDependent(segment.node) };
   });
 }
 
@@ -180,8 +219,10 @@ export async function deleteSegment(deps: CrmDeps, ctx: RequestContext, id: stri
 export async function rebuildSegmentNow(deps: CrmDeps, ctx: RequestContext, id: string) {
   const org = requireScope(ctx, 'crm:write');
   if (!org.ok) return org;
-  const stats = await rebuildNow(deps, org.value, id, ctx.correlationId);
-  return stats ? ok(stats) : fail(new NotFoundError('Segment', id));
+  const rebuilt = await rebuildNow(deps, org.value, id, ctx.correlationId);
+  if (!rebuilt) return fail(new NotFoundError('Segment', id));
+  const { timeDependent: _, ...stats } = rebuilt;
+  return ok(stats);
 }
 
 export async function getSegment(deps: CrmDeps, organizationId: string, id: string): Promise<SegmentRow | null> {
@@ -254,17 +295,33 @@ export async function previewSegment(deps: CrmDeps, ctx: RequestContext, filter:
 }
 
 /** Adds contacts to, or removes them from, a static segment. */
+export interface StaticChange {
+  contactIds?: string[];
+  /** Every contact matching this filter (a segment filter tree). */
+  filter?: unknown;
+}
+
+/** Adds contacts to, or removes them from, a static segment: by id, by filter, or both. */
 export async function changeStaticMembers(
   deps: CrmDeps,
   ctx: RequestContext,
   segmentId: string,
-  contactIds: string[],
+  change: string[] | StaticChange,
   action: 'add' | 'remove',
 ) {
   const org = requireScope(ctx, 'crm:write');
   if (!org.ok) return org;
+  const { contactIds = [], filter } = Array.isArray(change) ? { contactIds: change } : change;
   if (contactIds.length > 10_000)
     return fail(new ValidationError([{ path: ['input', 'contactIds'], message: 'at most 10,000 at a time' }]));
+  let node: FilterNode | undefined;
+  if (filter !== undefined && filter !== null) {
+    const fields = await fieldDefinitionsOf(deps.handle.db, org.value);
+    const parsed = validateFilter(filter, { fields, segmentExists: () => true });
+    if (!parsed.ok)
+      return fail(new ValidationError(parsed.error.issues.map((i) => ({ ...i, path: ['input', ...i.path] }))));
+    node = parsed.value;
+  }
   return deps.handle.db.transaction(async (tx): Promise<Result<SegmentRow, ValidationError | NotFoundError>> => {
     const [segment] = await tx
       .select()
@@ -289,45 +346,49 @@ export async function changeStaticMembers(
           ).map((c) => c.id);
     const missing = contactIds.filter((id) => !owned.includes(id));
     if (missing.length) return fail(new NotFoundError('Contact', missing[0]!));
-    const moved =
-      action === 'add'
-        ? await tx
-            .insert(segmentMembers)
-            .values(owned.map((contactId) => ({ organizationId: org.value, segmentId, contactId })))
-            .onConflictDoNothing()
-            .returning({ contactId: segmentMembers.contactId })
-        : owned.length
+    const moved: string[] = [];
+    if (owned.length) {
+      const rows =
+        action === 'add'
           ? await tx
+              .insert(segmentMembers)
+              .values(owned.map((contactId) => ({ organizationId: org.value, segmentId, contactId })))
+              .onConflictDoNothing()
+              .returning({ contactId: segmentMembers.contactId })
+          : await tx
               .delete(segmentMembers)
               .where(and(eq(segmentMembers.segmentId, segmentId), inArray(segmentMembers.contactId, owned)))
-              .returning({ contactId: segmentMembers.contactId })
-          : [];
-    const delta = action === 'add' ? moved.length : -moved.length;
-    const [row] = await tx
-      .update(segments)
-      .set({ memberCount: sql`${segments.memberCount} + ${delta}` })
-      .where(eq(segments.id, segmentId))
-      .returning();
-    // Dynamic segments built on this one follow.
-    await reevaluateMemberships(tx, deps, {
-      organizationId: org.value,
-      contactIds: moved.map((m) => m.contactId),
-      changed: ['segments'],
-      correlationId: ctx.correlationId,
-    });
-    const def = action === 'add' ? catalogue.crm.segmentEntered : catalogue.crm.segmentExited;
-    await appendEvents(
-      tx,
-      outbox,
-      moved.map((m) =>
-        createEvent(def, {
-          organizationId: org.value,
-          subjectId: m.contactId,
-          correlationId: ctx.correlationId,
-          data: { segmentId },
-        }),
-      ),
-    );
+              .returning({ contactId: segmentMembers.contactId });
+      moved.push(...rows.map((r) => r.contactId));
+      const delta = action === 'add' ? rows.length : -rows.length;
+      await tx
+        .update(segments)
+        .set({ memberCount: sql`${segments.memberCount} + ${delta}` })
+        .where(eq(segments.id, segmentId));
+      const def = action === 'add' ? catalogue.crm.segmentEntered : catalogue.crm.segmentExited;
+      await appendEvents(
+        tx,
+        outbox,
+        rows.map((m) =>
+          createEvent(def, {
+            organizationId: org.value,
+            subjectId: m.contactId,
+            correlationId: ctx.correlationId,
+            data: { segmentId },
+          }),
+        ),
+      );
+    }
+    if (node) moved.push(...(await moveStaticByFilter(tx, deps, segment, node, action, ctx.correlationId)));
+    // Dynamic segments built on this one follow, a thousand contacts at a time.
+    for (let i = 0; i < moved.length; i += 1000)
+      await reevaluateMemberships(tx, deps, {
+        organizationId: org.value,
+        contactIds: moved.slice(i, i + 1000),
+        changed: ['segments'],
+        correlationId: ctx.correlationId,
+      });
+    const [row] = await tx.select().from(segments).where(eq(segments.id, segmentId));
     return ok(row!);
   });
 }

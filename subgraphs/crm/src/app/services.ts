@@ -35,6 +35,7 @@ import {
   previewSegment,
   rebuildSegmentJob,
   rebuildSegmentNow,
+  scheduleTimeDependentRefreshes,
   segmentMembersPage,
   updateSegment,
 } from './segments';
@@ -91,6 +92,7 @@ export function createCrmServices(deps: CrmDeps) {
     importErrors: bind(importErrorsPage),
     importErrorReportCsv: bind(importErrorReportCsv),
     exportContacts: bind(exportContacts),
+    scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),
     jobs: () => [rebuildSegmentJob(deps), contactImportJob(deps)],
   };
 }

@@ -157,7 +157,11 @@ builder.mutationField('rebuildSegment', (t) =>
 
 const MembersInput = (name: string) =>
   builder.inputType(name, {
-    fields: (f) => ({ segmentId: f.id({ required: true }), contactIds: f.idList({ required: true }) }),
+    fields: (f) => ({
+      segmentId: f.id({ required: true }),
+      contactIds: f.idList({ description: 'These contacts (at most 10,000)' }),
+      filter: f.field({ type: 'JSON', description: 'Every contact matching this segment filter' }),
+    }),
   });
 
 for (const [field, action] of [
@@ -177,7 +181,7 @@ for (const [field, action] of [
           await services(ctx).changeStaticMembers(
             ctx.request,
             String(input.segmentId),
-            input.contactIds.map(String),
+            { contactIds: (input.contactIds ?? []).map(String), filter: input.filter ?? undefined },
             action,
           ),
         ),
