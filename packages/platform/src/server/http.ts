@@ -95,7 +95,8 @@ export async function startHttpServer(
 ): Promise<RunningHttpServer> {
   let isDraining = false;
   const routes = httpRoutesWithProbes(options, () => isDraining);
-  const limit = options.maxBodyBytes ?? 1024 * 1024;
+  // Large enough for a CSV import sent through GraphQL (startContactImport); see the README.
+  const limit = options.maxBodyBytes ?? 32 * 1024 * 1024;
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const started = process.hrtime.bigint();

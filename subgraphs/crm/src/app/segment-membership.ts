@@ -231,6 +231,49 @@ const envelopeSql = (organizationId: string, segmentId: string, correlationId: s
     'subject', jsonb_build_object('type', 'contact', 'id', ${contactId}::text),
     'data', jsonb_build_object('segmentId', ${segmentId}::text))`;
 
+/** The single statement of a rebuild (exported so its plan can be inspected). */
+export function rebuildStatement(segment: LoadedSegment, predicate: SQL, correlationId: string): SQL {
+  const organizationId = segment.row.organizationId;
+  const segmentId = segment.row.id;
+  const topic = topicOf('crm');
+  const entered = catalogue.crm.segmentEntered.type;
+  const exited = catalogue.crm.segmentExited.type;
+  return sql`
+    with matching as (
+      select ${contacts.id} as id from ${contacts}
+      where ${contacts.organizationId} = ${organizationId} and (${predicate})
+    ), current as (
+      select contact_id from ${segmentMembers} where segment_id = ${segmentId}
+    ), diff as (
+      -- Who should enter and who should leave. A full join can only be planned as a hash or
+      -- merge join, so its cost stays linear whatever the planner guesses about the CTEs.
+      select coalesce(a.id, b.contact_id) as contact_id, a.id is not null as enter
+      from matching a full join current b on a.id = b.contact_id
+      where a.id is null or b.contact_id is null
+    ), added as (
+      insert into ${segmentMembers} (organization_id, segment_id, contact_id)
+      select ${organizationId}, ${segmentId}, contact_id from diff where enter
+      on conflict do nothing
+      returning contact_id
+    ), removed as (
+      delete from ${segmentMembers} m using diff d
+      where m.segment_id = ${segmentId} and m.contact_id = d.contact_id and not d.enter
+      returning m.contact_id
+    ), changes as (
+      select contact_id, ${entered}::text as type from added
+      union all
+      select contact_id, ${exited}::text as type from removed
+    ), events as (
+      insert into ${outbox} (id, organization_id, topic, key, type, envelope)
+      select ev.id, ${organizationId}, ${topic}, ev.contact_id::text, ev.type,
+        ${envelopeSql(organizationId, segmentId, correlationId, sql`ev.contact_id`)}
+      from (select crm.uuid_v7() as id, contact_id, type from changes) ev
+      returning 1
+    )
+    select (select count(*) from added)::int as added, (select count(*) from removed)::int as removed,
+      (select count(*) from matching)::int as member_count, (select count(*) from events)::int as events`;
+}
+
 /**
  * Recomputes a dynamic segment's membership in one statement: inserts who now matches, deletes
  * who no longer does, writes an entered or exited event for each, and stores the count.
@@ -245,37 +288,7 @@ export async function rebuildSegment(
   const organizationId = segment.row.organizationId;
   const segmentId = segment.row.id;
   const predicate = compileFilter(segment.node, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' });
-  const topic = topicOf('crm');
-  const entered = catalogue.crm.segmentEntered.type;
-  const exited = catalogue.crm.segmentExited.type;
-  const result = await tx.execute(sql`
-    with matching as (
-      select ${contacts.id} as id from ${contacts}
-      where ${contacts.organizationId} = ${organizationId} and (${predicate})
-    ), added as (
-      insert into ${segmentMembers} (organization_id, segment_id, contact_id)
-      select ${organizationId}, ${segmentId}, m.id from matching m
-      -- An anti-join first: far cheaper than a speculative insert per existing member.
-      where not exists (select 1 from ${segmentMembers} x where x.segment_id = ${segmentId} and x.contact_id = m.id)
-      on conflict do nothing
-      returning contact_id
-    ), removed as (
-      delete from ${segmentMembers} m
-      where m.segment_id = ${segmentId} and not exists (select 1 from matching x where x.id = m.contact_id)
-      returning m.contact_id
-    ), changes as (
-      select contact_id, ${entered}::text as type from added
-      union all
-      select contact_id, ${exited}::text as type from removed
-    ), events as (
-      insert into ${outbox} (id, organization_id, topic, key, type, envelope)
-      select ev.id, ${organizationId}, ${topic}, ev.contact_id::text, ev.type,
-        ${envelopeSql(organizationId, segmentId, correlationId, sql`ev.contact_id`)}
-      from (select crm.uuid_v7() as id, contact_id, type from changes) ev
-      returning 1
-    )
-    select (select count(*) from added)::int as added, (select count(*) from removed)::int as removed,
-      (select count(*) from matching)::int as member_count, (select count(*) from events)::int as events`);
+  const result = await tx.execute(rebuildStatement(segment, predicate, correlationId));
   const [stats] = rowsOf<{ added: number; removed: number; member_count: number }>(result);
   const memberCount = stats?.member_count ?? 0;
   await tx.update(segments).set({ memberCount, rebuiltAt: sql`now()` }).where(eq(segments.id, segmentId));
@@ -314,11 +327,11 @@ export async function moveStaticByFilter(
   const move =
     action === 'add'
       ? sql`insert into ${segmentMembers} (organization_id, segment_id, contact_id)
-          select ${organizationId}, ${segmentId}, m.id from matching m
-          where not exists (select 1 from ${segmentMembers} x where x.segment_id = ${segmentId} and x.contact_id = m.id)
+          select ${organizationId}, ${segmentId}, id from matching
           on conflict do nothing returning contact_id`
-      : sql`delete from ${segmentMembers} m
-          where m.segment_id = ${segmentId} and exists (select 1 from matching x where x.id = m.contact_id)
+      : sql`delete from ${segmentMembers} m using ${contacts}
+          where m.segment_id = ${segmentId} and ${contacts.id} = m.contact_id
+            and ${contacts.organizationId} = ${organizationId} and (${predicate}) is true
           returning m.contact_id`;
   const result = await tx.execute(sql`
     with matching as (
