@@ -1,4 +1,4 @@
-// `pnpm --filter @mauntic/crm import <file.csv> --map email=email,first=firstName,plan=fields.plan
+// `pnpm --filter @mauntic/crm import-contacts <file.csv> --map email=email,first=firstName,plan=fields.plan
 //   [--tag x]... [--url http://localhost:4000/graphql] [--token <bearer>]`
 // Starts a contact import through the gateway and draws its progress on stderr until it ends;
 // exits non-zero if the import failed or rejected the request.
