@@ -20,6 +20,7 @@ export function crmModule(options: { now?: () => Date; refreshIntervalMs?: numbe
         ...(options.refreshIntervalMs ? { refreshIntervalMs: options.refreshIntervalMs } : {}),
       }),
     jobs: (services) => services.jobs(),
+    subscriptions: (services) => services.subscriptions(),
     onStart: async (services) => {
       await services.scheduleTimeDependentRefreshes();
     },

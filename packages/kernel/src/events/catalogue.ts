@@ -1,10 +1,11 @@
 // Every event type and version the platform knows. Producers build events from these
 // definitions; consumers validate what they receive against them.
 import * as crm from '../catalogue/crm';
+import * as delivery from '../catalogue/delivery';
 import * as identity from '../catalogue/identity';
 import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope';
 
-export const catalogue = { identity, crm } as const;
+export const catalogue = { identity, crm, delivery } as const;
 
 const definitions = new Map<string, EventDefinition>();
 for (const context of Object.values(catalogue)) {

@@ -19,6 +19,7 @@ import {
   updateContact,
   upsertContact,
 } from './contacts';
+import { deliverySubscription } from './delivery-events';
 import type { CrmDeps } from './deps';
 import { exportContacts } from './export-contacts';
 import { createField, listFields } from './fields';
@@ -93,6 +94,7 @@ export function createCrmServices(deps: CrmDeps) {
     importErrorReportCsv: bind(importErrorReportCsv),
     exportContacts: bind(exportContacts),
     scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),
+    subscriptions: () => [deliverySubscription(deps)],
     jobs: () => [rebuildSegmentJob(deps), contactImportJob(deps)],
   };
 }

@@ -1,0 +1,115 @@
+// What CRM takes from delivery's events: sends, opens and clicks go on the timeline (people's
+// opens and clicks also count as behaviour; machine ones - Apple MPP, link scanners - are
+// kept apart), and hard bounces, complaints and unsubscribes become do-not-contact.
+import { catalogue, type EventEnvelope } from '@mauntic/kernel';
+import { applyOnce, type Executor, type Subscription } from '@mauntic/platform';
+import { and, eq, sql } from 'drizzle-orm';
+import { contacts, processedEvents } from '../db/schema';
+import { recordBehaviour, recordOwnActivity } from './activities';
+import { setDoNotContactInTx } from './contact-attributes';
+import type { CrmDeps } from './deps';
+
+export const DELIVERY_CONSUMER = 'crm-delivery';
+
+const d = catalogue.delivery;
+const HANDLED = [
+  d.messageSent,
+  d.messageOpened,
+  d.messageClicked,
+  d.messageBounced,
+  d.messageComplained,
+  d.messageUnsubscribed,
+];
+
+type Message = {
+  messageId: string;
+  contactId: string | null;
+  channel: string;
+  address: string;
+  templateId: string | null;
+};
+
+/** The contact a message went to: by id, or for a bare email address by that address. */
+async function recipient(tx: Executor, organizationId: string, m: Message): Promise<string | null> {
+  const where = m.contactId
+    ? and(eq(contacts.organizationId, organizationId), eq(contacts.id, m.contactId))
+    : m.channel === 'email'
+      ? and(eq(contacts.organizationId, organizationId), sql`lower(${contacts.email}) = ${m.address.toLowerCase()}`)
+      : undefined;
+  if (!where) return null;
+  const [row] = await tx.select({ id: contacts.id }).from(contacts).where(where);
+  return row?.id ?? null;
+}
+
+/** Applies one delivery event, once (redelivery changes nothing). True if it was applied now. */
+export async function applyDeliveryEvent(deps: CrmDeps, event: EventEnvelope): Promise<boolean> {
+  const def = HANDLED.find((h) => h.type === event.type);
+  if (!def) return false;
+  const data = def.data.parse(event.data) as Message & Record<string, unknown>;
+  const org = event.organizationId;
+  return applyOnce(deps.handle.db, processedEvents, DELIVERY_CONSUMER, event, async (tx) => {
+    const contactId = await recipient(tx, org, data);
+    if (!contactId) return;
+    const occurredAt = new Date(event.occurredAt);
+    const base = {
+      organizationId: org,
+      contactId,
+      subject: data.templateId,
+      occurredAt,
+      properties: { messageId: data.messageId } as Record<string, unknown>,
+    };
+    const dnc = (reason: 'bounced' | 'complaint' | 'unsubscribed') =>
+      setDoNotContactInTx(
+        tx,
+        deps,
+        org,
+        {
+          contactId,
+          channel: data.channel as 'email',
+          doNotContact: true,
+          reason,
+          source: `delivery:${data.messageId}`,
+        },
+        event.correlationId,
+      );
+    switch (event.type) {
+      case d.messageSent.type:
+        await recordOwnActivity(tx, { ...base, type: `${data.channel}.sent` });
+        break;
+      case d.messageOpened.type:
+      case d.messageClicked.type: {
+        const verb = event.type === d.messageOpened.type ? 'opened' : 'clicked';
+        if (data.url) base.properties.url = data.url;
+        // A proxy's or scanner's "open" is kept, under its own type, out of every human count.
+        if (data.machine) await recordOwnActivity(tx, { ...base, type: `${data.channel}.${verb}.machine` });
+        else await recordBehaviour(tx, deps, { ...base, type: `${data.channel}.${verb}` }, event.correlationId);
+        break;
+      }
+      case d.messageBounced.type:
+        await recordOwnActivity(tx, {
+          ...base,
+          type: `${data.channel}.bounced`,
+          properties: { ...base.properties, bounceType: data.bounceType, reason: data.reason },
+        });
+        if (data.bounceType === 'hard' && data.channel !== 'webhook') await dnc('bounced');
+        break;
+      case d.messageComplained.type:
+        await recordOwnActivity(tx, { ...base, type: `${data.channel}.complained` });
+        if (data.channel !== 'webhook') await dnc('complaint');
+        break;
+      case d.messageUnsubscribed.type:
+        await recordOwnActivity(tx, { ...base, type: `${data.channel}.unsubscribed` });
+        if (data.channel !== 'webhook') await dnc('unsubscribed');
+        break;
+    }
+  });
+}
+
+export const deliverySubscription = (deps: CrmDeps): Subscription => ({
+  group: DELIVERY_CONSUMER,
+  contexts: ['delivery'],
+  types: HANDLED.map((h) => h.type),
+  handle: async (event) => {
+    await applyDeliveryEvent(deps, event);
+  },
+});
