@@ -4,11 +4,13 @@ import type { z } from 'zod';
 import {
   type busModel,
   ConfigError,
-  type databaseModel,
+  databaseModel,
+  parseEnvironment,
   type queueModel,
   type secretsModel,
   type serverModel,
 } from './config';
+import { runMigrations } from './db/migrate';
 import { createLogger } from './logger';
 import type { ContextModule } from './module';
 import { createBus, createQueue, loadSecrets, openDatabaseFromEnv, startContext, startPorts } from './runtime';
@@ -74,5 +76,19 @@ export function runMain(main: () => Promise<unknown>): void {
     if (error instanceof ConfigError) console.error(error.message);
     else console.error(error);
     process.exit(1);
+  });
+}
+
+/** The `migrate` command of a context: applies its migrations to DATABASE_URL (or PGlite under DATA_DIR). */
+export function runMigrateCommand(module: Pick<ContextModule, 'name' | 'migrations'>): void {
+  runMain(async () => {
+    const { db } = parseEnvironment({ db: databaseModel });
+    const handle = await openDatabaseFromEnv(db, `${module.name}-migrate`);
+    try {
+      await runMigrations(handle, module.migrations);
+    } finally {
+      await handle.close();
+    }
+    createLogger(module.name).info({ schema: module.migrations.schema }, 'migrations applied');
   });
 }
