@@ -9,15 +9,22 @@ export const OUTBOX_CHANNEL = 'mauntic_outbox';
 
 export async function appendEvents(tx: Executor, table: OutboxTable, events: EventEnvelope[]): Promise<void> {
   if (events.length === 0) return;
-  await tx.insert(table).values(
-    events.map((event) => ({
-      id: event.id,
-      organizationId: event.organizationId,
-      topic: topicOf(contextOf(event.type)),
-      key: event.subject.id,
-      type: event.type,
-      envelope: event,
-    })),
-  );
-  await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, ${contextOf(events[0]!.type)})`);
+  const rows = events.map((event) => ({
+    id: event.id,
+    organization_id: event.organizationId,
+    topic: topicOf(contextOf(event.type)),
+    key: event.subject.id,
+    type: event.type,
+    envelope: event,
+  }));
+  // One round trip: the rows travel as one JSON parameter, and the NOTIFY rides along.
+  await tx.execute(sql`
+    with inserted as (
+      insert into ${table} (id, organization_id, topic, key, type, envelope)
+      select id, organization_id, topic, key, type, envelope
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as r(id uuid, organization_id uuid, topic text, key text, type text, envelope jsonb)
+      returning 1
+    )
+    select pg_notify(${OUTBOX_CHANNEL}, ${contextOf(events[0]!.type)}) from (select count(*) from inserted) done`);
 }

@@ -132,36 +132,26 @@ async function evaluateWave(
       sql`, `,
     )}]::text[]`}) as k`,
   );
-  const predicates: SQL[] = wave.map((s, i) => {
+  // Whether each contact matches each segment now, and whether it is a member now: one query.
+  const columns: SQL[] = wave.flatMap((s, i) => {
     const predicate = compileFilter(s.node, { organizationId, now, timeZone: 'UTC', mode: 'single' });
-    return sql`coalesce((${predicate}), false) as ${sql.identifier(`s${i}`)}`;
+    return [
+      sql`coalesce((${predicate}), false) as ${sql.identifier(`s${i}`)}`,
+      sql`exists (select 1 from ${segmentMembers} m where m.segment_id = ${s.row.id} and m.contact_id = ${contacts.id}) as ${sql.identifier(`m${i}`)}`,
+    ];
   });
   const result = await tx.execute(
-    sql`select ${contacts.id} as id, ${sql.join(predicates, sql`, `)} from ${contacts}
+    sql`select ${contacts.id} as id, ${sql.join(columns, sql`, `)} from ${contacts}
         where ${contacts.organizationId} = ${organizationId} and ${contacts.id} in ${sqlList(contactIds)}`,
   );
   const evaluated = rowsOf<Record<string, unknown>>(result);
-  const current = await tx
-    .select({ segmentId: segmentMembers.segmentId, contactId: segmentMembers.contactId })
-    .from(segmentMembers)
-    .where(
-      and(
-        eq(segmentMembers.organizationId, organizationId),
-        inArray(
-          segmentMembers.segmentId,
-          wave.map((s) => s.row.id),
-        ),
-        inArray(segmentMembers.contactId, contactIds),
-      ),
-    );
-  const isMember = new Set(current.map((m) => `${m.segmentId}:${m.contactId}`));
 
   const enter: { segmentId: string; contactId: string }[] = [];
   const exit: { segmentId: string; contactId: string }[] = [];
   for (const row of evaluated) {
     wave.forEach((s, i) => {
       const should = row[`s${i}`] === true;
-      const is = isMember.has(`${s.row.id}:${row.id}`);
+      const is = row[`m${i}`] === true;
       if (should && !is) enter.push({ segmentId: s.row.id, contactId: String(row.id) });
       if (!should && is) exit.push({ segmentId: s.row.id, contactId: String(row.id) });
     });
