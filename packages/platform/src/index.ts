@@ -6,6 +6,7 @@ export * from './cluster';
 export * from './config';
 export * from './db/database';
 export * from './db/folder-lock';
+export * from './db/keyset';
 export * from './db/migrate';
 export * from './graphql/builder';
 export * from './graphql/common';

@@ -61,3 +61,9 @@ export function toConnection<T>(
     totalCount,
   };
 }
+
+/** Options for a Pothos `t.connection` whose resolver returns a Connection: its name and `totalCount`. */
+export const connectionWithTotalCount = (name: string) => ({
+  name,
+  fields: (t: any) => ({ totalCount: t.int({ resolve: (c: { totalCount: number }) => c.totalCount }) }),
+});

@@ -11,8 +11,8 @@ import {
   ValidationError,
   validateInput,
 } from '@mauntic/kernel';
-import { type Executor, type PageWindow, toConnection } from '@mauntic/platform';
-import { and, count, desc, eq, lt, sql } from 'drizzle-orm';
+import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { companies, contactCompanies, contacts } from '../db/schema';
 import { checkFieldValue } from '../domain/field-types';
@@ -200,13 +200,5 @@ export async function getCompany(deps: CrmDeps, organizationId: string, id: stri
 export async function listCompanies(deps: CrmDeps, ctx: RequestContext, window: PageWindow) {
   const org = requireScope(ctx, 'crm:read');
   if (!org.ok) return org;
-  const scope = eq(companies.organizationId, org.value);
-  const rows = await deps.handle.db
-    .select()
-    .from(companies)
-    .where(window.afterId ? and(scope, lt(companies.id, window.afterId)) : scope)
-    .orderBy(desc(companies.id))
-    .limit(window.fetch);
-  const [total] = await deps.handle.db.select({ n: count() }).from(companies).where(scope);
-  return ok(toConnection(rows, window, total?.n ?? 0, (r) => r.id));
+  return ok(await pageOfOrganization(deps.handle.db, companies, org.value, window));
 }

@@ -12,7 +12,14 @@ import {
   ValidationError,
   validateInput,
 } from '@mauntic/kernel';
-import { appendEvents, defineJob, type Executor, type PageWindow, toConnection } from '@mauntic/platform';
+import {
+  appendEvents,
+  defineJob,
+  type Executor,
+  type PageWindow,
+  pageOfOrganization,
+  toConnection,
+} from '@mauntic/platform';
 import { and, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, outbox, segmentMembers, segments } from '../db/schema';
@@ -236,15 +243,7 @@ export async function getSegment(deps: CrmDeps, organizationId: string, id: stri
 export async function listSegments(deps: CrmDeps, ctx: RequestContext, window: PageWindow) {
   const org = requireScope(ctx, 'crm:read');
   if (!org.ok) return org;
-  const scope = eq(segments.organizationId, org.value);
-  const rows = await deps.handle.db
-    .select()
-    .from(segments)
-    .where(window.afterId ? and(scope, lt(segments.id, window.afterId)) : scope)
-    .orderBy(desc(segments.id))
-    .limit(window.fetch);
-  const [total] = await deps.handle.db.select({ n: count() }).from(segments).where(scope);
-  return ok(toConnection(rows, window, total?.n ?? 0, (r) => r.id));
+  return ok(await pageOfOrganization(deps.handle.db, segments, org.value, window));
 }
 
 export async function segmentMembersPage(deps: CrmDeps, organizationId: string, segmentId: string, window: PageWindow) {

@@ -17,8 +17,8 @@ import {
   type ValidationError,
   validateInput,
 } from '@mauntic/kernel';
-import { appendEvents, type PageWindow, toConnection } from '@mauntic/platform';
-import { and, count, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { appendEvents, type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { apiKeys, outbox } from '../db/schema';
 import { requireCaller, requireUser } from './authorize';
@@ -136,13 +136,5 @@ export async function verifyApiKey(deps: IdentityDeps, key: string): Promise<Api
 export async function listApiKeys(deps: IdentityDeps, ctx: RequestContext, window: PageWindow) {
   const caller = requireCaller(ctx, 'identity:read');
   if (!caller.ok) return caller;
-  const org = eq(apiKeys.organizationId, caller.value.organizationId);
-  const rows = await deps.handle.db
-    .select()
-    .from(apiKeys)
-    .where(window.afterId ? and(org, lt(apiKeys.id, window.afterId)) : org)
-    .orderBy(desc(apiKeys.id))
-    .limit(window.fetch);
-  const [total] = await deps.handle.db.select({ n: count() }).from(apiKeys).where(org);
-  return ok(toConnection(rows, window, total?.n ?? 0, (r) => r.id));
+  return ok(await pageOfOrganization(deps.handle.db, apiKeys, caller.value.organizationId, window));
 }

@@ -1,5 +1,5 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { orThrow } from '@mauntic/platform';
+import { connectionWithTotalCount, orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 import { CONTACT_SORTS } from '../../app/contact-queries';
 import type { ContactInput } from '../../app/contact-values';
@@ -122,10 +122,7 @@ builder.queryField('contacts', (t) =>
         );
       },
     },
-    {
-      name: 'ContactConnection',
-      fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
-    },
+    connectionWithTotalCount('ContactConnection'),
   ),
 );
 

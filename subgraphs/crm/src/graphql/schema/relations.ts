@@ -1,6 +1,6 @@
 // Companies, notes, the timeline, custom events, merge and GDPR tools.
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { orThrow, pageWindow } from '@mauntic/platform';
+import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { ActivityRow } from '../../app/activities';
 import type { CompanyRow } from '../../app/companies';
 import type { NoteRow } from '../../app/notes';
@@ -82,10 +82,7 @@ builder.queryField('companies', (t) =>
       authScopes: { scope: 'crm:read' },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listCompanies(ctx.request, pageWindow(args))),
     },
-    {
-      name: 'CompanyConnection',
-      fields: (f) => ({ totalCount: f.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
-    },
+    connectionWithTotalCount('CompanyConnection'),
   ),
 );
 

@@ -1,5 +1,5 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { orThrow, pageWindow } from '@mauntic/platform';
+import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { SegmentRow } from '../../app/segment-membership';
 import { builder, orgOf, services } from '../builder';
 import { Contact } from './contact';
@@ -23,10 +23,7 @@ export const Segment = builder.objectRef<SegmentRow>('Segment').implement({
         type: Contact,
         resolve: (s, args, ctx) => services(ctx).segmentMembers(s.organizationId, s.id, pageWindow(args)),
       },
-      {
-        name: 'SegmentContactConnection',
-        fields: (f) => ({ totalCount: f.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
-      },
+      connectionWithTotalCount('SegmentContactConnection'),
     ),
   }),
 });
@@ -48,10 +45,7 @@ builder.queryField('segments', (t) =>
       authScopes: { scope: 'crm:read' },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listSegments(ctx.request, pageWindow(args))),
     },
-    {
-      name: 'SegmentConnection',
-      fields: (f) => ({ totalCount: f.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
-    },
+    connectionWithTotalCount('SegmentConnection'),
   ),
 );
 

@@ -1,5 +1,5 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { orThrow, pageWindow } from '@mauntic/platform';
+import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { ApiKeyRow } from '../../app/api-keys';
 import { builder, services } from '../builder';
 import { User } from './user';
@@ -33,10 +33,7 @@ builder.queryField('apiKeys', (t) =>
       authScopes: { member: true },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listApiKeys(ctx.request, pageWindow(args))),
     },
-    {
-      name: 'ApiKeyConnection',
-      fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
-    },
+    connectionWithTotalCount('ApiKeyConnection'),
   ),
 );
 

@@ -1,5 +1,5 @@
 import { ForbiddenError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { orThrow, pageWindow } from '@mauntic/platform';
+import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { InvitationRow } from '../../app/members';
 import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors';
 import { builder, services } from '../builder';
@@ -27,10 +27,7 @@ builder.queryField('members', (t) =>
       authScopes: { member: true },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listMembers(ctx.request, pageWindow(args))),
     },
-    {
-      name: 'MemberConnection',
-      fields: (t) => ({ totalCount: t.int({ resolve: (c) => (c as unknown as { totalCount: number }).totalCount }) }),
-    },
+    connectionWithTotalCount('MemberConnection'),
   ),
 );
 

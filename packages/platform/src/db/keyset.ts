@@ -1,0 +1,27 @@
+// One page of an organization's rows, newest first, by UUID v7 id: the list every context needs.
+import { and, count, desc, eq, lt } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { type Connection, type PageWindow, toConnection } from '../graphql/connection';
+import type { Executor } from './database';
+
+type OrganizationTable = PgTable & { id: PgColumn; organizationId: PgColumn };
+
+export async function pageOfOrganization<T extends OrganizationTable>(
+  db: Executor,
+  table: T,
+  organizationId: string,
+  window: PageWindow,
+): Promise<Connection<T['$inferSelect']>> {
+  const scope = eq(table.organizationId, organizationId);
+  const rows = (await db
+    .select()
+    .from(table as PgTable)
+    .where(window.afterId ? and(scope, lt(table.id, window.afterId)) : scope)
+    .orderBy(desc(table.id))
+    .limit(window.fetch)) as T['$inferSelect'][];
+  const [total] = await db
+    .select({ n: count() })
+    .from(table as PgTable)
+    .where(scope);
+  return toConnection(rows, window, total?.n ?? 0, (r) => (r as { id: string }).id);
+}
