@@ -62,7 +62,13 @@ export const snapshot = (c: ContactRow) => ({
 });
 
 export async function contactFieldMap(deps: CrmDeps, organizationId: string): Promise<Map<string, FieldDefinition>> {
-  return new Map((await listFields(deps, organizationId, 'contact')).map((f) => [f.key, toDefinition(f)]));
+  return (await organizationFields(deps, organizationId)).contact;
+}
+
+/** Every field definition (segment filters need company fields too) and the contact ones by key. */
+async function organizationFields(deps: CrmDeps, organizationId: string) {
+  const all = (await listFields(deps, organizationId)).map(toDefinition);
+  return { all, contact: new Map(all.filter((f) => f.entity === 'contact').map((f) => [f.key, f])) };
 }
 
 async function checkStage(
@@ -106,6 +112,7 @@ async function recordWrite(
   row: ContactRow,
   kind: 'created' | 'updated',
   changed: string[],
+  fields: FieldDefinition[],
 ) {
   const base = { organizationId: row.organizationId, subjectId: row.id, correlationId: ctx.correlationId };
   await appendEvents(tx, outbox, [
@@ -124,15 +131,15 @@ async function recordWrite(
     contactIds: [row.id],
     changed: kind === 'created' ? '*' : changed,
     correlationId: ctx.correlationId,
+    fields,
   });
 }
 
 export async function createContact(deps: CrmDeps, ctx: RequestContext, input: ContactInput) {
   const org = requireScope(ctx, 'crm:write');
   if (!org.ok) return org;
-  const { values, issues } = checkContactInput(input, await contactFieldMap(deps, org.value), ['input'], {
-    creating: true,
-  });
+  const fields = await organizationFields(deps, org.value);
+  const { values, issues } = checkContactInput(input, fields.contact, ['input'], { creating: true });
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(
     async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError>> => {
@@ -140,7 +147,7 @@ export async function createContact(deps: CrmDeps, ctx: RequestContext, input: C
       if (stageIssues.length) return fail(new ValidationError(stageIssues));
       const [row] = await tx.insert(contacts).values(insertValues(org.value, values)).onConflictDoNothing().returning();
       if (!row) return fail(new ContactEmailTakenError(values.email ?? ''));
-      await recordWrite(tx, deps, ctx, row, 'created', []);
+      await recordWrite(tx, deps, ctx, row, 'created', [], fields.all);
       return ok(row);
     },
   );
@@ -149,9 +156,8 @@ export async function createContact(deps: CrmDeps, ctx: RequestContext, input: C
 export async function updateContact(deps: CrmDeps, ctx: RequestContext, id: string, input: ContactInput) {
   const org = requireScope(ctx, 'crm:write');
   if (!org.ok) return org;
-  const { values, issues } = checkContactInput(input, await contactFieldMap(deps, org.value), ['input'], {
-    creating: false,
-  });
+  const fields = await organizationFields(deps, org.value);
+  const { values, issues } = checkContactInput(input, fields.contact, ['input'], { creating: false });
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(
     async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError | NotFoundError>> => {
@@ -172,7 +178,7 @@ export async function updateContact(deps: CrmDeps, ctx: RequestContext, id: stri
         .where(and(eq(contacts.id, id), eq(contacts.organizationId, org.value)))
         .returning();
       if (!row) return fail(new NotFoundError('Contact', id));
-      await recordWrite(tx, deps, ctx, row, 'updated', changedNames(values));
+      await recordWrite(tx, deps, ctx, row, 'updated', changedNames(values), fields.all);
       return ok(row);
     },
   );
@@ -188,6 +194,7 @@ export async function upsertContactInTx(
   ctx: RequestContext,
   organizationId: string,
   values: ContactValues & { email: string },
+  fields: FieldDefinition[],
 ): Promise<{ row: ContactRow; created: boolean }> {
   const [existing] = await tx
     .select({ id: contacts.id })
@@ -200,26 +207,28 @@ export async function upsertContactInTx(
     // The email only matched (case-insensitively); the stored spelling stays.
     const { email: _matched, ...rest } = values;
     const [row] = await tx.update(contacts).set(setClause(rest)).where(eq(contacts.id, existing.id)).returning();
-    await recordWrite(tx, deps, ctx, row!, 'updated', changedNames(rest));
+    await recordWrite(tx, deps, ctx, row!, 'updated', changedNames(rest), fields);
     return { row: row!, created: false };
   }
   const [row] = await tx.insert(contacts).values(insertValues(organizationId, values)).returning();
-  await recordWrite(tx, deps, ctx, row!, 'created', []);
+  await recordWrite(tx, deps, ctx, row!, 'created', [], fields);
   return { row: row!, created: true };
 }
 
 export async function upsertContact(deps: CrmDeps, ctx: RequestContext, input: ContactInput & { email: string }) {
   const org = requireScope(ctx, 'crm:write');
   if (!org.ok) return org;
-  const definitions = await contactFieldMap(deps, org.value);
-  const { values, issues } = checkContactInput(input, definitions, ['input'], { creating: false });
+  const fields = await organizationFields(deps, org.value);
+  const { values, issues } = checkContactInput(input, fields.contact, ['input'], { creating: false });
   if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
     issues.push({ path: ['input', 'email'], message: 'is required to upsert' });
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(async (tx) => {
     const stageIssues = await checkStage(tx, org.value, values, ['input']);
     if (stageIssues.length) return fail(new ValidationError(stageIssues));
-    return ok(await upsertContactInTx(tx, deps, ctx, org.value, values as ContactValues & { email: string }));
+    return ok(
+      await upsertContactInTx(tx, deps, ctx, org.value, values as ContactValues & { email: string }, fields.all),
+    );
   });
 }
 
@@ -242,12 +251,12 @@ export async function batchUpsertContacts(
     return fail(
       new ValidationError([{ path: ['input', 'contacts'], message: `at most ${MAX_BATCH} contacts per call` }]),
     );
-  const definitions = await contactFieldMap(deps, org.value);
+  const fields = await organizationFields(deps, org.value);
   const results: BatchItemResult[] = [];
   await deps.handle.db.transaction(async (tx) => {
     for (const [index, item] of items.entries()) {
       const root = ['input', 'contacts', String(index)];
-      const { values, issues } = checkContactInput(item, definitions, root, { creating: false });
+      const { values, issues } = checkContactInput(item, fields.contact, root, { creating: false });
       if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
         issues.push({ path: [...root, 'email'], message: 'is required' });
       issues.push(...(await checkStage(tx, org.value, values, root)));
@@ -261,6 +270,7 @@ export async function batchUpsertContacts(
         ctx,
         org.value,
         values as ContactValues & { email: string },
+        fields.all,
       );
       results.push({ index, contact: row, created });
     }

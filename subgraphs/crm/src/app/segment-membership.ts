@@ -27,11 +27,16 @@ export async function fieldDefinitionsOf(tx: Executor, organizationId: string): 
 }
 
 /** The organization's dynamic segments with their parsed filters. */
-export async function loadDynamicSegments(tx: Executor, organizationId: string): Promise<LoadedSegment[]> {
+/** `fields`: the organization's field definitions, when the caller has them already. */
+export async function loadDynamicSegments(
+  tx: Executor,
+  organizationId: string,
+  known?: FieldDefinition[],
+): Promise<LoadedSegment[]> {
   const all = await tx.select().from(segments).where(eq(segments.organizationId, organizationId));
   const rows = all.filter((r) => r.kind === 'dynamic');
   if (rows.length === 0) return [];
-  const fields = await fieldDefinitionsOf(tx, organizationId);
+  const fields = known ?? (await fieldDefinitionsOf(tx, organizationId));
   const ids = new Set(all.map((r) => r.id));
   const loaded: LoadedSegment[] = [];
   for (const row of rows) {
@@ -68,11 +73,13 @@ export interface Reevaluation {
   /** Names of what changed (`email`, `fields.plan`, `tags`, `activities`, `dnc`...), or '*' for everything. */
   changed: string[] | '*';
   correlationId: string;
+  /** The organization's field definitions, if already loaded (saves a query on every write). */
+  fields?: FieldDefinition[];
 }
 
 export async function reevaluateMemberships(tx: Executor, deps: CrmDeps, change: Reevaluation): Promise<void> {
   if (change.contactIds.length === 0) return;
-  const all = await loadDynamicSegments(tx, change.organizationId);
+  const all = await loadDynamicSegments(tx, change.organizationId, change.fields);
   if (all.length === 0) return;
   const changed = change.changed === '*' ? undefined : new Set(change.changed);
   const direct = new Set(all.filter((s) => !changed || [...s.reads].some((n) => changed.has(n))).map((s) => s.row.id));
