@@ -305,6 +305,96 @@ export function crmSuite(name: string, start: PlatformFactory) {
       ).toEqual(['imp.1@example.com', 'imp.3@example.com']);
     });
 
+    it('gives points by rule, sorts by a custom field, deletes companies and streams an export link', async () => {
+      const rule = await call(
+        `mutation { createPointRule(input: { name: "Purchase", eventType: CUSTOM, customName: "purchase", delta: 15, maxPerContact: 1 }) {
+          __typename ... on PointRule { id eventType customName delta maxPerContact } } }`,
+      );
+      expect(rule.data?.createPointRule).toMatchObject({ __typename: 'PointRule', eventType: 'CUSTOM', delta: 15 });
+      const badRule = await call(
+        `mutation { createPointRule(input: { name: "x", eventType: CUSTOM, delta: 1 }) { __typename ... on ValidationError { issues { path } } } }`,
+      );
+      expect(badRule.data?.createPointRule).toEqual({
+        __typename: 'ValidationError',
+        issues: [{ path: ['input', 'customName'] }],
+      });
+      const buyer = (await call(CREATE, { input: { email: 'buyer@example.com', fields: { revenue: 1 } } })).data!
+        .createContact.id;
+      for (let i = 0; i < 2; i++)
+        await call(
+          `mutation($c: ID) { trackContactEvent(input: { contactId: $c, name: "purchase" }) { __typename } }`,
+          {
+            c: buyer,
+          },
+        );
+      const scored = await call(`query($id: ID!) { contact(id: $id) { points } }`, { id: buyer });
+      expect(scored.data?.contact.points).toBe(15);
+
+      const byRevenue = await call(
+        `query($after: String) { contacts(first: 3, after: $after, filter: { field: "email", op: "startsWith", value: "batch-49" },
+          sortByField: { key: "revenue", direction: DESC }) { pageInfo { hasNextPage endCursor } edges { node { email } } } }`,
+      );
+      expect(byRevenue.errors).toBeUndefined();
+      expect(byRevenue.data?.contacts.edges.map((e: any) => e.node.email)).toEqual([
+        'batch-499@example.com',
+        'batch-498@example.com',
+        'batch-497@example.com',
+      ]);
+      const next = await call(
+        `query($after: String) { contacts(first: 3, after: $after, filter: { field: "email", op: "startsWith", value: "batch-49" },
+          sortByField: { key: "revenue", direction: DESC }) { edges { node { email } } } }`,
+        { after: byRevenue.data?.contacts.pageInfo.endCursor },
+      );
+      expect(next.data?.contacts.edges.map((e: any) => e.node.email)).toEqual([
+        'batch-496@example.com',
+        'batch-495@example.com',
+        'batch-494@example.com',
+      ]);
+      const badSort = await call(`{ contacts(sortByField: { key: "nope" }) { totalCount } }`);
+      expect(badSort.errors?.[0]?.extensions?.code).toBe('VALIDATION_FAILED');
+
+      const company = (await call(`mutation { createCompany(input: { name: "Doomed" }) { ... on Company { id } } }`))
+        .data!.createCompany.id;
+      await call(
+        `mutation($c: ID!, $co: ID!) { linkCompany(input: { contactId: $c, companyId: $co }) { __typename } }`,
+        { c: buyer, co: company },
+      );
+      const deleted = await call(
+        `mutation($id: ID!) { deleteCompany(input: { id: $id }) { __typename ... on Company { name } } }`,
+        { id: company },
+      );
+      expect(deleted.data?.deleteCompany).toEqual({ __typename: 'Company', name: 'Doomed' });
+      expect(
+        (await call(`query($id: ID!) { contact(id: $id) { companies { id } } }`, { id: buyer })).data?.contact
+          .companies,
+      ).toEqual([]);
+      const again = await call(
+        `mutation($id: ID!) { deleteCompany(input: { id: $id }) { __typename ... on Error { code } } }`,
+        { id: company },
+      );
+      expect(again.data?.deleteCompany).toEqual({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
+
+      const link = await call(
+        `mutation($f: JSON) { createContactExport(input: { filter: $f }) { __typename ... on ContactExportLink { url expiresAt } } }`,
+        { f: { field: 'email', op: 'startsWith', value: 'batch-1' } },
+      );
+      expect(link.data?.createContactExport.__typename).toBe('ContactExportLink');
+      const url: string = link.data!.createContactExport.url;
+      expect(url).toMatch(/^\/crm\/exports\/contacts\.csv\?token=/);
+      // Embedded mode serves the download beside /graphql; in cluster mode the CRM subgraph serves it.
+      if (platform.mode === 'embedded') {
+        const response = await fetch(new URL(url, platform.url));
+        expect(response.status).toBe(200);
+        expect(response.headers.get('transfer-encoding')).toBe('chunked');
+        const lines = (await response.text()).trimEnd().split('\n');
+        // batch-1, batch-10..19, batch-100..199, less batch-107 (invalid).
+        expect(lines).toHaveLength(1 + 1 + 10 + 99);
+        expect(lines.slice(1).every((l) => l.split(',')[1]!.startsWith('batch-1'))).toBe(true);
+        const forged = await fetch(new URL(`${url}x`, platform.url));
+        expect(forged.status).toBe(401);
+      }
+    });
+
     it('holds API keys to their scopes', async () => {
       const key = await gql(
         platform.url,

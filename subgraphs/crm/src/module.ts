@@ -17,6 +17,7 @@ export function crmModule(options: { now?: () => Date; refreshIntervalMs?: numbe
         queue: deps.queue,
         logger: deps.logger,
         now: options.now ?? (() => new Date()),
+        signingKey: deps.secrets.internalKey,
         ...(options.refreshIntervalMs ? { refreshIntervalMs: options.refreshIntervalMs } : {}),
       }),
     jobs: (services) => services.jobs(),
@@ -27,4 +28,5 @@ export function crmModule(options: { now?: () => Date; refreshIntervalMs?: numbe
   };
 }
 
+export { crmHttpRoutes } from './http/contact-export';
 export type { CrmServices };

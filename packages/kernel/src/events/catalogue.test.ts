@@ -44,6 +44,35 @@ describe('event catalogue', () => {
     );
   });
 
+  it("carries content's form submissions and page visits, and refuses them malformed", () => {
+    const contact = '01900000-0000-7000-8000-000000000003';
+    const form = '01900000-0000-7000-8000-000000000004';
+    const submitted = createEvent(catalogue.content.formSubmitted, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: { formId: form, contactId: contact, fields: { email: 'a@example.com', topics: ['a', 'b'] }, pageUrl: null },
+    });
+    expect(parseEvent(JSON.parse(JSON.stringify(submitted)))).toEqual(submitted);
+    const visited = createEvent(catalogue.content.pageVisited, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: { contactId: contact, url: 'https://example.com/pricing', referrer: null, pageId: null },
+    });
+    expect(parseEvent(JSON.parse(JSON.stringify(visited)))).toMatchObject({
+      type: 'content.page.visited',
+      version: 1,
+      subject: { type: 'contact', id: contact },
+    });
+    expect(() => parseEvent({ ...submitted, data: { ...submitted.data, formId: 'not-a-uuid' } })).toThrow(
+      /invalid content.form.submitted v1 data/,
+    );
+    expect(() => parseEvent({ ...visited, data: { contactId: contact, referrer: null, pageId: null } })).toThrow(
+      /invalid content.page.visited v1 data/,
+    );
+  });
+
   it('names the owning context and its topic', () => {
     expect(contextOf('crm.contact.created')).toBe('crm');
     expect(topicOf('crm')).toBe('mauntic.crm.events');

@@ -1,11 +1,12 @@
 // Every event type and version the platform knows. Producers build events from these
 // definitions; consumers validate what they receive against them.
+import * as content from '../catalogue/content';
 import * as crm from '../catalogue/crm';
 import * as delivery from '../catalogue/delivery';
 import * as identity from '../catalogue/identity';
 import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope';
 
-export const catalogue = { identity, crm, delivery } as const;
+export const catalogue = { identity, crm, delivery, content } as const;
 
 const definitions = new Map<string, EventDefinition>();
 for (const context of Object.values(catalogue)) {

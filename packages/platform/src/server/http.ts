@@ -1,7 +1,10 @@
 // A minimal HTTP server shared by every deployable: exact-path routes, request metrics, and a
-// close() that stops accepting, lets in-flight requests finish, then returns.
+// close() that stops accepting, lets in-flight requests finish, then returns. A handler may
+// answer with a Readable body, which is streamed (chunked) with backpressure.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../logger';
 import { metrics, registry } from '../metrics';
 
@@ -17,7 +20,12 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers?: Record<string, string>;
-  body?: string | Buffer;
+  /**
+   * A Readable is sent as it is read, with Transfer-Encoding: chunked (set no content-length).
+   * If it fails midway the connection is cut, so the client sees an incomplete response rather
+   * than a short file that looks whole.
+   */
+  body?: string | Buffer | Readable;
 }
 
 export type HttpHandler = (request: HttpRequest) => Promise<HttpResponse>;
@@ -122,12 +130,18 @@ export async function startHttpServer(
       const status = (error as { status?: number }).status ?? 500;
       if (status >= 500) options.logger.error({ err: error, path: url.pathname }, 'request failed');
       response = json(status, { error: status >= 500 ? 'internal error' : (error as Error).message });
-    } finally {
-      metrics.httpInFlight.dec(inFlight);
     }
     // While draining, ask keep-alive clients to go, so close() is not held up by idle sockets.
     res.writeHead(response.status, isDraining ? { ...response.headers, connection: 'close' } : response.headers);
-    res.end(response.body);
+    if (response.body instanceof Readable) {
+      try {
+        await pipeline(response.body, res);
+      } catch (error) {
+        // pipeline has destroyed both ends; a client that went away is not worth an error.
+        if (!req.destroyed) options.logger.error({ err: error, path: url.pathname }, 'streamed response failed');
+      }
+    } else res.end(response.body);
+    metrics.httpInFlight.dec(inFlight);
     metrics.httpRequests.observe(
       { service: options.service, route: handler ? url.pathname : 'unknown', status: String(response.status) },
       Number(process.hrtime.bigint() - started) / 1e9,

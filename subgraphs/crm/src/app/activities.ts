@@ -1,5 +1,5 @@
-// What contacts did: CRM's own changes and behaviour (custom events now; opens, clicks, form
-// submissions and visits as those contexts start publishing). The timeline reads it, and
+// What contacts did: CRM's own changes and behaviour (custom events; opens and clicks from
+// delivery; form submissions and page visits from content). The timeline reads it, and
 // behavioural segment conditions filter on it.
 import { fail, NotFoundError, newId, ok, type RequestContext, ValidationError, validateInput } from '@mauntic/kernel';
 import type { Executor } from '@mauntic/platform';
@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { activities, contacts } from '../db/schema';
 import { requireScope } from './authorize';
 import type { CrmDeps } from './deps';
+import { applyPointRules, type TriggerOccurrence } from './point-rules';
 import { reevaluateMemberships } from './segment-membership';
 
 export type ActivityRow = typeof activities.$inferSelect;
@@ -37,10 +38,30 @@ export async function recordOwnActivity(tx: Executor, activity: NewActivity): Pr
   });
 }
 
-/** Records behaviour, moves lastActiveAt and re-evaluates the segments that read behaviour. */
-export async function recordBehaviour(tx: Executor, deps: CrmDeps, activity: NewActivity, correlationId: string) {
+/**
+ * Records behaviour, moves lastActiveAt, applies the point rules for `trigger` and re-evaluates
+ * the segments that read any of it, once.
+ */
+export async function recordBehaviour(
+  tx: Executor,
+  deps: CrmDeps,
+  activity: NewActivity,
+  correlationId: string,
+  trigger?: TriggerOccurrence,
+) {
   await recordOwnActivity(tx, activity);
   const changed = ['activities'];
+  if (
+    trigger &&
+    (await applyPointRules(tx, {
+      organizationId: activity.organizationId,
+      contactId: activity.contactId,
+      trigger,
+      occurredAt: activity.occurredAt ?? new Date(),
+      correlationId,
+    }))
+  )
+    changed.push('points');
   if (BEHAVIOUR.test(activity.type)) {
     await tx
       .update(contacts)
@@ -93,7 +114,7 @@ export async function trackContactEvent(deps: CrmDeps, ctx: RequestContext, raw:
       properties,
       occurredAt: when,
     };
-    await recordBehaviour(tx, deps, activity, ctx.correlationId);
+    await recordBehaviour(tx, deps, activity, ctx.correlationId, { eventType: 'custom', customName: name });
     return ok(activity);
   });
 }

@@ -20,6 +20,7 @@ import { requireScope } from './authorize';
 import type { CrmDeps } from './deps';
 import { listFields, toDefinition } from './fields';
 import { reevaluateMemberships } from './segment-membership';
+import { scheduleRebuildsReading } from './segments';
 
 export type CompanyRow = typeof companies.$inferSelect;
 
@@ -124,6 +125,46 @@ export async function updateCompany(deps: CrmDeps, ctx: RequestContext, id: stri
       deps.logger.info({ companyId: id }, 'many linked contacts; segments catch up on rebuild');
     return ok(row);
   });
+}
+
+/**
+ * Deletes a company and its links to contacts. The linked contacts' company conditions are
+ * re-evaluated in the same transaction; when there are too many of them, the segments that
+ * read companies are rebuilt in the background once the delete has committed.
+ */
+export async function deleteCompany(deps: CrmDeps, ctx: RequestContext, id: string) {
+  const org = requireScope(ctx, 'crm:write');
+  if (!org.ok) return org;
+  const deleted = await deps.handle.db.transaction(
+    async (tx): Promise<Result<{ row: CompanyRow; outcome: 'done' | 'too-many' }, NotFoundError>> => {
+      const [company] = await tx
+        .select({ id: companies.id })
+        .from(companies)
+        .where(and(eq(companies.id, id), eq(companies.organizationId, org.value)))
+        .for('update');
+      if (!company) return fail(new NotFoundError('Company', id));
+      const linked = await tx
+        .delete(contactCompanies)
+        .where(and(eq(contactCompanies.organizationId, org.value), eq(contactCompanies.companyId, id)))
+        .returning({ contactId: contactCompanies.contactId });
+      const [row] = await tx
+        .delete(companies)
+        .where(and(eq(companies.id, id), eq(companies.organizationId, org.value)))
+        .returning();
+      if (linked.length > INLINE_REEVALUATION_LIMIT) return ok({ row: row!, outcome: 'too-many' });
+      await reevaluateMemberships(tx, deps, {
+        organizationId: org.value,
+        contactIds: linked.map((l) => l.contactId),
+        changed: ['company'],
+        correlationId: ctx.correlationId,
+      });
+      return ok({ row: row!, outcome: 'done' });
+    },
+  );
+  if (!deleted.ok) return deleted;
+  if (deleted.value.outcome === 'too-many')
+    await scheduleRebuildsReading(deps, org.value, 'company', ctx.correlationId);
+  return ok(deleted.value.row);
 }
 
 export const linkInput = z.object({ contactId: z.uuid(), companyId: z.uuid(), primary: z.boolean().default(false) });

@@ -4,7 +4,7 @@ import { fail, ok, type RequestContext, type Result, ValidationError } from '@ma
 import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { contacts } from '../db/schema';
 import { compileFilter } from '../db/segment-sql';
-import { validateFilter } from '../domain/segment-filter';
+import { resolveField, type ValueKind, validateFilter } from '../domain/segment-filter';
 import { requireScope } from './authorize';
 import type { ContactRow } from './contacts';
 import type { CrmDeps } from './deps';
@@ -33,8 +33,49 @@ export type ContactSort = keyof typeof CONTACT_SORTS;
 export interface ContactPageArgs {
   filter?: unknown;
   sort?: ContactSort;
+  /** Sort by a contact custom field instead (nulls last either way); not with `sort`. */
+  sortByField?: { key: string; direction: 'asc' | 'desc' };
   first?: number | null;
   after?: string | null;
+}
+
+/** How a custom field sorts: its value as SQL (null when absent or not of the field's type) and a cursor check. */
+interface FieldSortKey {
+  expr: SQL;
+  cast: SQL;
+  valid: (cursorValue: string) => boolean;
+}
+
+function fieldSortKey(key: string, kind: ValueKind): FieldSortKey | null {
+  const value = sql`(${contacts.fields} ->> ${key}::text)`;
+  const typed = (jsonType: string) => sql`jsonb_typeof(${contacts.fields} -> ${key}::text) = ${jsonType}::text`;
+  switch (kind) {
+    case 'numeric':
+      return {
+        expr: sql`(case when ${typed('number')} then ${value}::numeric end)`,
+        cast: sql`numeric`,
+        valid: (v) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v),
+      };
+    case 'boolean':
+      return {
+        expr: sql`(case when ${typed('boolean')} then ${value}::boolean end)`,
+        cast: sql`boolean`,
+        valid: (v) => v === 'true' || v === 'false',
+      };
+    case 'date':
+    case 'timestamptz':
+    case 'time':
+      // Canonical forms (YYYY-MM-DD, toISOString, HH:MM:SS) sort as text byte by byte.
+      return {
+        expr: sql`(case when ${typed('string')} then ${value} end) collate "C"`,
+        cast: sql`text collate "C"`,
+        valid: () => true,
+      };
+    case 'text':
+      return { expr: sql`lower(case when ${typed('string')} then ${value} end)`, cast: sql`text`, valid: () => true };
+    default:
+      return null;
+  }
 }
 
 const MAX_PAGE = 200;
@@ -57,11 +98,25 @@ export async function listContacts(deps: CrmDeps, ctx: RequestContext, args: Con
   const limit = args.first ?? 20;
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE)
     return fail(new ValidationError([{ path: ['first'], message: `must be between 0 and ${MAX_PAGE}` }]));
-  const sort = CONTACT_SORTS[args.sort ?? 'CREATED_AT_DESC'];
+  if (args.sort && args.sortByField)
+    return fail(new ValidationError([{ path: ['sortByField'], message: 'give sort or sortByField, not both' }]));
 
   const conditions: SQL[] = [eq(contacts.organizationId, org.value)];
+  const needsFields = (args.filter !== undefined && args.filter !== null) || args.sortByField;
+  const fields = needsFields ? await fieldDefinitionsOf(deps.handle.db, org.value) : [];
+  let byField: (FieldSortKey & { direction: 'asc' | 'desc' }) | null = null;
+  if (args.sortByField) {
+    const target = resolveField(`fields.${args.sortByField.key}`, fields);
+    const key = target?.source === 'fields' ? fieldSortKey(target.key, target.kind) : null;
+    if (!target)
+      return fail(
+        new ValidationError([{ path: ['sortByField', 'key'], message: 'is not a contact field of this organization' }]),
+      );
+    if (!key)
+      return fail(new ValidationError([{ path: ['sortByField', 'key'], message: 'a multiselect field cannot sort' }]));
+    byField = { ...key, direction: args.sortByField.direction };
+  }
   if (args.filter !== undefined && args.filter !== null) {
-    const fields = await fieldDefinitionsOf(deps.handle.db, org.value);
     const node = validateFilter(args.filter, { fields, segmentExists: () => true });
     if (!node.ok) return fail(new ValidationError(node.error.issues));
     conditions.push(
@@ -73,6 +128,8 @@ export async function listContacts(deps: CrmDeps, ctx: RequestContext, args: Con
     .from(contacts)
     .where(and(...conditions));
 
+  if (byField) return fieldSortedPage(deps, conditions, byField, limit, args.after, total?.n ?? 0);
+  const sort = CONTACT_SORTS[args.sort ?? 'CREATED_AT_DESC'];
   const key = SORT_KEYS[sort.key];
   if (args.after) {
     const cursor = decode(args.after);
@@ -104,6 +161,57 @@ export async function listContacts(deps: CrmDeps, ctx: RequestContext, args: Con
       endCursor: edges.at(-1)?.cursor ?? null,
     },
     totalCount: total?.n ?? 0,
+  });
+}
+
+/**
+ * A page sorted by a custom field, nulls last in both directions: ordered by (value is null,
+ * value, id), and a cursor ([value or null, id]) resumes right after its row in that order.
+ */
+async function fieldSortedPage(
+  deps: CrmDeps,
+  conditions: SQL[],
+  key: FieldSortKey & { direction: 'asc' | 'desc' },
+  limit: number,
+  after: string | null | undefined,
+  totalCount: number,
+) {
+  const desc_ = key.direction === 'desc';
+  const cmp = desc_ ? sql`<` : sql`>`;
+  if (after) {
+    const cursor = decode(after);
+    const value = cursor?.[0];
+    if (
+      !cursor ||
+      !/^[0-9a-f-]{36}$/.test(cursor[1]) ||
+      (value !== null && (typeof value !== 'string' || !key.valid(value)))
+    )
+      return fail(new ValidationError([{ path: ['after'], message: 'is not a cursor from this connection' }]));
+    const id = cursor[1];
+    conditions.push(
+      value === null
+        ? sql`(${key.expr} is null and ${contacts.id} ${cmp} ${id}::uuid)`
+        : sql`((${key.expr} is not null and (${key.expr}, ${contacts.id}) ${cmp} (${value}::${key.cast}, ${id}::uuid)) or ${key.expr} is null)`,
+    );
+  }
+  const order = desc_ ? desc : asc;
+  const rows = await deps.handle.db
+    .select({ contact: contacts, cursorValue: sql<string | null>`(${key.expr})::text` })
+    .from(contacts)
+    .where(and(...conditions))
+    .orderBy(asc(sql`(${key.expr} is null)`), order(key.expr), order(contacts.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const edges = page.map((r) => ({ cursor: encode(r.cursorValue, r.contact.id), node: r.contact }));
+  return ok({
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > limit,
+      hasPreviousPage: Boolean(after),
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount,
   });
 }
 

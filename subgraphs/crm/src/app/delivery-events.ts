@@ -1,6 +1,7 @@
 // What CRM takes from delivery's events: sends, opens and clicks go on the timeline (people's
 // opens and clicks also count as behaviour; machine ones - Apple MPP, link scanners - are
-// kept apart), and hard bounces, complaints and unsubscribes become do-not-contact.
+// kept apart, and earn no points), and hard bounces, complaints and unsubscribes become
+// do-not-contact. Point rules for sends, human opens and human clicks apply here.
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Executor, type Subscription } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
@@ -8,6 +9,8 @@ import { contacts, processedEvents } from '../db/schema';
 import { recordBehaviour, recordOwnActivity } from './activities';
 import { setDoNotContactInTx } from './contact-attributes';
 import type { CrmDeps } from './deps';
+import { applyPointRules } from './point-rules';
+import { reevaluateMemberships } from './segment-membership';
 
 export const DELIVERY_CONSUMER = 'crm-delivery';
 
@@ -75,6 +78,23 @@ export async function applyDeliveryEvent(deps: CrmDeps, event: EventEnvelope): P
     switch (event.type) {
       case d.messageSent.type:
         await recordOwnActivity(tx, { ...base, type: `${data.channel}.sent` });
+        // A send is not the contact's doing: only the points it earns can move segments.
+        if (
+          await applyPointRules(tx, {
+            organizationId: org,
+            contactId,
+            trigger: { eventType: d.messageSent.type },
+            occurredAt,
+            correlationId: event.correlationId,
+            causationId: event.id,
+          })
+        )
+          await reevaluateMemberships(tx, deps, {
+            organizationId: org,
+            contactIds: [contactId],
+            changed: ['points'],
+            correlationId: event.correlationId,
+          });
         break;
       case d.messageOpened.type:
       case d.messageClicked.type: {
@@ -82,7 +102,10 @@ export async function applyDeliveryEvent(deps: CrmDeps, event: EventEnvelope): P
         if (data.url) base.properties.url = data.url;
         // A proxy's or scanner's "open" is kept, under its own type, out of every human count.
         if (data.machine) await recordOwnActivity(tx, { ...base, type: `${data.channel}.${verb}.machine` });
-        else await recordBehaviour(tx, deps, { ...base, type: `${data.channel}.${verb}` }, event.correlationId);
+        else
+          await recordBehaviour(tx, deps, { ...base, type: `${data.channel}.${verb}` }, event.correlationId, {
+            eventType: event.type === d.messageOpened.type ? d.messageOpened.type : d.messageClicked.type,
+          });
         break;
       }
       case d.messageBounced.type:

@@ -157,6 +157,26 @@ async function scheduleRebuild(deps: CrmDeps, row: SegmentRow, correlationId: st
   );
 }
 
+/**
+ * Queues a rebuild of every dynamic segment whose filter reads `name` (e.g. `company`): for a
+ * change too wide to re-evaluate contact by contact. Call it once the change has committed.
+ */
+export async function scheduleRebuildsReading(
+  deps: CrmDeps,
+  organizationId: string,
+  name: string,
+  correlationId: string,
+): Promise<number> {
+  const affected = (await loadDynamicSegments(deps.handle.db, organizationId)).filter((s) => s.reads.has(name));
+  for (const s of affected)
+    await deps.queue.enqueue(
+      rebuildSegmentJob(deps),
+      { organizationId, segmentId: s.row.id, correlationId },
+      { jobId: `rebuild-${s.row.id}-${name}-${newId()}` },
+    );
+  return affected.length;
+}
+
 export async function createSegment(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof segmentInput>) {
   const org = requireScope(ctx, 'crm:write');
   if (!org.ok) return org;

@@ -1,8 +1,17 @@
 // The CRM context's use cases, bound to their dependencies.
 import type { RequestContext } from '@mauntic/kernel';
 import { timeline, trackContactEvent } from './activities';
-import { companiesOf, createCompany, getCompany, linkCompany, listCompanies, updateCompany } from './companies';
+import {
+  companiesOf,
+  createCompany,
+  deleteCompany,
+  getCompany,
+  linkCompany,
+  listCompanies,
+  updateCompany,
+} from './companies';
 import { adjustPoints, createStage, dncOf, listStages, setDoNotContact, tagContact } from './contact-attributes';
+import { createContactExport, streamContactExport } from './contact-exports';
 import {
   contactImportJob,
   getContactImport,
@@ -19,6 +28,7 @@ import {
   updateContact,
   upsertContact,
 } from './contacts';
+import { contentSubscription } from './content-events';
 import { deliverySubscription } from './delivery-events';
 import type { CrmDeps } from './deps';
 import { exportContacts } from './export-contacts';
@@ -27,6 +37,7 @@ import { eraseContact, exportContactData } from './gdpr';
 import { importContacts } from './import-contacts';
 import { mergeContacts } from './merge';
 import { addNote, notesOf } from './notes';
+import { createPointRule, deletePointRule, getPointRule, listPointRules, updatePointRule } from './point-rules';
 import {
   changeStaticMembers,
   createSegment,
@@ -67,6 +78,7 @@ export function createCrmServices(deps: CrmDeps) {
       ctx.organizationId ? listFields(deps, ctx.organizationId, entity) : Promise.resolve([]),
     createCompany: bind(createCompany),
     updateCompany: bind(updateCompany),
+    deleteCompany: bind(deleteCompany),
     getCompany: bind(getCompany),
     listCompanies: bind(listCompanies),
     linkCompany: bind(linkCompany),
@@ -93,8 +105,15 @@ export function createCrmServices(deps: CrmDeps) {
     importErrors: bind(importErrorsPage),
     importErrorReportCsv: bind(importErrorReportCsv),
     exportContacts: bind(exportContacts),
+    createContactExport: bind(createContactExport),
+    streamContactExport: bind(streamContactExport),
+    createPointRule: bind(createPointRule),
+    updatePointRule: bind(updatePointRule),
+    deletePointRule: bind(deletePointRule),
+    getPointRule: bind(getPointRule),
+    listPointRules: bind(listPointRules),
     scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),
-    subscriptions: () => [deliverySubscription(deps)],
+    subscriptions: () => [deliverySubscription(deps), contentSubscription(deps)],
     jobs: () => [rebuildSegmentJob(deps), contactImportJob(deps)],
   };
 }

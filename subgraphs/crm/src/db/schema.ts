@@ -259,3 +259,28 @@ export const notes = crm.table(
   },
   (t) => [index('notes_contact_idx').on(t.organizationId, t.contactId)],
 );
+
+/**
+ * Rules that change a contact's points when something lands on its timeline. How often a rule
+ * has applied to a contact is read from the `points.changed` activities it wrote (subject: the
+ * rule's id), so merges carry it over with the rest of the history.
+ */
+export const pointRules = crm.table(
+  'point_rules',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    /** A trigger from POINT_TRIGGERS, e.g. delivery.message.opened or custom. */
+    eventType: text('event_type').notNull(),
+    /** For `custom`: the custom event's name (exact match). */
+    customName: text('custom_name'),
+    delta: integer('delta').notNull(),
+    /** At most this many applications per contact; null for no limit. */
+    maxPerContact: integer('max_per_contact'),
+    active: boolean('active').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('point_rules_trigger_idx').on(t.organizationId, t.eventType)],
+);

@@ -7,6 +7,7 @@ import './schema/attributes';
 import './schema/segment';
 import './schema/import';
 import './schema/relations';
+import './schema/point-rule';
 
 builder.queryType({});
 builder.mutationType({});

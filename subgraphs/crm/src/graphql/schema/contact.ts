@@ -87,6 +87,15 @@ const ContactSortEnum = builder.enumType('ContactSort', {
   values: Object.keys(CONTACT_SORTS) as (keyof typeof CONTACT_SORTS)[],
 });
 
+const SortDirectionEnum = builder.enumType('SortDirection', { values: ['ASC', 'DESC'] as const });
+
+const ContactFieldSortInput = builder.inputType('ContactFieldSortInput', {
+  fields: (t) => ({
+    key: t.string({ required: true, description: 'A contact custom field key (not multiselect)' }),
+    direction: t.field({ type: SortDirectionEnum, defaultValue: 'ASC' }),
+  }),
+});
+
 builder.queryField('contact', (t) =>
   t.field({
     type: Contact,
@@ -106,6 +115,10 @@ builder.queryField('contacts', (t) =>
       args: {
         filter: t.arg({ type: 'JSON' }),
         sort: t.arg({ type: ContactSortEnum }),
+        sortByField: t.arg({
+          type: ContactFieldSortInput,
+          description: 'Sort by a custom field instead of `sort`; contacts without a value come last',
+        }),
       },
       resolve: async (_, args, ctx) => {
         if (args.last != null || args.before != null)
@@ -116,6 +129,14 @@ builder.queryField('contacts', (t) =>
           await services(ctx).listContacts(ctx.request, {
             filter: args.filter ?? undefined,
             sort: args.sort ?? undefined,
+            ...(args.sortByField
+              ? {
+                  sortByField: {
+                    key: args.sortByField.key,
+                    direction: args.sortByField.direction === 'DESC' ? ('desc' as const) : ('asc' as const),
+                  },
+                }
+              : {}),
             first: args.first,
             after: args.after,
           }),

@@ -1,7 +1,8 @@
 // Contact import (CSV in, progress and rejected rows out) and contact export (CSV out).
-import { ForbiddenError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
+import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
+import type { ContactExportLink } from '../../app/contact-exports';
 import { type ContactImportErrorRow, type ContactImportRow, importPercent } from '../../app/contact-imports';
 import { builder, orgOf, services } from '../builder';
 
@@ -121,5 +122,42 @@ builder.queryField('exportContacts', (t) =>
     args: { filter: t.arg({ type: 'JSON' }) },
     resolve: async (_, { filter }, ctx) =>
       orThrow(await services(ctx).exportContacts(ctx.request, filter ?? undefined)),
+  }),
+);
+
+const ContactExportLinkType = builder.objectRef<ContactExportLink>('ContactExportLink').implement({
+  description: 'A short-lived link that streams a contact export as CSV',
+  fields: (t) => ({
+    url: t.exposeString('url', {
+      description: 'GET it from the server that serves the graph (path and query; relative to its origin)',
+    }),
+    token: t.exposeString('token'),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', description: 'Start the download before this' }),
+  }),
+});
+
+builder.mutationField('createContactExport', (t) =>
+  t.field({
+    type: ContactExportLinkType,
+    description: 'A download link for the contacts of a segment or matching a filter (every contact without either)',
+    args: {
+      input: t.arg({
+        type: builder.inputType('CreateContactExportInput', {
+          fields: (f) => ({
+            segmentId: f.id(),
+            filter: f.field({ type: 'JSON', description: 'A segment filter tree' }),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).createContactExport(ctx.request, {
+          ...(input.segmentId != null ? { segmentId: String(input.segmentId) } : {}),
+          ...(input.filter != null ? { filter: input.filter } : {}),
+        }),
+      ),
   }),
 );

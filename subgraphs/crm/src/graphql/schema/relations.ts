@@ -121,6 +121,21 @@ builder.mutationField('updateCompany', (t) =>
   }),
 );
 
+builder.mutationField('deleteCompany', (t) =>
+  t.field({
+    type: Company,
+    description: 'Deletes a company and unlinks its contacts; segments reading companies follow',
+    args: {
+      input: t.arg({
+        type: builder.inputType('DeleteCompanyInput', { fields: (f) => ({ id: f.id({ required: true }) }) }),
+        required: true,
+      }),
+    },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteCompany(ctx.request, String(input.id))),
+  }),
+);
+
 const LinkInput = builder.inputType('LinkCompanyInput', {
   fields: (t) => ({ contactId: t.id({ required: true }), companyId: t.id({ required: true }), primary: t.boolean() }),
 });

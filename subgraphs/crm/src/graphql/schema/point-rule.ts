@@ -1,0 +1,134 @@
+// Point rules: what a contact's activity is worth in points.
+import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
+import { orThrow } from '@mauntic/platform';
+import { POINT_TRIGGERS, type PointRuleRow, type PointTrigger } from '../../app/point-rules';
+import { builder, orgOf, services } from '../builder';
+
+const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
+
+/** delivery.message.opened <-> DELIVERY_MESSAGE_OPENED */
+const toEnum = (trigger: string) => trigger.replaceAll('.', '_').toUpperCase();
+const TRIGGER_BY_ENUM = new Map(POINT_TRIGGERS.map((t) => [toEnum(t), t]));
+const fromEnum = (value: string): PointTrigger => TRIGGER_BY_ENUM.get(value)!;
+
+const PointTriggerEnum = builder.enumType('PointRuleEvent', {
+  description: 'What a point rule reacts to: an event on the contact timeline',
+  values: POINT_TRIGGERS.map(toEnum) as [string, ...string[]],
+});
+
+const PointRule = builder.objectRef<PointRuleRow>('PointRule').implement({
+  description: "Changes a contact's points when an event lands on its timeline",
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    eventType: t.field({ type: PointTriggerEnum, resolve: (r) => toEnum(r.eventType) as never }),
+    customName: t.exposeString('customName', { nullable: true, description: 'CUSTOM rules: the event name' }),
+    delta: t.exposeInt('delta'),
+    maxPerContact: t.exposeInt('maxPerContact', { nullable: true, description: 'null: no limit' }),
+    active: t.exposeBoolean('active'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('pointRules', (t) =>
+  t.field({
+    type: [PointRule],
+    authScopes: { scope: 'crm:read' },
+    resolve: async (_, __, ctx) => orThrow(await services(ctx).listPointRules(ctx.request)),
+  }),
+);
+
+builder.queryField('pointRule', (t) =>
+  t.field({
+    type: PointRule,
+    nullable: true,
+    authScopes: { scope: 'crm:read' },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => services(ctx).getPointRule(orgOf(ctx), String(id)),
+  }),
+);
+
+builder.mutationField('createPointRule', (t) =>
+  t.field({
+    type: PointRule,
+    description: 'Admins only',
+    args: {
+      input: t.arg({
+        type: builder.inputType('CreatePointRuleInput', {
+          fields: (f) => ({
+            name: f.string({ required: true }),
+            eventType: f.field({ type: PointTriggerEnum, required: true }),
+            customName: f.string({ description: 'Required for CUSTOM, the custom event name; not allowed otherwise' }),
+            delta: f.int({ required: true, description: 'Points added (negative: taken away); not 0' }),
+            maxPerContact: f.int({ description: 'Apply at most this many times per contact' }),
+            active: f.boolean({ defaultValue: true }),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...AUTH_ERRORS] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).createPointRule(ctx.request, {
+          name: input.name,
+          eventType: fromEnum(input.eventType),
+          customName: input.customName ?? null,
+          delta: input.delta,
+          maxPerContact: input.maxPerContact ?? null,
+          active: input.active ?? true,
+        }),
+      ),
+  }),
+);
+
+builder.mutationField('updatePointRule', (t) =>
+  t.field({
+    type: PointRule,
+    description: 'Changes the fields given (a null clears customName or maxPerContact). Admins only.',
+    args: {
+      input: t.arg({
+        type: builder.inputType('UpdatePointRuleInput', {
+          fields: (f) => ({
+            id: f.id({ required: true }),
+            name: f.string(),
+            eventType: f.field({ type: PointTriggerEnum }),
+            customName: f.string(),
+            delta: f.int(),
+            maxPerContact: f.int(),
+            active: f.boolean(),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).updatePointRule(ctx.request, String(input.id), {
+          ...(input.name != null ? { name: input.name } : {}),
+          ...(input.eventType != null ? { eventType: fromEnum(input.eventType) } : {}),
+          ...(input.customName !== undefined ? { customName: input.customName } : {}),
+          ...(input.delta != null ? { delta: input.delta } : {}),
+          ...(input.maxPerContact !== undefined ? { maxPerContact: input.maxPerContact } : {}),
+          ...(input.active != null ? { active: input.active } : {}),
+        }),
+      ),
+  }),
+);
+
+builder.mutationField('deletePointRule', (t) =>
+  t.field({
+    type: PointRule,
+    description: 'Admins only; points already given stay',
+    args: {
+      input: t.arg({
+        type: builder.inputType('DeletePointRuleInput', { fields: (f) => ({ id: f.id({ required: true }) }) }),
+        required: true,
+      }),
+    },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deletePointRule(ctx.request, String(input.id))),
+  }),
+);
