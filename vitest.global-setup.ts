@@ -1,6 +1,7 @@
 // Runs once before all suites: a fresh test database with every context's migrations applied.
 // The services themselves are started by scripts/test.sh (scripts/services.sh up).
 import { crmModule } from '@mauntic/crm';
+import { deliveryModule } from '@mauntic/delivery';
 import { identityModule } from '@mauntic/identity';
 import { openDatabase, runMigrations } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
@@ -28,6 +29,7 @@ export default async function setup() {
     await admin.end();
   }
   const handle = await openDatabase({ url: testServices.databaseUrl });
-  for (const module of [identityModule(), crmModule()]) await runMigrations(handle, module.migrations);
+  for (const module of [identityModule(), crmModule(), deliveryModule()])
+    await runMigrations(handle, module.migrations);
   await handle.close();
 }

@@ -2,8 +2,13 @@
 // and every worker, over PGlite in a data folder, the local bus and the local job queue.
 // Setting DATABASE_URL, KAFKA_BROKERS or REDIS_URL swaps in the real service: same code path.
 import { resolve } from 'node:path';
-import { crmModule } from '@mauntic/crm';
+import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
 import { crmModel } from '@mauntic/crm/environment';
+import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
+import { deliveryModel } from '@mauntic/delivery/environment';
+import { deliveryRoutes } from '@mauntic/delivery/http';
+import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
+import { createEngine } from '@mauntic/delivery-engine';
 import { Gateway, gatewayModel, InProcessDataSource, readSupergraph } from '@mauntic/gateway';
 import { identityModule } from '@mauntic/identity';
 import { identityModel } from '@mauntic/identity/environment';
@@ -16,6 +21,7 @@ import {
   databaseModel,
   loadSecrets,
   logModel,
+  namedSecret,
   openDatabaseFromEnv,
   parseEnvironment,
   queueModel,
@@ -27,6 +33,7 @@ import {
   startHttpServer,
   startPorts,
 } from '@mauntic/platform';
+import { Redis } from 'ioredis';
 
 export interface Embedded {
   url: string;
@@ -47,6 +54,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
       gateway: gatewayModel,
       identity: identityModel,
       crm: crmModel,
+      delivery: deliveryModel,
     },
     env,
   );
@@ -58,9 +66,17 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const queue = createQueue(config.queue, logger);
   const deps = { handle, bus, queue, logger, secrets };
 
+  const encryptionKey = parseEncryptionKey(
+    namedSecret('DELIVERY_ENCRYPTION_KEY', config.delivery.DELIVERY_ENCRYPTION_KEY, dataDir),
+  );
+  const trackingKey = Buffer.from(namedSecret('TRACKING_SECRET', config.delivery.TRACKING_SECRET, dataDir)!, 'utf8');
+  const publicBaseUrl = env.PUBLIC_BASE_URL
+    ? config.delivery.PUBLIC_BASE_URL
+    : `http://localhost:${config.server.PORT}`;
   const modules: ContextModule<any>[] = [
     identityModule(config.identity),
     crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
+    deliveryModule({ publicBaseUrl, encryptionKey, trackingKey }),
   ];
   const contexts: RunningContext<unknown>[] = [];
   for (const module of modules)
@@ -85,12 +101,33 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     corsOrigins: config.gateway.GATEWAY_CORS_ORIGINS,
   });
   await gateway.start();
+  // The delivery engine runs in-process; email with no provider set up lands in the local outbox.
+  const redis = config.queue.REDIS_URL ? new Redis(config.queue.REDIS_URL) : undefined;
+  const engine = createEngine({
+    handle,
+    logger: logger.child({ worker: 'delivery-engine' }),
+    limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
+    encryptionKey,
+    trackingKey,
+    publicBaseUrl,
+    owner: 'embedded',
+    journalDir: resolve(dataDir, 'engine-journal'),
+    localOutbox: true,
+  });
+  bus.subscribe(engine.subscription());
   await startPorts({ bus, queue }, contexts);
+  await engine.start();
   const http = await startHttpServer(
     {
       service: 'mauntic',
       logger,
-      routes: { '/graphql': gateway.route() },
+      // CRM's export downloads are served here too, at the path its export links name.
+      routes: {
+        '/graphql': gateway.route(),
+        ...crmHttpRoutes(byName.get('crm')!.services as CrmServices),
+        // Tracking, unsubscribe, provider webhooks and the browser outbox at /outbox.
+        ...deliveryRoutes(byName.get('delivery')!.services as DeliveryServices, { outbox: true }),
+      },
       readiness: { database: () => handle.ping(), bus: () => bus.ping(), queue: () => queue.ping() },
     },
     config.server.PORT,
@@ -105,6 +142,8 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     stop: () => {
       stopping ??= (async () => {
         await http.close();
+        await engine.stop();
+        redis?.disconnect();
         await gateway.stop();
         for (const context of contexts) await context.stop();
         await queue.stop();

@@ -24,7 +24,7 @@ export function parseEnvironment<M extends Models>(models: M, env: NodeJS.Proces
   return out as Config<M>;
 }
 
-const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
+export const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const list = z.preprocess(
   emptyToUndefined,
@@ -72,7 +72,7 @@ export const queueModel = z.object({
   REDIS_URL: z.preprocess(emptyToUndefined, z.url().optional()),
 });
 
-const secret = (name: string) =>
+export const secret = (name: string) =>
   z.preprocess(emptyToUndefined, z.string().min(32, `${name} must be at least 32 characters`).optional());
 
 export const secretsModel = z.object({

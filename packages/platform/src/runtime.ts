@@ -77,6 +77,23 @@ export function loadSecrets(env: z.infer<typeof secretsModel>, dataDir?: string)
   return { internalKey: secretKey(internal), jwtKey: secretKey(jwt) };
 }
 
+/**
+ * A secret a deployable needs beyond the shared ones: the configured value, or (embedded mode,
+ * with a data folder) one generated once and kept in <dataDir>/secrets.json. Undefined when
+ * neither: the caller reports it as missing.
+ */
+export function namedSecret(name: string, configured: string | undefined, dataDir?: string): string | undefined {
+  if (configured) return configured;
+  if (!dataDir) return undefined;
+  const file = join(dataDir, 'secrets.json');
+  const stored: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  if (stored[name]) return stored[name];
+  stored[name] = randomBytes(32).toString('base64');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(stored, null, 2), { mode: 0o600 });
+  return stored[name];
+}
+
 export interface RunningContext<TServices = unknown> {
   module: ContextModule<TServices>;
   services: TServices;

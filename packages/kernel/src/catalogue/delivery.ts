@@ -56,3 +56,31 @@ export const messageUnsubscribed = defineEvent(
   'contact',
   z.object({ ...message, oneClick: z.boolean() }),
 );
+
+/**
+ * A message was accepted for sending (by the transactional API, or for a journey or campaign) and
+ * waits for the delivery engine. The engine treats this event as a wake-up: the message row is the
+ * source of truth, so a lost or repeated event neither loses nor duplicates a send.
+ */
+export const messageQueued = defineEvent(
+  'delivery.message.queued',
+  1,
+  'contact',
+  z.object({ ...message, idempotencyKey: z.string().min(1).max(200) }),
+);
+
+/** The provider confirmed delivery to the recipient's server or device (DSN, webhook, callback). */
+export const messageDelivered = defineEvent('delivery.message.delivered', 1, 'contact', z.object(message));
+
+/** The message could not be sent (permanent provider error, retries exhausted) or was skipped. */
+export const messageFailed = defineEvent(
+  'delivery.message.failed',
+  1,
+  'contact',
+  z.object({
+    ...message,
+    /** provider_error | suppressed | do_not_contact | frequency_cap | quiet_hours | no_provider | render_error */
+    reason: z.string().max(100),
+    detail: z.string().max(1000).nullable(),
+  }),
+);

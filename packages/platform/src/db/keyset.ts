@@ -1,5 +1,6 @@
-// One page of an organization's rows, newest first, by UUID v7 id: the list every context needs.
-import { and, count, desc, eq, lt } from 'drizzle-orm';
+// One page of an organization's rows, newest first, by UUID v7 id, optionally filtered: the list
+// every context needs.
+import { and, count, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { type Connection, type PageWindow, toConnection } from '../graphql/connection';
 import type { Executor } from './database';
@@ -11,8 +12,12 @@ export async function pageOfOrganization<T extends OrganizationTable>(
   table: T,
   organizationId: string,
   window: PageWindow,
+  /** Further conditions (filters); the organization is always one of them. */
+  filter?: SQL,
 ): Promise<Connection<T['$inferSelect']>> {
-  const scope = eq(table.organizationId, organizationId);
+  const scope = filter
+    ? and(eq(table.organizationId, organizationId), filter)!
+    : eq(table.organizationId, organizationId);
   const rows = (await db
     .select()
     .from(table as PgTable)

@@ -1,0 +1,75 @@
+// Delivery's copy of CRM contacts: created, updated, erased and do-not-contact changes arrive as
+// CRM events and are applied once each, so the engine reads addresses, locale, time zone and
+// fields for a whole batch in one query instead of calling CRM per message.
+import { catalogue, type EventEnvelope } from '@mauntic/kernel';
+import { applyOnce, type Subscription } from '@mauntic/platform';
+import { and, eq, sql } from 'drizzle-orm';
+import { contacts, processedEvents } from '../db/schema';
+import type { DeliveryDeps } from './deps';
+
+export const CRM_CONSUMER = 'delivery-crm';
+
+const c = catalogue.crm;
+const HANDLED = [c.contactCreated, c.contactUpdated, c.contactDeleted, c.contactMerged, c.dncChanged];
+
+export async function applyCrmEvent(deps: DeliveryDeps, event: EventEnvelope): Promise<boolean> {
+  const org = event.organizationId;
+  const id = event.subject.id;
+  return applyOnce(deps.handle.db, processedEvents, CRM_CONSUMER, event, async (tx) => {
+    switch (event.type) {
+      case c.contactCreated.type:
+      case c.contactUpdated.type: {
+        const { contact } = c.contactCreated.data.parse(event.data);
+        const values = {
+          email: contact.email,
+          phone: contact.phone,
+          firstName: contact.firstName,
+          lastName: contact.lastName,
+          locale: contact.locale,
+          timezone: contact.timezone,
+          fields: contact.fields,
+          updatedAt: new Date(event.occurredAt),
+        };
+        await tx
+          .insert(contacts)
+          .values({ id, organizationId: org, ...values })
+          .onConflictDoUpdate({
+            target: contacts.id,
+            set: values,
+            // Events of one contact arrive in order, but a replay must not roll a newer copy back.
+            setWhere: sql`${contacts.organizationId} = ${org} and ${contacts.updatedAt} <= ${event.occurredAt}`,
+          });
+        break;
+      }
+      case c.contactDeleted.type:
+        await tx.delete(contacts).where(and(eq(contacts.organizationId, org), eq(contacts.id, id)));
+        break;
+      case c.contactMerged.type: {
+        const { loserId } = c.contactMerged.data.parse(event.data);
+        await tx.delete(contacts).where(and(eq(contacts.organizationId, org), eq(contacts.id, loserId)));
+        break;
+      }
+      case c.dncChanged.type: {
+        const { channel, doNotContact } = c.dncChanged.data.parse(event.data);
+        await tx
+          .update(contacts)
+          .set({
+            doNotContact: doNotContact
+              ? sql`array(select distinct unnest(${contacts.doNotContact} || array[${channel}]::text[]))`
+              : sql`array_remove(${contacts.doNotContact}, ${channel})`,
+          })
+          .where(and(eq(contacts.organizationId, org), eq(contacts.id, id)));
+        break;
+      }
+    }
+  });
+}
+
+export const crmSubscription = (deps: DeliveryDeps): Subscription => ({
+  group: CRM_CONSUMER,
+  contexts: ['crm'],
+  types: HANDLED.map((h) => h.type),
+  handle: async (event) => {
+    await applyCrmEvent(deps, event);
+  },
+});

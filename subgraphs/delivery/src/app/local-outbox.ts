@@ -1,0 +1,44 @@
+// Embedded mode's default email provider keeps every message here, to be read at /outbox.
+import type { DatabaseHandle } from '@mauntic/platform';
+import { desc, eq, lt } from 'drizzle-orm';
+import { localOutbox, messages } from '../db/schema';
+import type { EmailMessage, OutboxStore } from '../providers';
+
+export type LocalOutboxRow = typeof localOutbox.$inferSelect;
+
+/** Stores a message once (a resend after a crash keeps the first copy). */
+export function localOutboxStore(handle: DatabaseHandle): OutboxStore {
+  return async (message: EmailMessage) => {
+    const [owner] = await handle.db
+      .select({ organizationId: messages.organizationId })
+      .from(messages)
+      .where(eq(messages.id, message.messageId));
+    await handle.db
+      .insert(localOutbox)
+      .values({
+        organizationId: owner?.organizationId ?? '00000000-0000-0000-0000-000000000000',
+        messageId: message.messageId,
+        fromAddress: message.from.name ? `${message.from.name} <${message.from.address}>` : message.from.address,
+        toAddress: message.to,
+        subject: message.subject,
+        html: message.html,
+        text: message.text,
+        headers: message.headers,
+      })
+      .onConflictDoNothing();
+  };
+}
+
+export async function recentLocalOutbox(handle: DatabaseHandle, options: { before?: number; limit?: number } = {}) {
+  return handle.db
+    .select()
+    .from(localOutbox)
+    .where(options.before ? lt(localOutbox.seq, options.before) : undefined)
+    .orderBy(desc(localOutbox.seq))
+    .limit(options.limit ?? 50);
+}
+
+export async function localOutboxMessage(handle: DatabaseHandle, seq: number): Promise<LocalOutboxRow | undefined> {
+  const [row] = await handle.db.select().from(localOutbox).where(eq(localOutbox.seq, seq));
+  return row;
+}

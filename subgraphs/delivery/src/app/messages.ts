@@ -1,0 +1,140 @@
+// Reading delivery records: one message, a filtered page of them, and counts per template or
+// per source. Machine opens and clicks (Apple MPP, link scanners) are counted apart from people's.
+import { ok, type RequestContext, requireScope } from '@mauntic/kernel';
+import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { messageEvents, messages } from '../db/schema';
+import type { DeliveryDeps } from './deps';
+import type { MessageRow } from './send';
+
+export const MESSAGE_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'opened',
+  'clicked',
+  'bounced',
+  'complained',
+  'failed',
+  'skipped',
+] as const;
+
+export interface MessageFilter {
+  status?: string | null;
+  channel?: string | null;
+  templateId?: string | null;
+  contactId?: string | null;
+  sourceKind?: string | null;
+  sourceId?: string | null;
+  address?: string | null;
+}
+
+export async function getMessage(deps: DeliveryDeps, ctx: RequestContext, id: string): Promise<MessageRow | null> {
+  const org = requireScope(ctx, 'delivery:read');
+  if (!org.ok) return null;
+  const [row] = await deps.handle.db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.organizationId, org.value), eq(messages.id, id)));
+  return row ?? null;
+}
+
+export async function listMessages(deps: DeliveryDeps, ctx: RequestContext, filter: MessageFilter, window: PageWindow) {
+  const org = requireScope(ctx, 'delivery:read');
+  if (!org.ok) return org;
+  const conditions: SQL[] = [];
+  if (filter.status) conditions.push(eq(messages.status, filter.status));
+  if (filter.channel) conditions.push(eq(messages.channel, filter.channel));
+  if (filter.templateId) conditions.push(eq(messages.templateId, filter.templateId));
+  if (filter.contactId) conditions.push(eq(messages.contactId, filter.contactId));
+  if (filter.sourceKind) conditions.push(eq(messages.sourceKind, filter.sourceKind));
+  if (filter.sourceId) conditions.push(eq(messages.sourceId, filter.sourceId));
+  if (filter.address) conditions.push(eq(messages.address, filter.address.toLowerCase()));
+  return ok(
+    await pageOfOrganization(
+      deps.handle.db,
+      messages,
+      org.value,
+      window,
+      conditions.length ? and(...conditions) : undefined,
+    ),
+  );
+}
+
+export interface DeliveryStats {
+  key: string | null;
+  queued: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  skipped: number;
+  bounced: number;
+  complained: number;
+  /** Messages opened by a person at least once. */
+  opened: number;
+  clicked: number;
+  machineOpened: number;
+  machineClicked: number;
+}
+
+/** Counts per template (`by: 'template'`) or per source (`by: 'source'`: kind:id). */
+export async function deliveryStats(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  by: 'template' | 'source',
+  filter: { templateId?: string | null; sourceKind?: string | null; sourceId?: string | null },
+) {
+  const org = requireScope(ctx, 'delivery:read');
+  if (!org.ok) return org;
+  const key =
+    by === 'template'
+      ? sql`${messages.templateId}::text`
+      : sql`${messages.sourceKind} || ':' || coalesce(${messages.sourceId}, '')`;
+  const conditions: SQL[] = [eq(messages.organizationId, org.value)];
+  if (filter.templateId) conditions.push(eq(messages.templateId, filter.templateId));
+  if (filter.sourceKind) conditions.push(eq(messages.sourceKind, filter.sourceKind));
+  if (filter.sourceId) conditions.push(eq(messages.sourceId, filter.sourceId));
+  const rows = await deps.handle.rows<Record<string, string | number | null>>(sql`
+    select ${key} as key,
+      count(*) filter (where status in ('queued', 'sending'))::int as queued,
+      count(*) filter (where sent_at is not null)::int as sent,
+      count(*) filter (where delivered_at is not null)::int as delivered,
+      count(*) filter (where status = 'failed')::int as failed,
+      count(*) filter (where status = 'skipped')::int as skipped,
+      count(*) filter (where bounced_at is not null)::int as bounced,
+      count(*) filter (where complained_at is not null)::int as complained,
+      count(*) filter (where opens > 0)::int as opened,
+      count(*) filter (where clicks > 0)::int as clicked,
+      count(*) filter (where machine_opens > 0)::int as machine_opened,
+      count(*) filter (where machine_clicks > 0)::int as machine_clicked
+    from ${messages}
+    where ${and(...conditions)}
+    group by 1 order by 1`);
+  return ok(
+    rows.map(
+      (r): DeliveryStats => ({
+        key: r.key as string | null,
+        queued: Number(r.queued),
+        sent: Number(r.sent),
+        delivered: Number(r.delivered),
+        failed: Number(r.failed),
+        skipped: Number(r.skipped),
+        bounced: Number(r.bounced),
+        complained: Number(r.complained),
+        opened: Number(r.opened),
+        clicked: Number(r.clicked),
+        machineOpened: Number(r.machine_opened),
+        machineClicked: Number(r.machine_clicked),
+      }),
+    ),
+  );
+}
+
+export async function messageHistory(deps: DeliveryDeps, organizationId: string, messageId: string) {
+  return deps.handle.db
+    .select()
+    .from(messageEvents)
+    .where(and(eq(messageEvents.organizationId, organizationId), eq(messageEvents.messageId, messageId)))
+    .orderBy(messageEvents.seq);
+}

@@ -1,0 +1,156 @@
+// Which provider sends an organization's messages on a channel: its default provider row, with
+// credentials decrypted, wrapped in its rate limit and its failover provider. Built adapters are
+// kept (SMTP pools stay open) until the rows change.
+import type { DatabaseHandle } from '@mauntic/platform';
+import { sql } from 'drizzle-orm';
+import { providers } from '../db/schema';
+import {
+  createProvider,
+  decryptSecrets,
+  type EncryptionKey,
+  type OutboundMessage,
+  type OutboxStore,
+  type Provider,
+  type ProviderKind,
+  type RateLimiter,
+  withFailover,
+  withRateLimit,
+} from '../providers';
+
+export interface ResolvedProvider {
+  /** The provider row that will send (null for the built-in local outbox). */
+  providerId: string | null;
+  send(
+    message: OutboundMessage,
+    onHandedOver: () => void,
+  ): Promise<{ providerId: string | null; providerMessageId: string | null }>;
+}
+
+export interface ProviderDirectory {
+  providerFor(organizationId: string, channel: string): Promise<ResolvedProvider | null>;
+  close(): Promise<void>;
+}
+
+interface ProviderRow {
+  id: string;
+  organization_id: string;
+  kind: ProviderKind;
+  settings: Record<string, unknown>;
+  secrets: string | null;
+  rate_per_second: number | null;
+  failover_provider_id: string | null;
+  updated_at: string;
+}
+
+export interface ProviderDirectoryOptions {
+  handle: DatabaseHandle;
+  encryptionKey: Buffer;
+  limiter: RateLimiter;
+  /** Embedded mode: email goes to the local outbox when an organization has no email provider. */
+  localOutbox?: OutboxStore;
+  cacheMs?: number;
+}
+
+/** Builds one provider row's adapter, credentials decrypted and bound to the row. */
+export function buildProvider(
+  row: ProviderRow,
+  key: Buffer,
+  deps: { localOutbox?: OutboxStore },
+): Provider<OutboundMessage> {
+  const secrets = row.secrets
+    ? decryptSecrets(row.secrets, key as EncryptionKey, { organizationId: row.organization_id, providerId: row.id })
+    : {};
+  return createProvider(row.kind, row.settings, secrets, deps.localOutbox ? { outboxStore: deps.localOutbox } : {});
+}
+
+export function createProviderDirectory(options: ProviderDirectoryOptions): ProviderDirectory {
+  const cacheMs = options.cacheMs ?? 5000;
+  const cache = new Map<
+    string,
+    { at: number; stamp: string; resolved: ResolvedProvider | null; adapters: Provider[] }
+  >();
+  let localOutbox: Provider<OutboundMessage> | undefined;
+
+  async function rowsFor(organizationId: string, channel: string): Promise<ProviderRow[]> {
+    return options.handle.rows<ProviderRow>(sql`
+      select p.id, p.organization_id, p.kind, p.settings, p.secrets, p.rate_per_second, p.failover_provider_id, p.updated_at::text
+      from ${providers} p
+      where p.organization_id = ${organizationId} and p.channel = ${channel} and p.is_default
+      union all
+      select f.id, f.organization_id, f.kind, f.settings, f.secrets, f.rate_per_second, f.failover_provider_id, f.updated_at::text
+      from ${providers} p join ${providers} f on f.id = p.failover_provider_id and f.organization_id = p.organization_id
+      where p.organization_id = ${organizationId} and p.channel = ${channel} and p.is_default`);
+  }
+
+  function limited(row: ProviderRow, adapter: Provider<OutboundMessage>): Provider<OutboundMessage> {
+    if (!row.rate_per_second) return adapter;
+    return withRateLimit(adapter, options.limiter, {
+      key: `provider:${row.id}`,
+      ratePerSecond: row.rate_per_second,
+      burst: Math.max(1, row.rate_per_second),
+    });
+  }
+
+  function resolve(rows: ProviderRow[], adapters: Provider[]): ResolvedProvider | null {
+    const [primaryRow, failoverRow] = rows;
+    if (!primaryRow) return null;
+    const primary = buildProvider(primaryRow, options.encryptionKey, options);
+    adapters.push(primary);
+    let sender = limited(primaryRow, primary);
+    let secondaryId: string | null = null;
+    if (failoverRow && failoverRow.id !== primaryRow.id) {
+      const secondary = buildProvider(failoverRow, options.encryptionKey, options);
+      adapters.push(secondary);
+      sender = withFailover(sender, limited(failoverRow, secondary));
+      secondaryId = failoverRow.id;
+    }
+    return {
+      providerId: primaryRow.id,
+      async send(message, onHandedOver) {
+        const result = await sender.send(message, { onHandedOver });
+        return {
+          providerId: result.failedOver && secondaryId ? secondaryId : primaryRow.id,
+          providerMessageId: result.providerMessageId,
+        };
+      },
+    };
+  }
+
+  return {
+    async providerFor(organizationId, channel) {
+      const key = `${organizationId}|${channel}`;
+      const now = Date.now();
+      const hit = cache.get(key);
+      if (hit && now - hit.at < cacheMs) return hit.resolved ?? fallback(channel);
+      const rows = await rowsFor(organizationId, channel);
+      const stamp = rows.map((r) => `${r.id}@${r.updated_at}`).join(',');
+      if (hit && hit.stamp === stamp) {
+        hit.at = now;
+        return hit.resolved ?? fallback(channel);
+      }
+      if (hit) await Promise.all(hit.adapters.map((a) => a.close()));
+      const adapters: Provider[] = [];
+      const resolved = resolve(rows, adapters);
+      cache.set(key, { at: now, stamp, resolved, adapters });
+      return resolved ?? fallback(channel);
+    },
+    async close() {
+      for (const entry of cache.values()) await Promise.all(entry.adapters.map((a) => a.close()));
+      cache.clear();
+      await localOutbox?.close();
+    },
+  };
+
+  function fallback(channel: string): ResolvedProvider | null {
+    if (channel !== 'email' || !options.localOutbox) return null;
+    localOutbox ??= createProvider('local_outbox', {}, {}, { outboxStore: options.localOutbox });
+    const adapter = localOutbox;
+    return {
+      providerId: null,
+      async send(message, onHandedOver) {
+        const result = await adapter.send(message, { onHandedOver });
+        return { providerId: null, providerMessageId: result.providerMessageId };
+      },
+    };
+  }
+}

@@ -1,0 +1,234 @@
+// An organization's sending providers. Secret settings (passwords, API keys, private keys) are
+// sealed with AES-256-GCM, bound to the organization and the provider row, and never returned:
+// the API shows only which secret fields are set.
+import {
+  ConflictError,
+  fail,
+  NotFoundError,
+  newId,
+  ok,
+  type RequestContext,
+  requireScope,
+  ValidationError,
+  validateInput,
+} from '@mauntic/kernel';
+import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import { and, eq, ne } from 'drizzle-orm';
+import { z } from 'zod';
+import { providers } from '../db/schema';
+import {
+  CHANNEL_OF,
+  decryptSecrets,
+  type EncryptionKey,
+  encryptSecrets,
+  PROVIDER_KINDS,
+  type ProviderKind,
+  parseProviderConfig,
+  secretFields,
+} from '../providers';
+import type { DeliveryDeps } from './deps';
+
+export type ProviderRow = typeof providers.$inferSelect;
+
+export class ProviderNameTakenError extends ConflictError {
+  override readonly code = 'PROVIDER_NAME_TAKEN';
+  constructor(readonly takenName: string) {
+    super(`a provider named ${takenName} exists`);
+  }
+}
+
+export const providerInput = z.object({
+  name: z.string().trim().min(1).max(100),
+  kind: z.enum(PROVIDER_KINDS as [ProviderKind, ...ProviderKind[]]),
+  /** Settings and secrets as one flat object; secret fields are split off and sealed. */
+  config: z.record(z.string(), z.unknown()).default({}),
+  isDefault: z.boolean().default(false),
+  ratePerSecond: z.number().int().min(1).max(100_000).nullable().default(null),
+  failoverProviderId: z.uuid().nullable().default(null),
+});
+
+export const providerUpdate = z.object({
+  id: z.uuid(),
+  name: z.string().trim().min(1).max(100).optional(),
+  /** Fields given replace the stored ones; secret fields left out keep their sealed values. */
+  config: z.record(z.string(), z.unknown()).optional(),
+  isDefault: z.boolean().optional(),
+  ratePerSecond: z.number().int().min(1).max(100_000).nullable().optional(),
+  failoverProviderId: z.uuid().nullable().optional(),
+});
+
+const configError = (issues: { path: string; message: string }[]) =>
+  new ValidationError(
+    issues.map((i) => ({ path: ['input', 'config', ...i.path.split('.').filter(Boolean)], message: i.message })),
+  );
+
+/** Which secret fields are set, without their values. */
+export function secretFieldsSet(deps: DeliveryDeps, row: ProviderRow): string[] {
+  if (!row.secrets) return [];
+  const secrets = decryptSecrets(row.secrets, deps.encryptionKey as EncryptionKey, {
+    organizationId: row.organizationId,
+    providerId: row.id,
+  });
+  return Object.keys(secrets).filter((k) => secrets[k]);
+}
+
+async function checkFailover(tx: Executor, org: string, channel: string, id: string | null, self?: string) {
+  if (!id) return ok(null);
+  if (id === self)
+    return fail(new ValidationError([{ path: ['input', 'failoverProviderId'], message: 'cannot be itself' }]));
+  const [row] = await tx
+    .select({ channel: providers.channel })
+    .from(providers)
+    .where(and(eq(providers.organizationId, org), eq(providers.id, id)));
+  if (!row) return fail(new NotFoundError('Provider', id));
+  if (row.channel !== channel)
+    return fail(
+      new ValidationError([{ path: ['input', 'failoverProviderId'], message: `sends ${row.channel}, not ${channel}` }]),
+    );
+  return ok(id);
+}
+
+async function clearDefault(tx: Executor, org: string, channel: string, except: string) {
+  await tx
+    .update(providers)
+    .set({ isDefault: false, updatedAt: new Date() })
+    .where(
+      and(
+        eq(providers.organizationId, org),
+        eq(providers.channel, channel),
+        eq(providers.isDefault, true),
+        ne(providers.id, except),
+      ),
+    );
+}
+
+async function nameTaken(tx: Executor, org: string, name: string, except?: string) {
+  const [row] = await tx
+    .select({ id: providers.id })
+    .from(providers)
+    .where(
+      and(eq(providers.organizationId, org), eq(providers.name, name), except ? ne(providers.id, except) : undefined),
+    );
+  return Boolean(row);
+}
+
+export async function createProviderConfig(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  raw: z.input<typeof providerInput>,
+) {
+  const org = requireScope(ctx, 'delivery:admin');
+  if (!org.ok) return org;
+  const input = validateInput(providerInput, raw);
+  if (!input.ok) return input;
+  const { name, kind, config, isDefault, ratePerSecond, failoverProviderId } = input.value;
+  const parsed = parseProviderConfig(kind, config);
+  if (!parsed.ok) return fail(configError(parsed.error.issues));
+  const channel = CHANNEL_OF[kind];
+  const id = newId();
+  return deps.handle.db.transaction(async (tx) => {
+    if (await nameTaken(tx, org.value, name)) return fail(new ProviderNameTakenError(name));
+    const failover = await checkFailover(tx, org.value, channel, failoverProviderId);
+    if (!failover.ok) return failover;
+    if (isDefault) await clearDefault(tx, org.value, channel, id);
+    const [row] = await tx
+      .insert(providers)
+      .values({
+        id,
+        organizationId: org.value,
+        name,
+        kind,
+        channel,
+        settings: parsed.settings as Record<string, unknown>,
+        secrets: seal(deps, org.value, id, parsed.secrets as Record<string, unknown>),
+        isDefault,
+        ratePerSecond,
+        failoverProviderId: failover.value,
+      })
+      .returning();
+    return ok(row!);
+  });
+}
+
+function seal(deps: DeliveryDeps, organizationId: string, providerId: string, secrets: Record<string, unknown>) {
+  const present = Object.fromEntries(
+    Object.entries(secrets).filter(([, v]) => typeof v === 'string' && v !== ''),
+  ) as Record<string, string>;
+  if (Object.keys(present).length === 0) return null;
+  return encryptSecrets(present, deps.encryptionKey as EncryptionKey, { organizationId, providerId });
+}
+
+export async function updateProviderConfig(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  raw: z.input<typeof providerUpdate>,
+) {
+  const org = requireScope(ctx, 'delivery:admin');
+  if (!org.ok) return org;
+  const input = validateInput(providerUpdate, raw);
+  if (!input.ok) return input;
+  const patch = input.value;
+  return deps.handle.db.transaction(async (tx) => {
+    const [current] = await tx
+      .select()
+      .from(providers)
+      .where(and(eq(providers.organizationId, org.value), eq(providers.id, patch.id)))
+      .for('update');
+    if (!current) return fail(new NotFoundError('Provider', patch.id));
+    const kind = current.kind as ProviderKind;
+    const values: Partial<ProviderRow> = { updatedAt: new Date() };
+    if (patch.name !== undefined && patch.name !== current.name) {
+      if (await nameTaken(tx, org.value, patch.name, current.id)) return fail(new ProviderNameTakenError(patch.name));
+      values.name = patch.name;
+    }
+    if (patch.config !== undefined) {
+      const stored = current.secrets
+        ? decryptSecrets(current.secrets, deps.encryptionKey as EncryptionKey, {
+            organizationId: current.organizationId,
+            providerId: current.id,
+          })
+        : {};
+      const parsed = parseProviderConfig(kind, { ...current.settings, ...stored, ...patch.config });
+      if (!parsed.ok) return fail(configError(parsed.error.issues));
+      values.settings = parsed.settings as Record<string, unknown>;
+      values.secrets = seal(deps, current.organizationId, current.id, parsed.secrets as Record<string, unknown>);
+    }
+    if (patch.ratePerSecond !== undefined) values.ratePerSecond = patch.ratePerSecond;
+    if (patch.failoverProviderId !== undefined) {
+      const failover = await checkFailover(tx, org.value, current.channel, patch.failoverProviderId, current.id);
+      if (!failover.ok) return failover;
+      values.failoverProviderId = failover.value;
+    }
+    if (patch.isDefault !== undefined) {
+      if (patch.isDefault) await clearDefault(tx, org.value, current.channel, current.id);
+      values.isDefault = patch.isDefault;
+    }
+    const [row] = await tx.update(providers).set(values).where(eq(providers.id, current.id)).returning();
+    return ok(row!);
+  });
+}
+
+export async function deleteProviderConfig(deps: DeliveryDeps, ctx: RequestContext, id: string) {
+  const org = requireScope(ctx, 'delivery:admin');
+  if (!org.ok) return org;
+  return deps.handle.db.transaction(async (tx) => {
+    const [row] = await tx
+      .delete(providers)
+      .where(and(eq(providers.organizationId, org.value), eq(providers.id, id)))
+      .returning();
+    if (!row) return fail(new NotFoundError('Provider', id));
+    await tx
+      .update(providers)
+      .set({ failoverProviderId: null, updatedAt: new Date() })
+      .where(and(eq(providers.organizationId, org.value), eq(providers.failoverProviderId, id)));
+    return ok(row);
+  });
+}
+
+export async function listProviderConfigs(deps: DeliveryDeps, ctx: RequestContext, window: PageWindow) {
+  const org = requireScope(ctx, 'delivery:read');
+  if (!org.ok) return org;
+  return ok(await pageOfOrganization(deps.handle.db, providers, org.value, window));
+}
+
+export { secretFields };

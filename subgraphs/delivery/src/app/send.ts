@@ -1,0 +1,206 @@
+// The transactional API: a send request becomes one message row (once per idempotency key) and a
+// `delivery.message.queued` event, committed together. The engine does the rest.
+import {
+  ConflictError,
+  catalogue,
+  createEvent,
+  type EventEnvelope,
+  fail,
+  NotFoundError,
+  newId,
+  ok,
+  type RequestContext,
+  type Result,
+  requireScope,
+  ValidationError,
+  validateInput,
+} from '@mauntic/kernel';
+import { appendEvents, type Executor } from '@mauntic/platform';
+import { and, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { contacts, messages, outbox, templates } from '../db/schema';
+import type { DeliveryDeps } from './deps';
+
+export type MessageRow = typeof messages.$inferSelect;
+export type SendChannel = 'email' | 'sms' | 'push';
+
+export const sendInput = z
+  .object({
+    templateId: z.uuid(),
+    /** The recipient as a CRM contact... */
+    contactId: z.uuid().optional(),
+    /** ...or a bare address: an email, an E.164 phone number or a push device token. */
+    to: z.string().trim().min(3).max(4096).optional(),
+    /** Per-send template variables, under `context` in the template. */
+    context: z.record(z.string(), z.unknown()).default({}),
+    /** A second request with the same key returns the first message instead of sending again. */
+    idempotencyKey: z.string().trim().min(1).max(200),
+  })
+  .refine((v) => Boolean(v.contactId) !== Boolean(v.to), {
+    message: 'give exactly one of contactId and to',
+    path: ['contactId'],
+  });
+
+export class IdempotencyConflictError extends ConflictError {
+  override readonly code = 'IDEMPOTENCY_KEY_REUSED';
+  constructor(readonly idempotencyKey: string) {
+    super(`idempotency key ${idempotencyKey} was used for a different message`);
+  }
+}
+
+const ADDRESS: Record<SendChannel, z.ZodType<string>> = {
+  email: z.email().transform((v) => v.toLowerCase()),
+  sms: z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 phone number'),
+  push: z.string().min(16, 'expected a device registration token'),
+};
+
+export interface EnqueueRequest {
+  channel: SendChannel;
+  templateId: string;
+  contactId: string | null;
+  address: string;
+  context: Record<string, unknown>;
+  idempotencyKey: string;
+  source: { kind: 'transactional' | 'campaign' | 'journey'; id: string | null; stepId: string | null };
+}
+
+/**
+ * Inserts the message once per (organization, idempotency key) and queues it. Returns the existing
+ * message when the key was used before for the same recipient and template.
+ */
+export async function enqueueMessage(
+  tx: Executor,
+  organizationId: string,
+  request: EnqueueRequest,
+  correlationId: string,
+): Promise<Result<MessageRow, IdempotencyConflictError>> {
+  const id = newId();
+  const [inserted] = await tx
+    .insert(messages)
+    .values({
+      id,
+      organizationId,
+      idempotencyKey: request.idempotencyKey,
+      channel: request.channel,
+      templateId: request.templateId,
+      contactId: request.contactId,
+      address: request.address,
+      sourceKind: request.source.kind,
+      sourceId: request.source.id,
+      sourceStepId: request.source.stepId,
+      context: request.context,
+    })
+    .onConflictDoNothing({ target: [messages.organizationId, messages.idempotencyKey] })
+    .returning();
+  if (!inserted) {
+    const [existing] = await tx
+      .select()
+      .from(messages)
+      .where(and(eq(messages.organizationId, organizationId), eq(messages.idempotencyKey, request.idempotencyKey)));
+    const same =
+      existing &&
+      existing.channel === request.channel &&
+      existing.templateId === request.templateId &&
+      existing.address === request.address;
+    return same ? ok(existing) : fail(new IdempotencyConflictError(request.idempotencyKey));
+  }
+  await appendEvents(tx, outbox, [queuedEvent(inserted, correlationId)]);
+  return ok(inserted);
+}
+
+export function queuedEvent(m: MessageRow, correlationId: string): EventEnvelope {
+  return createEvent(catalogue.delivery.messageQueued, {
+    organizationId: m.organizationId,
+    subjectId: m.contactId ?? m.id,
+    correlationId,
+    data: { ...messageFacts(m), idempotencyKey: m.idempotencyKey },
+  });
+}
+
+/** The fields every delivery.message.* event carries. */
+export function messageFacts(m: MessageRow) {
+  return {
+    messageId: m.id,
+    contactId: m.contactId,
+    channel: m.channel as SendChannel,
+    address: m.address,
+    templateId: m.templateId,
+    source: { kind: m.sourceKind as EnqueueRequest['source']['kind'], id: m.sourceId, stepId: m.sourceStepId },
+  };
+}
+
+/** sendEmail / sendSms / sendPush. */
+export async function sendMessage(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  channel: SendChannel,
+  raw: z.input<typeof sendInput>,
+) {
+  const org = requireScope(ctx, 'delivery:write');
+  if (!org.ok) return org;
+  const input = validateInput(sendInput, raw);
+  if (!input.ok) return input;
+  const { templateId, contactId, to, context, idempotencyKey } = input.value;
+  return deps.handle.db.transaction(async (tx) => {
+    const [template] = await tx
+      .select({ id: templates.id, channel: templates.channel })
+      .from(templates)
+      .where(and(eq(templates.organizationId, org.value), eq(templates.id, templateId)));
+    if (!template) return fail(new NotFoundError('Template', templateId));
+    if (template.channel !== channel)
+      return fail(
+        new ValidationError([{ path: ['input', 'templateId'], message: `is a ${template.channel} template` }]),
+      );
+    let address: string;
+    if (contactId) {
+      const [contact] = await tx
+        .select({ email: contacts.email, phone: contacts.phone, pushTokens: contacts.pushTokens })
+        .from(contacts)
+        .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, contactId)));
+      if (!contact) return fail(new NotFoundError('Contact', contactId));
+      const found = channel === 'email' ? contact.email : channel === 'sms' ? contact.phone : contact.pushTokens[0];
+      if (!found)
+        return fail(
+          new ValidationError([{ path: ['input', 'contactId'], message: `the contact has no ${channel} address` }]),
+        );
+      address = channel === 'email' ? found.toLowerCase() : found;
+    } else {
+      const parsed = ADDRESS[channel].safeParse(to);
+      if (!parsed.success)
+        return fail(new ValidationError([{ path: ['input', 'to'], message: parsed.error.issues[0]!.message }]));
+      address = parsed.data;
+    }
+    return enqueueMessage(
+      tx,
+      org.value,
+      {
+        channel,
+        templateId,
+        contactId: contactId ?? null,
+        address,
+        context,
+        idempotencyKey,
+        source: { kind: 'transactional', id: null, stepId: null },
+      },
+      ctx.correlationId,
+    );
+  });
+}
+
+/** Registers a push device token on a contact (the app reports it after the user opts in). */
+export async function registerPushToken(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  input: { contactId: string; token: string },
+) {
+  const org = requireScope(ctx, 'delivery:write');
+  if (!org.ok) return org;
+  const token = ADDRESS.push.safeParse(input.token);
+  if (!token.success) return fail(new ValidationError([{ path: ['input', 'token'], message: 'too short' }]));
+  const updated = await deps.handle.db
+    .update(contacts)
+    .set({ pushTokens: sql`array(select distinct unnest(${contacts.pushTokens} || array[${token.data}]::text[]))` })
+    .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId)))
+    .returning({ id: contacts.id });
+  return updated.length ? ok(true) : fail(new NotFoundError('Contact', input.contactId));
+}

@@ -1,0 +1,67 @@
+// The delivery context's use cases, bound to their dependencies.
+
+import { crmSubscription } from './contacts-projection';
+import type { DeliveryDeps } from './deps';
+import { applyFeedback } from './feedback';
+import { deliveryStats, getMessage, listMessages, messageHistory } from './messages';
+import type { ProviderRow } from './providers';
+import {
+  createProviderConfig,
+  deleteProviderConfig,
+  listProviderConfigs,
+  secretFieldsSet,
+  updateProviderConfig,
+} from './providers';
+import { registerPushToken, sendMessage } from './send';
+import { getSettings, updateSettings } from './settings';
+import { addSuppression, listSuppressions, removeSuppression } from './suppressions';
+import {
+  createTemplate,
+  deleteTemplate,
+  getTemplate,
+  listTemplates,
+  previewTemplate,
+  updateTemplate,
+} from './templates';
+import { preferencesOf, resubscribe, trackClick, trackOpen, unsubscribe } from './tracking';
+
+export function createDeliveryServices(deps: DeliveryDeps) {
+  const bind =
+    <A extends unknown[], R>(fn: (deps: DeliveryDeps, ...args: A) => R) =>
+    (...args: A) =>
+      fn(deps, ...args);
+  return {
+    deps,
+    sendMessage: bind(sendMessage),
+    registerPushToken: bind(registerPushToken),
+    getMessage: bind(getMessage),
+    listMessages: bind(listMessages),
+    messageHistory: bind(messageHistory),
+    deliveryStats: bind(deliveryStats),
+    createTemplate: bind(createTemplate),
+    updateTemplate: bind(updateTemplate),
+    deleteTemplate: bind(deleteTemplate),
+    getTemplate: bind(getTemplate),
+    listTemplates: bind(listTemplates),
+    previewTemplate: bind(previewTemplate),
+    createProviderConfig: bind(createProviderConfig),
+    updateProviderConfig: bind(updateProviderConfig),
+    deleteProviderConfig: bind(deleteProviderConfig),
+    listProviderConfigs: bind(listProviderConfigs),
+    secretFieldsSet: (row: ProviderRow) => secretFieldsSet(deps, row),
+    addSuppression: bind(addSuppression),
+    removeSuppression: bind(removeSuppression),
+    listSuppressions: bind(listSuppressions),
+    getSettings: bind(getSettings),
+    updateSettings: bind(updateSettings),
+    applyFeedback: bind(applyFeedback),
+    trackOpen: bind(trackOpen),
+    trackClick: bind(trackClick),
+    unsubscribe: bind(unsubscribe),
+    preferencesOf: bind(preferencesOf),
+    resubscribe: bind(resubscribe),
+    subscriptions: () => [crmSubscription(deps)],
+  };
+}
+
+export type DeliveryServices = ReturnType<typeof createDeliveryServices>;

@@ -1,0 +1,327 @@
+// Message templates for every channel. Saving compiles once (MJML to HTML, Handlebars precompiled,
+// links numbered for tracking) and keeps both the source and the compiled form; a syntax error
+// comes back as a TemplateSyntaxError with its field, line and column, and nothing is saved.
+import {
+  ConflictError,
+  type DomainError,
+  fail,
+  NotFoundError,
+  newId,
+  ok,
+  type RequestContext,
+  type Result,
+  requireScope,
+  ValidationError,
+  validateInput,
+} from '@mauntic/kernel';
+import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import { and, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { contacts, templates } from '../db/schema';
+import {
+  compileEmailTemplate,
+  compilePushTemplate,
+  compileSmsTemplate,
+  compileWebhookTemplate,
+  type RenderVars,
+  renderEmail,
+  renderPush,
+  renderSms,
+  renderWebhook,
+  type TemplateSyntaxError,
+} from '../domain/templates';
+import type { DeliveryDeps } from './deps';
+import { contactVars } from './render-message';
+
+export type TemplateRow = typeof templates.$inferSelect;
+export type TemplateChannel = 'email' | 'sms' | 'push' | 'webhook';
+
+export class TemplateNameTakenError extends ConflictError {
+  override readonly code = 'TEMPLATE_NAME_TAKEN';
+  constructor(readonly takenName: string) {
+    super(`a template named ${takenName} exists`);
+  }
+}
+
+const emailContent = z.object({
+  mjml: z.string().max(1_000_000).optional(),
+  html: z.string().max(1_000_000).optional(),
+  subject: z.string().max(998),
+  preheader: z.string().max(500).optional(),
+  text: z.string().max(1_000_000).optional(),
+});
+
+const SOURCES = {
+  email: emailContent
+    .extend({
+      locales: z.record(z.string(), emailContent).optional(),
+      fromName: z.string().max(200).optional(),
+      fromAddress: z.email().optional(),
+      replyTo: z.email().optional(),
+    })
+    .refine((v) => Boolean(v.mjml) !== Boolean(v.html), {
+      message: 'give exactly one of mjml and html',
+      path: ['mjml'],
+    }),
+  sms: z.object({ body: z.string().min(1).max(10_000) }),
+  push: z.object({
+    title: z.string().max(500),
+    body: z.string().max(4000),
+    data: z.record(z.string(), z.string()).optional(),
+    imageUrl: z.string().max(2000).optional(),
+  }),
+  webhook: z.object({
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    urlTemplate: z.string().min(1).max(4000),
+    headers: z.record(z.string(), z.string()).optional(),
+    bodyTemplate: z.string().max(1_000_000).nullable().optional(),
+  }),
+} as const;
+
+export const templateInput = z.object({
+  name: z.string().trim().min(1).max(200),
+  channel: z.enum(['email', 'sms', 'push', 'webhook']),
+  /** marketing messages carry unsubscribe headers and respect unsubscribes, caps and quiet hours. */
+  category: z.enum(['marketing', 'transactional']).default('marketing'),
+  source: z.record(z.string(), z.unknown()),
+});
+
+export const templateUpdate = z.object({
+  id: z.uuid(),
+  name: z.string().trim().min(1).max(200).optional(),
+  category: z.enum(['marketing', 'transactional']).optional(),
+  source: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Validates and compiles a template's source; the compiled form is what the engine renders. */
+export async function compileSource(
+  channel: TemplateChannel,
+  raw: unknown,
+): Promise<
+  Result<{ source: Record<string, unknown>; compiled: Record<string, unknown> }, ValidationError | TemplateSyntaxError>
+> {
+  const parsed = validateInput(SOURCES[channel] as z.ZodType<Record<string, unknown>>, raw, ['input', 'source']);
+  if (!parsed.ok) return parsed;
+  const source = parsed.value;
+  const compiled =
+    channel === 'email'
+      ? await compileEmailTemplate(source as z.output<(typeof SOURCES)['email']>)
+      : channel === 'sms'
+        ? compileSmsTemplate((source as z.output<(typeof SOURCES)['sms']>).body)
+        : channel === 'push'
+          ? compilePushTemplate(source as z.output<(typeof SOURCES)['push']>)
+          : compileWebhookTemplate(source as z.output<(typeof SOURCES)['webhook']>);
+  if (!compiled.ok) {
+    const error = compiled.error;
+    if (error instanceof ValidationError)
+      return fail(new ValidationError(error.issues.map((i) => ({ ...i, path: ['input', 'source', ...i.path] }))));
+    return fail(error);
+  }
+  const sender =
+    channel === 'email'
+      ? {
+          fromName: (source as { fromName?: string }).fromName ?? null,
+          fromAddress: (source as { fromAddress?: string }).fromAddress ?? null,
+          replyTo: (source as { replyTo?: string }).replyTo ?? null,
+        }
+      : {};
+  return ok({ source, compiled: { ...(compiled.value as unknown as Record<string, unknown>), ...sender } });
+}
+
+async function nameTaken(deps: DeliveryDeps, org: string, name: string, except?: string) {
+  const [row] = await deps.handle.db
+    .select({ id: templates.id })
+    .from(templates)
+    .where(
+      and(
+        eq(templates.organizationId, org),
+        eq(templates.name, name),
+        except ? sql`${templates.id} <> ${except}` : undefined,
+      ),
+    );
+  return Boolean(row);
+}
+
+export async function createTemplate(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof templateInput>) {
+  const org = requireScope(ctx, 'delivery:write');
+  if (!org.ok) return org;
+  const input = validateInput(templateInput, raw);
+  if (!input.ok) return input;
+  const compiled = await compileSource(input.value.channel, input.value.source);
+  if (!compiled.ok) return compiled;
+  if (await nameTaken(deps, org.value, input.value.name)) return fail(new TemplateNameTakenError(input.value.name));
+  const [row] = await deps.handle.db
+    .insert(templates)
+    .values({
+      id: newId(),
+      organizationId: org.value,
+      name: input.value.name,
+      channel: input.value.channel,
+      category: input.value.category,
+      source: compiled.value.source,
+      compiled: compiled.value.compiled,
+    })
+    .onConflictDoNothing()
+    .returning();
+  return row ? ok(row) : fail(new TemplateNameTakenError(input.value.name));
+}
+
+export async function updateTemplate(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof templateUpdate>) {
+  const org = requireScope(ctx, 'delivery:write');
+  if (!org.ok) return org;
+  const input = validateInput(templateUpdate, raw);
+  if (!input.ok) return input;
+  const [current] = await deps.handle.db
+    .select()
+    .from(templates)
+    .where(and(eq(templates.organizationId, org.value), eq(templates.id, input.value.id)));
+  if (!current) return fail(new NotFoundError('Template', input.value.id));
+  const values: Partial<TemplateRow> = { updatedAt: new Date() };
+  if (input.value.name !== undefined && input.value.name !== current.name) {
+    if (await nameTaken(deps, org.value, input.value.name, current.id))
+      return fail(new TemplateNameTakenError(input.value.name));
+    values.name = input.value.name;
+  }
+  if (input.value.category) values.category = input.value.category;
+  if (input.value.source) {
+    const compiled = await compileSource(current.channel as TemplateChannel, input.value.source);
+    if (!compiled.ok) return compiled;
+    values.source = compiled.value.source;
+    values.compiled = compiled.value.compiled;
+  }
+  const [row] = await deps.handle.db
+    .update(templates)
+    .set({ ...values, version: sql`${templates.version} + 1` })
+    .where(and(eq(templates.organizationId, org.value), eq(templates.id, current.id)))
+    .returning();
+  return ok(row!);
+}
+
+export async function deleteTemplate(deps: DeliveryDeps, ctx: RequestContext, id: string) {
+  const org = requireScope(ctx, 'delivery:write');
+  if (!org.ok) return org;
+  const [row] = await deps.handle.db
+    .delete(templates)
+    .where(and(eq(templates.organizationId, org.value), eq(templates.id, id)))
+    .returning();
+  return row ? ok(row) : fail(new NotFoundError('Template', id));
+}
+
+export async function getTemplate(deps: DeliveryDeps, ctx: RequestContext, id: string): Promise<TemplateRow | null> {
+  const org = requireScope(ctx, 'delivery:read');
+  if (!org.ok) return null;
+  const [row] = await deps.handle.db
+    .select()
+    .from(templates)
+    .where(and(eq(templates.organizationId, org.value), eq(templates.id, id)));
+  return row ?? null;
+}
+
+export async function listTemplates(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  filter: { channel?: string | null },
+  window: PageWindow,
+) {
+  const org = requireScope(ctx, 'delivery:read');
+  if (!org.ok) return org;
+  return ok(
+    await pageOfOrganization(
+      deps.handle.db,
+      templates,
+      org.value,
+      window,
+      filter.channel ? eq(templates.channel, filter.channel) : undefined,
+    ),
+  );
+}
+
+export interface TemplatePreview {
+  subject: string | null;
+  html: string | null;
+  text: string | null;
+  /** SMS: encoding and segment count of the rendered text. */
+  smsEncoding: string | null;
+  smsSegments: number | null;
+  /** Push: title and data; webhook: the request as it would be sent. */
+  title: string | null;
+  data: Record<string, string> | null;
+  url: string | null;
+  method: string | null;
+  locale: string | null;
+}
+
+/** A sample contact for previews when none is chosen. */
+const SAMPLE: RenderVars['contact'] = {
+  id: '00000000-0000-7000-8000-000000000000',
+  email: 'jane.doe@example.com',
+  firstName: 'Jane',
+  lastName: 'Doe',
+  phone: '+14155550100',
+  locale: null,
+  timezone: 'UTC',
+  fields: {},
+};
+
+/** Renders a template for a chosen contact (or a sample one) without sending anything. */
+export async function previewTemplate(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  input: { templateId: string; contactId?: string | null; context?: Record<string, unknown>; locale?: string | null },
+): Promise<Result<TemplatePreview, DomainError>> {
+  const org = requireScope(ctx, 'delivery:read');
+  if (!org.ok) return org;
+  const [template] = await deps.handle.db
+    .select()
+    .from(templates)
+    .where(and(eq(templates.organizationId, org.value), eq(templates.id, input.templateId)));
+  if (!template) return fail(new NotFoundError('Template', input.templateId));
+  let contact = SAMPLE;
+  if (input.contactId) {
+    const [row] = await deps.handle.db
+      .select()
+      .from(contacts)
+      .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId)));
+    if (!row) return fail(new NotFoundError('Contact', input.contactId));
+    contact = contactVars(row);
+  }
+  const vars: RenderVars = {
+    contact,
+    context: input.context ?? {},
+    message: { id: 'preview' },
+    unsubscribeUrl: `${deps.publicBaseUrl}/t/unsubscribe`,
+    preferencesUrl: `${deps.publicBaseUrl}/t/preferences`,
+  };
+  const empty: TemplatePreview = {
+    subject: null,
+    html: null,
+    text: null,
+    smsEncoding: null,
+    smsSegments: null,
+    title: null,
+    data: null,
+    url: null,
+    method: null,
+    locale: null,
+  };
+  const compiled = template.compiled as never;
+  switch (template.channel) {
+    case 'email': {
+      const r = renderEmail(compiled, vars, input.locale !== undefined ? { locale: input.locale } : {});
+      return ok({ ...empty, subject: r.subject, html: r.html, text: r.text, locale: r.locale });
+    }
+    case 'sms': {
+      const r = renderSms(compiled, vars);
+      return ok({ ...empty, text: r.body, smsEncoding: r.encoding, smsSegments: r.segments });
+    }
+    case 'push': {
+      const r = renderPush(compiled, vars);
+      return ok({ ...empty, title: r.title, text: r.body, data: r.data });
+    }
+    default: {
+      const r = renderWebhook(compiled, vars);
+      if (!r.ok) return r;
+      return ok({ ...empty, url: r.value.url, method: r.value.method, text: r.value.body });
+    }
+  }
+}

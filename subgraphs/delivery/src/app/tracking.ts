@@ -1,0 +1,216 @@
+// Opens, clicks and unsubscribes, as recipients' mail clients reach the public endpoints. Every
+// token is HMAC-signed and names its organization and message; a click resolves its link by index
+// from the message's template, so the target is never read from the request.
+import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
+import { appendEvents } from '@mauntic/platform';
+import { and, eq, sql } from 'drizzle-orm';
+import { contacts, messageEvents, messages, outbox, suppressions, templates } from '../db/schema';
+import { type CompiledEmailTemplate, resolveLink } from '../domain/templates';
+import { classifyMachineEvent, type TrackingToken, verifyToken } from '../tracking';
+import type { DeliveryDeps } from './deps';
+import { contactVars } from './render-message';
+import { type MessageRow, messageFacts } from './send';
+import { suppressInTx } from './suppressions';
+
+export interface Visit {
+  userAgent: string | undefined;
+  ip: string | undefined;
+}
+
+async function messageOf(deps: DeliveryDeps, token: TrackingToken): Promise<MessageRow | undefined> {
+  const [row] = await deps.handle.db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.id, token.m), eq(messages.organizationId, token.o)));
+  return row;
+}
+
+export function readToken(deps: DeliveryDeps, raw: string | null, kind: TrackingToken['k']): TrackingToken | null {
+  if (!raw) return null;
+  const token = verifyToken(raw, deps.trackingKey);
+  return token.ok && token.value.k === kind ? token.value : null;
+}
+
+const secondsSince = (deps: DeliveryDeps, at: Date | null) =>
+  at ? Math.max(0, (deps.now().getTime() - at.getTime()) / 1000) : Number.POSITIVE_INFINITY;
+
+async function recordEngagement(
+  deps: DeliveryDeps,
+  message: MessageRow,
+  kind: 'open' | 'click',
+  visit: Visit,
+  url: string | null,
+): Promise<boolean> {
+  const verdict = classifyMachineEvent({
+    kind,
+    userAgent: visit.userAgent ?? '',
+    ip: visit.ip ?? '',
+    secondsSinceSent: secondsSince(deps, message.sentAt),
+  });
+  const now = deps.now();
+  const facts = messageFacts(message);
+  const base = {
+    organizationId: message.organizationId,
+    subjectId: message.contactId ?? message.id,
+    correlationId: message.id,
+  };
+  const event: EventEnvelope =
+    kind === 'open'
+      ? createEvent(catalogue.delivery.messageOpened, { ...base, data: { ...facts, machine: verdict.machine } })
+      : createEvent(catalogue.delivery.messageClicked, {
+          ...base,
+          data: { ...facts, url: url!.slice(0, 4096), machine: verdict.machine },
+        });
+  await deps.handle.db.transaction(async (tx) => {
+    await tx.insert(messageEvents).values({
+      organizationId: message.organizationId,
+      messageId: message.id,
+      type: kind,
+      machine: verdict.machine,
+      url,
+      userAgent: visit.userAgent?.slice(0, 500) ?? null,
+      detail: verdict.machine ? verdict.reason : null,
+      occurredAt: now,
+    });
+    const human = !verdict.machine;
+    await tx
+      .update(messages)
+      .set(
+        kind === 'open'
+          ? human
+            ? {
+                opens: sql`${messages.opens} + 1`,
+                openedAt: sql`coalesce(${messages.openedAt}, ${now})`,
+                status: sql`case when ${messages.status} in ('sent', 'delivered') then 'opened' else ${messages.status} end`,
+              }
+            : { machineOpens: sql`${messages.machineOpens} + 1` }
+          : human
+            ? {
+                clicks: sql`${messages.clicks} + 1`,
+                clickedAt: sql`coalesce(${messages.clickedAt}, ${now})`,
+                status: sql`case when ${messages.status} in ('sent', 'delivered', 'opened') then 'clicked' else ${messages.status} end`,
+              }
+            : { machineClicks: sql`${messages.machineClicks} + 1` },
+      )
+      .where(eq(messages.id, message.id));
+    await appendEvents(tx, outbox, [event]);
+  });
+  return verdict.machine;
+}
+
+/** An open pixel was fetched. Unknown or forged tokens are ignored (the pixel is served anyway). */
+export async function trackOpen(deps: DeliveryDeps, raw: string | null, visit: Visit): Promise<boolean> {
+  const token = readToken(deps, raw, 'o');
+  if (!token) return false;
+  const message = await messageOf(deps, token);
+  if (!message) return false;
+  await recordEngagement(deps, message, 'open', visit, null);
+  return true;
+}
+
+/** A tracked link was followed: where to send the visitor, or null for a bad token. */
+export async function trackClick(deps: DeliveryDeps, raw: string | null, visit: Visit): Promise<string | null> {
+  const token = readToken(deps, raw, 'c');
+  if (!token || token.l === undefined) return null;
+  const message = await messageOf(deps, token);
+  if (!message?.templateId || message.channel !== 'email') return null;
+  const [template] = await deps.handle.db
+    .select({ compiled: templates.compiled })
+    .from(templates)
+    .where(and(eq(templates.id, message.templateId), eq(templates.organizationId, message.organizationId)));
+  if (!template) return null;
+  const [contact] = message.contactId
+    ? await deps.handle.db
+        .select()
+        .from(contacts)
+        .where(and(eq(contacts.id, message.contactId), eq(contacts.organizationId, message.organizationId)))
+    : [];
+  // The destination comes from the template (re-rendered for this message when personalised),
+  // never from the request.
+  const url = resolveLink(template.compiled as unknown as CompiledEmailTemplate, token.l, {
+    contact: contact ? contactVars(contact) : { email: message.address, fields: {} },
+    context: message.context,
+    message: { id: message.id },
+  });
+  if (!url || !/^https?:\/\//i.test(url)) return null;
+  await recordEngagement(deps, message, 'click', visit, url);
+  return url;
+}
+
+/**
+ * Unsubscribes the message's recipient from its channel (RFC 8058 one-click POST, or the
+ * unsubscribe page's button). Touches that one address and channel, nothing else.
+ */
+export async function unsubscribe(
+  deps: DeliveryDeps,
+  raw: string | null,
+  oneClick: boolean,
+): Promise<MessageRow | null> {
+  const token = readToken(deps, raw, 'u');
+  if (!token) return null;
+  const message = await messageOf(deps, token);
+  if (!message || (message.channel !== 'email' && message.channel !== 'sms')) return null;
+  await deps.handle.db.transaction(async (tx) => {
+    await suppressInTx(tx, message.organizationId, {
+      channel: message.channel as 'email' | 'sms',
+      address: message.address,
+      reason: 'unsubscribe',
+      source: oneClick ? 'one-click' : 'unsubscribe-page',
+    });
+    await tx.insert(messageEvents).values({
+      organizationId: message.organizationId,
+      messageId: message.id,
+      type: 'unsubscribe',
+      detail: oneClick ? 'one-click' : 'page',
+      occurredAt: deps.now(),
+    });
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.delivery.messageUnsubscribed, {
+        organizationId: message.organizationId,
+        subjectId: message.contactId ?? message.id,
+        correlationId: message.id,
+        data: { ...messageFacts(message), oneClick },
+      }),
+    ]);
+  });
+  return message;
+}
+
+/** The preference page: whether the recipient still gets marketing on the message's channel. */
+export async function preferencesOf(deps: DeliveryDeps, raw: string | null) {
+  const token = readToken(deps, raw, 'u');
+  if (!token) return null;
+  const message = await messageOf(deps, token);
+  if (!message) return null;
+  const [row] = await deps.handle.db
+    .select({ reason: suppressions.reason })
+    .from(suppressions)
+    .where(
+      and(
+        eq(suppressions.organizationId, message.organizationId),
+        eq(suppressions.channel, message.channel),
+        eq(suppressions.address, message.address),
+      ),
+    );
+  return { message, subscribed: !row, reason: row?.reason ?? null };
+}
+
+/** Resubscribes from the preference page; only an unsubscribe is undone, never a bounce or complaint. */
+export async function resubscribe(deps: DeliveryDeps, raw: string | null): Promise<boolean> {
+  const token = readToken(deps, raw, 'u');
+  if (!token) return false;
+  const message = await messageOf(deps, token);
+  if (!message) return false;
+  const removed = await deps.handle.db
+    .delete(suppressions)
+    .where(
+      and(
+        eq(suppressions.organizationId, message.organizationId),
+        eq(suppressions.channel, message.channel),
+        eq(suppressions.address, message.address),
+        eq(suppressions.reason, 'unsubscribe'),
+      ),
+    )
+    .returning({ address: suppressions.address });
+  return removed.length > 0;
+}

@@ -1,0 +1,109 @@
+// Provider webhooks: each provider row has its own URL (`/webhooks/<kind>?provider=<id>`); the
+// request is verified with that provider's keys (SNS certificate, SendGrid ECDSA, Mailgun HMAC,
+// Twilio signature) before any report in it is applied to the provider's organization.
+import { fail, NotFoundError, ok, type Result } from '@mauntic/kernel';
+import { and, eq } from 'drizzle-orm';
+import { providers } from '../db/schema';
+import {
+  cachedCertificateFetcher,
+  type Feedback,
+  parseMailgunWebhook,
+  parseSendgridWebhook,
+  parseSnsWebhook,
+  parseTwilioWebhook,
+  type WebhookError,
+  type WebhookRequest,
+} from '../inbound';
+import { decryptSecrets, type EncryptionKey } from '../providers';
+import type { DeliveryDeps } from './deps';
+import { applyFeedback } from './feedback';
+
+export type WebhookKind = 'ses' | 'sendgrid' | 'mailgun' | 'twilio';
+
+export interface WebhookOptions {
+  /** Fetches SNS signing certificates (tests serve their own). */
+  fetchCertificate?: (url: string) => Promise<string>;
+  certificateHost?: RegExp;
+}
+
+const defaultFetcher = cachedCertificateFetcher();
+
+export interface WebhookOutcome {
+  applied: number;
+  unknown: number;
+  /** SNS subscription confirmations: the URL to GET to confirm. */
+  confirmUrl?: string;
+}
+
+export async function receiveWebhook(
+  deps: DeliveryDeps,
+  kind: WebhookKind,
+  providerId: string,
+  request: WebhookRequest & { url: string },
+  options: WebhookOptions = {},
+): Promise<Result<WebhookOutcome, WebhookError | NotFoundError>> {
+  const [row] = await deps.handle.db
+    .select()
+    .from(providers)
+    .where(and(eq(providers.id, providerId), eq(providers.kind, kind)));
+  if (!row) return fail(new NotFoundError('Provider', providerId));
+  const secrets = row.secrets
+    ? decryptSecrets(row.secrets, deps.encryptionKey as EncryptionKey, {
+        organizationId: row.organizationId,
+        providerId: row.id,
+      })
+    : {};
+  const settings = row.settings as Record<string, unknown>;
+  let feedback: Feedback[];
+  let confirmUrl: string | undefined;
+  switch (kind) {
+    case 'ses': {
+      const parsed = await parseSnsWebhook(request, {
+        fetchCertificate: options.fetchCertificate ?? defaultFetcher,
+        ...(options.certificateHost ? { certificateHost: options.certificateHost } : {}),
+        ...(Array.isArray(settings.topicArns) ? { topicArns: settings.topicArns as string[] } : {}),
+      });
+      if (!parsed.ok) return parsed;
+      if (parsed.value.type === 'subscription_confirmation') confirmUrl = parsed.value.subscribeUrl;
+      feedback = parsed.value.type === 'notification' ? parsed.value.feedback : [];
+      break;
+    }
+    case 'sendgrid': {
+      const key = settings.webhookPublicKey;
+      const parsed = parseSendgridWebhook(
+        request,
+        typeof key === 'string' ? { publicKey: key, maxAgeSeconds: 600 } : {},
+      );
+      if (!parsed.ok) return parsed;
+      feedback = parsed.value;
+      break;
+    }
+    case 'mailgun': {
+      const parsed = parseMailgunWebhook(request, {
+        signingKey: secrets.webhookSigningKey ?? secrets.apiKey ?? '',
+        maxAgeSeconds: 600,
+      });
+      if (!parsed.ok) return parsed;
+      feedback = parsed.value;
+      break;
+    }
+    case 'twilio': {
+      const parsed = parseTwilioWebhook(request, {
+        authToken: secrets.authToken ?? '',
+        url: request.url,
+        messageIdParam: 'm',
+      });
+      if (!parsed.ok) return parsed;
+      feedback = parsed.value;
+      break;
+    }
+  }
+  let applied = 0;
+  let unknown = 0;
+  for (const item of feedback) {
+    const outcome = await applyFeedback(deps, item, { organizationId: row.organizationId, source: `webhook:${kind}` });
+    if (outcome === 'applied') applied++;
+    else unknown++;
+  }
+  return ok({ applied, unknown, ...(confirmUrl ? { confirmUrl } : {}) });
+}

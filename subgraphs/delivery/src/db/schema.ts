@@ -1,0 +1,230 @@
+// The delivery context's tables, all in the `delivery` Postgres schema. Every row carries
+// organization_id and every index used by the API starts with it.
+import { outboxTables } from '@mauntic/platform/tables';
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const delivery = pgSchema('delivery');
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+/** A message template: its authored source and the compiled form the engine renders from. */
+export const templates = delivery.table(
+  'templates',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    /** email | sms | push | webhook */
+    channel: text('channel').notNull(),
+    /** marketing (unsubscribe headers, suppression by unsubscribe) | transactional */
+    category: text('category').notNull().default('marketing'),
+    /** What the author wrote (MJML, subject, locale variants...), as saved. */
+    source: jsonb('source').$type<Record<string, unknown>>().notNull(),
+    /** Precompiled Handlebars specs and the tracked link list, made once on save. */
+    compiled: jsonb('compiled').$type<Record<string, unknown>>().notNull(),
+    version: integer('version').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('templates_name_key').on(t.organizationId, t.name),
+    index('templates_organization_idx').on(t.organizationId, t.id),
+  ],
+);
+
+/** A sending provider of an organization; secret settings are AES-256-GCM encrypted. */
+export const providers = delivery.table(
+  'providers',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    channel: text('channel').notNull(),
+    /** Settings that may be shown (host, region, sender...). */
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+    /** Encrypted JSON of the secret settings (passwords, API keys); never returned by the API. */
+    secrets: text('secrets'),
+    isDefault: boolean('is_default').notNull().default(false),
+    /** Messages per second this provider may be sent, across every engine; null: unlimited. */
+    ratePerSecond: integer('rate_per_second'),
+    failoverProviderId: uuid('failover_provider_id'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('providers_name_key').on(t.organizationId, t.name),
+    uniqueIndex('providers_default_key').on(t.organizationId, t.channel).where(sql`is_default`),
+    index('providers_organization_idx').on(t.organizationId, t.id),
+  ],
+);
+
+/** Addresses (lower-cased emails, E.164 phones) that must not be sent to. */
+export const suppressions = delivery.table(
+  'suppressions',
+  {
+    id: uuid('id').notNull(),
+    organizationId: uuid('organization_id').notNull(),
+    /** email | sms */
+    channel: text('channel').notNull(),
+    address: text('address').notNull(),
+    /** hard_bounce | complaint | unsubscribe | manual */
+    reason: text('reason').notNull(),
+    source: text('source'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'suppressions_pkey', columns: [t.organizationId, t.channel, t.address] }),
+    uniqueIndex('suppressions_id_key').on(t.id),
+    index('suppressions_organization_idx').on(t.organizationId, t.id),
+  ],
+);
+
+/** Per-organization sending policy. */
+export const settings = delivery.table('settings', {
+  organizationId: uuid('organization_id').primaryKey(),
+  /** { email?: { max, periodSeconds }, sms?: ..., push?: ... } — marketing messages only. */
+  frequencyCaps: jsonb('frequency_caps')
+    .$type<Record<string, { max: number; periodSeconds: number }>>()
+    .notNull()
+    .default({}),
+  /** { start: 'HH:MM', end: 'HH:MM', mode: 'defer' | 'drop' } in the contact's time zone, or null. */
+  quietHours: jsonb('quiet_hours').$type<{ start: string; end: string; mode: 'defer' | 'drop' } | null>(),
+  defaultFromName: text('default_from_name'),
+  defaultFromAddress: text('default_from_address'),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * Delivery's copy of CRM contacts, kept from crm.contact.* and crm.dnc.changed events, so the
+ * engine renders and checks do-not-contact without calling CRM per message.
+ */
+export const contacts = delivery.table(
+  'contacts',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    email: text('email'),
+    phone: text('phone'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    locale: text('locale'),
+    timezone: text('timezone'),
+    fields: jsonb('fields').$type<Record<string, unknown>>().notNull().default({}),
+    /** Channels the contact must not be contacted on. */
+    doNotContact: text('do_not_contact').array().notNull().default(sql`'{}'::text[]`),
+    /** Push device tokens, registered through the API. */
+    pushTokens: text('push_tokens').array().notNull().default(sql`'{}'::text[]`),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('contacts_organization_idx').on(t.organizationId, t.id)],
+);
+
+/**
+ * One message to one recipient. The row is the unit of exactly-once: it is created once per
+ * (organization, idempotency key), claimed by one engine with a lease, and marked sent once.
+ */
+export const messages = delivery.table(
+  'messages',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    channel: text('channel').notNull(),
+    templateId: uuid('template_id'),
+    contactId: uuid('contact_id'),
+    /** Email address, E.164 phone, device token or URL. */
+    address: text('address').notNull(),
+    /** transactional | campaign | journey */
+    sourceKind: text('source_kind').notNull(),
+    sourceId: text('source_id'),
+    sourceStepId: text('source_step_id'),
+    /** Per-send template variables. */
+    context: jsonb('context').$type<Record<string, unknown>>().notNull().default({}),
+    /** queued | sending | sent | delivered | opened | clicked | bounced | complained | failed | skipped */
+    status: text('status').notNull().default('queued'),
+    /** Why a message failed or was skipped (suppressed, do_not_contact, frequency_cap, quiet_hours...). */
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    /** Not to be sent before this time (quiet hours, retry backoff). */
+    notBefore: timestamp('not_before', { withTimezone: true }).notNull().defaultNow(),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    providerId: uuid('provider_id'),
+    providerMessageId: text('provider_message_id'),
+    /** True when the engine died after handing the message over and before the reply was read. */
+    unconfirmed: boolean('unconfirmed').notNull().default(false),
+    opens: integer('opens').notNull().default(0),
+    clicks: integer('clicks').notNull().default(0),
+    machineOpens: integer('machine_opens').notNull().default(0),
+    machineClicks: integer('machine_clicks').notNull().default(0),
+    queuedAt: timestamp('queued_at', { withTimezone: true }).notNull().defaultNow(),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    openedAt: timestamp('opened_at', { withTimezone: true }),
+    clickedAt: timestamp('clicked_at', { withTimezone: true }),
+    bouncedAt: timestamp('bounced_at', { withTimezone: true }),
+    complainedAt: timestamp('complained_at', { withTimezone: true }),
+    failedAt: timestamp('failed_at', { withTimezone: true }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('messages_idempotency_key').on(t.organizationId, t.idempotencyKey),
+    index('messages_organization_idx').on(t.organizationId, t.id),
+    index('messages_template_idx').on(t.organizationId, t.templateId),
+    index('messages_contact_idx').on(t.contactId, t.sentAt),
+    index('messages_pending_idx').on(t.notBefore).where(sql`status = 'queued'`),
+    index('messages_leased_idx').on(t.leaseUntil).where(sql`status = 'sending'`),
+  ],
+);
+
+/** Opens, clicks, bounces... as they happened, for stats and audit. */
+export const messageEvents = delivery.table(
+  'message_events',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    messageId: uuid('message_id').notNull(),
+    type: text('type').notNull(),
+    machine: boolean('machine').notNull().default(false),
+    url: text('url'),
+    userAgent: text('user_agent'),
+    detail: text('detail'),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('message_events_message_idx').on(t.organizationId, t.messageId)],
+);
+
+/** Embedded mode's default email provider: every message kept to be read at /outbox. */
+export const localOutbox = delivery.table(
+  'local_outbox',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    messageId: uuid('message_id').notNull(),
+    fromAddress: text('from_address').notNull(),
+    toAddress: text('to_address').notNull(),
+    subject: text('subject').notNull(),
+    html: text('html').notNull(),
+    text: text('text').notNull(),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('local_outbox_message_key').on(t.messageId)],
+);
+
+export const { outbox, processedEvents } = outboxTables(delivery);

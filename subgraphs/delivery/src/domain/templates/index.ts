@@ -1,0 +1,49 @@
+// Templates for every channel: compiled once when saved, rendered per message.
+export {
+  type CompanyVars,
+  type CompiledEmailContent,
+  type CompiledEmailTemplate,
+  type CompiledLink,
+  type ContactVars,
+  compileEmailTemplate,
+  type EmailContentInput,
+  type EmailTemplateInput,
+  type EmailTracking,
+  insertPreheader,
+  type RenderEmailOptions,
+  type RenderedEmail,
+  type RenderVars,
+  renderEmail,
+  resolveLink,
+  textFromHtml,
+} from './email';
+export { positionAt, type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from './errors';
+export { KNOWN_HELPERS } from './handlebars';
+export { canonicalLocale, localeFallbacks, selectLocale } from './locale';
+export { buildMime, type MimeAddress, type MimeMessage } from './mime';
+export { checkMjmlStructure } from './mjml';
+export {
+  type CompiledPushTemplate,
+  compilePushTemplate,
+  type PushTemplateInput,
+  type RenderedPush,
+  renderPush,
+} from './push';
+export {
+  type CompiledSmsTemplate,
+  compileSmsTemplate,
+  type RenderedSms,
+  renderSms,
+  type SmsEncoding,
+  type SmsSegments,
+  smsSegments,
+} from './sms';
+export {
+  type CompiledWebhookTemplate,
+  compileWebhookTemplate,
+  type JsonTemplateNode,
+  type RenderedWebhook,
+  renderWebhook,
+  type WebhookMethod,
+  type WebhookTemplateInput,
+} from './webhook';

@@ -1,0 +1,38 @@
+// The delivery deployable's configuration; see the README for every variable.
+import {
+  busModel,
+  databaseModel,
+  emptyToUndefined,
+  logModel,
+  parseEnvironment,
+  queueModel,
+  secret,
+  secretsModel,
+  serverModel,
+} from '@mauntic/platform';
+import { z } from 'zod';
+
+export const deliveryModel = z.object({
+  /** Where recipients reach the platform: tracking pixels, click redirects, unsubscribe pages. */
+  PUBLIC_BASE_URL: z.preprocess(emptyToUndefined, z.url().default('http://localhost:4000')),
+  /** 32 bytes, base64: encrypts provider credentials at rest (AES-256-GCM). */
+  DELIVERY_ENCRYPTION_KEY: secret('DELIVERY_ENCRYPTION_KEY'),
+  /** Signs tracking and unsubscribe tokens (HMAC-SHA256). */
+  TRACKING_SECRET: secret('TRACKING_SECRET'),
+  /** Port of the inbound SMTP endpoint that takes DSN bounces and ARF complaints; 0 turns it off. */
+  DELIVERY_INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+});
+
+export const parseDeliveryEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
+  parseEnvironment(
+    {
+      server: serverModel(4003),
+      log: logModel,
+      db: databaseModel,
+      bus: busModel,
+      queue: queueModel,
+      secrets: secretsModel,
+      delivery: deliveryModel,
+    },
+    env,
+  );

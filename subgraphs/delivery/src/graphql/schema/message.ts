@@ -1,0 +1,216 @@
+import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
+import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { type DeliveryStats, MESSAGE_STATUSES } from '../../app/messages';
+import { IdempotencyConflictError, type MessageRow, type SendChannel } from '../../app/send';
+import { builder, ErrorInterface, services } from '../builder';
+
+const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
+
+builder.objectType(IdempotencyConflictError, {
+  name: 'IdempotencyKeyReusedError',
+  interfaces: [ErrorInterface],
+  description: 'The idempotency key was used before for a different recipient or template.',
+  fields: (t) => ({ idempotencyKey: t.exposeString('idempotencyKey') }),
+});
+
+/** A CRM contact, referenced by id. */
+export const ContactRef = builder.externalRef('Contact', builder.selection<{ id: string }>('id')).implement({
+  externalFields: (t) => ({ id: t.id() }),
+  fields: () => ({}),
+});
+
+export const ChannelEnum = builder.enumType('DeliveryChannel', {
+  values: ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'] as const,
+});
+const StatusEnum = builder.enumType('MessageStatus', {
+  values: MESSAGE_STATUSES.map((s) => s.toUpperCase()) as Uppercase<(typeof MESSAGE_STATUSES)[number]>[],
+});
+const SourceKindEnum = builder.enumType('MessageSourceKind', {
+  values: ['TRANSACTIONAL', 'CAMPAIGN', 'JOURNEY'] as const,
+});
+
+const MessageSource = builder.objectRef<MessageRow>('MessageSource').implement({
+  fields: (t) => ({
+    kind: t.field({ type: SourceKindEnum, resolve: (m) => m.sourceKind.toUpperCase() as never }),
+    id: t.exposeString('sourceId', { nullable: true, description: 'Campaign id or journey run id' }),
+    stepId: t.exposeString('sourceStepId', { nullable: true }),
+  }),
+});
+
+export const Message = builder.objectRef<MessageRow>('Message').implement({
+  description: 'One message to one recipient, and what became of it.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    channel: t.field({ type: ChannelEnum, resolve: (m) => m.channel.toUpperCase() as never }),
+    status: t.field({ type: StatusEnum, resolve: (m) => m.status.toUpperCase() as never }),
+    address: t.exposeString('address', { description: 'Email, E.164 phone, device token or URL' }),
+    contact: t.field({ type: ContactRef, nullable: true, resolve: (m) => (m.contactId ? { id: m.contactId } : null) }),
+    templateId: t.exposeID('templateId', { nullable: true }),
+    idempotencyKey: t.exposeString('idempotencyKey'),
+    source: t.field({ type: MessageSource, resolve: (m) => m }),
+    error: t.exposeString('error', { nullable: true, description: 'Why it failed or was skipped' }),
+    attempts: t.exposeInt('attempts'),
+    providerMessageId: t.exposeString('providerMessageId', { nullable: true }),
+    unconfirmed: t.exposeBoolean('unconfirmed', {
+      description: 'The engine stopped after handing the message over and before the reply; counted as sent',
+    }),
+    opens: t.exposeInt('opens', { description: 'Opens by people (machine opens are apart)' }),
+    clicks: t.exposeInt('clicks'),
+    machineOpens: t.exposeInt('machineOpens', { description: 'Apple Mail Privacy Protection and image proxies' }),
+    machineClicks: t.exposeInt('machineClicks', { description: 'Link scanners' }),
+    queuedAt: t.expose('queuedAt', { type: 'DateTime' }),
+    sentAt: t.expose('sentAt', { type: 'DateTime', nullable: true }),
+    deliveredAt: t.expose('deliveredAt', { type: 'DateTime', nullable: true }),
+    openedAt: t.expose('openedAt', { type: 'DateTime', nullable: true }),
+    clickedAt: t.expose('clickedAt', { type: 'DateTime', nullable: true }),
+    bouncedAt: t.expose('bouncedAt', { type: 'DateTime', nullable: true }),
+    complainedAt: t.expose('complainedAt', { type: 'DateTime', nullable: true }),
+    failedAt: t.expose('failedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const SendInput = builder.inputType('SendMessageInput', {
+  fields: (t) => ({
+    templateId: t.id({ required: true }),
+    contactId: t.id({ description: 'The recipient as a CRM contact; or give `to`' }),
+    to: t.string({ description: 'A bare address: email, E.164 phone or device token' }),
+    context: t.field({ type: 'JSON', description: 'Per-send variables, `{{context.x}}` in the template' }),
+    idempotencyKey: t.string({ required: true, description: 'A repeated key returns the first message' }),
+  }),
+});
+
+for (const [field, channel] of [
+  ['sendEmail', 'email'],
+  ['sendSms', 'sms'],
+  ['sendPush', 'push'],
+] as const) {
+  builder.mutationField(field, (t) =>
+    t.field({
+      type: Message,
+      description: `Queues one ${channel} message; sending it twice with one idempotency key sends it once.`,
+      args: { input: t.arg({ type: SendInput, required: true }) },
+      errors: { types: [...AUTH_ERRORS, NotFoundError, IdempotencyConflictError] },
+      resolve: async (_, { input }, ctx) =>
+        unwrap(
+          await services(ctx).sendMessage(ctx.request, channel as SendChannel, {
+            templateId: String(input.templateId),
+            ...(input.contactId ? { contactId: String(input.contactId) } : {}),
+            ...(input.to ? { to: input.to } : {}),
+            context: (input.context ?? {}) as Record<string, unknown>,
+            idempotencyKey: input.idempotencyKey,
+          }),
+        ),
+    }),
+  );
+}
+
+const PushTokenRegistration = builder.objectRef<{ contactId: string }>('PushTokenRegistration').implement({
+  fields: (t) => ({ contact: t.field({ type: ContactRef, resolve: (r) => ({ id: r.contactId }) }) }),
+});
+
+builder.mutationField('registerPushToken', (t) =>
+  t.field({
+    type: PushTokenRegistration,
+    args: { contactId: t.arg.id({ required: true }), token: t.arg.string({ required: true }) },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, args, ctx) => {
+      unwrap(
+        await services(ctx).registerPushToken(ctx.request, { contactId: String(args.contactId), token: args.token }),
+      );
+      return { contactId: String(args.contactId) };
+    },
+  }),
+);
+
+builder.queryField('message', (t) =>
+  t.field({
+    type: Message,
+    nullable: true,
+    authScopes: { scope: 'delivery:read' },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => services(ctx).getMessage(ctx.request, String(id)),
+  }),
+);
+
+const MessageFilter = builder.inputType('MessageFilter', {
+  fields: (t) => ({
+    status: t.field({ type: StatusEnum }),
+    channel: t.field({ type: ChannelEnum }),
+    templateId: t.id(),
+    contactId: t.id(),
+    sourceKind: t.field({ type: SourceKindEnum }),
+    sourceId: t.string(),
+    address: t.string(),
+  }),
+});
+
+builder.queryField('messages', (t) =>
+  t.connection(
+    {
+      type: Message,
+      authScopes: { scope: 'delivery:read' },
+      args: { filter: t.arg({ type: MessageFilter }) },
+      resolve: async (_, args, ctx) => {
+        const f = args.filter ?? {};
+        return orThrow(
+          await services(ctx).listMessages(
+            ctx.request,
+            {
+              status: f.status?.toLowerCase() ?? null,
+              channel: f.channel?.toLowerCase() ?? null,
+              templateId: f.templateId ? String(f.templateId) : null,
+              contactId: f.contactId ? String(f.contactId) : null,
+              sourceKind: f.sourceKind?.toLowerCase() ?? null,
+              sourceId: f.sourceId ?? null,
+              address: f.address ?? null,
+            },
+            pageWindow(args),
+          ),
+        );
+      },
+    },
+    connectionWithTotalCount('MessageConnection'),
+  ),
+);
+
+const Stats = builder.objectRef<DeliveryStats>('DeliveryStats').implement({
+  description: 'Counts of messages. Opened and clicked count people; machine ones are apart.',
+  fields: (t) => ({
+    key: t.exposeString('key', { nullable: true, description: 'The template id, or `kind:id` of the source' }),
+    queued: t.exposeInt('queued'),
+    sent: t.exposeInt('sent'),
+    delivered: t.exposeInt('delivered'),
+    failed: t.exposeInt('failed'),
+    skipped: t.exposeInt('skipped'),
+    bounced: t.exposeInt('bounced'),
+    complained: t.exposeInt('complained'),
+    opened: t.exposeInt('opened'),
+    clicked: t.exposeInt('clicked'),
+    machineOpened: t.exposeInt('machineOpened'),
+    machineClicked: t.exposeInt('machineClicked'),
+  }),
+});
+
+builder.queryField('deliveryStats', (t) =>
+  t.field({
+    type: [Stats],
+    authScopes: { scope: 'delivery:read' },
+    args: {
+      by: t.arg({
+        type: builder.enumType('DeliveryStatsBy', { values: ['TEMPLATE', 'SOURCE'] as const }),
+        required: true,
+      }),
+      templateId: t.arg.id(),
+      sourceKind: t.arg({ type: SourceKindEnum }),
+      sourceId: t.arg.string(),
+    },
+    resolve: async (_, args, ctx) =>
+      orThrow(
+        await services(ctx).deliveryStats(ctx.request, args.by === 'TEMPLATE' ? 'template' : 'source', {
+          templateId: args.templateId ? String(args.templateId) : null,
+          sourceKind: args.sourceKind?.toLowerCase() ?? null,
+          sourceId: args.sourceId ?? null,
+        }),
+      ),
+  }),
+);

@@ -1,0 +1,194 @@
+import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
+import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { TemplateNameTakenError, type TemplatePreview, type TemplateRow } from '../../app/templates';
+import { TemplateSyntaxError, type TemplateSyntaxIssue } from '../../domain/templates';
+import { builder, ErrorInterface, services } from '../builder';
+import { ChannelEnum } from './message';
+
+const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
+
+builder.objectType(TemplateNameTakenError, {
+  name: 'TemplateNameTakenError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ name: t.exposeString('takenName') }),
+});
+
+const SyntaxIssue = builder.objectRef<TemplateSyntaxIssue>('TemplateSyntaxIssue').implement({
+  fields: (t) => ({
+    field: t.exposeString('field', { description: 'mjml, html, subject, text, body, url...' }),
+    locale: t.exposeString('locale', { nullable: true }),
+    line: t.exposeInt('line', { description: '1-based, within the field' }),
+    column: t.exposeInt('column', { description: '1-based' }),
+    message: t.exposeString('message'),
+  }),
+});
+
+builder.objectType(TemplateSyntaxError, {
+  name: 'TemplateSyntaxError',
+  description: 'The template does not compile; nothing was saved.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    field: t.exposeString('field'),
+    locale: t.exposeString('locale', { nullable: true }),
+    line: t.exposeInt('line'),
+    column: t.exposeInt('column'),
+    issues: t.field({ type: [SyntaxIssue], resolve: (e) => e.issues }),
+  }),
+});
+
+const CategoryEnum = builder.enumType('TemplateCategory', { values: ['MARKETING', 'TRANSACTIONAL'] as const });
+
+const Template = builder.objectRef<TemplateRow>('Template').implement({
+  description: 'A message template. The source is what was saved; sends render from its compiled form.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    channel: t.field({ type: ChannelEnum, resolve: (r) => r.channel.toUpperCase() as never }),
+    category: t.field({ type: CategoryEnum, resolve: (r) => r.category.toUpperCase() as never }),
+    source: t.field({ type: 'JSON', resolve: (r) => r.source }),
+    version: t.exposeInt('version'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('template', (t) =>
+  t.field({
+    type: Template,
+    nullable: true,
+    authScopes: { scope: 'delivery:read' },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => services(ctx).getTemplate(ctx.request, String(id)),
+  }),
+);
+
+builder.queryField('templates', (t) =>
+  t.connection(
+    {
+      type: Template,
+      authScopes: { scope: 'delivery:read' },
+      args: { channel: t.arg({ type: ChannelEnum }) },
+      resolve: async (_, args, ctx) =>
+        orThrow(
+          await services(ctx).listTemplates(
+            ctx.request,
+            { channel: args.channel?.toLowerCase() ?? null },
+            pageWindow(args),
+          ),
+        ),
+    },
+    connectionWithTotalCount('TemplateConnection'),
+  ),
+);
+
+const TEMPLATE_ERRORS = [...AUTH_ERRORS, TemplateSyntaxError, TemplateNameTakenError] as const;
+
+builder.mutationField('createTemplate', (t) =>
+  t.field({
+    type: Template,
+    args: {
+      input: t.arg({
+        type: builder.inputType('CreateTemplateInput', {
+          fields: (f) => ({
+            name: f.string({ required: true }),
+            channel: f.field({ type: ChannelEnum, required: true }),
+            category: f.field({ type: CategoryEnum, description: 'MARKETING when not given' }),
+            source: f.field({
+              type: 'JSON',
+              required: true,
+              description:
+                'email: {mjml | html, subject, preheader?, text?, locales?, fromName?, fromAddress?, replyTo?}; ' +
+                'sms: {body}; push: {title, body, data?, imageUrl?}; webhook: {method, urlTemplate, headers?, bodyTemplate?}',
+            }),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...TEMPLATE_ERRORS] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).createTemplate(ctx.request, {
+          name: input.name,
+          channel: input.channel.toLowerCase() as 'email',
+          ...(input.category ? { category: input.category.toLowerCase() as 'marketing' } : {}),
+          source: input.source as Record<string, unknown>,
+        }),
+      ),
+  }),
+);
+
+builder.mutationField('updateTemplate', (t) =>
+  t.field({
+    type: Template,
+    args: {
+      input: t.arg({
+        type: builder.inputType('UpdateTemplateInput', {
+          fields: (f) => ({
+            id: f.id({ required: true }),
+            name: f.string(),
+            category: f.field({ type: CategoryEnum }),
+            source: f.field({ type: 'JSON' }),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...TEMPLATE_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).updateTemplate(ctx.request, {
+          id: String(input.id),
+          ...(input.name != null ? { name: input.name } : {}),
+          ...(input.category ? { category: input.category.toLowerCase() as 'marketing' } : {}),
+          ...(input.source != null ? { source: input.source as Record<string, unknown> } : {}),
+        }),
+      ),
+  }),
+);
+
+builder.mutationField('deleteTemplate', (t) =>
+  t.field({
+    type: Template,
+    args: { id: t.arg.id({ required: true }) },
+    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    resolve: async (_, { id }, ctx) => unwrap(await services(ctx).deleteTemplate(ctx.request, String(id))),
+  }),
+);
+
+const Preview = builder.objectRef<TemplatePreview>('TemplatePreview').implement({
+  fields: (t) => ({
+    subject: t.exposeString('subject', { nullable: true }),
+    html: t.exposeString('html', { nullable: true }),
+    text: t.exposeString('text', { nullable: true, description: 'Text part, SMS text, push body or webhook body' }),
+    smsEncoding: t.exposeString('smsEncoding', { nullable: true, description: 'GSM-7 or UCS-2' }),
+    smsSegments: t.exposeInt('smsSegments', { nullable: true }),
+    title: t.exposeString('title', { nullable: true }),
+    data: t.field({ type: 'JSON', nullable: true, resolve: (p) => p.data }),
+    url: t.exposeString('url', { nullable: true }),
+    method: t.exposeString('method', { nullable: true }),
+    locale: t.exposeString('locale', { nullable: true, description: 'The locale variant used' }),
+  }),
+});
+
+builder.queryField('previewTemplate', (t) =>
+  t.field({
+    type: Preview,
+    authScopes: { scope: 'delivery:read' },
+    args: {
+      templateId: t.arg.id({ required: true }),
+      contactId: t.arg.id({ description: 'A sample contact when not given' }),
+      context: t.arg({ type: 'JSON' }),
+      locale: t.arg.string(),
+    },
+    resolve: async (_, args, ctx) =>
+      orThrow(
+        await services(ctx).previewTemplate(ctx.request, {
+          templateId: String(args.templateId),
+          contactId: args.contactId ? String(args.contactId) : null,
+          context: (args.context ?? {}) as Record<string, unknown>,
+          ...(args.locale !== undefined ? { locale: args.locale } : {}),
+        }),
+      ),
+  }),
+);

@@ -1,0 +1,47 @@
+// Bounces, complaints and delivery reports: parsers for DSN and ARF mail, the SMTP/LMTP endpoint
+// that receives them, and provider webhook parsers. Everything yields normalized Feedback values.
+export { isFeedbackReport, parseArf } from './arf';
+export {
+  type BounceOutcome,
+  isAutoReply,
+  isDeliveryStatusReport,
+  looksLikeBounce,
+  parseDsn,
+  parseNonStandardBounce,
+  type ReportContext,
+} from './dsn';
+export {
+  InvalidPayloadError,
+  InvalidSignatureError,
+  StaleWebhookError,
+  UntrustedSenderError,
+  type WebhookError,
+  type WebhookRequest,
+} from './errors';
+export type {
+  BounceFeedback,
+  BounceType,
+  ComplaintFeedback,
+  DeliveredFeedback,
+  Feedback,
+  UnsubscribeFeedback,
+} from './feedback';
+export {
+  type InboundEnvelope,
+  type InboundLogger,
+  type InboundServer,
+  type InboundServerOptions,
+  startInboundServer,
+} from './inbound-server';
+export { type MailgunWebhookOptions, parseMailgunWebhook } from './mailgun';
+export { type InboundMessageKind, type InboundMessageResult, parseInboundMessage } from './parse-inbound';
+export { parseSendgridWebhook, type SendgridWebhookOptions } from './sendgrid';
+export {
+  cachedCertificateFetcher,
+  DEFAULT_SNS_CERTIFICATE_HOST,
+  parseSnsWebhook,
+  type SnsWebhookOptions,
+  type SnsWebhookResult,
+  sesFeedback,
+} from './ses-sns';
+export { parseTwilioWebhook, type TwilioWebhookOptions } from './twilio';

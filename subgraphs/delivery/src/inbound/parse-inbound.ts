@@ -1,0 +1,30 @@
+// One entry point for a message received on the bounce/feedback address: which kind of report it
+// is, and the feedback it carries.
+import { isFeedbackReport, parseArf } from './arf';
+import { isDeliveryStatusReport, parseDsn, parseNonStandardBounce, type ReportContext } from './dsn';
+import type { Feedback } from './feedback';
+import { parseMime } from './mime';
+
+export type InboundMessageKind =
+  /** RFC 3464 delivery status notification. */
+  | 'dsn'
+  /** RFC 5965 feedback report. */
+  | 'arf'
+  /** A bounce without a delivery-status part, read from its text. */
+  | 'non_standard_bounce'
+  /** Anything else (auto-replies, replies, spam): acknowledged and dropped. */
+  | 'ignored';
+
+export interface InboundMessageResult {
+  kind: InboundMessageKind;
+  feedback: Feedback[];
+}
+
+export function parseInboundMessage(raw: Buffer | string, context: ReportContext = {}): InboundMessageResult {
+  const message = parseMime(raw);
+  if (isFeedbackReport(message)) return { kind: 'arf', feedback: parseArf(message, context) };
+  if (isDeliveryStatusReport(message)) return { kind: 'dsn', feedback: parseDsn(message, context) };
+  const bounces = parseNonStandardBounce(message, context);
+  if (bounces.length) return { kind: 'non_standard_bounce', feedback: bounces };
+  return { kind: 'ignored', feedback: [] };
+}

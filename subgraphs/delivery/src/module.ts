@@ -1,0 +1,48 @@
+// The delivery context as the runtime wires it (cluster: src/index.ts; embedded: one process).
+import { fileURLToPath } from 'node:url';
+import type { ContextModule } from '@mauntic/platform';
+import { createDeliveryServices, type DeliveryServices } from './app/services';
+import { outbox } from './db/schema';
+import { schema } from './graphql';
+
+export interface DeliveryModuleOptions {
+  /** Where recipients reach tracking and unsubscribe endpoints. */
+  publicBaseUrl: string;
+  /** 32 bytes: seals provider credentials. */
+  encryptionKey: Buffer;
+  /** Signs tracking and unsubscribe tokens. */
+  trackingKey: Buffer;
+  now?: () => Date;
+}
+
+/** Migrations only need the module's name and folder; the keys are checked where services start. */
+const NO_KEYS: DeliveryModuleOptions = {
+  publicBaseUrl: 'http://localhost:4000',
+  encryptionKey: Buffer.alloc(0),
+  trackingKey: Buffer.alloc(0),
+};
+
+export function deliveryModule(options: DeliveryModuleOptions = NO_KEYS): ContextModule<DeliveryServices> {
+  return {
+    name: 'delivery',
+    schema,
+    migrations: { schema: 'delivery', folder: fileURLToPath(new URL('../drizzle', import.meta.url)) },
+    outbox,
+    createServices: (deps) => {
+      if (options.encryptionKey.length !== 32) throw new Error('delivery needs a 32-byte encryption key');
+      if (options.trackingKey.length < 32) throw new Error('delivery needs a tracking key of at least 32 bytes');
+      return createDeliveryServices({
+        handle: deps.handle,
+        queue: deps.queue,
+        logger: deps.logger,
+        now: options.now ?? (() => new Date()),
+        encryptionKey: options.encryptionKey,
+        trackingKey: options.trackingKey,
+        publicBaseUrl: options.publicBaseUrl.replace(/\/+$/, ''),
+      });
+    },
+    subscriptions: (services) => services.subscriptions(),
+  };
+}
+
+export type { DeliveryServices };

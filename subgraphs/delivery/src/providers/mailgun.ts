@@ -1,0 +1,64 @@
+// Email through Mailgun's Messages API with mailgun.js: raw MIME to /v3/{domain}/messages.mime when
+// the engine built one, the message's fields to /v3/{domain}/messages otherwise.
+import FormData from 'form-data';
+import Mailgun from 'mailgun.js';
+import { describe, errorFromStatus, networkError } from './errors';
+import { formatAddress } from './mime';
+import type { EmailMessage, Provider, ProviderError, SendOptions, SendResult } from './types';
+
+export interface MailgunOptions {
+  domain: string;
+  apiKey: string;
+  /** API origin: https://api.mailgun.net (default) or https://api.eu.mailgun.net. */
+  url?: string;
+  timeoutMs?: number;
+}
+
+export function mailgunError(error: unknown): ProviderError {
+  const failure = error as { status?: unknown; message?: string; details?: string };
+  // mailgun.js reports a failure without a response as status 400 with the socket error code as
+  // its message; that is a network fault, not a rejection.
+  if (failure.message && /^(E[A-Z_]+|ERR_[A-Z_]+)$/.test(failure.message)) {
+    return networkError(Object.assign(new Error(failure.details ?? failure.message), { code: failure.message }));
+  }
+  if (typeof failure.status === 'number') {
+    return errorFromStatus(failure.status, failure.details || describe(error));
+  }
+  return networkError(error);
+}
+
+export function createMailgunProvider(options: MailgunOptions): Provider<EmailMessage> {
+  const client = new Mailgun(FormData).client({
+    username: 'api',
+    key: options.apiKey,
+    url: options.url,
+    timeout: options.timeoutMs ?? 15_000,
+  });
+
+  return {
+    kind: 'mailgun',
+    async send(message: EmailMessage, sendOptions?: SendOptions): Promise<SendResult> {
+      const variables = { 'v:mauntic-message-id': message.messageId };
+      const data = message.raw
+        ? { to: message.to, message: message.raw, ...variables }
+        : {
+            from: formatAddress(message.from),
+            to: message.to,
+            subject: message.subject,
+            text: message.text,
+            html: message.html,
+            ...(message.replyTo ? { 'h:Reply-To': message.replyTo } : {}),
+            ...Object.fromEntries(Object.entries(message.headers).map(([name, value]) => [`h:${name}`, value])),
+            ...variables,
+          };
+      try {
+        sendOptions?.onHandedOver?.();
+        const result = await client.messages.create(options.domain, data);
+        return { providerMessageId: result.id ?? null };
+      } catch (error) {
+        throw mailgunError(error);
+      }
+    },
+    async close() {},
+  };
+}

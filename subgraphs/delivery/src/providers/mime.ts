@@ -1,0 +1,96 @@
+// Builds the RFC 5322 message for adapters that send raw MIME (SMTP, SES, Mailgun) when the engine
+// did not hand one over ready-made. A message is always the same shape (text and HTML as
+// multipart/alternative, quoted-printable, UTF-8), so it is written directly with nodemailer's
+// encoders instead of through MailComposer's general stream pipeline, which cost ~1.5 ms a
+// message against ~0.25 ms here.
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { EmailMessage } from './types';
+
+const require = createRequire(import.meta.url);
+const qp: { encode(value: string | Buffer): string; wrap(value: string, lineLength?: number): string } =
+  require('nodemailer/lib/qp');
+const mimeFuncs: {
+  encodeWords(value: string, mimeWordEncoding?: 'Q' | 'B', maxLength?: number): string;
+  foldLines(value: string, lineLength?: number, afterSpace?: boolean): string;
+} = require('nodemailer/lib/mime-funcs');
+
+export function messageIdHeader(message: EmailMessage): string {
+  const domain = message.from.address.split('@')[1] ?? 'mauntic.invalid';
+  return `<${message.messageId}@${domain}>`;
+}
+
+/** Fields in nodemailer's message shape; shared by the SMTP adapter and the MIME builder. */
+export function composeFields(message: EmailMessage) {
+  return {
+    from: message.from.name ? { name: message.from.name, address: message.from.address } : message.from.address,
+    to: message.to,
+    replyTo: message.replyTo,
+    subject: message.subject,
+    html: message.html,
+    text: message.text,
+    headers: message.headers,
+    messageId: messageIdHeader(message),
+    envelope: { from: message.envelopeFrom ?? message.from.address, to: [message.to] },
+  };
+}
+
+export async function toMime(message: EmailMessage): Promise<Buffer> {
+  return message.raw ?? buildRawMessage(message);
+}
+
+const NON_ASCII = /[^\x20-\x7e]/;
+/** Header values never carry line breaks: a CR or LF in data cannot start a new header. */
+const oneLine = (value: string) => value.replace(/[\r\n]+/g, ' ');
+const encodeText = (value: string) => (NON_ASCII.test(value) ? mimeFuncs.encodeWords(value, 'Q', 52) : value);
+const header = (name: string, value: string) => mimeFuncs.foldLines(`${name}: ${value}`, 76);
+
+function mailbox(address: { name?: string; address: string }): string {
+  const addr = oneLine(address.address);
+  if (!address.name) return addr;
+  const name = oneLine(address.name);
+  const display = NON_ASCII.test(name) ? mimeFuncs.encodeWords(name, 'Q', 52) : `"${name.replace(/["\\]/g, '\\$&')}"`;
+  return `${display} <${addr}>`;
+}
+
+const body = (value: string) => qp.wrap(qp.encode(value.replace(/\r?\n/g, '\r\n')), 76);
+
+/** The message as RFC 5322 bytes: text and HTML alternatives, quoted-printable, UTF-8. */
+export function buildRawMessage(message: EmailMessage, date = new Date()): Buffer {
+  const boundary = `--_mauntic_${randomBytes(12).toString('hex')}`;
+  const lines = [
+    header('Message-ID', messageIdHeader(message)),
+    header('Date', date.toUTCString().replace(/GMT$/, '+0000')),
+    header('From', mailbox(message.from)),
+    header('To', oneLine(message.to)),
+  ];
+  if (message.replyTo) lines.push(header('Reply-To', oneLine(message.replyTo)));
+  lines.push(header('Subject', encodeText(oneLine(message.subject))));
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (/^[!-9;-~]+$/.test(name)) lines.push(header(name, encodeText(oneLine(value))));
+  }
+  lines.push(
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/alternative;',
+    ` boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    body(message.text),
+    `--${boundary}`,
+    'Content-Type: text/html; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    body(message.html),
+    `--${boundary}--`,
+    '',
+  );
+  return Buffer.from(lines.join('\r\n'), 'utf8');
+}
+
+export function formatAddress(from: EmailMessage['from']): string {
+  if (!from.name) return from.address;
+  return `"${from.name.replace(/["\\]/g, '\\$&')}" <${from.address}>`;
+}

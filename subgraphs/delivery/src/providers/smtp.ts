@@ -1,0 +1,125 @@
+// Email over SMTP through nodemailer's pooled transport: connections stay open between messages,
+// which is what makes bulk sending fast.
+import { Readable } from 'node:stream';
+import nodemailer from 'nodemailer';
+import { describe } from './errors';
+import { composeFields, toMime } from './mime';
+import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types';
+
+export interface SmtpOptions {
+  host: string;
+  port: number;
+  /** Implicit TLS (port 465). STARTTLS is used whenever the server offers it. */
+  secure: boolean;
+  /** Refuse to send unless STARTTLS succeeds. */
+  requireTls?: boolean;
+  user?: string;
+  pass?: string;
+  maxConnections?: number;
+  /** Messages a connection carries before it is replaced. */
+  maxMessages?: number;
+  timeoutMs?: number;
+  /** Accept self-signed certificates (test relays, private smarthosts). */
+  allowSelfSigned?: boolean;
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ETLS',
+  'EPROTOCOL',
+  'EMAXLIMIT',
+  'EABORT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+]);
+
+interface SmtpFailure {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+  rejectedErrors?: SmtpFailure[];
+}
+
+/**
+ * SMTP reply codes decide: 4xx is transient, 5xx a permanent rejection. Failures before any reply
+ * (refused connection, timeout, TLS) are transient. Authentication failures are the account's
+ * fault, not the recipient's, so they are retryable (`auth_failed`) and fail over.
+ */
+export function smtpError(error: unknown): ProviderError {
+  const failure = (error ?? {}) as SmtpFailure;
+  const first = failure.responseCode === undefined ? failure.rejectedErrors?.[0] : undefined;
+  const responseCode = failure.responseCode ?? first?.responseCode;
+  const message = `SMTP ${failure.command ? `${failure.command}: ` : ''}${describe(error)}`;
+  if (failure.code === 'EAUTH' || failure.code === 'ENOAUTH') return new ProviderError(message, true, 'auth_failed');
+  if (typeof responseCode === 'number') {
+    const code = `smtp_${responseCode}`;
+    if (responseCode >= 400 && responseCode < 500) return new ProviderError(message, true, code);
+    if (responseCode >= 500) return new ProviderError(message, false, code);
+  }
+  if (failure.code && TRANSIENT_CODES.has(failure.code)) {
+    return new ProviderError(message, true, failure.code === 'ETIMEDOUT' ? 'timeout' : 'network');
+  }
+  // A message nodemailer could not build or an envelope it refused before talking to the server.
+  if (failure.code === 'EMESSAGE' || failure.code === 'EENVELOPE') return new ProviderError(message, false, 'invalid');
+  return new ProviderError(message, true, 'network');
+}
+
+export function createSmtpProvider(options: SmtpOptions): Provider<EmailMessage> {
+  const timeout = options.timeoutMs ?? 30_000;
+  const transport = nodemailer.createTransport({
+    pool: true,
+    host: options.host,
+    port: options.port,
+    secure: options.secure,
+    requireTLS: options.requireTls ?? false,
+    auth: options.user ? { user: options.user, pass: options.pass ?? '' } : undefined,
+    maxConnections: options.maxConnections ?? 5,
+    maxMessages: options.maxMessages ?? 100_000,
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    tls: options.allowSelfSigned ? { rejectUnauthorized: false } : undefined,
+  });
+
+  return {
+    kind: 'smtp',
+    async send(message: EmailMessage, sendOptions?: SendOptions): Promise<SendResult> {
+      const fields = composeFields(message);
+      try {
+        const onHandedOver = sendOptions?.onHandedOver;
+        // With a hand-over hook the message goes as a stream, and the hook runs when the server has
+        // read the last byte of it: the final dot follows at once, so from then on the server may
+        // have the message even if its reply never reaches us (RFC 1047). Earlier failures (refused
+        // connection, rejected recipient, a crash mid-transfer) leave the message not handed over.
+        const info = onHandedOver
+          ? await transport.sendMail({
+              envelope: fields.envelope,
+              raw: handOverStream(message.raw ?? (await toMime(message)), onHandedOver),
+            })
+          : message.raw
+            ? await transport.sendMail({ envelope: fields.envelope, raw: message.raw })
+            : await transport.sendMail(fields);
+        // Postfix and most MTAs answer "250 2.0.0 Ok: queued as <id>"; that id finds the message in
+        // the relay's logs. Otherwise our own Message-ID is the best handle there is.
+        const queued = /queued as ([\w.-]+)/i.exec(info.response ?? '');
+        return { providerMessageId: queued?.[1] ?? info.messageId ?? fields.messageId };
+      } catch (error) {
+        throw smtpError(error);
+      }
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}
+
+/** The message as a stream that reports when it has been read to the end. */
+function handOverStream(raw: Buffer, onEnd: () => void): Readable {
+  const stream = Readable.from([raw], { objectMode: false });
+  stream.once('end', onEnd);
+  return stream;
+}

@@ -1,0 +1,28 @@
+// Open, click and unsubscribe tracking: signed tokens, link rewriting, the open pixel, the
+// unsubscribe headers, and the machine-event classifier.
+export {
+  decodeEntities,
+  insertOpenPixel,
+  NO_TRACK_ATTRIBUTE,
+  type RewriteLinksOptions,
+  type RewrittenHtml,
+  rewriteLinks,
+} from './links';
+export { type ListUnsubscribeHeaders, listUnsubscribeHeaders } from './list-unsubscribe';
+export {
+  classifyMachineEvent,
+  MACHINE_RULES,
+  type MachineClassification,
+  type MachineEventInput,
+  type MachineReason,
+  SCANNER_CLICK_SECONDS,
+} from './machine-events';
+export {
+  signToken,
+  type TrackingKey,
+  type TrackingKind,
+  type TrackingToken,
+  TrackingTokenError,
+  type TrackingTokenPayload,
+  verifyToken,
+} from './token';

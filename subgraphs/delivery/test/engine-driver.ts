@@ -1,0 +1,41 @@
+// Drives the real delivery engine (workers/delivery-engine) over a test database, so application
+// tests can produce sent messages the way production does: claimed, rendered, tracked, sent.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newId } from '@mauntic/kernel';
+import { createEngine } from '../../../workers/delivery-engine/src/create-engine';
+import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine';
+import { Journal, journalFile } from '../../../workers/delivery-engine/src/journal';
+import { createMemoryRateLimiter } from '../src/providers';
+import { type openDelivery, PUBLIC_BASE_URL } from './harness';
+
+type Env = Awaited<ReturnType<typeof openDelivery>>;
+
+export function startEngineFor(
+  env: Env,
+  options: { localOutbox?: boolean; lanes?: number; batchSize?: number; sendConcurrency?: number } = {},
+): DeliveryEngine {
+  return createEngine({
+    handle: env.handle,
+    logger: env.logger,
+    limiter: createMemoryRateLimiter(),
+    encryptionKey: env.keys.encryptionKey,
+    trackingKey: env.keys.trackingKey,
+    publicBaseUrl: PUBLIC_BASE_URL,
+    owner: `engine-${newId()}`,
+    journalDir: mkdtempSync(join(tmpdir(), 'journal-')),
+    batchSize: options.batchSize ?? 50,
+    lanes: options.lanes ?? 2,
+    sendConcurrency: options.sendConcurrency ?? 4,
+    pollMs: 20,
+    ...(options.localOutbox ? { localOutbox: true } : {}),
+  });
+}
+
+/** Runs batches until nothing is left to claim now. */
+export async function drain(engine: DeliveryEngine): Promise<void> {
+  const journal = new Journal(journalFile(mkdtempSync(join(tmpdir(), 'drain-')), 'drain', 0));
+  while ((await engine.runBatch(journal)) > 0);
+  journal.close();
+}

@@ -1,0 +1,95 @@
+// Delivery use cases on a real database (Postgres or PGlite), with the local job queue.
+import { randomBytes } from 'node:crypto';
+import { catalogue, createEvent, newId, type OrganizationId, type RequestContext } from '@mauntic/kernel';
+import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations } from '@mauntic/platform';
+import { testServices } from '@mauntic/platform/testing';
+import { applyCrmEvent } from '../src/app/contacts-projection';
+import { createDeliveryServices, type DeliveryServices } from '../src/app/services';
+import { deliveryModule } from '../src/module';
+
+export const DATABASES = [
+  ['postgres', () => openDatabase({ url: testServices.databaseUrl, maxConnections: 8 })],
+  ['pglite', () => openDatabase({ memory: true })],
+] as const;
+
+export const PUBLIC_BASE_URL = 'https://mail.example.test';
+
+export async function openDelivery(open: () => Promise<DatabaseHandle>, now: () => Date = () => new Date()) {
+  const handle = await open();
+  await runMigrations(handle, deliveryModule().migrations);
+  const logger = createLogger('delivery-test', 'silent');
+  const queue = new LocalJobQueue({ logger });
+  const keys = { encryptionKey: randomBytes(32), trackingKey: randomBytes(32) };
+  const services: DeliveryServices = createDeliveryServices({
+    handle,
+    queue,
+    logger,
+    now,
+    ...keys,
+    publicBaseUrl: PUBLIC_BASE_URL,
+  });
+  await queue.start();
+  return {
+    handle,
+    services,
+    keys,
+    logger,
+    close: async () => {
+      await queue.stop();
+      await handle.close();
+    },
+  };
+}
+
+/** A fresh organization and an owner-like caller for it. */
+export function newOrg(): RequestContext & { organizationId: OrganizationId } {
+  return {
+    correlationId: newId(),
+    actor: { type: 'user', id: newId() },
+    organizationId: newId() as OrganizationId,
+    role: 'owner',
+    scopes: ['*:read', '*:write', '*:admin'],
+  };
+}
+
+/** Puts a contact into delivery's copy as CRM's event would. */
+export async function seedContact(
+  services: DeliveryServices,
+  organizationId: string,
+  contact: Partial<{
+    email: string | null;
+    phone: string | null;
+    firstName: string | null;
+    lastName: string | null;
+    locale: string | null;
+    timezone: string | null;
+    fields: Record<string, unknown>;
+  }> = {},
+): Promise<string> {
+  const id = newId();
+  await applyCrmEvent(
+    services.deps,
+    createEvent(catalogue.crm.contactCreated, {
+      organizationId,
+      subjectId: id,
+      correlationId: newId(),
+      data: {
+        contact: {
+          email: null,
+          firstName: null,
+          lastName: null,
+          phone: null,
+          timezone: null,
+          locale: null,
+          ownerId: null,
+          stageId: null,
+          points: 0,
+          tags: [],
+          fields: {},
+          ...contact,
+        },
+      },
+    }),
+  );
+  return id;
+}

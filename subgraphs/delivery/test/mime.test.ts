@@ -1,0 +1,48 @@
+// The raw message writer the SMTP, SES and Mailgun adapters send: what mail readers parse back.
+import { simpleParser } from 'mailparser';
+import { describe, expect, it } from 'vitest';
+import { buildRawMessage } from '../src/providers';
+
+const base = {
+  messageId: '01a217f5-c397-7788-bb57-4906166c7a0f',
+  from: { name: 'Åsa "the shop" Øberg', address: 'shop@shop.example.com' },
+  to: 'ada@example.com',
+  subject: 'Grüße, Ada — your order',
+  html: `<p>Hello Ada — ${'long line of text '.repeat(30)}</p>\n<p>second</p>`,
+  text: `Hello Ada — ${'long line of text '.repeat(30)}\nsecond`,
+  headers: { 'List-Unsubscribe': '<https://mail.example.test/t/unsubscribe?t=abc.def>', 'X-Mauntic-Message': 'm-1' },
+};
+
+describe('the raw message writer', () => {
+  it('writes a message that mail readers parse back field for field', async () => {
+    const raw = buildRawMessage(base);
+    const mail = await simpleParser(raw);
+    expect(mail.subject).toBe(base.subject);
+    expect(mail.from?.value[0]).toEqual({ name: base.from.name, address: base.from.address });
+    expect(mail.to && !Array.isArray(mail.to) ? mail.to.value[0]!.address : null).toBe('ada@example.com');
+    expect(mail.messageId).toBe(`<${base.messageId}@shop.example.com>`);
+    expect(mail.html).toBe(base.html);
+    expect(mail.text).toBe(base.text);
+    expect(mail.headers.get('x-mauntic-message')).toBe('m-1');
+  });
+
+  it('keeps every line within 78 characters and uses CRLF only', () => {
+    const text = buildRawMessage(base).toString('utf8');
+    expect(text.split('\r\n').every((line) => line.length <= 78)).toBe(true);
+    expect(text.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+  });
+
+  it('cannot be made to grow a header from data with line breaks', async () => {
+    const raw = buildRawMessage({
+      ...base,
+      subject: 'Hi\r\nBcc: victim@example.com',
+      from: { name: 'Shop\r\nX-Evil: 1', address: 'shop@shop.example.com' },
+    });
+    const head = raw.toString('utf8').split('\r\n\r\n')[0]!;
+    expect(head).not.toMatch(/^Bcc:/im);
+    expect(head).not.toMatch(/^X-Evil:/im);
+    const mail = await simpleParser(raw);
+    expect(mail.bcc).toBeUndefined();
+    expect(mail.subject).toBe('Hi Bcc: victim@example.com');
+  });
+});

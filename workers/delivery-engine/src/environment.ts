@@ -1,0 +1,32 @@
+// The delivery engine's configuration; see the README for every variable.
+import { hostname } from 'node:os';
+import { deliveryModel } from '@mauntic/delivery/environment';
+import { busModel, databaseModel, logModel, parseEnvironment, queueModel, serverModel } from '@mauntic/platform';
+import { z } from 'zod';
+
+export const engineModel = z.object({
+  /** This engine's name in message leases and journal files; must survive restarts (the pod name). */
+  ENGINE_OWNER: z.string().min(1).max(100).default(hostname()),
+  /** Where the engine journals hand-overs; keep it on a volume that survives the process. */
+  ENGINE_JOURNAL_DIR: z.string().default('./data/engine-journal'),
+  /** Messages claimed at once per lane. */
+  ENGINE_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** Batches in flight at once. */
+  ENGINE_LANES: z.coerce.number().int().min(1).max(64).default(2),
+  /** Sends in flight at once per lane (keep near the SMTP pool size). */
+  ENGINE_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+});
+
+export const parseEngineEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
+  parseEnvironment(
+    {
+      server: serverModel(4103),
+      log: logModel,
+      db: databaseModel,
+      bus: busModel,
+      queue: queueModel,
+      delivery: deliveryModel,
+      engine: engineModel,
+    },
+    env,
+  );

@@ -1,0 +1,68 @@
+// The delivery engine as its own process (cluster mode): config -> clients -> engine -> health
+// and metrics -> shutdown.
+import { createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
+import {
+  ConfigError,
+  createBus,
+  createLogger,
+  openDatabaseFromEnv,
+  runMain,
+  Shutdown,
+  startHttpServer,
+} from '@mauntic/platform';
+import { Redis } from 'ioredis';
+import { createEngine } from './create-engine';
+import { parseEngineEnvironment } from './environment';
+
+runMain(async () => {
+  const env = parseEngineEnvironment();
+  const missing = [
+    !env.db.DATABASE_URL && 'DATABASE_URL: required in cluster mode',
+    !env.bus.KAFKA_BROKERS?.length && 'KAFKA_BROKERS: required in cluster mode',
+    !env.queue.REDIS_URL && 'REDIS_URL: required in cluster mode',
+    !env.delivery.DELIVERY_ENCRYPTION_KEY && 'DELIVERY_ENCRYPTION_KEY: required in cluster mode',
+    !env.delivery.TRACKING_SECRET && 'TRACKING_SECRET: required in cluster mode',
+  ].filter((x): x is string => Boolean(x));
+  if (missing.length) throw new ConfigError(missing);
+
+  const logger = createLogger('delivery-engine', env.log.LOG_LEVEL);
+  const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
+  const handle = await openDatabaseFromEnv(env.db, 'delivery-engine');
+  shutdown.add('database', () => handle.close());
+  const redis = new Redis(env.queue.REDIS_URL!, { maxRetriesPerRequest: 3 });
+  shutdown.add('redis', async () => void redis.disconnect());
+  const bus = createBus(env.bus, logger);
+  shutdown.add('bus', () => bus.stop());
+
+  const engine = createEngine({
+    handle,
+    logger,
+    limiter: createRedisRateLimiter(redis),
+    encryptionKey: parseEncryptionKey(env.delivery.DELIVERY_ENCRYPTION_KEY),
+    trackingKey: Buffer.from(env.delivery.TRACKING_SECRET!, 'utf8'),
+    publicBaseUrl: env.delivery.PUBLIC_BASE_URL,
+    owner: env.engine.ENGINE_OWNER,
+    journalDir: env.engine.ENGINE_JOURNAL_DIR,
+    batchSize: env.engine.ENGINE_BATCH_SIZE,
+    lanes: env.engine.ENGINE_LANES,
+    sendConcurrency: env.engine.ENGINE_SEND_CONCURRENCY,
+  });
+  bus.subscribe(engine.subscription());
+  shutdown.add('engine', () => engine.stop());
+
+  const http = await startHttpServer(
+    {
+      service: 'delivery-engine',
+      logger,
+      routes: {},
+      readiness: { database: () => handle.ping(), bus: () => bus.ping(), redis: async () => void (await redis.ping()) },
+    },
+    env.server.PORT,
+    env.server.HOST,
+  );
+  shutdown.add('http', () => http.close());
+  await engine.start();
+  await bus.start();
+  shutdown.installSignalHandlers();
+  logger.info({ owner: env.engine.ENGINE_OWNER, port: http.port }, 'delivery engine running');
+});

@@ -1,0 +1,79 @@
+// The engine's local record of what it handed to providers, written synchronously as it happens.
+// A process killed with SIGKILL loses nothing written here (the kernel holds the page), so on
+// restart the engine knows which of its claimed messages left, even when it died before the
+// database heard about them.
+//
+// Lines: `H <id>` the whole message was handed to the provider (for SMTP: the body and the final
+// dot went to the socket; RFC 1047 — the server has it even if its reply never reached us),
+// `S <id> <provider id>` the provider accepted it.
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+export interface JournalState {
+  /** Accepted by the provider, with its message id (or ''). */
+  sent: Map<string, string>;
+  /** Handed over, reply unknown. */
+  handed: Set<string>;
+}
+
+export class Journal {
+  private readonly fd: number;
+
+  constructor(readonly file: string) {
+    this.fd = openSync(file, 'a');
+  }
+
+  handed(id: string): void {
+    writeSync(this.fd, `H ${id}\n`);
+  }
+
+  sent(id: string, providerMessageId: string | null): void {
+    writeSync(this.fd, `S ${id} ${providerMessageId ?? ''}\n`);
+  }
+
+  /** Everything recorded so far is in the database now. */
+  clear(): void {
+    ftruncateSync(this.fd, 0);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The journal files an engine named `owner` left in `dir` (one per batch lane). */
+export function journalFiles(dir: string, owner: string): string[] {
+  if (!existsSync(dir)) return [];
+  const prefix = `${owner}.`;
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.journal'))
+    .map((f) => join(dir, f));
+}
+
+export function journalFile(dir: string, owner: string, lane: number): string {
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${owner}.${lane}.journal`);
+}
+
+export function readJournals(files: string[]): JournalState {
+  const state: JournalState = { sent: new Map(), handed: new Set() };
+  for (const file of files) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const [kind, id, providerId] = line.split(' ');
+      if (!id) continue;
+      if (kind === 'S') state.sent.set(id, providerId ?? '');
+      else if (kind === 'H') state.handed.add(id);
+    }
+  }
+  for (const id of state.sent.keys()) state.handed.delete(id);
+  return state;
+}
