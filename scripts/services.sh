@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs if missing, starts and checks the real services the tests and benchmarks use,
-# all on 127.0.0.1: PostgreSQL 15 and Redis 7 (Debian packages) and a single-node Apache
-# Kafka broker in KRaft mode (jars from Maven Central, run on the machine's Java).
+# all on 127.0.0.1: PostgreSQL 15 and Redis 7 (Debian packages), a single-node Apache
+# Kafka broker in KRaft mode (jars from Maven Central, run on the machine's Java), and the
+# mail stack from Debian's postfix package: Postfix's `smtp-sink` (accepts and discards,
+# port 2525) and a real Postfix MTA (port 2526) that relays everything to that sink.
 #   scripts/services.sh up|down|status|env
 # Idempotent: a service that already answers is left alone.
+# Installing needs root, or passwordless sudo; otherwise the script stops with an error.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +15,8 @@ PG_PORT=${MAUNTIC_PG_PORT:-5432}
 REDIS_PORT=${MAUNTIC_REDIS_PORT:-6379}
 KAFKA_PORT=${MAUNTIC_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
+SINK_PORT=${SMTP_SINK_PORT:-2525}
+POSTFIX_PORT=${SMTP_POSTFIX_PORT:-2526}
 PG_VERSION=15
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -28,6 +33,13 @@ wait_for() { # name, seconds, command...
   die "$name did not answer within ${secs}s"
 }
 
+# Runs a command as root: directly when root, else through passwordless sudo, else stops.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo -n "$@"
+  else die "needs root or passwordless sudo to run: $*"; fi
+}
+
 APT_UPDATED=
 apt_install() {
   local missing=()
@@ -36,11 +48,11 @@ apt_install() {
   command -v apt-get >/dev/null || die "apt-get not found; install ${missing[*]} by hand"
   if [ -z "$APT_UPDATED" ]; then
     log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     APT_UPDATED=1
   fi
   log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -159,11 +171,102 @@ kafka_down() {
   fi
 }
 
+# ----------------------------------------------------------------------- Mail
+# Debian's postfix package gives the MTA and its test tools (smtp-sink, smtp-source).
+MAIL_DIR=$STATE/mail
+POSTFIX_LOG=/var/log/postfix-mauntic.log # maillog_file must sit under /var (maillog_file_prefixes)
+
+postfix_install() {
+  dpkg -s postfix >/dev/null 2>&1 && return 0
+  # "No configuration": install without the interactive debconf questions and without a main.cf.
+  echo 'postfix postfix/main_mailer_type select No configuration' | as_root debconf-set-selections
+  apt_install postfix
+}
+
+# smtp-sink: accepts every message and throws it away; the benchmarks' target.
+sink_ready() { port_open "$SINK_PORT"; }
+
+sink_up() {
+  if sink_ready; then log "smtp-sink already answers on $SINK_PORT"; return; fi
+  postfix_install
+  mkdir -p "$MAIL_DIR"
+  # -u nobody: required when started as root (drops privileges after binding).
+  # -4: IPv4 only (we listen on 127.0.0.1). -m 1000: up to 1000 simultaneous sessions
+  # (default 256) so wide connection pools never queue in the kernel. Backlog 1000: listen(2)
+  # queue for bursts of new connections (smtp-source opens one per message).
+  # No -c (running counters on stdout) nor -d/-D (dumps): both cost per message.
+  local user=()
+  [ "$(id -u)" = 0 ] && user=(-u nobody)
+  log "starting smtp-sink on 127.0.0.1:$SINK_PORT"
+  # setsid: its own session, so killing the caller's process group does not take it down.
+  setsid /usr/sbin/smtp-sink "${user[@]}" -4 -m 1000 "127.0.0.1:$SINK_PORT" 1000 \
+    </dev/null >"$MAIL_DIR/smtp-sink.log" 2>&1 &
+  echo $! >"$MAIL_DIR/smtp-sink.pid"
+  wait_for smtp-sink 10 sink_ready
+}
+
+sink_down() {
+  local pid
+  pid=$(cat "$MAIL_DIR/smtp-sink.pid" 2>/dev/null) || return 0
+  if grep -q smtp-sink "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
+  rm -f "$MAIL_DIR/smtp-sink.pid"
+}
+
+# Postfix: a real MTA on 127.0.0.1:$POSTFIX_PORT that relays every message to the sink.
+postfix_ready() { port_open "$POSTFIX_PORT"; }
+
+postfix_up() {
+  if postfix_ready; then log "postfix already answers on $POSTFIX_PORT"; return; fi
+  postfix_install
+  [ -f /etc/postfix/main.cf ] || as_root cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
+  as_root postconf -e \
+    'myhostname = mta.mauntic.localhost' \
+    'mydestination =' \
+    'local_recipient_maps =' \
+    'local_transport = error:local delivery is disabled' \
+    'alias_maps =' \
+    'alias_database =' \
+    "relayhost = [127.0.0.1]:$SINK_PORT" \
+    'mynetworks = 127.0.0.0/8' \
+    'inet_interfaces = 127.0.0.1' \
+    'inet_protocols = ipv4' \
+    'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination' \
+    'smtpd_peername_lookup = no' \
+    "maillog_file = $POSTFIX_LOG"
+  # master.cf: the only SMTP listener is 127.0.0.1:$POSTFIX_PORT (not port 25).
+  local svc
+  for svc in $(postconf -M | awk '$2 == "inet" && $8 == "smtpd" { print $1 }'); do
+    as_root postconf -MX "$svc/inet"
+  done
+  as_root postconf -M "127.0.0.1:$POSTFIX_PORT/inet=127.0.0.1:$POSTFIX_PORT inet n - y - - smtpd"
+  # Keep the log from growing without bound (about 6 lines per relayed message).
+  if [ -f "$POSTFIX_LOG" ] && [ "$(stat -c %s "$POSTFIX_LOG")" -gt $((256 * 1024 * 1024)) ]; then
+    as_root mv -f "$POSTFIX_LOG" "$POSTFIX_LOG.1"
+  fi
+  # What the systemd unit runs before starting: copies /etc files into the chroot.
+  as_root /usr/lib/postfix/configure-instance.sh - >/dev/null
+  # Running but not on our port (another configuration): restart, as inet_interfaces needs it.
+  if as_root postfix status >/dev/null 2>&1; then
+    log "restarting postfix (it did not answer on $POSTFIX_PORT)"
+    as_root postfix stop >/dev/null 2>&1 || true
+  fi
+  log "starting postfix on 127.0.0.1:$POSTFIX_PORT"
+  as_root postfix start >/dev/null 2>&1 || die "postfix did not start; see $POSTFIX_LOG"
+  wait_for postfix 30 postfix_ready
+}
+
+postfix_down() {
+  command -v postfix >/dev/null || return 0
+  as_root postfix stop >/dev/null 2>&1 || true
+}
+
 print_env() {
   echo "DATABASE_URL=postgres://postgres:postgres@127.0.0.1:$PG_PORT/mauntic"
   echo "TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:$PG_PORT/mauntic_test"
   echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
   echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  echo "SMTP_SINK_URL=smtp://127.0.0.1:$SINK_PORT"
+  echo "SMTP_POSTFIX_URL=smtp://127.0.0.1:$POSTFIX_PORT"
 }
 
 status() {
@@ -171,12 +274,14 @@ status() {
   if pg_ready 2>/dev/null; then echo "postgres  up    127.0.0.1:$PG_PORT"; else echo "postgres  down"; rc=1; fi
   if redis_ready 2>/dev/null; then echo "redis     up    127.0.0.1:$REDIS_PORT"; else echo "redis     down"; rc=1; fi
   if kafka_ready; then echo "kafka     up    127.0.0.1:$KAFKA_PORT"; else echo "kafka     down"; rc=1; fi
+  if sink_ready; then echo "smtp-sink up    127.0.0.1:$SINK_PORT"; else echo "smtp-sink down"; rc=1; fi
+  if postfix_ready; then echo "postfix   up    127.0.0.1:$POSTFIX_PORT -> smtp-sink"; else echo "postfix   down"; rc=1; fi
   return $rc
 }
 
 case "${1:-}" in
-  up) pg_up; redis_up; kafka_up; status ;;
-  down) kafka_down; redis_down; pg_down ;;
+  up) pg_up; redis_up; kafka_up; sink_up; postfix_up; status ;;
+  down) postfix_down; sink_down; kafka_down; redis_down; pg_down ;;
   status) status ;;
   env) print_env ;;
   *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;

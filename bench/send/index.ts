@@ -1,0 +1,138 @@
+// `pnpm bench send [--count N] [--kill]`: personalised, tracked ~10 KB emails into Postfix's
+// smtp-sink on loopback (scripts/services.sh starts it on 127.0.0.1:2525).
+//
+// Today it prints the two baselines, measured in this run on the same sink:
+//   smtp_source_msgs_per_s      Postfix's smtp-source (C, 20 sessions, connections reused): the ceiling
+//   nodemailer_loop_msgs_per_s  a naive pooled nodemailer loop (32 connections; BENCH_SEND_CONNECTIONS)
+//                               sending the same pre-rendered messages
+// The engine's own figure comes from runEngine() below, which the engine's author fills in: until
+// then nothing is printed for the engine (no placeholder figure).
+//
+// Size: BENCH_SIZE=small sends 1,000 messages, the default 100,000; --count N (or
+// BENCH_SEND_COUNT) overrides both.
+import { spawnSync } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { report, small } from '../lib/report';
+import { nodemailerLoop, smtpSource } from './baselines';
+import { type BenchMessage, generateMessages, recipientAt } from './message';
+import { forkRecipientSink, summarize } from './recipient-sink';
+
+const BENCH = 'send';
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const count = Number(flag('--count') ?? process.env.BENCH_SEND_COUNT ?? (small ? 1_000 : 100_000));
+const kill = args.includes('--kill');
+const sinkUrl = process.env.SMTP_SINK_URL ?? 'smtp://127.0.0.1:2525';
+const sinkPort = Number(new URL(sinkUrl).port || 25);
+const connections = Number(process.env.BENCH_SEND_CONNECTIONS ?? 32);
+if (!Number.isInteger(count) || count <= 0) throw new Error(`bad message count: ${count}`);
+
+// ============================================================================================
+// ENGINE: to be filled in by the delivery engine's author.
+//
+// runEngine sends `count` personalised, tracked emails through workers/delivery-engine, from
+// send request to accepted by the SMTP server at `sinkUrl`, one per recipient
+// user0@bench.example .. user<count-1>@bench.example (contactAt(i) in ./message gives the
+// contact data the baselines' messages were rendered with). With `kills` > 0 it kills the engine
+// with SIGKILL that many times during the run and restarts it, then waits until every request
+// is settled. It resolves with the number of send requests made and the seconds from the first
+// request to the last message accepted, or `undefined` while there is no engine to run.
+// ============================================================================================
+export interface EngineRunOptions {
+  count: number;
+  sinkUrl: string;
+  kills: number;
+}
+
+export interface EngineRunResult {
+  requests: number;
+  seconds: number;
+}
+
+export async function runEngine(_options: EngineRunOptions): Promise<EngineRunResult | undefined> {
+  return undefined; // not wired yet: see above
+}
+// ============================================================================================
+
+if (kill) await killRun();
+else await throughputRun();
+
+async function throughputRun() {
+  await ensureSink(sinkPort);
+
+  const t0 = performance.now();
+  const messages: BenchMessage[] = generateMessages(count);
+  const bytes = messages.reduce((sum, m) => sum + m.raw.length, 0);
+  report(BENCH, 'messages', count, 'msgs');
+  report(BENCH, 'message_kb', bytes / count / 1024, 'KB');
+  report(BENCH, 'render_baseline_messages_seconds', (performance.now() - t0) / 1000, 's');
+
+  const source = await smtpSource(count, sinkPort, { sessions: 20, size: 10_240 });
+  report(BENCH, 'smtp_source_msgs_per_s', source.msgsPerSecond, 'msgs/s');
+
+  // Untimed warm-up (JIT, pool): a cold loop measured 30-40% slower on its first 10,000.
+  await nodemailerLoop(messages.slice(0, Math.min(2_000, count)), sinkUrl, { connections });
+  const loop = await nodemailerLoop(messages, sinkUrl, { connections });
+  report(BENCH, 'nodemailer_loop_msgs_per_s', loop.msgsPerSecond, 'msgs/s');
+  messages.length = 0; // let the ~1 GB of buffers go before the engine runs
+
+  const engine = await runEngine({ count, sinkUrl, kills: 0 });
+  if (engine) {
+    report(BENCH, 'engine_seconds', engine.seconds, 's');
+    report(BENCH, 'msgs_per_s', count / engine.seconds, 'msgs/s', loop.msgsPerSecond);
+  } else {
+    console.error('[bench send] runEngine() is not wired yet: baselines only');
+  }
+}
+
+// `--kill`: the engine killed twice during the run, into a sink that counts deliveries per
+// recipient (a RecipientSink in a child process; see recipient-sink.ts for the faster
+// smtp-sink -D alternative, startCountingSmtpSink).
+async function killRun() {
+  const sink = await forkRecipientSink({ port: Number(process.env.BENCH_SEND_KILL_SINK_PORT ?? 0) });
+  try {
+    const engine = await runEngine({ count, sinkUrl: sink.url, kills: 2 });
+    if (!engine) {
+      console.error('[bench send --kill] runEngine() is not wired yet: nothing to report');
+      return;
+    }
+    const snapshot = await sink.snapshot();
+    const summary = summarize(
+      snapshot.counts,
+      Array.from({ length: count }, (_, i) => recipientAt(i)),
+    );
+    report(BENCH, 'kill_requests', engine.requests, 'requests');
+    report(BENCH, 'sent', summary.sent, 'msgs');
+    report(BENCH, 'unique_recipients', summary.unique_recipients, 'recipients');
+    report(BENCH, 'duplicates', summary.duplicates, 'msgs');
+    report(BENCH, 'lost', summary.lost, 'msgs');
+    if (summary.unexpected > 0) report(BENCH, 'unexpected_recipients', summary.unexpected, 'recipients');
+    if (summary.duplicate_examples.length > 0)
+      console.error('[bench send --kill] duplicates:', summary.duplicate_examples.join(', '));
+  } finally {
+    await sink.close();
+  }
+}
+
+/** Starts the services (scripts/services.sh up) when nothing answers on the sink's port. */
+async function ensureSink(port: number) {
+  if (await canConnect(port)) return;
+  const script = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
+  const r = spawnSync('bash', [script, 'up'], { stdio: ['ignore', 2, 2] });
+  if (r.status !== 0 || !(await canConnect(port))) throw new Error(`no SMTP sink on 127.0.0.1:${port}`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
