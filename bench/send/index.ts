@@ -1,12 +1,14 @@
 // `pnpm bench send [--count N] [--kill]`: personalised, tracked ~10 KB emails into Postfix's
 // smtp-sink on loopback (scripts/services.sh starts it on 127.0.0.1:2525).
 //
-// Today it prints the two baselines, measured in this run on the same sink:
+// It prints the engine's rate beside two baselines measured in this run on the same sink:
+//   msgs_per_s                  the delivery engine (engine-run.ts): from the send requests to every
+//                               message recorded as accepted by the sink (baseline: the nodemailer loop)
 //   smtp_source_msgs_per_s      Postfix's smtp-source (C, 20 sessions, connections reused): the ceiling
 //   nodemailer_loop_msgs_per_s  a naive pooled nodemailer loop (32 connections; BENCH_SEND_CONNECTIONS)
 //                               sending the same pre-rendered messages
-// The engine's own figure comes from runEngine() below, which the engine's author fills in: until
-// then nothing is printed for the engine (no placeholder figure).
+// `--kill` kills engine processes twice during the run and reports sent, unique_recipients,
+// duplicates and lost, counted by a sink that records every accepted recipient.
 //
 // Size: BENCH_SIZE=small sends 1,000 messages, the default 100,000; --count N (or
 // BENCH_SEND_COUNT) overrides both.
@@ -15,6 +17,7 @@ import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { report, small } from '../lib/report';
 import { nodemailerLoop, smtpSource } from './baselines';
+import { runEngine } from './engine-run';
 import { type BenchMessage, generateMessages, recipientAt } from './message';
 import { forkRecipientSink, summarize } from './recipient-sink';
 
@@ -30,33 +33,6 @@ const sinkUrl = process.env.SMTP_SINK_URL ?? 'smtp://127.0.0.1:2525';
 const sinkPort = Number(new URL(sinkUrl).port || 25);
 const connections = Number(process.env.BENCH_SEND_CONNECTIONS ?? 32);
 if (!Number.isInteger(count) || count <= 0) throw new Error(`bad message count: ${count}`);
-
-// ============================================================================================
-// ENGINE: to be filled in by the delivery engine's author.
-//
-// runEngine sends `count` personalised, tracked emails through workers/delivery-engine, from
-// send request to accepted by the SMTP server at `sinkUrl`, one per recipient
-// user0@bench.example .. user<count-1>@bench.example (contactAt(i) in ./message gives the
-// contact data the baselines' messages were rendered with). With `kills` > 0 it kills the engine
-// with SIGKILL that many times during the run and restarts it, then waits until every request
-// is settled. It resolves with the number of send requests made and the seconds from the first
-// request to the last message accepted, or `undefined` while there is no engine to run.
-// ============================================================================================
-export interface EngineRunOptions {
-  count: number;
-  sinkUrl: string;
-  kills: number;
-}
-
-export interface EngineRunResult {
-  requests: number;
-  seconds: number;
-}
-
-export async function runEngine(_options: EngineRunOptions): Promise<EngineRunResult | undefined> {
-  return undefined; // not wired yet: see above
-}
-// ============================================================================================
 
 if (kill) await killRun();
 else await throughputRun();
@@ -81,12 +57,10 @@ async function throughputRun() {
   messages.length = 0; // let the ~1 GB of buffers go before the engine runs
 
   const engine = await runEngine({ count, sinkUrl, kills: 0 });
-  if (engine) {
-    report(BENCH, 'engine_seconds', engine.seconds, 's');
-    report(BENCH, 'msgs_per_s', count / engine.seconds, 'msgs/s', loop.msgsPerSecond);
-  } else {
-    console.error('[bench send] runEngine() is not wired yet: baselines only');
-  }
+  report(BENCH, 'engine_processes', engine.processes, 'processes');
+  report(BENCH, 'engine_seconds', engine.seconds, 's');
+  report(BENCH, 'msgs_per_s', count / engine.seconds, 'msgs/s', loop.msgsPerSecond);
+  report(BENCH, 'msgs_per_s_vs_smtp_source', count / engine.seconds, 'msgs/s', source.msgsPerSecond);
 }
 
 // `--kill`: the engine killed twice during the run, into a sink that counts deliveries per
@@ -96,10 +70,6 @@ async function killRun() {
   const sink = await forkRecipientSink({ port: Number(process.env.BENCH_SEND_KILL_SINK_PORT ?? 0) });
   try {
     const engine = await runEngine({ count, sinkUrl: sink.url, kills: 2 });
-    if (!engine) {
-      console.error('[bench send --kill] runEngine() is not wired yet: nothing to report');
-      return;
-    }
     const snapshot = await sink.snapshot();
     const summary = summarize(
       snapshot.counts,

@@ -26,6 +26,7 @@ export function createEngine(options: CreateEngineOptions): DeliveryEngine {
     handle: options.handle,
     encryptionKey: options.encryptionKey,
     limiter: options.limiter,
+    publicBaseUrl: options.publicBaseUrl,
     ...(options.localOutbox ? { localOutbox: localOutboxStore(options.handle) } : {}),
   });
   const renderer = createRenderer({ trackingKey: options.trackingKey, publicBaseUrl: options.publicBaseUrl });

@@ -15,11 +15,26 @@
 import { messages, outbox } from '@mauntic/delivery/db';
 import { type DeliveryDispatcher, messageFacts, type PreparedItem } from '@mauntic/delivery/dispatch';
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
-import { appendEvents, type DatabaseHandle, type Logger, type Subscription } from '@mauntic/platform';
+import { appendEvents, type DatabaseHandle, type Logger, registry, type Subscription } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
+import { Counter, Histogram } from 'prom-client';
 import { Journal, journalFile, journalFiles, readJournals } from './journal';
 
 type MessageRow = typeof messages.$inferSelect;
+
+const batchPhase = new Histogram({
+  name: 'mauntic_delivery_batch_phase_seconds',
+  help: 'Time per batch phase: claim, prepare (reads and rendering), send, record',
+  labelNames: ['phase'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+const outcomes = new Counter({
+  name: 'mauntic_delivery_messages_total',
+  help: 'Messages the engine settled, by outcome (sent, queued again, failed, skipped)',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
 
 export interface EngineOptions {
   handle: DatabaseHandle;
@@ -137,12 +152,21 @@ export class DeliveryEngine {
 
   /** Claims, sends and records one batch. Returns how many messages it claimed. */
   async runBatch(journal: Journal): Promise<number> {
+    let end = batchPhase.startTimer({ phase: 'claim' });
     const rows = await this.claim();
+    end();
     if (rows.length === 0) return 0;
+    end = batchPhase.startTimer({ phase: 'prepare' });
     const prepared = await this.options.dispatcher.prepare(rows, this.now());
-    const outcomes = await this.send(prepared, journal);
-    await this.record(rows, outcomes);
+    end();
+    end = batchPhase.startTimer({ phase: 'send' });
+    const settled = await this.send(prepared, journal);
+    end();
+    end = batchPhase.startTimer({ phase: 'record' });
+    await this.record(rows, settled);
+    end();
     journal.clear();
+    for (const o of settled) outcomes.inc({ status: o.status });
     return rows.length;
   }
 

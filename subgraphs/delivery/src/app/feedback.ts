@@ -30,7 +30,9 @@ async function findMessage(
           ? and(eq(messages.id, feedback.messageId), eq(messages.organizationId, scope.organizationId))
           : eq(messages.id, feedback.messageId),
       );
-    if (row) return row;
+    // We send one message per recipient: a report naming our id for another address (the other
+    // recipients of a multi-recipient DSN, a forged report) is not about this message.
+    if (row && (!feedback.recipient || sameAddress(row, feedback.recipient))) return row;
   }
   if (!feedback.recipient) return undefined;
   const [row] = await tx
@@ -46,6 +48,12 @@ async function findMessage(
     .orderBy(desc(messages.sentAt))
     .limit(1);
   return row;
+}
+
+function sameAddress(message: MessageRow, recipient: string): boolean {
+  return message.channel === 'email'
+    ? message.address.toLowerCase() === recipient.toLowerCase()
+    : message.address === recipient;
 }
 
 export type FeedbackOutcome = 'applied' | 'unknown_message';

@@ -49,18 +49,44 @@ export interface ProviderDirectoryOptions {
   /** Embedded mode: email goes to the local outbox when an organization has no email provider. */
   localOutbox?: OutboxStore;
   cacheMs?: number;
+  /**
+   * Where the platform is reached (no trailing slash): Twilio messages then carry a status
+   * callback to `/webhooks/twilio?provider=<id>&m=<message id>`, which webhooks.ts verifies.
+   */
+  publicBaseUrl?: string;
 }
 
 /** Builds one provider row's adapter, credentials decrypted and bound to the row. */
 export function buildProvider(
   row: ProviderRow,
   key: Buffer,
-  deps: { localOutbox?: OutboxStore },
+  deps: { localOutbox?: OutboxStore; publicBaseUrl?: string },
 ): Provider<OutboundMessage> {
   const secrets = row.secrets
     ? decryptSecrets(row.secrets, key as EncryptionKey, { organizationId: row.organization_id, providerId: row.id })
     : {};
-  return createProvider(row.kind, row.settings, secrets, deps.localOutbox ? { outboxStore: deps.localOutbox } : {});
+  const adapter = createProvider(
+    row.kind,
+    row.settings,
+    secrets,
+    deps.localOutbox ? { outboxStore: deps.localOutbox } : {},
+  );
+  if (row.kind !== 'twilio' || !deps.publicBaseUrl) return adapter;
+  const base = deps.publicBaseUrl.replace(/\/+$/, '');
+  return {
+    kind: adapter.kind,
+    send: (message, options) =>
+      adapter.send(
+        message.channel === 'sms' && !message.statusCallbackUrl
+          ? {
+              ...message,
+              statusCallbackUrl: `${base}/webhooks/twilio?provider=${row.id}&m=${encodeURIComponent(message.messageId)}`,
+            }
+          : message,
+        options,
+      ),
+    close: () => adapter.close(),
+  };
 }
 
 export function createProviderDirectory(options: ProviderDirectoryOptions): ProviderDirectory {

@@ -67,13 +67,14 @@ export function createRenderer(options: { trackingKey: Buffer; publicBaseUrl: st
 
   return {
     render(row, template, contact, marketing, sender) {
-      const unsubscribeUrl = `${base}/t/unsubscribe?t=${token('u', row)}`;
+      const unsubscribeToken = token('u', row);
+      const unsubscribeUrl = `${base}/t/unsubscribe?t=${unsubscribeToken}`;
       const vars: RenderVars = {
         contact: contact ? contactVars(contact) : { email: row.address, fields: {} },
         context: row.context,
         message: { id: row.id },
         unsubscribeUrl,
-        preferencesUrl: `${base}/t/preferences?t=${token('u', row)}`,
+        preferencesUrl: `${base}/t/preferences?t=${unsubscribeToken}`,
       };
       switch (row.channel) {
         case 'email': {

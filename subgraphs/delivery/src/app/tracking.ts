@@ -61,6 +61,8 @@ async function recordEngagement(
           ...base,
           data: { ...facts, url: url!.slice(0, 4096), machine: verdict.machine },
         });
+  // A bare Date in raw SQL is not a parameter postgres-js can bind: pass it as text, typed.
+  const at = sql`${now.toISOString()}::timestamptz`;
   await deps.handle.db.transaction(async (tx) => {
     await tx.insert(messageEvents).values({
       organizationId: message.organizationId,
@@ -80,14 +82,14 @@ async function recordEngagement(
           ? human
             ? {
                 opens: sql`${messages.opens} + 1`,
-                openedAt: sql`coalesce(${messages.openedAt}, ${now})`,
+                openedAt: sql`coalesce(${messages.openedAt}, ${at})`,
                 status: sql`case when ${messages.status} in ('sent', 'delivered') then 'opened' else ${messages.status} end`,
               }
             : { machineOpens: sql`${messages.machineOpens} + 1` }
           : human
             ? {
                 clicks: sql`${messages.clicks} + 1`,
-                clickedAt: sql`coalesce(${messages.clickedAt}, ${now})`,
+                clickedAt: sql`coalesce(${messages.clickedAt}, ${at})`,
                 status: sql`case when ${messages.status} in ('sent', 'delivered', 'opened') then 'clicked' else ${messages.status} end`,
               }
             : { machineClicks: sql`${messages.machineClicks} + 1` },

@@ -7,6 +7,7 @@ import { providers } from '../db/schema';
 import {
   cachedCertificateFetcher,
   type Feedback,
+  InvalidSignatureError,
   parseMailgunWebhook,
   parseSendgridWebhook,
   parseSnsWebhook,
@@ -58,10 +59,13 @@ export async function receiveWebhook(
   let confirmUrl: string | undefined;
   switch (kind) {
     case 'ses': {
+      // Any AWS account can point its own SNS topic here; only the provider's topics are trusted.
+      if (!Array.isArray(settings.topicArns) || settings.topicArns.length === 0)
+        return fail(new InvalidSignatureError('this provider lists no SNS topicArns to accept'));
       const parsed = await parseSnsWebhook(request, {
         fetchCertificate: options.fetchCertificate ?? defaultFetcher,
         ...(options.certificateHost ? { certificateHost: options.certificateHost } : {}),
-        ...(Array.isArray(settings.topicArns) ? { topicArns: settings.topicArns as string[] } : {}),
+        topicArns: settings.topicArns as string[],
       });
       if (!parsed.ok) return parsed;
       if (parsed.value.type === 'subscription_confirmation') confirmUrl = parsed.value.subscribeUrl;
@@ -69,11 +73,11 @@ export async function receiveWebhook(
       break;
     }
     case 'sendgrid': {
+      // Without the verification key anyone could post bounces for this organization.
       const key = settings.webhookPublicKey;
-      const parsed = parseSendgridWebhook(
-        request,
-        typeof key === 'string' ? { publicKey: key, maxAgeSeconds: 600 } : {},
-      );
+      if (typeof key !== 'string' || !key)
+        return fail(new InvalidSignatureError('this provider has no webhookPublicKey to verify webhooks with'));
+      const parsed = parseSendgridWebhook(request, { publicKey: key, maxAgeSeconds: 600 });
       if (!parsed.ok) return parsed;
       feedback = parsed.value;
       break;

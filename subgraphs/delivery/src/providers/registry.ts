@@ -52,16 +52,24 @@ const models = {
       endpoint: httpUrl.optional(),
       configurationSet: z.string().optional(),
       timeoutMs,
+      /** SNS topics whose bounce and complaint notifications the webhook accepts. */
+      topicArns: z.array(z.string().regex(/^arn:aws[\w-]*:sns:/, 'expected an SNS topic ARN')).optional(),
     }),
     secrets: z.object({ secretAccessKey: required }),
   },
   sendgrid: {
-    settings: z.object({ baseUrl: httpUrl.optional(), timeoutMs }),
+    settings: z.object({
+      baseUrl: httpUrl.optional(),
+      timeoutMs,
+      /** The Event Webhook's verification key (base64 ECDSA public key): signed webhooks only. */
+      webhookPublicKey: z.string().min(1).optional(),
+    }),
     secrets: z.object({ apiKey: required }),
   },
   mailgun: {
     settings: z.object({ domain: required, url: httpUrl.optional(), timeoutMs }),
-    secrets: z.object({ apiKey: required }),
+    /** webhookSigningKey signs Mailgun's webhooks; older accounts sign them with the API key. */
+    secrets: z.object({ apiKey: required, webhookSigningKey: z.string().optional() }),
   },
   local_outbox: {
     settings: z.object({}),

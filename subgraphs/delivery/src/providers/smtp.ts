@@ -1,9 +1,8 @@
-// Email over SMTP through nodemailer's pooled transport: connections stay open between messages,
-// which is what makes bulk sending fast.
-import { Readable } from 'node:stream';
-import nodemailer from 'nodemailer';
+// Email over SMTP through a pool of nodemailer SMTP connections (see smtp-pool.ts): connections
+// stay open between messages, which is what makes bulk sending fast.
 import { describe } from './errors';
 import { composeFields, toMime } from './mime';
+import { SmtpPool } from './smtp-pool';
 import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types';
 
 export interface SmtpOptions {
@@ -69,20 +68,16 @@ export function smtpError(error: unknown): ProviderError {
 }
 
 export function createSmtpProvider(options: SmtpOptions): Provider<EmailMessage> {
-  const timeout = options.timeoutMs ?? 30_000;
-  const transport = nodemailer.createTransport({
-    pool: true,
+  const pool = new SmtpPool({
     host: options.host,
     port: options.port,
     secure: options.secure,
-    requireTLS: options.requireTls ?? false,
-    auth: options.user ? { user: options.user, pass: options.pass ?? '' } : undefined,
+    requireTls: options.requireTls ?? false,
+    ...(options.user ? { auth: { user: options.user, pass: options.pass ?? '' } } : {}),
     maxConnections: options.maxConnections ?? 5,
     maxMessages: options.maxMessages ?? 100_000,
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-    tls: options.allowSelfSigned ? { rejectUnauthorized: false } : undefined,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    allowSelfSigned: options.allowSelfSigned ?? false,
   });
 
   return {
@@ -90,36 +85,19 @@ export function createSmtpProvider(options: SmtpOptions): Provider<EmailMessage>
     async send(message: EmailMessage, sendOptions?: SendOptions): Promise<SendResult> {
       const fields = composeFields(message);
       try {
-        const onHandedOver = sendOptions?.onHandedOver;
-        // With a hand-over hook the message goes as a stream, and the hook runs when the server has
-        // read the last byte of it: the final dot follows at once, so from then on the server may
-        // have the message even if its reply never reaches us (RFC 1047). Earlier failures (refused
-        // connection, rejected recipient, a crash mid-transfer) leave the message not handed over.
-        const info = onHandedOver
-          ? await transport.sendMail({
-              envelope: fields.envelope,
-              raw: handOverStream(message.raw ?? (await toMime(message)), onHandedOver),
-            })
-          : message.raw
-            ? await transport.sendMail({ envelope: fields.envelope, raw: message.raw })
-            : await transport.sendMail(fields);
+        // The hook runs when the server has accepted the envelope and the body with its final dot
+        // is written: from then on the server may have the message even if its reply never
+        // reaches us (RFC 1047). Earlier failures (refused connection, rejected recipient) leave
+        // the message not handed over.
+        const info = await pool.send(fields.envelope, await toMime(message), sendOptions?.onHandedOver);
         // Postfix and most MTAs answer "250 2.0.0 Ok: queued as <id>"; that id finds the message in
         // the relay's logs. Otherwise our own Message-ID is the best handle there is.
-        const queued = /queued as ([\w.-]+)/i.exec(info.response ?? '');
-        return { providerMessageId: queued?.[1] ?? info.messageId ?? fields.messageId };
+        const queued = /queued as ([\w.-]+)/i.exec(info.response);
+        return { providerMessageId: queued?.[1] ?? fields.messageId };
       } catch (error) {
         throw smtpError(error);
       }
     },
-    async close() {
-      transport.close();
-    },
+    close: () => pool.close(),
   };
-}
-
-/** The message as a stream that reports when it has been read to the end. */
-function handOverStream(raw: Buffer, onEnd: () => void): Readable {
-  const stream = Readable.from([raw], { objectMode: false });
-  stream.once('end', onEnd);
-  return stream;
 }

@@ -1,0 +1,210 @@
+// The engine side of `pnpm bench send`: N engine processes (BENCH_ENGINE_PROCESSES, default 2) on
+// the real Postgres send `count` personalised, tracked emails to the sink; timed from the first
+// send request to the last message recorded as accepted. With `kills`, engine processes are
+// killed with SIGKILL during the run and restarted under the same name.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deliveryModule } from '@mauntic/delivery';
+import { enqueueMessages } from '@mauntic/delivery/engine-parts';
+import { createDeliveryServices } from '@mauntic/delivery/services';
+import { newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
+import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import { BENCH_DOMAIN, BENCH_FROM } from './message';
+
+export interface EngineRunOptions {
+  count: number;
+  sinkUrl: string;
+  kills: number;
+}
+
+export interface EngineRunResult {
+  requests: number;
+  seconds: number;
+  processes: number;
+}
+
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
+const processes = Number(process.env.BENCH_ENGINE_PROCESSES ?? 2);
+const connectionsPerProcess = Number(process.env.BENCH_ENGINE_CONNECTIONS ?? 16);
+
+const PRODUCTS = [
+  'Field notebook',
+  'Walnut desk lamp',
+  'Merino travel scarf',
+  'Ceramic pour-over set',
+  'Canvas weekender bag',
+];
+
+/** About 10 KB of HTML once rendered: personalised greeting, five tracked product links, footer. */
+function templateHtml(): string {
+  const cards = PRODUCTS.map(
+    (p, k) => `<tr><td class="card"><h2 style="font-family:Arial,sans-serif;color:#222">${p}</h2>
+<p style="font-family:Arial,sans-serif;color:#555;line-height:1.5">Picked for {{contact.fields.plan}} members in {{contact.fields.city}}.
+${'Hand-finished, made to last, and chosen by our team after weeks of use. '.repeat(6)}</p>
+<p><a class="btn" href="https://shop.mauntic.example/p/${k + 1}?utm_source=mail&utm_campaign=weekly">See the ${p.toLowerCase()}</a></p></td></tr>`,
+  ).join('\n');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Your {{contact.fields.plan}} picks</title>
+<style>body{margin:0;padding:0;background:#f4f4f7}.card{background:#fff;border-radius:6px;margin:12px 0;padding:16px}
+a.btn{background:#3b5bdb;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none}</style></head>
+<body><table role="presentation" width="100%" cellpadding="0" cellspacing="0"><tr><td align="center">
+<table role="presentation" width="600" cellpadding="0" cellspacing="0">
+<tr><td><h1 style="font-family:Arial,sans-serif;color:#222">Hello {{contact.firstName}},</h1>
+<p style="font-family:Arial,sans-serif;color:#444">Our {{contact.fields.plan}} selection for {{contact.fields.city}}.</p></td></tr>
+${cards}
+<tr><td style="font-family:Arial,sans-serif;font-size:12px;color:#888;padding:24px 0">You receive this as a {{contact.fields.plan}} member.
+<a href="{{unsubscribeUrl}}">Unsubscribe</a> or <a href="{{preferencesUrl}}">change your preferences</a>.</td></tr>
+</table></td></tr></table></body></html>`;
+}
+
+export async function runEngine(options: EngineRunOptions): Promise<EngineRunResult> {
+  const sink = new URL(options.sinkUrl);
+  const handle = await openDatabase({ url: databaseUrl, maxConnections: 4 });
+  await runMigrations(handle, deliveryModule().migrations);
+  const logger = createLogger('bench', 'silent');
+  const encryptionKey = randomBytes(32);
+  const trackingSecret = randomBytes(32).toString('base64url');
+  const services = createDeliveryServices({
+    handle,
+    queue: new LocalJobQueue({ logger }),
+    logger,
+    now: () => new Date(),
+    encryptionKey,
+    trackingKey: Buffer.from(trackingSecret, 'utf8'),
+    publicBaseUrl: 'https://t.mauntic.example',
+  });
+  const org = newId() as OrganizationId;
+  const ctx: RequestContext = {
+    correlationId: 'bench',
+    actor: { type: 'user', id: newId() },
+    organizationId: org,
+    role: 'owner',
+    scopes: ['*:read', '*:write', '*:admin'],
+  };
+  const template = unwrap(
+    await services.createTemplate(ctx, {
+      name: 'weekly',
+      channel: 'email',
+      source: {
+        html: templateHtml(),
+        subject: '{{contact.firstName}}, your {{contact.fields.plan}} picks for {{contact.fields.city}} this week',
+        fromName: 'Mauntic Bench',
+        fromAddress: BENCH_FROM,
+      },
+    }),
+  );
+  unwrap(
+    await services.createProviderConfig(ctx, {
+      name: 'sink',
+      kind: 'smtp',
+      config: { host: sink.hostname, port: Number(sink.port), pool: { maxConnections: connectionsPerProcess } },
+      isDefault: true,
+    }),
+  );
+  // The audience: contacts as CRM's events would have put them in delivery's copy.
+  await handle.rows(sql`
+    insert into delivery.contacts (id, organization_id, email, first_name, last_name, fields)
+    select gen_random_uuid(), ${org}, 'user' || i || '@' || ${BENCH_DOMAIN},
+      (array['Ada','Grace','Alan','Edsger','Barbara','Donald','Frances','Ken','Radia','Linus','Margaret'])[1 + i % 11],
+      (array['Lovelace','Hopper','Turing','Dijkstra','Liskov'])[1 + (i / 8) % 5],
+      jsonb_build_object('city', (array['Lyon','Porto','Gdansk','Leeds','Ghent','Turin'])[1 + (i * 7) % 6],
+                         'plan', (array['free','pro','enterprise'])[1 + i % 3])
+    from generate_series(0, ${options.count - 1}) as i`);
+  const audience = await handle.rows<{ id: string; email: string }>(
+    sql`select id, email from delivery.contacts where organization_id = ${org}`,
+  );
+
+  const journalDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+  const script = fileURLToPath(new URL('./engine-process.ts', import.meta.url));
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    ENGINE_JOURNAL_DIR: journalDir,
+    DELIVERY_ENCRYPTION_KEY: encryptionKey.toString('base64'),
+    TRACKING_SECRET: trackingSecret,
+  };
+  const start = (k: number) =>
+    new Promise<ChildProcess>((resolve, reject) => {
+      // BENCH_ENGINE_PROFILE=<dir> writes a CPU profile of each engine process there.
+      const profile = process.env.BENCH_ENGINE_PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_ENGINE_PROFILE}`]
+        : [];
+      const child = spawn(process.execPath, [...profile, '--import', 'tsx', script], {
+        env: { ...env, ENGINE_OWNER: `bench-engine-${k}` },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      child.once('error', reject);
+      child.stdout!.once('data', () => resolve(child));
+    });
+  const children = await Promise.all(Array.from({ length: processes }, (_, k) => start(k)));
+
+  const pending = async () =>
+    Number(
+      (
+        await handle.rows<{ n: number }>(
+          sql`select count(*)::int as n from delivery.messages where organization_id = ${org} and status in ('queued', 'sending')`,
+        )
+      )[0]!.n,
+    );
+  const settled = async () =>
+    Number(
+      (
+        await handle.rows<{ n: number }>(
+          sql`select count(*)::int as n from delivery.messages where organization_id = ${org} and status not in ('queued', 'sending')`,
+        )
+      )[0]!.n,
+    );
+
+  const t0 = performance.now();
+  const chunk = 5_000;
+  for (let i = 0; i < audience.length; i += chunk) {
+    const slice = audience.slice(i, i + chunk);
+    await handle.db.transaction((tx) =>
+      enqueueMessages(
+        tx,
+        org,
+        slice.map((c) => ({
+          channel: 'email' as const,
+          templateId: template.id,
+          contactId: c.id,
+          address: c.email,
+          context: {},
+          idempotencyKey: `weekly:${c.id}`,
+          source: { kind: 'campaign' as const, id: 'bench', stepId: null },
+        })),
+        'bench',
+      ),
+    );
+  }
+  // Kills at even points of progress, each of a different engine process.
+  const killAt = Array.from({ length: options.kills }, (_, k) =>
+    Math.floor(((k + 1) * options.count) / (options.kills + 1)),
+  );
+  let killed = 0;
+  while ((await pending()) > 0) {
+    if (killed < killAt.length && (await settled()) >= killAt[killed]!) {
+      const k = killed % children.length;
+      children[k]!.kill('SIGKILL');
+      await new Promise((r) => children[k]!.once('exit', r));
+      children[k] = await start(k);
+      killed++;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  const failed = await handle.rows<{ status: string; n: number }>(
+    sql`select status, count(*)::int as n from delivery.messages where organization_id = ${org} group by status`,
+  );
+  if (failed.some((f) => f.status !== 'sent')) console.error('[bench send] statuses:', JSON.stringify(failed));
+  for (const table of ['messages', 'outbox', 'contacts', 'templates', 'providers'])
+    await handle.rows(sql`delete from ${sql.raw(`delivery.${table}`)} where organization_id = ${org}`);
+  await handle.close();
+  rmSync(journalDir, { recursive: true, force: true });
+  return { requests: audience.length, seconds, processes };
+}

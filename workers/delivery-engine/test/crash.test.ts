@@ -1,0 +1,158 @@
+// An engine process killed with SIGKILL in the middle of its batches, then restarted under the
+// same name: every message reaches the SMTP server exactly once.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDeliveryServices } from '@mauntic/delivery/services';
+import { newId, unwrap } from '@mauntic/kernel';
+import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import { testServices } from '@mauntic/platform/testing';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryModule } from '../../../subgraphs/delivery/src/module';
+import { newOrg } from '../../../subgraphs/delivery/test/harness';
+
+/** An SMTP server that keeps every accepted recipient and answers each message after a pause. */
+async function slowSink(replyDelayMs: number) {
+  const received = new Map<string, number>();
+  const server = new SMTPServer({
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: true,
+    logger: false,
+    onData(stream, session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        // The message is ours once its final dot arrived, whatever becomes of the reply.
+        for (const r of session.envelope.rcptTo) received.set(r.address, (received.get(r.address) ?? 0) + 1);
+        setTimeout(() => callback(null, 'Ok: queued'), replyDelayMs);
+      });
+    },
+  });
+  // A killed client resets its connections; that is the point of the test, not an error.
+  server.on('error', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.server.address() as AddressInfo).port,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('an engine killed with SIGKILL mid-batch', () => {
+  const handlePromise = openDatabase({ url: testServices.databaseUrl, maxConnections: 4 });
+  let sink: Awaited<ReturnType<typeof slowSink>>;
+  beforeAll(async () => {
+    sink = await slowSink(15);
+  });
+  afterAll(async () => {
+    await sink.close();
+    await (await handlePromise).close();
+  });
+
+  it('neither loses nor duplicates a message', async () => {
+    const handle = await handlePromise;
+    await runMigrations(handle, deliveryModule().migrations);
+    const logger = createLogger('crash-test', 'silent');
+    const encryptionKey = randomBytes(32);
+    const trackingSecret = randomBytes(32).toString('base64url');
+    const services = createDeliveryServices({
+      handle,
+      queue: new LocalJobQueue({ logger }),
+      logger,
+      now: () => new Date(),
+      encryptionKey,
+      trackingKey: Buffer.from(trackingSecret, 'utf8'),
+      publicBaseUrl: 'https://mail.example.test',
+    });
+    const ctx = newOrg();
+    const template = unwrap(
+      await services.createTemplate(ctx, {
+        name: 'crash',
+        channel: 'email',
+        category: 'transactional',
+        source: { html: '<p>Hello {{context.n}}</p><a href="https://example.com/x">x</a>', subject: 'n {{context.n}}' },
+      }),
+    );
+    unwrap(
+      await services.createProviderConfig(ctx, {
+        name: 'sink',
+        kind: 'smtp',
+        config: { host: '127.0.0.1', port: sink.port, pool: { maxConnections: 8 } },
+        isDefault: true,
+      }),
+    );
+    const total = 400;
+    for (let i = 0; i < total; i++)
+      unwrap(
+        await services.sendMessage(ctx, 'email', {
+          templateId: template.id,
+          to: `r${i}@example.com`,
+          context: { n: i },
+          idempotencyKey: `crash-${i}`,
+        }),
+      );
+
+    const owner = `crash-engine-${newId()}`;
+    const journalDir = mkdtempSync(join(tmpdir(), 'crash-journal-'));
+    const script = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
+    const start = () =>
+      new Promise<ChildProcess>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', script], {
+          env: {
+            ...process.env,
+            DATABASE_URL: testServices.databaseUrl,
+            ENGINE_OWNER: owner,
+            ENGINE_JOURNAL_DIR: journalDir,
+            DELIVERY_ENCRYPTION_KEY: encryptionKey.toString('base64'),
+            TRACKING_SECRET: trackingSecret,
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        child.once('error', reject);
+        child.stdout!.once('data', () => resolve(child));
+      });
+    const until = async (check: () => boolean | Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const pending = async () =>
+      (
+        await handle.rows<{ n: number }>(
+          sql`select count(*)::int as n from delivery.messages where organization_id = ${ctx.organizationId} and status in ('queued', 'sending')`,
+        )
+      )[0]!.n;
+
+    let engine = await start();
+    for (const at of [100, 250]) {
+      // Killed while messages are in flight: some handed over and waiting for their reply.
+      await until(() => sink.received.size >= at, `${at} messages`);
+      engine.kill('SIGKILL');
+      await new Promise((r) => engine.once('exit', r));
+      engine = await start();
+    }
+    await until(async () => (await pending()) === 0, 'every message settled');
+    engine.kill('SIGTERM');
+
+    const counts = [...sink.received.entries()].filter(([address]) => /^r\d+@example\.com$/.test(address));
+    const duplicates = counts.filter(([, n]) => n > 1).map(([a]) => a);
+    expect(duplicates).toEqual([]);
+    expect(counts).toHaveLength(total);
+    const statuses = await handle.rows<{ status: string; n: number }>(
+      sql`select status, count(*)::int as n from delivery.messages where organization_id = ${ctx.organizationId} group by status`,
+    );
+    expect(statuses).toEqual([{ status: 'sent', n: total }]);
+    // The kills did land mid-send: messages handed over whose reply the engine never read were
+    // settled from its journal as sent (unconfirmed), not sent again.
+    const [unconfirmed] = await handle.rows<{ n: number }>(
+      sql`select count(*)::int as n from delivery.messages where organization_id = ${ctx.organizationId} and unconfirmed`,
+    );
+    expect(unconfirmed!.n).toBeGreaterThan(0);
+  });
+});
