@@ -14,6 +14,8 @@ export interface Platform {
   mode: 'embedded' | 'cluster';
   /** The gateway's GraphQL endpoint. */
   url: string;
+  /** Where recipients' mail clients reach delivery's public routes (/t/..., and /outbox when embedded). */
+  publicUrl: string;
   /** Cluster only: the identity subgraph's own endpoint, to prove it refuses unsigned calls. */
   identityUrl?: string;
   /** Cluster only: sends SIGTERM to the identity process and resolves with its exit code. */
@@ -38,8 +40,10 @@ export async function freePort(): Promise<number> {
 
 export const startEmbeddedPlatform: PlatformFactory = async (env = {}) => {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'mauntic-embedded-'));
-  const app = await startEmbedded({ PORT: '0', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
-  return { mode: 'embedded', url: app.url, stop: app.stop };
+  // A fixed port rather than 0: the public base URL written into tracking links names the port.
+  const port = env.PORT ?? String(await freePort());
+  const app = await startEmbedded({ LOG_LEVEL: 'silent', ...env, PORT: port, DATA_DIR: dataDir });
+  return { mode: 'embedded', url: app.url, publicUrl: app.http.url, stop: app.stop };
 };
 
 async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000) {
@@ -76,12 +80,36 @@ function startProcess(entry: string, env: Record<string, string>) {
   return { child, output: () => output, stop: async () => void (await terminate()), terminate };
 }
 
-export const startClusterPlatform: PlatformFactory = async (env = {}) => {
+export interface ClusterOptions {
+  /**
+   * Also run a delivery engine. Off unless a suite sends: engines share the test database (and
+   * Kafka and Redis) with every other cluster platform of the run and claim any organization's
+   * messages, so an engine of another platform would send them with its own keys and public URL.
+   * Keep to one platform with an engine per test run.
+   */
+  deliveryEngine?: boolean;
+}
+
+export const startClusterPlatform = async (
+  env: Record<string, string> = {},
+  options: ClusterOptions = {},
+): Promise<Platform> => {
   const secrets = {
     INTERNAL_CONTEXT_SECRET: randomBytes(32).toString('base64url'),
     AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
   };
-  const [identityPort, crmPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+  const deliverySecrets = {
+    DELIVERY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    TRACKING_SECRET: randomBytes(32).toString('base64url'),
+  };
+  const [identityPort, crmPort, deliveryPort, enginePort, gatewayPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const publicUrl = `http://127.0.0.1:${deliveryPort}`;
   const services = {
     ...secrets,
     HOST: '127.0.0.1',
@@ -93,6 +121,13 @@ export const startClusterPlatform: PlatformFactory = async (env = {}) => {
   };
   const identity = startProcess('subgraphs/identity/src/index.ts', { ...services, PORT: String(identityPort) });
   const crm = startProcess('subgraphs/crm/src/index.ts', { ...services, PORT: String(crmPort) });
+  const delivery = startProcess('subgraphs/delivery/src/index.ts', {
+    ...services,
+    ...deliverySecrets,
+    PORT: String(deliveryPort),
+    PUBLIC_BASE_URL: publicUrl,
+  });
+  const processes = [identity, crm, delivery];
   const gateway = startProcess('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
@@ -100,23 +135,40 @@ export const startClusterPlatform: PlatformFactory = async (env = {}) => {
     IDENTITY_URL: `http://127.0.0.1:${identityPort}/graphql`,
     IDENTITY_INTERNAL_URL: `http://127.0.0.1:${identityPort}`,
     CRM_URL: `http://127.0.0.1:${crmPort}/graphql`,
+    DELIVERY_URL: `http://127.0.0.1:${deliveryPort}/graphql`,
     ...env,
   });
   try {
+    // The engine works on delivery's tables: it starts once delivery has migrated them.
+    await waitReady(`${publicUrl}/readyz`, delivery.child, delivery.output);
+    const engine = options.deliveryEngine
+      ? startProcess('workers/delivery-engine/src/index.ts', {
+          ...services,
+          ...deliverySecrets,
+          PORT: String(enginePort),
+          PUBLIC_BASE_URL: publicUrl,
+          ENGINE_OWNER: `itest-engine-${randomBytes(4).toString('hex')}`,
+          ENGINE_JOURNAL_DIR: mkdtempSync(join(tmpdir(), 'mauntic-engine-journal-')),
+        })
+      : undefined;
+    if (engine) processes.push(engine);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
+    if (engine) await waitReady(`http://127.0.0.1:${enginePort}/readyz`, engine.child, engine.output);
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
   } catch (error) {
-    await Promise.all([identity.stop(), crm.stop(), gateway.stop()]);
+    await Promise.all([gateway, ...processes].map((p) => p.stop()));
     throw error;
   }
   return {
     mode: 'cluster',
     url: `http://127.0.0.1:${gatewayPort}/graphql`,
+    publicUrl,
     identityUrl: `http://127.0.0.1:${identityPort}/graphql`,
     terminateIdentity: identity.terminate,
     stop: async () => {
-      await Promise.all([gateway.stop(), identity.stop(), crm.stop()]);
+      await gateway.stop();
+      await Promise.all(processes.map((p) => p.stop()));
     },
   };
 };

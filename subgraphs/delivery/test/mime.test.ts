@@ -32,6 +32,27 @@ describe('the raw message writer', () => {
     expect(text.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
   });
 
+  it('sends ASCII bodies as they are and anything else quoted-printable', async () => {
+    const ascii = { ...base, text: 'plain ascii\nsecond line', html: '<p>plain</p>' };
+    const head = buildRawMessage(ascii).toString('utf8');
+    expect(head.match(/Content-Transfer-Encoding: 7bit/g)).toHaveLength(2);
+    const long = buildRawMessage({ ...ascii, html: `<p>${'x'.repeat(1200)}</p>` }).toString('utf8');
+    expect(long).toContain('Content-Transfer-Encoding: quoted-printable');
+    expect((await simpleParser(Buffer.from(long))).html).toBe(`<p>${'x'.repeat(1200)}</p>`);
+    expect(
+      buildRawMessage(base)
+        .toString('utf8')
+        .match(/Content-Transfer-Encoding: quoted-printable/g),
+    ).toHaveLength(2);
+  });
+
+  it('picks another boundary when a body contains the usual one', async () => {
+    const trap = `--_mauntic_${base.messageId}`;
+    const raw = buildRawMessage({ ...base, text: `a\n${trap}\nb`, html: '<p>x</p>' });
+    expect(raw.toString('utf8')).not.toContain(`boundary="${trap}"`);
+    expect((await simpleParser(raw)).text).toBe(`a\n${trap}\nb`);
+  });
+
   it('cannot be made to grow a header from data with line breaks', async () => {
     const raw = buildRawMessage({
       ...base,
