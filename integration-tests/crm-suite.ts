@@ -381,18 +381,17 @@ export function crmSuite(name: string, start: PlatformFactory) {
       expect(link.data?.createContactExport.__typename).toBe('ContactExportLink');
       const url: string = link.data!.createContactExport.url;
       expect(url).toMatch(/^\/crm\/exports\/contacts\.csv\?token=/);
-      // Embedded mode serves the download beside /graphql; in cluster mode the CRM subgraph serves it.
-      if (platform.mode === 'embedded') {
-        const response = await fetch(new URL(url, platform.url));
-        expect(response.status).toBe(200);
-        expect(response.headers.get('transfer-encoding')).toBe('chunked');
-        const lines = (await response.text()).trimEnd().split('\n');
-        // batch-1, batch-10..19, batch-100..199, less batch-107 (invalid).
-        expect(lines).toHaveLength(1 + 1 + 10 + 99);
-        expect(lines.slice(1).every((l) => l.split(',')[1]!.startsWith('batch-1'))).toBe(true);
-        const forged = await fetch(new URL(`${url}x`, platform.url));
-        expect(forged.status).toBe(401);
-      }
+      // Served beside /graphql: by the embedded server, or in cluster mode by the CRM subgraph
+      // through the gateway.
+      const response = await fetch(new URL(url, platform.url));
+      expect(response.status).toBe(200);
+      expect(response.headers.get('transfer-encoding')).toBe('chunked');
+      const lines = (await response.text()).trimEnd().split('\n');
+      // batch-1, batch-10..19, batch-100..199, less batch-107 (invalid).
+      expect(lines).toHaveLength(1 + 1 + 10 + 99);
+      expect(lines.slice(1).every((l) => l.split(',')[1]!.startsWith('batch-1'))).toBe(true);
+      const forged = await fetch(new URL(`${url}x`, platform.url));
+      expect(forged.status).toBe(401);
     });
 
     it('holds API keys to their scopes', async () => {

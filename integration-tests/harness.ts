@@ -109,7 +109,8 @@ export const startClusterPlatform = async (
     await freePort(),
     await freePort(),
   ];
-  const publicUrl = `http://127.0.0.1:${deliveryPort}`;
+  // Recipients reach tracking and unsubscribe through the gateway, which passes them to delivery.
+  const publicUrl = `http://127.0.0.1:${gatewayPort}`;
   const services = {
     ...secrets,
     HOST: '127.0.0.1',
@@ -140,7 +141,7 @@ export const startClusterPlatform = async (
   });
   try {
     // The engine works on delivery's tables: it starts once delivery has migrated them.
-    await waitReady(`${publicUrl}/readyz`, delivery.child, delivery.output);
+    await waitReady(`http://127.0.0.1:${deliveryPort}/readyz`, delivery.child, delivery.output);
     const engine = options.deliveryEngine
       ? startProcess('workers/delivery-engine/src/index.ts', {
           ...services,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs pnpm and the workspace if missing, installs and
-# starts PostgreSQL, Redis and Kafka (scripts/services.sh), then lint, types, the schema check,
+# starts PostgreSQL, Redis, Kafka and Postfix (scripts/services.sh), then lint, types, the schema check,
 # every vitest suite, and each benchmark at a small size. No suite skips for a missing service:
 # one that cannot reach its service fails.
 set -euo pipefail

@@ -4,6 +4,7 @@ import { httpApiKeyVerifier } from './api-key-client';
 import { SignedRemoteDataSource } from './data-sources';
 import { parseGatewayEnvironment } from './environment';
 import { Gateway } from './gateway';
+import { PUBLIC_ROUTES, proxyTo } from './public-routes';
 import { SUBGRAPHS } from './subgraphs';
 import { readSupergraph } from './supergraph';
 
@@ -24,8 +25,11 @@ runMain(async () => {
     corsOrigins: env.gateway.GATEWAY_CORS_ORIGINS,
   });
   await gateway.start();
+  const publicRoutes = Object.fromEntries(
+    PUBLIC_ROUTES.map((r) => [r.path, proxyTo(new URL(urls[r.subgraph]!).origin)]),
+  );
   const http = await startHttpServer(
-    { service: 'gateway', logger, routes: { '/graphql': gateway.route() } },
+    { service: 'gateway', logger, routes: { '/graphql': gateway.route(), ...publicRoutes } },
     env.server.PORT,
     env.server.HOST,
   );

@@ -4,5 +4,6 @@ export * from './data-sources';
 export * from './environment';
 export * from './gateway';
 export * from './limits';
+export * from './public-routes';
 export * from './subgraphs';
 export * from './supergraph';
