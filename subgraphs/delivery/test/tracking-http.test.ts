@@ -51,8 +51,7 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
 
   /** Our public URL, pointed at the test server. */
   const local = (url: string) => url.replace(PUBLIC_BASE_URL, http.url.replace(/\/$/, ''));
-  const get = (url: string, ua = HUMAN_UA) =>
-    fetch(local(url), { redirect: 'manual', headers: { 'user-agent': ua } });
+  const get = (url: string, ua = HUMAN_UA) => fetch(local(url), { redirect: 'manual', headers: { 'user-agent': ua } });
   const post = (url: string, body: string) =>
     fetch(local(url), {
       method: 'POST',
@@ -103,7 +102,10 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     expect(raw, `a message reached the SMTP server for ${to}`).toBeDefined();
     const mail = await simpleParser(raw!.raw);
     const html = String(mail.html).replaceAll('&#x3D;', '=').replaceAll('&amp;', '&');
-    const head = raw!.raw.toString('utf8').split('\r\n\r\n')[0]!.replace(/\r\n\s+/g, ' ');
+    const head = raw!.raw
+      .toString('utf8')
+      .split('\r\n\r\n')[0]!
+      .replace(/\r\n\s+/g, ' ');
     const find = (re: RegExp, text: string) => {
       const found = text.match(re)?.[1];
       expect(found, `${re} in the sent message`).toBeDefined();
@@ -158,7 +160,11 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     const machine = await get(sent.open, APPLE_MPP_UA);
     expect(machine.status).toBe(200);
     expect(machine.headers.get('content-type')).toBe('image/gif');
-    expect(Buffer.from(await machine.arrayBuffer()).subarray(0, 6).toString('latin1')).toBe('GIF89a');
+    expect(
+      Buffer.from(await machine.arrayBuffer())
+        .subarray(0, 6)
+        .toString('latin1'),
+    ).toBe('GIF89a');
     expect(await messageRow(sent.message.id)).toMatchObject({ status: 'sent', opens: 0, machine_opens: 1 });
 
     const human = await get(sent.open);
@@ -169,7 +175,7 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
       ['open', false],
     ]);
     const opened = await env.handle.rows<{ data: { machine: boolean } }>(
-      sql`select data from delivery.outbox where organization_id = ${ctx.organizationId}
+      sql`select envelope->'data' as data from delivery.outbox where organization_id = ${ctx.organizationId}
           and type = 'delivery.message.opened' order by seq`,
     );
     expect(opened.map((e) => e.data.machine)).toEqual([true, false]);
@@ -224,7 +230,9 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     const { ctx, marketing, transactional } = await setUp();
     const other = newOrg();
     // The same address in another organization, and another address of this one.
-    unwrap(await env.services.addSuppression(other, { channel: 'email', address: 'dee@example.com', reason: 'manual' }));
+    unwrap(
+      await env.services.addSuppression(other, { channel: 'email', address: 'dee@example.com', reason: 'manual' }),
+    );
     unwrap(await env.services.addSuppression(ctx, { channel: 'email', address: 'eve@example.com', reason: 'manual' }));
     const otherBefore = await suppressionsOf(other.organizationId);
     const sent = await sendOne(ctx, marketing.id, 'dee@example.com');
@@ -238,7 +246,7 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     ]);
     expect(await suppressionsOf(other.organizationId)).toEqual(otherBefore);
     const [event] = await env.handle.rows<{ data: { oneClick: boolean; address: string; messageId: string } }>(
-      sql`select data from delivery.outbox where organization_id = ${ctx.organizationId}
+      sql`select envelope->'data' as data from delivery.outbox where organization_id = ${ctx.organizationId}
           and type = 'delivery.message.unsubscribed'`,
     );
     expect(event?.data).toMatchObject({ oneClick: true, address: 'dee@example.com', messageId: sent.message.id });
@@ -283,7 +291,9 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     const off = await post(preferences, 'subscribed=no');
     expect(off.status).toBe(200);
     expect(await off.text()).toContain('not subscribed (unsubscribe)');
-    expect(await suppressionsOf(ctx.organizationId)).toMatchObject([{ address: 'gus@example.com', reason: 'unsubscribe' }]);
+    expect(await suppressionsOf(ctx.organizationId)).toMatchObject([
+      { address: 'gus@example.com', reason: 'unsubscribe' },
+    ]);
     const on = await post(preferences, 'subscribed=yes');
     expect(await on.text()).toMatch(/gus@example\.com<\/b>:\s+subscribed/);
     expect(await suppressionsOf(ctx.organizationId)).toEqual([]);
@@ -296,10 +306,14 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     const page = await post(bouncedPrefs, 'subscribed=yes');
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('cannot be resubscribed');
-    expect(await suppressionsOf(ctx.organizationId)).toMatchObject([{ address: 'hal@example.com', reason: 'hard_bounce' }]);
+    expect(await suppressionsOf(ctx.organizationId)).toMatchObject([
+      { address: 'hal@example.com', reason: 'hard_bounce' },
+    ]);
     // Unsubscribing from the page does not weaken the bounce either.
     await post(bouncedPrefs, 'subscribed=no');
-    expect(await suppressionsOf(ctx.organizationId)).toMatchObject([{ address: 'hal@example.com', reason: 'hard_bounce' }]);
+    expect(await suppressionsOf(ctx.organizationId)).toMatchObject([
+      { address: 'hal@example.com', reason: 'hard_bounce' },
+    ]);
   });
 
   it('/outbox lists mail kept by the local outbox and shows it escaped, its HTML sandboxed', async () => {
