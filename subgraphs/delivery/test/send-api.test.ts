@@ -177,8 +177,13 @@ describe.each(DATABASES)('sending and reading messages (%s)', (_name, open) => {
     const at = (iso: string) => ({ occurredAt: iso });
     const contactRow = async (id: string) =>
       (
-        await env.handle.rows<{ email: string | null; first_name: string | null; do_not_contact: string[] }>(
-          sql`select email, first_name, do_not_contact from delivery.contacts where id = ${id}`,
+        await env.handle.rows<{
+          email: string | null;
+          first_name: string | null;
+          do_not_contact: string[];
+          deleted: boolean;
+        }>(
+          sql`select email, first_name, do_not_contact, deleted_at is not null as deleted from delivery.contacts where id = ${id}`,
         )
       )[0];
     const apply = (event: EventEnvelope) => applyCrmEvent(env.services.deps, event);
@@ -237,10 +242,22 @@ describe.each(DATABASES)('sending and reading messages (%s)', (_name, open) => {
       expect(message.address).toBe('new@example.com');
 
       await apply(createEvent(catalogue.crm.contactDeleted, { ...base, data: { erased: true } }));
-      expect(await contactRow(id)).toBeUndefined();
-      // A redelivered older event does not bring the contact back.
+      // A tombstone stays, without personal data.
+      const erased = { email: null, first_name: null, deleted: true };
+      expect(await contactRow(id)).toMatchObject(erased);
+      // A redelivered older event does not bring the contact back...
       expect(await apply(updated)).toBe(false);
-      expect(await contactRow(id)).toBeUndefined();
+      expect(await contactRow(id)).toMatchObject(erased);
+      // ...nor does an older one never seen before, arriving late.
+      const late = {
+        ...createEvent(catalogue.crm.contactUpdated, {
+          ...base,
+          data: { contact: { ...snapshot, firstName: 'Late' }, changed: ['firstName'] },
+        }),
+        ...at('2026-01-01T13:00:00.000Z'),
+      };
+      expect(await apply(late)).toBe(true);
+      expect(await contactRow(id)).toMatchObject(erased);
       const gone = await env.services.sendMessage(ctx, 'email', {
         templateId: template.id,
         contactId: id,

@@ -84,3 +84,24 @@ export const messageFailed = defineEvent(
     detail: z.string().max(1000).nullable(),
   }),
 );
+
+/**
+ * A request to send one message, published by the contexts that decide to send (journeys,
+ * campaigns) onto delivery's topic. Delivery turns each into one message row, once per
+ * (organization, idempotency key) however often the request arrives.
+ */
+export const messageRequested = defineEvent(
+  'delivery.message.requested',
+  1,
+  'contact',
+  z.object({
+    channel: z.enum(['email', 'sms', 'push']),
+    templateId: z.uuid(),
+    /** The recipient as a contact (its address is looked up), or a bare address. */
+    contactId: z.uuid().nullable(),
+    address: z.string().min(1).max(4096).nullable(),
+    context: z.record(z.string(), z.unknown()).default({}),
+    idempotencyKey: z.string().min(1).max(200),
+    source: message.source,
+  }),
+);

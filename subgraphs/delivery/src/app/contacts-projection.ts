@@ -37,16 +37,28 @@ export async function applyCrmEvent(deps: DeliveryDeps, event: EventEnvelope): P
             target: contacts.id,
             set: values,
             // Events of one contact arrive in order, but a replay must not roll a newer copy back.
-            setWhere: sql`${contacts.organizationId} = ${org} and ${contacts.updatedAt} <= ${event.occurredAt}`,
+            setWhere: sql`${contacts.organizationId} = ${org} and ${contacts.updatedAt} <= ${event.occurredAt} and ${contacts.deletedAt} is null`,
           });
         break;
       }
       case c.contactDeleted.type:
-        await tx.delete(contacts).where(and(eq(contacts.organizationId, org), eq(contacts.id, id)));
-        break;
       case c.contactMerged.type: {
-        const { loserId } = c.contactMerged.data.parse(event.data);
-        await tx.delete(contacts).where(and(eq(contacts.organizationId, org), eq(contacts.id, loserId)));
+        // A tombstone, not a delete: an older created/updated event arriving late finds the row
+        // and leaves it gone.
+        const gone = event.type === c.contactDeleted.type ? id : c.contactMerged.data.parse(event.data).loserId;
+        const erased = {
+          deletedAt: new Date(event.occurredAt),
+          email: null,
+          phone: null,
+          firstName: null,
+          lastName: null,
+          fields: {},
+          pushTokens: [],
+        };
+        await tx
+          .insert(contacts)
+          .values({ id: gone, organizationId: org, ...erased })
+          .onConflictDoUpdate({ target: contacts.id, set: erased, setWhere: sql`${contacts.organizationId} = ${org}` });
         break;
       }
       case c.dncChanged.type: {

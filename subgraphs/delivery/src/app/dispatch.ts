@@ -105,8 +105,12 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
     return out;
   }
 
-  async function loadContacts(ids: string[]): Promise<Map<string, ContactForRender & { doNotContact: string[] }>> {
-    if (!ids.length) return new Map();
+  /** The batch's contacts, each only within its message's organization; deleted ones are absent. */
+  async function loadContacts(
+    batch: MessageRow[],
+  ): Promise<Map<string, ContactForRender & { doNotContact: string[] }>> {
+    const pairs = batch.filter((r) => r.contactId).map((r) => ({ o: r.organizationId, c: r.contactId }));
+    if (!pairs.length) return new Map();
     const rows = await handle.rows<{
       id: string;
       email: string | null;
@@ -118,8 +122,11 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
       fields: Record<string, unknown>;
       do_not_contact: string[];
     }>(sql`
-      select id, email, phone, first_name, last_name, locale, timezone, fields, do_not_contact
-      from ${contacts} where id in ${inList(ids)}`);
+      select k.id, k.email, k.phone, k.first_name, k.last_name, k.locale, k.timezone, k.fields, k.do_not_contact
+      from ${contacts} k
+      join (select distinct * from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as q(o uuid, c uuid)) q
+        on k.id = q.c and k.organization_id = q.o
+      where k.deleted_at is null`);
     return new Map(
       rows.map((r) => [
         r.id,
@@ -174,7 +181,7 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
       const [tpl, orgSettings, people, suppressed] = await Promise.all([
         loadTemplates([...new Set(rows.map((r) => r.templateId).filter((id): id is string => Boolean(id)))], at),
         loadSettings([...new Set(rows.map((r) => r.organizationId))], at),
-        loadContacts([...new Set(rows.map((r) => r.contactId).filter((id): id is string => Boolean(id)))]),
+        loadContacts(rows),
         loadSuppressions(rows),
       ]);
       const counts = await loadCounts(rows, orgSettings);
@@ -230,7 +237,7 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
           items.push({ kind: 'fail', row, reason: renderFailure(error) });
           continue;
         }
-        items.push({ kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, message, onHandedOver) });
+        items.push({ kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, message, onHandedOver, now) });
       }
       return items;
     },
@@ -243,6 +250,7 @@ async function sendWith(
   row: MessageRow,
   message: OutboundMessage,
   onHandedOver: () => void,
+  now: Date,
 ): Promise<SendAttempt> {
   let provider: ResolvedProvider | null;
   try {
@@ -258,7 +266,7 @@ async function sendWith(
     const retryable = error instanceof ProviderError ? error.retryable : true;
     const text = `provider_error: ${(error as Error).message}`.slice(0, 1000);
     if (retryable && row.attempts < MAX_ATTEMPTS)
-      return { ok: false, error: text, retryAt: new Date(Date.now() + retryDelayMs(row.attempts)) };
+      return { ok: false, error: text, retryAt: new Date(now.getTime() + retryDelayMs(row.attempts)) };
     return { ok: false, error: text, retryAt: null };
   }
 }

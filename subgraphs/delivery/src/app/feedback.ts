@@ -34,7 +34,10 @@ async function findMessage(
     // recipients of a multi-recipient DSN, a forged report) is not about this message.
     if (row && (!feedback.recipient || sameAddress(row, feedback.recipient))) return row;
   }
-  if (!feedback.recipient) return undefined;
+  // Without our id, only a report to an organization's own (signed) webhook may be matched by
+  // its recipient: an unsigned bounce mail naming an address must not suppress it in whichever
+  // organization wrote to it last.
+  if (!feedback.recipient || !scope.organizationId) return undefined;
   const [row] = await tx
     .select()
     .from(messages)
@@ -42,7 +45,7 @@ async function findMessage(
       and(
         eq(messages.address, feedback.recipient.toLowerCase()),
         gt(messages.sentAt, new Date(now.getTime() - RECENT_MS)),
-        scope.organizationId ? eq(messages.organizationId, scope.organizationId) : undefined,
+        eq(messages.organizationId, scope.organizationId),
       ),
     )
     .orderBy(desc(messages.sentAt))

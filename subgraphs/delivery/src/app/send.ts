@@ -16,7 +16,7 @@ import {
   validateInput,
 } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, messages, outbox, templates } from '../db/schema';
 import type { DeliveryDeps } from './deps';
@@ -156,7 +156,7 @@ export async function sendMessage(
       const [contact] = await tx
         .select({ email: contacts.email, phone: contacts.phone, pushTokens: contacts.pushTokens })
         .from(contacts)
-        .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, contactId)));
+        .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, contactId), isNull(contacts.deletedAt)));
       if (!contact) return fail(new NotFoundError('Contact', contactId));
       const found = channel === 'email' ? contact.email : channel === 'sms' ? contact.phone : contact.pushTokens[0];
       if (!found)
@@ -200,7 +200,7 @@ export async function registerPushToken(
   const updated = await deps.handle.db
     .update(contacts)
     .set({ pushTokens: sql`array(select distinct unnest(${contacts.pushTokens} || array[${token.data}]::text[]))` })
-    .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId)))
+    .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId), isNull(contacts.deletedAt)))
     .returning({ id: contacts.id });
   return updated.length ? ok(true) : fail(new NotFoundError('Contact', input.contactId));
 }

@@ -13,6 +13,7 @@ import {
   updateProviderConfig,
 } from './providers';
 import { registerPushToken, sendMessage } from './send';
+import { sendRequestSubscription } from './send-requests';
 import { getSettings, updateSettings } from './settings';
 import { addSuppression, listSuppressions, removeSuppression } from './suppressions';
 import {
@@ -60,7 +61,7 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     unsubscribe: bind(unsubscribe),
     preferencesOf: bind(preferencesOf),
     resubscribe: bind(resubscribe),
-    subscriptions: () => [crmSubscription(deps)],
+    subscriptions: () => [crmSubscription(deps), sendRequestSubscription(deps)],
   };
 }
 

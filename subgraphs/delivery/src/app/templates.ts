@@ -15,7 +15,7 @@ import {
   validateInput,
 } from '@mauntic/kernel';
 import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, templates } from '../db/schema';
 import {
@@ -281,7 +281,7 @@ export async function previewTemplate(
     const [row] = await deps.handle.db
       .select()
       .from(contacts)
-      .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId)));
+      .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId), isNull(contacts.deletedAt)));
     if (!row) return fail(new NotFoundError('Contact', input.contactId));
     contact = contactVars(row);
   }

@@ -3,7 +3,7 @@
 // from the message's template, so the target is never read from the request.
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents } from '@mauntic/platform';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { contacts, messageEvents, messages, outbox, suppressions, templates } from '../db/schema';
 import { type CompiledEmailTemplate, resolveLink } from '../domain/templates';
 import { classifyMachineEvent, type TrackingToken, verifyToken } from '../tracking';
@@ -125,7 +125,13 @@ export async function trackClick(deps: DeliveryDeps, raw: string | null, visit: 
     ? await deps.handle.db
         .select()
         .from(contacts)
-        .where(and(eq(contacts.id, message.contactId), eq(contacts.organizationId, message.organizationId)))
+        .where(
+          and(
+            eq(contacts.id, message.contactId),
+            eq(contacts.organizationId, message.organizationId),
+            isNull(contacts.deletedAt),
+          ),
+        )
     : [];
   // The destination comes from the template (re-rendered for this message when personalised),
   // never from the request.

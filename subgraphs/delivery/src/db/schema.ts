@@ -130,6 +130,8 @@ export const contacts = delivery.table(
     /** Push device tokens, registered through the API. */
     pushTokens: text('push_tokens').array().notNull().default(sql`'{}'::text[]`),
     updatedAt: updatedAt(),
+    /** Set when CRM deleted or erased the contact: personal data is gone and late events cannot bring it back. */
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },
   (t) => [index('contacts_organization_idx').on(t.organizationId, t.id)],
 );

@@ -1,0 +1,1 @@
+ALTER TABLE "delivery"."contacts" ADD COLUMN "deleted_at" timestamp with time zone;
