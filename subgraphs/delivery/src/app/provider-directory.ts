@@ -142,23 +142,36 @@ export function createProviderDirectory(options: ProviderDirectoryOptions): Prov
     };
   }
 
+  /** Lookups in progress, so concurrent sends of one batch build one adapter, not one each. */
+  const loading = new Map<string, Promise<ResolvedProvider | null>>();
+
+  async function load(key: string, organizationId: string, channel: string): Promise<ResolvedProvider | null> {
+    const now = Date.now();
+    const hit = cache.get(key);
+    const rows = await rowsFor(organizationId, channel);
+    const stamp = rows.map((r) => `${r.id}@${r.updated_at}`).join(',');
+    if (hit && hit.stamp === stamp) {
+      hit.at = now;
+      return hit.resolved ?? fallback(channel);
+    }
+    if (hit) await Promise.all(hit.adapters.map((a) => a.close()));
+    const adapters: Provider[] = [];
+    const resolved = resolve(rows, adapters);
+    cache.set(key, { at: now, stamp, resolved, adapters });
+    return resolved ?? fallback(channel);
+  }
+
   return {
-    async providerFor(organizationId, channel) {
+    providerFor(organizationId, channel) {
       const key = `${organizationId}|${channel}`;
-      const now = Date.now();
       const hit = cache.get(key);
-      if (hit && now - hit.at < cacheMs) return hit.resolved ?? fallback(channel);
-      const rows = await rowsFor(organizationId, channel);
-      const stamp = rows.map((r) => `${r.id}@${r.updated_at}`).join(',');
-      if (hit && hit.stamp === stamp) {
-        hit.at = now;
-        return hit.resolved ?? fallback(channel);
+      if (hit && Date.now() - hit.at < cacheMs) return Promise.resolve(hit.resolved ?? fallback(channel));
+      let pending = loading.get(key);
+      if (!pending) {
+        pending = load(key, organizationId, channel).finally(() => loading.delete(key));
+        loading.set(key, pending);
       }
-      if (hit) await Promise.all(hit.adapters.map((a) => a.close()));
-      const adapters: Provider[] = [];
-      const resolved = resolve(rows, adapters);
-      cache.set(key, { at: now, stamp, resolved, adapters });
-      return resolved ?? fallback(channel);
+      return pending;
     },
     async close() {
       for (const entry of cache.values()) await Promise.all(entry.adapters.map((a) => a.close()));
