@@ -83,9 +83,19 @@ export function createRenderer(options: { trackingKey: Buffer; publicBaseUrl: st
             fromAddress?: string | null;
             replyTo?: string | null;
           };
+          // The HTML and the text part show the same links: sign each once.
+          const clicks = new Map<number, string>();
+          const clickUrl = (index: number) => {
+            let url = clicks.get(index);
+            if (!url) {
+              url = `${base}/t/click?t=${token('c', row, index)}`;
+              clicks.set(index, url);
+            }
+            return url;
+          };
           const rendered = renderEmail(compiled, vars, {
             tracking: {
-              clickUrl: (index) => `${base}/t/click?t=${token('c', row, index)}`,
+              clickUrl,
               openPixelUrl: `${base}/t/open?t=${token('o', row)}`,
             },
           });

@@ -75,7 +75,8 @@ function hasOverlongLine(text: string): boolean {
  * quoted-printable. Returns the encoding and the encoded text.
  */
 function encodeBody(value: string): [encoding: string, text: string] {
-  const crlf = value.includes('\n') ? value.replace(/\r?\n/g, '\r\n') : value;
+  // Every line break becomes CRLF (bare CR and bare LF too), so the message is canonical.
+  const crlf = /\r(?!\n)|(?<!\r)\n/.test(value) ? value.replace(/\r\n|\r|\n/g, '\r\n') : value;
   if (PLAIN_7BIT.test(crlf) && !hasOverlongLine(crlf)) return ['7bit', crlf];
   return ['quoted-printable', qp.wrap(qp.encode(crlf), 76)];
 }
@@ -117,8 +118,16 @@ export function buildRawMessage(message: EmailMessage, date = new Date()): Buffe
     `--${boundary}--`,
     '',
   );
-  return Buffer.from(lines.join('\r\n'), 'utf8');
+  const raw = Buffer.from(lines.join('\r\n'), 'utf8');
+  CANONICAL.add(raw);
+  return raw;
 }
+
+/**
+ * Messages written by buildRawMessage: every line ends in CRLF and nothing else breaks a line,
+ * so SMTP only has to stuff dots (see smtp-pool.ts).
+ */
+export const CANONICAL = new WeakSet<Buffer>();
 
 export function formatAddress(from: EmailMessage['from']): string {
   if (!from.name) return from.address;

@@ -8,9 +8,46 @@
 //   took through the transport).
 import { createRequire } from 'node:module';
 import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
+import { CANONICAL } from './mime';
 
 const require = createRequire(import.meta.url);
 const SMTPConnection: typeof SMTPConnectionType = require('nodemailer/lib/smtp-connection');
+
+/** nodemailer's DataStream: escapes dots and line ends byte by byte, then ends with the dot. */
+interface DataStream extends NodeJS.WritableStream {
+  push(chunk: Buffer): boolean;
+  lastByte: number | false;
+  inByteCount: number;
+  outByteCount: number;
+}
+
+const CRLF_DOT = Buffer.from('\r\n.');
+
+/**
+ * Writes the message into SMTPConnection's data stream. A canonical message (CRLF line ends
+ * only, see mime.ts) with no line starting with a dot needs no escaping: it is passed through
+ * whole instead of through the byte-by-byte escaper (~15% of an engine's CPU), and the stream
+ * still ends it with the final dot.
+ */
+function writeData(dataStream: DataStream, raw: Buffer): void {
+  const passThrough =
+    CANONICAL.has(raw) &&
+    raw.length >= 2 &&
+    raw[0] !== 0x2e &&
+    raw[raw.length - 2] === 0x0d &&
+    raw[raw.length - 1] === 0x0a &&
+    raw.indexOf(CRLF_DOT) < 0 &&
+    typeof dataStream.push === 'function' &&
+    'lastByte' in dataStream;
+  if (!passThrough) {
+    dataStream.write(raw);
+    return;
+  }
+  dataStream.inByteCount += raw.length;
+  dataStream.outByteCount += raw.length;
+  dataStream.lastByte = 0x0a;
+  dataStream.push(raw);
+}
 
 export interface SmtpPoolOptions {
   host: string;
@@ -59,10 +96,10 @@ export class SmtpPool {
           const message = {
             // SMTPConnection pipes a message that has pipe() into its data stream once the
             // server said 354; writing the Buffer there sends body and dot at once.
-            pipe(dataStream: NodeJS.WritableStream) {
+            pipe(dataStream: DataStream) {
               handedOver = true;
               onHandedOver?.();
-              dataStream.write(raw);
+              writeData(dataStream, raw);
               dataStream.end();
               return dataStream;
             },
