@@ -138,6 +138,10 @@ for (const { metric, filter } of segmentsToTime) {
   t0 = performance.now();
   const first = await handle.db.transaction((tx) => rebuildSegment(tx, services.deps, loaded, 'bench'));
   const initial = performance.now() - t0;
+  // The rebuild of a built segment, run twice like the baseline and the second timed: the first
+  // pass over just-written membership rows also sets their hint bits, which a segment rebuilt
+  // on schedule long after its first build never pays.
+  await handle.db.transaction((tx) => rebuildSegment(tx, services.deps, loaded, 'bench'));
   t0 = performance.now();
   const again = await handle.db.transaction((tx) => rebuildSegment(tx, services.deps, loaded, 'bench'));
   const rebuild = performance.now() - t0;
