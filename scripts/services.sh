@@ -166,7 +166,12 @@ L4J
 
 kafka_down() {
   if [ -f "$KAFKA_DIR/kafka.pid" ]; then
-    kill "$(cat "$KAFKA_DIR/kafka.pid")" 2>/dev/null || true
+    local pid
+    pid=$(cat "$KAFKA_DIR/kafka.pid")
+    kill "$pid" 2>/dev/null || true
+    # Wait for the broker to finish its controlled shutdown, so a following `up` starts a new one
+    # instead of finding the old one still answering.
+    for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     rm -f "$KAFKA_DIR/kafka.pid"
   fi
 }
