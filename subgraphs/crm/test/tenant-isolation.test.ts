@@ -3,9 +3,14 @@
 // case asserts what B gets (nothing of A's), and after each one every CRM row of A must be
 // exactly as it was. A field added to the schema without a case here fails the coverage test.
 import { newId, unwrap } from '@mauntic/kernel';
-import { createLogger } from '@mauntic/platform';
-import { sql } from 'drizzle-orm';
-import { type ExecutionResult, graphql } from 'graphql';
+import {
+  type Data,
+  fieldsOf,
+  type IsolationCase,
+  organizationSnapshot,
+  PAYLOAD,
+  runAs,
+} from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { schema } from '../src/graphql';
 import { DATABASES, newOrg, openCrm } from './harness';
@@ -24,21 +29,14 @@ interface Fixtures {
   importId: string;
 }
 
-const logger = createLogger('test', 'silent');
-type Data = Record<string, any>;
-interface Case {
-  query: string;
-  variables?: (a: Fixtures, b: Fixtures) => Record<string, unknown>;
-  /** What B must get back; `data` is the result's data, `errors` its errors. */
-  expect: (result: { data: Data; errors: readonly { message: string; extensions?: Data }[] }, a: Fixtures) => void;
-}
+type Case = IsolationCase<Fixtures>;
 
 const typename =
   (name: string, expected: string): Case['expect'] =>
   ({ data }) =>
     expect(data[name]?.__typename).toBe(expected);
 const notFound = (name: string) => typename(name, 'NotFoundError');
-const payload = '{ __typename ... on Error { code } }';
+const payload = PAYLOAD;
 
 /** B's calls that write: each must be refused, or touch only B's own data. */
 const MUTATIONS: Record<string, Case> = {
@@ -378,30 +376,9 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
       { timeout: 20_000, interval: 50 },
     );
 
-  /** Every CRM row of an organization, in every table that carries organization_id. */
-  async function snapshot(organizationId: string): Promise<string> {
-    const tables = await crm.handle.rows<{ table_name: string }>(
-      sql`select table_name from information_schema.columns
-          where table_schema = 'crm' and column_name = 'organization_id' order by table_name`,
-    );
-    const dump: Record<string, string[]> = {};
-    for (const { table_name } of tables) {
-      const rows = await crm.handle.rows<{ row: string }>(
-        sql`select to_jsonb(t)::text as row from ${sql.identifier('crm')}.${sql.identifier(table_name)} t
-            where organization_id = ${organizationId}::uuid`,
-      );
-      dump[table_name] = rows.map((r) => r.row).sort();
-    }
-    return JSON.stringify(dump);
-  }
+  const snapshot = (organizationId: string) => organizationSnapshot(crm.handle, 'crm', organizationId);
 
-  const run = async (c: Case, as: Fixtures): Promise<ExecutionResult> =>
-    graphql({
-      schema,
-      source: c.query,
-      variableValues: c.variables?.(a, b) ?? {},
-      contextValue: { request: as.ctx, services: crm.services, log: logger },
-    });
+  const run = (c: Case, as: Fixtures) => runAs(schema, crm.services, c, as.ctx, a, b);
 
   beforeAll(async () => {
     crm = await openCrm(open);
@@ -413,8 +390,10 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
   afterAll(() => crm?.close());
 
   it('has a case for every Query and Mutation field of the schema', () => {
-    expect(Object.keys(schema.getMutationType()!.getFields()).sort()).toEqual(Object.keys(MUTATIONS).sort());
-    expect(Object.keys(schema.getQueryType()!.getFields()).sort()).toEqual(Object.keys(QUERIES).sort());
+    expect(fieldsOf(schema)).toEqual({
+      queries: Object.keys(QUERIES).sort(),
+      mutations: Object.keys(MUTATIONS).sort(),
+    });
   });
 
   it.each(Object.entries(QUERIES))('B reads nothing of A through query %s', async (_field, c) => {

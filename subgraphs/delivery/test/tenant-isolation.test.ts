@@ -3,9 +3,14 @@
 // asserts what B gets (nothing of A's), and after each one every delivery row of A must be
 // exactly as it was. A field added to the schema without a case here fails the coverage test.
 import { newId, unwrap } from '@mauntic/kernel';
-import { createLogger } from '@mauntic/platform';
-import { sql } from 'drizzle-orm';
-import { type ExecutionResult, graphql } from 'graphql';
+import {
+  type Data,
+  fieldsOf,
+  type IsolationCase,
+  organizationSnapshot,
+  PAYLOAD,
+  runAs,
+} from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql';
 import { DATABASES, newOrg, openDelivery, seedContact } from './harness';
@@ -25,20 +30,14 @@ interface Fixtures {
   removable: string;
 }
 
-const logger = createLogger('test', 'silent');
-type Data = Record<string, any>;
-interface Case {
-  query: string;
-  variables?: (a: Fixtures, b: Fixtures) => Record<string, unknown>;
-  expect: (result: { data: Data; errors: readonly { message: string; extensions?: Data }[] }, a: Fixtures) => void;
-}
+type Case = IsolationCase<Fixtures>;
 
 const typename =
   (name: string, expected: string): Case['expect'] =>
   ({ data }) =>
     expect(data[name]?.__typename).toBe(expected);
 const notFound = (name: string) => typename(name, 'NotFoundError');
-const payload = '{ __typename ... on Error { code } }';
+const payload = PAYLOAD;
 const A_MARKER = 'a-marker';
 
 const MUTATIONS: Record<string, Case> = {
@@ -254,30 +253,9 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
     };
   }
 
-  /** Every delivery row of an organization, in every table that carries organization_id. */
-  async function snapshot(organizationId: string): Promise<string> {
-    const tables = await env.handle.rows<{ table_name: string }>(
-      sql`select table_name from information_schema.columns
-          where table_schema = 'delivery' and column_name = 'organization_id' order by table_name`,
-    );
-    const dump: Record<string, string[]> = {};
-    for (const { table_name } of tables) {
-      const rows = await env.handle.rows<{ row: string }>(
-        sql`select to_jsonb(t)::text as row from ${sql.identifier('delivery')}.${sql.identifier(table_name)} t
-            where organization_id = ${organizationId}::uuid`,
-      );
-      dump[table_name] = rows.map((r) => r.row).sort();
-    }
-    return JSON.stringify(dump);
-  }
+  const snapshot = (organizationId: string) => organizationSnapshot(env.handle, 'delivery', organizationId);
 
-  const run = (c: Case, as: Fixtures): Promise<ExecutionResult> =>
-    graphql({
-      schema,
-      source: c.query,
-      variableValues: c.variables?.(a, b) ?? {},
-      contextValue: { request: as.ctx, services: env.services, log: logger },
-    });
+  const run = (c: Case, as: Fixtures) => runAs(schema, env.services, c, as.ctx, a, b);
 
   beforeAll(async () => {
     env = await openDelivery(open);
@@ -290,8 +268,10 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
   afterAll(() => env?.close());
 
   it('has a case for every Query and Mutation field of the schema', () => {
-    expect(Object.keys(schema.getMutationType()!.getFields()).sort()).toEqual(Object.keys(MUTATIONS).sort());
-    expect(Object.keys(schema.getQueryType()!.getFields()).sort()).toEqual(Object.keys(QUERIES).sort());
+    expect(fieldsOf(schema)).toEqual({
+      queries: Object.keys(QUERIES).sort(),
+      mutations: Object.keys(MUTATIONS).sort(),
+    });
   });
 
   it.each(Object.entries(QUERIES))('B reads nothing of A through query %s', async (_field, c) => {
