@@ -6,8 +6,6 @@ import { sql } from 'drizzle-orm';
 import { providers } from '../db/schema';
 import {
   createProvider,
-  decryptSecrets,
-  type EncryptionKey,
   type OutboundMessage,
   type OutboxStore,
   type Provider,
@@ -16,6 +14,7 @@ import {
   withFailover,
   withRateLimit,
 } from '../providers';
+import { openSecrets } from './providers';
 
 export interface ResolvedProvider {
   /** The provider row that will send (null for the built-in local outbox). */
@@ -62,9 +61,7 @@ export function buildProvider(
   key: Buffer,
   deps: { localOutbox?: OutboxStore; publicBaseUrl?: string },
 ): Provider<OutboundMessage> {
-  const secrets = row.secrets
-    ? decryptSecrets(row.secrets, key as EncryptionKey, { organizationId: row.organization_id, providerId: row.id })
-    : {};
+  const secrets = openSecrets(key, { id: row.id, organizationId: row.organization_id, secrets: row.secrets });
   const adapter = createProvider(
     row.kind,
     row.settings,

@@ -62,13 +62,19 @@ const configError = (issues: { path: string; message: string }[]) =>
     issues.map((i) => ({ path: ['input', 'config', ...i.path.split('.').filter(Boolean)], message: i.message })),
   );
 
+/** A provider row's secret settings, unsealed with the key they are bound to. */
+export function openSecrets(
+  key: Buffer,
+  row: { id: string; organizationId: string; secrets: string | null },
+): Record<string, string> {
+  return row.secrets
+    ? decryptSecrets(row.secrets, key as EncryptionKey, { organizationId: row.organizationId, providerId: row.id })
+    : {};
+}
+
 /** Which secret fields are set, without their values. */
 export function secretFieldsSet(deps: DeliveryDeps, row: ProviderRow): string[] {
-  if (!row.secrets) return [];
-  const secrets = decryptSecrets(row.secrets, deps.encryptionKey as EncryptionKey, {
-    organizationId: row.organizationId,
-    providerId: row.id,
-  });
+  const secrets = openSecrets(deps.encryptionKey, row);
   return Object.keys(secrets).filter((k) => secrets[k]);
 }
 
@@ -182,12 +188,7 @@ export async function updateProviderConfig(
       values.name = patch.name;
     }
     if (patch.config !== undefined) {
-      const stored = current.secrets
-        ? decryptSecrets(current.secrets, deps.encryptionKey as EncryptionKey, {
-            organizationId: current.organizationId,
-            providerId: current.id,
-          })
-        : {};
+      const stored = openSecrets(deps.encryptionKey, current);
       const parsed = parseProviderConfig(kind, { ...current.settings, ...stored, ...patch.config });
       if (!parsed.ok) return fail(configError(parsed.error.issues));
       values.settings = parsed.settings as Record<string, unknown>;

@@ -15,9 +15,9 @@ import {
   type WebhookError,
   type WebhookRequest,
 } from '../inbound';
-import { decryptSecrets, type EncryptionKey } from '../providers';
 import type { DeliveryDeps } from './deps';
 import { applyFeedback } from './feedback';
+import { openSecrets } from './providers';
 
 export type WebhookKind = 'ses' | 'sendgrid' | 'mailgun' | 'twilio';
 
@@ -48,12 +48,7 @@ export async function receiveWebhook(
     .from(providers)
     .where(and(eq(providers.id, providerId), eq(providers.kind, kind)));
   if (!row) return fail(new NotFoundError('Provider', providerId));
-  const secrets = row.secrets
-    ? decryptSecrets(row.secrets, deps.encryptionKey as EncryptionKey, {
-        organizationId: row.organizationId,
-        providerId: row.id,
-      })
-    : {};
+  const secrets = openSecrets(deps.encryptionKey, row);
   const settings = row.settings as Record<string, unknown>;
   let feedback: Feedback[];
   let confirmUrl: string | undefined;
