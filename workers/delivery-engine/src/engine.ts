@@ -16,7 +16,7 @@ import { messages, outbox } from '@mauntic/delivery/db';
 import { type DeliveryDispatcher, messageFacts, type PreparedItem } from '@mauntic/delivery/dispatch';
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type DatabaseHandle, type Logger, registry, type Subscription } from '@mauntic/platform';
-import { sql } from 'drizzle-orm';
+import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import { Counter, Histogram } from 'prom-client';
 import { Journal, journalFile, journalFiles, readJournals } from './journal';
 
@@ -76,8 +76,6 @@ export class DeliveryEngine {
   private running: Promise<void>[] = [];
   private wakers: (() => void)[] = [];
   private reaper?: NodeJS.Timeout;
-  /** Messages handed over since start (for metrics and benchmarks). */
-  sentCount = 0;
 
   constructor(private readonly options: EngineOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -172,20 +170,27 @@ export class DeliveryEngine {
 
   private async claim(): Promise<MessageRow[]> {
     const { handle, owner } = this.options;
-    const claimed = await handle.rows<Record<string, unknown>>(sql`
-      update ${messages} m
-      set status = 'sending', lease_owner = ${owner},
-          lease_until = now() + ${`${this.leaseMs} milliseconds`}::interval,
-          attempts = m.attempts + 1, updated_at = now()
-      where m.id in (
-        select id from ${messages}
-        where status = 'queued' and not_before <= now()
-        order by not_before
-        limit ${this.batchSize}
-        for update skip locked)
-      returning m.*`);
+    const { db } = handle;
+    const due = db
+      .select({ id: messages.id })
+      .from(messages)
+      .where(and(eq(messages.status, 'queued'), lte(messages.notBefore, sql`now()`)))
+      .orderBy(messages.notBefore)
+      .limit(this.batchSize)
+      .for('update', { skipLocked: true });
+    const claimed = await db
+      .update(messages)
+      .set({
+        status: 'sending',
+        leaseOwner: owner,
+        leaseUntil: sql`now() + ${`${this.leaseMs} milliseconds`}::interval`,
+        attempts: sql`${messages.attempts} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(inArray(messages.id, due))
+      .returning();
     // In the order they were queued (UUID v7), so caps let the earlier message through.
-    return claimed.map(toRow).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return claimed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   private async send(items: PreparedItem[], journal: Journal): Promise<Outcome[]> {
@@ -216,7 +221,6 @@ export class DeliveryEngine {
     const result = await item.send(() => journal.handed(item.row.id));
     if (result.ok) {
       journal.sent(item.row.id, result.providerMessageId);
-      this.sentCount++;
       return { ...base, status: 'sent', providerId: result.providerId, providerMessageId: result.providerMessageId };
     }
     if (result.retryAt)
@@ -258,11 +262,10 @@ export class DeliveryEngine {
     const { handle, owner, journalDir, logger } = this.options;
     const files = journalFiles(journalDir, owner);
     const state = readJournals(files);
-    const held = (
-      await handle.rows<Record<string, unknown>>(
-        sql`select * from ${messages} where status = 'sending' and lease_owner = ${owner}`,
-      )
-    ).map(toRow);
+    const held = await handle.db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.status, 'sending'), eq(messages.leaseOwner, owner)));
     if (held.length > 0) {
       const outcomes: Outcome[] = held.map((row) => {
         const providerMessageId = state.sent.get(row.id);
@@ -319,30 +322,4 @@ function eventsOf(row: MessageRow, o: Outcome): EventEnvelope[] {
     ];
   }
   return [];
-}
-
-const CAMEL: Record<string, string> = {};
-const camel = (key: string) => (CAMEL[key] ??= key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
-const DATES = new Set([
-  'notBefore',
-  'leaseUntil',
-  'queuedAt',
-  'sentAt',
-  'deliveredAt',
-  'openedAt',
-  'clickedAt',
-  'bouncedAt',
-  'complainedAt',
-  'failedAt',
-  'updatedAt',
-]);
-
-/** A raw SQL row (snake_case) as drizzle's typed row. */
-function toRow(raw: Record<string, unknown>): MessageRow {
-  const row: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const key = camel(k);
-    row[key] = DATES.has(key) && v != null && !(v instanceof Date) ? new Date(v as string) : v;
-  }
-  return row as MessageRow;
 }
