@@ -1,6 +1,6 @@
 // What the delivery engine (workers/delivery-engine) builds itself from.
 
-export { enqueueMessages } from './enqueue-batch';
 export { type LocalOutboxRow, localOutboxStore } from './local-outbox';
 export { createProviderDirectory, type ProviderDirectory } from './provider-directory';
 export { createRenderer, type MessageRenderer } from './render-message';
+export { enqueueMessages } from './send';

@@ -5,7 +5,7 @@ import { applyOnce, type Subscription } from '@mauntic/platform';
 import { and, eq, isNull } from 'drizzle-orm';
 import { contacts, processedEvents } from '../db/schema';
 import type { DeliveryDeps } from './deps';
-import { enqueueMessages } from './enqueue-batch';
+import { enqueueMessages } from './send';
 
 export const REQUESTS_CONSUMER = 'delivery-requests';
 

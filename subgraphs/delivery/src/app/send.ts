@@ -74,38 +74,63 @@ export async function enqueueMessage(
   request: EnqueueRequest,
   correlationId: string,
 ): Promise<Result<MessageRow, IdempotencyConflictError>> {
-  const id = newId();
-  const [inserted] = await tx
-    .insert(messages)
-    .values({
-      id,
-      organizationId,
-      idempotencyKey: request.idempotencyKey,
-      channel: request.channel,
-      templateId: request.templateId,
-      contactId: request.contactId,
-      address: request.address,
-      sourceKind: request.source.kind,
-      sourceId: request.source.id,
-      sourceStepId: request.source.stepId,
-      context: request.context,
-    })
-    .onConflictDoNothing({ target: [messages.organizationId, messages.idempotencyKey] })
-    .returning();
-  if (!inserted) {
-    const [existing] = await tx
-      .select()
-      .from(messages)
-      .where(and(eq(messages.organizationId, organizationId), eq(messages.idempotencyKey, request.idempotencyKey)));
-    const same =
-      existing &&
-      existing.channel === request.channel &&
-      existing.templateId === request.templateId &&
-      existing.address === request.address;
-    return same ? ok(existing) : fail(new IdempotencyConflictError(request.idempotencyKey));
+  const [inserted] = await enqueueMessages(tx, organizationId, [request], correlationId);
+  if (inserted) return ok(inserted);
+  const [existing] = await tx
+    .select()
+    .from(messages)
+    .where(and(eq(messages.organizationId, organizationId), eq(messages.idempotencyKey, request.idempotencyKey)));
+  const same =
+    existing &&
+    existing.channel === request.channel &&
+    existing.templateId === request.templateId &&
+    existing.address === request.address;
+  return same ? ok(existing) : fail(new IdempotencyConflictError(request.idempotencyKey));
+}
+
+/** Rows per insert: 11 parameters a row stays under Postgres's 65,535 per statement. */
+const SLICE = 5000;
+
+/**
+ * Queues many messages at once (a campaign's audience, a journey step's batch): one insert and
+ * one outbox append per slice. Requests whose idempotency key was used before are skipped;
+ * returns the rows it inserted.
+ */
+export async function enqueueMessages(
+  tx: Executor,
+  organizationId: string,
+  requests: EnqueueRequest[],
+  correlationId: string,
+): Promise<MessageRow[]> {
+  const queued: MessageRow[] = [];
+  for (let i = 0; i < requests.length; i += SLICE) {
+    const inserted = await tx
+      .insert(messages)
+      .values(
+        requests.slice(i, i + SLICE).map((r) => ({
+          id: newId(),
+          organizationId,
+          idempotencyKey: r.idempotencyKey,
+          channel: r.channel,
+          templateId: r.templateId,
+          contactId: r.contactId,
+          address: r.address,
+          sourceKind: r.source.kind,
+          sourceId: r.source.id,
+          sourceStepId: r.source.stepId,
+          context: r.context,
+        })),
+      )
+      .onConflictDoNothing({ target: [messages.organizationId, messages.idempotencyKey] })
+      .returning();
+    await appendEvents(
+      tx,
+      outbox,
+      inserted.map((m) => queuedEvent(m, correlationId)),
+    );
+    queued.push(...inserted);
   }
-  await appendEvents(tx, outbox, [queuedEvent(inserted, correlationId)]);
-  return ok(inserted);
+  return queued;
 }
 
 export function queuedEvent(m: MessageRow, correlationId: string): EventEnvelope {
