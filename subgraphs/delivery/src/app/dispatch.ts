@@ -2,7 +2,7 @@
 // contacts, suppressions, settings and frequency counts; then per message a decision (send, skip,
 // defer, fail) and, for sends, the rendered message and the provider to send it with.
 import type { DatabaseHandle, Logger } from '@mauntic/platform';
-import { sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import { contacts, messages, settings, suppressions, templates } from '../db/schema';
 import { MAX_ATTEMPTS, type QuietHours, quietHoursDecision, retryDelayMs } from '../domain/policy';
 import type { OutboundMessage } from '../providers/types';
@@ -64,7 +64,7 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
     });
     if (stale.length) {
       const rows = await handle.rows<TemplateRow & { compiled: Record<string, unknown> }>(sql`
-        select id, version, channel, category, compiled from ${templates} where id in ${inList(stale)}`);
+        select id, version, channel, category, compiled from ${templates} where ${inArray(templates.id, stale)}`);
       for (const row of rows) {
         templateCache.set(row.id, { at: now, row });
         out.set(row.id, row);
@@ -89,7 +89,7 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
         default_from_address: string | null;
       }>(sql`
         select organization_id, frequency_caps, quiet_hours, default_from_name, default_from_address
-        from ${settings} where organization_id in ${inList(stale)}`);
+        from ${settings} where ${inArray(settings.organizationId, stale)}`);
       const found = new Map(rows.map((r) => [r.organization_id, r]));
       for (const org of stale) {
         const r = found.get(org);
@@ -269,12 +269,4 @@ async function sendWith(
       return { ok: false, error: text, retryAt: new Date(now.getTime() + retryDelayMs(row.attempts)) };
     return { ok: false, error: text, retryAt: null };
   }
-}
-
-/** `(a, b, c)` for `in`, with each value a parameter. */
-function inList(values: string[]) {
-  return sql`(${sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  )})`;
 }
