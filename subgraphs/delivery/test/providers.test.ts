@@ -390,7 +390,7 @@ describe('http providers', () => {
   describe('plivo', () => {
     const plivo = () =>
       createPlivoProvider({
-        authId: 'MAXXXXXXXXXXXXXXXXXX',
+        authId: 'MAZDQ1ZDLKYZJINTY3ND',
         authToken: 'plivo-token',
         from: '14155550100',
         baseUrl: fake.url,
@@ -401,8 +401,8 @@ describe('http providers', () => {
       expect(result.providerMessageId).toBe('db3ce55a-7f1d-11e1-8ea7-1231380bc196');
       const request = fake.requests[0]!;
       expect(request.method).toBe('POST');
-      expect(request.path).toBe('/v1/Account/MAXXXXXXXXXXXXXXXXXX/Message/');
-      expect(request.headers.authorization).toBe(basicAuth('MAXXXXXXXXXXXXXXXXXX', 'plivo-token'));
+      expect(request.path).toBe('/v1/Account/MAZDQ1ZDLKYZJINTY3ND/Message/');
+      expect(request.headers.authorization).toBe(basicAuth('MAZDQ1ZDLKYZJINTY3ND', 'plivo-token'));
       expect(request.json()).toMatchObject({
         src: '14155550100',
         dst: '+15005550006',
