@@ -1,5 +1,5 @@
 // Segment speed on the real Postgres: three representative segments over generated contacts
-// (10 custom fields, tags) and activities. For each, the full rebuild (one set-based statement)
+// (10 custom fields, tags) and activities. For each, the full rebuild (a set-based diff and apply)
 // beside a plain `SELECT count(*)` of the same predicate in the same run; then the latency of
 // keeping membership current after single-contact updates, beside the bare UPDATE.
 import { fileURLToPath } from 'node:url';

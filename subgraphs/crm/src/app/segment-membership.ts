@@ -1,7 +1,7 @@
-// Keeping segment membership current. A full rebuild is one set-based statement per segment;
-// a change to some contacts re-evaluates only the segments whose filters read what changed
-// (and, wave after wave, the segments built on those), for those contacts only. Entering and
-// leaving a segment are events, written to the outbox in the same transaction.
+// Keeping segment membership current. A full rebuild is set-based: a read-only diff, then one
+// statement applying it. A change to some contacts re-evaluates only the segments whose filters
+// read what changed (and, wave after wave, the segments built on those), for those contacts
+// only. Entering and leaving a segment are events, written to the outbox in the same transaction.
 import { catalogue, createEvent, type EventEnvelope, topicOf } from '@mauntic/kernel';
 import { appendEvents, type Executor, OUTBOX_CHANNEL } from '@mauntic/platform';
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
@@ -228,52 +228,65 @@ const envelopeSql = (organizationId: string, segmentId: string, correlationId: s
     'subject', jsonb_build_object('type', 'contact', 'id', ${contactId}::text),
     'data', jsonb_build_object('segmentId', ${segmentId}::text))`;
 
-/** The single statement of a rebuild (exported so its plan can be inspected). */
-export function rebuildStatement(segment: LoadedSegment, predicate: SQL, correlationId: string): SQL {
+/** The temporary table a rebuild's diff is kept in, until the end of its transaction. */
+const DIFF_TABLE = sql.raw('crm_segment_rebuild_diff');
+
+/**
+ * Who should enter and who should leave, kept in a temporary table. It is a read-only query
+ * (CREATE TABLE AS), so Postgres may scan contacts with parallel workers, which it never does
+ * for a statement that writes. A full join can only be planned as a hash or merge join, so its
+ * cost stays linear whatever the planner guesses about either side.
+ */
+export function rebuildDiffStatement(segment: LoadedSegment, predicate: SQL): SQL {
+  return sql`
+    create temporary table ${DIFF_TABLE} on commit drop as
+    select coalesce(a.id, b.contact_id) as contact_id, a.id is not null as enter
+    from (
+      select ${contacts.id} as id from ${contacts}
+      where ${contacts.organizationId} = ${segment.row.organizationId} and (${predicate})
+    ) a full join (
+      select contact_id from ${segmentMembers} where segment_id = ${segment.row.id}
+    ) b on a.id = b.contact_id
+    where a.id is null or b.contact_id is null`;
+}
+
+/** Applies a rebuild's diff: memberships inserted and deleted, an event for each, the new count. */
+function applyDiffStatement(segment: LoadedSegment, correlationId: string): SQL {
   const organizationId = segment.row.organizationId;
   const segmentId = segment.row.id;
-  const topic = topicOf('crm');
-  const entered = catalogue.crm.segmentEntered.type;
-  const exited = catalogue.crm.segmentExited.type;
   return sql`
-    with matching as (
-      select ${contacts.id} as id from ${contacts}
-      where ${contacts.organizationId} = ${organizationId} and (${predicate})
-    ), current as (
-      select contact_id from ${segmentMembers} where segment_id = ${segmentId}
-    ), diff as (
-      -- Who should enter and who should leave. A full join can only be planned as a hash or
-      -- merge join, so its cost stays linear whatever the planner guesses about the CTEs.
-      select coalesce(a.id, b.contact_id) as contact_id, a.id is not null as enter
-      from matching a full join current b on a.id = b.contact_id
-      where a.id is null or b.contact_id is null
-    ), added as (
+    with added as (
       insert into ${segmentMembers} (organization_id, segment_id, contact_id)
-      select ${organizationId}, ${segmentId}, contact_id from diff where enter
+      select ${organizationId}, ${segmentId}, contact_id from ${DIFF_TABLE} where enter
       on conflict do nothing
       returning contact_id
     ), removed as (
-      delete from ${segmentMembers} m using diff d
+      delete from ${segmentMembers} m using ${DIFF_TABLE} d
       where m.segment_id = ${segmentId} and m.contact_id = d.contact_id and not d.enter
       returning m.contact_id
     ), changes as (
-      select contact_id, ${entered}::text as type from added
+      select contact_id, ${catalogue.crm.segmentEntered.type}::text as type from added
       union all
-      select contact_id, ${exited}::text as type from removed
+      select contact_id, ${catalogue.crm.segmentExited.type}::text as type from removed
     ), events as (
       insert into ${outbox} (id, organization_id, topic, key, type, envelope)
-      select ev.id, ${organizationId}, ${topic}, ev.contact_id::text, ev.type,
+      select ev.id, ${organizationId}, ${topicOf('crm')}, ev.contact_id::text, ev.type,
         ${envelopeSql(organizationId, segmentId, correlationId, sql`ev.contact_id`)}
       from (select crm.uuid_v7() as id, contact_id, type from changes) ev
       returning 1
+    ), before as (
+      select count(*)::int as n from ${segmentMembers} where segment_id = ${segmentId}
     )
     select (select count(*) from added)::int as added, (select count(*) from removed)::int as removed,
-      (select count(*) from matching)::int as member_count, (select count(*) from events)::int as events`;
+      (select n from before) + (select count(*) from added)::int - (select count(*) from removed)::int as member_count,
+      (select count(*) from events)::int as events`;
 }
 
 /**
- * Recomputes a dynamic segment's membership in one statement: inserts who now matches, deletes
- * who no longer does, writes an entered or exited event for each, and stores the count.
+ * Recomputes a dynamic segment's membership with two set-based statements in the caller's
+ * transaction: the diff (read-only, so it can run in parallel), then one statement that inserts
+ * who now matches, deletes who no longer does, writes an entered or exited event for each and
+ * counts the members. Callers hold the segment's lock, so nothing moves in between.
  */
 export async function rebuildSegment(
   tx: Executor,
@@ -285,7 +298,10 @@ export async function rebuildSegment(
   const organizationId = segment.row.organizationId;
   const segmentId = segment.row.id;
   const predicate = compileFilter(segment.node, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' });
-  const result = await tx.execute(rebuildStatement(segment, predicate, correlationId));
+  await tx.execute(rebuildDiffStatement(segment, predicate));
+  const result = await tx.execute(applyDiffStatement(segment, correlationId));
+  // Dropped now rather than at commit, so a transaction can rebuild more than one segment.
+  await tx.execute(sql`drop table ${DIFF_TABLE}`);
   const [stats] = rowsOf<{ added: number; removed: number; member_count: number }>(result);
   const memberCount = stats?.member_count ?? 0;
   await tx.update(segments).set({ memberCount, rebuiltAt: sql`now()` }).where(eq(segments.id, segmentId));
