@@ -22,7 +22,7 @@ await handle.script(`
   create schema ${schemaName};
   create table ${schemaName}.outbox (
     seq bigserial primary key, id uuid not null, organization_id uuid not null, topic text not null, key text not null,
-    type text not null, envelope jsonb not null, created_at timestamptz not null default now(),
+    type text not null, envelope json not null, created_at timestamptz not null default now(),
     claimed_until timestamptz, published_at timestamptz);
   create unique index outbox_id_key on ${schemaName}.outbox (id);
   create index outbox_unpublished_idx on ${schemaName}.outbox (seq) where published_at is null;

@@ -22,8 +22,8 @@ export async function appendEvents(tx: Executor, table: OutboxTable, events: Eve
     with inserted as (
       insert into ${table} (id, organization_id, topic, key, type, envelope)
       select id, organization_id, topic, key, type, envelope
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        as r(id uuid, organization_id uuid, topic text, key text, type text, envelope jsonb)
+      from json_to_recordset(${JSON.stringify(rows)}::json)
+        as r(id uuid, organization_id uuid, topic text, key text, type text, envelope json)
       returning 1
     )
     select pg_notify(${OUTBOX_CHANNEL}, ${contextOf(events[0]!.type)}) from (select count(*) from inserted) done`);

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigserial,
   index,
-  jsonb,
+  json,
   type PgSchema,
   primaryKey,
   text,
@@ -23,7 +23,11 @@ export function outboxTables(schema: PgSchema) {
       topic: text('topic').notNull(),
       key: text('key').notNull(),
       type: text('type').notNull(),
-      envelope: jsonb('envelope').notNull(),
+      /**
+       * The event as JSON text: written once, read once by the relay, never queried inside, so
+       * it is stored as written rather than parsed into jsonb.
+       */
+      envelope: json('envelope').notNull(),
       createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
       /** A relay that claimed the row and has until then to publish it; after, another may. */
       claimedUntil: timestamp('claimed_until', { withTimezone: true }),

@@ -10,6 +10,7 @@ import {
   type FieldIssue,
   fail,
   NotFoundError,
+  newId,
   ok,
   type RequestContext,
   topicOf,
@@ -117,7 +118,7 @@ interface ParsedRow {
 }
 
 /** A valid row as the batch statement reads it (snake_case, only what the row gives). */
-type BatchRow = Record<string, unknown> & { n: number; email: string };
+type BatchRow = Record<string, unknown> & { n: number; id: string; event_id: string; email: string };
 interface RowError {
   n: number;
   m: string[];
@@ -173,7 +174,7 @@ function convertRow(
     messages.push(`${columnOf.get('stageId')}: stageId is not a stage of this organization`);
   if (messages.length) return fail(messages);
 
-  const out: BatchRow = { n: row, email: values.email! };
+  const out: BatchRow = { n: row, id: newId(), event_id: newId(), email: values.email! };
   const changed: string[] = [];
   for (const [key, column] of Object.entries(IMPORT_TARGETS)) {
     if (key === 'email' || key === 'points') continue;
@@ -195,7 +196,11 @@ function convertRow(
   return out;
 }
 
-/** One batch: contacts upserted and their events written in a single statement. */
+/**
+ * One batch: contacts upserted and their events written in a single statement. Ids (a new
+ * contact's, each event's) come with the rows from here, and each envelope is built as JSON text
+ * (the outbox keeps it as written), never parsed into jsonb.
+ */
 function upsertBatchSql(
   organizationId: string,
   correlationId: string,
@@ -206,6 +211,7 @@ function upsertBatchSql(
   const topic = topicOf('crm');
   const created = catalogue.crm.contactCreated.type;
   const updated = catalogue.crm.contactUpdated.type;
+  const occurredAt = new Date().toISOString();
   // Only the mapped columns change on an existing contact; an empty cell keeps its value.
   const sets = mappedColumns.filter((c) => c !== 'email').map((c) => sql.raw(`${c} = coalesce(excluded.${c}, c.${c})`));
   if (tags.length)
@@ -213,16 +219,16 @@ function upsertBatchSql(
   sets.push(sql.raw(`fields = c.fields || excluded.fields`), sql.raw(`updated_at = now()`));
   return sql`
     with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(
-        n int, email text, first_name text, last_name text, phone text, timezone text, locale text,
-        owner_id uuid, stage_id uuid, points int, fields jsonb, changed jsonb)
+      select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
+        n int, id uuid, event_id uuid, email text, first_name text, last_name text, phone text, timezone text,
+        locale text, owner_id uuid, stage_id uuid, points int, fields jsonb, changed text[])
     ), latest as (
       -- The same address twice in one batch: the later row wins.
       select distinct on (lower(email)) * from input order by lower(email), n desc
     ), upserted as (
       insert into crm.contacts as c (id, organization_id, email, first_name, last_name, phone, timezone, locale,
         owner_id, stage_id, points, fields, tags)
-      select crm.uuid_v7(), ${organizationId}, email, first_name, last_name, phone, timezone, locale,
+      select id, ${organizationId}, email, first_name, last_name, phone, timezone, locale,
         owner_id, stage_id, coalesce(points, 0), coalesce(fields, '{}'::jsonb),
         array(select jsonb_array_elements_text(${JSON.stringify(tags)}::jsonb))
       from latest
@@ -230,20 +236,19 @@ function upsertBatchSql(
       returning c.*, (c.xmax = 0) as created
     ), events as (
       insert into crm.outbox (id, organization_id, topic, key, type, envelope)
-      select ev.id, ${organizationId}, ${topic}, ev.contact_id::text, ev.type, jsonb_build_object(
+      select ev.id, ${organizationId}, ${topic}, ev.contact_id::text, ev.type, json_build_object(
         'id', ev.id, 'type', ev.type, 'version', 1, 'organizationId', ${organizationId}::text,
-        'occurredAt', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-        'correlationId', ${correlationId}::text,
-        'subject', jsonb_build_object('type', 'contact', 'id', ev.contact_id::text),
-        'data', case when ev.created then jsonb_build_object('contact', ev.snapshot)
-          else jsonb_build_object('contact', ev.snapshot, 'changed', ev.changed) end)
+        'occurredAt', ${occurredAt}::text, 'correlationId', ${correlationId}::text,
+        'subject', json_build_object('type', 'contact', 'id', ev.contact_id::text),
+        'data', case when ev.created then json_build_object('contact', ev.snapshot)
+          else json_build_object('contact', ev.snapshot, 'changed', ev.changed) end)
       from (
-        select crm.uuid_v7() as id, u.id as contact_id, u.created,
+        select l.event_id as id, u.id as contact_id, u.created,
           case when u.created then ${created}::text else ${updated}::text end as type,
-          coalesce(l.changed, '[]'::jsonb) || case when ${tags.length > 0} then '["tags"]'::jsonb else '[]'::jsonb end as changed,
-          jsonb_build_object('email', u.email, 'firstName', u.first_name, 'lastName', u.last_name,
+          case when ${tags.length > 0} then array_append(l.changed, 'tags') else l.changed end as changed,
+          json_build_object('email', u.email, 'firstName', u.first_name, 'lastName', u.last_name,
             'phone', u.phone, 'timezone', u.timezone, 'locale', u.locale, 'ownerId', u.owner_id,
-            'stageId', u.stage_id, 'points', u.points, 'tags', to_jsonb(u.tags), 'fields', u.fields) as snapshot
+            'stageId', u.stage_id, 'points', u.points, 'tags', to_json(u.tags), 'fields', u.fields) as snapshot
         from upserted u join latest l on lower(l.email) = lower(u.email)
       ) ev
       returning 1

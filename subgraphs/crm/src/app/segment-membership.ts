@@ -221,12 +221,12 @@ export interface RebuildStats {
 
 /** The envelope of a segment event built in SQL, for set-based writes to the outbox. */
 const envelopeSql = (organizationId: string, segmentId: string, correlationId: string, contactId: SQL) => sql`
-  jsonb_build_object(
+  json_build_object(
     'id', ev.id, 'type', ev.type, 'version', 1, 'organizationId', ${organizationId}::text,
     'occurredAt', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
     'correlationId', ${correlationId}::text,
-    'subject', jsonb_build_object('type', 'contact', 'id', ${contactId}::text),
-    'data', jsonb_build_object('segmentId', ${segmentId}::text))`;
+    'subject', json_build_object('type', 'contact', 'id', ${contactId}::text),
+    'data', json_build_object('segmentId', ${segmentId}::text))`;
 
 /** The temporary table a rebuild's diff is kept in, until the end of its transaction. */
 const DIFF_TABLE = sql.raw('crm_segment_rebuild_diff');

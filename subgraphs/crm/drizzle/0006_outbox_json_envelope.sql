@@ -1,0 +1,1 @@
+ALTER TABLE "crm"."outbox" ALTER COLUMN "envelope" SET DATA TYPE json;

@@ -1,0 +1,1 @@
+ALTER TABLE "delivery"."outbox" ALTER COLUMN "envelope" SET DATA TYPE json;

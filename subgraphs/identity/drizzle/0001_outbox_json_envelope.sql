@@ -1,0 +1,1 @@
+ALTER TABLE "identity"."outbox" ALTER COLUMN "envelope" SET DATA TYPE json;
