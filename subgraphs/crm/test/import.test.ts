@@ -105,6 +105,31 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     expect(byEmail.get('hal@example.com')!.fields).toEqual({});
   });
 
+  it('numbers rows after a record that is not valid CSV as they are in the file', async () => {
+    const ctx = newOrg();
+    const csv = [
+      'email,first',
+      'amy@example.com,Amy',
+      'ben@example.com,B"en',
+      'not-an-email,Cy',
+      '',
+      'dee@example.com,Dee',
+      'ed@example.com,E"d',
+      'fi@example.com,Fi,extra',
+    ].join('\n');
+    const summary = await importCsv(ctx, csv, { email: 'email', first: 'firstName' }, { batchSize: 2 });
+    expect(summary).toMatchObject({ status: 'completed', rowsDone: 2, rowsFailed: 4 });
+    const report = await crm.services.importErrors(ctx.organizationId, summary.importId, 0, 100);
+    expect(report.map((e) => [e.rowNumber, e.messages.join()])).toEqual([
+      [2, expect.stringMatching(/quote/i)],
+      [3, expect.stringMatching(/email must be an email address/)],
+      [5, expect.stringMatching(/quote/i)],
+      [6, expect.stringMatching(/as many fields as the header/)],
+    ]);
+    expect(report[3]!.raw).toBe('fi@example.com,Fi,extra');
+    expect((await contactsOf(ctx)).map((c) => c.firstName).sort()).toEqual(['Amy', 'Dee']);
+  });
+
   it('refuses a mapping to an unknown field or without an email column', async () => {
     const ctx = newOrg();
     await withFields(ctx);

@@ -112,10 +112,14 @@ export function checkMapping(
 
 interface ParsedRow {
   row: number;
-  record: Record<string, string>;
+  /** The row's cells, in the header's order. */
+  values: string[];
   raw: string;
   ragged: boolean;
 }
+
+/** A mapped column: its name, the contact field it fills, and its position in the header. */
+type MappedColumn = [column: string, target: string, index: number];
 
 /** A valid row as the batch statement reads it (snake_case, only what the row gives). */
 type BatchRow = Record<string, unknown> & { n: number; id: string; event_id: string; email: string };
@@ -138,12 +142,12 @@ const keepRaw = (raw: string) =>
 
 function convertRow(
   parsed: ParsedRow,
-  mapping: [column: string, target: string][],
+  mapping: MappedColumn[],
   definitions: Map<string, FieldDefinition>,
   stageIds: Set<string>,
   columnOf: Map<string, string>,
 ): BatchRow | RowError {
-  const { row, record, raw } = parsed;
+  const { row, values: cells, raw } = parsed;
   const fail = (messages: string[]): RowError => ({ n: row, m: messages, raw: keepRaw(raw) });
   if (raw.length > MAX_ROW_CHARS) return fail([`the row is larger than ${MAX_ROW_CHARS / 1024 / 1024} MB`]);
   if (parsed.ragged) return fail(['the row does not have as many fields as the header']);
@@ -152,8 +156,8 @@ function convertRow(
   const fields: Record<string, unknown> = {};
   let points: number | undefined;
   const messages: string[] = [];
-  for (const [column, target] of mapping) {
-    const value = record[column];
+  for (const [column, target, index] of mapping) {
+    const value = cells[index];
     // An empty cell leaves the contact's value as it is.
     if (value === undefined || value === '') continue;
     if (target.startsWith('fields.')) fields[target.slice(7)] = value;
@@ -321,16 +325,13 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
       done(null, chunk);
     },
   });
-  let row = 0;
-  let invalidSoFar = 0;
+  // Records come as arrays with their raw text: csv-parse's own column mapping and per-record
+  // callback cost more than the parsing itself. A row's number counts the records csv-parse
+  // skipped as invalid CSV before it; each skip notes how many data rows had come out by then.
   const skipped: RowError[] = [];
+  const skipMarks: number[] = [];
   const parser = parse({
     bom: true,
-    columns: (header: string[]) => {
-      const missing = mapping.map(([column]) => column).filter((c) => !header.includes(c));
-      if (missing.length) throw new Error(`the file has no column ${missing.map((c) => `"${c}"`).join(', ')}`);
-      return header;
-    },
     relax_column_count: true,
     skip_empty_lines: true,
     trim: true,
@@ -338,19 +339,35 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
     max_record_size: HARD_RECORD_LIMIT,
     skip_records_with_error: true,
     on_skip: (error, raw) => {
+      const dataRows = Math.max(0, parser.info.records - 1);
+      const n = dataRows + skipMarks.length + 1;
       if (error?.code === 'CSV_MAX_RECORD_SIZE')
-        throw new Error(`row ${row + 1} is larger than ${HARD_RECORD_LIMIT / 1024 / 1024} MB; is a quote left open?`);
-      row += 1;
-      skipped.push({ n: row, m: [error?.message ?? 'the row is not valid CSV'], raw: keepRaw(raw ?? '') });
-    },
-    on_record: ({ record, raw }: { record: Record<string, string>; raw: string }, context) => {
-      row += 1;
-      const ragged = context.invalid_field_length !== invalidSoFar;
-      invalidSoFar = context.invalid_field_length;
-      return { row, record, raw, ragged } satisfies ParsedRow;
+        throw new Error(`row ${n} is larger than ${HARD_RECORD_LIMIT / 1024 / 1024} MB; is a quote left open?`);
+      skipMarks.push(dataRows);
+      skipped.push({ n, m: [error?.message ?? 'the row is not valid CSV'], raw: keepRaw(raw ?? '') });
     },
   });
-  const rows = pipeline(request.source, counter, parser, () => {}) as unknown as AsyncIterable<ParsedRow>;
+  const records = pipeline(request.source, counter, parser, () => {}) as unknown as AsyncIterable<{
+    record: string[];
+    raw: string;
+  }>;
+  let header: string[] | undefined;
+  let mapped: MappedColumn[] = [];
+  let dataRows = 0;
+  let skipsPassed = 0;
+  /** The header is checked against the mapping; every later record becomes a numbered row. */
+  const rowOf = ({ record, raw }: { record: string[]; raw: string }): ParsedRow | undefined => {
+    if (!header) {
+      header = record;
+      const missing = mapping.map(([column]) => column).filter((c) => !record.includes(c));
+      if (missing.length) throw new Error(`the file has no column ${missing.map((c) => `"${c}"`).join(', ')}`);
+      mapped = mapping.map(([column, target]) => [column, target, record.indexOf(column)]);
+      return undefined;
+    }
+    dataRows += 1;
+    while (skipsPassed < skipMarks.length && skipMarks[skipsPassed]! < dataRows) skipsPassed += 1;
+    return { row: dataRows + skipsPassed, values: record, raw, ragged: record.length !== header.length };
+  };
 
   const totals = { rowsDone: 0, rowsFailed: 0, rowsCreated: 0, rowsUpdated: 0 };
   const writeBatch = async (valid: BatchRow[], errors: RowError[], bytes: number) => {
@@ -396,17 +413,20 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
   // outcome, not a crash. A database failure is unexpected and goes up once the import is marked.
   let unreadable: Error | undefined;
   try {
-    const iterator = rows[Symbol.asyncIterator]();
+    const iterator = records[Symbol.asyncIterator]();
     for (;;) {
-      let next: IteratorResult<ParsedRow>;
+      let parsed: ParsedRow | undefined;
       try {
-        next = await iterator.next();
+        const next = await iterator.next();
+        if (next.done) break;
+        parsed = rowOf(next.value);
       } catch (error) {
         unreadable = error instanceof Error ? error : new Error(String(error));
+        await iterator.return?.(); // stops reading the source
         break;
       }
-      if (next.done) break;
-      const converted = convertRow(next.value, mapping, definitions, stageIds, columnOf);
+      if (!parsed) continue;
+      const converted = convertRow(parsed, mapped, definitions, stageIds, columnOf);
       const lane = lanes['email' in converted ? laneOf(converted.email, lanes.length) : converted.n % lanes.length]!;
       if ('email' in converted) lane.valid.push(converted);
       else lane.errors.push(converted);
