@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createCrmServices } from '@mauntic/crm/services';
-import { newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
+import { newId, unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations } from '@mauntic/platform';
 import type postgres from 'postgres';
+import { benchOwner } from '../lib/context';
 import { report, small } from '../lib/report';
 
 const rows = small ? 20_000 : 1_000_000;
@@ -25,14 +26,8 @@ await runMigrations(handle, {
 const logger = createLogger('bench', 'silent');
 const services = createCrmServices({ handle, queue: new LocalJobQueue({ logger }), logger, now: () => new Date() });
 
-const org = newId() as OrganizationId;
-const ctx: RequestContext = {
-  correlationId: 'bench',
-  actor: { type: 'user', id: newId() },
-  organizationId: org,
-  role: 'owner',
-  scopes: ['*:read', '*:write', '*:admin'],
-};
+const ctx = benchOwner();
+const org = ctx.organizationId;
 unwrap(
   await services.createField(ctx, {
     entity: 'contact',

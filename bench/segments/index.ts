@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { loadDynamicSegments, rebuildSegment } from '@mauntic/crm/segment-membership';
 import { compileFilter } from '@mauntic/crm/segment-sql';
 import { createCrmServices } from '@mauntic/crm/services';
-import { newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
+import { unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import { benchOwner } from '../lib/context';
 import { percentile, report, small } from '../lib/report';
 
 const contacts = small ? 20_000 : 1_000_000;
@@ -28,14 +29,8 @@ const services = createCrmServices({ handle, queue, logger, now: () => new Date(
 for (const job of services.jobs()) queue.register(job);
 // The queue is not started: this benchmark runs each rebuild itself, and times it.
 
-const org = newId() as OrganizationId;
-const ctx: RequestContext = {
-  correlationId: 'bench',
-  actor: { type: 'user', id: newId() },
-  organizationId: org,
-  role: 'owner',
-  scopes: ['*:read', '*:write', '*:admin'],
-};
+const ctx = benchOwner();
+const org = ctx.organizationId;
 
 const fields: Parameters<typeof services.createField>[1][] = [
   { entity: 'contact', key: 'plan', label: 'Plan', type: 'select', choices: ['free', 'pro', 'enterprise'] },

@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { deliveryModule } from '@mauntic/delivery';
 import { enqueueMessages } from '@mauntic/delivery/engine-parts';
 import { createDeliveryServices } from '@mauntic/delivery/services';
-import { newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
+import { unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import { benchOwner } from '../lib/context';
 import { BENCH_DOMAIN, BENCH_FROM } from './message';
 
 export interface EngineRunOptions {
@@ -76,14 +77,8 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
     trackingKey: Buffer.from(trackingSecret, 'utf8'),
     publicBaseUrl: 'https://t.mauntic.example',
   });
-  const org = newId() as OrganizationId;
-  const ctx: RequestContext = {
-    correlationId: 'bench',
-    actor: { type: 'user', id: newId() },
-    organizationId: org,
-    role: 'owner',
-    scopes: ['*:read', '*:write', '*:admin'],
-  };
+  const ctx = benchOwner();
+  const org = ctx.organizationId;
   const template = unwrap(
     await services.createTemplate(ctx, {
       name: 'weekly',
