@@ -1,12 +1,11 @@
 // CRM consuming delivery's events through a real bus: the timeline, behavioural segments and
 // do-not-contact follow, and a redelivered event changes nothing.
 import { catalogue, createEvent, type EventEnvelope, newId, unwrap } from '@mauntic/kernel';
-import { createLogger, KafkaEventBus, LocalEventBus } from '@mauntic/platform';
-import { testServices } from '@mauntic/platform/testing';
+import { createLogger, LocalEventBus } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { activities } from '../src/db/schema';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { DATABASES, newOrg, openCrm, withKafkaCrm } from './harness';
 
 const logger = createLogger('test', 'silent');
 
@@ -118,17 +117,7 @@ describe.each(DATABASES)('delivery events into CRM (%s, local bus)', (_name, ope
 
 describe('delivery events into CRM (postgres, Kafka)', () => {
   it('applies an unsubscribe published on the real broker', async () => {
-    const crm = await openCrm(DATABASES[0][1]);
-    const consumer = new KafkaEventBus({
-      brokers: testServices.kafkaBrokers,
-      clientId: 'crm-test',
-      logger,
-      topicPrefix: `${testServices.kafkaTopicPrefix}-${newId().slice(-8)}`,
-    });
-    try {
-      for (const subscription of crm.services.subscriptions()) consumer.subscribe(subscription);
-      await consumer.start();
-      await consumer.ready();
+    await withKafkaCrm(async (crm, consumer) => {
       const ctx = newOrg();
       const ada = unwrap(await crm.services.createContact(ctx, { email: 'ada@example.com' }));
       await consumer.publish([
@@ -147,9 +136,6 @@ describe('delivery events into CRM (postgres, Kafka)', () => {
           interval: 100,
         },
       );
-    } finally {
-      await consumer.stop();
-      await crm.close();
-    }
+    });
   });
 });

@@ -1,7 +1,14 @@
 // CRM use cases on a real database (Postgres or PGlite), with the local job queue.
 import { fileURLToPath } from 'node:url';
 import { newId, type OrganizationId, type RequestContext } from '@mauntic/kernel';
-import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations } from '@mauntic/platform';
+import {
+  createLogger,
+  type DatabaseHandle,
+  KafkaEventBus,
+  LocalJobQueue,
+  openDatabase,
+  runMigrations,
+} from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
 import { type CrmServices, createCrmServices } from '../src/app/services';
 
@@ -30,6 +37,31 @@ export async function openCrm(
       await handle.close();
     },
   };
+}
+
+/**
+ * CRM on Postgres with its consumers subscribed on the real broker (topics of its own), for
+ * tests that publish other contexts' events and watch CRM apply them.
+ */
+export async function withKafkaCrm(
+  test: (crm: Awaited<ReturnType<typeof openCrm>>, bus: KafkaEventBus) => Promise<void>,
+): Promise<void> {
+  const crm = await openCrm(DATABASES[0][1]);
+  const bus = new KafkaEventBus({
+    brokers: testServices.kafkaBrokers,
+    clientId: 'crm-test',
+    logger: createLogger('crm-test', 'silent'),
+    topicPrefix: `${testServices.kafkaTopicPrefix}-${newId().slice(-8)}`,
+  });
+  try {
+    for (const subscription of crm.services.subscriptions()) bus.subscribe(subscription);
+    await bus.start();
+    await bus.ready();
+    await test(crm, bus);
+  } finally {
+    await bus.stop();
+    await crm.close();
+  }
 }
 
 /** A fresh organization and an owner-like caller for it. */

@@ -2,12 +2,11 @@
 // recorded (custom events, delivery's and content's events through the bus), with their limits,
 // events and segment re-evaluation; form submissions and page visits feed behavioural segments.
 import { catalogue, createEvent, type EventEnvelope, newId, unwrap } from '@mauntic/kernel';
-import { createLogger, KafkaEventBus, LocalEventBus } from '@mauntic/platform';
-import { testServices } from '@mauntic/platform/testing';
+import { createLogger, LocalEventBus } from '@mauntic/platform';
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { activities, outbox } from '../src/db/schema';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { DATABASES, newOrg, openCrm, withKafkaCrm } from './harness';
 
 const logger = createLogger('test', 'silent');
 
@@ -233,17 +232,7 @@ describe.each(DATABASES)('point rules and content events (%s)', (_name, open) =>
 
 describe('content events into CRM (postgres, Kafka)', () => {
   it('puts a form submission published on the real broker on the timeline', async () => {
-    const crm = await openCrm(DATABASES[0][1]);
-    const consumer = new KafkaEventBus({
-      brokers: testServices.kafkaBrokers,
-      clientId: 'crm-test',
-      logger,
-      topicPrefix: `${testServices.kafkaTopicPrefix}-${newId().slice(-8)}`,
-    });
-    try {
-      for (const subscription of crm.services.subscriptions()) consumer.subscribe(subscription);
-      await consumer.start();
-      await consumer.ready();
+    await withKafkaCrm(async (crm, consumer) => {
       const ctx = newOrg();
       const form = newId();
       const ada = unwrap(await crm.services.createContact(ctx, { email: 'ada@example.com' }));
@@ -259,9 +248,6 @@ describe('content events into CRM (postgres, Kafka)', () => {
         async () => expect((await crm.services.getSegment(ctx.organizationId, seg.id))?.memberCount).toBe(1),
         { timeout: 20_000, interval: 100 },
       );
-    } finally {
-      await consumer.stop();
-      await crm.close();
-    }
+    });
   });
 });
