@@ -18,7 +18,7 @@ import { startFeedbackEndpoint } from '../src/inbound-endpoint';
 import { drain, startEngineFor } from './engine-driver';
 import { type HttpFake, startHttpFake, twilioMessage } from './fakes/http-fake';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
-import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL } from './harness';
+import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, useSmtpRelay } from './harness';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'inbound');
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
@@ -76,14 +76,7 @@ describe.each(DATABASES)('feedback from mail servers and providers (%s)', (_name
         source: { html: '<p>Hello</p>', subject: 'Hello', fromAddress: 'news@shop.example.com' },
       }),
     );
-    unwrap(
-      await env.services.createProviderConfig(ctx, {
-        name: 'relay',
-        kind: 'smtp',
-        config: { host: '127.0.0.1', port: smtp.port },
-        isDefault: true,
-      }),
-    );
+    await useSmtpRelay(env.services, ctx, smtp.port);
     return { ctx, template };
   }
 

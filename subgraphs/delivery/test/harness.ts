@@ -1,6 +1,6 @@
 // Delivery use cases on a real database (Postgres or PGlite), with the local job queue.
 import { randomBytes } from 'node:crypto';
-import { catalogue, createEvent, newId, type OrganizationId, type RequestContext } from '@mauntic/kernel';
+import { catalogue, createEvent, newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
 import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
 import { applyCrmEvent } from '../src/app/contacts-projection';
@@ -39,6 +39,23 @@ export async function openDelivery(open: () => Promise<DatabaseHandle>, now: () 
       await handle.close();
     },
   };
+}
+
+/** The organization's default email provider: an SMTP relay on a local port (a test server). */
+export async function useSmtpRelay(
+  services: DeliveryServices,
+  ctx: RequestContext,
+  port: number,
+  pool?: { maxConnections: number },
+) {
+  return unwrap(
+    await services.createProviderConfig(ctx, {
+      name: 'relay',
+      kind: 'smtp',
+      config: { host: '127.0.0.1', port, ...(pool ? { pool } : {}) },
+      isDefault: true,
+    }),
+  );
 }
 
 /** A fresh organization and an owner-like caller for it. */

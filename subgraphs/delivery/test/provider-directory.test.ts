@@ -1,11 +1,11 @@
 // The provider directory builds one adapter per organization and channel, however many sends of
 // a batch ask for it at once, so SMTP connections are shared and none is left open.
-import { newId, unwrap } from '@mauntic/kernel';
+import { newId } from '@mauntic/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProviderDirectory } from '../src/app/provider-directory';
 import { createMemoryRateLimiter, type OutboundMessage } from '../src/providers';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
-import { DATABASES, newOrg, openDelivery } from './harness';
+import { DATABASES, newOrg, openDelivery, useSmtpRelay } from './harness';
 
 describe.each(DATABASES)('the provider directory (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
@@ -21,14 +21,7 @@ describe.each(DATABASES)('the provider directory (%s)', (_name, open) => {
 
   it('shares one pool among concurrent sends, within its connection limit', async () => {
     const ctx = newOrg();
-    unwrap(
-      await env.services.createProviderConfig(ctx, {
-        name: 'relay',
-        kind: 'smtp',
-        config: { host: '127.0.0.1', port: smtp.port, pool: { maxConnections: 2 } },
-        isDefault: true,
-      }),
-    );
+    await useSmtpRelay(env.services, ctx, smtp.port, { maxConnections: 2 });
     const directory = createProviderDirectory({
       handle: env.handle,
       encryptionKey: env.keys.encryptionKey,

@@ -12,7 +12,7 @@ import { schema } from '../src/graphql';
 import { signToken } from '../src/tracking';
 import { drain, startEngineFor } from './engine-driver';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
-import { DATABASES, newOrg, openDelivery, seedContact } from './harness';
+import { DATABASES, newOrg, openDelivery, seedContact, useSmtpRelay } from './harness';
 
 const logger = createLogger('test', 'silent');
 type Org = ReturnType<typeof newOrg>;
@@ -52,15 +52,7 @@ describe.each(DATABASES)('sending and reading messages (%s)', (_name, open) => {
         source: { html: '<p>Hi {{contact.firstName}} <a href="https://shop.example.com/a">a</a></p>', subject: 'Hi' },
       }),
     );
-    if (options.smtp !== false)
-      unwrap(
-        await env.services.createProviderConfig(ctx, {
-          name: 'relay',
-          kind: 'smtp',
-          config: { host: '127.0.0.1', port: smtp.port },
-          isDefault: true,
-        }),
-      );
+    if (options.smtp !== false) await useSmtpRelay(env.services, ctx, smtp.port);
     return { ctx, template };
   }
 

@@ -10,7 +10,7 @@ import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine
 import { deliveryRoutes } from '../src/http/routes';
 import { drain, startEngineFor } from './engine-driver';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
-import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, seedContact } from './harness';
+import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, seedContact, useSmtpRelay } from './harness';
 
 const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text>Hello {{contact.firstName}}, deals for you.</mj-text>
@@ -75,15 +75,7 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
       });
     const marketing = unwrap(await template('marketing', 'deals'));
     const transactional = unwrap(await template('transactional', 'receipt'));
-    if (options.smtp !== false)
-      unwrap(
-        await env.services.createProviderConfig(ctx, {
-          name: 'relay',
-          kind: 'smtp',
-          config: { host: '127.0.0.1', port: smtp.port },
-          isDefault: true,
-        }),
-      );
+    if (options.smtp !== false) await useSmtpRelay(env.services, ctx, smtp.port);
     return { ctx, marketing, transactional };
   }
 
