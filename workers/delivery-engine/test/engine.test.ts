@@ -247,8 +247,11 @@ describe.each(DATABASES)('the delivery engine on %s', (_name, open) => {
       }),
     );
     const third = await campaign('c3');
-    // A new engine reads the settings afresh (an engine caches them for 5 s).
-    await drain(engine(undefined, undefined, () => new Date('2026-11-26T12:00:00Z')));
+    // A new engine reads the settings afresh (an engine caches them for 5 s). Its clock says noon
+    // tomorrow (UTC), so the end of the window is ahead of the database's clock too.
+    const noon = new Date(Date.now() + 86_400_000);
+    noon.setUTCHours(12, 0, 0, 0);
+    await drain(engine(undefined, undefined, () => noon));
     expect(smtp.messages).toHaveLength(1);
     const [row] = await env.handle.rows<{ status: string; not_before: Date; attempts: number }>(
       sql`select status, not_before, attempts from delivery.messages where id = ${third.id}`,
