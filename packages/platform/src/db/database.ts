@@ -91,3 +91,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 }
 
 export { sql };
+
+/** Rows of a raw `execute()` inside a transaction, whichever driver ran it. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}

@@ -16,7 +16,7 @@ import {
   topicOf,
   ValidationError,
 } from '@mauntic/kernel';
-import { appendEvents, OUTBOX_CHANNEL } from '@mauntic/platform';
+import { appendEvents, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
 import { parse } from 'csv-parse';
 import { eq, sql } from 'drizzle-orm';
 import { outbox, stages } from '../db/schema';
@@ -25,7 +25,7 @@ import { requireScope } from './authorize';
 import { type ContactInput, checkContactInput, normalizeTag } from './contact-values';
 import { contactFieldMap } from './contacts';
 import type { CrmDeps } from './deps';
-import { dependencyLevels, loadDynamicSegments, rebuildSegment, rowsOf, segmentLockKey } from './segment-membership';
+import { dependencyLevels, loadDynamicSegments, rebuildSegment, segmentLockKey } from './segment-membership';
 
 /** Standard contact properties a CSV column can fill, with their columns. */
 export const IMPORT_TARGETS = {

@@ -3,7 +3,7 @@
 // read what changed (and, wave after wave, the segments built on those), for those contacts
 // only. Entering and leaving a segment are events, written to the outbox in the same transaction.
 import { catalogue, createEvent, type EventEnvelope, topicOf } from '@mauntic/kernel';
-import { appendEvents, type Executor, OUTBOX_CHANNEL } from '@mauntic/platform';
+import { appendEvents, type Executor, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { contacts, fieldDefinitions, outbox, segmentMembers, segments } from '../db/schema';
 import { compileFilter } from '../db/segment-sql';
@@ -316,11 +316,6 @@ export const sqlList = (values: string[]) =>
     values.map((v) => sql`${v}`),
     sql`, `,
   )})`;
-
-/** Rows of a raw execute(), whichever driver ran it. */
-export function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 /**
  * Adds every contact matching a filter to a static segment, or removes them from it, in one
