@@ -159,6 +159,7 @@ export class DeliveryEngine {
     end();
     end = batchPhase.startTimer({ phase: 'send' });
     const settled = await this.send(prepared, journal);
+    journal.flush();
     end();
     end = batchPhase.startTimer({ phase: 'record' });
     await this.record(rows, settled);
