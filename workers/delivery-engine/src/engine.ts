@@ -16,7 +16,7 @@ import { messages, outbox } from '@mauntic/delivery/db';
 import { type DeliveryDispatcher, messageFacts, type PreparedItem } from '@mauntic/delivery/dispatch';
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type DatabaseHandle, type Logger, registry, type Subscription } from '@mauntic/platform';
-import { and, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, eq, lte, sql } from 'drizzle-orm';
 import { Counter, Histogram } from 'prom-client';
 import { Journal, journalFile, journalFiles, readJournals } from './journal';
 
@@ -188,7 +188,8 @@ export class DeliveryEngine {
         attempts: sql`${messages.attempts} + 1`,
         updatedAt: sql`now()`,
       })
-      .where(inArray(messages.id, due))
+      // = any(array(...)), not in (...): the planner would hash the ids and scan the whole table.
+      .where(sql`${messages.id} = any(array(${due}))`)
       .returning();
     // In the order they were queued (UUID v7), so caps let the earlier message through.
     return claimed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -247,7 +248,7 @@ export class DeliveryEngine {
           sent_at = case when r.status = 'sent' then now() else m.sent_at end,
           failed_at = case when r.status = 'failed' then now() else m.failed_at end,
           lease_owner = null, lease_until = null, updated_at = now()
-        from jsonb_to_recordset(${JSON.stringify(outcomes.map(toRecord))}::jsonb)
+        from json_to_recordset(${JSON.stringify(outcomes.map(toRecord))}::json)
           as r(id uuid, status text, error text, provider_id uuid, provider_message_id text,
                not_before timestamptz, unconfirmed boolean)
         where m.id = r.id and m.status = 'sending' and m.lease_owner = ${this.options.owner}`);
