@@ -56,18 +56,24 @@ function mailbox(address: { name?: string; address: string }): string {
   return `${display} <${addr}>`;
 }
 
-/** 7-bit text with lines a server accepts as they are (RFC 5322: at most 998 characters). */
-const PLAIN_7BIT = /^[\t\n\r\x20-\x7e]*$/;
+/** Every line break as CRLF (bare CR and bare LF too), so the message is canonical. */
+function toCrlf(value: string): string {
+  if (value.indexOf('\r') < 0) return value.indexOf('\n') < 0 ? value : value.replaceAll('\n', '\r\n');
+  return /\r(?!\n)|(?<!\r)\n/.test(value) ? value.replace(/\r\n|\r|\n/g, '\r\n') : value;
+}
 
-/** True when some line of CRLF text is longer than 998 characters. */
-function hasOverlongLine(text: string): boolean {
+/**
+ * Whether CRLF text can go as 7bit (RFC 2045 2.7): ASCII, no NUL, and no line longer than 998
+ * characters (RFC 5322). Native scans only: this runs on every message's HTML and text.
+ */
+function is7bit(text: string): boolean {
+  if (Buffer.byteLength(text, 'utf8') !== text.length || text.indexOf('\0') >= 0) return false;
   let start = 0;
-  for (;;) {
-    const end = text.indexOf('\r\n', start);
-    if ((end < 0 ? text.length : end) - start > 998) return true;
-    if (end < 0) return false;
+  for (let end = text.indexOf('\r\n'); end >= 0; end = text.indexOf('\r\n', start)) {
+    if (end - start > 998) return false;
     start = end + 2;
   }
+  return text.length - start <= 998;
 }
 
 /**
@@ -75,9 +81,8 @@ function hasOverlongLine(text: string): boolean {
  * quoted-printable. Returns the encoding and the encoded text.
  */
 function encodeBody(value: string): [encoding: string, text: string] {
-  // Every line break becomes CRLF (bare CR and bare LF too), so the message is canonical.
-  const crlf = /\r(?!\n)|(?<!\r)\n/.test(value) ? value.replace(/\r\n|\r|\n/g, '\r\n') : value;
-  if (PLAIN_7BIT.test(crlf) && !hasOverlongLine(crlf)) return ['7bit', crlf];
+  const crlf = toCrlf(value);
+  if (is7bit(crlf)) return ['7bit', crlf];
   return ['quoted-printable', qp.wrap(qp.encode(crlf), 76)];
 }
 
@@ -118,7 +123,10 @@ export function buildRawMessage(message: EmailMessage, date = new Date()): Buffe
     `--${boundary}--`,
     '',
   );
-  const raw = Buffer.from(lines.join('\r\n'), 'utf8');
+  const source = lines.join('\r\n');
+  // Bodies are 7bit or quoted-printable and headers encoded words, so only an internationalised
+  // address (SMTPUTF8) makes the message non-ASCII; ASCII converts faster as latin1.
+  const raw = Buffer.from(source, Buffer.byteLength(source, 'utf8') === source.length ? 'latin1' : 'utf8');
   CANONICAL.add(raw);
   return raw;
 }

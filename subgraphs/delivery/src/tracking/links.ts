@@ -176,7 +176,17 @@ export function rewriteLinks(html: string, options: RewriteLinksOptions): Rewrit
 /** Adds a 1×1 open-tracking image just before </body>, or at the end when there is no body. */
 export function insertOpenPixel(html: string, pixelUrl: string): string {
   const pixel = `<img src="${escapeAttribute(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;" />`;
-  const closing = html.toLowerCase().lastIndexOf('</body');
+  // The last </body> in any case. Templates write it in lower case with little after it, so
+  // only other pages pay for a lower-cased copy of the whole page.
+  let closing = html.lastIndexOf('</body');
+  if (
+    closing < 0 ||
+    html
+      .slice(closing + 6)
+      .toLowerCase()
+      .includes('</body')
+  )
+    closing = html.toLowerCase().lastIndexOf('</body');
   if (closing < 0) return html + pixel;
   return html.slice(0, closing) + pixel + html.slice(closing);
 }
