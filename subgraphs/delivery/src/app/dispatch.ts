@@ -1,6 +1,6 @@
 // What the engine does to a claimed batch before anything leaves: one query each for templates,
 // contacts, suppressions, settings and frequency counts; then per message a decision (send, skip,
-// defer, fail) and, for sends, the rendered message and the provider to send it with.
+// defer, fail) and, for sends, how to render the message and the provider to send it with.
 import type { DatabaseHandle, Logger } from '@mauntic/platform';
 import { inArray, sql } from 'drizzle-orm';
 import { contacts, messages, settings, suppressions, templates } from '../db/schema';
@@ -230,14 +230,10 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
             continue;
           }
         }
-        let message: OutboundMessage;
-        try {
-          message = renderer.render(row, template, contact ?? null, marketing, policy.sender);
-        } catch (error) {
-          items.push({ kind: 'fail', row, reason: renderFailure(error) });
-          continue;
-        }
-        items.push({ kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, message, onHandedOver, now) });
+        // Rendered when it is sent, not here: a batch of rendered pages held through the send
+        // phase outlived the young generation, and copying them doubled the engine's GC time.
+        const render = () => renderer.render(row, template, contact ?? null, marketing, policy.sender);
+        items.push({ kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, render, onHandedOver, now) });
       }
       return items;
     },
@@ -248,10 +244,16 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
 async function sendWith(
   directory: ProviderDirectory,
   row: MessageRow,
-  message: OutboundMessage,
+  render: () => OutboundMessage,
   onHandedOver: () => void,
   now: Date,
 ): Promise<SendAttempt> {
+  let message: OutboundMessage;
+  try {
+    message = render();
+  } catch (error) {
+    return { ok: false, error: renderFailure(error), retryAt: null };
+  }
   let provider: ResolvedProvider | null;
   try {
     provider = await directory.providerFor(row.organizationId, row.channel);
