@@ -1,5 +1,8 @@
-// A pool of SMTP connections (nodemailer's SMTPConnection speaks the protocol) that sends
-// ready-made MIME messages. Two reasons not to use nodemailer's own pooled transport:
+// A pool of SMTP connections that sends ready-made MIME messages. nodemailer's SMTPConnection
+// opens each one (greeting, EHLO, STARTTLS, AUTH); a server that announces PIPELINING then gets
+// its messages through an SmtpSession (smtp-session.ts), two at a time per connection, and one
+// that does not gets them one at a time through nodemailer. Reasons not to use nodemailer's own
+// pooled transport:
 // - the hand-over hook: when the server's 354 arrives, `onHandedOver` runs and, in the same
 //   synchronous step, the body and its final dot are written to the socket (nodemailer's
 //   transport pipes the message through several streams, and the dot left a few ticks after
@@ -7,8 +10,9 @@
 // - speed: it skips the per-message message-object and stream pipeline (~30% of the CPU a send
 //   took through the transport).
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
-import { CANONICAL } from './mime';
+import { dataBytes, type SmtpEnvelope, SmtpSession } from './smtp-session';
 
 const require = createRequire(import.meta.url);
 const SMTPConnection: typeof SMTPConnectionType = require('nodemailer/lib/smtp-connection');
@@ -22,43 +26,36 @@ interface DataStream extends NodeJS.WritableStream {
   outByteCount: number;
 }
 
-const CRLF_DOT = Buffer.from('\r\n.');
+/** The connection's socket (after STARTTLS, the TLS one): SMTPConnection keeps it as `_socket`. */
+const socketOf = (connection: SMTPConnectionType) => (connection as unknown as { _socket: Socket })._socket;
 
-/**
- * Writes the message for SMTPConnection. A canonical message (CRLF line ends only, see
- * mime.ts) with no line starting with a dot needs no escaping: it skips the byte-by-byte
- * escaper (~15% of an engine's CPU) and goes, with its final dot, straight to the socket in one
- * synchronous write, so nothing runs between the journal's hand-over line and the dot. (Through
- * the data stream it would leave a tick later, since a new stream emits its first chunk on the
- * next tick, and a process killed in between would lose a journaled message.) The data stream
- * then ends empty; SMTPConnection only counts its bytes.
- */
 const END_OF_DATA = Buffer.from('.\r\n');
 
-/** The connection's socket (after STARTTLS, the TLS one): SMTPConnection keeps it as `_socket`. */
-const socketOf = (connection: SMTPConnectionType) =>
-  (connection as unknown as { _socket: NodeJS.WritableStream })._socket;
-
-function writeData(dataStream: DataStream, socket: NodeJS.WritableStream, raw: Buffer): void {
-  const passThrough =
-    CANONICAL.has(raw) &&
-    raw.length >= 2 &&
-    raw[0] !== 0x2e &&
-    raw[raw.length - 2] === 0x0d &&
-    raw[raw.length - 1] === 0x0a &&
-    raw.indexOf(CRLF_DOT) < 0 &&
-    typeof dataStream.push === 'function' &&
-    'lastByte' in dataStream;
-  if (!passThrough) {
+/**
+ * Writes the message for SMTPConnection, already escaped (dataBytes), with its final dot,
+ * straight to the socket in one synchronous step, so nothing runs between the journal's
+ * hand-over line and the dot. (Through nodemailer's data stream it would leave a tick later, since
+ * a new stream emits its first chunk on the next tick, and a process killed in between would lose
+ * a journaled message; its byte-by-byte escaper also cost ~15% of an engine's CPU.) The data
+ * stream then ends empty; SMTPConnection only counts its bytes.
+ */
+function writeData(dataStream: DataStream, socket: Socket, raw: Buffer): void {
+  if (typeof dataStream.push !== 'function' || !('lastByte' in dataStream)) {
     dataStream.write(raw);
     return;
   }
+  const data = dataBytes(raw);
   dataStream.inByteCount += raw.length;
-  dataStream.outByteCount += raw.length + END_OF_DATA.length;
+  dataStream.outByteCount += data.length + END_OF_DATA.length;
   dataStream.lastByte = 0x0a;
   dataStream._flush = (done) => done();
-  socket.write(Buffer.concat([raw, END_OF_DATA]));
+  socket.cork();
+  socket.write(data);
+  socket.write(END_OF_DATA);
+  socket.uncork();
 }
+
+export type { SmtpEnvelope } from './smtp-session';
 
 export interface SmtpPoolOptions {
   host: string;
@@ -73,22 +70,25 @@ export interface SmtpPoolOptions {
   allowSelfSigned: boolean;
 }
 
-export interface SmtpEnvelope {
-  from: string;
-  to: string[];
-}
-
 interface PooledConnection {
   connection: SMTPConnectionType;
+  /** Null when the server does not pipeline: one message at a time through nodemailer. */
+  session: SmtpSession | null;
+  inFlight: number;
+  /** Messages given to this connection so far. */
   messages: number;
   broken: boolean;
 }
 
 type Waiter = (connection: PooledConnection | Error) => void;
 
+/** Messages a pipelining connection carries at once: one in its transaction, one riding along. */
+const PIPELINE_DEPTH = 2;
+
 export class SmtpPool {
-  private readonly idle: PooledConnection[] = [];
+  private readonly connections: PooledConnection[] = [];
   private readonly waiters: Waiter[] = [];
+  /** Connections open or opening. */
   private open = 0;
   private closed = false;
 
@@ -102,33 +102,25 @@ export class SmtpPool {
     for (let attempt = 1; ; attempt++) {
       const pooled = await this.acquire();
       let handedOver = false;
+      const handOver = () => {
+        handedOver = true;
+        onHandedOver?.();
+      };
       try {
-        const info = await new Promise<{ response?: string }>((resolve, reject) => {
-          const message = {
-            // SMTPConnection pipes a message that has pipe() into its data stream once the
-            // server said 354; writing the Buffer there sends body and dot at once.
-            pipe(dataStream: DataStream) {
-              handedOver = true;
-              onHandedOver?.();
-              writeData(dataStream, socketOf(pooled.connection), raw);
-              dataStream.end();
-              return dataStream;
-            },
-          };
-          pooled.connection.send(envelope, message as never, (error, info) =>
-            error ? reject(error) : resolve(info as { response?: string }),
-          );
-        });
-        pooled.messages++;
+        const response = pooled.session
+          ? await pooled.session.send(envelope, raw, handOver)
+          : await this.sendThroughNodemailer(pooled, envelope, raw, handOver);
         this.release(pooled);
-        return { response: info.response ?? '' };
+        return { response };
       } catch (error) {
         const failure = error as { responseCode?: number; code?: string };
         // A server closing the connection (421) or a connection that died before the message
         // left: try once more on a fresh connection.
         const closedBeforeData =
           !handedOver && (failure.responseCode === 421 || failure.code === 'ECONNECTION' || failure.code === 'ESOCKET');
-        if (closedBeforeData || pooled.broken) this.discard(pooled);
+        if (closedBeforeData) pooled.broken = true;
+        // A session ends a refused transaction itself (RSET); nodemailer's needs a reset.
+        if (pooled.session || pooled.broken) this.release(pooled);
         else await this.resetOrDiscard(pooled);
         if (closedBeforeData && attempt === 1 && !this.closed) continue;
         throw error;
@@ -139,67 +131,133 @@ export class SmtpPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter(new Error('the SMTP pool is closed'));
-    for (const pooled of this.idle.splice(0)) {
-      this.open--;
-      pooled.connection.quit();
-    }
+    for (const pooled of [...this.connections]) if (pooled.inFlight === 0) this.retire(pooled);
   }
 
+  /**
+   * A connection with room for one more message, opened if need be; counts the message on it.
+   * Senders that wait are served in the order they came.
+   */
   private acquire(): Promise<PooledConnection> {
     if (this.closed) return Promise.reject(new Error('the SMTP pool is closed'));
-    const idle = this.idle.pop();
-    if (idle) return Promise.resolve(idle);
-    if (this.open < this.options.maxConnections) {
-      this.open++;
-      return this.connect().catch((error) => {
-        this.open--;
-        this.wakeForCapacity();
-        throw error;
-      });
+    if (this.waiters.length === 0) {
+      const ready =
+        this.withRoom(1) ?? (this.open < this.options.maxConnections ? undefined : this.withRoom(PIPELINE_DEPTH));
+      if (ready) return Promise.resolve(this.take(ready));
     }
-    return new Promise((resolve, reject) => {
-      this.waiters.push((c) => (c instanceof Error ? reject(c) : resolve(c)));
+    const waiting = new Promise<PooledConnection>((resolve, reject) => {
+      this.waiters.push((c) => (c instanceof Error ? reject(c) : resolve(this.take(c))));
     });
+    this.wakeForCapacity();
+    return waiting;
   }
 
+  /** An open connection carrying fewer than `depth` messages (an idle one first). */
+  private withRoom(depth: number): PooledConnection | undefined {
+    let best: PooledConnection | undefined;
+    for (const pooled of this.connections) {
+      if (this.hasRoom(pooled, depth) && (!best || pooled.inFlight < best.inFlight)) best = pooled;
+      if (best?.inFlight === 0) break;
+    }
+    return best;
+  }
+
+  private hasRoom(pooled: PooledConnection, depth = PIPELINE_DEPTH): boolean {
+    return this.usable(pooled) && pooled.inFlight < (pooled.session ? depth : 1);
+  }
+
+  /** Gives waiting senders the room `pooled` has. */
+  private serveWaiters(pooled: PooledConnection): void {
+    while (this.waiters.length > 0 && this.hasRoom(pooled)) this.waiters.shift()!(pooled);
+  }
+
+  private take(pooled: PooledConnection): PooledConnection {
+    pooled.inFlight++;
+    pooled.messages++;
+    return pooled;
+  }
+
+  private usable(pooled: PooledConnection): boolean {
+    return (
+      !pooled.broken && (pooled.session?.usable ?? true) && pooled.messages < this.options.maxMessages && !this.closed
+    );
+  }
+
+  /** A message on `pooled` is done: the connection takes the next one, or leaves the pool. */
   private release(pooled: PooledConnection): void {
-    if (pooled.broken || pooled.messages >= this.options.maxMessages || this.closed) {
-      if (!pooled.broken) pooled.connection.quit();
-      this.discard(pooled);
+    pooled.inFlight--;
+    if (!this.usable(pooled)) {
+      if (pooled.inFlight === 0) this.retire(pooled);
+      else if (pooled.broken || pooled.session?.usable === false) this.forget(pooled);
       return;
     }
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(pooled);
-    else this.idle.push(pooled);
+    this.serveWaiters(pooled);
   }
 
-  private discard(pooled: PooledConnection): void {
-    if (!pooled.broken) {
-      pooled.broken = true;
+  /** Closes a connection that has nothing in flight: QUIT when it is healthy. */
+  private retire(pooled: PooledConnection): void {
+    if (!pooled.broken && (pooled.session?.usable ?? true)) {
+      if (pooled.session) pooled.session.quit();
+      else pooled.connection.quit();
+    } else {
       pooled.connection.close();
     }
-    const at = this.idle.indexOf(pooled);
-    if (at >= 0) this.idle.splice(at, 1);
+    pooled.broken = true;
+    this.forget(pooled);
+  }
+
+  /** Takes a connection out of the pool (once), which frees room for a new one. */
+  private forget(pooled: PooledConnection): void {
+    const at = this.connections.indexOf(pooled);
+    if (at < 0) return;
+    this.connections.splice(at, 1);
     this.open--;
     this.wakeForCapacity();
   }
 
-  /** A waiter left without a connection gets a new one when capacity frees up. */
+  /** Opens a connection for the oldest waiter while there is capacity; it fails that waiter. */
   private wakeForCapacity(): void {
-    const waiter = this.waiters.shift();
-    if (!waiter) return;
+    if (this.closed || this.open >= this.options.maxConnections || this.waiters.length === 0) return;
     this.open++;
-    this.connect().then(waiter, (error) => {
-      this.open--;
-      waiter(error);
+    this.connect().then(
+      (pooled) => this.serveWaiters(pooled),
+      (error) => {
+        this.open--;
+        this.waiters.shift()?.(error);
+        this.wakeForCapacity();
+      },
+    );
+  }
+
+  /** One message through nodemailer's own transaction (servers without PIPELINING). */
+  private sendThroughNodemailer(
+    pooled: PooledConnection,
+    envelope: SmtpEnvelope,
+    raw: Buffer,
+    onHandedOver: () => void,
+  ): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const message = {
+        // SMTPConnection pipes a message that has pipe() into its data stream once the server
+        // said 354; writing the Buffer there sends body and dot at once.
+        pipe(dataStream: DataStream) {
+          onHandedOver();
+          writeData(dataStream, socketOf(pooled.connection), raw);
+          dataStream.end();
+          return dataStream;
+        },
+      };
+      pooled.connection.send(envelope, message as never, (error, info) =>
+        error ? reject(error) : resolve((info as { response?: string }).response ?? ''),
+      );
     });
   }
 
   private async resetOrDiscard(pooled: PooledConnection): Promise<void> {
     await new Promise<void>((resolve) => {
       pooled.connection.reset((error) => {
-        if (error) this.discard(pooled);
-        else this.release(pooled);
+        if (error) pooled.broken = true;
+        this.release(pooled);
         resolve();
       });
     });
@@ -217,7 +275,7 @@ export class SmtpPool {
       socketTimeout: options.timeoutMs,
       ...(options.allowSelfSigned ? { tls: { rejectUnauthorized: false } } : {}),
     });
-    const pooled: PooledConnection = { connection, messages: 0, broken: false };
+    const pooled: PooledConnection = { connection, session: null, inFlight: 0, messages: 0, broken: false };
     return new Promise((resolve, reject) => {
       let ready = false;
       const fail = (error: Error) => {
@@ -226,30 +284,25 @@ export class SmtpPool {
           connection.close();
         }
         if (!ready) reject(error);
+        else if (pooled.inFlight === 0) this.forget(pooled);
       };
       connection.on('error', fail);
       connection.on('end', () => {
-        // The server hung up an idle connection: forget it.
-        if (ready && !pooled.broken) {
-          pooled.broken = true;
-          const at = this.idle.indexOf(pooled);
-          if (at >= 0) {
-            this.idle.splice(at, 1);
-            this.open--;
-          }
-        }
+        // The server hung up: an idle connection is forgotten now, a busy one when its
+        // messages have failed.
+        pooled.broken = true;
+        if (ready && pooled.inFlight === 0) this.forget(pooled);
       });
+      const opened = () => {
+        ready = true;
+        const extensions = (connection as unknown as { _supportedExtensions: string[] })._supportedExtensions;
+        if (extensions.includes('PIPELINING')) pooled.session = new SmtpSession(connection);
+        this.connections.push(pooled);
+        resolve(pooled);
+      };
       connection.connect(() => {
-        if (!options.auth) {
-          ready = true;
-          resolve(pooled);
-          return;
-        }
-        connection.login(options.auth, (error) => {
-          if (error) return fail(error);
-          ready = true;
-          resolve(pooled);
-        });
+        if (!options.auth) return opened();
+        connection.login(options.auth, (error) => (error ? fail(error) : opened()));
       });
     });
   }

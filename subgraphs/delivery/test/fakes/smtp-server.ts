@@ -21,7 +21,9 @@ export interface SmtpFake {
   close(): Promise<void>;
 }
 
-export async function startSmtpFake(options: { user?: string; pass?: string } = {}): Promise<SmtpFake> {
+export async function startSmtpFake(
+  options: { user?: string; pass?: string /** Announce PIPELINING (default true). */; pipelining?: boolean } = {},
+): Promise<SmtpFake> {
   const messages: RecordedMail[] = [];
   let rejection: { code: number; remaining: number } | undefined;
   let connections = 0;
@@ -29,6 +31,7 @@ export async function startSmtpFake(options: { user?: string; pass?: string } = 
   const server = new SMTPServer({
     disabledCommands: options.user ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
     authOptional: !options.user,
+    hidePIPELINING: options.pipelining === false,
     allowInsecureAuth: true,
     logger: false,
     onConnect(_session, callback) {
