@@ -271,7 +271,7 @@ export function deliverySuite(
       expect(html).toContain('Hello Ada, your order A-17 shipped.');
       // The link goes through the click endpoint on the public base URL; the target is not in it.
       const base = platform.publicUrl.replace(/\/+$/, '').replace('127.0.0.1', '(?:127\\.0\\.0\\.1|localhost)');
-      expect(html).toMatch(new RegExp(`href="${base}/t/click\\?t=[\\w.-]+"`));
+      expect(html).toMatch(new RegExp(`href="${base}/t/click\\?t=[\\w.-]+&l=0"`));
       expect(html).not.toContain(LINK);
       expect(html).toMatch(new RegExp(`<img[^>]+src="${base}/t/open\\?t=[\\w.-]+"`));
       // A marketing email carries RFC 2369 / RFC 8058 one-click unsubscribe headers.

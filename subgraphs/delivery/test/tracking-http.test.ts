@@ -106,7 +106,7 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     return {
       message,
       open: find(/<img[^>]+src="(https:\/\/mail\.example\.test\/t\/open\?t=[\w.-]+)"/, html),
-      click: find(/href="(https:\/\/mail\.example\.test\/t\/click\?t=[\w.-]+)"/, html),
+      click: find(/href="(https:\/\/mail\.example\.test\/t\/click\?t=[\w.-]+&l=\d+)"/, html),
       unsubscribe: find(/List-Unsubscribe: <(https:\/\/mail\.example\.test\/t\/unsubscribe\?t=[\w.-]+)>/, head),
     };
   }
@@ -182,8 +182,14 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     // A click token is not an open token, nor the other way round.
     const asOpen = await get(sent.click.replace('/t/click?', '/t/open?'));
     expect(asOpen.status).toBe(200);
-    const asClick = await get(sent.open.replace('/t/open?', '/t/click?'));
+    const asClick = await get(`${sent.open.replace('/t/open?', '/t/click?')}&l=0`);
     expect(asClick.status).toBe(404);
+    // The link index beside the token only picks among the message's own links.
+    expect(sent.click).toMatch(/&l=0$/);
+    for (const link of ['&l=1', '&l=-1', '&l=x', '']) {
+      const other = await get(sent.click.replace('&l=0', link));
+      expect(other.status, `index ${link}`).toBe(404);
+    }
     // The target is never read from the request.
     const redirected = await get(`${sent.click}&url=https%3A%2F%2Fevil.example`);
     expect(redirected.status).toBe(302);

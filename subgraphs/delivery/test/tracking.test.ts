@@ -25,6 +25,9 @@ describe('tracking tokens', () => {
     expect(verifyToken(token, KEY)).toEqual({ ok: true, value: payload });
     const open = signToken({ k: 'o', m: 'm1', o: 'o1' }, KEY);
     expect(verifyToken(open, KEY)).toEqual({ ok: true, value: { k: 'o', m: 'm1', o: 'o1' } });
+    // A message's click token, shared by its links (their index travels beside it).
+    const click = signToken({ k: 'c', m: 'm1', o: 'o1' }, KEY);
+    expect(verifyToken(click, KEY)).toEqual({ ok: true, value: { k: 'c', m: 'm1', o: 'o1' } });
   });
 
   it('rejects a token with any single character changed', () => {
@@ -78,7 +81,8 @@ describe('tracking tokens', () => {
   });
 
   it('refuses payloads that do not describe a tracking event, and short keys', () => {
-    expect(() => signToken({ k: 'c', m: 'm', o: 'o' }, KEY)).toThrow(TypeError);
+    expect(() => signToken({ k: 'o', m: 'm', o: 'o', l: 1 }, KEY)).toThrow(TypeError);
+    expect(() => signToken({ k: 'c', m: 'm', o: 'o', l: -1 }, KEY)).toThrow(TypeError);
     expect(() => signToken({ k: 'x' as 'o', m: 'm', o: 'o' }, KEY)).toThrow(TypeError);
     expect(() => signToken({ k: 'o', m: 'm', o: 'o' }, 'short')).toThrow(/32 bytes/);
   });

@@ -141,7 +141,7 @@ describe.each(DATABASES)('the delivery engine on %s', (_name, open) => {
     expect(mail.html).not.toContain('<script>');
     expect(mail.text).toContain('Hello <script>alert(1)</script>');
     // Links go through the click endpoint; mailto: and #anchors stay as written.
-    expect(html).toMatch(/href="https:\/\/mail\.example\.test\/t\/click\?t=[\w.-]+"/);
+    expect(html).toMatch(/href="https:\/\/mail\.example\.test\/t\/click\?t=[\w.-]+&amp;l=\d+"/);
     expect(html).not.toContain('https://shop.example.com/orders');
     expect(html).toContain('href="mailto:help@shop.example.com"');
     expect(html).toContain('href="#top"');

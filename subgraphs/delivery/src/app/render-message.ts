@@ -59,11 +59,8 @@ export function contactVars(contact: ContactForRender): RenderVars['contact'] {
 
 export function createRenderer(options: { trackingKey: Buffer; publicBaseUrl: string }): MessageRenderer {
   const base = options.publicBaseUrl.replace(/\/+$/, '');
-  const token = (k: 'o' | 'c' | 'u', row: MessageRow, l?: number) =>
-    signToken(
-      l === undefined ? { k, m: row.id, o: row.organizationId } : { k, m: row.id, o: row.organizationId, l },
-      options.trackingKey,
-    );
+  const token = (k: 'o' | 'c' | 'u', row: MessageRow) =>
+    signToken({ k, m: row.id, o: row.organizationId }, options.trackingKey);
 
   return {
     render(row, template, contact, marketing, sender) {
@@ -83,15 +80,13 @@ export function createRenderer(options: { trackingKey: Buffer; publicBaseUrl: st
             fromAddress?: string | null;
             replyTo?: string | null;
           };
-          // The HTML and the text part show the same links: sign each once.
-          const clicks = new Map<number, string>();
+          // One signed click token serves every link of the message, the link's index beside
+          // it: an index only picks among this message's own links, which its reader already
+          // has, so signing each (an HMAC per link) bought nothing and cost a fifth of a render.
+          let clickToken: string | undefined;
           const clickUrl = (index: number) => {
-            let url = clicks.get(index);
-            if (!url) {
-              url = `${base}/t/click?t=${token('c', row, index)}`;
-              clicks.set(index, url);
-            }
-            return url;
+            clickToken ??= token('c', row);
+            return `${base}/t/click?t=${clickToken}&l=${index}`;
           };
           const rendered = renderEmail(compiled, vars, {
             tracking: {

@@ -110,10 +110,19 @@ export async function trackOpen(deps: DeliveryDeps, raw: string | null, visit: V
   return true;
 }
 
-/** A tracked link was followed: where to send the visitor, or null for a bad token. */
-export async function trackClick(deps: DeliveryDeps, raw: string | null, visit: Visit): Promise<string | null> {
+/**
+ * A tracked link was followed: where to send the visitor, or null for a bad token or link. The
+ * link's index is the `l` beside the message's click token (older tokens carry it inside).
+ */
+export async function trackClick(
+  deps: DeliveryDeps,
+  raw: string | null,
+  visit: Visit,
+  linkParam: string | null = null,
+): Promise<string | null> {
   const token = readToken(deps, raw, 'c');
-  if (!token || token.l === undefined) return null;
+  const index = token?.l ?? (linkParam !== null && /^\d{1,6}$/.test(linkParam) ? Number(linkParam) : undefined);
+  if (!token || index === undefined) return null;
   const message = await messageOf(deps, token);
   if (!message?.templateId || message.channel !== 'email') return null;
   const [template] = await deps.handle.db
@@ -135,7 +144,7 @@ export async function trackClick(deps: DeliveryDeps, raw: string | null, visit: 
     : [];
   // The destination comes from the template (re-rendered for this message when personalised),
   // never from the request.
-  const url = resolveLink(template.compiled as unknown as CompiledEmailTemplate, token.l, {
+  const url = resolveLink(template.compiled as unknown as CompiledEmailTemplate, index, {
     contact: contact ? contactVars(contact) : { email: message.address, fields: {} },
     context: message.context,
     message: { id: message.id },

@@ -81,7 +81,7 @@ export function deliveryRoutes(
       return { status: 200, headers: { 'content-type': 'image/gif', ...NO_STORE }, body: PIXEL };
     },
     '/t/click': async (req) => {
-      const target = await services.trackClick(param(req, 't'), visitOf(req));
+      const target = await services.trackClick(param(req, 't'), visitOf(req), param(req, 'l'));
       if (!target) return html(404, page('Link not found', '<p>This link is not valid.</p>'));
       return { status: 302, headers: { location: target, ...NO_STORE } };
     },

@@ -14,7 +14,10 @@ export interface TrackingTokenPayload {
   m: string;
   /** Organization id. */
   o: string;
-  /** Index of the tracked link; required for clicks, absent otherwise. */
+  /**
+   * Index of the tracked link, in click tokens signed before one click token served every link of
+   * a message (the index now travels beside the token, see render-message.ts); absent otherwise.
+   */
   l?: number;
 }
 
@@ -48,7 +51,7 @@ function validPayload(value: unknown): value is TrackingTokenPayload {
   const p = value as Record<string, unknown>;
   if (typeof p.k !== 'string' || !KINDS.has(p.k)) return false;
   if (typeof p.m !== 'string' || p.m === '' || typeof p.o !== 'string' || p.o === '') return false;
-  if (p.k === 'c') return Number.isSafeInteger(p.l) && (p.l as number) >= 0;
+  if (p.k === 'c') return p.l === undefined || (Number.isSafeInteger(p.l) && (p.l as number) >= 0);
   return p.l === undefined;
 }
 
