@@ -7,9 +7,12 @@
 //   write 2:  message 1's body, ".", MAIL FROM, RCPT TO, DATA (message 2's envelope rides along)
 //   write 3:  message 2's body, ".", ...
 //
-// so a message costs one write and usually one read instead of two of each. A body is written
-// only after its DATA got 354, as the RFC requires, and `onHandedOver` runs right before that
-// write, in the same synchronous step (the delivery journal relies on it).
+// so a message costs one write and usually one read instead of two of each. Writes wait for the
+// end of the event-loop turn (the socket is corked until setImmediate), so the envelope of a
+// message sent while the previous one's body is being written still rides along with it. A body is
+// written only after its DATA got 354, as the RFC requires, and its `onHandedOver` runs right
+// before the write that carries it, in the same synchronous step (the delivery journal relies on
+// it).
 import type { Socket } from 'node:net';
 import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
 import { CANONICAL } from './mime';
@@ -100,6 +103,10 @@ export class SmtpSession {
   private awaitingData: Transaction | null = null;
   private partial = '';
   private lines: string[] = [];
+  /** The socket is corked until the end of this event-loop turn. */
+  private corked = false;
+  /** Transactions whose body is in the corked writes: handed over when they leave. */
+  private readonly handingOver: Transaction[] = [];
   /** Failed, closed, or quitting: takes no more messages. */
   private ended = false;
 
@@ -152,7 +159,7 @@ export class SmtpSession {
       }
       this.open.push(transaction);
       if (this.awaitingData) this.waiting.push(transaction);
-      else this.socket.write(this.envelopeOf(transaction));
+      else this.write(this.envelopeOf(transaction));
     });
   }
 
@@ -188,16 +195,13 @@ export class SmtpSession {
     const refused = this.envelopeError(t, reply);
     if (!refused) {
       // 354 (a few servers say 250): the body goes now, the next envelope with it.
-      t.handedOver = true;
-      t.onHandedOver?.();
       this.handlers.push((final) => {
         if (final.code < 300) this.settle(t, null, final.text);
         else this.settle(t, failure('Message failed', 'EMESSAGE', true, final, 'DATA'));
       });
-      this.socket.cork();
-      this.socket.write(dataBytes(t.raw));
-      this.socket.write(next ? `.\r\n${this.envelopeOf(next)}` : '.\r\n');
-      this.socket.uncork();
+      this.handingOver.push(t);
+      this.write(dataBytes(t.raw));
+      this.write(next ? `.\r\n${this.envelopeOf(next)}` : '.\r\n');
       return;
     }
     this.settle(t, refused);
@@ -211,7 +215,28 @@ export class SmtpSession {
     this.handlers.push((answer) => {
       if (answer.code >= 400 && ending === 'RSET\r\n') this.end('EPROTOCOL', `RSET refused: ${answer.text}`);
     });
-    this.socket.write(next ? ending + this.envelopeOf(next) : ending);
+    this.write(next ? ending + this.envelopeOf(next) : ending);
+  }
+
+  /** Queues bytes for the write at the end of this event-loop turn. */
+  private write(chunk: string | Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => this.flush());
+    }
+    this.socket.write(chunk);
+  }
+
+  /** The hand-overs, then the one write that carries their bodies: one synchronous step. */
+  private flush(): void {
+    this.corked = false;
+    if (this.ended && this.open.length === 0) return;
+    for (const t of this.handingOver.splice(0)) {
+      t.handedOver = true;
+      t.onHandedOver?.();
+    }
+    this.socket.uncork();
   }
 
   /** Why the envelope failed, once DATA's reply is in; null when the body can go. */
@@ -281,6 +306,8 @@ export class SmtpSession {
     this.ended = true;
     this.handlers.length = 0;
     this.waiting.length = 0;
+    // Bodies still in the corked writes never left: they fail as not handed over.
+    this.handingOver.length = 0;
     this.awaitingData = null;
     for (const t of this.open.splice(0)) t.reject(failure(message, code, t.handedOver, reply));
     if (!this.socket.destroyed) this.connection.close();
