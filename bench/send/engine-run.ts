@@ -30,7 +30,8 @@ export interface EngineRunResult {
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
 const processes = Number(process.env.BENCH_ENGINE_PROCESSES ?? 2);
-const connectionsPerProcess = Number(process.env.BENCH_ENGINE_CONNECTIONS ?? 32);
+// 2 × 16: as many connections as the nodemailer loop has; each carries two messages at a time.
+const connectionsPerProcess = Number(process.env.BENCH_ENGINE_CONNECTIONS ?? 16);
 
 const PRODUCTS = [
   'Field notebook',
