@@ -438,14 +438,14 @@ describe('http providers', () => {
         projectId: 'acme-app',
         clientEmail: 'fcm@acme-app.iam.gserviceaccount.com',
         privateKey: pem,
-        baseUrl: fake.url,
-        tokenUrl: `${fake.url}/token`,
+        endpoint: fake.url,
       });
 
     it('gets a token with a signed JWT bearer grant once, then posts messages:send with it', async () => {
       const provider = fcm();
       const result = await provider.send(push);
       await provider.send(push);
+      await provider.close();
       expect(result.providerMessageId).toMatch(/^projects\/acme-app\/messages\//);
 
       const tokenRequests = fake.requests.filter((r) => r.path === '/token');
@@ -458,7 +458,7 @@ describe('http providers', () => {
       );
       expect(JSON.parse(Buffer.from(claims, 'base64url').toString())).toMatchObject({
         iss: 'fcm@acme-app.iam.gserviceaccount.com',
-        aud: `${fake.url}/token`,
+        aud: 'https://oauth2.googleapis.com/token',
         scope: 'https://www.googleapis.com/auth/firebase.messaging',
       });
 
@@ -466,6 +466,7 @@ describe('http providers', () => {
       expect(sends).toHaveLength(2);
       expect(sends[0]!.path).toBe('/v1/projects/acme-app/messages:send');
       expect(sends[0]!.headers.authorization).toBe('Bearer ya29.fake-access-token');
+      expect(sends[0]!.headers.host).toBe('fcm.googleapis.com');
       expect(sends[0]!.json()).toEqual({
         message: {
           token: 'device-token-abc',
@@ -475,14 +476,32 @@ describe('http providers', () => {
       });
     });
 
-    it('maps UNREGISTERED to permanent and UNAVAILABLE or QUOTA_EXCEEDED to retryable', async () => {
+    it('maps UNREGISTERED to permanent and INTERNAL or QUOTA_EXCEEDED to retryable; a 503 is retried at once', async () => {
       const provider = fcm();
       fake.failNext(/messages:send/, fcmError(404, 'NOT_FOUND', 'UNREGISTERED'));
       expect(await rejection(provider.send(push))).toMatchObject({ retryable: false, code: 'unregistered' });
-      fake.failNext(/messages:send/, fcmError(503, 'UNAVAILABLE', 'UNAVAILABLE'));
+      fake.failNext(/messages:send/, fcmError(500, 'INTERNAL', 'INTERNAL'));
       expect(await rejection(provider.send(push))).toMatchObject({ retryable: true });
+      // firebase-admin retries a 503 itself before giving up.
+      const before = fake.requests.filter((r) => r.path.endsWith('messages:send')).length;
+      fake.failNext(/messages:send/, fcmError(503, 'UNAVAILABLE', 'UNAVAILABLE'));
+      expect((await provider.send(push)).providerMessageId).toMatch(/^projects\/acme-app\/messages\//);
+      expect(fake.requests.filter((r) => r.path.endsWith('messages:send')).length - before).toBe(2);
       fake.failNext(/messages:send/, fcmError(429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED'));
       expect(await rejection(provider.send(push))).toMatchObject({ retryable: true });
+      fake.failNext(/messages:send/, fcmError(403, 'PERMISSION_DENIED', 'SENDER_ID_MISMATCH'));
+      expect(await rejection(provider.send(push))).toMatchObject({ retryable: false, code: 'sender_id_mismatch' });
+      await provider.close();
+    });
+
+    it('treats a refused token grant as an account fault that a failover provider may take', async () => {
+      const provider = fcm();
+      fake.failNext(/\/token$/, { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid JWT' } });
+      expect(await rejection(provider.send(push))).toMatchObject({ retryable: true, code: 'auth_failed' });
+      // The grant reached our token endpoint and was refused there; nothing was sent.
+      expect(fake.requests.filter((r) => r.path === '/token').length).toBeGreaterThan(0);
+      expect(fake.requests.filter((r) => r.path.endsWith('messages:send'))).toHaveLength(0);
+      await provider.close();
     });
   });
 

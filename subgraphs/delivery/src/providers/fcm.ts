@@ -1,10 +1,21 @@
-// Push through the FCM HTTP v1 API: POST /v1/projects/{projectId}/messages:send with an OAuth2
-// access token from the service account (JWT bearer grant, RFC 7523). Written on fetch rather than
-// firebase-admin because firebase-admin hard-codes https://fcm.googleapis.com and offers no
-// endpoint override, so it could neither be pointed at a regional/test endpoint nor be tested
-// against a local server speaking the documented wire format.
-import { createSign } from 'node:crypto';
-import { describe, errorFromStatus, networkError } from './errors';
+// Push through Firebase Cloud Messaging with firebase-admin: one Firebase app per provider whose
+// `messaging().send()` posts to the FCM HTTP v1 API, with OAuth2 access tokens from the service
+// account (JWT bearer grant, RFC 7523) obtained by google-auth-library, the library
+// firebase-admin's own `cert()` uses.
+//
+// `endpoint` sends every request (token and send) to another origin: a private proxy, or a local
+// server that speaks the documented wire format, which is how the tests run it. Neither library has
+// an endpoint setting, only an HTTP agent, so the agent makes that connection. (The credential is
+// built here rather than with `cert(account, agent)`, which does not hand the agent to its token
+// request in firebase-admin 13.)
+import { randomUUID } from 'node:crypto';
+import { Agent, type AgentOptions } from 'node:https';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { type App, type Credential, deleteApp, initializeApp } from 'firebase-admin/app';
+import { getMessaging } from 'firebase-admin/messaging';
+import { JWT } from 'google-auth-library';
+import { describe } from './errors';
 import { type Provider, ProviderError, type PushMessage, type SendOptions, type SendResult } from './types';
 
 export interface FcmOptions {
@@ -12,126 +23,99 @@ export interface FcmOptions {
   clientEmail: string;
   /** PEM private key of the service account. */
   privateKey: string;
-  /** API origin; defaults to https://fcm.googleapis.com. */
-  baseUrl?: string;
-  /** OAuth2 token endpoint; defaults to https://oauth2.googleapis.com/token. */
-  tokenUrl?: string;
-  timeoutMs?: number;
+  /** Origin every request goes to instead of Google's hosts (the paths stay as the SDK writes them). */
+  endpoint?: string;
 }
 
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
-const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
 
-/** FCM error codes that mean the token or the message is bad: retrying cannot help. */
-const PERMANENT_FCM_CODES = new Set(['UNREGISTERED', 'INVALID_ARGUMENT', 'SENDER_ID_MISMATCH']);
+/** FCM errors that mean the token or the message is bad: retrying cannot help. */
+const PERMANENT = new Map([
+  ['messaging/registration-token-not-registered', 'unregistered'],
+  ['messaging/invalid-registration-token', 'invalid_token'],
+  ['messaging/invalid-argument', 'invalid_argument'],
+  ['messaging/invalid-recipient', 'invalid_argument'],
+  ['messaging/invalid-payload', 'invalid_argument'],
+  ['messaging/mismatched-credential', 'sender_id_mismatch'],
+]);
+/** The account's fault, not the message's: retryable, so a failover provider can take over. */
+const AUTH = new Set(['app/invalid-credential', 'messaging/third-party-auth-error', 'messaging/authentication-error']);
 
-interface GoogleError {
-  error?: { code?: number; message?: string; status?: string; details?: { '@type'?: string; errorCode?: string }[] };
+/** A firebase-admin error as a ProviderError. */
+export function fcmError(error: unknown): ProviderError {
+  const code = (error as { code?: string }).code ?? '';
+  const message = `FCM ${code ? `${code}: ` : ''}${describe(error)}`;
+  const permanent = PERMANENT.get(code);
+  if (permanent) return new ProviderError(message, false, permanent);
+  if (AUTH.has(code)) return new ProviderError(message, true, 'auth_failed');
+  if (code === 'app/network-timeout') return new ProviderError(message, true, 'timeout');
+  const name = code.split('/')[1]?.replaceAll('-', '_');
+  return new ProviderError(message, true, name || 'network');
 }
 
-export function fcmError(status: number, body: GoogleError): ProviderError {
-  const detail = body.error?.details?.find((d) => d['@type'] === FCM_ERROR_TYPE)?.errorCode;
-  const code = detail ?? body.error?.status;
-  const message = body.error?.message ?? '';
-  if (code && PERMANENT_FCM_CODES.has(code)) {
-    // UNREGISTERED: the app was uninstalled; the caller should drop the token.
-    return new ProviderError(`FCM ${code}: ${message}`, false, code.toLowerCase());
+/** An HTTPS agent whose every connection goes to `endpoint` (over TLS only if it is https). */
+class EndpointAgent extends Agent {
+  constructor(
+    private readonly endpoint: URL,
+    options?: AgentOptions,
+  ) {
+    super({ keepAlive: true, ...options });
   }
-  return errorFromStatus(status, `${code ?? ''} ${message}`.trim(), code?.toLowerCase());
-}
 
-function base64url(value: string | Buffer): string {
-  return Buffer.from(value).toString('base64url');
+  override createConnection(): Socket {
+    const { hostname, protocol } = this.endpoint;
+    const port = Number(this.endpoint.port || (protocol === 'https:' ? 443 : 80));
+    return protocol === 'https:'
+      ? tlsConnect({ host: hostname, port, servername: hostname })
+      : netConnect({ host: hostname, port });
+  }
 }
 
 export function createFcmProvider(options: FcmOptions): Provider<PushMessage> {
-  const baseUrl = (options.baseUrl ?? 'https://fcm.googleapis.com').replace(/\/+$/, '');
-  const tokenUrl = options.tokenUrl ?? 'https://oauth2.googleapis.com/token';
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  let cached: { token: string; expiresAt: number } | undefined;
-  let pending: Promise<string> | undefined;
-
-  async function fetchToken(): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
-    const claims = base64url(
-      JSON.stringify({ iss: options.clientEmail, scope: SCOPE, aud: tokenUrl, iat: now, exp: now + 3600 }),
-    );
-    let signature: string;
-    try {
-      signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(options.privateKey, 'base64url');
-    } catch (error) {
-      throw new ProviderError(
-        `FCM: cannot sign with the private key: ${describe(error)}`,
-        false,
-        'invalid_credentials',
-      );
-    }
-    let response: Response;
-    try {
-      response = await fetch(tokenUrl, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-          assertion: `${header}.${claims}.${signature}`,
-        }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      throw networkError(error);
-    }
-    const body = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number };
-    if (!response.ok || !body.access_token) {
-      // A refused grant is the account's fault: retryable so a failover provider can take over.
-      throw new ProviderError(`FCM token endpoint answered HTTP ${response.status}`, true, 'auth_failed');
-    }
-    // Renew a minute early so a token never expires in flight.
-    cached = { token: body.access_token, expiresAt: Date.now() + ((body.expires_in ?? 3600) - 60) * 1000 };
-    return body.access_token;
-  }
-
-  async function accessToken(): Promise<string> {
-    if (cached && cached.expiresAt > Date.now()) return cached.token;
-    // Concurrent sends share one token request.
-    pending ??= fetchToken().finally(() => {
-      pending = undefined;
-    });
-    return pending;
-  }
+  const agent = options.endpoint ? new EndpointAgent(new URL(options.endpoint)) : undefined;
+  const account = new JWT({
+    email: options.clientEmail,
+    key: options.privateKey,
+    scopes: [SCOPE],
+    ...(agent ? { transporterOptions: { agent } } : {}),
+  });
+  const credential: Credential = {
+    // firebase-admin caches the token and asks again shortly before it expires.
+    async getAccessToken() {
+      const token = await account.authorize();
+      if (!token.access_token) throw new Error('the token endpoint returned no access token');
+      const expiresIn = token.expiry_date ? Math.floor((token.expiry_date - Date.now()) / 1000) : 3600;
+      return { access_token: token.access_token, expires_in: expiresIn };
+    },
+  };
+  const app: App = initializeApp(
+    { credential, projectId: options.projectId, ...(agent ? { httpAgent: agent } : {}) },
+    `mauntic-fcm-${randomUUID()}`,
+  );
+  const messaging = getMessaging(app);
 
   return {
     kind: 'fcm',
     async send(message: PushMessage, sendOptions?: SendOptions): Promise<SendResult> {
-      const token = await accessToken();
-      const payload = {
-        message: {
+      try {
+        sendOptions?.onHandedOver?.();
+        const name = await messaging.send({
           token: message.token,
           notification: {
             title: message.title,
             body: message.body,
-            ...(message.imageUrl ? { image: message.imageUrl } : {}),
+            ...(message.imageUrl ? { imageUrl: message.imageUrl } : {}),
           },
           data: { ...message.data, mauntic_message_id: message.messageId },
-        },
-      };
-      let response: Response;
-      try {
-        sendOptions?.onHandedOver?.();
-        response = await fetch(`${baseUrl}/v1/projects/${encodeURIComponent(options.projectId)}/messages:send`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json; charset=utf-8' },
-          body: JSON.stringify(payload),
-          signal: AbortSignal.timeout(timeoutMs),
         });
+        return { providerMessageId: name };
       } catch (error) {
-        throw networkError(error);
+        throw fcmError(error);
       }
-      const body = (await response.json().catch(() => ({}))) as { name?: string } & GoogleError;
-      if (response.ok) return { providerMessageId: body.name ?? null };
-      if (response.status === 401) cached = undefined;
-      throw fcmError(response.status, body);
     },
-    async close() {},
+    async close() {
+      await deleteApp(app);
+      agent?.destroy();
+    },
   };
 }

@@ -93,9 +93,8 @@ const models = {
     settings: z.object({
       projectId: required,
       clientEmail: required,
-      baseUrl: httpUrl.optional(),
-      tokenUrl: httpUrl.optional(),
-      timeoutMs,
+      /** Origin every FCM and OAuth request goes to instead of Google's (a proxy, a test server). */
+      endpoint: httpUrl.optional(),
     }),
     secrets: z.object({ privateKey: required }),
   },
