@@ -103,52 +103,34 @@ export async function enqueueMessages(
 ): Promise<string[]> {
   const queued: string[] = [];
   for (let i = 0; i < requests.length; i += SLICE) {
-    const slice = requests.slice(i, i + SLICE).map((r) => ({ ...r, id: newId() }));
-    const rows = slice.map((r) => ({
-      id: r.id,
-      idempotency_key: r.idempotencyKey,
+    const slice = requests.slice(i, i + SLICE).map((r) => ({
+      id: newId(),
+      organizationId,
+      idempotencyKey: r.idempotencyKey,
       channel: r.channel,
-      template_id: r.templateId,
-      contact_id: r.contactId,
+      templateId: r.templateId,
+      contactId: r.contactId,
       address: r.address,
-      source_kind: r.source.kind,
-      source_id: r.source.id,
-      source_step_id: r.source.stepId,
+      sourceKind: r.source.kind,
+      sourceId: r.source.id,
+      sourceStepId: r.source.stepId,
       context: r.context,
     }));
     const inserted = await tx.execute(sql`
       insert into ${messages} (id, organization_id, idempotency_key, channel, template_id, contact_id, address,
                                source_kind, source_id, source_step_id, context)
-      select r.id, ${organizationId}, r.idempotency_key, r.channel, r.template_id, r.contact_id, r.address,
-             r.source_kind, r.source_id, r.source_step_id, r.context
-      from json_to_recordset(${JSON.stringify(rows)}::json)
-        as r(id uuid, idempotency_key text, channel text, template_id uuid, contact_id uuid, address text,
-             source_kind text, source_id text, source_step_id text, context jsonb)
+      select r.id, ${organizationId}, r."idempotencyKey", r.channel, r."templateId", r."contactId", r.address,
+             r."sourceKind", r."sourceId", r."sourceStepId", r.context
+      from json_to_recordset(${JSON.stringify(slice)}::json)
+        as r(id uuid, "idempotencyKey" text, channel text, "templateId" uuid, "contactId" uuid, address text,
+             "sourceKind" text, "sourceId" text, "sourceStepId" text, context jsonb)
       on conflict (organization_id, idempotency_key) do nothing
       returning id`);
     const ids = new Set(rowsOf<{ id: string }>(inserted).map((row) => row.id));
     await appendEvents(
       tx,
       outbox,
-      slice
-        .filter((r) => ids.has(r.id))
-        .map((r) =>
-          queuedEvent(
-            {
-              id: r.id,
-              organizationId,
-              idempotencyKey: r.idempotencyKey,
-              channel: r.channel,
-              templateId: r.templateId,
-              contactId: r.contactId,
-              address: r.address,
-              sourceKind: r.source.kind,
-              sourceId: r.source.id,
-              sourceStepId: r.source.stepId,
-            },
-            correlationId,
-          ),
-        ),
+      slice.filter((m) => ids.has(m.id)).map((m) => queuedEvent(m, correlationId)),
     );
     queued.push(...ids);
   }

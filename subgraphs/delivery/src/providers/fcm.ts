@@ -9,7 +9,7 @@
 // built here rather than with `cert(account, agent)`, which does not hand the agent to its token
 // request in firebase-admin 13.)
 import { randomUUID } from 'node:crypto';
-import { Agent, type AgentOptions } from 'node:https';
+import { Agent } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { type App, type Credential, deleteApp, initializeApp } from 'firebase-admin/app';
@@ -55,11 +55,8 @@ export function fcmError(error: unknown): ProviderError {
 
 /** An HTTPS agent whose every connection goes to `endpoint` (over TLS only if it is https). */
 class EndpointAgent extends Agent {
-  constructor(
-    private readonly endpoint: URL,
-    options?: AgentOptions,
-  ) {
-    super({ keepAlive: true, ...options });
+  constructor(private readonly endpoint: URL) {
+    super({ keepAlive: true });
   }
 
   override createConnection(): Socket {

@@ -125,11 +125,6 @@ export class SmtpSession {
     this.socket.once('close', () => this.end('ECONNECTION', 'the SMTP connection closed'));
   }
 
-  /** Transactions sent or waiting on this connection. */
-  get inFlight(): number {
-    return this.open.length;
-  }
-
   get usable(): boolean {
     return !this.ended;
   }
