@@ -1,7 +1,7 @@
 // CRM through the gateway, as a client calls it; the same suite runs against both modes.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { gql, type Platform, type PlatformFactory } from './harness';
-import { signUp } from './identity-suite';
+import { gql, type Platform, type PlatformFactory } from './harness.ts';
+import { signUp } from './identity-suite.ts';
 
 const CONTACT = 'id email firstName lastName phone timezone locale points tags fields stageId owner { id }';
 const CREATE_FIELD = `mutation($input: CreateFieldInput!) { createField(input: $input) { __typename ... on FieldDefinition { key type } ... on Error { code message } } }`;

@@ -1,4 +1,4 @@
-import { crmSuite } from './crm-suite';
-import { startClusterPlatform } from './harness';
+import { crmSuite } from './crm-suite.ts';
+import { startClusterPlatform } from './harness.ts';
 
 crmSuite('cluster', startClusterPlatform);

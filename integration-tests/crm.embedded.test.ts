@@ -1,4 +1,4 @@
-import { crmSuite } from './crm-suite';
-import { startEmbeddedPlatform } from './harness';
+import { crmSuite } from './crm-suite.ts';
+import { startEmbeddedPlatform } from './harness.ts';
 
 crmSuite('embedded', startEmbeddedPlatform);

@@ -4,10 +4,10 @@
 // (embedded, where no provider is set up).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SmtpFake, startSmtpFake } from '../subgraphs/delivery/test/fakes/smtp-server';
-import { type GraphQLResult, gql, type Platform, type PlatformFactory, uniqueEmail } from './harness';
-import { signUp } from './identity-suite';
-import { decodeEntities, readMail } from './mail';
+import { type SmtpFake, startSmtpFake } from '../subgraphs/delivery/test/fakes/smtp-server.ts';
+import { type GraphQLResult, gql, type Platform, type PlatformFactory, uniqueEmail } from './harness.ts';
+import { signUp } from './identity-suite.ts';
+import { decodeEntities, readMail } from './mail.ts';
 
 const CREATE_CONTACT = `mutation($input: ContactInput!) { createContact(input: $input) {
   __typename ... on Contact { id email firstName } ... on Error { code message } } }`;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliverySuite, eventually, MJML, outboxList, outboxMailbox, outboxMessage } from './delivery-suite';
-import { gql, type Platform, startEmbeddedPlatform, uniqueEmail } from './harness';
-import { signUp } from './identity-suite';
+import { deliverySuite, eventually, MJML, outboxList, outboxMailbox, outboxMessage } from './delivery-suite.ts';
+import { gql, type Platform, startEmbeddedPlatform, uniqueEmail } from './harness.ts';
+import { signUp } from './identity-suite.ts';
 
 // No email provider is set up: every message lands in the local outbox, read at /outbox.
 deliverySuite('embedded', startEmbeddedPlatform, async (platform) => outboxMailbox(platform));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded } from '@mauntic/embedded';
-import { testServices } from '@mauntic/platform/testing';
+import { TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
 
 export interface Platform {
   mode: 'embedded' | 'cluster';
@@ -63,7 +63,7 @@ async function waitReady(url: string, child: ChildProcess, output: () => string,
 }
 
 function startProcess(entry: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, entry], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 // Identity through the gateway, as a client calls it. The same suite runs against both modes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, type Platform, type PlatformFactory, STRONG_PASSWORD, uniqueEmail } from './harness';
+import { gql, type Platform, type PlatformFactory, STRONG_PASSWORD, uniqueEmail } from './harness.ts';
 
 const SESSION = `accessToken refreshToken role user { id email name } organization { id name }`;
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { signInternalContext } from '@mauntic/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, type Platform, startClusterPlatform } from './harness';
-import { identitySuite, signUp } from './identity-suite';
+import { gql, type Platform, startClusterPlatform } from './harness.ts';
+import { identitySuite, signUp } from './identity-suite.ts';
 
 identitySuite('cluster: separate processes on Postgres, Kafka and Redis', startClusterPlatform);
 

@@ -2,8 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gql, STRONG_PASSWORD, startEmbeddedPlatform } from './harness';
-import { identitySuite, signUp } from './identity-suite';
+import { gql, STRONG_PASSWORD, startEmbeddedPlatform } from './harness.ts';
+import { identitySuite, signUp } from './identity-suite.ts';
 
 identitySuite('embedded: PGlite, local bus and queue, in-process subgraphs', startEmbeddedPlatform);
 

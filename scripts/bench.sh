@@ -9,4 +9,4 @@ shift
 bash scripts/services.sh up >&2
 while IFS= read -r line; do export "$line"; done < <(bash scripts/services.sh env)
 export KAFKAJS_NO_PARTITIONER_WARNING=1 LOG_LEVEL=${LOG_LEVEL:-silent}
-exec node --import tsx "bench/$name/index.ts" "$@"
+exec node --conditions=source --import tsx "bench/$name/index.ts" "$@"

@@ -12,8 +12,8 @@ import {
   signInternalContext,
   startHttpServer,
 } from '@mauntic/platform';
-import { runLoad } from '../lib/load';
-import { percentile, report, small } from '../lib/report';
+import { runLoad } from '../lib/load.ts';
+import { percentile, report, small } from '../lib/report.ts';
 
 const durationMs = small ? 1500 : 10_000;
 const connections = 32;

@@ -11,8 +11,8 @@ import { createCrmServices } from '@mauntic/crm/services';
 import { newId, unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations } from '@mauntic/platform';
 import type postgres from 'postgres';
-import { benchOwner } from '../lib/context';
-import { report, small } from '../lib/report';
+import { benchOwner } from '../lib/context.ts';
+import { report, small } from '../lib/report.ts';
 
 const rows = small ? 20_000 : 1_000_000;
 const batchSize = Number(process.env.IMPORT_BATCH_SIZE ?? 5000);

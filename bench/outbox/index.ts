@@ -5,7 +5,7 @@ import { catalogue, createEvent, newId } from '@mauntic/kernel';
 import { createLogger, KafkaEventBus, OutboxRelay, openDatabase, outboxTables } from '@mauntic/platform';
 import { pgSchema } from 'drizzle-orm/pg-core';
 import { Kafka, Partitioners } from 'kafkajs';
-import { report, small } from '../lib/report';
+import { report, small } from '../lib/report.ts';
 
 const events = small ? 2_000 : 100_000;
 const batchSize = 500;

@@ -8,8 +8,8 @@ import { compileFilter } from '@mauntic/crm/segment-sql';
 import { createCrmServices } from '@mauntic/crm/services';
 import { unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
-import { benchOwner } from '../lib/context';
-import { percentile, report, small } from '../lib/report';
+import { benchOwner } from '../lib/context.ts';
+import { percentile, report, small } from '../lib/report.ts';
 
 const contacts = small ? 20_000 : 1_000_000;
 const activitiesPerContact = 5;

@@ -5,9 +5,9 @@
 //  - smtpSource: Postfix's own C load generator, `smtp-source`: the ceiling of the sink and
 //    the machine's loopback, not a target.
 import { spawn } from 'node:child_process';
-import { nodemailer } from './deps';
-import type { BenchMessage } from './message';
-import { BENCH_DOMAIN, BENCH_FROM } from './message';
+import { nodemailer } from './deps.ts';
+import type { BenchMessage } from './message.ts';
+import { BENCH_DOMAIN, BENCH_FROM } from './message.ts';
 
 export interface BaselineResult {
   messages: number;

@@ -13,8 +13,9 @@ import { enqueueMessages } from '@mauntic/delivery/engine-parts';
 import { createDeliveryServices } from '@mauntic/delivery/services';
 import { unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
-import { benchOwner } from '../lib/context';
-import { BENCH_DOMAIN, BENCH_FROM } from './message';
+import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
+import { benchOwner } from '../lib/context.ts';
+import { BENCH_DOMAIN, BENCH_FROM } from './message.ts';
 
 export interface EngineRunOptions {
   count: number;
@@ -128,7 +129,7 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
       const profile = process.env.BENCH_ENGINE_PROFILE
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_ENGINE_PROFILE}`]
         : [];
-      const child = spawn(process.execPath, [...profile, '--import', 'tsx', script], {
+      const child = spawn(process.execPath, [...profile, ...TYPESCRIPT_NODE_ARGS, script], {
         env: { ...env, ENGINE_OWNER: `bench-engine-${k}` },
         stdio: ['ignore', 'pipe', 'inherit'],
       });

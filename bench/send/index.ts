@@ -15,11 +15,11 @@
 import { spawnSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { report, small } from '../lib/report';
-import { nodemailerLoop, smtpSource } from './baselines';
-import { runEngine } from './engine-run';
-import { type BenchMessage, generateMessages, recipientAt } from './message';
-import { forkRecipientSink, summarize } from './recipient-sink';
+import { report, small } from '../lib/report.ts';
+import { nodemailerLoop, smtpSource } from './baselines.ts';
+import { runEngine } from './engine-run.ts';
+import { type BenchMessage, generateMessages, recipientAt } from './message.ts';
+import { forkRecipientSink, summarize } from './recipient-sink.ts';
 
 const BENCH = 'send';
 const args = process.argv.slice(2);

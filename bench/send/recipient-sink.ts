@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type SmtpServer, smtpServer } from './deps';
+import { type SmtpServer, smtpServer } from './deps.ts';
 
 export interface SinkSnapshot {
   /** Transactions whose DATA was accepted. */

@@ -9,7 +9,7 @@ import { deliveryModel } from '@mauntic/delivery/environment';
 import { deliveryRoutes } from '@mauntic/delivery/http';
 import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
 import { createEngine } from '@mauntic/delivery-engine';
-import { Gateway, gatewayModel, InProcessDataSource, readSupergraph } from '@mauntic/gateway';
+import { Gateway, gatewayModel, InProcessDataSource, loadSupergraph } from '@mauntic/gateway';
 import { identityModule } from '@mauntic/identity';
 import { identityModel } from '@mauntic/identity/environment';
 import {
@@ -87,7 +87,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   >;
 
   const gateway = new Gateway({
-    supergraphSdl: readSupergraph(),
+    supergraphSdl: loadSupergraph(config.gateway.SUPERGRAPH_PATH).sdl,
     dataSource: (name) => {
       const context = byName.get(name);
       if (!context) throw new Error(`the supergraph names subgraph ${name}, which this process does not run`);

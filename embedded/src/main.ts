@@ -1,7 +1,7 @@
 // `pnpm start`: the whole platform in one process, nothing to install.
 import { resolve } from 'node:path';
 import { ConfigError } from '@mauntic/platform';
-import { startEmbedded } from './embedded';
+import { startEmbedded } from './embedded.ts';
 
 // `pnpm start` runs in this package's folder; ./data means the folder the user ran it from.
 process.env.DATA_DIR ??= resolve(process.env.INIT_CWD ?? process.cwd(), 'data');

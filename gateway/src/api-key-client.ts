@@ -1,6 +1,6 @@
 // Cluster mode: the gateway asks identity whether an API key is valid (identity owns the keys).
 import { signInternalContext } from '@mauntic/platform';
-import type { ApiKeyPrincipal, ApiKeyVerifier } from './auth';
+import type { ApiKeyPrincipal, ApiKeyVerifier } from './auth.ts';
 
 export function httpApiKeyVerifier(identityInternalUrl: string, internalKey: Uint8Array): ApiKeyVerifier {
   const url = new URL('/internal/api-keys/verify', identityInternalUrl).toString();

@@ -10,9 +10,9 @@ import {
   maskUnexpected,
   runWithLogScope,
 } from '@mauntic/platform';
-import { type ApiKeyVerifier, authenticate, correlationIdFrom } from './auth';
-import type { GatewayContext } from './data-sources';
-import { checkLimits } from './limits';
+import { type ApiKeyVerifier, authenticate, correlationIdFrom } from './auth.ts';
+import type { GatewayContext } from './data-sources.ts';
+import { checkLimits } from './limits.ts';
 
 export interface GatewayOptions {
   supergraphSdl: string;

@@ -1,21 +1,20 @@
 // The gateway as its own process (cluster mode): subgraphs over HTTP.
 import { createLogger, loadSecrets, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
-import { httpApiKeyVerifier } from './api-key-client';
-import { SignedRemoteDataSource } from './data-sources';
-import { parseGatewayEnvironment } from './environment';
-import { Gateway } from './gateway';
-import { PUBLIC_ROUTES, proxyTo } from './public-routes';
-import { SUBGRAPHS } from './subgraphs';
-import { readSupergraph } from './supergraph';
+import { httpApiKeyVerifier } from './api-key-client.ts';
+import { SignedRemoteDataSource } from './data-sources.ts';
+import { parseGatewayEnvironment, subgraphUrls } from './environment.ts';
+import { Gateway } from './gateway.ts';
+import { PUBLIC_ROUTES, proxyTo } from './public-routes.ts';
+import { loadSupergraph } from './supergraph.ts';
 
 runMain(async () => {
   const env = parseGatewayEnvironment();
   const logger = createLogger('gateway');
   const secrets = loadSecrets(env.secrets);
-  const urls = Object.fromEntries(SUBGRAPHS.map((s) => [s.name, String(env.urls[s.urlVariable])]));
+  const supergraph = loadSupergraph(env.gateway.SUPERGRAPH_PATH);
+  const urls = subgraphUrls(supergraph);
   const gateway = new Gateway({
-    supergraphSdl: readSupergraph(),
-    // The supergraph's URLs are placeholders; the environment says where each subgraph is.
+    supergraphSdl: supergraph.sdl,
     dataSource: (name) => new SignedRemoteDataSource(urls[name]!, secrets.internalKey),
     jwtKey: secrets.jwtKey,
     verifyApiKey: httpApiKeyVerifier(env.gateway.IDENTITY_INTERNAL_URL, secrets.internalKey),

@@ -1,6 +1,6 @@
 import { type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { checkLimits, measureOperation } from './limits';
+import { checkLimits, measureOperation } from './limits.ts';
 
 const measure = (q: string, vars: Record<string, unknown> = {}) => {
   const doc = parse(q);

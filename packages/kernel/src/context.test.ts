@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { hasScope, isScope, ROLE_SCOPES, roleAtLeast } from './context';
-import { unwrap, ValidationError } from './errors';
-import { validateInput } from './validation';
+import { hasScope, isScope, ROLE_SCOPES, roleAtLeast } from './context.ts';
+import { unwrap, ValidationError } from './errors.ts';
+import { validateInput } from './validation.ts';
 
 describe('scopes and roles', () => {
   it('a wildcard scope covers every context with the same access only', () => {

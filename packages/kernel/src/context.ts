@@ -1,7 +1,7 @@
 // Who is calling and for which organization: built by the gateway, signed, and verified by
 // every subgraph before a resolver runs.
-import { ForbiddenError, fail, ok, type Result, UnauthenticatedError } from './errors';
-import type { OrganizationId } from './ids';
+import { ForbiddenError, fail, ok, type Result, UnauthenticatedError } from './errors.ts';
+import type { OrganizationId } from './ids.ts';
 
 export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];

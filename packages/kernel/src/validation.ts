@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { fail, ok, type Result, ValidationError } from './errors';
+import { fail, ok, type Result, ValidationError } from './errors.ts';
 
 /** Parses input with a zod schema; failures become a ValidationError pointing at each bad field. */
 export function validateInput<T>(

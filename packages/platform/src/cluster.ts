@@ -9,13 +9,13 @@ import {
   type queueModel,
   type secretsModel,
   type serverModel,
-} from './config';
-import { runMigrations } from './db/migrate';
-import { createLogger } from './logger';
-import type { ContextModule } from './module';
-import { createBus, createQueue, loadSecrets, openDatabaseFromEnv, startContext, startPorts } from './runtime';
-import { type HttpHandler, startHttpServer } from './server/http';
-import { Shutdown } from './server/shutdown';
+} from './config.ts';
+import { runMigrations } from './db/migrate.ts';
+import { createLogger } from './logger.ts';
+import type { ContextModule } from './module.ts';
+import { createBus, createQueue, loadSecrets, openDatabaseFromEnv, startContext, startPorts } from './runtime.ts';
+import { type HttpHandler, startHttpServer } from './server/http.ts';
+import { Shutdown } from './server/shutdown.ts';
 
 export interface ClusterEnv {
   server: z.infer<ReturnType<typeof serverModel>>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { busModel, ConfigError, databaseModel, parseEnvironment, secretsModel, serverModel } from './config';
+import { busModel, ConfigError, databaseModel, parseEnvironment, secretsModel, serverModel } from './config.ts';
 
 describe('configuration', () => {
   it('needs no variables for embedded mode', () => {

@@ -2,12 +2,12 @@
 // use cases from the shared ports. Cluster entry points run one module per process; embedded
 // mode runs them all in one.
 import type { GraphQLSchema } from 'graphql';
-import type { EventBus, Subscription } from './bus/event-bus';
-import type { DatabaseHandle } from './db/database';
-import type { MigrationSet } from './db/migrate';
-import type { JobDefinition, JobQueue } from './jobs/job-queue';
-import type { Logger } from './logger';
-import type { OutboxTable } from './outbox/tables';
+import type { EventBus, Subscription } from './bus/event-bus.ts';
+import type { DatabaseHandle } from './db/database.ts';
+import type { MigrationSet } from './db/migrate.ts';
+import type { JobDefinition, JobQueue } from './jobs/job-queue.ts';
+import type { Logger } from './logger.ts';
+import type { OutboxTable } from './outbox/tables.ts';
 
 export interface Secrets {
   /** Signs the gateway -> subgraph context. */

@@ -1,10 +1,10 @@
 import { catalogue, contextOf, createEvent, newId, topicOf } from '@mauntic/kernel';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deadLetterTopicOf, type Subscription } from '../src/bus/event-bus';
-import { KafkaEventBus, type KafkaEventBusOptions, readDeadLetters } from '../src/bus/kafka-event-bus';
-import { testServices } from '../src/testing';
-import { eventBusContract } from './contract/event-bus.contract';
+import { deadLetterTopicOf, type Subscription } from '../src/bus/event-bus.ts';
+import { KafkaEventBus, type KafkaEventBusOptions, readDeadLetters } from '../src/bus/kafka-event-bus.ts';
+import { testServices } from '../src/testing/index.ts';
+import { eventBusContract } from './contract/event-bus.contract.ts';
 
 const brokers = testServices.kafkaBrokers;
 const kafka = new Kafka({ clientId: 'event-bus-test', brokers, logLevel: logLevel.ERROR });

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { catalogue, createEvent, type EventEnvelope, newId } from '@mauntic/kernel';
 import { describe, expect, it } from 'vitest';
-import { LocalEventBus } from '../src/bus/local-event-bus';
-import { eventBusContract } from './contract/event-bus.contract';
+import { LocalEventBus } from '../src/bus/local-event-bus.ts';
+import { eventBusContract } from './contract/event-bus.contract.ts';
 
 eventBusContract('local', async () => {
   const bus = new LocalEventBus();

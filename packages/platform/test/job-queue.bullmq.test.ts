@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { BullMqJobQueue } from '../src/jobs/bullmq-job-queue';
-import { defineJob } from '../src/jobs/job-queue';
-import { testServices } from '../src/testing';
-import { jobQueueContract } from './contract/job-queue.contract';
+import { BullMqJobQueue } from '../src/jobs/bullmq-job-queue.ts';
+import { defineJob } from '../src/jobs/job-queue.ts';
+import { testServices } from '../src/testing/index.ts';
+import { jobQueueContract } from './contract/job-queue.contract.ts';
 
 const { redisUrl } = testServices;
 const prefix = `test-jobs-${randomUUID().slice(0, 8)}`;

@@ -2,9 +2,9 @@
 // short enough to watch expire.
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { defineJob } from '../src/jobs/job-queue';
-import { LocalJobQueue } from '../src/jobs/local-job-queue';
-import { jobQueueContract } from './contract/job-queue.contract';
+import { defineJob } from '../src/jobs/job-queue.ts';
+import { LocalJobQueue } from '../src/jobs/local-job-queue.ts';
+import { jobQueueContract } from './contract/job-queue.contract.ts';
 
 jobQueueContract('local', async () => {
   const queue = new LocalJobQueue();

@@ -4,13 +4,13 @@ import { promisify } from 'node:util';
 import { type EventEnvelope, newId } from '@mauntic/kernel';
 import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaEventBus } from '../src/bus/kafka-event-bus';
-import { type DatabaseHandle, openDatabase } from '../src/db/database';
-import { createLogger } from '../src/logger';
-import { applyOnce } from '../src/outbox/processed-events';
-import { OutboxRelay } from '../src/outbox/relay';
-import { testServices } from '../src/testing/services';
-import { testContext } from './fixtures/outbox-schema';
+import { KafkaEventBus } from '../src/bus/kafka-event-bus.ts';
+import { type DatabaseHandle, openDatabase } from '../src/db/database.ts';
+import { createLogger } from '../src/logger.ts';
+import { applyOnce } from '../src/outbox/processed-events.ts';
+import { OutboxRelay } from '../src/outbox/relay.ts';
+import { TYPESCRIPT_NODE_ARGS, testServices } from '../src/testing/services.ts';
+import { testContext } from './fixtures/outbox-schema.ts';
 
 const run = promisify(execFile);
 const logger = createLogger('test', 'silent');
@@ -77,8 +77,7 @@ describe('transactional outbox (postgres + kafka)', () => {
     const child = run(
       process.execPath,
       [
-        '--import',
-        'tsx',
+        ...TYPESCRIPT_NODE_ARGS,
         'test/fixtures/relay-then-die.ts',
         testServices.databaseUrl,
         'outbox_pg_test',

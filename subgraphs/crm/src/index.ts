@@ -1,7 +1,7 @@
 // The CRM subgraph as its own process (cluster mode).
 import { runClusterContext, runMain } from '@mauntic/platform';
-import { parseCrmEnvironment } from './environment';
-import { crmHttpRoutes, crmModule } from './module';
+import { parseCrmEnvironment } from './environment.ts';
+import { crmHttpRoutes, crmModule } from './module.ts';
 
 runMain(async () => {
   const env = parseCrmEnvironment();

@@ -1,9 +1,9 @@
 // The CRM context as the runtime wires it (cluster: src/index.ts; embedded: one process).
 import { fileURLToPath } from 'node:url';
 import type { ContextModule } from '@mauntic/platform';
-import { type CrmServices, createCrmServices } from './app/services';
-import { outbox } from './db/schema';
-import { schema } from './graphql';
+import { type CrmServices, createCrmServices } from './app/services.ts';
+import { outbox } from './db/schema.ts';
+import { schema } from './graphql/index.ts';
 
 export function crmModule(options: { now?: () => Date; refreshIntervalMs?: number } = {}): ContextModule<CrmServices> {
   return {
@@ -28,5 +28,5 @@ export function crmModule(options: { now?: () => Date; refreshIntervalMs?: numbe
   };
 }
 
-export { crmHttpRoutes } from './http/contact-export';
+export { crmHttpRoutes } from './http/contact-export.ts';
 export type { CrmServices };

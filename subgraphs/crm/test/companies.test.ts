@@ -2,7 +2,7 @@
 // organizations' companies are out of reach.
 import { unwrap } from '@mauntic/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 describe.each(DATABASES)('deleting companies (%s)', (_name, open) => {
   let crm: Awaited<ReturnType<typeof openCrm>>;

@@ -4,9 +4,9 @@ import { type OrganizationId, unwrap } from '@mauntic/kernel';
 import { createLogger, type RunningHttpServer, startHttpServer } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTACT_EXPORT_PATH, EXPORT_LINK_TTL_MS } from '../src/app/contact-exports';
-import { crmHttpRoutes } from '../src/http/contact-export';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { CONTACT_EXPORT_PATH, EXPORT_LINK_TTL_MS } from '../src/app/contact-exports.ts';
+import { crmHttpRoutes } from '../src/http/contact-export.ts';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 describe.each(DATABASES)('contact export downloads (%s)', (_name, open) => {
   let crm: Awaited<ReturnType<typeof openCrm>>;

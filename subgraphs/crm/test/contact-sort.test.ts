@@ -2,8 +2,8 @@
 // both ways, across keyset pages (ties on the value broken by id).
 import { unwrap } from '@mauntic/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ContactPage, ContactPageArgs } from '../src/app/contact-queries';
-import { DATABASES, newOrg, openCrm } from './harness';
+import type { ContactPage, ContactPageArgs } from '../src/app/contact-queries.ts';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 describe.each(DATABASES)('contacts sorted by a custom field (%s)', (_name, open) => {
   let crm: Awaited<ReturnType<typeof openCrm>>;

@@ -4,8 +4,8 @@ import { catalogue, createEvent, type EventEnvelope, newId, unwrap } from '@maun
 import { createLogger, LocalEventBus } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { activities } from '../src/db/schema';
-import { DATABASES, newOrg, openCrm, withKafkaCrm } from './harness';
+import { activities } from '../src/db/schema.ts';
+import { DATABASES, newOrg, openCrm, withKafkaCrm } from './harness.ts';
 
 const logger = createLogger('test', 'silent');
 

@@ -10,7 +10,7 @@ import {
   runMigrations,
 } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
-import { type CrmServices, createCrmServices } from '../src/app/services';
+import { type CrmServices, createCrmServices } from '../src/app/services.ts';
 
 export const DATABASES = [
   ['postgres', () => openDatabase({ url: testServices.databaseUrl, maxConnections: 5 })],

@@ -6,9 +6,9 @@ import { newId, unwrap } from '@mauntic/kernel';
 import { parse } from 'csv-parse/sync';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ContactImportRow } from '../src/app/contact-imports';
-import { contacts, importChunks, segmentMembers } from '../src/db/schema';
-import { DATABASES, newOrg, openCrm } from './harness';
+import type { ContactImportRow } from '../src/app/contact-imports.ts';
+import { contacts, importChunks, segmentMembers } from '../src/db/schema.ts';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 type Ctx = ReturnType<typeof newOrg>;
 

@@ -4,9 +4,9 @@ import { unwrap } from '@mauntic/kernel';
 import { and, eq, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDynamicSegments, rebuildSegment } from '../src/app/segment-membership';
-import { outbox, segmentMembers } from '../src/db/schema';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { loadDynamicSegments, rebuildSegment } from '../src/app/segment-membership.ts';
+import { outbox, segmentMembers } from '../src/db/schema.ts';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 type Op =
   | { kind: 'create'; plan: string; revenue: number; tags: string[] }

@@ -5,8 +5,8 @@ import { catalogue, createEvent, type EventEnvelope, newId, unwrap } from '@maun
 import { createLogger, LocalEventBus } from '@mauntic/platform';
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { activities, outbox } from '../src/db/schema';
-import { DATABASES, newOrg, openCrm, withKafkaCrm } from './harness';
+import { activities, outbox } from '../src/db/schema.ts';
+import { DATABASES, newOrg, openCrm, withKafkaCrm } from './harness.ts';
 
 const logger = createLogger('test', 'silent');
 

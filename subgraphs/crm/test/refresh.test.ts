@@ -1,7 +1,7 @@
 // Segments whose filters read the clock are rebuilt on a schedule, so membership follows time.
 import { unwrap } from '@mauntic/kernel';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 describe.each(DATABASES)('time-dependent segments (%s)', (_name, open) => {
   let clock = new Date();

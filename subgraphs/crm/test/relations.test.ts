@@ -2,9 +2,9 @@
 import { unwrap } from '@mauntic/kernel';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mergedValues } from '../src/app/merge';
-import { activities, outbox } from '../src/db/schema';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { mergedValues } from '../src/app/merge.ts';
+import { activities, outbox } from '../src/db/schema.ts';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
   let crm: Awaited<ReturnType<typeof openCrm>>;

@@ -16,9 +16,9 @@ import {
   doNotContact,
   segmentMembers,
   segments,
-} from '../src/db/schema';
-import { type CompileOptions, compileFilter, countMatching, selectMatching } from '../src/db/segment-sql';
-import type { FieldDefinition } from '../src/domain/field-types';
+} from '../src/db/schema.ts';
+import { type CompileOptions, compileFilter, countMatching, selectMatching } from '../src/db/segment-sql.ts';
+import type { FieldDefinition } from '../src/domain/field-types.ts';
 import {
   addDays,
   type BehaviorCondition,
@@ -34,7 +34,7 @@ import {
   spanStart,
   startOfDay,
   validateFilter,
-} from '../src/domain/segment-filter';
+} from '../src/domain/segment-filter.ts';
 
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
 const NOW = new Date('2024-06-15T12:00:00Z');

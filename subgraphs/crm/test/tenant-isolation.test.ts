@@ -12,8 +12,8 @@ import {
   runAs,
 } from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { schema } from '../src/graphql';
-import { DATABASES, newOrg, openCrm } from './harness';
+import { schema } from '../src/graphql/index.ts';
+import { DATABASES, newOrg, openCrm } from './harness.ts';
 
 type Org = ReturnType<typeof newOrg>;
 interface Fixtures {

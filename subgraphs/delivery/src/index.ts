@@ -2,11 +2,11 @@
 // webhook endpoints, and (when DELIVERY_INBOUND_SMTP_PORT is set) the inbound SMTP endpoint
 // that takes DSN bounces and ARF complaints.
 import { ConfigError, runClusterContext, runMain } from '@mauntic/platform';
-import { parseDeliveryEnvironment } from './environment';
-import { deliveryRoutes } from './http/routes';
-import { startFeedbackEndpoint } from './inbound-endpoint';
-import { deliveryModule } from './module';
-import { parseEncryptionKey } from './providers';
+import { parseDeliveryEnvironment } from './environment.ts';
+import { deliveryRoutes } from './http/routes.ts';
+import { startFeedbackEndpoint } from './inbound-endpoint.ts';
+import { deliveryModule } from './module.ts';
+import { parseEncryptionKey } from './providers/index.ts';
 
 runMain(async () => {
   const env = parseDeliveryEnvironment();

@@ -1,9 +1,9 @@
 // The delivery context as the runtime wires it (cluster: src/index.ts; embedded: one process).
 import { fileURLToPath } from 'node:url';
 import type { ContextModule } from '@mauntic/platform';
-import { createDeliveryServices, type DeliveryServices } from './app/services';
-import { outbox } from './db/schema';
-import { schema } from './graphql';
+import { createDeliveryServices, type DeliveryServices } from './app/services.ts';
+import { outbox } from './db/schema.ts';
+import { schema } from './graphql/index.ts';
 
 export interface DeliveryModuleOptions {
   /** Where recipients reach tracking and unsubscribe endpoints. */

@@ -9,7 +9,7 @@ import {
   InvalidEncryptionKeyError,
   parseEncryptionKey,
   SecretDecryptionError,
-} from '../src/providers';
+} from '../src/providers/index.ts';
 
 const key = parseEncryptionKey(generateEncryptionKey());
 const row = { organizationId: 'org-1', providerId: 'prov-1' };

@@ -4,11 +4,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newId } from '@mauntic/kernel';
-import { createEngine } from '../../../workers/delivery-engine/src/create-engine';
-import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine';
-import { Journal, journalFile } from '../../../workers/delivery-engine/src/journal';
-import { createMemoryRateLimiter } from '../src/providers';
-import { type openDelivery, PUBLIC_BASE_URL } from './harness';
+import { createEngine } from '../../../workers/delivery-engine/src/create-engine.ts';
+import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
+import { Journal, journalFile } from '../../../workers/delivery-engine/src/journal.ts';
+import { createMemoryRateLimiter } from '../src/providers/index.ts';
+import { type openDelivery, PUBLIC_BASE_URL } from './harness.ts';
 
 type Env = Awaited<ReturnType<typeof openDelivery>>;
 

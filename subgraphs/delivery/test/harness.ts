@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { catalogue, createEvent, newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
 import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
-import { applyCrmEvent } from '../src/app/contacts-projection';
-import { createDeliveryServices, type DeliveryServices } from '../src/app/services';
-import { deliveryModule } from '../src/module';
+import { applyCrmEvent } from '../src/app/contacts-projection.ts';
+import { createDeliveryServices, type DeliveryServices } from '../src/app/services.ts';
+import { deliveryModule } from '../src/module.ts';
 
 export const DATABASES = [
   ['postgres', () => openDatabase({ url: testServices.databaseUrl, maxConnections: 8 })],

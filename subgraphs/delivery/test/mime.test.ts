@@ -1,7 +1,7 @@
 // The raw message writer the SMTP, SES and Mailgun adapters send: what mail readers parse back.
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import { buildRawMessage } from '../src/providers';
+import { buildRawMessage } from '../src/providers/index.ts';
 
 const base = {
   messageId: '01a217f5-c397-7788-bb57-4906166c7a0f',

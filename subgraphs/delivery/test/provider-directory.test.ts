@@ -2,10 +2,10 @@
 // a batch ask for it at once, so SMTP connections are shared and none is left open.
 import { newId } from '@mauntic/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProviderDirectory } from '../src/app/provider-directory';
-import { createMemoryRateLimiter, type OutboundMessage } from '../src/providers';
-import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
-import { DATABASES, newOrg, openDelivery, useSmtpRelay } from './harness';
+import { createProviderDirectory } from '../src/app/provider-directory.ts';
+import { createMemoryRateLimiter, type OutboundMessage } from '../src/providers/index.ts';
+import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
+import { DATABASES, newOrg, openDelivery, useSmtpRelay } from './harness.ts';
 
 describe.each(DATABASES)('the provider directory (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;

@@ -6,9 +6,9 @@ import { createLogger } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import { graphql } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schema } from '../src/graphql';
-import { decryptSecrets, type EncryptionKey } from '../src/providers';
-import { DATABASES, newOrg, openDelivery } from './harness';
+import { schema } from '../src/graphql/index.ts';
+import { decryptSecrets, type EncryptionKey } from '../src/providers/index.ts';
+import { DATABASES, newOrg, openDelivery } from './harness.ts';
 
 const logger = createLogger('test', 'silent');
 

@@ -24,7 +24,7 @@ import {
   secretFields,
   signWebhook,
   withFailover,
-} from '../src/providers';
+} from '../src/providers/index.ts';
 import {
   fcmError,
   fcmSent,
@@ -39,8 +39,8 @@ import {
   startHttpFake,
   twilioError,
   twilioMessage,
-} from './fakes/http-fake';
-import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
+} from './fakes/http-fake.ts';
+import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
 
 let counter = 0;
 function email(overrides: Partial<EmailMessage> = {}): EmailMessage {

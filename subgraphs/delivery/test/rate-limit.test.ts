@@ -13,7 +13,7 @@ import {
   type RateLimiter,
   takeTokens,
   withRateLimit,
-} from '../src/providers';
+} from '../src/providers/index.ts';
 
 let redis: Redis;
 beforeAll(() => {

@@ -3,8 +3,8 @@
 import { catalogue, createEvent, newId, unwrap } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applySendRequest } from '../src/app/send-requests';
-import { DATABASES, newOrg, openDelivery, seedContact } from './harness';
+import { applySendRequest } from '../src/app/send-requests.ts';
+import { DATABASES, newOrg, openDelivery, seedContact } from './harness.ts';
 
 describe.each(DATABASES)('send requests from the bus (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;

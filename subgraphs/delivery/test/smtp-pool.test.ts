@@ -5,9 +5,9 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildRawMessage } from '../src/providers';
-import { SmtpPool } from '../src/providers/smtp-pool';
-import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
+import { buildRawMessage } from '../src/providers/index.ts';
+import { SmtpPool } from '../src/providers/smtp-pool.ts';
+import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
 
 const message = (html: string, text: string) =>
   buildRawMessage({

@@ -4,8 +4,8 @@
 import { unwrap } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TemplateSyntaxError } from '../src/domain/templates';
-import { DATABASES, newOrg, openDelivery, seedContact } from './harness';
+import { TemplateSyntaxError } from '../src/domain/templates/index.ts';
+import { DATABASES, newOrg, openDelivery, seedContact } from './harness.ts';
 
 describe.each(DATABASES)('templates (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;

@@ -6,11 +6,11 @@ import { type RunningHttpServer, startHttpServer } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine';
-import { deliveryRoutes } from '../src/http/routes';
-import { drain, startEngineFor } from './engine-driver';
-import { type SmtpFake, startSmtpFake } from './fakes/smtp-server';
-import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, seedContact, useSmtpRelay } from './harness';
+import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
+import { deliveryRoutes } from '../src/http/routes.ts';
+import { drain, startEngineFor } from './engine-driver.ts';
+import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
+import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, seedContact, useSmtpRelay } from './harness.ts';
 
 const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text>Hello {{contact.firstName}}, deals for you.</mj-text>

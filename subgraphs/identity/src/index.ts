@@ -1,8 +1,8 @@
 // The identity subgraph as its own process (cluster mode).
 import { runClusterContext, runMain, verifyInternalContext } from '@mauntic/platform';
 import { z } from 'zod';
-import { parseIdentityEnvironment } from './environment';
-import { identityModule } from './module';
+import { parseIdentityEnvironment } from './environment.ts';
+import { identityModule } from './module.ts';
 
 runMain(async () => {
   const env = parseIdentityEnvironment();

@@ -1,10 +1,10 @@
 // The identity context as the runtime wires it (cluster: src/index.ts; embedded: one process).
 import { fileURLToPath } from 'node:url';
 import type { ContextModule } from '@mauntic/platform';
-import { createIdentityServices, type IdentityServices } from './app/services';
-import { outbox } from './db/schema';
-import { type IdentitySettings, identityModel } from './environment';
-import { schema } from './graphql';
+import { createIdentityServices, type IdentityServices } from './app/services.ts';
+import { outbox } from './db/schema.ts';
+import { type IdentitySettings, identityModel } from './environment.ts';
+import { schema } from './graphql/index.ts';
 
 export function identityModule(settings: IdentitySettings = identityModel.parse({})): ContextModule<IdentityServices> {
   return {

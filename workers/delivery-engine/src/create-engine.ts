@@ -4,7 +4,7 @@ import { createDispatcher } from '@mauntic/delivery/dispatch';
 import { createProviderDirectory, createRenderer, localOutboxStore } from '@mauntic/delivery/engine-parts';
 import type { RateLimiter } from '@mauntic/delivery/providers';
 import type { DatabaseHandle, Logger } from '@mauntic/platform';
-import { DeliveryEngine, type EngineOptions } from './engine';
+import { DeliveryEngine, type EngineOptions } from './engine.ts';
 
 export interface CreateEngineOptions
   extends Pick<
@@ -33,4 +33,4 @@ export function createEngine(options: CreateEngineOptions): DeliveryEngine {
   const dispatcher = createDispatcher({ handle: options.handle, logger: options.logger, providers, renderer });
   return new DeliveryEngine({ ...options, dispatcher });
 }
-export { DeliveryEngine } from './engine';
+export { DeliveryEngine } from './engine.ts';

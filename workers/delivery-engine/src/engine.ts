@@ -18,7 +18,7 @@ import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type DatabaseHandle, type Logger, registry, type Subscription } from '@mauntic/platform';
 import { and, eq, lte, sql } from 'drizzle-orm';
 import { Counter, Histogram } from 'prom-client';
-import { Journal, journalFile, journalFiles, readJournals } from './journal';
+import { Journal, journalFile, journalFiles, readJournals } from './journal.ts';
 
 type MessageRow = typeof messages.$inferSelect;
 

@@ -11,8 +11,8 @@ import {
   startHttpServer,
 } from '@mauntic/platform';
 import { Redis } from 'ioredis';
-import { createEngine } from './create-engine';
-import { parseEngineEnvironment } from './environment';
+import { createEngine } from './create-engine.ts';
+import { parseEngineEnvironment } from './environment.ts';
 
 runMain(async () => {
   const env = parseEngineEnvironment();

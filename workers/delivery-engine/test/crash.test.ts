@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { createDeliveryServices } from '@mauntic/delivery/services';
 import { newId, unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
-import { testServices } from '@mauntic/platform/testing';
+import { TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryModule } from '../../../subgraphs/delivery/src/module';
-import { newOrg } from '../../../subgraphs/delivery/test/harness';
+import { deliveryModule } from '../../../subgraphs/delivery/src/module.ts';
+import { newOrg } from '../../../subgraphs/delivery/test/harness.ts';
 
 /** An SMTP server that keeps every accepted recipient and answers each message after a pause. */
 async function slowSink(replyDelayMs: number) {
@@ -101,7 +101,7 @@ describe('an engine killed with SIGKILL mid-batch', () => {
     const script = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
     const start = () =>
       new Promise<ChildProcess>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', script], {
+        const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, script], {
           env: {
             ...process.env,
             DATABASE_URL: testServices.databaseUrl,

@@ -8,13 +8,13 @@ import { catalogue, createEvent, newId, unwrap } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyCrmEvent } from '../../../subgraphs/delivery/src/app/contacts-projection';
-import { enqueueMessage } from '../../../subgraphs/delivery/src/app/send';
-import { type SmtpFake, startSmtpFake } from '../../../subgraphs/delivery/test/fakes/smtp-server';
-import { DATABASES, newOrg, openDelivery, seedContact } from '../../../subgraphs/delivery/test/harness';
-import { createEngine } from '../src/create-engine';
-import type { DeliveryEngine } from '../src/engine';
-import { Journal, journalFile } from '../src/journal';
+import { applyCrmEvent } from '../../../subgraphs/delivery/src/app/contacts-projection.ts';
+import { enqueueMessage } from '../../../subgraphs/delivery/src/app/send.ts';
+import { type SmtpFake, startSmtpFake } from '../../../subgraphs/delivery/test/fakes/smtp-server.ts';
+import { DATABASES, newOrg, openDelivery, seedContact } from '../../../subgraphs/delivery/test/harness.ts';
+import { createEngine } from '../src/create-engine.ts';
+import type { DeliveryEngine } from '../src/engine.ts';
+import { Journal, journalFile } from '../src/journal.ts';
 
 const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text>Hello {{contact.firstName}}, your order {{context.order}} shipped.</mj-text>

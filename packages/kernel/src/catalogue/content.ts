@@ -1,7 +1,7 @@
 // Content's events: forms and landing pages, as the content context will publish them and CRM
 // (timeline, behavioural segments, point rules) consumes them. Keyed by the contact.
 import { z } from 'zod';
-import { defineEvent } from '../events/envelope';
+import { defineEvent } from '../events/envelope.ts';
 
 /** A submitted value: text, a number, a checkbox, or the choices of a multi-choice field. */
 const submittedValue = z.union([

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent } from '../events/envelope';
+import { defineEvent } from '../events/envelope.ts';
 
 const contactSnapshot = z.object({
   email: z.string().nullable(),

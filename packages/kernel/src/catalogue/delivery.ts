@@ -1,7 +1,7 @@
 // Delivery's events: the contract the delivery context publishes and others (CRM, analytics,
 // journeys) consume. Keyed by the contact when there is one.
 import { z } from 'zod';
-import { defineEvent } from '../events/envelope';
+import { defineEvent } from '../events/envelope.ts';
 
 const message = {
   messageId: z.uuid(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ROLES } from '../context';
-import { defineEvent } from '../events/envelope';
+import { ROLES } from '../context.ts';
+import { defineEvent } from '../events/envelope.ts';
 
 export const organizationCreated = defineEvent(
   'identity.organization.created',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { catalogue, InvalidEventError, parseEvent } from './catalogue';
-import { contextOf, createEvent, topicOf } from './envelope';
+import { catalogue, InvalidEventError, parseEvent } from './catalogue.ts';
+import { contextOf, createEvent, topicOf } from './envelope.ts';
 
 const org = '01900000-0000-7000-8000-000000000001';
 const user = '01900000-0000-7000-8000-000000000002';

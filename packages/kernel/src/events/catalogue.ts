@@ -1,10 +1,10 @@
 // Every event type and version the platform knows. Producers build events from these
 // definitions; consumers validate what they receive against them.
-import * as content from '../catalogue/content';
-import * as crm from '../catalogue/crm';
-import * as delivery from '../catalogue/delivery';
-import * as identity from '../catalogue/identity';
-import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope';
+import * as content from '../catalogue/content.ts';
+import * as crm from '../catalogue/crm.ts';
+import * as delivery from '../catalogue/delivery.ts';
+import * as identity from '../catalogue/identity.ts';
+import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope.ts';
 
 export const catalogue = { identity, crm, delivery, content } as const;
 

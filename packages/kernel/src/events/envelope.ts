@@ -1,6 +1,6 @@
 // The envelope every domain event travels in, on the outbox, on Kafka and in memory.
 import { z } from 'zod';
-import { newId } from '../ids';
+import { newId } from '../ids.ts';
 
 export const eventEnvelopeSchema = z.object({
   id: z.uuid({ version: 'v7' }),

@@ -36,10 +36,10 @@ import {
   Partitioners,
   type Producer,
 } from 'kafkajs';
-import { createLogger, type Logger } from '../logger';
-import { metrics } from '../metrics';
-import { type DeadLetter, deadLetterTopicOf, type EventBus, type Subscription } from './event-bus';
-import { errorText, handleWithRetries } from './local-event-bus';
+import { createLogger, type Logger } from '../logger.ts';
+import { metrics } from '../metrics.ts';
+import { type DeadLetter, deadLetterTopicOf, type EventBus, type Subscription } from './event-bus.ts';
+import { errorText, handleWithRetries } from './local-event-bus.ts';
 
 export interface KafkaEventBusOptions {
   brokers: string[];

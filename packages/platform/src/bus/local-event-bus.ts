@@ -20,9 +20,9 @@
 // handler itself and never starts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contextOf, type EventEnvelope, parseEvent, topicOf } from '@mauntic/kernel';
-import { createLogger, type Logger, runWithLogScope } from '../logger';
-import { metrics } from '../metrics';
-import { DEFAULT_MAX_ATTEMPTS, type DeadLetter, type EventBus, retryDelayMs, type Subscription } from './event-bus';
+import { createLogger, type Logger, runWithLogScope } from '../logger.ts';
+import { metrics } from '../metrics.ts';
+import { DEFAULT_MAX_ATTEMPTS, type DeadLetter, type EventBus, retryDelayMs, type Subscription } from './event-bus.ts';
 
 export interface LocalEventBusOptions {
   logger?: Logger;

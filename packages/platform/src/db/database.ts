@@ -7,7 +7,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { type FolderLock, lockFolder } from './folder-lock';
+import { type FolderLock, lockFolder } from './folder-lock.ts';
 
 export type Database = PgDatabase<PgQueryResultHKT, any>;
 export type Transaction = PgTransaction<PgQueryResultHKT, any, any>;

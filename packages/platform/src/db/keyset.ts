@@ -2,8 +2,8 @@
 // every context needs.
 import { and, count, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import { type Connection, type PageWindow, toConnection } from '../graphql/connection';
-import type { Executor } from './database';
+import { type Connection, type PageWindow, toConnection } from '../graphql/connection.ts';
+import type { Executor } from './database.ts';
 
 type OrganizationTable = PgTable & { id: PgColumn; organizationId: PgColumn };
 

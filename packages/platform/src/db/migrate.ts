@@ -6,7 +6,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import type { DatabaseHandle } from './database';
+import type { DatabaseHandle } from './database.ts';
 
 export interface MigrationSet {
   /** The Postgres schema the context owns, e.g. 'identity'. */

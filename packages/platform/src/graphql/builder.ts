@@ -9,7 +9,7 @@ import FederationPlugin from '@pothos/plugin-federation';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
-import type { Logger } from '../logger';
+import type { Logger } from '../logger.ts';
 
 export interface SubgraphContext {
   request: RequestContext;

@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '@mauntic/kernel';
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
-import type { Builder } from './builder';
+import type { Builder } from './builder.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pageWindow, toConnection } from './connection';
+import { pageWindow, toConnection } from './connection.ts';
 
 const ids = [
   '01900000-0000-7000-8000-000000000003',

@@ -12,8 +12,8 @@
 //   promised to callers.
 import { type Job, type Processor, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createLogger, type Logger } from '../logger';
-import { metrics } from '../metrics';
+import { createLogger, type Logger } from '../logger.ts';
+import { metrics } from '../metrics.ts';
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
@@ -22,7 +22,7 @@ import {
   JOB_RETENTION_SECONDS,
   type JobDefinition,
   type JobQueue,
-} from './job-queue';
+} from './job-queue.ts';
 
 export interface BullMqJobQueueOptions {
   redisUrl: string;

@@ -13,8 +13,8 @@
 // - a jobId deduplicates while its job waits or runs, and for JOB_RETENTION_SECONDS after it
 //   finished, whether it succeeded or failed.
 import { randomUUID } from 'node:crypto';
-import { createLogger, type Logger } from '../logger';
-import { metrics } from '../metrics';
+import { createLogger, type Logger } from '../logger.ts';
+import { metrics } from '../metrics.ts';
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
@@ -23,7 +23,7 @@ import {
   JOB_RETENTION_SECONDS,
   type JobDefinition,
   type JobQueue,
-} from './job-queue';
+} from './job-queue.ts';
 
 export interface LocalJobQueueOptions {
   logger?: Logger;

@@ -2,8 +2,8 @@
 // delivered on commit and wakes the relay; nothing is announced that was not committed.
 import { contextOf, type EventEnvelope, topicOf } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
-import type { Executor } from '../db/database';
-import type { OutboxTable } from './tables';
+import type { Executor } from '../db/database.ts';
+import type { OutboxTable } from './tables.ts';
 
 export const OUTBOX_CHANNEL = 'mauntic_outbox';
 

@@ -1,8 +1,8 @@
 // Idempotent consumers: an event's effect and the record that it was applied commit together,
 // so a redelivered event changes nothing.
 import type { EventEnvelope } from '@mauntic/kernel';
-import type { Database, Transaction } from '../db/database';
-import type { ProcessedEventsTable } from './tables';
+import type { Database, Transaction } from '../db/database.ts';
+import type { ProcessedEventsTable } from './tables.ts';
 
 /** Runs `apply` in a transaction unless `consumer` already applied this event. True if it ran. */
 export async function applyOnce(

@@ -8,12 +8,12 @@
 // to the same database while the local bus delivers.
 import type { EventEnvelope } from '@mauntic/kernel';
 import { and, asc, inArray, isNull, lt, or, sql } from 'drizzle-orm';
-import type { EventBus } from '../bus/event-bus';
-import type { DatabaseHandle } from '../db/database';
-import type { Logger } from '../logger';
-import { metrics } from '../metrics';
-import { OUTBOX_CHANNEL } from './outbox';
-import type { OutboxTable } from './tables';
+import type { EventBus } from '../bus/event-bus.ts';
+import type { DatabaseHandle } from '../db/database.ts';
+import type { Logger } from '../logger.ts';
+import { metrics } from '../metrics.ts';
+import { OUTBOX_CHANNEL } from './outbox.ts';
+import type { OutboxTable } from './tables.ts';
 
 export interface OutboxRelayOptions {
   handle: DatabaseHandle;

@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from '../logger';
-import { metrics, registry } from '../metrics';
+import type { Logger } from '../logger.ts';
+import { metrics, registry } from '../metrics.ts';
 
 export interface HttpRequest {
   method: string;

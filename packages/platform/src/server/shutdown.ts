@@ -1,7 +1,7 @@
 // Graceful shutdown: on SIGTERM/SIGINT run the registered steps in reverse order of
 // registration (stop taking work, drain in-flight work, then close connections), bounded by a
 // timeout, then exit.
-import type { Logger } from '../logger';
+import type { Logger } from '../logger.ts';
 
 export class Shutdown {
   private readonly steps: { name: string; run: () => Promise<void> }[] = [];

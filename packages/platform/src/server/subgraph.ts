@@ -4,10 +4,10 @@
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import type { SubgraphContext } from '../graphql/builder';
-import { type Logger, runWithLogScope } from '../logger';
-import type { HttpRequest, HttpResponse } from './http';
-import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, verifyInternalContext } from './internal-context';
+import type { SubgraphContext } from '../graphql/builder.ts';
+import { type Logger, runWithLogScope } from '../logger.ts';
+import type { HttpRequest, HttpResponse } from './http.ts';
+import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, verifyInternalContext } from './internal-context.ts';
 
 export interface SubgraphOptions {
   name: string;

@@ -1,2 +1,2 @@
-export * from './services';
-export * from './tenant-isolation';
+export * from './services.ts';
+export * from './tenant-isolation.ts';

@@ -5,5 +5,11 @@ export const testServices = {
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
   /** Tests keep to their own topics, apart from what `pnpm start` or a benchmark publish. */
-  kafkaTopicPrefix: 'mauntic-test',
+  kafkaTopicPrefix: process.env.TEST_KAFKA_TOPIC_PREFIX ?? 'mauntic-test',
 };
+
+/**
+ * Node arguments that run a TypeScript file of the workspace in a child process, with workspace
+ * packages resolved to their sources (the `source` export condition), as vitest resolves them.
+ */
+export const TYPESCRIPT_NODE_ARGS = ['--conditions=source', '--import', 'tsx'] as const;

@@ -1,8 +1,8 @@
 // What every context's tenant-isolation matrix needs: run a field as an organization through the
 // subgraph schema, see every row an organization owns, and know which fields lack a case.
 import { type ExecutionResult, type GraphQLSchema, graphql } from 'graphql';
-import { type DatabaseHandle, sql } from '../db/database';
-import { createLogger } from '../logger';
+import { type DatabaseHandle, sql } from '../db/database.ts';
+import { createLogger } from '../logger.ts';
 
 /** GraphQL results, read loosely in the cases. */
 export type Data = Record<string, any>;

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { catalogue, createEvent, type EventEnvelope, newId, topicOf } from '@mauntic/kernel';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { DeadLetter, DeliveryInfo, EventBus } from '../../src/bus/event-bus';
+import type { DeadLetter, DeliveryInfo, EventBus } from '../../src/bus/event-bus.ts';
 
 export interface EventBusHarness {
   /** A new bus; the test subscribes, then calls start(). */

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { defineJob, type JobDefinition, type JobInfo, type JobQueue } from '../../src/jobs/job-queue';
-import { metrics } from '../../src/metrics';
+import { defineJob, type JobDefinition, type JobInfo, type JobQueue } from '../../src/jobs/job-queue.ts';
+import { metrics } from '../../src/metrics.ts';
 
 export interface JobQueueHarness {
   queue: JobQueue;

@@ -5,11 +5,11 @@ import { fail, NotFoundError, newId, ok, type RequestContext, ValidationError, v
 import type { Executor } from '@mauntic/platform';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { activities, contacts } from '../db/schema';
-import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
-import { applyPointRules, type TriggerOccurrence } from './point-rules';
-import { reevaluateMemberships } from './segment-membership';
+import { activities, contacts } from '../db/schema.ts';
+import { requireScope } from './authorize.ts';
+import type { CrmDeps } from './deps.ts';
+import { applyPointRules, type TriggerOccurrence } from './point-rules.ts';
+import { reevaluateMemberships } from './segment-membership.ts';
 
 export type ActivityRow = typeof activities.$inferSelect;
 

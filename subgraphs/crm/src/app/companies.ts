@@ -14,13 +14,13 @@ import {
 import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { companies, contactCompanies, contacts } from '../db/schema';
-import { checkFieldValue } from '../domain/field-types';
-import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
-import { listFields, toDefinition } from './fields';
-import { reevaluateMemberships } from './segment-membership';
-import { scheduleRebuildsReading } from './segments';
+import { companies, contactCompanies, contacts } from '../db/schema.ts';
+import { checkFieldValue } from '../domain/field-types.ts';
+import { requireScope } from './authorize.ts';
+import type { CrmDeps } from './deps.ts';
+import { listFields, toDefinition } from './fields.ts';
+import { reevaluateMemberships } from './segment-membership.ts';
+import { scheduleRebuildsReading } from './segments.ts';
 
 export type CompanyRow = typeof companies.$inferSelect;
 

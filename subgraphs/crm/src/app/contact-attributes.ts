@@ -15,12 +15,12 @@ import {
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { contacts, doNotContact, outbox, stages } from '../db/schema';
-import { recordOwnActivity } from './activities';
-import { requireScope } from './authorize';
-import { normalizeTag } from './contact-values';
-import type { CrmDeps } from './deps';
-import { reevaluateMemberships } from './segment-membership';
+import { contacts, doNotContact, outbox, stages } from '../db/schema.ts';
+import { recordOwnActivity } from './activities.ts';
+import { requireScope } from './authorize.ts';
+import { normalizeTag } from './contact-values.ts';
+import type { CrmDeps } from './deps.ts';
+import { reevaluateMemberships } from './segment-membership.ts';
 
 export type StageRow = typeof stages.$inferSelect;
 export type DncRow = typeof doNotContact.$inferSelect;

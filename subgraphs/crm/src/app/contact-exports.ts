@@ -16,12 +16,12 @@ import {
 } from '@mauntic/kernel';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { segments } from '../db/schema';
-import { validateFilter } from '../domain/segment-filter';
-import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
-import { exportContactsCsv } from './export-contacts';
-import { fieldDefinitionsOf } from './segment-membership';
+import { segments } from '../db/schema.ts';
+import { validateFilter } from '../domain/segment-filter.ts';
+import { requireScope } from './authorize.ts';
+import type { CrmDeps } from './deps.ts';
+import { exportContactsCsv } from './export-contacts.ts';
+import { fieldDefinitionsOf } from './segment-membership.ts';
 
 /** Where the download is served: on the CRM subgraph and, in embedded mode, on the gateway's server. */
 export const CONTACT_EXPORT_PATH = '/crm/exports/contacts.csv';

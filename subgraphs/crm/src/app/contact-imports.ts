@@ -7,12 +7,12 @@ import { defineJob } from '@mauntic/platform';
 import { stringify } from 'csv-stringify/sync';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
-import { contactImportErrors, contactImports, importChunks } from '../db/schema';
-import { requireScope } from './authorize';
-import { normalizeTag } from './contact-values';
-import { contactFieldMap } from './contacts';
-import type { CrmDeps } from './deps';
-import { checkMapping, importContacts } from './import-contacts';
+import { contactImportErrors, contactImports, importChunks } from '../db/schema.ts';
+import { requireScope } from './authorize.ts';
+import { normalizeTag } from './contact-values.ts';
+import { contactFieldMap } from './contacts.ts';
+import type { CrmDeps } from './deps.ts';
+import { checkMapping, importContacts } from './import-contacts.ts';
 
 export type ContactImportRow = typeof contactImports.$inferSelect;
 export type ContactImportErrorRow = typeof contactImportErrors.$inferSelect;

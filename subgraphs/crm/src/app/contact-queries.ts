@@ -2,13 +2,13 @@
 // keyset cursors that carry the sort value and the id.
 import { fail, ok, type RequestContext, type Result, ValidationError } from '@mauntic/kernel';
 import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
-import { contacts } from '../db/schema';
-import { compileFilter } from '../db/segment-sql';
-import { resolveField, type ValueKind, validateFilter } from '../domain/segment-filter';
-import { requireScope } from './authorize';
-import type { ContactRow } from './contacts';
-import type { CrmDeps } from './deps';
-import { fieldDefinitionsOf } from './segment-membership';
+import { contacts } from '../db/schema.ts';
+import { compileFilter } from '../db/segment-sql.ts';
+import { resolveField, type ValueKind, validateFilter } from '../domain/segment-filter.ts';
+import { requireScope } from './authorize.ts';
+import type { ContactRow } from './contacts.ts';
+import type { CrmDeps } from './deps.ts';
+import { fieldDefinitionsOf } from './segment-membership.ts';
 
 // Nullable text sorts as '' (first ascending); the id breaks ties so the order is total.
 const SORT_KEYS = {

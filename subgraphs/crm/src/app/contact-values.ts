@@ -8,7 +8,7 @@ import {
   normalizeLocale,
   normalizePhone,
   normalizeTimezone,
-} from '../domain/field-types';
+} from '../domain/field-types.ts';
 
 export interface ContactInput {
   email?: string | null;

@@ -15,14 +15,14 @@ import {
 } from '@mauntic/kernel';
 import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { activities, contacts, outbox, stages } from '../db/schema';
-import type { FieldDefinition } from '../domain/field-types';
-import { recordOwnActivity } from './activities';
-import { requireScope } from './authorize';
-import { type ContactInput, type ContactValues, checkContactInput } from './contact-values';
-import type { CrmDeps } from './deps';
-import { listFields, toDefinition } from './fields';
-import { leaveAllSegments, reevaluateMemberships } from './segment-membership';
+import { activities, contacts, outbox, stages } from '../db/schema.ts';
+import type { FieldDefinition } from '../domain/field-types.ts';
+import { recordOwnActivity } from './activities.ts';
+import { requireScope } from './authorize.ts';
+import { type ContactInput, type ContactValues, checkContactInput } from './contact-values.ts';
+import type { CrmDeps } from './deps.ts';
+import { listFields, toDefinition } from './fields.ts';
+import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
 
 export type ContactRow = typeof contacts.$inferSelect;
 

@@ -5,12 +5,12 @@
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Executor, type Subscription } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
-import { contacts, processedEvents } from '../db/schema';
-import { recordBehaviour, recordOwnActivity } from './activities';
-import { setDoNotContactInTx } from './contact-attributes';
-import type { CrmDeps } from './deps';
-import { applyPointRules } from './point-rules';
-import { reevaluateMemberships } from './segment-membership';
+import { contacts, processedEvents } from '../db/schema.ts';
+import { recordBehaviour, recordOwnActivity } from './activities.ts';
+import { setDoNotContactInTx } from './contact-attributes.ts';
+import type { CrmDeps } from './deps.ts';
+import { applyPointRules } from './point-rules.ts';
+import { reevaluateMemberships } from './segment-membership.ts';
 
 export const DELIVERY_CONSUMER = 'crm-delivery';
 

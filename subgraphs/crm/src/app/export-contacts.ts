@@ -3,12 +3,12 @@
 import { fail, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
 import { stringify } from 'csv-stringify/sync';
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
-import { contacts } from '../db/schema';
-import { compileFilter } from '../db/segment-sql';
-import { validateFilter } from '../domain/segment-filter';
-import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
-import { fieldDefinitionsOf } from './segment-membership';
+import { contacts } from '../db/schema.ts';
+import { compileFilter } from '../db/segment-sql.ts';
+import { validateFilter } from '../domain/segment-filter.ts';
+import { requireScope } from './authorize.ts';
+import type { CrmDeps } from './deps.ts';
+import { fieldDefinitionsOf } from './segment-membership.ts';
 
 const PAGE = 2000;
 const STANDARD_COLUMNS = [

@@ -11,10 +11,16 @@ import {
 } from '@mauntic/kernel';
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { fieldDefinitions } from '../db/schema';
-import { FIELD_ENTITIES, FIELD_KEY, FIELD_TYPES, type FieldDefinition, type FieldEntity } from '../domain/field-types';
-import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
+import { fieldDefinitions } from '../db/schema.ts';
+import {
+  FIELD_ENTITIES,
+  FIELD_KEY,
+  FIELD_TYPES,
+  type FieldDefinition,
+  type FieldEntity,
+} from '../domain/field-types.ts';
+import { requireScope } from './authorize.ts';
+import type { CrmDeps } from './deps.ts';
 
 export type FieldDefinitionRow = typeof fieldDefinitions.$inferSelect;
 

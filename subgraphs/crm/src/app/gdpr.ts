@@ -4,11 +4,11 @@
 import { catalogue, createEvent, fail, NotFoundError, ok, type RequestContext } from '@mauntic/kernel';
 import { appendEvents } from '@mauntic/platform';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { activities, contacts, doNotContact, notes, outbox, segmentMembers, segments } from '../db/schema';
-import { requireScope } from './authorize';
-import { companiesOf } from './companies';
-import type { CrmDeps } from './deps';
-import { leaveAllSegments } from './segment-membership';
+import { activities, contacts, doNotContact, notes, outbox, segmentMembers, segments } from '../db/schema.ts';
+import { requireScope } from './authorize.ts';
+import { companiesOf } from './companies.ts';
+import type { CrmDeps } from './deps.ts';
+import { leaveAllSegments } from './segment-membership.ts';
 
 export async function exportContactData(deps: CrmDeps, ctx: RequestContext, contactId: string) {
   const org = requireScope(ctx, 'crm:read');

@@ -19,13 +19,13 @@ import {
 import { appendEvents, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
 import { parse } from 'csv-parse';
 import { eq, sql } from 'drizzle-orm';
-import { outbox, stages } from '../db/schema';
-import type { FieldDefinition } from '../domain/field-types';
-import { requireScope } from './authorize';
-import { type ContactInput, checkContactInput, normalizeTag } from './contact-values';
-import { contactFieldMap } from './contacts';
-import type { CrmDeps } from './deps';
-import { dependencyLevels, loadDynamicSegments, rebuildSegment, segmentLockKey } from './segment-membership';
+import { outbox, stages } from '../db/schema.ts';
+import type { FieldDefinition } from '../domain/field-types.ts';
+import { requireScope } from './authorize.ts';
+import { type ContactInput, checkContactInput, normalizeTag } from './contact-values.ts';
+import { contactFieldMap } from './contacts.ts';
+import type { CrmDeps } from './deps.ts';
+import { dependencyLevels, loadDynamicSegments, rebuildSegment, segmentLockKey } from './segment-membership.ts';
 
 /** Standard contact properties a CSV column can fill, with their columns. */
 export const IMPORT_TARGETS = {

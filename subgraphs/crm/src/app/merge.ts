@@ -15,12 +15,12 @@ import {
   outbox,
   segmentMembers,
   segments,
-} from '../db/schema';
-import { recordOwnActivity } from './activities';
-import { requireScope } from './authorize';
-import type { ContactRow } from './contacts';
-import type { CrmDeps } from './deps';
-import { leaveAllSegments, reevaluateMemberships } from './segment-membership';
+} from '../db/schema.ts';
+import { recordOwnActivity } from './activities.ts';
+import { requireScope } from './authorize.ts';
+import type { ContactRow } from './contacts.ts';
+import type { CrmDeps } from './deps.ts';
+import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
 
 export const mergeInput = z.object({ winnerId: z.uuid(), loserId: z.uuid() }).refine((m) => m.winnerId !== m.loserId, {
   message: 'a contact cannot be merged into itself',

@@ -2,10 +2,10 @@
 import { fail, NotFoundError, newId, ok, type RequestContext, validateInput } from '@mauntic/kernel';
 import { and, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { contacts, notes } from '../db/schema';
-import { recordOwnActivity } from './activities';
-import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
+import { contacts, notes } from '../db/schema.ts';
+import { recordOwnActivity } from './activities.ts';
+import { requireScope } from './authorize.ts';
+import type { CrmDeps } from './deps.ts';
 
 export type NoteRow = typeof notes.$inferSelect;
 

@@ -17,10 +17,10 @@ import {
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { activities, contacts, outbox, pointRules } from '../db/schema';
-import { recordOwnActivity } from './activities';
-import { requireScope } from './authorize';
-import type { CrmDeps } from './deps';
+import { activities, contacts, outbox, pointRules } from '../db/schema.ts';
+import { recordOwnActivity } from './activities.ts';
+import { requireScope } from './authorize.ts';
+import type { CrmDeps } from './deps.ts';
 
 export type PointRuleRow = typeof pointRules.$inferSelect;
 

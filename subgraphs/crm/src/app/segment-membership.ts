@@ -5,12 +5,12 @@
 import { catalogue, createEvent, type EventEnvelope, topicOf } from '@mauntic/kernel';
 import { appendEvents, type Executor, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
-import { contacts, fieldDefinitions, outbox, segmentMembers, segments } from '../db/schema';
-import { compileFilter } from '../db/segment-sql';
-import type { FieldDefinition } from '../domain/field-types';
-import { type FilterNode, referencedFields, referencedSegments, validateFilter } from '../domain/segment-filter';
-import type { CrmDeps } from './deps';
-import { toDefinition } from './fields';
+import { contacts, fieldDefinitions, outbox, segmentMembers, segments } from '../db/schema.ts';
+import { compileFilter } from '../db/segment-sql.ts';
+import type { FieldDefinition } from '../domain/field-types.ts';
+import { type FilterNode, referencedFields, referencedSegments, validateFilter } from '../domain/segment-filter.ts';
+import type { CrmDeps } from './deps.ts';
+import { toDefinition } from './fields.ts';
 
 export type SegmentRow = typeof segments.$inferSelect;
 

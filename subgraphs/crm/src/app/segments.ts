@@ -22,11 +22,11 @@ import {
 } from '@mauntic/platform';
 import { and, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { contacts, outbox, segmentMembers, segments } from '../db/schema';
-import { compileFilter } from '../db/segment-sql';
-import { type FilterNode, isTimeDependent, referencedSegments, validateFilter } from '../domain/segment-filter';
-import { requireScope } from './authorize';
-import { type CrmDeps, DEFAULT_REFRESH_INTERVAL_MS } from './deps';
+import { contacts, outbox, segmentMembers, segments } from '../db/schema.ts';
+import { compileFilter } from '../db/segment-sql.ts';
+import { type FilterNode, isTimeDependent, referencedSegments, validateFilter } from '../domain/segment-filter.ts';
+import { requireScope } from './authorize.ts';
+import { type CrmDeps, DEFAULT_REFRESH_INTERVAL_MS } from './deps.ts';
 import {
   fieldDefinitionsOf,
   type LoadedSegment,
@@ -37,7 +37,7 @@ import {
   reevaluateMemberships,
   type SegmentRow,
   segmentLockKey,
-} from './segment-membership';
+} from './segment-membership.ts';
 
 export const segmentInput = z.object({
   name: z.string().trim().min(1).max(200),

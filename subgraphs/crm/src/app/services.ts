@@ -1,6 +1,6 @@
 // The CRM context's use cases, bound to their dependencies.
 import type { RequestContext } from '@mauntic/kernel';
-import { timeline, trackContactEvent } from './activities';
+import { timeline, trackContactEvent } from './activities.ts';
 import {
   companiesOf,
   createCompany,
@@ -9,17 +9,17 @@ import {
   linkCompany,
   listCompanies,
   updateCompany,
-} from './companies';
-import { adjustPoints, createStage, dncOf, listStages, setDoNotContact, tagContact } from './contact-attributes';
-import { createContactExport, streamContactExport } from './contact-exports';
+} from './companies.ts';
+import { adjustPoints, createStage, dncOf, listStages, setDoNotContact, tagContact } from './contact-attributes.ts';
+import { createContactExport, streamContactExport } from './contact-exports.ts';
 import {
   contactImportJob,
   getContactImport,
   importErrorReportCsv,
   importErrorsPage,
   startContactImport,
-} from './contact-imports';
-import { getContact, listContacts } from './contact-queries';
+} from './contact-imports.ts';
+import { getContact, listContacts } from './contact-queries.ts';
 import {
   batchUpsertContacts,
   createContact,
@@ -27,17 +27,17 @@ import {
   getContacts,
   updateContact,
   upsertContact,
-} from './contacts';
-import { contentSubscription } from './content-events';
-import { deliverySubscription } from './delivery-events';
-import type { CrmDeps } from './deps';
-import { exportContacts } from './export-contacts';
-import { createField, listFields } from './fields';
-import { eraseContact, exportContactData } from './gdpr';
-import { importContacts } from './import-contacts';
-import { mergeContacts } from './merge';
-import { addNote, notesOf } from './notes';
-import { createPointRule, deletePointRule, getPointRule, listPointRules, updatePointRule } from './point-rules';
+} from './contacts.ts';
+import { contentSubscription } from './content-events.ts';
+import { deliverySubscription } from './delivery-events.ts';
+import type { CrmDeps } from './deps.ts';
+import { exportContacts } from './export-contacts.ts';
+import { createField, listFields } from './fields.ts';
+import { eraseContact, exportContactData } from './gdpr.ts';
+import { importContacts } from './import-contacts.ts';
+import { mergeContacts } from './merge.ts';
+import { addNote, notesOf } from './notes.ts';
+import { createPointRule, deletePointRule, getPointRule, listPointRules, updatePointRule } from './point-rules.ts';
 import {
   changeStaticMembers,
   createSegment,
@@ -50,7 +50,7 @@ import {
   scheduleTimeDependentRefreshes,
   segmentMembersPage,
   updateSegment,
-} from './segments';
+} from './segments.ts';
 
 export function createCrmServices(deps: CrmDeps) {
   const bind =

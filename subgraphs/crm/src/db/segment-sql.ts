@@ -21,8 +21,8 @@ import {
   spanStart,
   startOfDay,
   type TagOp,
-} from '../domain/segment-filter';
-import { activities, companies, contactCompanies, contacts, doNotContact, segmentMembers } from './schema';
+} from '../domain/segment-filter.ts';
+import { activities, companies, contactCompanies, contacts, doNotContact, segmentMembers } from './schema.ts';
 
 export interface CompileOptions {
   organizationId: string;

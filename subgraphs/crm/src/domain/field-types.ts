@@ -3,7 +3,7 @@
 // has one canonical JSON form, which the segment compiler casts back when it filters.
 import { parsePhoneNumberWithError } from 'libphonenumber-js';
 import { z } from 'zod';
-import { isCountryCode } from './countries';
+import { isCountryCode } from './countries.ts';
 
 export const FIELD_TYPES = [
   'text',

@@ -1,6 +1,6 @@
 import { newId } from '@mauntic/kernel';
 import { describe, expect, it } from 'vitest';
-import type { FieldDefinition } from './field-types';
+import type { FieldDefinition } from './field-types.ts';
 import {
   addMonths,
   detectCycle,
@@ -15,7 +15,7 @@ import {
   startOfDay,
   type ValidationContext,
   validateFilter,
-} from './segment-filter';
+} from './segment-filter.ts';
 
 const field = (
   key: string,

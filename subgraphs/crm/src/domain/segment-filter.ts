@@ -60,7 +60,7 @@ import {
   normalizePhone,
   normalizeTimezone,
   SQL_KIND,
-} from './field-types';
+} from './field-types.ts';
 
 export const OPERATORS = [
   'eq',

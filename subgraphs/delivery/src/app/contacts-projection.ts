@@ -4,8 +4,8 @@
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Subscription } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
-import { contacts, processedEvents } from '../db/schema';
-import type { DeliveryDeps } from './deps';
+import { contacts, processedEvents } from '../db/schema.ts';
+import type { DeliveryDeps } from './deps.ts';
 
 export const CRM_CONSUMER = 'delivery-crm';
 

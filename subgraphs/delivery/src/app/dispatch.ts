@@ -3,13 +3,13 @@
 // defer, fail) and, for sends, how to render the message and the provider to send it with.
 import type { DatabaseHandle, Logger } from '@mauntic/platform';
 import { inArray, sql } from 'drizzle-orm';
-import { contacts, messages, settings, suppressions, templates } from '../db/schema';
-import { MAX_ATTEMPTS, type QuietHours, quietHoursDecision, retryDelayMs } from '../domain/policy';
-import type { OutboundMessage } from '../providers/types';
-import { ProviderError } from '../providers/types';
-import type { ProviderDirectory, ResolvedProvider } from './provider-directory';
-import { type ContactForRender, type MessageRenderer, renderFailure, type Sender } from './render-message';
-import { messageFacts } from './send';
+import { contacts, messages, settings, suppressions, templates } from '../db/schema.ts';
+import { MAX_ATTEMPTS, type QuietHours, quietHoursDecision, retryDelayMs } from '../domain/policy.ts';
+import type { OutboundMessage } from '../providers/types.ts';
+import { ProviderError } from '../providers/types.ts';
+import type { ProviderDirectory, ResolvedProvider } from './provider-directory.ts';
+import { type ContactForRender, type MessageRenderer, renderFailure, type Sender } from './render-message.ts';
+import { messageFacts } from './send.ts';
 
 export { messageFacts };
 

@@ -5,12 +5,12 @@
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, desc, eq, gt, sql } from 'drizzle-orm';
-import { messageEvents, messages, outbox } from '../db/schema';
-import { MAX_ATTEMPTS, retryDelayMs } from '../domain/policy';
-import type { Feedback } from '../inbound/feedback';
-import type { DeliveryDeps } from './deps';
-import { type MessageRow, messageFacts } from './send';
-import { suppressInTx } from './suppressions';
+import { messageEvents, messages, outbox } from '../db/schema.ts';
+import { MAX_ATTEMPTS, retryDelayMs } from '../domain/policy.ts';
+import type { Feedback } from '../inbound/feedback.ts';
+import type { DeliveryDeps } from './deps.ts';
+import { type MessageRow, messageFacts } from './send.ts';
+import { suppressInTx } from './suppressions.ts';
 
 const RECENT_MS = 14 * 24 * 3600_000;
 

@@ -1,8 +1,8 @@
 // Embedded mode's default email provider keeps every message here, to be read at /outbox.
 import type { DatabaseHandle } from '@mauntic/platform';
 import { desc, eq, lt } from 'drizzle-orm';
-import { localOutbox, messages } from '../db/schema';
-import type { EmailMessage, OutboxStore } from '../providers';
+import { localOutbox, messages } from '../db/schema.ts';
+import type { EmailMessage, OutboxStore } from '../providers/index.ts';
 
 export type LocalOutboxRow = typeof localOutbox.$inferSelect;
 

@@ -3,9 +3,9 @@
 import { ok, type RequestContext, requireScope } from '@mauntic/kernel';
 import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
-import { messageEvents, messages } from '../db/schema';
-import type { DeliveryDeps } from './deps';
-import type { MessageRow } from './send';
+import { messageEvents, messages } from '../db/schema.ts';
+import type { DeliveryDeps } from './deps.ts';
+import type { MessageRow } from './send.ts';
 
 export const MESSAGE_STATUSES = [
   'queued',

@@ -3,7 +3,7 @@
 // kept (SMTP pools stay open) until the rows change.
 import type { DatabaseHandle } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
-import { providers } from '../db/schema';
+import { providers } from '../db/schema.ts';
 import {
   createProvider,
   type OutboundMessage,
@@ -13,8 +13,8 @@ import {
   type RateLimiter,
   withFailover,
   withRateLimit,
-} from '../providers';
-import { openSecrets } from './providers';
+} from '../providers/index.ts';
+import { openSecrets } from './providers.ts';
 
 export interface ResolvedProvider {
   /** The provider row that will send (null for the built-in local outbox). */

@@ -15,7 +15,7 @@ import {
 import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
-import { providers } from '../db/schema';
+import { providers } from '../db/schema.ts';
 import {
   CHANNEL_OF,
   decryptSecrets,
@@ -25,8 +25,8 @@ import {
   type ProviderKind,
   parseProviderConfig,
   secretFields,
-} from '../providers';
-import type { DeliveryDeps } from './deps';
+} from '../providers/index.ts';
+import type { DeliveryDeps } from './deps.ts';
 
 export type ProviderRow = typeof providers.$inferSelect;
 

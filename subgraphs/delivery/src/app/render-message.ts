@@ -1,7 +1,7 @@
 // Turns a claimed message into what a provider sends: the template rendered from its compiled
 // form for the contact and the send's context, links rewritten to signed click URLs, the open
 // pixel, and for marketing email the RFC 8058 unsubscribe headers.
-import type { contacts, messages, templates } from '../db/schema';
+import type { contacts, messages, templates } from '../db/schema.ts';
 import {
   type CompiledEmailTemplate,
   type CompiledPushTemplate,
@@ -12,9 +12,9 @@ import {
   renderPush,
   renderSms,
   renderWebhook,
-} from '../domain/templates';
-import type { OutboundMessage } from '../providers';
-import { listUnsubscribeHeaders, signToken } from '../tracking';
+} from '../domain/templates/index.ts';
+import type { OutboundMessage } from '../providers/index.ts';
+import { listUnsubscribeHeaders, signToken } from '../tracking/index.ts';
 
 type MessageRow = typeof messages.$inferSelect;
 type TemplateRow = Pick<typeof templates.$inferSelect, 'id' | 'channel' | 'compiled'>;

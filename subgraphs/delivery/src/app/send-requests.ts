@@ -3,9 +3,9 @@
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Subscription } from '@mauntic/platform';
 import { and, eq, isNull } from 'drizzle-orm';
-import { contacts, processedEvents } from '../db/schema';
-import type { DeliveryDeps } from './deps';
-import { enqueueMessages } from './send';
+import { contacts, processedEvents } from '../db/schema.ts';
+import type { DeliveryDeps } from './deps.ts';
+import { enqueueMessages } from './send.ts';
 
 export const REQUESTS_CONSUMER = 'delivery-requests';
 

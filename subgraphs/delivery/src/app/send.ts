@@ -18,8 +18,8 @@ import {
 import { appendEvents, type Executor, rowsOf } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { contacts, messages, outbox, templates } from '../db/schema';
-import type { DeliveryDeps } from './deps';
+import { contacts, messages, outbox, templates } from '../db/schema.ts';
+import type { DeliveryDeps } from './deps.ts';
 
 export type MessageRow = typeof messages.$inferSelect;
 export type SendChannel = 'email' | 'sms' | 'push';

@@ -1,21 +1,21 @@
 // The delivery context's use cases, bound to their dependencies.
 
-import { crmSubscription } from './contacts-projection';
-import type { DeliveryDeps } from './deps';
-import { applyFeedback } from './feedback';
-import { deliveryStats, getMessage, listMessages, messageHistory } from './messages';
-import type { ProviderRow } from './providers';
+import { crmSubscription } from './contacts-projection.ts';
+import type { DeliveryDeps } from './deps.ts';
+import { applyFeedback } from './feedback.ts';
+import { deliveryStats, getMessage, listMessages, messageHistory } from './messages.ts';
+import type { ProviderRow } from './providers.ts';
 import {
   createProviderConfig,
   deleteProviderConfig,
   listProviderConfigs,
   secretFieldsSet,
   updateProviderConfig,
-} from './providers';
-import { registerPushToken, sendMessage } from './send';
-import { sendRequestSubscription } from './send-requests';
-import { getSettings, updateSettings } from './settings';
-import { addSuppression, listSuppressions, removeSuppression } from './suppressions';
+} from './providers.ts';
+import { registerPushToken, sendMessage } from './send.ts';
+import { sendRequestSubscription } from './send-requests.ts';
+import { getSettings, updateSettings } from './settings.ts';
+import { addSuppression, listSuppressions, removeSuppression } from './suppressions.ts';
 import {
   createTemplate,
   deleteTemplate,
@@ -23,8 +23,8 @@ import {
   listTemplates,
   previewTemplate,
   updateTemplate,
-} from './templates';
-import { preferencesOf, resubscribe, trackClick, trackOpen, unsubscribe } from './tracking';
+} from './templates.ts';
+import { preferencesOf, resubscribe, trackClick, trackOpen, unsubscribe } from './tracking.ts';
 
 export function createDeliveryServices(deps: DeliveryDeps) {
   const bind =

@@ -2,8 +2,8 @@
 import { ok, type RequestContext, requireScope, validateInput } from '@mauntic/kernel';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { settings } from '../db/schema';
-import type { DeliveryDeps } from './deps';
+import { settings } from '../db/schema.ts';
+import type { DeliveryDeps } from './deps.ts';
 
 export type SettingsRow = typeof settings.$inferSelect;
 

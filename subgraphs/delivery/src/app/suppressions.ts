@@ -4,8 +4,8 @@ import { fail, NotFoundError, newId, ok, type RequestContext, requireScope, vali
 import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { suppressions } from '../db/schema';
-import type { DeliveryDeps } from './deps';
+import { suppressions } from '../db/schema.ts';
+import type { DeliveryDeps } from './deps.ts';
 
 export type SuppressionRow = typeof suppressions.$inferSelect;
 export const SUPPRESSION_REASONS = ['hard_bounce', 'complaint', 'unsubscribe', 'manual'] as const;

@@ -17,7 +17,7 @@ import {
 import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { contacts, templates } from '../db/schema';
+import { contacts, templates } from '../db/schema.ts';
 import {
   compileEmailTemplate,
   compilePushTemplate,
@@ -29,9 +29,9 @@ import {
   renderSms,
   renderWebhook,
   type TemplateSyntaxError,
-} from '../domain/templates';
-import type { DeliveryDeps } from './deps';
-import { contactVars } from './render-message';
+} from '../domain/templates/index.ts';
+import type { DeliveryDeps } from './deps.ts';
+import { contactVars } from './render-message.ts';
 
 export type TemplateRow = typeof templates.$inferSelect;
 export type TemplateChannel = 'email' | 'sms' | 'push' | 'webhook';

@@ -4,13 +4,13 @@
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { contacts, messageEvents, messages, outbox, suppressions, templates } from '../db/schema';
-import { type CompiledEmailTemplate, resolveLink } from '../domain/templates';
-import { classifyMachineEvent, type TrackingToken, verifyToken } from '../tracking';
-import type { DeliveryDeps } from './deps';
-import { contactVars } from './render-message';
-import { type MessageRow, messageFacts } from './send';
-import { suppressInTx } from './suppressions';
+import { contacts, messageEvents, messages, outbox, suppressions, templates } from '../db/schema.ts';
+import { type CompiledEmailTemplate, resolveLink } from '../domain/templates/index.ts';
+import { classifyMachineEvent, type TrackingToken, verifyToken } from '../tracking/index.ts';
+import type { DeliveryDeps } from './deps.ts';
+import { contactVars } from './render-message.ts';
+import { type MessageRow, messageFacts } from './send.ts';
+import { suppressInTx } from './suppressions.ts';
 
 export interface Visit {
   userAgent: string | undefined;

@@ -3,7 +3,7 @@
 // Twilio signature) before any report in it is applied to the provider's organization.
 import { fail, NotFoundError, ok, type Result } from '@mauntic/kernel';
 import { and, eq } from 'drizzle-orm';
-import { providers } from '../db/schema';
+import { providers } from '../db/schema.ts';
 import {
   cachedCertificateFetcher,
   type Feedback,
@@ -14,10 +14,10 @@ import {
   parseTwilioWebhook,
   type WebhookError,
   type WebhookRequest,
-} from '../inbound';
-import type { DeliveryDeps } from './deps';
-import { applyFeedback } from './feedback';
-import { openSecrets } from './providers';
+} from '../inbound/index.ts';
+import type { DeliveryDeps } from './deps.ts';
+import { applyFeedback } from './feedback.ts';
+import { openSecrets } from './providers.ts';
 
 export type WebhookKind = 'ses' | 'sendgrid' | 'mailgun' | 'twilio';
 

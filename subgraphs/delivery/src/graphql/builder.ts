@@ -1,5 +1,5 @@
 import { addCommonTypes, createBuilder, type SubgraphContext } from '@mauntic/platform';
-import type { DeliveryServices } from '../app/services';
+import type { DeliveryServices } from '../app/services.ts';
 
 export const builder = createBuilder();
 export const { ErrorInterface } = addCommonTypes(builder);

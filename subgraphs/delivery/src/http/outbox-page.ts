@@ -1,8 +1,8 @@
 // Embedded mode's outbox: every email the platform sent without an email provider, readable in a
 // browser — the list, and per message its rendered HTML (sandboxed), text part and headers.
 import type { DatabaseHandle, HttpHandler, HttpResponse } from '@mauntic/platform';
-import { localOutboxMessage, recentLocalOutbox } from '../app/local-outbox';
-import { escapeHtml, page } from './page';
+import { localOutboxMessage, recentLocalOutbox } from '../app/local-outbox.ts';
+import { escapeHtml, page } from './page.ts';
 
 const respond = (
   body: string,

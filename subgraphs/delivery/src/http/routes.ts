@@ -2,11 +2,11 @@
 // the unsubscribe page with RFC 8058 one-click POST, the preference page, provider webhooks, and
 // (embedded mode) the browser outbox at /outbox.
 import type { HttpHandler, HttpRequest, HttpResponse } from '@mauntic/platform';
-import type { DeliveryServices } from '../app/services';
-import { receiveWebhook, type WebhookKind, type WebhookOptions } from '../app/webhooks';
-import { DEFAULT_SNS_CERTIFICATE_HOST } from '../inbound';
-import { outboxRoutes } from './outbox-page';
-import { escapeHtml, page } from './page';
+import type { DeliveryServices } from '../app/services.ts';
+import { receiveWebhook, type WebhookKind, type WebhookOptions } from '../app/webhooks.ts';
+import { DEFAULT_SNS_CERTIFICATE_HOST } from '../inbound/index.ts';
+import { outboxRoutes } from './outbox-page.ts';
+import { escapeHtml, page } from './page.ts';
 
 /** A 1x1 transparent GIF. */
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');

@@ -1,8 +1,8 @@
 // Complaint reports in the Abuse Reporting Format (RFC 5965), as mailbox providers' feedback
 // loops send them (Yahoo, AOL, Microsoft JMRP, Comcast, ...).
-import { isMimePart, originalHeaders, type ReportContext, recoverMessageId } from './dsn';
-import { type ComplaintFeedback, compact, normalizeAddress } from './feedback';
-import { bodyText, type MimePart, parseFieldGroups, parseMime, walk } from './mime';
+import { isMimePart, originalHeaders, type ReportContext, recoverMessageId } from './dsn.ts';
+import { type ComplaintFeedback, compact, normalizeAddress } from './feedback.ts';
+import { bodyText, type MimePart, parseFieldGroups, parseMime, walk } from './mime.ts';
 
 const REPORT_TYPES = new Set(['message/feedback-report', 'message/global-feedback-report']);
 

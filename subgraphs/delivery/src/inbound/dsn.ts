@@ -11,8 +11,8 @@ import {
   messageIdFromVerp,
   normalizeAddress,
   ourMessageId,
-} from './feedback';
-import { bodyText, header, type MimePart, parseFieldGroups, parseHeaderBlock, parseMime, walk } from './mime';
+} from './feedback.ts';
+import { bodyText, header, type MimePart, parseFieldGroups, parseHeaderBlock, parseMime, walk } from './mime.ts';
 
 export interface ReportContext {
   /** Envelope recipients of the report (RCPT TO); a VERP address there can carry our message id. */

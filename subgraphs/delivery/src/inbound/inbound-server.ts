@@ -4,8 +4,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
-import type { Feedback } from './feedback';
-import { type InboundMessageKind, parseInboundMessage } from './parse-inbound';
+import type { Feedback } from './feedback.ts';
+import { type InboundMessageKind, parseInboundMessage } from './parse-inbound.ts';
 
 export interface InboundLogger {
   debug(obj: object, msg?: string): void;

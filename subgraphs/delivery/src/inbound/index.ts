@@ -1,6 +1,6 @@
 // Bounces, complaints and delivery reports: parsers for DSN and ARF mail, the SMTP/LMTP endpoint
 // that receives them, and provider webhook parsers. Everything yields normalized Feedback values.
-export { isFeedbackReport, parseArf } from './arf';
+export { isFeedbackReport, parseArf } from './arf.ts';
 export {
   type BounceOutcome,
   isAutoReply,
@@ -9,7 +9,7 @@ export {
   parseDsn,
   parseNonStandardBounce,
   type ReportContext,
-} from './dsn';
+} from './dsn.ts';
 export {
   InvalidPayloadError,
   InvalidSignatureError,
@@ -17,7 +17,7 @@ export {
   UntrustedSenderError,
   type WebhookError,
   type WebhookRequest,
-} from './errors';
+} from './errors.ts';
 export type {
   BounceFeedback,
   BounceType,
@@ -25,17 +25,17 @@ export type {
   DeliveredFeedback,
   Feedback,
   UnsubscribeFeedback,
-} from './feedback';
+} from './feedback.ts';
 export {
   type InboundEnvelope,
   type InboundLogger,
   type InboundServer,
   type InboundServerOptions,
   startInboundServer,
-} from './inbound-server';
-export { type MailgunWebhookOptions, parseMailgunWebhook } from './mailgun';
-export { type InboundMessageKind, type InboundMessageResult, parseInboundMessage } from './parse-inbound';
-export { parseSendgridWebhook, type SendgridWebhookOptions } from './sendgrid';
+} from './inbound-server.ts';
+export { type MailgunWebhookOptions, parseMailgunWebhook } from './mailgun.ts';
+export { type InboundMessageKind, type InboundMessageResult, parseInboundMessage } from './parse-inbound.ts';
+export { parseSendgridWebhook, type SendgridWebhookOptions } from './sendgrid.ts';
 export {
   cachedCertificateFetcher,
   DEFAULT_SNS_CERTIFICATE_HOST,
@@ -43,5 +43,5 @@ export {
   type SnsWebhookOptions,
   type SnsWebhookResult,
   sesFeedback,
-} from './ses-sns';
-export { parseTwilioWebhook, type TwilioWebhookOptions } from './twilio';
+} from './ses-sns.ts';
+export { parseTwilioWebhook, type TwilioWebhookOptions } from './twilio.ts';

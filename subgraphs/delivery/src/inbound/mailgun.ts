@@ -12,7 +12,7 @@ import {
   str,
   type WebhookError,
   type WebhookRequest,
-} from './errors';
+} from './errors.ts';
 import {
   type BounceType,
   compact,
@@ -21,7 +21,7 @@ import {
   messageIdFromHeader,
   messageIdFromMessageId,
   normalizeAddress,
-} from './feedback';
+} from './feedback.ts';
 
 export interface MailgunWebhookOptions {
   signingKey: string;

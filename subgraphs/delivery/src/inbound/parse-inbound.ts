@@ -1,9 +1,9 @@
 // One entry point for a message received on the bounce/feedback address: which kind of report it
 // is, and the feedback it carries.
-import { isFeedbackReport, parseArf } from './arf';
-import { isDeliveryStatusReport, parseDsn, parseNonStandardBounce, type ReportContext } from './dsn';
-import type { Feedback } from './feedback';
-import { parseMime } from './mime';
+import { isFeedbackReport, parseArf } from './arf.ts';
+import { isDeliveryStatusReport, parseDsn, parseNonStandardBounce, type ReportContext } from './dsn.ts';
+import type { Feedback } from './feedback.ts';
+import { parseMime } from './mime.ts';
 
 export type InboundMessageKind =
   /** RFC 3464 delivery status notification. */

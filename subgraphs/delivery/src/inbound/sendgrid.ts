@@ -12,7 +12,7 @@ import {
   str,
   type WebhookError,
   type WebhookRequest,
-} from './errors';
+} from './errors.ts';
 import {
   compact,
   type Feedback,
@@ -20,7 +20,7 @@ import {
   messageIdFromHeader,
   messageIdFromMessageId,
   normalizeAddress,
-} from './feedback';
+} from './feedback.ts';
 
 export interface SendgridWebhookOptions {
   /** The verification key from SendGrid's settings (base64 DER), or a PEM. Unsigned requests are accepted without it. */

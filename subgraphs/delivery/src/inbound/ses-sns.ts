@@ -11,8 +11,8 @@ import {
   UntrustedSenderError,
   type WebhookError,
   type WebhookRequest,
-} from './errors';
-import { compact, type Feedback, messageIdFromHeader, normalizeAddress, ourMessageId } from './feedback';
+} from './errors.ts';
+import { compact, type Feedback, messageIdFromHeader, normalizeAddress, ourMessageId } from './feedback.ts';
 
 export interface SnsWebhookOptions {
   /** Returns the PEM at a SigningCertURL. Called only for URLs that passed the host check; cache it. */

@@ -2,8 +2,8 @@
 // X-Twilio-Signature the SDK computes.
 import { fail, ok, type Result } from '@mauntic/kernel';
 import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
-import { headerValue, InvalidPayloadError, InvalidSignatureError, type WebhookRequest } from './errors';
-import { type BounceType, compact, type Feedback, messageIdFromHeader } from './feedback';
+import { headerValue, InvalidPayloadError, InvalidSignatureError, type WebhookRequest } from './errors.ts';
+import { type BounceType, compact, type Feedback, messageIdFromHeader } from './feedback.ts';
 
 export interface TwilioWebhookOptions {
   authToken: string;

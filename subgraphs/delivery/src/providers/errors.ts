@@ -1,6 +1,6 @@
 // Shared mapping from transport failures (HTTP statuses, socket errors) to ProviderError, so every
 // adapter agrees on what is worth retrying or failing over.
-import { ProviderError } from './types';
+import { ProviderError } from './types.ts';
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',

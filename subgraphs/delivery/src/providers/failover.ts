@@ -2,7 +2,7 @@
 // SMTP replies, HTTP 429/5xx, account problems) send through the secondary instead. A permanent
 // rejection of the recipient is the recipient's problem and would be rejected again: it is not
 // failed over.
-import { type Provider, ProviderError, type SendOptions, type SendResult } from './types';
+import { type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
 
 export function withFailover<M>(primary: Provider<M>, secondary: Provider<M>): Provider<M> {
   return {

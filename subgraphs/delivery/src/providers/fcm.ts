@@ -15,8 +15,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { type App, type Credential, deleteApp, initializeApp } from 'firebase-admin/app';
 import { getMessaging } from 'firebase-admin/messaging';
 import { JWT } from 'google-auth-library';
-import { describe } from './errors';
-import { type Provider, ProviderError, type PushMessage, type SendOptions, type SendResult } from './types';
+import { describe } from './errors.ts';
+import { type Provider, ProviderError, type PushMessage, type SendOptions, type SendResult } from './types.ts';
 
 export interface FcmOptions {
   projectId: string;

@@ -1,7 +1,7 @@
 // The embedded mode's email provider: nothing leaves the machine; each message goes to the outbox
 // that the browser page at /outbox reads. The storage belongs to the caller.
-import { describe } from './errors';
-import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types';
+import { describe } from './errors.ts';
+import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
 
 export type OutboxStore = (message: EmailMessage) => Promise<void>;
 

@@ -2,9 +2,9 @@
 // the engine built one, the message's fields to /v3/{domain}/messages otherwise.
 import FormData from 'form-data';
 import Mailgun from 'mailgun.js';
-import { describe, errorFromStatus, networkError } from './errors';
-import { formatAddress } from './mime';
-import type { EmailMessage, Provider, ProviderError, SendOptions, SendResult } from './types';
+import { describe, errorFromStatus, networkError } from './errors.ts';
+import { formatAddress } from './mime.ts';
+import type { EmailMessage, Provider, ProviderError, SendOptions, SendResult } from './types.ts';
 
 export interface MailgunOptions {
   domain: string;

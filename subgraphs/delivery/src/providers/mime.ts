@@ -5,7 +5,7 @@
 // message against ~0.25 ms here.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { EmailMessage } from './types';
+import type { EmailMessage } from './types.ts';
 
 const require = createRequire(import.meta.url);
 const qp: { encode(value: string | Buffer): string; wrap(value: string, lineLength?: number): string } =

@@ -1,8 +1,8 @@
 // SMS through Plivo's Message API with the official SDK:
 // POST /v1/Account/{auth_id}/Message/, JSON, HTTP Basic auth.
 import { Client as PlivoClient } from 'plivo';
-import { describe, errorFromStatus, networkError } from './errors';
-import { type Provider, ProviderError, type SendOptions, type SendResult, type SmsMessage } from './types';
+import { describe, errorFromStatus, networkError } from './errors.ts';
+import { type Provider, ProviderError, type SendOptions, type SendResult, type SmsMessage } from './types.ts';
 
 export interface PlivoOptions {
   authId: string;

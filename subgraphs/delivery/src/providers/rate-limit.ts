@@ -3,7 +3,7 @@
 // when enough tokens are there, so a caller that gives up never leaves a debt behind.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { type Provider, ProviderError, type SendOptions, type SendResult } from './types';
+import { type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
 
 export interface RateLimiter {
   /**

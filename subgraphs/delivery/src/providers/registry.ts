@@ -2,14 +2,14 @@
 // API) and secret fields (stored encrypted, never returned), and the factory that turns a stored
 // configuration into a Provider.
 import { z } from 'zod';
-import { createFcmProvider } from './fcm';
-import { createLocalOutboxProvider, type OutboxStore } from './local-outbox';
-import { createMailgunProvider } from './mailgun';
-import { createPlivoProvider } from './plivo';
-import { createSendgridProvider } from './sendgrid';
-import { createSesProvider } from './ses';
-import { createSmtpProvider } from './smtp';
-import { createTwilioProvider } from './twilio';
+import { createFcmProvider } from './fcm.ts';
+import { createLocalOutboxProvider, type OutboxStore } from './local-outbox.ts';
+import { createMailgunProvider } from './mailgun.ts';
+import { createPlivoProvider } from './plivo.ts';
+import { createSendgridProvider } from './sendgrid.ts';
+import { createSesProvider } from './ses.ts';
+import { createSmtpProvider } from './smtp.ts';
+import { createTwilioProvider } from './twilio.ts';
 import {
   CHANNEL_OF,
   type Channel,
@@ -19,8 +19,8 @@ import {
   type ProviderKind,
   type SendOptions,
   type SendResult,
-} from './types';
-import { createWebhookProvider } from './webhook';
+} from './types.ts';
+import { createWebhookProvider } from './webhook.ts';
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 const timeoutMs = z.number().int().min(100).max(300_000).optional();

@@ -1,8 +1,8 @@
 // Email through SendGrid's v3 Mail Send API (POST /v3/mail/send, Bearer API key) with the official
 // SDK. SendGrid takes no raw MIME: the message goes as its JSON fields.
 import sendgrid from '@sendgrid/mail';
-import { describe, errorFromStatus, isNetworkError, networkError } from './errors';
-import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types';
+import { describe, errorFromStatus, isNetworkError, networkError } from './errors.ts';
+import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
 
 export interface SendgridOptions {
   apiKey: string;

@@ -1,9 +1,9 @@
 // Email through Amazon SES v2 SendEmail (POST /v2/email/outbound-emails) with the AWS SDK, always
 // as raw MIME so our headers (List-Unsubscribe, Message-ID...) go out exactly as built.
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
-import { describe, errorFromStatus, isNetworkError, networkError } from './errors';
-import { toMime } from './mime';
-import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types';
+import { describe, errorFromStatus, isNetworkError, networkError } from './errors.ts';
+import { toMime } from './mime.ts';
+import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
 
 export interface SesOptions {
   region: string;

@@ -12,7 +12,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
-import { dataBytes, type SmtpEnvelope, SmtpSession } from './smtp-session';
+import { dataBytes, type SmtpEnvelope, SmtpSession } from './smtp-session.ts';
 
 const require = createRequire(import.meta.url);
 const SMTPConnection: typeof SMTPConnectionType = require('nodemailer/lib/smtp-connection');
@@ -55,7 +55,7 @@ function writeData(dataStream: DataStream, socket: Socket, raw: Buffer): void {
   socket.uncork();
 }
 
-export type { SmtpEnvelope } from './smtp-session';
+export type { SmtpEnvelope } from './smtp-session.ts';
 
 export interface SmtpPoolOptions {
   host: string;

@@ -15,7 +15,7 @@
 // it).
 import type { Socket } from 'node:net';
 import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
-import { CANONICAL } from './mime';
+import { CANONICAL } from './mime.ts';
 
 export interface SmtpEnvelope {
   from: string;

@@ -1,9 +1,9 @@
 // Email over SMTP through a pool of nodemailer SMTP connections (see smtp-pool.ts): connections
 // stay open between messages, which is what makes bulk sending fast.
-import { describe } from './errors';
-import { composeFields, toMime } from './mime';
-import { SmtpPool } from './smtp-pool';
-import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types';
+import { describe } from './errors.ts';
+import { composeFields, toMime } from './mime.ts';
+import { SmtpPool } from './smtp-pool.ts';
+import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
 
 export interface SmtpOptions {
   host: string;

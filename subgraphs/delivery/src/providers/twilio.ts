@@ -1,8 +1,8 @@
 // SMS through Twilio's Programmable Messaging API with the official SDK:
 // POST /2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded, HTTP Basic auth.
 import twilio from 'twilio';
-import { describe, errorFromStatus, isNetworkError, networkError } from './errors';
-import { type Provider, ProviderError, type SendOptions, type SendResult, type SmsMessage } from './types';
+import { describe, errorFromStatus, isNetworkError, networkError } from './errors.ts';
+import { type Provider, ProviderError, type SendOptions, type SendResult, type SmsMessage } from './types.ts';
 
 export interface TwilioOptions {
   accountSid: string;

@@ -1,8 +1,8 @@
 // Outbound webhooks: one HTTP request per message, optionally signed so the receiver can check it
 // came from us (`X-Mauntic-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`).
 import { createHmac } from 'node:crypto';
-import { errorFromStatus, networkError } from './errors';
-import { type Provider, ProviderError, type SendOptions, type SendResult, type WebhookMessage } from './types';
+import { errorFromStatus, networkError } from './errors.ts';
+import { type Provider, ProviderError, type SendOptions, type SendResult, type WebhookMessage } from './types.ts';
 
 export interface WebhookOptions {
   /** Base that relative message URLs resolve against. */

@@ -7,8 +7,8 @@ export {
   type RewriteLinksOptions,
   type RewrittenHtml,
   rewriteLinks,
-} from './links';
-export { type ListUnsubscribeHeaders, listUnsubscribeHeaders } from './list-unsubscribe';
+} from './links.ts';
+export { type ListUnsubscribeHeaders, listUnsubscribeHeaders } from './list-unsubscribe.ts';
 export {
   classifyMachineEvent,
   MACHINE_RULES,
@@ -16,7 +16,7 @@ export {
   type MachineEventInput,
   type MachineReason,
   SCANNER_CLICK_SECONDS,
-} from './machine-events';
+} from './machine-events.ts';
 export {
   signToken,
   type TrackingKey,
@@ -25,4 +25,4 @@ export {
   TrackingTokenError,
   type TrackingTokenPayload,
   verifyToken,
-} from './token';
+} from './token.ts';

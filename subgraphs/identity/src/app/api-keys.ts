@@ -20,10 +20,10 @@ import {
 import { appendEvents, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { apiKeys, outbox } from '../db/schema';
-import { requireCaller, requireUser } from './authorize';
-import type { IdentityDeps } from './deps';
-import { randomSecret, sameHash, sha256 } from './secrets';
+import { apiKeys, outbox } from '../db/schema.ts';
+import { requireCaller, requireUser } from './authorize.ts';
+import type { IdentityDeps } from './deps.ts';
+import { randomSecret, sameHash, sha256 } from './secrets.ts';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 

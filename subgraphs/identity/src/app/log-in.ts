@@ -1,11 +1,11 @@
 import { fail, ok, type RequestContext, type Result, type ValidationError, validateInput } from '@mauntic/kernel';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { memberships, users } from '../db/schema';
-import { InvalidCredentialsError } from '../domain/errors';
-import type { IdentityDeps } from './deps';
-import { verifyPassword } from './secrets';
-import { issueSession, type Session } from './sessions';
+import { memberships, users } from '../db/schema.ts';
+import { InvalidCredentialsError } from '../domain/errors.ts';
+import type { IdentityDeps } from './deps.ts';
+import { verifyPassword } from './secrets.ts';
+import { issueSession, type Session } from './sessions.ts';
 
 export const logInInput = z.object({
   email: z.email().max(254),

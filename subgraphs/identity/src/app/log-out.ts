@@ -1,9 +1,9 @@
 import { ok, type RequestContext, type Result, type ValidationError, validateInput } from '@mauntic/kernel';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { refreshTokens } from '../db/schema';
-import type { IdentityDeps } from './deps';
-import { sha256 } from './secrets';
+import { refreshTokens } from '../db/schema.ts';
+import type { IdentityDeps } from './deps.ts';
+import { sha256 } from './secrets.ts';
 
 export const logOutInput = z.object({ refreshToken: z.string().min(1).max(200) });
 

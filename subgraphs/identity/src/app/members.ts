@@ -17,15 +17,15 @@ import {
 import { appendEvents, type PageWindow, toConnection } from '@mauntic/platform';
 import { and, count, desc, eq, isNull, lt, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { invitations, memberships, organizations, outbox, users } from '../db/schema';
-import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../domain/errors';
-import { passwordWeaknesses } from '../domain/password';
-import { canGrantRole } from '../domain/roles';
-import { requireCaller, requireUser } from './authorize';
-import type { IdentityDeps } from './deps';
-import { hashPassword, randomSecret, sha256, verifyPassword } from './secrets';
-import { issueSession, type Session } from './sessions';
-import { isUniqueViolation } from './sign-up';
+import { invitations, memberships, organizations, outbox, users } from '../db/schema.ts';
+import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../domain/errors.ts';
+import { passwordWeaknesses } from '../domain/password.ts';
+import { canGrantRole } from '../domain/roles.ts';
+import { requireCaller, requireUser } from './authorize.ts';
+import type { IdentityDeps } from './deps.ts';
+import { hashPassword, randomSecret, sha256, verifyPassword } from './secrets.ts';
+import { issueSession, type Session } from './sessions.ts';
+import { isUniqueViolation } from './sign-up.ts';
 
 export type InvitationRow = typeof invitations.$inferSelect;
 

@@ -1,11 +1,11 @@
 import { fail, ok, type RequestContext, type Result, type ValidationError, validateInput } from '@mauntic/kernel';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { memberships, refreshTokens } from '../db/schema';
-import { InvalidTokenError } from '../domain/errors';
-import type { IdentityDeps } from './deps';
-import { sha256 } from './secrets';
-import { issueSession, type Session } from './sessions';
+import { memberships, refreshTokens } from '../db/schema.ts';
+import { InvalidTokenError } from '../domain/errors.ts';
+import type { IdentityDeps } from './deps.ts';
+import { sha256 } from './secrets.ts';
+import { issueSession, type Session } from './sessions.ts';
 
 export const refreshSessionInput = z.object({ refreshToken: z.string().min(1).max(200) });
 

@@ -1,9 +1,9 @@
 // The identity context's use cases, bound to their dependencies: what resolvers, tests and the
 // gateway's API-key check call.
-import { createApiKey, listApiKeys, revokeApiKey, verifyApiKey } from './api-keys';
-import type { IdentityDeps } from './deps';
-import { logIn } from './log-in';
-import { logOut } from './log-out';
+import { createApiKey, listApiKeys, revokeApiKey, verifyApiKey } from './api-keys.ts';
+import type { IdentityDeps } from './deps.ts';
+import { logIn } from './log-in.ts';
+import { logOut } from './log-out.ts';
 import {
   acceptInvitation,
   findMemberUser,
@@ -12,9 +12,9 @@ import {
   listMembers,
   organizationById,
   userById,
-} from './members';
-import { refreshSession } from './refresh-session';
-import { signUp } from './sign-up';
+} from './members.ts';
+import { refreshSession } from './refresh-session.ts';
+import { signUp } from './sign-up.ts';
 
 export function createIdentityServices(deps: IdentityDeps) {
   const bind =

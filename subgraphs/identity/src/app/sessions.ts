@@ -1,9 +1,9 @@
 // Sessions: an access JWT plus a rotating refresh token whose hash is stored.
 import { newId, type Role } from '@mauntic/kernel';
 import { type Executor, signAccessToken } from '@mauntic/platform';
-import { refreshTokens } from '../db/schema';
-import type { IdentityDeps } from './deps';
-import { randomSecret, sha256 } from './secrets';
+import { refreshTokens } from '../db/schema.ts';
+import type { IdentityDeps } from './deps.ts';
+import { randomSecret, sha256 } from './secrets.ts';
 
 export interface SessionSubject {
   userId: string;

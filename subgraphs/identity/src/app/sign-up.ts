@@ -12,13 +12,13 @@ import {
 import { appendEvents } from '@mauntic/platform';
 import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { memberships, organizations, outbox, users } from '../db/schema';
-import { EmailTakenError, WeakPasswordError } from '../domain/errors';
-import { passwordWeaknesses } from '../domain/password';
-import { slugify } from '../domain/slug';
-import type { IdentityDeps } from './deps';
-import { hashPassword } from './secrets';
-import { issueSession, type Session } from './sessions';
+import { memberships, organizations, outbox, users } from '../db/schema.ts';
+import { EmailTakenError, WeakPasswordError } from '../domain/errors.ts';
+import { passwordWeaknesses } from '../domain/password.ts';
+import { slugify } from '../domain/slug.ts';
+import type { IdentityDeps } from './deps.ts';
+import { hashPassword } from './secrets.ts';
+import { issueSession, type Session } from './sessions.ts';
 
 export const signUpInput = z.object({
   email: z.email().max(254),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { passwordWeaknesses } from './password';
-import { canGrantRole } from './roles';
-import { slugify } from './slug';
+import { passwordWeaknesses } from './password.ts';
+import { canGrantRole } from './roles.ts';
+import { slugify } from './slug.ts';
 
 describe('password rules', () => {
   it('accepts a long, varied password', () => {

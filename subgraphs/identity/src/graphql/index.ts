@@ -1,13 +1,13 @@
 // The identity subgraph schema. Building it needs no database: resolvers reach the use cases
 // through the request context.
 import { FEDERATION } from '@mauntic/platform';
-import { builder } from './builder';
-import './schema/errors';
-import './schema/user';
-import './schema/session';
-import './schema/viewer';
-import './schema/member';
-import './schema/api-key';
+import { builder } from './builder.ts';
+import './schema/errors.ts';
+import './schema/user.ts';
+import './schema/session.ts';
+import './schema/viewer.ts';
+import './schema/member.ts';
+import './schema/api-key.ts';
 
 builder.queryType({});
 builder.mutationType({});

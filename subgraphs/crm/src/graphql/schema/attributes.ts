@@ -1,10 +1,10 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import type { StageRow } from '../../app/contact-attributes';
-import type { FieldDefinitionRow } from '../../app/fields';
-import { FieldKeyTakenError } from '../../app/fields';
-import { FIELD_TYPES } from '../../domain/field-types';
-import { builder, ErrorInterface, orgOf, services } from '../builder';
-import { Contact } from './contact';
+import type { StageRow } from '../../app/contact-attributes.ts';
+import type { FieldDefinitionRow } from '../../app/fields.ts';
+import { FieldKeyTakenError } from '../../app/fields.ts';
+import { FIELD_TYPES } from '../../domain/field-types.ts';
+import { builder, ErrorInterface, orgOf, services } from '../builder.ts';
+import { Contact } from './contact.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 

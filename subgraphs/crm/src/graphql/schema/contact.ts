@@ -1,10 +1,10 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
-import { CONTACT_SORTS } from '../../app/contact-queries';
-import type { ContactInput } from '../../app/contact-values';
-import { ContactEmailTakenError, type ContactRow } from '../../app/contacts';
-import { builder, ErrorInterface, orgOf, services } from '../builder';
+import { CONTACT_SORTS } from '../../app/contact-queries.ts';
+import type { ContactInput } from '../../app/contact-values.ts';
+import { ContactEmailTakenError, type ContactRow } from '../../app/contacts.ts';
+import { builder, ErrorInterface, orgOf, services } from '../builder.ts';
 
 builder.objectType(ContactEmailTakenError, {
   name: 'ContactEmailTakenError',

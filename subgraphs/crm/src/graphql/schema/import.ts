@@ -2,9 +2,9 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
-import type { ContactExportLink } from '../../app/contact-exports';
-import { type ContactImportErrorRow, type ContactImportRow, importPercent } from '../../app/contact-imports';
-import { builder, orgOf, services } from '../builder';
+import type { ContactExportLink } from '../../app/contact-exports.ts';
+import { type ContactImportErrorRow, type ContactImportRow, importPercent } from '../../app/contact-imports.ts';
+import { builder, orgOf, services } from '../builder.ts';
 
 const ImportStatusEnum = builder.enumType('ContactImportStatus', {
   values: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED'] as const,

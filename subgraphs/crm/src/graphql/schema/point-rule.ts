@@ -1,8 +1,8 @@
 // Point rules: what a contact's activity is worth in points.
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { orThrow } from '@mauntic/platform';
-import { POINT_TRIGGERS, type PointRuleRow, type PointTrigger } from '../../app/point-rules';
-import { builder, orgOf, services } from '../builder';
+import { POINT_TRIGGERS, type PointRuleRow, type PointTrigger } from '../../app/point-rules.ts';
+import { builder, orgOf, services } from '../builder.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 

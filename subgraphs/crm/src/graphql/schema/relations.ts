@@ -1,11 +1,11 @@
 // Companies, notes, the timeline, custom events, merge and GDPR tools.
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import type { ActivityRow } from '../../app/activities';
-import type { CompanyRow } from '../../app/companies';
-import type { NoteRow } from '../../app/notes';
-import { builder, orgOf, services } from '../builder';
-import { Contact } from './contact';
+import type { ActivityRow } from '../../app/activities.ts';
+import type { CompanyRow } from '../../app/companies.ts';
+import type { NoteRow } from '../../app/notes.ts';
+import { builder, orgOf, services } from '../builder.ts';
+import { Contact } from './contact.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 

@@ -1,8 +1,8 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import type { SegmentRow } from '../../app/segment-membership';
-import { builder, orgOf, services } from '../builder';
-import { Contact } from './contact';
+import type { SegmentRow } from '../../app/segment-membership.ts';
+import { builder, orgOf, services } from '../builder.ts';
+import { Contact } from './contact.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 const SegmentKindEnum = builder.enumType('SegmentKind', { values: ['DYNAMIC', 'STATIC'] as const });

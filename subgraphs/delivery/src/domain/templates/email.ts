@@ -10,8 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { fail, ok, type Result, ValidationError } from '@mauntic/kernel';
 import { compile as compileHtmlToText } from 'html-to-text';
-import { insertOpenPixel, rewriteLinks } from '../../tracking/links';
-import { type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from './errors';
+import { insertOpenPixel, rewriteLinks } from '../../tracking/links.ts';
+import { type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from './errors.ts';
 import {
   type EscapeMode,
   type HandlebarsIssue,
@@ -20,9 +20,9 @@ import {
   precompile,
   type RenderFunction,
   type RenderRuntime,
-} from './handlebars';
-import { canonicalLocale, selectLocale } from './locale';
-import { compileMjml } from './mjml';
+} from './handlebars.ts';
+import { canonicalLocale, selectLocale } from './locale.ts';
+import { compileMjml } from './mjml.ts';
 
 export interface EmailContentInput {
   /** MJML source; give either this or `html`. */

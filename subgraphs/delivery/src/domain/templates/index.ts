@@ -16,19 +16,19 @@ export {
   renderEmail,
   resolveLink,
   textFromHtml,
-} from './email';
-export { positionAt, type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from './errors';
-export { KNOWN_HELPERS } from './handlebars';
-export { canonicalLocale, localeFallbacks, selectLocale } from './locale';
-export { buildMime, type MimeAddress, type MimeMessage } from './mime';
-export { checkMjmlStructure } from './mjml';
+} from './email.ts';
+export { positionAt, type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from './errors.ts';
+export { KNOWN_HELPERS } from './handlebars.ts';
+export { canonicalLocale, localeFallbacks, selectLocale } from './locale.ts';
+export { buildMime, type MimeAddress, type MimeMessage } from './mime.ts';
+export { checkMjmlStructure } from './mjml.ts';
 export {
   type CompiledPushTemplate,
   compilePushTemplate,
   type PushTemplateInput,
   type RenderedPush,
   renderPush,
-} from './push';
+} from './push.ts';
 export {
   type CompiledSmsTemplate,
   compileSmsTemplate,
@@ -37,7 +37,7 @@ export {
   type SmsEncoding,
   type SmsSegments,
   smsSegments,
-} from './sms';
+} from './sms.ts';
 export {
   type CompiledWebhookTemplate,
   compileWebhookTemplate,
@@ -46,4 +46,4 @@ export {
   renderWebhook,
   type WebhookMethod,
   type WebhookTemplateInput,
-} from './webhook';
+} from './webhook.ts';

@@ -4,9 +4,9 @@
 // rest); anything else is UCS-2 (UTF-16), 70 code units alone or 67 per concatenated segment.
 // An escape pair or a surrogate pair is never split across segments.
 import { fail, ok, type Result } from '@mauntic/kernel';
-import type { RenderVars } from './email';
-import { TemplateSyntaxError } from './errors';
-import { instantiate, precompile, type RenderFunction } from './handlebars';
+import type { RenderVars } from './email.ts';
+import { TemplateSyntaxError } from './errors.ts';
+import { instantiate, precompile, type RenderFunction } from './handlebars.ts';
 
 export type SmsEncoding = 'GSM-7' | 'UCS-2';
 

@@ -1,8 +1,8 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import { type DeliveryStats, MESSAGE_STATUSES } from '../../app/messages';
-import { IdempotencyConflictError, type MessageRow, type SendChannel } from '../../app/send';
-import { builder, ErrorInterface, services } from '../builder';
+import { type DeliveryStats, MESSAGE_STATUSES } from '../../app/messages.ts';
+import { IdempotencyConflictError, type MessageRow, type SendChannel } from '../../app/send.ts';
+import { builder, ErrorInterface, services } from '../builder.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 

@@ -1,9 +1,9 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import { ProviderNameTakenError, type ProviderRow } from '../../app/providers';
-import { PROVIDER_KINDS, type ProviderKind } from '../../providers';
-import { builder, ErrorInterface, services } from '../builder';
-import { ChannelEnum } from './message';
+import { ProviderNameTakenError, type ProviderRow } from '../../app/providers.ts';
+import { PROVIDER_KINDS, type ProviderKind } from '../../providers/index.ts';
+import { builder, ErrorInterface, services } from '../builder.ts';
+import { ChannelEnum } from './message.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 

@@ -1,8 +1,8 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import type { SettingsRow } from '../../app/settings';
-import { SUPPRESSION_REASONS, type SuppressionRow } from '../../app/suppressions';
-import { builder, services } from '../builder';
+import type { SettingsRow } from '../../app/settings.ts';
+import { SUPPRESSION_REASONS, type SuppressionRow } from '../../app/suppressions.ts';
+import { builder, services } from '../builder.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 

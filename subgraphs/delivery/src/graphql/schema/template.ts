@@ -1,9 +1,9 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import { TemplateNameTakenError, type TemplatePreview, type TemplateRow } from '../../app/templates';
-import { TemplateSyntaxError, type TemplateSyntaxIssue } from '../../domain/templates';
-import { builder, ErrorInterface, services } from '../builder';
-import { ChannelEnum } from './message';
+import { TemplateNameTakenError, type TemplatePreview, type TemplateRow } from '../../app/templates.ts';
+import { TemplateSyntaxError, type TemplateSyntaxIssue } from '../../domain/templates/index.ts';
+import { builder, ErrorInterface, services } from '../builder.ts';
+import { ChannelEnum } from './message.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 

@@ -1,8 +1,8 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import type { ApiKeyRow } from '../../app/api-keys';
-import { builder, services } from '../builder';
-import { User } from './user';
+import type { ApiKeyRow } from '../../app/api-keys.ts';
+import { builder, services } from '../builder.ts';
+import { User } from './user.ts';
 
 export const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
   description: 'A key for integrations. Its secret is shown only once, when it is created.',

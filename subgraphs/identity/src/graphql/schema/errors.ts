@@ -1,5 +1,5 @@
-import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors';
-import { builder, ErrorInterface } from '../builder';
+import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors.ts';
+import { builder, ErrorInterface } from '../builder.ts';
 
 builder.objectType(WeakPasswordError, {
   name: 'WeakPasswordError',

@@ -1,10 +1,10 @@
 import { ForbiddenError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import type { InvitationRow } from '../../app/members';
-import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors';
-import { builder, services } from '../builder';
-import { Session } from './session';
-import { RoleEnum, User } from './user';
+import type { InvitationRow } from '../../app/members.ts';
+import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors.ts';
+import { builder, services } from '../builder.ts';
+import { Session } from './session.ts';
+import { RoleEnum, User } from './user.ts';
 
 const Member = builder
   .objectRef<{ userId: string; role: 'owner' | 'admin' | 'editor' | 'viewer'; joinedAt: Date }>('Member')

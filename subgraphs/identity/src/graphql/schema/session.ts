@@ -1,8 +1,8 @@
 import { unwrap, ValidationError } from '@mauntic/kernel';
-import type { Session as SessionShape } from '../../app/sessions';
-import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors';
-import { builder, services } from '../builder';
-import { Organization, RoleEnum, User } from './user';
+import type { Session as SessionShape } from '../../app/sessions.ts';
+import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors.ts';
+import { builder, services } from '../builder.ts';
+import { Organization, RoleEnum, User } from './user.ts';
 
 export const Session = builder.objectRef<SessionShape>('Session').implement({
   description:

@@ -1,5 +1,5 @@
 import { ROLES, type Role } from '@mauntic/kernel';
-import { builder, services } from '../builder';
+import { builder, services } from '../builder.ts';
 
 export interface UserShape {
   id: string;

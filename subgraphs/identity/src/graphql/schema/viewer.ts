@@ -1,6 +1,6 @@
 import type { RequestContext } from '@mauntic/kernel';
-import { builder, services } from '../builder';
-import { Organization, RoleEnum, User } from './user';
+import { builder, services } from '../builder.ts';
+import { Organization, RoleEnum, User } from './user.ts';
 
 const Viewer = builder.objectRef<RequestContext>('Viewer').implement({
   description: 'Who is calling: a signed-in user or an API key, and for which organization.',

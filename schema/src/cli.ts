@@ -1,11 +1,11 @@
-// `pnpm schema` writes schema/subgraphs/<name>.graphql and schema/supergraph.graphql;
+// `pnpm schema` (at build time, never at run time) writes schema/subgraphs/<name>.graphql and schema/supergraph.graphql;
 // `pnpm schema:check` fails when either is stale or the graph does not compose.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composeSupergraph } from './compose';
+import { composeSupergraph } from './compose.ts';
 
-const root = fileURLToPath(new URL('../../schema', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
 const check = process.argv.includes('--check');
 
 const { subgraphs, supergraph } = composeSupergraph();

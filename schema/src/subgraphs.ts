@@ -1,0 +1,19 @@
+// Every subgraph composed into the supergraph, with the address it serves GraphQL at by default
+// (one process per subgraph on this machine). The gateway takes the names and addresses from the
+// supergraph it is given, and an environment variable can move each one (see the gateway's README).
+import { schema as crmSchema } from '@mauntic/crm/schema';
+import { schema as deliverySchema } from '@mauntic/delivery/schema';
+import { schema as identitySchema } from '@mauntic/identity/schema';
+import type { GraphQLSchema } from 'graphql';
+
+export interface SubgraphEntry {
+  name: string;
+  schema: GraphQLSchema;
+  defaultUrl: string;
+}
+
+export const SUBGRAPHS: SubgraphEntry[] = [
+  { name: 'identity', schema: identitySchema, defaultUrl: 'http://127.0.0.1:4001/graphql' },
+  { name: 'crm', schema: crmSchema, defaultUrl: 'http://127.0.0.1:4002/graphql' },
+  { name: 'delivery', schema: deliverySchema, defaultUrl: 'http://127.0.0.1:4003/graphql' },
+];
