@@ -1,4 +1,5 @@
 export * from './auth/access-token.ts';
+export * from './auth/signed-token.ts';
 export * from './bus/event-bus.ts';
 export * from './bus/kafka-event-bus.ts';
 export * from './bus/local-event-bus.ts';
