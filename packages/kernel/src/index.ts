@@ -1,3 +1,4 @@
+export * from './authorize.ts';
 export * from './context.ts';
 export * from './errors.ts';
 export * from './events/catalogue.ts';
