@@ -3,37 +3,30 @@
 // Setting DATABASE_URL, KAFKA_BROKERS or REDIS_URL swaps in the real service: same code path.
 import { resolve } from 'node:path';
 import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
-import { crmModel } from '@mauntic/crm/environment';
 import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
-import { deliveryModel } from '@mauntic/delivery/environment';
 import { deliveryRoutes } from '@mauntic/delivery/http';
 import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
-import { createEngine } from '@mauntic/delivery-engine';
-import { Gateway, gatewayModel, InProcessDataSource, loadSupergraph } from '@mauntic/gateway';
-import { identityModule } from '@mauntic/identity';
-import { identityModel } from '@mauntic/identity/environment';
+import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
+import { Gateway, InProcessDataSource, loadSupergraph } from '@mauntic/gateway';
+import { type IdentityServices, identityModule } from '@mauntic/identity';
 import {
-  busModel,
+  type ContextDeps,
   type ContextModule,
   createBus,
   createLogger,
   createQueue,
-  databaseModel,
+  type Logger,
   loadSecrets,
-  logModel,
   namedSecret,
   openDatabaseFromEnv,
-  parseEnvironment,
-  queueModel,
   type RunningContext,
   type RunningHttpServer,
-  secretsModel,
-  serverModel,
   startContext,
   startHttpServer,
   startPorts,
 } from '@mauntic/platform';
 import { Redis } from 'ioredis';
+import { type EmbeddedConfig, parseEmbeddedEnvironment } from './environment.ts';
 
 export interface Embedded {
   url: string;
@@ -42,97 +35,27 @@ export interface Embedded {
   stop(): Promise<void>;
 }
 
+/** What delivery and its engine share: sealed credentials, signed tracking links, public address. */
+interface DeliveryKeys {
+  encryptionKey: Buffer;
+  trackingKey: Buffer;
+  publicBaseUrl: string;
+}
+
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<Embedded> {
-  const config = parseEnvironment(
-    {
-      server: serverModel(4000).extend({ HOST: serverModel(4000).shape.HOST.default('127.0.0.1') }),
-      log: logModel,
-      db: databaseModel,
-      bus: busModel,
-      queue: queueModel,
-      secrets: secretsModel,
-      gateway: gatewayModel,
-      identity: identityModel,
-      crm: crmModel,
-      delivery: deliveryModel,
-    },
-    env,
-  );
+  const config = parseEmbeddedEnvironment(env);
   const logger = createLogger('mauntic', config.log.LOG_LEVEL);
   const dataDir = resolve(config.db.DATA_DIR);
-  const secrets = loadSecrets(config.secrets, dataDir);
-  const handle = await openDatabaseFromEnv(config.db, 'mauntic-embedded');
-  const bus = createBus(config.bus, logger);
-  const queue = createQueue(config.queue, logger);
-  const deps = { handle, bus, queue, logger, secrets };
-
-  const encryptionKey = parseEncryptionKey(
-    namedSecret('DELIVERY_ENCRYPTION_KEY', config.delivery.DELIVERY_ENCRYPTION_KEY, dataDir),
-  );
-  const trackingKey = Buffer.from(namedSecret('TRACKING_SECRET', config.delivery.TRACKING_SECRET, dataDir)!, 'utf8');
-  const publicBaseUrl = env.PUBLIC_BASE_URL
-    ? config.delivery.PUBLIC_BASE_URL
-    : `http://localhost:${config.server.PORT}`;
-  const modules: ContextModule<any>[] = [
-    identityModule(config.identity),
-    crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
-    deliveryModule({ publicBaseUrl, encryptionKey, trackingKey }),
-  ];
-  const contexts: RunningContext<unknown>[] = [];
-  for (const module of modules)
-    contexts.push((await startContext(module, deps, { migrate: true })) as RunningContext<unknown>);
-  const byName = new Map(contexts.map((c) => [c.module.name, c]));
-  const identity = contexts.find((c) => c.module.name === 'identity')!.services as ReturnType<
-    ReturnType<typeof identityModule>['createServices']
-  >;
-
-  const gateway = new Gateway({
-    supergraphSdl: loadSupergraph(config.gateway.SUPERGRAPH_PATH).sdl,
-    dataSource: (name) => {
-      const context = byName.get(name);
-      if (!context) throw new Error(`the supergraph names subgraph ${name}, which this process does not run`);
-      return new InProcessDataSource(context.subgraph, secrets.internalKey);
-    },
-    jwtKey: secrets.jwtKey,
-    verifyApiKey: (key) => identity.verifyApiKey(key),
-    logger,
-    maxDepth: config.gateway.GATEWAY_MAX_DEPTH,
-    maxCost: config.gateway.GATEWAY_MAX_COST,
-    corsOrigins: config.gateway.GATEWAY_CORS_ORIGINS,
-  });
-  await gateway.start();
-  // The delivery engine runs in-process; email with no provider set up lands in the local outbox.
+  const deps = await openPorts(config, dataDir, logger);
+  const keys = deliveryKeys(config, dataDir, env);
+  const contexts = await startContexts(contextModules(config, keys), deps);
+  const gateway = await startGateway(config, contexts, deps);
   const redis = config.queue.REDIS_URL ? new Redis(config.queue.REDIS_URL) : undefined;
-  const engine = createEngine({
-    handle,
-    logger: logger.child({ worker: 'delivery-engine' }),
-    limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
-    encryptionKey,
-    trackingKey,
-    publicBaseUrl,
-    owner: 'embedded',
-    journalDir: resolve(dataDir, 'engine-journal'),
-    localOutbox: true,
-  });
-  bus.subscribe(engine.subscription());
-  await startPorts({ bus, queue }, contexts);
+  const engine = deliveryEngine(deps, keys, dataDir, redis);
+  deps.bus.subscribe(engine.subscription());
+  await startPorts(deps, contexts);
   await engine.start();
-  const http = await startHttpServer(
-    {
-      service: 'mauntic',
-      logger,
-      // CRM's export downloads are served here too, at the path its export links name.
-      routes: {
-        '/graphql': gateway.route(),
-        ...crmHttpRoutes(byName.get('crm')!.services as CrmServices),
-        // Tracking, unsubscribe, provider webhooks and the browser outbox at /outbox.
-        ...deliveryRoutes(byName.get('delivery')!.services as DeliveryServices, { outbox: true }),
-      },
-      readiness: { database: () => handle.ping(), bus: () => bus.ping(), queue: () => queue.ping() },
-    },
-    config.server.PORT,
-    config.server.HOST,
-  );
+  const http = await serve(config, gateway, contexts, deps);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -140,17 +63,117 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     http,
     contexts,
     stop: () => {
+      // Stop taking requests first, then the workers, then the contexts, then the ports.
       stopping ??= (async () => {
         await http.close();
         await engine.stop();
         redis?.disconnect();
         await gateway.stop();
         for (const context of contexts) await context.stop();
-        await queue.stop();
-        await bus.stop();
-        await handle.close();
+        await deps.queue.stop();
+        await deps.bus.stop();
+        await deps.handle.close();
       })();
       return stopping;
     },
   };
+}
+
+/** Secrets (generated once into the data folder when unset), the database, the bus and the queue. */
+async function openPorts(config: EmbeddedConfig, dataDir: string, logger: Logger): Promise<ContextDeps> {
+  const secrets = loadSecrets(config.secrets, dataDir);
+  const handle = await openDatabaseFromEnv(config.db, 'mauntic-embedded');
+  return { handle, bus: createBus(config.bus, logger), queue: createQueue(config.queue, logger), logger, secrets };
+}
+
+function deliveryKeys(config: EmbeddedConfig, dataDir: string, env: NodeJS.ProcessEnv): DeliveryKeys {
+  const { delivery } = config;
+  return {
+    encryptionKey: parseEncryptionKey(
+      namedSecret('DELIVERY_ENCRYPTION_KEY', delivery.DELIVERY_ENCRYPTION_KEY, dataDir),
+    ),
+    trackingKey: Buffer.from(namedSecret('TRACKING_SECRET', delivery.TRACKING_SECRET, dataDir)!, 'utf8'),
+    // Links in mail point at this very server unless told otherwise.
+    publicBaseUrl: env.PUBLIC_BASE_URL ? delivery.PUBLIC_BASE_URL : `http://localhost:${config.server.PORT}`,
+  };
+}
+
+function contextModules(config: EmbeddedConfig, keys: DeliveryKeys): ContextModule<any>[] {
+  return [
+    identityModule(config.identity),
+    crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
+    deliveryModule(keys),
+  ];
+}
+
+async function startContexts(modules: ContextModule<any>[], deps: ContextDeps): Promise<RunningContext<unknown>[]> {
+  const contexts: RunningContext<unknown>[] = [];
+  // Embedded mode always migrates: there is no separate migration job.
+  for (const module of modules) contexts.push(await startContext(module, deps, { migrate: true }));
+  return contexts;
+}
+
+const servicesOf = <T>(contexts: RunningContext<unknown>[], name: string) =>
+  contexts.find((c) => c.module.name === name)!.services as T;
+
+/** The gateway over the shipped supergraph, calling each subgraph in-process. */
+async function startGateway(
+  config: EmbeddedConfig,
+  contexts: RunningContext<unknown>[],
+  deps: ContextDeps,
+): Promise<Gateway> {
+  const byName = new Map(contexts.map((c) => [c.module.name, c]));
+  const identity = servicesOf<IdentityServices>(contexts, 'identity');
+  const gateway = new Gateway({
+    supergraphSdl: loadSupergraph(config.gateway.SUPERGRAPH_PATH).sdl,
+    dataSource: (name) => {
+      const context = byName.get(name);
+      if (!context) throw new Error(`the supergraph names subgraph ${name}, which this process does not run`);
+      return new InProcessDataSource(context.subgraph, deps.secrets.internalKey);
+    },
+    jwtKey: deps.secrets.jwtKey,
+    verifyApiKey: (key) => identity.verifyApiKey(key),
+    logger: deps.logger,
+    maxDepth: config.gateway.GATEWAY_MAX_DEPTH,
+    maxCost: config.gateway.GATEWAY_MAX_COST,
+    corsOrigins: config.gateway.GATEWAY_CORS_ORIGINS,
+  });
+  await gateway.start();
+  return gateway;
+}
+
+/** The delivery engine in-process; email with no provider set up lands in the local outbox. */
+function deliveryEngine(deps: ContextDeps, keys: DeliveryKeys, dataDir: string, redis?: Redis): DeliveryEngine {
+  return createEngine({
+    handle: deps.handle,
+    logger: deps.logger.child({ worker: 'delivery-engine' }),
+    limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
+    ...keys,
+    owner: 'embedded',
+    journalDir: resolve(dataDir, 'engine-journal'),
+    localOutbox: true,
+  });
+}
+
+/** One server: the graph, CRM's export downloads, and delivery's tracking, webhooks and /outbox. */
+function serve(
+  config: EmbeddedConfig,
+  gateway: Gateway,
+  contexts: RunningContext<unknown>[],
+  deps: ContextDeps,
+): Promise<RunningHttpServer> {
+  return startHttpServer(
+    {
+      service: 'mauntic',
+      logger: deps.logger,
+      routes: {
+        '/graphql': gateway.route(),
+        ...crmHttpRoutes(servicesOf<CrmServices>(contexts, 'crm')),
+        ...deliveryRoutes(servicesOf<DeliveryServices>(contexts, 'delivery'), { outbox: true }),
+      },
+      readiness: { database: () => deps.handle.ping(), bus: () => deps.bus.ping(), queue: () => deps.queue.ping() },
+    },
+    config.server.PORT,
+    config.server.HOST,
+  );
 }
