@@ -46,7 +46,7 @@ export const startEmbeddedPlatform: PlatformFactory = async (env = {}) => {
   return { mode: 'embedded', url: app.url, publicUrl: app.http.url, stop: app.stop };
 };
 
-async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000) {
+export async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
@@ -62,9 +62,14 @@ async function waitReady(url: string, child: ChildProcess, output: () => string,
   throw new Error(`${url} not ready after ${timeoutMs} ms:\n${output()}`);
 }
 
-function startProcess(entry: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, entry], {
-    cwd: root,
+/** Runs a workspace TypeScript entry (with tsx) or, given `nodeArgs`, whatever plain node runs. */
+export function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  options: { cwd?: string; nodeArgs?: readonly string[] } = {},
+) {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? TYPESCRIPT_NODE_ARGS), entry], {
+    cwd: options.cwd ?? root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

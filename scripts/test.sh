@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs pnpm and the workspace if missing, installs and
 # starts PostgreSQL, Redis, Kafka and Postfix (scripts/services.sh), then lint, types, the schema check,
-# every vitest suite, and each benchmark at a small size. No suite skips for a missing service:
+# the build of every package, every vitest suite, and each benchmark at a small size. No suite skips for a missing service:
 # one that cannot reach its service fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ status=0
 echo "== lint"; pnpm lint || status=1
 echo "== typecheck"; pnpm typecheck || status=1
 echo "== schema"; pnpm schema:check || status=1
+echo "== build"; pnpm build || status=1
 
 echo "== tests"
 mkdir -p .tmp
