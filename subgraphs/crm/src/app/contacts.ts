@@ -1,7 +1,6 @@
 // Contacts: create, update, upsert by email, batches, delete, get. Every write commits its
 // event and the contact's segment memberships in the same transaction.
 import {
-  ConflictError,
   catalogue,
   createEvent,
   type FieldIssue,
@@ -16,6 +15,7 @@ import {
 import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { activities, contacts, outbox, stages } from '../db/schema.ts';
+import { ContactEmailTakenError } from '../domain/errors.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
 import { recordOwnActivity } from './activities.ts';
 import { requireScope } from './authorize.ts';
@@ -25,13 +25,6 @@ import { listFields, toDefinition } from './fields.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
 
 export type ContactRow = typeof contacts.$inferSelect;
-
-export class ContactEmailTakenError extends ConflictError {
-  override readonly code = 'CONTACT_EMAIL_TAKEN';
-  constructor(readonly email: string) {
-    super(`A contact with email ${email} already exists`);
-  }
-}
 
 export const MAX_BATCH = 1000;
 

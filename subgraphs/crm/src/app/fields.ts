@@ -1,6 +1,5 @@
 // Custom field definitions: per organization, for contacts and for companies.
 import {
-  ConflictError,
   fail,
   newId,
   ok,
@@ -12,6 +11,7 @@ import {
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { fieldDefinitions } from '../db/schema.ts';
+import { FieldKeyTakenError } from '../domain/errors.ts';
 import {
   FIELD_ENTITIES,
   FIELD_KEY,
@@ -58,10 +58,6 @@ export const createFieldInput = z
     if (f.scale !== undefined && f.type !== 'number')
       issue.addIssue({ code: 'custom', path: ['scale'], message: 'only number fields have a scale' });
   });
-
-export class FieldKeyTakenError extends ConflictError {
-  override readonly code = 'FIELD_KEY_TAKEN';
-}
 
 export const toDefinition = (row: FieldDefinitionRow): FieldDefinition => ({
   key: row.key,

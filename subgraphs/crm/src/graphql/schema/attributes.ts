@@ -1,7 +1,7 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import type { StageRow } from '../../app/contact-attributes.ts';
 import type { FieldDefinitionRow } from '../../app/fields.ts';
-import { FieldKeyTakenError } from '../../app/fields.ts';
+import { FieldKeyTakenError } from '../../domain/errors.ts';
 import { FIELD_TYPES } from '../../domain/field-types.ts';
 import { builder, ErrorInterface, orgOf, services } from '../builder.ts';
 import { Contact } from './contact.ts';

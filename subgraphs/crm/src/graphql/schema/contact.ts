@@ -3,7 +3,8 @@ import { connectionWithTotalCount, orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 import { CONTACT_SORTS } from '../../app/contact-queries.ts';
 import type { ContactInput } from '../../app/contact-values.ts';
-import { ContactEmailTakenError, type ContactRow } from '../../app/contacts.ts';
+import type { ContactRow } from '../../app/contacts.ts';
+import { ContactEmailTakenError } from '../../domain/errors.ts';
 import { builder, ErrorInterface, orgOf, services } from '../builder.ts';
 
 builder.objectType(ContactEmailTakenError, {
