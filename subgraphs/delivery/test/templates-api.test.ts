@@ -4,7 +4,7 @@
 import { unwrap } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TemplateSyntaxError } from '../src/domain/templates/index.ts';
+import { TemplateSyntaxError } from '../src/domain/errors.ts';
 import { DATABASES, newOrg, openDelivery, seedContact } from './harness.ts';
 
 describe.each(DATABASES)('templates (%s)', (_name, open) => {

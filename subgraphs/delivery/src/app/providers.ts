@@ -2,7 +2,6 @@
 // sealed with AES-256-GCM, bound to the organization and the provider row, and never returned:
 // the API shows only which secret fields are set.
 import {
-  ConflictError,
   fail,
   NotFoundError,
   newId,
@@ -16,6 +15,7 @@ import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/pla
 import { and, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import { providers } from '../db/schema.ts';
+import { ProviderNameTakenError } from '../domain/errors.ts';
 import {
   CHANNEL_OF,
   decryptSecrets,
@@ -29,13 +29,6 @@ import {
 import type { DeliveryDeps } from './deps.ts';
 
 export type ProviderRow = typeof providers.$inferSelect;
-
-export class ProviderNameTakenError extends ConflictError {
-  override readonly code = 'PROVIDER_NAME_TAKEN';
-  constructor(readonly takenName: string) {
-    super(`a provider named ${takenName} exists`);
-  }
-}
 
 export const providerInput = z.object({
   name: z.string().trim().min(1).max(100),

@@ -1,7 +1,6 @@
 // The transactional API: a send request becomes one message row (once per idempotency key) and a
 // `delivery.message.queued` event, committed together. The engine does the rest.
 import {
-  ConflictError,
   catalogue,
   createEvent,
   type EventEnvelope,
@@ -19,6 +18,7 @@ import { appendEvents, type Executor, rowsOf } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, messages, outbox, templates } from '../db/schema.ts';
+import { IdempotencyConflictError } from '../domain/errors.ts';
 import type { DeliveryDeps } from './deps.ts';
 
 export type MessageRow = typeof messages.$inferSelect;
@@ -40,13 +40,6 @@ export const sendInput = z
     message: 'give exactly one of contactId and to',
     path: ['contactId'],
   });
-
-export class IdempotencyConflictError extends ConflictError {
-  override readonly code = 'IDEMPOTENCY_KEY_REUSED';
-  constructor(readonly idempotencyKey: string) {
-    super(`idempotency key ${idempotencyKey} was used for a different message`);
-  }
-}
 
 const ADDRESS: Record<SendChannel, z.ZodType<string>> = {
   email: z.email().transform((v) => v.toLowerCase()),

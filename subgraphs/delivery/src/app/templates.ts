@@ -2,7 +2,6 @@
 // links numbered for tracking) and keeps both the source and the compiled form; a syntax error
 // comes back as a TemplateSyntaxError with its field, line and column, and nothing is saved.
 import {
-  ConflictError,
   type DomainError,
   fail,
   NotFoundError,
@@ -18,6 +17,7 @@ import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, templates } from '../db/schema.ts';
+import { TemplateNameTakenError, type TemplateSyntaxError } from '../domain/errors.ts';
 import {
   compileEmailTemplate,
   compilePushTemplate,
@@ -28,20 +28,12 @@ import {
   renderPush,
   renderSms,
   renderWebhook,
-  type TemplateSyntaxError,
 } from '../domain/templates/index.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { contactVars } from './render-message.ts';
 
 export type TemplateRow = typeof templates.$inferSelect;
 export type TemplateChannel = 'email' | 'sms' | 'push' | 'webhook';
-
-export class TemplateNameTakenError extends ConflictError {
-  override readonly code = 'TEMPLATE_NAME_TAKEN';
-  constructor(readonly takenName: string) {
-    super(`a template named ${takenName} exists`);
-  }
-}
 
 const emailContent = z.object({
   mjml: z.string().max(1_000_000).optional(),

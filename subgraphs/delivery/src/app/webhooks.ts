@@ -4,15 +4,14 @@
 import { fail, NotFoundError, ok, type Result } from '@mauntic/kernel';
 import { and, eq } from 'drizzle-orm';
 import { providers } from '../db/schema.ts';
+import { InvalidSignatureError, type WebhookError } from '../domain/errors.ts';
 import {
   cachedCertificateFetcher,
   type Feedback,
-  InvalidSignatureError,
   parseMailgunWebhook,
   parseSendgridWebhook,
   parseSnsWebhook,
   parseTwilioWebhook,
-  type WebhookError,
   type WebhookRequest,
 } from '../inbound/index.ts';
 import type { DeliveryDeps } from './deps.ts';

@@ -1,5 +1,13 @@
 // Bounces, complaints and delivery reports: parsers for DSN and ARF mail, the SMTP/LMTP endpoint
 // that receives them, and provider webhook parsers. Everything yields normalized Feedback values.
+
+export {
+  InvalidPayloadError,
+  InvalidSignatureError,
+  StaleWebhookError,
+  UntrustedSenderError,
+  type WebhookError,
+} from '../domain/errors.ts';
 export { isFeedbackReport, parseArf } from './arf.ts';
 export {
   type BounceOutcome,
@@ -10,14 +18,6 @@ export {
   parseNonStandardBounce,
   type ReportContext,
 } from './dsn.ts';
-export {
-  InvalidPayloadError,
-  InvalidSignatureError,
-  StaleWebhookError,
-  UntrustedSenderError,
-  type WebhookError,
-  type WebhookRequest,
-} from './errors.ts';
 export type {
   BounceFeedback,
   BounceType,
@@ -45,3 +45,4 @@ export {
   sesFeedback,
 } from './ses-sns.ts';
 export { parseTwilioWebhook, type TwilioWebhookOptions } from './twilio.ts';
+export type { WebhookRequest } from './webhook-request.ts';

@@ -3,16 +3,7 @@
 // signing key.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { fail, ok, type Result } from '@mauntic/kernel';
-import {
-  InvalidPayloadError,
-  InvalidSignatureError,
-  isRecord,
-  parseJson,
-  StaleWebhookError,
-  str,
-  type WebhookError,
-  type WebhookRequest,
-} from './errors.ts';
+import { InvalidPayloadError, InvalidSignatureError, StaleWebhookError, type WebhookError } from '../domain/errors.ts';
 import {
   type BounceType,
   compact,
@@ -22,6 +13,7 @@ import {
   messageIdFromMessageId,
   normalizeAddress,
 } from './feedback.ts';
+import { isRecord, parseJson, str, type WebhookRequest } from './webhook-request.ts';
 
 export interface MailgunWebhookOptions {
   signingKey: string;

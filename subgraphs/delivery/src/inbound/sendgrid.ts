@@ -2,17 +2,7 @@
 // over the timestamp header followed by the raw body.
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { fail, ok, type Result } from '@mauntic/kernel';
-import {
-  headerValue,
-  InvalidPayloadError,
-  InvalidSignatureError,
-  isRecord,
-  parseJson,
-  StaleWebhookError,
-  str,
-  type WebhookError,
-  type WebhookRequest,
-} from './errors.ts';
+import { InvalidPayloadError, InvalidSignatureError, StaleWebhookError, type WebhookError } from '../domain/errors.ts';
 import {
   compact,
   type Feedback,
@@ -21,6 +11,7 @@ import {
   messageIdFromMessageId,
   normalizeAddress,
 } from './feedback.ts';
+import { headerValue, isRecord, parseJson, str, type WebhookRequest } from './webhook-request.ts';
 
 export interface SendgridWebhookOptions {
   /** The verification key from SendGrid's settings (base64 DER), or a PEM. Unsigned requests are accepted without it. */

@@ -4,15 +4,13 @@ import { createVerify, X509Certificate } from 'node:crypto';
 import { fail, ok, type Result } from '@mauntic/kernel';
 import { z } from 'zod';
 import {
-  headerValue,
   InvalidPayloadError,
   InvalidSignatureError,
-  parseJson,
   UntrustedSenderError,
   type WebhookError,
-  type WebhookRequest,
-} from './errors.ts';
+} from '../domain/errors.ts';
 import { compact, type Feedback, messageIdFromHeader, normalizeAddress, ourMessageId } from './feedback.ts';
+import { headerValue, parseJson, type WebhookRequest } from './webhook-request.ts';
 
 export interface SnsWebhookOptions {
   /** Returns the PEM at a SigningCertURL. Called only for URLs that passed the host check; cache it. */

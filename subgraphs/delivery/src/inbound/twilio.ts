@@ -2,8 +2,9 @@
 // X-Twilio-Signature the SDK computes.
 import { fail, ok, type Result } from '@mauntic/kernel';
 import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
-import { headerValue, InvalidPayloadError, InvalidSignatureError, type WebhookRequest } from './errors.ts';
+import { InvalidPayloadError, InvalidSignatureError } from '../domain/errors.ts';
 import { type BounceType, compact, type Feedback, messageIdFromHeader } from './feedback.ts';
+import { headerValue, type WebhookRequest } from './webhook-request.ts';
 
 export interface TwilioWebhookOptions {
   authToken: string;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { fail, ok, type Result, ValidationError } from '@mauntic/kernel';
 import { compile as compileHtmlToText } from 'html-to-text';
 import { insertOpenPixel, rewriteLinks } from '../../tracking/links.ts';
-import { type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from './errors.ts';
+import { type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from '../errors.ts';
 import {
   type EscapeMode,
   type HandlebarsIssue,

@@ -1,4 +1,6 @@
 // Templates for every channel: compiled once when saved, rendered per message.
+
+export { type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from '../errors.ts';
 export {
   type CompanyVars,
   type CompiledEmailContent,
@@ -17,7 +19,6 @@ export {
   resolveLink,
   textFromHtml,
 } from './email.ts';
-export { positionAt, type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from './errors.ts';
 export { KNOWN_HELPERS } from './handlebars.ts';
 export { canonicalLocale, localeFallbacks, selectLocale } from './locale.ts';
 export { buildMime, type MimeAddress, type MimeMessage } from './mime.ts';

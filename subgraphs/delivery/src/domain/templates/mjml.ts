@@ -2,7 +2,7 @@
 // but no column, so the column is found in the source. MJML's parser silently repairs unbalanced
 // tags, so a structure check runs first and reports the first mismatched or unclosed mj- element.
 import mjml2html from 'mjml';
-import { positionAt } from './errors.ts';
+import { positionAt } from './source-position.ts';
 
 export interface MjmlIssue {
   line: number;

@@ -2,8 +2,8 @@
 // Nothing is HTML-escaped (push payloads are plain text); the image URL percent-encodes
 // expressions like every URL template.
 import { fail, ok, type Result } from '@mauntic/kernel';
+import { type TemplateField, TemplateSyntaxError } from '../errors.ts';
 import type { RenderVars } from './email.ts';
-import { type TemplateField, TemplateSyntaxError } from './errors.ts';
 import { type EscapeMode, instantiate, precompile, type RenderFunction } from './handlebars.ts';
 
 export interface PushTemplateInput {

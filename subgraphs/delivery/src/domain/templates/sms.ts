@@ -4,8 +4,8 @@
 // rest); anything else is UCS-2 (UTF-16), 70 code units alone or 67 per concatenated segment.
 // An escape pair or a surrogate pair is never split across segments.
 import { fail, ok, type Result } from '@mauntic/kernel';
+import { TemplateSyntaxError } from '../errors.ts';
 import type { RenderVars } from './email.ts';
-import { TemplateSyntaxError } from './errors.ts';
 import { instantiate, precompile, type RenderFunction } from './handlebars.ts';
 
 export type SmsEncoding = 'GSM-7' | 'UCS-2';

@@ -7,9 +7,10 @@
 // "{{json path}}" inserts the value itself (number, boolean, object, null) instead of text.
 // URL expressions are percent-encoded ({{{x}}} inserts raw); header values lose line breaks.
 import { fail, ok, type Result, ValidationError } from '@mauntic/kernel';
+import { type TemplateField, TemplateSyntaxError } from '../errors.ts';
 import type { RenderVars } from './email.ts';
-import { positionAt, type TemplateField, TemplateSyntaxError } from './errors.ts';
 import { hasExpressions, instantiate, precompile, type RenderFunction } from './handlebars.ts';
+import { positionAt } from './source-position.ts';
 
 export type WebhookMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS: readonly WebhookMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];

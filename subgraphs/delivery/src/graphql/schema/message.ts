@@ -1,7 +1,8 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import { type DeliveryStats, MESSAGE_STATUSES } from '../../app/messages.ts';
-import { IdempotencyConflictError, type MessageRow, type SendChannel } from '../../app/send.ts';
+import type { MessageRow, SendChannel } from '../../app/send.ts';
+import { IdempotencyConflictError } from '../../domain/errors.ts';
 import { builder, ErrorInterface, services } from '../builder.ts';
 
 const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;

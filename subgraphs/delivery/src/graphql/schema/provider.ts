@@ -1,6 +1,7 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import { ProviderNameTakenError, type ProviderRow } from '../../app/providers.ts';
+import type { ProviderRow } from '../../app/providers.ts';
+import { ProviderNameTakenError } from '../../domain/errors.ts';
 import { PROVIDER_KINDS, type ProviderKind } from '../../providers/index.ts';
 import { builder, ErrorInterface, services } from '../builder.ts';
 import { ChannelEnum } from './message.ts';

@@ -1,7 +1,7 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
 import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import { TemplateNameTakenError, type TemplatePreview, type TemplateRow } from '../../app/templates.ts';
-import { TemplateSyntaxError, type TemplateSyntaxIssue } from '../../domain/templates/index.ts';
+import type { TemplatePreview, TemplateRow } from '../../app/templates.ts';
+import { TemplateNameTakenError, TemplateSyntaxError, type TemplateSyntaxIssue } from '../../domain/errors.ts';
 import { builder, ErrorInterface, services } from '../builder.ts';
 import { ChannelEnum } from './message.ts';
 

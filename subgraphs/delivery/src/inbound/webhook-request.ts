@@ -1,30 +1,5 @@
-// Why a provider webhook was refused. The HTTP layer answers 401/403 for the signature and trust
-// errors and 400 for the payload ones; none of them should be retried by the provider as is.
-import { DomainError } from '@mauntic/kernel';
-
-export class InvalidSignatureError extends DomainError {
-  readonly type = 'invalid_signature' as const;
-  readonly code = 'WEBHOOK_SIGNATURE_INVALID';
-}
-
-export class InvalidPayloadError extends DomainError {
-  readonly type = 'invalid_payload' as const;
-  readonly code = 'WEBHOOK_PAYLOAD_INVALID';
-}
-
-/** The request is signed, but by a party we do not trust (certificate host, topic, age). */
-export class UntrustedSenderError extends DomainError {
-  readonly type = 'untrusted_sender' as const;
-  readonly code = 'WEBHOOK_SENDER_UNTRUSTED';
-}
-
-/** Signed too long ago: a replay, or a clock far off. */
-export class StaleWebhookError extends DomainError {
-  readonly type = 'stale' as const;
-  readonly code = 'WEBHOOK_STALE';
-}
-
-export type WebhookError = InvalidSignatureError | InvalidPayloadError | UntrustedSenderError | StaleWebhookError;
+// A provider webhook request as the parsers read it, and the small readers they share.
+import { InvalidPayloadError } from '../domain/errors.ts';
 
 export interface WebhookRequest {
   /** Header names in any case; Node's IncomingMessage.headers fits. */
