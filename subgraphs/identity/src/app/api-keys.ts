@@ -1,6 +1,8 @@
 // API keys for integrators: random, shown once, stored as a hash, scoped, revocable.
 // Format: mk_<12-char public prefix>_<secret>; the prefix finds the row, the hash proves the key.
 import {
+  type AccessError,
+  authorize,
   catalogue,
   createEvent,
   ForbiddenError,
@@ -13,15 +15,13 @@ import {
   type RequestContext,
   type Result,
   type Scope,
-  type UnauthenticatedError,
   type ValidationError,
-  validateInput,
 } from '@mauntic/kernel';
 import { appendEvents, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { apiKeys, outbox } from '../db/schema.ts';
-import { requireCaller, requireUser } from './authorize.ts';
+import { authorizeUser } from './authorize.ts';
 import type { IdentityDeps } from './deps.ts';
 import { randomSecret, sameHash, sha256 } from './secrets.ts';
 
@@ -44,14 +44,13 @@ export async function createApiKey(
   deps: IdentityDeps,
   ctx: RequestContext,
   raw: z.input<typeof createApiKeyInput>,
-): Promise<Result<{ apiKey: ApiKeyRow; secret: string }, ValidationError | UnauthenticatedError | ForbiddenError>> {
-  const caller = requireUser(ctx, 'identity:admin');
-  if (!caller.ok) return caller;
-  const input = validateInput(createApiKeyInput, raw);
-  if (!input.ok) return input;
-  const scopes = [...new Set(input.value.scopes)] as Scope[];
+): Promise<Result<{ apiKey: ApiKeyRow; secret: string }, AccessError | ValidationError>> {
+  const access = authorizeUser(ctx, 'identity:admin', createApiKeyInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, userId, input } = access.value;
+  const scopes = [...new Set(input.scopes)] as Scope[];
   // A key never gets more than its creator has.
-  const beyond = scopes.find((s) => !hasScope(caller.value.scopes, s));
+  const beyond = scopes.find((s) => !hasScope(ctx.scopes, s));
   if (beyond) return fail(new ForbiddenError(beyond));
 
   const prefix = randomSecret(9);
@@ -60,12 +59,12 @@ export async function createApiKey(
     .insert(apiKeys)
     .values({
       id: newId(),
-      organizationId: caller.value.organizationId,
-      name: input.value.name,
+      organizationId,
+      name: input.name,
       prefix,
       secretHash: sha256(secret),
       scopes,
-      createdBy: caller.value.userId,
+      createdBy: userId,
     })
     .returning();
   return ok({ apiKey: apiKey!, secret });
@@ -75,25 +74,26 @@ export async function revokeApiKey(
   deps: IdentityDeps,
   ctx: RequestContext,
   raw: z.input<typeof revokeApiKeyInput>,
-): Promise<Result<ApiKeyRow, ValidationError | UnauthenticatedError | ForbiddenError | NotFoundError>> {
-  const caller = requireCaller(ctx, 'identity:admin');
-  if (!caller.ok) return caller;
-  const input = validateInput(revokeApiKeyInput, raw);
-  if (!input.ok) return input;
+): Promise<Result<ApiKeyRow, AccessError | ValidationError | NotFoundError>> {
+  const access = authorize(ctx, 'identity:admin', revokeApiKeyInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, userId, input } = access.value;
+  // The event names who revoked the key: a user, or the user behind the API key that did.
+  if (!userId) return fail(new ForbiddenError('a user or an API key'));
   return deps.handle.db.transaction(async (tx) => {
     const [revoked] = await tx
       .update(apiKeys)
       .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
       // Scoped by organization: another organization's key is "not found", never revealed.
-      .where(and(eq(apiKeys.id, input.value.id), eq(apiKeys.organizationId, caller.value.organizationId)))
+      .where(and(eq(apiKeys.id, input.id), eq(apiKeys.organizationId, organizationId)))
       .returning();
-    if (!revoked) return fail(new NotFoundError('ApiKey', input.value.id));
+    if (!revoked) return fail(new NotFoundError('ApiKey', input.id));
     await appendEvents(tx, outbox, [
       createEvent(catalogue.identity.apiKeyRevoked, {
-        organizationId: caller.value.organizationId,
+        organizationId,
         subjectId: revoked.id,
         correlationId: ctx.correlationId,
-        data: { apiKeyId: revoked.id, revokedBy: caller.value.userId },
+        data: { apiKeyId: revoked.id, revokedBy: userId },
       }),
     ]);
     return ok(revoked);
@@ -134,7 +134,7 @@ export async function verifyApiKey(deps: IdentityDeps, key: string): Promise<Api
 }
 
 export async function listApiKeys(deps: IdentityDeps, ctx: RequestContext, window: PageWindow) {
-  const caller = requireCaller(ctx, 'identity:read');
-  if (!caller.ok) return caller;
-  return ok(await pageOfOrganization(deps.handle.db, apiKeys, caller.value.organizationId, window));
+  const access = authorize(ctx, 'identity:read');
+  if (!access.ok) return access;
+  return ok(await pageOfOrganization(deps.handle.db, apiKeys, access.value.organizationId, window));
 }

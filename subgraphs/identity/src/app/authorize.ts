@@ -1,44 +1,35 @@
-// Checks on the caller that use cases share. They return typed errors, never throw.
+// Identity's one rule beyond the kernel's authorize: managing members and keys needs a person
+// (a signed-in user), not an API key.
 import {
+  type AccessError,
+  authorize,
+  type Caller,
   ForbiddenError,
   fail,
-  hasScope,
-  type OrganizationId,
   ok,
+  type Permission,
   type RequestContext,
   type Result,
   type Role,
-  type Scope,
-  UnauthenticatedError,
+  type ValidationError,
+  validateInput,
 } from '@mauntic/kernel';
+import type { z } from 'zod';
 
-export interface Caller {
-  organizationId: OrganizationId;
-  /** The user acting, or for an API key the user who created it. */
-  userId: string;
-  role?: Role;
-  scopes: RequestContext['scopes'];
-  ctx: RequestContext;
-}
+export type UserCaller = Caller & { userId: string; role: Role };
 
-export function requireCaller(
+/** The signed-in user holding `scope`, and its input parsed by `schema`. */
+export function authorizeUser<T>(
   ctx: RequestContext,
-  scope?: Scope,
-): Result<Caller, UnauthenticatedError | ForbiddenError> {
-  const { actor, organizationId } = ctx;
-  if (actor.type === 'anonymous' || !organizationId) return fail(new UnauthenticatedError());
-  if (scope && !hasScope(ctx.scopes, scope)) return fail(new ForbiddenError(scope));
-  const userId = actor.type === 'api_key' ? actor.createdBy : actor.id;
-  return ok({ organizationId, userId, ...(ctx.role ? { role: ctx.role } : {}), scopes: ctx.scopes, ctx });
-}
-
-/** A signed-in user (not an API key): managing members and keys needs a person. */
-export function requireUser(
-  ctx: RequestContext,
-  scope?: Scope,
-): Result<Caller & { role: Role }, UnauthenticatedError | ForbiddenError> {
-  const caller = requireCaller(ctx, scope);
-  if (!caller.ok) return caller;
-  if (ctx.actor.type !== 'user' || !caller.value.role) return fail(new ForbiddenError('a signed-in user'));
-  return ok({ ...caller.value, role: caller.value.role });
+  scope: Permission,
+  schema: z.ZodType<T>,
+  raw: unknown,
+): Result<UserCaller & { input: T }, AccessError | ValidationError> {
+  const access = authorize(ctx, scope);
+  if (!access.ok) return access;
+  // Access before input, as authorize orders them: a caller that may not act learns nothing of its input.
+  if (ctx.actor.type !== 'user' || !access.value.role) return fail(new ForbiddenError('a signed-in user'));
+  const input = validateInput(schema, raw);
+  if (!input.ok) return input;
+  return ok({ ...access.value, userId: ctx.actor.id, role: access.value.role, input: input.value });
 }

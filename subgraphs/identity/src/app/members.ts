@@ -1,6 +1,8 @@
 // Members of an organization: invitations (a signed, single-use token shown once to the
 // inviter, who passes it on) and the member list.
 import {
+  type AccessError,
+  authorize,
   catalogue,
   createEvent,
   ForbiddenError,
@@ -10,7 +12,6 @@ import {
   type RequestContext,
   type Result,
   ROLES,
-  type UnauthenticatedError,
   ValidationError,
   validateInput,
 } from '@mauntic/kernel';
@@ -21,7 +22,7 @@ import { invitations, memberships, organizations, outbox, users } from '../db/sc
 import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../domain/errors.ts';
 import { passwordWeaknesses } from '../domain/password.ts';
 import { canGrantRole } from '../domain/roles.ts';
-import { requireCaller, requireUser } from './authorize.ts';
+import { authorizeUser } from './authorize.ts';
 import type { IdentityDeps } from './deps.ts';
 import { hashPassword, randomSecret, sha256, verifyPassword } from './secrets.ts';
 import { issueSession, type Session } from './sessions.ts';
@@ -35,25 +36,21 @@ export async function inviteMember(
   deps: IdentityDeps,
   ctx: RequestContext,
   raw: z.input<typeof inviteMemberInput>,
-): Promise<
-  Result<{ invitation: InvitationRow; token: string }, ValidationError | UnauthenticatedError | ForbiddenError>
-> {
-  const caller = requireUser(ctx, 'identity:admin');
-  if (!caller.ok) return caller;
-  const input = validateInput(inviteMemberInput, raw);
-  if (!input.ok) return input;
-  if (!canGrantRole(caller.value.role, input.value.role))
-    return fail(new ForbiddenError(`a role that may grant ${input.value.role}`));
+): Promise<Result<{ invitation: InvitationRow; token: string }, AccessError | ValidationError>> {
+  const access = authorizeUser(ctx, 'identity:admin', inviteMemberInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, userId, role, input } = access.value;
+  if (!canGrantRole(role, input.role)) return fail(new ForbiddenError(`a role that may grant ${input.role}`));
   const token = `inv_${randomSecret()}`;
   const [invitation] = await deps.handle.db
     .insert(invitations)
     .values({
       id: newId(),
-      organizationId: caller.value.organizationId,
-      email: input.value.email,
-      role: input.value.role,
+      organizationId,
+      email: input.email,
+      role: input.role,
       tokenHash: sha256(token),
-      invitedBy: caller.value.userId,
+      invitedBy: userId,
       expiresAt: new Date(Date.now() + deps.invitationTtlSeconds * 1000),
     })
     .returning();
@@ -160,9 +157,9 @@ export async function acceptInvitation(
 }
 
 export async function listMembers(deps: IdentityDeps, ctx: RequestContext, window: PageWindow) {
-  const caller = requireCaller(ctx, 'identity:read');
-  if (!caller.ok) return caller;
-  const org = eq(memberships.organizationId, caller.value.organizationId);
+  const access = authorize(ctx, 'identity:read');
+  if (!access.ok) return access;
+  const org = eq(memberships.organizationId, access.value.organizationId);
   const rows = await deps.handle.db
     .select({ userId: memberships.userId, role: memberships.role, joinedAt: memberships.createdAt })
     .from(memberships)
@@ -173,22 +170,25 @@ export async function listMembers(deps: IdentityDeps, ctx: RequestContext, windo
   return ok(toConnection(rows, window, total?.n ?? 0, (r) => r.userId));
 }
 
-/** Users visible to the caller: members of the caller's organization only. */
+/** Users visible to the caller: members of the caller's organization only; null for anyone else. */
 export async function findMemberUser(deps: IdentityDeps, ctx: RequestContext, userId: string) {
-  if (!ctx.organizationId) return null;
+  const access = authorize(ctx, 'member');
+  if (!access.ok) return access;
   const [row] = await deps.handle.db
     .select({ id: users.id, email: users.email, name: users.name, createdAt: users.createdAt })
     .from(users)
     .innerJoin(memberships, eq(memberships.userId, users.id))
-    .where(and(eq(users.id, userId), eq(memberships.organizationId, ctx.organizationId)));
-  return row ?? null;
+    .where(and(eq(users.id, userId), eq(memberships.organizationId, access.value.organizationId)));
+  return ok(row ?? null);
 }
 
+/** Only one's own organization is visible; null for any other. */
 export async function findOrganization(deps: IdentityDeps, ctx: RequestContext, organizationId: string) {
-  // Only one's own organization is visible.
-  if (ctx.organizationId !== organizationId) return null;
+  const access = authorize(ctx, 'member');
+  if (!access.ok) return access;
+  if (access.value.organizationId !== organizationId) return ok(null);
   const [row] = await deps.handle.db.select().from(organizations).where(eq(organizations.id, organizationId));
-  return row ?? null;
+  return ok(row ?? null);
 }
 
 /** Unscoped lookups for the parties of a session the caller just proved (sign-up, log-in). */

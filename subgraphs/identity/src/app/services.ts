@@ -15,6 +15,7 @@ import {
 } from './members.ts';
 import { refreshSession } from './refresh-session.ts';
 import { signUp } from './sign-up.ts';
+import { viewer } from './viewer.ts';
 
 export function createIdentityServices(deps: IdentityDeps) {
   const bind =
@@ -37,6 +38,7 @@ export function createIdentityServices(deps: IdentityDeps) {
     findOrganization: bind(findOrganization),
     userById: bind(userById),
     organizationById: bind(organizationById),
+    viewer,
   };
 }
 

@@ -1,5 +1,5 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { ApiKeyRow } from '../../app/api-keys.ts';
 import { builder, services } from '../builder.ts';
 import { User } from './user.ts';
@@ -20,7 +20,7 @@ export const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
     createdBy: t.field({
       type: User,
       nullable: true,
-      resolve: (k, _, ctx) => services(ctx).findMemberUser(ctx.request, k.createdBy),
+      resolve: async (k, _, ctx) => orThrow(await services(ctx).findMemberUser(ctx.request, k.createdBy)),
     }),
   }),
 });
@@ -30,7 +30,6 @@ builder.queryField('apiKeys', (t) =>
     {
       type: ApiKey,
       description: "The organization's API keys, newest first",
-      authScopes: { member: true },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listApiKeys(ctx.request, pageWindow(args))),
     },
     connectionWithTotalCount('ApiKeyConnection'),
@@ -61,7 +60,7 @@ builder.mutationField('createApiKey', (t) =>
   t.field({
     type: CreatedApiKey,
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
-    errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).createApiKey(ctx.request, input)),
   }),
 );
@@ -72,7 +71,7 @@ builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: ApiKey,
     args: { input: t.arg({ type: RevokeApiKeyInput, required: true }) },
-    errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(await services(ctx).revokeApiKey(ctx.request, { id: String(input.id) })),
   }),

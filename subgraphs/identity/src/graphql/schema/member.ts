@@ -1,5 +1,5 @@
-import { ForbiddenError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { unwrap, ValidationError } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { InvitationRow } from '../../app/members.ts';
 import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors.ts';
 import { builder, services } from '../builder.ts';
@@ -12,7 +12,7 @@ const Member = builder
     fields: (t) => ({
       user: t.field({
         type: User,
-        resolve: async (m, _, ctx) => (await services(ctx).findMemberUser(ctx.request, m.userId))!,
+        resolve: async (m, _, ctx) => orThrow(await services(ctx).findMemberUser(ctx.request, m.userId))!,
       }),
       role: t.expose('role', { type: RoleEnum }),
       joinedAt: t.expose('joinedAt', { type: 'DateTime' }),
@@ -24,7 +24,6 @@ builder.queryField('members', (t) =>
     {
       type: Member,
       description: "Members of the caller's organization, newest first",
-      authScopes: { member: true },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listMembers(ctx.request, pageWindow(args))),
     },
     connectionWithTotalCount('MemberConnection'),
@@ -57,7 +56,7 @@ builder.mutationField('inviteMember', (t) =>
       'Invites a person to your organization with a role. Admins and owners only; only owners invite owners.',
     type: Invitation,
     args: { input: t.arg({ type: InviteMemberInput, required: true }) },
-    errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).inviteMember(ctx.request, input)),
   }),
 );

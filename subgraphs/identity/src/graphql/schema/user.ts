@@ -1,4 +1,5 @@
 import { ROLES, type Role } from '@mauntic/kernel';
+import { orThrow } from '@mauntic/platform';
 import { builder, services } from '../builder.ts';
 
 export interface UserShape {
@@ -34,7 +35,7 @@ export const User = builder.objectRef<UserShape>('User').implement({
 
 builder.asEntity(User, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => services(ctx).findMemberUser(ctx.request, ref.id),
+  resolveReference: async (ref, ctx) => orThrow(await services(ctx).findMemberUser(ctx.request, ref.id)),
 });
 
 export const Organization = builder.objectRef<OrganizationShape>('Organization').implement({
@@ -49,5 +50,5 @@ export const Organization = builder.objectRef<OrganizationShape>('Organization')
 
 builder.asEntity(Organization, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => services(ctx).findOrganization(ctx.request, ref.id),
+  resolveReference: async (ref, ctx) => orThrow(await services(ctx).findOrganization(ctx.request, ref.id)),
 });
