@@ -1,7 +1,7 @@
 // One delivery engine process for the send benchmark (the parent starts, kills and restarts it).
 // Configured by environment: DATABASE_URL, ENGINE_OWNER, ENGINE_JOURNAL_DIR, DELIVERY_ENCRYPTION_KEY,
 // TRACKING_SECRET, ENGINE_LANES, ENGINE_BATCH_SIZE, ENGINE_SEND_CONCURRENCY.
-import { createMemoryRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
+import { createMemoryRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
 import { createEngine } from '@mauntic/delivery-engine';
 import { createLogger, openDatabase, registry } from '@mauntic/platform';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deliveryModule } from '@mauntic/delivery';
-import { enqueueMessages } from '@mauntic/delivery/engine-parts';
+import { enqueueMessages } from '@mauntic/delivery/engine';
 import { createDeliveryServices } from '@mauntic/delivery/services';
 import { unwrap } from '@mauntic/kernel';
 import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';

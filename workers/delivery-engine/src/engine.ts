@@ -12,8 +12,7 @@
 // The bus only wakes the engine; the message table is the source of truth, so a lost or repeated
 // `delivery.message.queued` event neither loses nor duplicates a message.
 
-import { messages, outbox } from '@mauntic/delivery/db';
-import { type DeliveryDispatcher, messageFacts, type PreparedItem } from '@mauntic/delivery/dispatch';
+import { type DeliveryDispatcher, messageFacts, messages, outbox, type PreparedItem } from '@mauntic/delivery/engine';
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type DatabaseHandle, type Logger, registry, type Subscription } from '@mauntic/platform';
 import { and, eq, lte, sql } from 'drizzle-orm';

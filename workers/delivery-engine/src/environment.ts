@@ -1,6 +1,6 @@
 // The delivery engine's configuration; see the README for every variable.
 import { hostname } from 'node:os';
-import { deliveryModel } from '@mauntic/delivery/environment';
+import { deliveryModel } from '@mauntic/delivery/engine';
 import { busModel, databaseModel, logModel, parseEnvironment, queueModel, serverModel } from '@mauntic/platform';
 import { z } from 'zod';
 

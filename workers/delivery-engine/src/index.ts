@@ -1,6 +1,6 @@
 // The delivery engine as its own process (cluster mode): config -> clients -> engine -> health
 // and metrics -> shutdown.
-import { createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
+import { createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
 import {
   ConfigError,
   createBus,

@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryRateLimiter } from '@mauntic/delivery/providers';
+import { createMemoryRateLimiter } from '@mauntic/delivery/engine';
 import { catalogue, createEvent, newId, unwrap } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
 import { simpleParser } from 'mailparser';

@@ -9,9 +9,6 @@ import type { OutboundMessage } from '../providers/types.ts';
 import { ProviderError } from '../providers/types.ts';
 import type { ProviderDirectory, ResolvedProvider } from './provider-directory.ts';
 import { type ContactForRender, type MessageRenderer, renderFailure, type Sender } from './render-message.ts';
-import { messageFacts } from './send.ts';
-
-export { messageFacts };
 
 type MessageRow = typeof messages.$inferSelect;
 type TemplateRow = Pick<typeof templates.$inferSelect, 'id' | 'version' | 'channel' | 'category' | 'compiled'>;

@@ -1,0 +1,50 @@
+// The delivery context as its engine (workers/delivery-engine) and the send benchmark reach it:
+// `@mauntic/delivery/engine`, their one way in. The engine claims rows of `messages`, hands each
+// batch to the dispatcher (policy, rendering, providers) and records the outcomes with their events
+// in `outbox`; its process is configured with the context's own model (`deliveryModel`).
+import type { DatabaseHandle, Logger } from '@mauntic/platform';
+import { createDispatcher, type DeliveryDispatcher } from './app/dispatch.ts';
+import { localOutboxStore } from './app/local-outbox.ts';
+import { createProviderDirectory } from './app/provider-directory.ts';
+import { createRenderer } from './app/render-message.ts';
+import type { RateLimiter } from './providers/index.ts';
+
+export type { DeliveryDispatcher, PreparedItem } from './app/dispatch.ts';
+// enqueueMessages: the send benchmark queues its audience in bulk, the way send requests do.
+export { enqueueMessages, messageFacts } from './app/send.ts';
+export { messages, outbox } from './db/schema.ts';
+export { deliveryModel } from './environment.ts';
+export {
+  createMemoryRateLimiter,
+  createRedisRateLimiter,
+  parseEncryptionKey,
+  type RateLimiter,
+} from './providers/index.ts';
+
+export interface DeliveryDispatcherOptions {
+  handle: DatabaseHandle;
+  logger: Logger;
+  /** Shared by every engine (Redis) so a provider's rate holds across processes. */
+  limiter: RateLimiter;
+  /** 32 bytes: opens provider credentials. */
+  encryptionKey: Buffer;
+  /** Signs the open, click and unsubscribe links of each message. */
+  trackingKey: Buffer;
+  publicBaseUrl: string;
+  /** Embedded mode: email without a configured provider goes to the local outbox (/outbox). */
+  localOutbox?: boolean;
+}
+
+/** Everything the engine does to a claimed batch between the claim and the record. */
+export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): DeliveryDispatcher {
+  const { handle, logger, publicBaseUrl } = options;
+  const providers = createProviderDirectory({
+    handle,
+    encryptionKey: options.encryptionKey,
+    limiter: options.limiter,
+    publicBaseUrl,
+    ...(options.localOutbox ? { localOutbox: localOutboxStore(handle) } : {}),
+  });
+  const renderer = createRenderer({ trackingKey: options.trackingKey, publicBaseUrl });
+  return createDispatcher({ handle, logger, providers, renderer });
+}
