@@ -409,4 +409,31 @@ describe.each(DATABASES)('sending and reading messages (%s)', (_name, open) => {
       machineClicked: 1,
     });
   });
+
+  it('a caller without delivery:read gets FORBIDDEN from the read fields, not an empty answer', async () => {
+    const { ctx, template } = await setUp({ smtp: false });
+    const message = unwrap(
+      await env.services.sendMessage(ctx, 'email', {
+        templateId: template.id,
+        to: 'x@example.com',
+        idempotencyKey: 'k',
+      }),
+    );
+    const reads = `query($m: ID!, $t: ID!) { message(id: $m) { id } template(id: $t) { id } deliverySettings { defaultFromName } }`;
+    const variables = { m: message.id, t: template.id };
+    const denied = await graphql({
+      schema,
+      source: reads,
+      variableValues: variables,
+      contextValue: { request: { ...ctx, scopes: ['crm:read'] }, services: env.services, log: logger },
+    });
+    expect(denied.errors?.map((e) => [e.path?.[0], e.extensions?.code]).sort()).toEqual([
+      ['deliverySettings', 'FORBIDDEN'],
+      ['message', 'FORBIDDEN'],
+      ['template', 'FORBIDDEN'],
+    ]);
+    // The same organization with the scope reads them: the refusal was for the scope.
+    const own = await gql(ctx, reads, variables);
+    expect(own).toMatchObject({ message: { id: message.id }, template: { id: template.id } });
+  });
 });

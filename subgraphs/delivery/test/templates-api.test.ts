@@ -95,7 +95,7 @@ describe.each(DATABASES)('templates (%s)', (_name, open) => {
       source: { html: '<p>{{#each}}', subject: 'x' },
     });
     expect(broken.ok).toBe(false);
-    const stored = await env.services.getTemplate(ctx, created.id);
+    const stored = unwrap(await env.services.getTemplate(ctx, created.id));
     expect(stored).toMatchObject({ version: 2, source: { subject: 'New for {{contact.firstName}}' } });
   });
 

@@ -1,11 +1,10 @@
 // Reading delivery records: one message, a filtered page of them, and counts per template or
 // per source. Machine opens and clicks (Apple MPP, link scanners) are counted apart from people's.
-import { ok, type RequestContext, requireScope } from '@mauntic/kernel';
+import { authorize, ok, type RequestContext } from '@mauntic/kernel';
 import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { messageEvents, messages } from '../db/schema.ts';
 import type { DeliveryDeps } from './deps.ts';
-import type { MessageRow } from './send.ts';
 
 export const MESSAGE_STATUSES = [
   'queued',
@@ -30,19 +29,20 @@ export interface MessageFilter {
   address?: string | null;
 }
 
-export async function getMessage(deps: DeliveryDeps, ctx: RequestContext, id: string): Promise<MessageRow | null> {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return null;
+/** One of the caller's messages; null when it has none with that id. */
+export async function getMessage(deps: DeliveryDeps, ctx: RequestContext, id: string) {
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
   const [row] = await deps.handle.db
     .select()
     .from(messages)
-    .where(and(eq(messages.organizationId, org.value), eq(messages.id, id)));
-  return row ?? null;
+    .where(and(eq(messages.organizationId, access.value.organizationId), eq(messages.id, id)));
+  return ok(row ?? null);
 }
 
 export async function listMessages(deps: DeliveryDeps, ctx: RequestContext, filter: MessageFilter, window: PageWindow) {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
   const conditions: SQL[] = [];
   if (filter.status) conditions.push(eq(messages.status, filter.status));
   if (filter.channel) conditions.push(eq(messages.channel, filter.channel));
@@ -55,7 +55,7 @@ export async function listMessages(deps: DeliveryDeps, ctx: RequestContext, filt
     await pageOfOrganization(
       deps.handle.db,
       messages,
-      org.value,
+      access.value.organizationId,
       window,
       conditions.length ? and(...conditions) : undefined,
     ),
@@ -85,13 +85,13 @@ export async function deliveryStats(
   by: 'template' | 'source',
   filter: { templateId?: string | null; sourceKind?: string | null; sourceId?: string | null },
 ) {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
   const key =
     by === 'template'
       ? sql`${messages.templateId}::text`
       : sql`${messages.sourceKind} || ':' || coalesce(${messages.sourceId}, '')`;
-  const conditions: SQL[] = [eq(messages.organizationId, org.value)];
+  const conditions: SQL[] = [eq(messages.organizationId, access.value.organizationId)];
   if (filter.templateId) conditions.push(eq(messages.templateId, filter.templateId));
   if (filter.sourceKind) conditions.push(eq(messages.sourceKind, filter.sourceKind));
   if (filter.sourceId) conditions.push(eq(messages.sourceId, filter.sourceId));

@@ -1,16 +1,7 @@
 // An organization's sending providers. Secret settings (passwords, API keys, private keys) are
 // sealed with AES-256-GCM, bound to the organization and the provider row, and never returned:
 // the API shows only which secret fields are set.
-import {
-  fail,
-  NotFoundError,
-  newId,
-  ok,
-  type RequestContext,
-  requireScope,
-  ValidationError,
-  validateInput,
-} from '@mauntic/kernel';
+import { authorize, fail, NotFoundError, newId, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
 import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
@@ -116,30 +107,29 @@ export async function createProviderConfig(
   ctx: RequestContext,
   raw: z.input<typeof providerInput>,
 ) {
-  const org = requireScope(ctx, 'delivery:admin');
-  if (!org.ok) return org;
-  const input = validateInput(providerInput, raw);
-  if (!input.ok) return input;
-  const { name, kind, config, isDefault, ratePerSecond, failoverProviderId } = input.value;
+  const access = authorize(ctx, 'delivery:admin', providerInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const { name, kind, config, isDefault, ratePerSecond, failoverProviderId } = input;
   const parsed = parseProviderConfig(kind, config);
   if (!parsed.ok) return fail(configError(parsed.error.issues));
   const channel = CHANNEL_OF[kind];
   const id = newId();
   return deps.handle.db.transaction(async (tx) => {
-    if (await nameTaken(tx, org.value, name)) return fail(new ProviderNameTakenError(name));
-    const failover = await checkFailover(tx, org.value, channel, failoverProviderId);
+    if (await nameTaken(tx, organizationId, name)) return fail(new ProviderNameTakenError(name));
+    const failover = await checkFailover(tx, organizationId, channel, failoverProviderId);
     if (!failover.ok) return failover;
-    if (isDefault) await clearDefault(tx, org.value, channel, id);
+    if (isDefault) await clearDefault(tx, organizationId, channel, id);
     const [row] = await tx
       .insert(providers)
       .values({
         id,
-        organizationId: org.value,
+        organizationId,
         name,
         kind,
         channel,
         settings: parsed.settings as Record<string, unknown>,
-        secrets: seal(deps, org.value, id, parsed.secrets as Record<string, unknown>),
+        secrets: seal(deps, organizationId, id, parsed.secrets as Record<string, unknown>),
         isDefault,
         ratePerSecond,
         failoverProviderId: failover.value,
@@ -162,22 +152,21 @@ export async function updateProviderConfig(
   ctx: RequestContext,
   raw: z.input<typeof providerUpdate>,
 ) {
-  const org = requireScope(ctx, 'delivery:admin');
-  if (!org.ok) return org;
-  const input = validateInput(providerUpdate, raw);
-  if (!input.ok) return input;
-  const patch = input.value;
+  const access = authorize(ctx, 'delivery:admin', providerUpdate, raw);
+  if (!access.ok) return access;
+  const { organizationId, input: patch } = access.value;
   return deps.handle.db.transaction(async (tx) => {
     const [current] = await tx
       .select()
       .from(providers)
-      .where(and(eq(providers.organizationId, org.value), eq(providers.id, patch.id)))
+      .where(and(eq(providers.organizationId, organizationId), eq(providers.id, patch.id)))
       .for('update');
     if (!current) return fail(new NotFoundError('Provider', patch.id));
     const kind = current.kind as ProviderKind;
     const values: Partial<ProviderRow> = { updatedAt: new Date() };
     if (patch.name !== undefined && patch.name !== current.name) {
-      if (await nameTaken(tx, org.value, patch.name, current.id)) return fail(new ProviderNameTakenError(patch.name));
+      if (await nameTaken(tx, organizationId, patch.name, current.id))
+        return fail(new ProviderNameTakenError(patch.name));
       values.name = patch.name;
     }
     if (patch.config !== undefined) {
@@ -189,12 +178,12 @@ export async function updateProviderConfig(
     }
     if (patch.ratePerSecond !== undefined) values.ratePerSecond = patch.ratePerSecond;
     if (patch.failoverProviderId !== undefined) {
-      const failover = await checkFailover(tx, org.value, current.channel, patch.failoverProviderId, current.id);
+      const failover = await checkFailover(tx, organizationId, current.channel, patch.failoverProviderId, current.id);
       if (!failover.ok) return failover;
       values.failoverProviderId = failover.value;
     }
     if (patch.isDefault !== undefined) {
-      if (patch.isDefault) await clearDefault(tx, org.value, current.channel, current.id);
+      if (patch.isDefault) await clearDefault(tx, organizationId, current.channel, current.id);
       values.isDefault = patch.isDefault;
     }
     const [row] = await tx.update(providers).set(values).where(eq(providers.id, current.id)).returning();
@@ -203,26 +192,27 @@ export async function updateProviderConfig(
 }
 
 export async function deleteProviderConfig(deps: DeliveryDeps, ctx: RequestContext, id: string) {
-  const org = requireScope(ctx, 'delivery:admin');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:admin');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   return deps.handle.db.transaction(async (tx) => {
     const [row] = await tx
       .delete(providers)
-      .where(and(eq(providers.organizationId, org.value), eq(providers.id, id)))
+      .where(and(eq(providers.organizationId, organizationId), eq(providers.id, id)))
       .returning();
     if (!row) return fail(new NotFoundError('Provider', id));
     await tx
       .update(providers)
       .set({ failoverProviderId: null, updatedAt: new Date() })
-      .where(and(eq(providers.organizationId, org.value), eq(providers.failoverProviderId, id)));
+      .where(and(eq(providers.organizationId, organizationId), eq(providers.failoverProviderId, id)));
     return ok(row);
   });
 }
 
 export async function listProviderConfigs(deps: DeliveryDeps, ctx: RequestContext, window: PageWindow) {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return org;
-  return ok(await pageOfOrganization(deps.handle.db, providers, org.value, window));
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
+  return ok(await pageOfOrganization(deps.handle.db, providers, access.value.organizationId, window));
 }
 
 export { secretFields };

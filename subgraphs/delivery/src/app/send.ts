@@ -1,6 +1,7 @@
 // The transactional API: a send request becomes one message row (once per idempotency key) and a
 // `delivery.message.queued` event, committed together. The engine does the rest.
 import {
+  authorize,
   catalogue,
   createEvent,
   type EventEnvelope,
@@ -10,9 +11,7 @@ import {
   ok,
   type RequestContext,
   type Result,
-  requireScope,
   ValidationError,
-  validateInput,
 } from '@mauntic/kernel';
 import { appendEvents, type Executor, rowsOf } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
@@ -175,16 +174,15 @@ export async function sendMessage(
   channel: SendChannel,
   raw: z.input<typeof sendInput>,
 ) {
-  const org = requireScope(ctx, 'delivery:write');
-  if (!org.ok) return org;
-  const input = validateInput(sendInput, raw);
-  if (!input.ok) return input;
-  const { templateId, contactId, to, context, idempotencyKey } = input.value;
+  const access = authorize(ctx, 'delivery:write', sendInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const { templateId, contactId, to, context, idempotencyKey } = input;
   return deps.handle.db.transaction(async (tx) => {
     const [template] = await tx
       .select({ id: templates.id, channel: templates.channel })
       .from(templates)
-      .where(and(eq(templates.organizationId, org.value), eq(templates.id, templateId)));
+      .where(and(eq(templates.organizationId, organizationId), eq(templates.id, templateId)));
     if (!template) return fail(new NotFoundError('Template', templateId));
     if (template.channel !== channel)
       return fail(
@@ -195,7 +193,9 @@ export async function sendMessage(
       const [contact] = await tx
         .select({ email: contacts.email, phone: contacts.phone, pushTokens: contacts.pushTokens })
         .from(contacts)
-        .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, contactId), isNull(contacts.deletedAt)));
+        .where(
+          and(eq(contacts.organizationId, organizationId), eq(contacts.id, contactId), isNull(contacts.deletedAt)),
+        );
       if (!contact) return fail(new NotFoundError('Contact', contactId));
       const found = channel === 'email' ? contact.email : channel === 'sms' ? contact.phone : contact.pushTokens[0];
       if (!found)
@@ -211,7 +211,7 @@ export async function sendMessage(
     }
     return enqueueMessage(
       tx,
-      org.value,
+      organizationId,
       {
         channel,
         templateId,
@@ -232,14 +232,17 @@ export async function registerPushToken(
   ctx: RequestContext,
   input: { contactId: string; token: string },
 ) {
-  const org = requireScope(ctx, 'delivery:write');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const token = ADDRESS.push.safeParse(input.token);
   if (!token.success) return fail(new ValidationError([{ path: ['input', 'token'], message: 'too short' }]));
   const updated = await deps.handle.db
     .update(contacts)
     .set({ pushTokens: sql`array(select distinct unnest(${contacts.pushTokens} || array[${token.data}]::text[]))` })
-    .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId), isNull(contacts.deletedAt)))
+    .where(
+      and(eq(contacts.organizationId, organizationId), eq(contacts.id, input.contactId), isNull(contacts.deletedAt)),
+    )
     .returning({ id: contacts.id });
   return updated.length ? ok(true) : fail(new NotFoundError('Contact', input.contactId));
 }

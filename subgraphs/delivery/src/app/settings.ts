@@ -1,5 +1,5 @@
 // An organization's sending policy: frequency caps per channel, quiet hours, default sender.
-import { ok, type RequestContext, requireScope, validateInput } from '@mauntic/kernel';
+import { authorize, ok, type RequestContext } from '@mauntic/kernel';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { settings } from '../db/schema.ts';
@@ -35,34 +35,39 @@ const empty = (organizationId: string): SettingsRow => ({
   updatedAt: new Date(0),
 });
 
-export async function getSettings(deps: DeliveryDeps, organizationId: string): Promise<SettingsRow> {
+async function settingsOf(deps: DeliveryDeps, organizationId: string): Promise<SettingsRow> {
   const [row] = await deps.handle.db.select().from(settings).where(eq(settings.organizationId, organizationId));
   return row ?? empty(organizationId);
 }
 
+/** The caller's sending policy; an organization that never set one has the empty policy. */
+export async function getSettings(deps: DeliveryDeps, ctx: RequestContext) {
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
+  return ok(await settingsOf(deps, access.value.organizationId));
+}
+
 /** Changes what the input names; a null cap removes it. */
 export async function updateSettings(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof settingsInput>) {
-  const org = requireScope(ctx, 'delivery:admin');
-  if (!org.ok) return org;
-  const input = validateInput(settingsInput, raw);
-  if (!input.ok) return input;
-  const current = await getSettings(deps, org.value);
+  const access = authorize(ctx, 'delivery:admin', settingsInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const current = await settingsOf(deps, organizationId);
   const caps = { ...current.frequencyCaps };
-  for (const [channel, value] of Object.entries(input.value.frequencyCaps ?? {})) {
+  for (const [channel, value] of Object.entries(input.frequencyCaps ?? {})) {
     if (value) caps[channel] = value;
     else delete caps[channel];
   }
   const next = {
     frequencyCaps: caps,
-    quietHours: input.value.quietHours === undefined ? current.quietHours : input.value.quietHours,
-    defaultFromName: input.value.defaultFromName === undefined ? current.defaultFromName : input.value.defaultFromName,
-    defaultFromAddress:
-      input.value.defaultFromAddress === undefined ? current.defaultFromAddress : input.value.defaultFromAddress,
+    quietHours: input.quietHours === undefined ? current.quietHours : input.quietHours,
+    defaultFromName: input.defaultFromName === undefined ? current.defaultFromName : input.defaultFromName,
+    defaultFromAddress: input.defaultFromAddress === undefined ? current.defaultFromAddress : input.defaultFromAddress,
     updatedAt: new Date(),
   };
   const [row] = await deps.handle.db
     .insert(settings)
-    .values({ organizationId: org.value, ...next })
+    .values({ organizationId, ...next })
     .onConflictDoUpdate({ target: settings.organizationId, set: next })
     .returning();
   return ok(row!);

@@ -1,6 +1,6 @@
 // The suppression list: addresses never sent to again (hard bounces, complaints), or not sent
 // marketing (unsubscribes), per organization and channel.
-import { fail, NotFoundError, newId, ok, type RequestContext, requireScope, validateInput } from '@mauntic/kernel';
+import { authorize, fail, NotFoundError, newId, ok, type RequestContext } from '@mauntic/kernel';
 import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
@@ -45,19 +45,18 @@ export async function suppressInTx(
 }
 
 export async function addSuppression(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof suppressionInput>) {
-  const org = requireScope(ctx, 'delivery:write');
-  if (!org.ok) return org;
-  const input = validateInput(suppressionInput, raw);
-  if (!input.ok) return input;
-  await suppressInTx(deps.handle.db, org.value, input.value);
+  const access = authorize(ctx, 'delivery:write', suppressionInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  await suppressInTx(deps.handle.db, organizationId, input);
   const [row] = await deps.handle.db
     .select()
     .from(suppressions)
     .where(
       and(
-        eq(suppressions.organizationId, org.value),
-        eq(suppressions.channel, input.value.channel),
-        eq(suppressions.address, input.value.address),
+        eq(suppressions.organizationId, organizationId),
+        eq(suppressions.channel, input.channel),
+        eq(suppressions.address, input.address),
       ),
     );
   return ok(row!);
@@ -68,21 +67,20 @@ export async function removeSuppression(
   ctx: RequestContext,
   raw: { channel: 'email' | 'sms'; address: string },
 ) {
-  const org = requireScope(ctx, 'delivery:write');
-  if (!org.ok) return org;
-  const input = validateInput(address, raw);
-  if (!input.ok) return input;
+  const access = authorize(ctx, 'delivery:write', address, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
   const removed = await deps.handle.db
     .delete(suppressions)
     .where(
       and(
-        eq(suppressions.organizationId, org.value),
-        eq(suppressions.channel, input.value.channel),
-        eq(suppressions.address, input.value.address),
+        eq(suppressions.organizationId, organizationId),
+        eq(suppressions.channel, input.channel),
+        eq(suppressions.address, input.address),
       ),
     )
     .returning();
-  return removed[0] ? ok(removed[0]) : fail(new NotFoundError('Suppression', input.value.address));
+  return removed[0] ? ok(removed[0]) : fail(new NotFoundError('Suppression', input.address));
 }
 
 /** An organization's suppressions, newest first, optionally of one channel or reason. */
@@ -92,8 +90,8 @@ export async function listSuppressions(
   filter: { channel?: string | null; reason?: string | null },
   window: PageWindow,
 ) {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
   const conditions = [
     filter.channel ? eq(suppressions.channel, filter.channel) : undefined,
     filter.reason ? eq(suppressions.reason, filter.reason) : undefined,
@@ -102,7 +100,7 @@ export async function listSuppressions(
     await pageOfOrganization(
       deps.handle.db,
       suppressions,
-      org.value,
+      access.value.organizationId,
       window,
       conditions.length ? and(...conditions) : undefined,
     ),

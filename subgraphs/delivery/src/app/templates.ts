@@ -2,6 +2,7 @@
 // links numbered for tracking) and keeps both the source and the compiled form; a syntax error
 // comes back as a TemplateSyntaxError with its field, line and column, and nothing is saved.
 import {
+  authorize,
   type DomainError,
   fail,
   NotFoundError,
@@ -9,7 +10,6 @@ import {
   ok,
   type RequestContext,
   type Result,
-  requireScope,
   ValidationError,
   validateInput,
 } from '@mauntic/kernel';
@@ -135,48 +135,46 @@ async function nameTaken(deps: DeliveryDeps, org: string, name: string, except?:
 }
 
 export async function createTemplate(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof templateInput>) {
-  const org = requireScope(ctx, 'delivery:write');
-  if (!org.ok) return org;
-  const input = validateInput(templateInput, raw);
-  if (!input.ok) return input;
-  const compiled = await compileSource(input.value.channel, input.value.source);
+  const access = authorize(ctx, 'delivery:write', templateInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const compiled = await compileSource(input.channel, input.source);
   if (!compiled.ok) return compiled;
-  if (await nameTaken(deps, org.value, input.value.name)) return fail(new TemplateNameTakenError(input.value.name));
+  if (await nameTaken(deps, organizationId, input.name)) return fail(new TemplateNameTakenError(input.name));
   const [row] = await deps.handle.db
     .insert(templates)
     .values({
       id: newId(),
-      organizationId: org.value,
-      name: input.value.name,
-      channel: input.value.channel,
-      category: input.value.category,
+      organizationId,
+      name: input.name,
+      channel: input.channel,
+      category: input.category,
       source: compiled.value.source,
       compiled: compiled.value.compiled,
     })
     .onConflictDoNothing()
     .returning();
-  return row ? ok(row) : fail(new TemplateNameTakenError(input.value.name));
+  return row ? ok(row) : fail(new TemplateNameTakenError(input.name));
 }
 
 export async function updateTemplate(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof templateUpdate>) {
-  const org = requireScope(ctx, 'delivery:write');
-  if (!org.ok) return org;
-  const input = validateInput(templateUpdate, raw);
-  if (!input.ok) return input;
+  const access = authorize(ctx, 'delivery:write', templateUpdate, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
   const [current] = await deps.handle.db
     .select()
     .from(templates)
-    .where(and(eq(templates.organizationId, org.value), eq(templates.id, input.value.id)));
-  if (!current) return fail(new NotFoundError('Template', input.value.id));
+    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, input.id)));
+  if (!current) return fail(new NotFoundError('Template', input.id));
   const values: Partial<TemplateRow> = { updatedAt: new Date() };
-  if (input.value.name !== undefined && input.value.name !== current.name) {
-    if (await nameTaken(deps, org.value, input.value.name, current.id))
-      return fail(new TemplateNameTakenError(input.value.name));
-    values.name = input.value.name;
+  if (input.name !== undefined && input.name !== current.name) {
+    if (await nameTaken(deps, organizationId, input.name, current.id))
+      return fail(new TemplateNameTakenError(input.name));
+    values.name = input.name;
   }
-  if (input.value.category) values.category = input.value.category;
-  if (input.value.source) {
-    const compiled = await compileSource(current.channel as TemplateChannel, input.value.source);
+  if (input.category) values.category = input.category;
+  if (input.source) {
+    const compiled = await compileSource(current.channel as TemplateChannel, input.source);
     if (!compiled.ok) return compiled;
     values.source = compiled.value.source;
     values.compiled = compiled.value.compiled;
@@ -184,29 +182,32 @@ export async function updateTemplate(deps: DeliveryDeps, ctx: RequestContext, ra
   const [row] = await deps.handle.db
     .update(templates)
     .set({ ...values, version: sql`${templates.version} + 1` })
-    .where(and(eq(templates.organizationId, org.value), eq(templates.id, current.id)))
+    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, current.id)))
     .returning();
   return ok(row!);
 }
 
 export async function deleteTemplate(deps: DeliveryDeps, ctx: RequestContext, id: string) {
-  const org = requireScope(ctx, 'delivery:write');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const [row] = await deps.handle.db
     .delete(templates)
-    .where(and(eq(templates.organizationId, org.value), eq(templates.id, id)))
+    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, id)))
     .returning();
   return row ? ok(row) : fail(new NotFoundError('Template', id));
 }
 
-export async function getTemplate(deps: DeliveryDeps, ctx: RequestContext, id: string): Promise<TemplateRow | null> {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return null;
+/** One of the caller's templates; null when it has none with that id. */
+export async function getTemplate(deps: DeliveryDeps, ctx: RequestContext, id: string) {
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const [row] = await deps.handle.db
     .select()
     .from(templates)
-    .where(and(eq(templates.organizationId, org.value), eq(templates.id, id)));
-  return row ?? null;
+    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, id)));
+  return ok(row ?? null);
 }
 
 export async function listTemplates(
@@ -215,13 +216,13 @@ export async function listTemplates(
   filter: { channel?: string | null },
   window: PageWindow,
 ) {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
   return ok(
     await pageOfOrganization(
       deps.handle.db,
       templates,
-      org.value,
+      access.value.organizationId,
       window,
       filter.channel ? eq(templates.channel, filter.channel) : undefined,
     ),
@@ -261,19 +262,22 @@ export async function previewTemplate(
   ctx: RequestContext,
   input: { templateId: string; contactId?: string | null; context?: Record<string, unknown>; locale?: string | null },
 ): Promise<Result<TemplatePreview, DomainError>> {
-  const org = requireScope(ctx, 'delivery:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const [template] = await deps.handle.db
     .select()
     .from(templates)
-    .where(and(eq(templates.organizationId, org.value), eq(templates.id, input.templateId)));
+    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, input.templateId)));
   if (!template) return fail(new NotFoundError('Template', input.templateId));
   let contact = SAMPLE;
   if (input.contactId) {
     const [row] = await deps.handle.db
       .select()
       .from(contacts)
-      .where(and(eq(contacts.organizationId, org.value), eq(contacts.id, input.contactId), isNull(contacts.deletedAt)));
+      .where(
+        and(eq(contacts.organizationId, organizationId), eq(contacts.id, input.contactId), isNull(contacts.deletedAt)),
+      );
     if (!row) return fail(new NotFoundError('Contact', input.contactId));
     contact = contactVars(row);
   }

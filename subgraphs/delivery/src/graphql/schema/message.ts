@@ -1,11 +1,9 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import { type DeliveryStats, MESSAGE_STATUSES } from '../../app/messages.ts';
 import type { MessageRow, SendChannel } from '../../app/send.ts';
 import { IdempotencyConflictError } from '../../domain/errors.ts';
 import { builder, ErrorInterface, services } from '../builder.ts';
-
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 
 builder.objectType(IdempotencyConflictError, {
   name: 'IdempotencyKeyReusedError',
@@ -90,7 +88,7 @@ for (const [field, channel] of [
       type: Message,
       description: `Queues one ${channel} message; sending it twice with one idempotency key sends it once.`,
       args: { input: t.arg({ type: SendInput, required: true }) },
-      errors: { types: [...AUTH_ERRORS, NotFoundError, IdempotencyConflictError] },
+      errors: { types: [...COMMON_ERRORS, NotFoundError, IdempotencyConflictError] },
       resolve: async (_, { input }, ctx) =>
         unwrap(
           await services(ctx).sendMessage(ctx.request, channel as SendChannel, {
@@ -113,7 +111,7 @@ builder.mutationField('registerPushToken', (t) =>
   t.field({
     type: PushTokenRegistration,
     args: { contactId: t.arg.id({ required: true }), token: t.arg.string({ required: true }) },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, args, ctx) => {
       unwrap(
         await services(ctx).registerPushToken(ctx.request, { contactId: String(args.contactId), token: args.token }),
@@ -127,9 +125,8 @@ builder.queryField('message', (t) =>
   t.field({
     type: Message,
     nullable: true,
-    authScopes: { scope: 'delivery:read' },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, { id }, ctx) => services(ctx).getMessage(ctx.request, String(id)),
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getMessage(ctx.request, String(id))),
   }),
 );
 
@@ -149,7 +146,6 @@ builder.queryField('messages', (t) =>
   t.connection(
     {
       type: Message,
-      authScopes: { scope: 'delivery:read' },
       args: { filter: t.arg({ type: MessageFilter }) },
       resolve: async (_, args, ctx) => {
         const f = args.filter ?? {};
@@ -195,7 +191,6 @@ const Stats = builder.objectRef<DeliveryStats>('DeliveryStats').implement({
 builder.queryField('deliveryStats', (t) =>
   t.field({
     type: [Stats],
-    authScopes: { scope: 'delivery:read' },
     args: {
       by: t.arg({
         type: builder.enumType('DeliveryStatsBy', { values: ['TEMPLATE', 'SOURCE'] as const }),

@@ -1,12 +1,10 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { ProviderRow } from '../../app/providers.ts';
 import { ProviderNameTakenError } from '../../domain/errors.ts';
 import { PROVIDER_KINDS, type ProviderKind } from '../../providers/index.ts';
 import { builder, ErrorInterface, services } from '../builder.ts';
 import { ChannelEnum } from './message.ts';
-
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 
 builder.objectType(ProviderNameTakenError, {
   name: 'ProviderNameTakenError',
@@ -42,7 +40,6 @@ builder.queryField('providers', (t) =>
   t.connection(
     {
       type: Provider,
-      authScopes: { scope: 'delivery:read' },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listProviderConfigs(ctx.request, pageWindow(args))),
     },
     connectionWithTotalCount('ProviderConnection'),
@@ -67,7 +64,7 @@ builder.mutationField('createProvider', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError, ProviderNameTakenError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError, ProviderNameTakenError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).createProviderConfig(ctx.request, {
@@ -100,7 +97,7 @@ builder.mutationField('updateProvider', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError, ProviderNameTakenError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError, ProviderNameTakenError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).updateProviderConfig(ctx.request, {
@@ -121,7 +118,7 @@ builder.mutationField('deleteProvider', (t) =>
   t.field({
     type: Provider,
     args: { id: t.arg.id({ required: true }) },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { id }, ctx) => unwrap(await services(ctx).deleteProviderConfig(ctx.request, String(id))),
   }),
 );

@@ -1,10 +1,8 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { SettingsRow } from '../../app/settings.ts';
 import { SUPPRESSION_REASONS, type SuppressionRow } from '../../app/suppressions.ts';
 import { builder, services } from '../builder.ts';
-
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 
 const SuppressionChannel = builder.enumType('SuppressionChannel', { values: ['EMAIL', 'SMS'] as const });
 const ReasonEnum = builder.enumType('SuppressionReason', {
@@ -27,7 +25,6 @@ builder.queryField('suppressions', (t) =>
   t.connection(
     {
       type: Suppression,
-      authScopes: { scope: 'delivery:read' },
       args: { channel: t.arg({ type: SuppressionChannel }), reason: t.arg({ type: ReasonEnum }) },
       resolve: async (_, args, ctx) =>
         orThrow(
@@ -55,7 +52,7 @@ builder.mutationField('addSuppression', (t) =>
   t.field({
     type: Suppression,
     args: { input: t.arg({ type: SuppressionInput, required: true }) },
-    errors: { types: [...AUTH_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).addSuppression(ctx.request, {
@@ -72,7 +69,7 @@ builder.mutationField('removeSuppression', (t) =>
   t.field({
     type: Suppression,
     args: { channel: t.arg({ type: SuppressionChannel, required: true }), address: t.arg.string({ required: true }) },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, args, ctx) =>
       unwrap(
         await services(ctx).removeSuppression(ctx.request, {
@@ -114,8 +111,7 @@ const DeliverySettings = builder.objectRef<SettingsRow>('DeliverySettings').impl
 builder.queryField('deliverySettings', (t) =>
   t.field({
     type: DeliverySettings,
-    authScopes: { scope: 'delivery:read' },
-    resolve: (_, __, ctx) => services(ctx).getSettings(ctx.request.organizationId!),
+    resolve: async (_, __, ctx) => orThrow(await services(ctx).getSettings(ctx.request)),
   }),
 );
 
@@ -150,7 +146,7 @@ builder.mutationField('updateDeliverySettings', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) => {
       const caps: Record<string, { max: number; periodSeconds: number } | null> = {};
       if (input.emailCap !== undefined) caps.email = input.emailCap;

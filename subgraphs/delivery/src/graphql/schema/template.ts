@@ -1,11 +1,9 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { TemplatePreview, TemplateRow } from '../../app/templates.ts';
 import { TemplateNameTakenError, TemplateSyntaxError, type TemplateSyntaxIssue } from '../../domain/errors.ts';
 import { builder, ErrorInterface, services } from '../builder.ts';
 import { ChannelEnum } from './message.ts';
-
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 
 builder.objectType(TemplateNameTakenError, {
   name: 'TemplateNameTakenError',
@@ -56,9 +54,8 @@ builder.queryField('template', (t) =>
   t.field({
     type: Template,
     nullable: true,
-    authScopes: { scope: 'delivery:read' },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, { id }, ctx) => services(ctx).getTemplate(ctx.request, String(id)),
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getTemplate(ctx.request, String(id))),
   }),
 );
 
@@ -66,7 +63,6 @@ builder.queryField('templates', (t) =>
   t.connection(
     {
       type: Template,
-      authScopes: { scope: 'delivery:read' },
       args: { channel: t.arg({ type: ChannelEnum }) },
       resolve: async (_, args, ctx) =>
         orThrow(
@@ -80,8 +76,6 @@ builder.queryField('templates', (t) =>
     connectionWithTotalCount('TemplateConnection'),
   ),
 );
-
-const TEMPLATE_ERRORS = [...AUTH_ERRORS, TemplateSyntaxError, TemplateNameTakenError] as const;
 
 builder.mutationField('createTemplate', (t) =>
   t.field({
@@ -105,7 +99,7 @@ builder.mutationField('createTemplate', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...TEMPLATE_ERRORS] },
+    errors: { types: [...COMMON_ERRORS, TemplateSyntaxError, TemplateNameTakenError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).createTemplate(ctx.request, {
@@ -134,7 +128,7 @@ builder.mutationField('updateTemplate', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...TEMPLATE_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, TemplateSyntaxError, TemplateNameTakenError, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).updateTemplate(ctx.request, {
@@ -151,7 +145,7 @@ builder.mutationField('deleteTemplate', (t) =>
   t.field({
     type: Template,
     args: { id: t.arg.id({ required: true }) },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { id }, ctx) => unwrap(await services(ctx).deleteTemplate(ctx.request, String(id))),
   }),
 );
@@ -174,7 +168,6 @@ const Preview = builder.objectRef<TemplatePreview>('TemplatePreview').implement(
 builder.queryField('previewTemplate', (t) =>
   t.field({
     type: Preview,
-    authScopes: { scope: 'delivery:read' },
     args: {
       templateId: t.arg.id({ required: true }),
       contactId: t.arg.id({ description: 'A sample contact when not given' }),
