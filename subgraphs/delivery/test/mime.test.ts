@@ -1,7 +1,9 @@
 // The raw message writer the SMTP, SES and Mailgun adapters send: what mail readers parse back.
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
+import { compileEmailTemplate, renderEmail } from '../src/domain/templates/index.ts';
 import { buildRawMessage } from '../src/providers/index.ts';
+import { listUnsubscribeHeaders } from '../src/tracking/index.ts';
 
 const base = {
   messageId: '01a217f5-c397-7788-bb57-4906166c7a0f',
@@ -14,6 +16,40 @@ const base = {
 };
 
 describe('the raw message writer', () => {
+  it('writes a rendered template with its Message-ID, unsubscribe headers and both parts', async () => {
+    const compiled = await compileEmailTemplate({
+      html: '<p>Hello {{contact.firstName}} &amp; co</p>',
+      subject: 'Héllo {{contact.firstName}}',
+    });
+    if (!compiled.ok) throw compiled.error;
+    const out = renderEmail(compiled.value, {
+      contact: { id: 'c-1', email: 'ada@example.com', firstName: 'Ada' },
+      message: { id: 'm-1' },
+      unsubscribeUrl: 'https://t.example.com/u/TOKEN',
+      preferencesUrl: 'https://t.example.com/p/TOKEN',
+    });
+    const raw = buildRawMessage({
+      messageId: 'm-123',
+      // The Message-ID's domain is the sender's.
+      from: { name: 'Mauntic', address: 'news@mail.example.com' },
+      to: 'ada@example.com',
+      subject: out.subject,
+      html: out.html,
+      text: out.text,
+      headers: listUnsubscribeHeaders('https://t.example.com/u/TOKEN', 'unsub@example.com'),
+    });
+    expect(Buffer.isBuffer(raw)).toBe(true);
+    const parsed = await simpleParser(raw);
+    expect(parsed.messageId).toBe('<m-123@mail.example.com>');
+    expect(parsed.subject).toBe('Héllo Ada');
+    expect(parsed.text?.trim()).toBe('Hello Ada & co');
+    expect(parsed.html).toContain('<p>Hello Ada &amp; co</p>');
+    expect(raw.toString()).toContain('\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n');
+    expect(raw.toString()).toMatch(
+      /List-Unsubscribe: <https:\/\/t\.example\.com\/u\/TOKEN>,\s+<mailto:unsub@example\.com>/,
+    );
+  });
+
   it('writes a message that mail readers parse back field for field', async () => {
     const raw = buildRawMessage(base);
     const mail = await simpleParser(raw);

@@ -1,5 +1,4 @@
 import {
-  buildMime,
   type CompiledEmailTemplate,
   compileEmailTemplate,
   compilePushTemplate,
@@ -16,9 +15,7 @@ import {
   smsSegments,
   TemplateSyntaxError,
 } from '@mauntic/delivery/templates';
-import { listUnsubscribeHeaders } from '@mauntic/delivery/tracking';
 import { ValidationError } from '@mauntic/kernel';
-import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 
 const mjml = (body: string, head = '') =>
@@ -488,35 +485,5 @@ describe('webhooks', () => {
     if (!dynamic.ok) throw dynamic.error;
     const out = renderWebhook(dynamic.value, vars({}, { context: { url: 'file:///etc/passwd' } }));
     expect(out.ok).toBe(false);
-  });
-});
-
-describe('MIME', () => {
-  it('builds a message with the Message-ID, unsubscribe headers and both parts', async () => {
-    const t = await compiled({
-      html: '<p>Hello {{contact.firstName}} &amp; co</p>',
-      subject: 'Héllo {{contact.firstName}}',
-    });
-    const out = renderEmail(t, vars());
-    const raw = await buildMime({
-      messageId: 'm-123',
-      domain: 'mail.example.com',
-      from: { name: 'Mauntic', address: 'news@example.com' },
-      to: 'ada@example.com',
-      subject: out.subject,
-      html: out.html,
-      text: out.text,
-      headers: listUnsubscribeHeaders('https://t.example.com/u/TOKEN', 'unsub@example.com'),
-    });
-    expect(Buffer.isBuffer(raw)).toBe(true);
-    const parsed = await simpleParser(raw);
-    expect(parsed.messageId).toBe('<m-123@mail.example.com>');
-    expect(parsed.subject).toBe('Héllo Ada');
-    expect(parsed.text?.trim()).toBe('Hello Ada & co');
-    expect(parsed.html).toContain('<p>Hello Ada &amp; co</p>');
-    expect(raw.toString()).toContain('\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n');
-    expect(raw.toString()).toMatch(
-      /List-Unsubscribe: <https:\/\/t\.example\.com\/u\/TOKEN>,\s+<mailto:unsub@example\.com>/,
-    );
   });
 });

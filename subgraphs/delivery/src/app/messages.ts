@@ -3,7 +3,7 @@
 import { authorize, ok, type RequestContext } from '@mauntic/kernel';
 import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
-import { messageEvents, messages } from '../db/schema.ts';
+import { messages } from '../db/schema.ts';
 import type { DeliveryDeps } from './deps.ts';
 
 export const MESSAGE_STATUSES = [
@@ -129,12 +129,4 @@ export async function deliveryStats(
       }),
     ),
   );
-}
-
-export async function messageHistory(deps: DeliveryDeps, organizationId: string, messageId: string) {
-  return deps.handle.db
-    .select()
-    .from(messageEvents)
-    .where(and(eq(messageEvents.organizationId, organizationId), eq(messageEvents.messageId, messageId)))
-    .orderBy(messageEvents.seq);
 }

@@ -3,7 +3,7 @@
 import { crmSubscription } from './contacts-projection.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { applyFeedback } from './feedback.ts';
-import { deliveryStats, getMessage, listMessages, messageHistory } from './messages.ts';
+import { deliveryStats, getMessage, listMessages } from './messages.ts';
 import type { ProviderRow } from './providers.ts';
 import {
   createProviderConfig,
@@ -37,7 +37,6 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     registerPushToken: bind(registerPushToken),
     getMessage: bind(getMessage),
     listMessages: bind(listMessages),
-    messageHistory: bind(messageHistory),
     deliveryStats: bind(deliveryStats),
     createTemplate: bind(createTemplate),
     updateTemplate: bind(updateTemplate),

@@ -21,7 +21,6 @@ export {
 } from './email.ts';
 export { KNOWN_HELPERS } from './handlebars.ts';
 export { canonicalLocale, localeFallbacks, selectLocale } from './locale.ts';
-export { buildMime, type MimeAddress, type MimeMessage } from './mime.ts';
 export { checkMjmlStructure } from './mjml.ts';
 export {
   type CompiledPushTemplate,
