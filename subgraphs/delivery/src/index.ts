@@ -4,7 +4,7 @@
 import { ConfigError, runClusterContext, runMain } from '@mauntic/platform';
 import { parseDeliveryEnvironment } from './environment.ts';
 import { deliveryRoutes } from './http/routes.ts';
-import { startFeedbackEndpoint } from './inbound-endpoint.ts';
+import { startFeedbackEndpoint } from './inbound/smtp-endpoint.ts';
 import { deliveryModule } from './module.ts';
 import { parseEncryptionKey } from './providers/index.ts';
 

@@ -14,7 +14,7 @@ import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine
 import { deliveryRoutes } from '../src/http/routes.ts';
 import type { InboundServer } from '../src/inbound/index.ts';
 import { mailgunSignature } from '../src/inbound/mailgun.ts';
-import { startFeedbackEndpoint } from '../src/inbound-endpoint.ts';
+import { startFeedbackEndpoint } from '../src/inbound/smtp-endpoint.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type HttpFake, startHttpFake, twilioMessage } from './fakes/http-fake.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';

@@ -1,7 +1,7 @@
 // The inbound SMTP endpoint wired to delivery: every DSN or ARF report it accepts is applied
 // (suppression, status, events) before the sender gets its 250; a failure answers 451.
-import type { DeliveryServices } from './app/services.ts';
-import { type InboundServer, startInboundServer } from './inbound/index.ts';
+import type { DeliveryServices } from '../app/services.ts';
+import { type InboundServer, startInboundServer } from './inbound-server.ts';
 
 export function startFeedbackEndpoint(
   services: DeliveryServices,
