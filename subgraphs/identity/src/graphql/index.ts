@@ -3,10 +3,13 @@
 import { FEDERATION } from '@mauntic/platform';
 import { builder } from './builder.ts';
 import './schema/errors.ts';
+import './schema/role.ts';
 import './schema/user.ts';
+import './schema/organization.ts';
 import './schema/session.ts';
 import './schema/viewer.ts';
 import './schema/member.ts';
+import './schema/invitation.ts';
 import './schema/api-key.ts';
 
 builder.queryType({});

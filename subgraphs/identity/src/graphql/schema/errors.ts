@@ -1,5 +1,9 @@
+// The expected failures: the shared ones (scalars and the Error interface come with them) and identity's own.
+import { addCommonTypes } from '@mauntic/platform';
 import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors.ts';
-import { builder, ErrorInterface } from '../builder.ts';
+import { builder } from '../builder.ts';
+
+const { ErrorInterface } = addCommonTypes(builder);
 
 builder.objectType(WeakPasswordError, {
   name: 'WeakPasswordError',

@@ -2,7 +2,9 @@ import { unwrap, ValidationError } from '@mauntic/kernel';
 import type { Session as SessionShape } from '../../app/sessions.ts';
 import { EmailTakenError, InvalidCredentialsError, InvalidTokenError, WeakPasswordError } from '../../domain/errors.ts';
 import { builder, services } from '../builder.ts';
-import { Organization, RoleEnum, User } from './user.ts';
+import { Organization } from './organization.ts';
+import { RoleEnum } from './role.ts';
+import { User } from './user.ts';
 
 export const Session = builder.objectRef<SessionShape>('Session').implement({
   description:
@@ -91,5 +93,31 @@ builder.mutationField('logOut', (t) =>
     args: { input: t.arg({ type: RefreshTokenInput('LogOutInput'), required: true }) },
     errors: { types: [ValidationError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).logOut(ctx.request, input)),
+  }),
+);
+
+const AcceptInvitationInput = builder.inputType('AcceptInvitationInput', {
+  fields: (t) => ({
+    token: t.string({ required: true }),
+    name: t.string({ description: 'For a new account' }),
+    password: t.string({ description: "A new account's password, or the existing account's to prove it is yours" }),
+  }),
+});
+
+builder.mutationField('acceptInvitation', (t) =>
+  t.field({
+    type: Session,
+    args: { input: t.arg({ type: AcceptInvitationInput, required: true }) },
+    errors: {
+      types: [ValidationError, InvalidTokenError, InvalidCredentialsError, WeakPasswordError, EmailTakenError],
+    },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).acceptInvitation(ctx.request, {
+          token: input.token,
+          ...(input.name != null ? { name: input.name } : {}),
+          ...(input.password != null ? { password: input.password } : {}),
+        }),
+      ),
   }),
 );

@@ -1,7 +1,9 @@
 import type { Caller } from '@mauntic/kernel';
 import { orThrow } from '@mauntic/platform';
 import { builder, services } from '../builder.ts';
-import { Organization, RoleEnum, User } from './user.ts';
+import { Organization } from './organization.ts';
+import { RoleEnum } from './role.ts';
+import { User } from './user.ts';
 
 const Viewer = builder.objectRef<Caller>('Viewer').implement({
   description: 'Who is calling: a signed-in user or an API key, and for which organization.',
