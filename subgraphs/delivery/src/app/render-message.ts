@@ -14,7 +14,7 @@ import {
   renderWebhook,
 } from '../domain/templates/index.ts';
 import type { OutboundMessage } from '../providers/index.ts';
-import { listUnsubscribeHeaders, signToken } from '../tracking/index.ts';
+import { listUnsubscribeHeaders, type TrackingKind, trackingTokens } from '../tracking/index.ts';
 
 type MessageRow = typeof messages.$inferSelect;
 type TemplateRow = Pick<typeof templates.$inferSelect, 'id' | 'channel' | 'compiled'>;
@@ -59,8 +59,8 @@ export function contactVars(contact: ContactForRender): RenderVars['contact'] {
 
 export function createRenderer(options: { trackingKey: Buffer; publicBaseUrl: string }): MessageRenderer {
   const base = options.publicBaseUrl.replace(/\/+$/, '');
-  const token = (k: 'o' | 'c' | 'u', row: MessageRow) =>
-    signToken({ k, m: row.id, o: row.organizationId }, options.trackingKey);
+  const tokens = trackingTokens(options.trackingKey);
+  const token = (k: TrackingKind, row: MessageRow) => tokens.sign({ k, m: row.id, o: row.organizationId });
 
   return {
     render(row, template, contact, marketing, sender) {

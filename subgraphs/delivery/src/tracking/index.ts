@@ -22,7 +22,8 @@ export {
   type TrackingKey,
   type TrackingKind,
   type TrackingToken,
-  TrackingTokenError,
   type TrackingTokenPayload,
+  type TrackingTokens,
+  trackingTokens,
   verifyToken,
 } from './token.ts';

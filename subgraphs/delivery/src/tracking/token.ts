@@ -1,89 +1,68 @@
-// Compact signed tracking tokens: base64url(JSON payload) "." base64url(HMAC-SHA256(key, that
-// payload text)). The MAC is compared in constant time against the canonical encoding, so no
-// byte of a token can change without it being rejected. Several keys may be given to verify
-// while rotating: sign with the first, accept any.
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { DomainError, fail, ok, type Result } from '@mauntic/kernel';
+// Open, click and unsubscribe tokens in the platform's one signed-token format, bound to the
+// purpose `delivery.tracking.v1`. They do not expire: a mail read a year later still tracks and
+// unsubscribes. Several keys may be given to verify while rotating: sign with the first, accept any.
+import type { Result } from '@mauntic/kernel';
+import { type InvalidSignedTokenError, type SigningKey, signedTokens } from '@mauntic/platform';
+import { z } from 'zod';
 
-/** o = open pixel, c = click, u = unsubscribe (one-click and page). */
-export type TrackingKind = 'o' | 'c' | 'u';
+const trackingClaims = z
+  .object({
+    /** o = open pixel, c = click, u = unsubscribe (one-click and page). */
+    k: z.enum(['o', 'c', 'u']),
+    /** Message (delivery) id. */
+    m: z.string().min(1),
+    /** Organization id. */
+    o: z.string().min(1),
+    /**
+     * Index of the tracked link, in click tokens signed before one click token served every link
+     * of a message (the index now travels beside the token, see render-message.ts); absent otherwise.
+     */
+    l: z.number().int().min(0).optional(),
+  })
+  .refine((t) => t.k === 'c' || t.l === undefined, 'only a click token names a link');
 
-export interface TrackingTokenPayload {
-  k: TrackingKind;
-  /** Message (delivery) id. */
-  m: string;
-  /** Organization id. */
-  o: string;
-  /**
-   * Index of the tracked link, in click tokens signed before one click token served every link of
-   * a message (the index now travels beside the token, see render-message.ts); absent otherwise.
-   */
-  l?: number;
-}
-
+export type TrackingTokenPayload = z.infer<typeof trackingClaims>;
+export type TrackingKind = TrackingTokenPayload['k'];
 /** The verified payload, as the tracking endpoints use it. */
 export type TrackingToken = TrackingTokenPayload;
+export type TrackingKey = SigningKey;
 
-export type TrackingKey = string | Buffer;
+export interface TrackingTokens {
+  /** Throws a TypeError for a payload that describes no tracking event. */
+  sign(payload: TrackingTokenPayload): string;
+  verify(token: string): Result<TrackingToken, InvalidSignedTokenError>;
+}
 
-export class TrackingTokenError extends DomainError {
-  readonly type = 'invalid_tracking_token' as const;
-  readonly code = 'INVALID_TRACKING_TOKEN';
-  constructor(readonly reason: 'malformed' | 'bad_signature' | 'bad_payload') {
-    super(`Invalid tracking token (${reason})`);
+/** The signer for a key set; made once (the renderer signs several tokens a message). */
+export function trackingTokens(keys: TrackingKey | readonly TrackingKey[]): TrackingTokens {
+  const format = signedTokens({ purpose: 'delivery.tracking.v1', keys, schema: trackingClaims });
+  return {
+    sign(payload) {
+      // The parsed copy holds only the token's fields, so nothing else is signed into it.
+      const claims = trackingClaims.safeParse(payload);
+      if (!claims.success) throw new TypeError('Invalid tracking token payload');
+      return format.sign(claims.data);
+    },
+    verify: (token) => format.verify(token),
+  };
+}
+
+// For callers that hold only the key: one signer per key Buffer (the tracking endpoints pass the
+// same one on every request). Other key sets, as tests give them, get a signer per call.
+const signers = new WeakMap<Uint8Array, TrackingTokens>();
+function signerFor(keys: TrackingKey | readonly TrackingKey[]): TrackingTokens {
+  if (!(keys instanceof Uint8Array)) return trackingTokens(keys);
+  let signer = signers.get(keys);
+  if (!signer) {
+    signer = trackingTokens(keys);
+    signers.set(keys, signer);
   }
+  return signer;
 }
 
-const TOKEN = /^([A-Za-z0-9_-]{2,2048})\.([A-Za-z0-9_-]{43})$/;
-const KINDS: ReadonlySet<string> = new Set(['o', 'c', 'u']);
+export const signToken = (payload: TrackingTokenPayload, key: TrackingKey): string => signerFor(key).sign(payload);
 
-function keyBytes(key: TrackingKey): Buffer {
-  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-  if (bytes.length < 32) throw new Error('A tracking key needs at least 32 bytes');
-  return bytes;
-}
-
-const mac = (key: TrackingKey, payload: string): string =>
-  createHmac('sha256', keyBytes(key)).update(payload).digest('base64url');
-
-function validPayload(value: unknown): value is TrackingTokenPayload {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
-  const p = value as Record<string, unknown>;
-  if (typeof p.k !== 'string' || !KINDS.has(p.k)) return false;
-  if (typeof p.m !== 'string' || p.m === '' || typeof p.o !== 'string' || p.o === '') return false;
-  if (p.k === 'c') return p.l === undefined || (Number.isSafeInteger(p.l) && (p.l as number) >= 0);
-  return p.l === undefined;
-}
-
-export function signToken(payload: TrackingTokenPayload, key: TrackingKey): string {
-  if (!validPayload(payload)) throw new TypeError('Invalid tracking token payload');
-  const compact: TrackingTokenPayload = { k: payload.k, m: payload.m, o: payload.o };
-  if (payload.l !== undefined) compact.l = payload.l;
-  const body = Buffer.from(JSON.stringify(compact), 'utf8').toString('base64url');
-  return `${body}.${mac(key, body)}`;
-}
-
-export function verifyToken(
+export const verifyToken = (
   token: string,
-  key: TrackingKey | readonly TrackingKey[],
-): Result<TrackingTokenPayload, TrackingTokenError> {
-  const match = TOKEN.exec(token);
-  if (!match) return fail(new TrackingTokenError('malformed'));
-  const [, body, signature] = match as unknown as [string, string, string];
-  const given = Buffer.from(signature, 'ascii');
-  const keys = Array.isArray(key) ? key : [key as TrackingKey];
-  let valid = false;
-  for (const k of keys) {
-    // Both are 43 ASCII characters, so the comparison is constant-time over equal lengths.
-    if (timingSafeEqual(given, Buffer.from(mac(k, body), 'ascii'))) valid = true;
-  }
-  if (!valid) return fail(new TrackingTokenError('bad_signature'));
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-  } catch {
-    return fail(new TrackingTokenError('bad_payload'));
-  }
-  if (!validPayload(payload)) return fail(new TrackingTokenError('bad_payload'));
-  return ok(payload);
-}
+  keys: TrackingKey | readonly TrackingKey[],
+): Result<TrackingToken, InvalidSignedTokenError> => signerFor(keys).verify(token);
