@@ -8,7 +8,7 @@ import { newId, unwrap } from '@mauntic/kernel';
 import { type RunningHttpServer, startHttpServer } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import nodemailer from 'nodemailer';
-import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
+import twilio from 'twilio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
 import { deliveryRoutes } from '../src/http/routes.ts';
@@ -349,7 +349,7 @@ describe.each(DATABASES)('feedback from mail servers and providers (%s)', (_name
         const url = new URL(callback);
         return post(`${url.pathname}${url.search}`, new URLSearchParams(params).toString(), {
           'content-type': 'application/x-www-form-urlencoded',
-          'x-twilio-signature': getExpectedTwilioSignature(token, callback, params),
+          'x-twilio-signature': twilio.getExpectedTwilioSignature(token, callback, params),
         });
       };
       const base = { AccountSid: TWILIO.accountSid, From: '+15017122661', ApiVersion: '2010-04-01' };

@@ -1,7 +1,7 @@
 // Twilio Messaging status callbacks (application/x-www-form-urlencoded), verified with the
 // X-Twilio-Signature the SDK computes.
 import { fail, ok, type Result } from '@mauntic/kernel';
-import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
+import twilio from 'twilio';
 import { InvalidPayloadError, InvalidSignatureError } from '../domain/errors.ts';
 import { type BounceType, compact, type Feedback, messageIdFromHeader } from './feedback.ts';
 import { headerValue, type WebhookRequest } from './webhook-request.ts';
@@ -30,7 +30,7 @@ export function parseTwilioWebhook(
     params[key] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
   }
   const signature = headerValue(request, 'x-twilio-signature');
-  if (!signature || !validateRequest(options.authToken, signature, options.url, params)) {
+  if (!signature || !twilio.validateRequest(options.authToken, signature, options.url, params)) {
     return fail(new InvalidSignatureError('X-Twilio-Signature does not match'));
   }
   const single = (name: string) => {
