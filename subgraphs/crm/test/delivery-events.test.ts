@@ -66,9 +66,9 @@ describe.each(DATABASES)('delivery events into CRM (%s, local bus)', (_name, ope
 
     await bus.publish([deliveryEvent('messageSent', org, at(ada), {}, template)]);
     await bus.publish([deliveryEvent('messageOpened', org, at(ada), { machine: true }, template)]);
-    expect((await s.getSegment(org, openers.id))?.memberCount).toBe(0);
+    expect(unwrap(await s.getSegment(ctx, openers.id))?.memberCount).toBe(0);
     await bus.publish([deliveryEvent('messageOpened', org, at(ada), { machine: false }, template)]);
-    expect((await s.getSegment(org, openers.id))?.memberCount).toBe(1);
+    expect(unwrap(await s.getSegment(ctx, openers.id))?.memberCount).toBe(1);
     await bus.publish([
       deliveryEvent('messageClicked', org, at(ada), { machine: false, url: 'https://example.com/x' }, template),
     ]);
@@ -97,7 +97,7 @@ describe.each(DATABASES)('delivery events into CRM (%s, local bus)', (_name, ope
     ]);
     expect(await s.dncOf(org, bob.id)).toMatchObject([{ channel: 'email', reason: 'complaint' }]);
     expect(await s.dncOf(org, carol.id)).toMatchObject([{ channel: 'email', reason: 'unsubscribed' }]);
-    expect((await s.getSegment(org, mailable.id))?.memberCount).toBe(0);
+    expect(unwrap(await s.getSegment(ctx, mailable.id))?.memberCount).toBe(0);
 
     const adaActivity = await crm.handle.db
       .select({ type: activities.type })
@@ -111,7 +111,7 @@ describe.each(DATABASES)('delivery events into CRM (%s, local bus)', (_name, ope
       'email.opened.machine',
       'email.sent',
     ]);
-    expect((await s.getContact(org, ada.id))?.lastActiveAt).not.toBeNull();
+    expect(unwrap(await s.getContact(ctx, ada.id))?.lastActiveAt).not.toBeNull();
   });
 });
 

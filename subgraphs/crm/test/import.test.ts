@@ -216,7 +216,7 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     let row: ContactImportRow | null = started;
     for (let i = 0; i < 200 && row?.status !== 'completed' && row?.status !== 'failed'; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      row = await crm.services.getContactImport(ctx.organizationId, started.id);
+      row = unwrap(await crm.services.getContactImport(ctx, started.id));
     }
     expect(row).toMatchObject({ status: 'completed', rowsDone: 225, rowsFailed: 25, rowsCreated: 225 });
     expect(row!.bytesRead).toBe(row!.totalBytes);
@@ -226,7 +226,7 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     expect(report).toHaveLength(25);
     expect(report[0]).toMatchObject({ row: '1', raw: 'user0@example.com,User 0,bad' });
     // Another organization cannot see it.
-    expect(await crm.services.getContactImport(newOrg().organizationId, started.id)).toBeNull();
+    expect(unwrap(await crm.services.getContactImport(newOrg(), started.id))).toBeNull();
   });
   const MAPPING_SUBSET = { email: 'email', first: 'firstName', plan: 'fields.plan' };
 
@@ -247,7 +247,7 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
       .innerJoin(contacts, eq(contacts.id, segmentMembers.contactId))
       .where(and(eq(segmentMembers.segmentId, pro.id), eq(segmentMembers.organizationId, ctx.organizationId)));
     expect(members.map((m) => m.email).sort()).toEqual(['a@example.com', 'b@example.com']);
-    expect((await s.getSegment(ctx.organizationId, pro.id))!.memberCount).toBe(2);
+    expect(unwrap(await s.getSegment(ctx, pro.id))!.memberCount).toBe(2);
     expect(await eventCounts(ctx)).toMatchObject({ 'crm.segment.entered': 3, 'crm.segment.exited': 1 });
     expect(before.id).toBeTruthy();
   });

@@ -30,22 +30,22 @@ describe.each(DATABASES)('time-dependent segments (%s)', (_name, open) => {
     );
     const still = unwrap(await s.createSegment(ctx, { name: 'has email', filter: { field: 'email', op: 'notEmpty' } }));
     // The creation's background rebuild fills it.
-    await vi.waitFor(async () => expect((await s.getSegment(ctx.organizationId, recent.id))?.memberCount).toBe(1), {
+    await vi.waitFor(async () => expect(unwrap(await s.getSegment(ctx, recent.id))?.memberCount).toBe(1), {
       timeout: 10_000,
       interval: 50,
     });
 
     // Three hours later, the scheduled refresh takes Ada out; the clock-free segment is left alone.
     clock = new Date(Date.now() + 3 * 3600_000);
-    await vi.waitFor(async () => expect((await s.getSegment(ctx.organizationId, recent.id))?.memberCount).toBe(0), {
+    await vi.waitFor(async () => expect(unwrap(await s.getSegment(ctx, recent.id))?.memberCount).toBe(0), {
       timeout: 10_000,
       interval: 50,
     });
-    const stillRow = await s.getSegment(ctx.organizationId, still.id);
+    const stillRow = unwrap(await s.getSegment(ctx, still.id));
     expect(stillRow?.memberCount).toBe(1);
     const rebuiltAt = stillRow?.rebuiltAt?.getTime();
     await new Promise((r) => setTimeout(r, 700));
-    expect((await s.getSegment(ctx.organizationId, still.id))?.rebuiltAt?.getTime()).toBe(rebuiltAt);
+    expect(unwrap(await s.getSegment(ctx, still.id))?.rebuiltAt?.getTime()).toBe(rebuiltAt);
     expect(await s.scheduleTimeDependentRefreshes()).toBeGreaterThanOrEqual(1);
   });
 });

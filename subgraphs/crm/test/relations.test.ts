@@ -33,13 +33,13 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
 
     unwrap(await s.linkCompany(ctx, { contactId: ada.id, companyId: acme.id, primary: true }, true));
     const linked = unwrap(await s.linkCompany(ctx, { contactId: ada.id, companyId: other.id, primary: true }, true));
-    expect(linked.map((c) => [c.name, c.isPrimary])).toEqual([
+    expect(linked.companies.map((c) => [c.name, c.isPrimary])).toEqual([
       ['Other', true],
       ['Acme', false],
     ]);
-    expect((await s.getSegment(ctx.organizationId, big.id))?.memberCount).toBe(1);
+    expect(unwrap(await s.getSegment(ctx, big.id))?.memberCount).toBe(1);
     unwrap(await s.updateCompany(ctx, acme.id, { fields: { size: 10 } }));
-    expect((await s.getSegment(ctx.organizationId, big.id))?.memberCount).toBe(0);
+    expect(unwrap(await s.getSegment(ctx, big.id))?.memberCount).toBe(0);
     const foreign = newOrg();
     expect((await s.linkCompany(foreign, { contactId: ada.id, companyId: acme.id }, true)).ok).toBe(false);
   });
@@ -58,10 +58,10 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
     );
     unwrap(await s.rebuildSegment(ctx, buyers.id));
     unwrap(await s.trackContactEvent(ctx, { email: 'ADA@example.com', name: 'purchase', properties: { plan: 'pro' } }));
-    expect((await s.getSegment(ctx.organizationId, buyers.id))?.memberCount).toBe(0);
+    expect(unwrap(await s.getSegment(ctx, buyers.id))?.memberCount).toBe(0);
     unwrap(await s.trackContactEvent(ctx, { contactId: ada.id, name: 'purchase', properties: { plan: 'pro' } }));
-    expect((await s.getSegment(ctx.organizationId, buyers.id))?.memberCount).toBe(1);
-    const after = await s.getContact(ctx.organizationId, ada.id);
+    expect(unwrap(await s.getSegment(ctx, buyers.id))?.memberCount).toBe(1);
+    const after = unwrap(await s.getContact(ctx, ada.id));
     expect(after?.lastActiveAt).not.toBeNull();
 
     unwrap(await s.addNote(ctx, { contactId: ada.id, type: 'call', body: 'Called about renewal' }));
@@ -116,10 +116,10 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
       fields: { plan: 'pro', city: 'London' },
     });
     expect([...merged.tags].sort()).toEqual(['beta', 'vip']);
-    expect(await s.getContact(ctx.organizationId, loser.id)).toBeNull();
+    expect(unwrap(await s.getContact(ctx, loser.id))).toBeNull();
     expect((await s.dncOf(ctx.organizationId, winner.id)).map((d) => d.channel)).toEqual(['sms']);
     expect((await s.notesOf(ctx.organizationId, winner.id)).map((n) => n.body)).toEqual(['met at a conference']);
-    expect((await s.getSegment(ctx.organizationId, manual.id))?.memberCount).toBe(1);
+    expect(unwrap(await s.getSegment(ctx, manual.id))?.memberCount).toBe(1);
     const events = await crm.handle.rows<{ type: string }>(
       sql`select ${outbox.type} as type from ${outbox} where ${outbox.organizationId} = ${ctx.organizationId} and ${outbox.type} = 'crm.contact.merged'`,
     );
@@ -141,7 +141,7 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
       await s.changeStaticMembers(ctx, list.id, { filter: { tags: { op: 'includesAny', value: ['vip'] } } }, 'add'),
     );
     expect(added.memberCount).toBe(2);
-    expect((await s.getSegment(ctx.organizationId, onList.id))?.memberCount).toBe(2);
+    expect(unwrap(await s.getSegment(ctx, onList.id))?.memberCount).toBe(2);
     const again = unwrap(await s.changeStaticMembers(ctx, list.id, { filter: { tags: { op: 'notEmpty' } } }, 'add'));
     expect(again.memberCount).toBe(3);
     const removed = unwrap(
@@ -153,7 +153,7 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
       ),
     );
     expect(removed.memberCount).toBe(2);
-    expect((await s.getSegment(ctx.organizationId, onList.id))?.memberCount).toBe(2);
+    expect(unwrap(await s.getSegment(ctx, onList.id))?.memberCount).toBe(2);
     const events = await crm.handle.rows<{ type: string; n: number }>(
       sql`select ${outbox.type} as type, count(*)::int as n from ${outbox}
           where ${outbox.organizationId} = ${ctx.organizationId} and ${outbox.envelope} -> 'data' ->> 'segmentId' = ${list.id}
@@ -213,7 +213,7 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
 
     expect((await s.eraseContact({ ...ctx, scopes: ['*:read', '*:write'] }, ada.id)).ok).toBe(false);
     unwrap(await s.eraseContact(ctx, ada.id));
-    expect(await s.getContact(ctx.organizationId, ada.id)).toBeNull();
+    expect(unwrap(await s.getContact(ctx, ada.id))).toBeNull();
     const left = await crm.handle.db
       .select()
       .from(activities)

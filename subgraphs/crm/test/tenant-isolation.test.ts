@@ -371,10 +371,10 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
   }
 
   const waitForImport = (ctx: Org, id: string) =>
-    vi.waitFor(
-      async () => expect((await crm.services.getContactImport(ctx.organizationId, id))?.status).toBe('completed'),
-      { timeout: 20_000, interval: 50 },
-    );
+    vi.waitFor(async () => expect(unwrap(await crm.services.getContactImport(ctx, id))?.status).toBe('completed'), {
+      timeout: 20_000,
+      interval: 50,
+    });
 
   const snapshot = (organizationId: string) => organizationSnapshot(crm.handle, 'crm', organizationId);
 

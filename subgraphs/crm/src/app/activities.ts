@@ -1,12 +1,11 @@
 // What contacts did: CRM's own changes and behaviour (custom events; opens and clicks from
 // delivery; form submissions and page visits from content). The timeline reads it, and
 // behavioural segment conditions filter on it.
-import { fail, NotFoundError, newId, ok, type RequestContext, ValidationError, validateInput } from '@mauntic/kernel';
+import { authorize, fail, NotFoundError, newId, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
 import type { Executor } from '@mauntic/platform';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { activities, contacts } from '../db/schema.ts';
-import { requireScope } from './authorize.ts';
 import type { CrmDeps } from './deps.ts';
 import { applyPointRules, type TriggerOccurrence } from './point-rules.ts';
 import { reevaluateMemberships } from './segment-membership.ts';
@@ -92,22 +91,21 @@ export const trackEventInput = z
 
 /** A custom event an integrator reports about a contact ("performed E with P = V" in filters). */
 export async function trackContactEvent(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof trackEventInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(trackEventInput, raw);
-  if (!input.ok) return input;
-  const { contactId, email, name, properties, occurredAt } = input.value;
+  const access = authorize(ctx, 'crm:write', trackEventInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const { contactId, email, name, properties, occurredAt } = input;
   return deps.handle.db.transaction(async (tx) => {
     const where: SQL = contactId
-      ? and(eq(contacts.id, contactId), eq(contacts.organizationId, org.value))!
-      : and(eq(contacts.organizationId, org.value), sql`lower(${contacts.email}) = ${email!.toLowerCase()}`)!;
+      ? and(eq(contacts.id, contactId), eq(contacts.organizationId, organizationId))!
+      : and(eq(contacts.organizationId, organizationId), sql`lower(${contacts.email}) = ${email!.toLowerCase()}`)!;
     const [contact] = await tx.select({ id: contacts.id }).from(contacts).where(where);
     if (!contact) return fail(new NotFoundError('Contact', contactId ?? email!));
     const when = occurredAt ?? new Date();
     if (when.getTime() > Date.now() + 5 * 60_000)
       return fail(new ValidationError([{ path: ['input', 'occurredAt'], message: 'must not be in the future' }]));
     const activity = {
-      organizationId: org.value,
+      organizationId,
       contactId: contact.id,
       type: 'event',
       subject: name,

@@ -2,6 +2,7 @@
 // per contact, at most one primary). Segment filters read companies, so changes re-evaluate
 // the linked contacts.
 import {
+  authorize,
   fail,
   NotFoundError,
   newId,
@@ -9,20 +10,21 @@ import {
   type RequestContext,
   type Result,
   ValidationError,
-  validateInput,
 } from '@mauntic/kernel';
 import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { companies, contactCompanies, contacts } from '../db/schema.ts';
 import { checkFieldValue } from '../domain/field-types.ts';
-import { requireScope } from './authorize.ts';
+import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
-import { listFields, toDefinition } from './fields.ts';
+import { fieldDefinitionRows, toDefinition } from './fields.ts';
 import { reevaluateMemberships } from './segment-membership.ts';
 import { scheduleRebuildsReading } from './segments.ts';
 
 export type CompanyRow = typeof companies.$inferSelect;
+/** A company as seen from one of its contacts. */
+export type LinkedCompany = CompanyRow & { isPrimary: boolean };
 
 /** Above this many linked contacts a company change rebuilds the segments that read companies instead. */
 const INLINE_REEVALUATION_LIMIT = 2000;
@@ -40,7 +42,9 @@ export const companyInput = z.object({
 });
 
 async function checkCompanyFields(deps: CrmDeps, organizationId: string, fields: Record<string, unknown> | undefined) {
-  const definitions = new Map((await listFields(deps, organizationId, 'company')).map((f) => [f.key, toDefinition(f)]));
+  const definitions = new Map(
+    (await fieldDefinitionRows(deps, organizationId, 'company')).map((f) => [f.key, toDefinition(f)]),
+  );
   const values: Record<string, unknown> = {};
   const issues: { path: string[]; message: string }[] = [];
   for (const [key, raw] of Object.entries(fields ?? {})) {
@@ -79,20 +83,19 @@ async function reevaluateLinked(
 }
 
 export async function createCompany(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof companyInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(companyInput, raw);
-  if (!input.ok) return input;
-  if (!input.value.name) return fail(new ValidationError([{ path: ['input', 'name'], message: 'is required' }]));
-  const { values, issues } = await checkCompanyFields(deps, org.value, input.value.fields);
+  const access = authorize(ctx, 'crm:write', companyInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  if (!input.name) return fail(new ValidationError([{ path: ['input', 'name'], message: 'is required' }]));
+  const { values, issues } = await checkCompanyFields(deps, organizationId, input.fields);
   if (issues.length) return fail(new ValidationError(issues));
   const [row] = await deps.handle.db
     .insert(companies)
     .values({
       id: newId(),
-      organizationId: org.value,
-      name: input.value.name,
-      domain: input.value.domain ?? null,
+      organizationId,
+      name: input.name,
+      domain: input.domain ?? null,
       fields: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null)),
     })
     .returning();
@@ -100,11 +103,10 @@ export async function createCompany(deps: CrmDeps, ctx: RequestContext, raw: z.i
 }
 
 export async function updateCompany(deps: CrmDeps, ctx: RequestContext, id: string, raw: z.input<typeof companyInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(companyInput, raw);
-  if (!input.ok) return input;
-  const { values, issues } = await checkCompanyFields(deps, org.value, input.value.fields);
+  const access = authorize(ctx, 'crm:write', companyInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const { values, issues } = await checkCompanyFields(deps, organizationId, input.fields);
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(async (tx): Promise<Result<CompanyRow, NotFoundError>> => {
     const put = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null));
@@ -112,15 +114,15 @@ export async function updateCompany(deps: CrmDeps, ctx: RequestContext, id: stri
     const [row] = await tx
       .update(companies)
       .set({
-        ...(input.value.name ? { name: input.value.name } : {}),
-        ...(input.value.domain !== undefined ? { domain: input.value.domain } : {}),
+        ...(input.name ? { name: input.name } : {}),
+        ...(input.domain !== undefined ? { domain: input.domain } : {}),
         fields: sql`(${companies.fields} || ${JSON.stringify(put)}::jsonb) - array(select jsonb_array_elements_text(${JSON.stringify(drop)}::jsonb))`,
         updatedAt: sql`now()`,
       })
-      .where(and(eq(companies.id, id), eq(companies.organizationId, org.value)))
+      .where(and(eq(companies.id, id), eq(companies.organizationId, organizationId)))
       .returning();
     if (!row) return fail(new NotFoundError('Company', id));
-    const outcome = await reevaluateLinked(tx, deps, org.value, id, ctx.correlationId);
+    const outcome = await reevaluateLinked(tx, deps, organizationId, id, ctx.correlationId);
     if (outcome === 'too-many')
       deps.logger.info({ companyId: id }, 'many linked contacts; segments catch up on rebuild');
     return ok(row);
@@ -133,27 +135,28 @@ export async function updateCompany(deps: CrmDeps, ctx: RequestContext, id: stri
  * read companies are rebuilt in the background once the delete has committed.
  */
 export async function deleteCompany(deps: CrmDeps, ctx: RequestContext, id: string) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const deleted = await deps.handle.db.transaction(
     async (tx): Promise<Result<{ row: CompanyRow; outcome: 'done' | 'too-many' }, NotFoundError>> => {
       const [company] = await tx
         .select({ id: companies.id })
         .from(companies)
-        .where(and(eq(companies.id, id), eq(companies.organizationId, org.value)))
+        .where(and(eq(companies.id, id), eq(companies.organizationId, organizationId)))
         .for('update');
       if (!company) return fail(new NotFoundError('Company', id));
       const linked = await tx
         .delete(contactCompanies)
-        .where(and(eq(contactCompanies.organizationId, org.value), eq(contactCompanies.companyId, id)))
+        .where(and(eq(contactCompanies.organizationId, organizationId), eq(contactCompanies.companyId, id)))
         .returning({ contactId: contactCompanies.contactId });
       const [row] = await tx
         .delete(companies)
-        .where(and(eq(companies.id, id), eq(companies.organizationId, org.value)))
+        .where(and(eq(companies.id, id), eq(companies.organizationId, organizationId)))
         .returning();
       if (linked.length > INLINE_REEVALUATION_LIMIT) return ok({ row: row!, outcome: 'too-many' });
       await reevaluateMemberships(tx, deps, {
-        organizationId: org.value,
+        organizationId,
         contactIds: linked.map((l) => l.contactId),
         changed: ['company'],
         correlationId: ctx.correlationId,
@@ -163,30 +166,32 @@ export async function deleteCompany(deps: CrmDeps, ctx: RequestContext, id: stri
   );
   if (!deleted.ok) return deleted;
   if (deleted.value.outcome === 'too-many')
-    await scheduleRebuildsReading(deps, org.value, 'company', ctx.correlationId);
+    await scheduleRebuildsReading(deps, organizationId, 'company', ctx.correlationId);
   return ok(deleted.value.row);
 }
 
 export const linkInput = z.object({ contactId: z.uuid(), companyId: z.uuid(), primary: z.boolean().default(false) });
 
-/** Links a contact to a company (idempotent); `primary` makes it the contact's one primary company. */
+/**
+ * Links a contact to a company (idempotent); `primary` makes it the contact's one primary company.
+ * Gives back the contact and its companies after the change.
+ */
 export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof linkInput>, link: boolean) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(linkInput, raw);
-  if (!input.ok) return input;
-  const { contactId, companyId, primary } = input.value;
+  const access = authorize(ctx, 'crm:write', linkInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const { contactId, companyId, primary } = input;
   return deps.handle.db.transaction(
-    async (tx): Promise<Result<(CompanyRow & { isPrimary: boolean })[], NotFoundError>> => {
+    async (tx): Promise<Result<{ contact: ContactRow; companies: LinkedCompany[] }, NotFoundError>> => {
       const [contact] = await tx
-        .select({ id: contacts.id })
+        .select()
         .from(contacts)
-        .where(and(eq(contacts.id, contactId), eq(contacts.organizationId, org.value)));
+        .where(and(eq(contacts.id, contactId), eq(contacts.organizationId, organizationId)));
       if (!contact) return fail(new NotFoundError('Contact', contactId));
       const [company] = await tx
         .select({ id: companies.id })
         .from(companies)
-        .where(and(eq(companies.id, companyId), eq(companies.organizationId, org.value)));
+        .where(and(eq(companies.id, companyId), eq(companies.organizationId, organizationId)));
       if (!company) return fail(new NotFoundError('Company', companyId));
       if (link) {
         if (primary)
@@ -196,7 +201,7 @@ export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.inp
             .where(and(eq(contactCompanies.contactId, contactId), eq(contactCompanies.isPrimary, true)));
         await tx
           .insert(contactCompanies)
-          .values({ organizationId: org.value, contactId, companyId, isPrimary: primary })
+          .values({ organizationId, contactId, companyId, isPrimary: primary })
           .onConflictDoUpdate({
             target: [contactCompanies.contactId, contactCompanies.companyId],
             set: { isPrimary: primary },
@@ -207,17 +212,17 @@ export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.inp
           .where(and(eq(contactCompanies.contactId, contactId), eq(contactCompanies.companyId, companyId)));
       }
       await reevaluateMemberships(tx, deps, {
-        organizationId: org.value,
+        organizationId,
         contactIds: [contactId],
         changed: ['company'],
         correlationId: ctx.correlationId,
       });
-      return ok(await companiesOfInTx(tx, org.value, contactId));
+      return ok({ contact, companies: await companiesOfInTx(tx, organizationId, contactId) });
     },
   );
 }
 
-async function companiesOfInTx(tx: Executor, organizationId: string, contactId: string) {
+async function companiesOfInTx(tx: Executor, organizationId: string, contactId: string): Promise<LinkedCompany[]> {
   const rows = await tx
     .select({ company: companies, isPrimary: contactCompanies.isPrimary })
     .from(contactCompanies)
@@ -230,16 +235,19 @@ async function companiesOfInTx(tx: Executor, organizationId: string, contactId: 
 export const companiesOf = (deps: CrmDeps, organizationId: string, contactId: string) =>
   companiesOfInTx(deps.handle.db, organizationId, contactId);
 
-export async function getCompany(deps: CrmDeps, organizationId: string, id: string): Promise<CompanyRow | null> {
+export async function getCompany(deps: CrmDeps, ctx: RequestContext, id: string): Promise<Result<CompanyRow | null>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
   const [row] = await deps.handle.db
     .select()
     .from(companies)
-    .where(and(eq(companies.id, id), eq(companies.organizationId, organizationId)));
-  return row ?? null;
+    .where(and(eq(companies.id, id), eq(companies.organizationId, access.value.organizationId)));
+  return ok(row ?? null);
 }
 
 export async function listCompanies(deps: CrmDeps, ctx: RequestContext, window: PageWindow) {
-  const org = requireScope(ctx, 'crm:read');
-  if (!org.ok) return org;
-  return ok(await pageOfOrganization(deps.handle.db, companies, org.value, window));
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  return ok(await pageOfOrganization(deps.handle.db, companies, organizationId, window));
 }

@@ -1,6 +1,7 @@
 // Tags, points, stages and do-not-contact: small changes to a contact that segments and
 // journeys react to, each with its event and its segment re-evaluation.
 import {
+  authorize,
   catalogue,
   createEvent,
   fail,
@@ -10,15 +11,14 @@ import {
   type RequestContext,
   type Result,
   ValidationError,
-  validateInput,
 } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, doNotContact, outbox, stages } from '../db/schema.ts';
 import { recordOwnActivity } from './activities.ts';
-import { requireScope } from './authorize.ts';
 import { normalizeTag } from './contact-values.ts';
+import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { reevaluateMemberships } from './segment-membership.ts';
 
@@ -41,15 +41,14 @@ export const tagInput = z.object({
 });
 
 export async function tagContact(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof tagInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(tagInput, raw);
-  if (!input.ok) return input;
-  const add = [...new Set(input.value.add.map(normalizeTag))];
-  const remove = [...new Set(input.value.remove.map(normalizeTag))].filter((t) => !add.includes(t));
+  const access = authorize(ctx, 'crm:write', tagInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const add = [...new Set(input.add.map(normalizeTag))];
+  const remove = [...new Set(input.remove.map(normalizeTag))].filter((t) => !add.includes(t));
   return deps.handle.db.transaction(async (tx) => {
-    const contact = await owned(tx, org.value, input.value.contactId);
-    if (!contact) return fail(new NotFoundError('Contact', input.value.contactId));
+    const contact = await owned(tx, organizationId, input.contactId);
+    if (!contact) return fail(new NotFoundError('Contact', input.contactId));
     const added = add.filter((t) => !contact.tags.includes(t));
     const removed = remove.filter((t) => contact.tags.includes(t));
     if (added.length === 0 && removed.length === 0) return ok(contact);
@@ -61,20 +60,20 @@ export async function tagContact(deps: CrmDeps, ctx: RequestContext, raw: z.inpu
       .returning();
     await appendEvents(tx, outbox, [
       createEvent(catalogue.crm.contactTagged, {
-        organizationId: org.value,
+        organizationId,
         subjectId: contact.id,
         correlationId: ctx.correlationId,
         data: { added, removed },
       }),
     ]);
     await recordOwnActivity(tx, {
-      organizationId: org.value,
+      organizationId,
       contactId: contact.id,
       type: 'contact.tagged',
       properties: { added, removed },
     });
     await reevaluateMemberships(tx, deps, {
-      organizationId: org.value,
+      organizationId,
       contactIds: [contact.id],
       changed: ['tags'],
       correlationId: ctx.correlationId,
@@ -90,37 +89,36 @@ export const pointsInput = z.object({
 });
 
 export async function adjustPoints(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof pointsInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(pointsInput, raw);
-  if (!input.ok) return input;
+  const access = authorize(ctx, 'crm:write', pointsInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
   return deps.handle.db.transaction(async (tx) => {
     const [row] = await tx
       .update(contacts)
-      .set({ points: sql`${contacts.points} + ${input.value.delta}`, updatedAt: sql`now()` })
-      .where(and(eq(contacts.id, input.value.contactId), eq(contacts.organizationId, org.value)))
+      .set({ points: sql`${contacts.points} + ${input.delta}`, updatedAt: sql`now()` })
+      .where(and(eq(contacts.id, input.contactId), eq(contacts.organizationId, organizationId)))
       .returning();
-    if (!row) return fail(new NotFoundError('Contact', input.value.contactId));
+    if (!row) return fail(new NotFoundError('Contact', input.contactId));
     await appendEvents(tx, outbox, [
       createEvent(catalogue.crm.pointsChanged, {
-        organizationId: org.value,
+        organizationId,
         subjectId: row.id,
         correlationId: ctx.correlationId,
         data: {
-          delta: input.value.delta,
+          delta: input.delta,
           points: row.points,
-          ...(input.value.reason ? { reason: input.value.reason } : {}),
+          ...(input.reason ? { reason: input.reason } : {}),
         },
       }),
     ]);
     await recordOwnActivity(tx, {
-      organizationId: org.value,
+      organizationId,
       contactId: row.id,
       type: 'points.changed',
-      properties: { delta: input.value.delta, points: row.points },
+      properties: { delta: input.delta, points: row.points },
     });
     await reevaluateMemberships(tx, deps, {
-      organizationId: org.value,
+      organizationId,
       contactIds: [row.id],
       changed: ['points'],
       correlationId: ctx.correlationId,
@@ -135,25 +133,28 @@ export const stageInput = z.object({
 });
 
 export async function createStage(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof stageInput>) {
-  const org = requireScope(ctx, 'crm:admin');
-  if (!org.ok) return org;
-  const input = validateInput(stageInput, raw);
-  if (!input.ok) return input;
+  const access = authorize(ctx, 'crm:admin', stageInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
   const [row] = await deps.handle.db
     .insert(stages)
-    .values({ id: newId(), organizationId: org.value, ...input.value })
+    .values({ id: newId(), organizationId, ...input })
     .onConflictDoNothing()
     .returning();
   if (!row) return fail(new ValidationError([{ path: ['input', 'name'], message: 'a stage with this name exists' }]));
   return ok(row);
 }
 
-export async function listStages(deps: CrmDeps, organizationId: string): Promise<StageRow[]> {
-  return deps.handle.db
-    .select()
-    .from(stages)
-    .where(eq(stages.organizationId, organizationId))
-    .orderBy(asc(stages.position), asc(stages.name));
+export async function listStages(deps: CrmDeps, ctx: RequestContext): Promise<Result<StageRow[]>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  return ok(
+    await deps.handle.db
+      .select()
+      .from(stages)
+      .where(eq(stages.organizationId, access.value.organizationId))
+      .orderBy(asc(stages.position), asc(stages.name)),
+  );
 }
 
 export const dncInput = z.object({
@@ -164,14 +165,17 @@ export const dncInput = z.object({
   source: z.string().trim().max(200).optional(),
 });
 
-/** Marks or clears do-not-contact on one channel; used by the API and by delivery's events. */
+/**
+ * Marks or clears do-not-contact on one channel; used by the API and by delivery's events.
+ * Gives back the contact (its entries are read through it).
+ */
 export async function setDoNotContactInTx(
   tx: Executor,
   deps: CrmDeps,
   organizationId: string,
   input: z.output<typeof dncInput>,
   correlationId: string,
-): Promise<Result<DncRow[], NotFoundError>> {
+): Promise<Result<ContactRow, NotFoundError>> {
   const contact = await owned(tx, organizationId, input.contactId);
   if (!contact) return fail(new NotFoundError('Contact', input.contactId));
   const where = and(eq(doNotContact.contactId, contact.id), eq(doNotContact.channel, input.channel));
@@ -220,15 +224,14 @@ export async function setDoNotContactInTx(
       correlationId,
     });
   }
-  return ok(await tx.select().from(doNotContact).where(eq(doNotContact.contactId, contact.id)));
+  return ok(contact);
 }
 
 export async function setDoNotContact(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof dncInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(dncInput, raw);
-  if (!input.ok) return input;
-  return deps.handle.db.transaction((tx) => setDoNotContactInTx(tx, deps, org.value, input.value, ctx.correlationId));
+  const access = authorize(ctx, 'crm:write', dncInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  return deps.handle.db.transaction((tx) => setDoNotContactInTx(tx, deps, organizationId, input, ctx.correlationId));
 }
 
 export async function dncOf(deps: CrmDeps, organizationId: string, contactId: string): Promise<DncRow[]> {

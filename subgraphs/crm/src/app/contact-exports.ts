@@ -4,6 +4,7 @@
 // and an expiry, so no state is kept between asking and downloading.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  authorize,
   fail,
   NotFoundError,
   newId,
@@ -18,7 +19,6 @@ import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { segments } from '../db/schema.ts';
 import { validateFilter } from '../domain/segment-filter.ts';
-import { requireScope } from './authorize.ts';
 import type { CrmDeps } from './deps.ts';
 import { exportContactsCsv } from './export-contacts.ts';
 import { fieldDefinitionsOf } from './segment-membership.ts';
@@ -79,8 +79,9 @@ export async function createContactExport(
   ctx: RequestContext,
   raw: z.input<typeof exportRequestInput>,
 ): Promise<Result<ContactExportLink>> {
-  const org = requireScope(ctx, 'crm:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const input = exportRequestInput.safeParse(raw);
   if (!input.success)
     return fail(
@@ -91,16 +92,16 @@ export async function createContactExport(
   const { segmentId, filter } = input.data;
   if (segmentId && filter != null)
     return fail(new ValidationError([{ path: ['input', 'filter'], message: 'give segmentId or filter, not both' }]));
-  const claims: Claims = { org: org.value, exp: deps.now().getTime() + EXPORT_LINK_TTL_MS };
+  const claims: Claims = { org: organizationId, exp: deps.now().getTime() + EXPORT_LINK_TTL_MS };
   if (segmentId) {
     const [segment] = await deps.handle.db
       .select({ id: segments.id })
       .from(segments)
-      .where(and(eq(segments.id, segmentId), eq(segments.organizationId, org.value)));
+      .where(and(eq(segments.id, segmentId), eq(segments.organizationId, organizationId)));
     if (!segment) return fail(new NotFoundError('Segment', segmentId));
     claims.seg = segment.id;
   } else if (filter != null) {
-    const fields = await fieldDefinitionsOf(deps.handle.db, org.value);
+    const fields = await fieldDefinitionsOf(deps.handle.db, organizationId);
     const node = validateFilter(filter, { fields, segmentExists: () => true });
     if (!node.ok)
       return fail(new ValidationError(node.error.issues.map((i) => ({ ...i, path: ['input', ...i.path] }))));

@@ -2,13 +2,12 @@
 // a row) until the background job streams it back through the engine, so the request and the
 // job need no shared disk in either runtime mode.
 import { Readable } from 'node:stream';
-import { fail, newId, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
+import { authorize, fail, newId, ok, type RequestContext, type Result, ValidationError } from '@mauntic/kernel';
 import { defineJob } from '@mauntic/platform';
 import { stringify } from 'csv-stringify/sync';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import { contactImportErrors, contactImports, importChunks } from '../db/schema.ts';
-import { requireScope } from './authorize.ts';
 import { normalizeTag } from './contact-values.ts';
 import { contactFieldMap } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
@@ -76,9 +75,10 @@ async function runQueuedImport(deps: CrmDeps, organizationId: string, importId: 
 
 /** Stores the CSV and queues its import; the import's progress is then on its row. */
 export async function startContactImport(deps: CrmDeps, ctx: RequestContext, input: StartImportInput) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const issues = checkMapping(input.mapping, await contactFieldMap(deps, org.value));
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const issues = checkMapping(input.mapping, await contactFieldMap(deps, organizationId));
   const tags = [...new Set((input.tags ?? []).map(normalizeTag).filter(Boolean))];
   if (tags.length > MAX_TAGS) issues.push({ path: ['input', 'tags'], message: `at most ${MAX_TAGS} tags` });
   if (tags.some((t) => t.length > 64))
@@ -88,7 +88,7 @@ export async function startContactImport(deps: CrmDeps, ctx: RequestContext, inp
   const row = await deps.handle.db.transaction(async (tx) => {
     await tx.insert(contactImports).values({
       id,
-      organizationId: org.value,
+      organizationId,
       status: 'queued',
       mapping: input.mapping as Record<string, string>,
       tags,
@@ -99,9 +99,7 @@ export async function startContactImport(deps: CrmDeps, ctx: RequestContext, inp
     let pendingBytes = 0;
     const store = async () => {
       if (pendingBytes === 0) return;
-      await tx
-        .insert(importChunks)
-        .values({ organizationId: org.value, importId: id, seq: seq++, data: Buffer.concat(pending) });
+      await tx.insert(importChunks).values({ organizationId, importId: id, seq: seq++, data: Buffer.concat(pending) });
       total += pendingBytes;
       pending = [];
       pendingBytes = 0;
@@ -127,7 +125,7 @@ export async function startContactImport(deps: CrmDeps, ctx: RequestContext, inp
   });
   await deps.queue.enqueue(
     contactImportJob(deps),
-    { organizationId: org.value, importId: id, correlationId: ctx.correlationId },
+    { organizationId, importId: id, correlationId: ctx.correlationId },
     { jobId: `import-${id}` },
   );
   return ok(row);
@@ -135,14 +133,16 @@ export async function startContactImport(deps: CrmDeps, ctx: RequestContext, inp
 
 export async function getContactImport(
   deps: CrmDeps,
-  organizationId: string,
+  ctx: RequestContext,
   id: string,
-): Promise<ContactImportRow | null> {
+): Promise<Result<ContactImportRow | null>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
   const [row] = await deps.handle.db
     .select()
     .from(contactImports)
-    .where(and(eq(contactImports.id, id), eq(contactImports.organizationId, organizationId)));
-  return row ?? null;
+    .where(and(eq(contactImports.id, id), eq(contactImports.organizationId, access.value.organizationId)));
+  return ok(row ?? null);
 }
 
 /** How far along an import is, 0 to 100. */

@@ -1,11 +1,10 @@
 // Reading contacts: one, or a page filtered by a segment-style filter tree and sorted, with
 // keyset cursors that carry the sort value and the id.
-import { fail, ok, type RequestContext, type Result, ValidationError } from '@mauntic/kernel';
+import { authorize, fail, ok, type RequestContext, type Result, ValidationError } from '@mauntic/kernel';
 import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { contacts } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
 import { resolveField, type ValueKind, validateFilter } from '../domain/segment-filter.ts';
-import { requireScope } from './authorize.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionsOf } from './segment-membership.ts';
@@ -93,17 +92,18 @@ function decode(cursor: string): [unknown, string] | null {
 }
 
 export async function listContacts(deps: CrmDeps, ctx: RequestContext, args: ContactPageArgs) {
-  const org = requireScope(ctx, 'crm:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const limit = args.first ?? 20;
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE)
     return fail(new ValidationError([{ path: ['first'], message: `must be between 0 and ${MAX_PAGE}` }]));
   if (args.sort && args.sortByField)
     return fail(new ValidationError([{ path: ['sortByField'], message: 'give sort or sortByField, not both' }]));
 
-  const conditions: SQL[] = [eq(contacts.organizationId, org.value)];
+  const conditions: SQL[] = [eq(contacts.organizationId, organizationId)];
   const needsFields = (args.filter !== undefined && args.filter !== null) || args.sortByField;
-  const fields = needsFields ? await fieldDefinitionsOf(deps.handle.db, org.value) : [];
+  const fields = needsFields ? await fieldDefinitionsOf(deps.handle.db, organizationId) : [];
   let byField: (FieldSortKey & { direction: 'asc' | 'desc' }) | null = null;
   if (args.sortByField) {
     const target = resolveField(`fields.${args.sortByField.key}`, fields);
@@ -119,9 +119,7 @@ export async function listContacts(deps: CrmDeps, ctx: RequestContext, args: Con
   if (args.filter !== undefined && args.filter !== null) {
     const node = validateFilter(args.filter, { fields, segmentExists: () => true });
     if (!node.ok) return fail(new ValidationError(node.error.issues));
-    conditions.push(
-      compileFilter(node.value, { organizationId: org.value, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' }),
-    );
+    conditions.push(compileFilter(node.value, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' }));
   }
   const [total] = await deps.handle.db
     .select({ n: count() })
@@ -215,12 +213,15 @@ async function fieldSortedPage(
   });
 }
 
-export async function getContact(deps: CrmDeps, organizationId: string, id: string): Promise<ContactRow | null> {
+/** One contact of the caller's organization, or null when it has none with this id. */
+export async function getContact(deps: CrmDeps, ctx: RequestContext, id: string): Promise<Result<ContactRow | null>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
   const [row] = await deps.handle.db
     .select()
     .from(contacts)
-    .where(and(eq(contacts.id, id), eq(contacts.organizationId, organizationId)));
-  return row ?? null;
+    .where(and(eq(contacts.id, id), eq(contacts.organizationId, access.value.organizationId)));
+  return ok(row ?? null);
 }
 
 export type ContactPage = Extract<Awaited<ReturnType<typeof listContacts>>, { ok: true }>['value'];

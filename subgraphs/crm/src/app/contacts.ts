@@ -1,6 +1,7 @@
 // Contacts: create, update, upsert by email, batches, delete, get. Every write commits its
 // event and the contact's segment memberships in the same transaction.
 import {
+  authorize,
   catalogue,
   createEvent,
   type FieldIssue,
@@ -13,15 +14,14 @@ import {
   ValidationError,
 } from '@mauntic/kernel';
 import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { activities, contacts, outbox, stages } from '../db/schema.ts';
 import { ContactEmailTakenError } from '../domain/errors.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
 import { recordOwnActivity } from './activities.ts';
-import { requireScope } from './authorize.ts';
 import { type ContactInput, type ContactValues, checkContactInput } from './contact-values.ts';
 import type { CrmDeps } from './deps.ts';
-import { listFields, toDefinition } from './fields.ts';
+import { fieldDefinitionRows, toDefinition } from './fields.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
 
 export type ContactRow = typeof contacts.$inferSelect;
@@ -60,7 +60,7 @@ export async function contactFieldMap(deps: CrmDeps, organizationId: string): Pr
 
 /** Every field definition (segment filters need company fields too) and the contact ones by key. */
 async function organizationFields(deps: CrmDeps, organizationId: string) {
-  const all = (await listFields(deps, organizationId)).map(toDefinition);
+  const all = (await fieldDefinitionRows(deps, organizationId)).map(toDefinition);
   return { all, contact: new Map(all.filter((f) => f.entity === 'contact').map((f) => [f.key, f])) };
 }
 
@@ -129,16 +129,21 @@ async function recordWrite(
 }
 
 export async function createContact(deps: CrmDeps, ctx: RequestContext, input: ContactInput) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const fields = await organizationFields(deps, org.value);
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const fields = await organizationFields(deps, organizationId);
   const { values, issues } = checkContactInput(input, fields.contact, ['input'], { creating: true });
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(
     async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError>> => {
-      const stageIssues = await checkStage(tx, org.value, values, ['input']);
+      const stageIssues = await checkStage(tx, organizationId, values, ['input']);
       if (stageIssues.length) return fail(new ValidationError(stageIssues));
-      const [row] = await tx.insert(contacts).values(insertValues(org.value, values)).onConflictDoNothing().returning();
+      const [row] = await tx
+        .insert(contacts)
+        .values(insertValues(organizationId, values))
+        .onConflictDoNothing()
+        .returning();
       if (!row) return fail(new ContactEmailTakenError(values.email ?? ''));
       await recordWrite(tx, deps, ctx, row, 'created', [], fields.all);
       return ok(row);
@@ -147,28 +152,32 @@ export async function createContact(deps: CrmDeps, ctx: RequestContext, input: C
 }
 
 export async function updateContact(deps: CrmDeps, ctx: RequestContext, id: string, input: ContactInput) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const fields = await organizationFields(deps, org.value);
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const fields = await organizationFields(deps, organizationId);
   const { values, issues } = checkContactInput(input, fields.contact, ['input'], { creating: false });
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(
     async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError | NotFoundError>> => {
-      const stageIssues = await checkStage(tx, org.value, values, ['input']);
+      const stageIssues = await checkStage(tx, organizationId, values, ['input']);
       if (stageIssues.length) return fail(new ValidationError(stageIssues));
       if (values.email) {
         const [other] = await tx
           .select({ id: contacts.id })
           .from(contacts)
           .where(
-            and(eq(contacts.organizationId, org.value), sql`lower(${contacts.email}) = ${values.email.toLowerCase()}`),
+            and(
+              eq(contacts.organizationId, organizationId),
+              sql`lower(${contacts.email}) = ${values.email.toLowerCase()}`,
+            ),
           );
         if (other && other.id !== id) return fail(new ContactEmailTakenError(values.email));
       }
       const [row] = await tx
         .update(contacts)
         .set(setClause(values))
-        .where(and(eq(contacts.id, id), eq(contacts.organizationId, org.value)))
+        .where(and(eq(contacts.id, id), eq(contacts.organizationId, organizationId)))
         .returning();
       if (!row) return fail(new NotFoundError('Contact', id));
       await recordWrite(tx, deps, ctx, row, 'updated', changedNames(values), fields.all);
@@ -209,18 +218,19 @@ export async function upsertContactInTx(
 }
 
 export async function upsertContact(deps: CrmDeps, ctx: RequestContext, input: ContactInput & { email: string }) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const fields = await organizationFields(deps, org.value);
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const fields = await organizationFields(deps, organizationId);
   const { values, issues } = checkContactInput(input, fields.contact, ['input'], { creating: false });
   if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
     issues.push({ path: ['input', 'email'], message: 'is required to upsert' });
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(async (tx) => {
-    const stageIssues = await checkStage(tx, org.value, values, ['input']);
+    const stageIssues = await checkStage(tx, organizationId, values, ['input']);
     if (stageIssues.length) return fail(new ValidationError(stageIssues));
     return ok(
-      await upsertContactInTx(tx, deps, ctx, org.value, values as ContactValues & { email: string }, fields.all),
+      await upsertContactInTx(tx, deps, ctx, organizationId, values as ContactValues & { email: string }, fields.all),
     );
   });
 }
@@ -238,13 +248,14 @@ export async function batchUpsertContacts(
   ctx: RequestContext,
   items: (ContactInput & { email?: string | null })[],
 ) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   if (items.length > MAX_BATCH)
     return fail(
       new ValidationError([{ path: ['input', 'contacts'], message: `at most ${MAX_BATCH} contacts per call` }]),
     );
-  const fields = await organizationFields(deps, org.value);
+  const fields = await organizationFields(deps, organizationId);
   const results: BatchItemResult[] = [];
   await deps.handle.db.transaction(async (tx) => {
     for (const [index, item] of items.entries()) {
@@ -252,7 +263,7 @@ export async function batchUpsertContacts(
       const { values, issues } = checkContactInput(item, fields.contact, root, { creating: false });
       if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
         issues.push({ path: [...root, 'email'], message: 'is required' });
-      issues.push(...(await checkStage(tx, org.value, values, root)));
+      issues.push(...(await checkStage(tx, organizationId, values, root)));
       if (issues.length) {
         results.push({ index, error: new ValidationError(issues) });
         continue;
@@ -261,7 +272,7 @@ export async function batchUpsertContacts(
         tx,
         deps,
         ctx,
-        org.value,
+        organizationId,
         values as ContactValues & { email: string },
         fields.all,
       );
@@ -272,20 +283,21 @@ export async function batchUpsertContacts(
 }
 
 export async function deleteContact(deps: CrmDeps, ctx: RequestContext, id: string) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   return deps.handle.db.transaction(async (tx): Promise<Result<{ id: string }, NotFoundError>> => {
-    await leaveAllSegments(tx, org.value, [id], ctx.correlationId);
+    await leaveAllSegments(tx, organizationId, [id], ctx.correlationId);
     // A deleted contact leaves nothing behind (erasure, in gdpr.ts, keeps anonymous activity).
-    await tx.delete(activities).where(and(eq(activities.organizationId, org.value), eq(activities.contactId, id)));
+    await tx.delete(activities).where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, id)));
     const [row] = await tx
       .delete(contacts)
-      .where(and(eq(contacts.id, id), eq(contacts.organizationId, org.value)))
+      .where(and(eq(contacts.id, id), eq(contacts.organizationId, organizationId)))
       .returning({ id: contacts.id });
     if (!row) return fail(new NotFoundError('Contact', id));
     await appendEvents(tx, outbox, [
       createEvent(catalogue.crm.contactDeleted, {
-        organizationId: org.value,
+        organizationId,
         subjectId: id,
         correlationId: ctx.correlationId,
         data: { erased: false },
@@ -293,12 +305,4 @@ export async function deleteContact(deps: CrmDeps, ctx: RequestContext, id: stri
     ]);
     return ok(row);
   });
-}
-
-export async function getContacts(deps: CrmDeps, organizationId: string, ids: string[]): Promise<ContactRow[]> {
-  if (ids.length === 0) return [];
-  return deps.handle.db
-    .select()
-    .from(contacts)
-    .where(and(eq(contacts.organizationId, organizationId), inArray(contacts.id, ids)));
 }

@@ -1,12 +1,11 @@
 // Contacts to CSV: the rows matching a filter, read in keyset pages and written with
 // csv-stringify page by page, so no more than a page is ever held.
-import { fail, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
+import { authorize, fail, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
 import { stringify } from 'csv-stringify/sync';
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import { contacts } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
 import { validateFilter } from '../domain/segment-filter.ts';
-import { requireScope } from './authorize.ts';
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionsOf } from './segment-membership.ts';
 
@@ -37,17 +36,16 @@ const cell = (value: unknown): string => {
  * per contact. Tags and multiselect values are joined with `|`.
  */
 export async function exportContactsCsv(deps: CrmDeps, ctx: RequestContext, filter?: unknown) {
-  const org = requireScope(ctx, 'crm:read');
-  if (!org.ok) return org;
-  const fields = await fieldDefinitionsOf(deps.handle.db, org.value);
-  const scope: SQL[] = [eq(contacts.organizationId, org.value)];
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const fields = await fieldDefinitionsOf(deps.handle.db, organizationId);
+  const scope: SQL[] = [eq(contacts.organizationId, organizationId)];
   if (filter !== undefined && filter !== null) {
     const node = validateFilter(filter, { fields, segmentExists: () => true });
     if (!node.ok)
       return fail(new ValidationError(node.error.issues.map((i) => ({ ...i, path: ['filter', ...i.path] }))));
-    scope.push(
-      compileFilter(node.value, { organizationId: org.value, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' }),
-    );
+    scope.push(compileFilter(node.value, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' }));
   }
   const keys = fields
     .filter((f) => f.entity === 'contact')

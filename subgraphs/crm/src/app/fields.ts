@@ -1,13 +1,5 @@
 // Custom field definitions: per organization, for contacts and for companies.
-import {
-  fail,
-  newId,
-  ok,
-  type RequestContext,
-  type Result,
-  type ValidationError,
-  validateInput,
-} from '@mauntic/kernel';
+import { authorize, fail, newId, ok, type RequestContext, type Result } from '@mauntic/kernel';
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { fieldDefinitions } from '../db/schema.ts';
@@ -19,7 +11,6 @@ import {
   type FieldDefinition,
   type FieldEntity,
 } from '../domain/field-types.ts';
-import { requireScope } from './authorize.ts';
 import type { CrmDeps } from './deps.ts';
 
 export type FieldDefinitionRow = typeof fieldDefinitions.$inferSelect;
@@ -69,18 +60,16 @@ export const toDefinition = (row: FieldDefinitionRow): FieldDefinition => ({
 });
 
 export async function createField(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof createFieldInput>) {
-  const org = requireScope(ctx, 'crm:admin');
-  if (!org.ok) return org;
-  const input = validateInput(createFieldInput, raw);
-  if (!input.ok) return input;
-  const f = input.value;
+  const access = authorize(ctx, 'crm:admin', createFieldInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input: f } = access.value;
   if (f.entity === 'contact' && STANDARD_CONTACT_FIELDS.map((s) => s.toLowerCase()).includes(f.key.replaceAll('_', '')))
     return fail(new FieldKeyTakenError(`${f.key} is a standard contact field`));
   const [row] = await deps.handle.db
     .insert(fieldDefinitions)
     .values({
       id: newId(),
-      organizationId: org.value,
+      organizationId,
       entity: f.entity,
       key: f.key,
       label: f.label,
@@ -94,7 +83,18 @@ export async function createField(deps: CrmDeps, ctx: RequestContext, raw: z.inp
   return ok(row);
 }
 
+/** The caller's organization's custom fields, of one entity or both, by key. */
 export async function listFields(
+  deps: CrmDeps,
+  ctx: RequestContext,
+  entity?: FieldEntity,
+): Promise<Result<FieldDefinitionRow[]>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  return ok(await fieldDefinitionRows(deps, access.value.organizationId, entity));
+}
+
+export async function fieldDefinitionRows(
   deps: CrmDeps,
   organizationId: string,
   entity?: FieldEntity,
@@ -106,5 +106,3 @@ export async function listFields(
     .where(entity ? and(org, eq(fieldDefinitions.entity, entity)) : org)
     .orderBy(asc(fieldDefinitions.key));
 }
-
-export type FieldsResult = Result<FieldDefinitionRow, ValidationError>;

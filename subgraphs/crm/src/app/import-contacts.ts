@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline, Transform } from 'node:stream';
 import {
+  authorize,
   catalogue,
   createEvent,
   type FieldIssue,
@@ -21,7 +22,6 @@ import { parse } from 'csv-parse';
 import { eq, sql } from 'drizzle-orm';
 import { outbox, stages } from '../db/schema.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
-import { requireScope } from './authorize.ts';
 import { type ContactInput, checkContactInput, normalizeTag } from './contact-values.ts';
 import { contactFieldMap } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
@@ -272,9 +272,9 @@ const errorsSql = (organizationId: string, importId: string, errors: RowError[])
  * not thrown; a file that cannot be read as CSV ends the import as failed.
  */
 export async function importContacts(deps: CrmDeps, ctx: RequestContext, request: ImportRequest) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const organizationId = org.value;
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const { importId } = request;
   const tags = [...new Set((request.tags ?? []).map(normalizeTag).filter(Boolean))];
   const started = await deps.handle.rows<{ id: string }>(sql`

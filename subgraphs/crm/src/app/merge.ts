@@ -2,7 +2,7 @@
 // none, it takes the loser's. Tags, do-not-contact entries, company links, notes, activities
 // and static segment memberships move to the winner; points add up. The loser is deleted, and
 // the winner's dynamic segments are re-evaluated.
-import { catalogue, createEvent, fail, NotFoundError, ok, type RequestContext, validateInput } from '@mauntic/kernel';
+import { authorize, catalogue, createEvent, fail, NotFoundError, ok, type RequestContext } from '@mauntic/kernel';
 import { appendEvents } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -17,7 +17,6 @@ import {
   segments,
 } from '../db/schema.ts';
 import { recordOwnActivity } from './activities.ts';
-import { requireScope } from './authorize.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
@@ -54,16 +53,15 @@ export function mergedValues(winner: ContactRow, loser: ContactRow) {
 }
 
 export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof mergeInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(mergeInput, raw);
-  if (!input.ok) return input;
-  const { winnerId, loserId } = input.value;
+  const access = authorize(ctx, 'crm:write', mergeInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const { winnerId, loserId } = input;
   return deps.handle.db.transaction(async (tx) => {
     const rows = await tx
       .select()
       .from(contacts)
-      .where(and(eq(contacts.organizationId, org.value), inArray(contacts.id, [winnerId, loserId])))
+      .where(and(eq(contacts.organizationId, organizationId), inArray(contacts.id, [winnerId, loserId])))
       .for('update');
     const winner = rows.find((r) => r.id === winnerId);
     const loser = rows.find((r) => r.id === loserId);
@@ -75,7 +73,7 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
       await tx
         .select({ id: segments.id })
         .from(segments)
-        .where(and(eq(segments.organizationId, org.value), eq(segments.kind, 'static')))
+        .where(and(eq(segments.organizationId, organizationId), eq(segments.kind, 'static')))
     ).map((s) => s.id);
     const loserStatic = staticIds.length
       ? await tx
@@ -83,11 +81,11 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
           .from(segmentMembers)
           .where(and(eq(segmentMembers.contactId, loserId), inArray(segmentMembers.segmentId, staticIds)))
       : [];
-    await leaveAllSegments(tx, org.value, [loserId], ctx.correlationId);
+    await leaveAllSegments(tx, organizationId, [loserId], ctx.correlationId);
     if (loserStatic.length) {
       const added = await tx
         .insert(segmentMembers)
-        .values(loserStatic.map((m) => ({ organizationId: org.value, segmentId: m.segmentId, contactId: winnerId })))
+        .values(loserStatic.map((m) => ({ organizationId, segmentId: m.segmentId, contactId: winnerId })))
         .onConflictDoNothing()
         .returning({ segmentId: segmentMembers.segmentId });
       for (const m of added)
@@ -100,7 +98,7 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
         outbox,
         added.map((m) =>
           createEvent(catalogue.crm.segmentEntered, {
-            organizationId: org.value,
+            organizationId,
             subjectId: winnerId,
             correlationId: ctx.correlationId,
             data: { segmentId: m.segmentId },
@@ -123,7 +121,7 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
     await tx
       .update(activities)
       .set({ contactId: winnerId })
-      .where(and(eq(activities.organizationId, org.value), eq(activities.contactId, loserId)));
+      .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, loserId)));
 
     // The loser goes first: its email must be free before the winner may take it.
     await tx.delete(contacts).where(eq(contacts.id, loserId));
@@ -133,21 +131,21 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
       .where(eq(contacts.id, winnerId))
       .returning();
     await recordOwnActivity(tx, {
-      organizationId: org.value,
+      organizationId,
       contactId: winnerId,
       type: 'contact.merged',
       subject: loserId,
     });
     await appendEvents(tx, outbox, [
       createEvent(catalogue.crm.contactMerged, {
-        organizationId: org.value,
+        organizationId,
         subjectId: winnerId,
         correlationId: ctx.correlationId,
         data: { winnerId, loserId },
       }),
     ]);
     await reevaluateMemberships(tx, deps, {
-      organizationId: org.value,
+      organizationId,
       contactIds: [winnerId],
       changed: '*',
       correlationId: ctx.correlationId,

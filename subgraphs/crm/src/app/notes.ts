@@ -1,10 +1,9 @@
 // Notes on a contact: general, email, call or meeting.
-import { fail, NotFoundError, newId, ok, type RequestContext, validateInput } from '@mauntic/kernel';
+import { authorize, fail, NotFoundError, newId, ok, type RequestContext } from '@mauntic/kernel';
 import { and, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, notes } from '../db/schema.ts';
 import { recordOwnActivity } from './activities.ts';
-import { requireScope } from './authorize.ts';
 import type { CrmDeps } from './deps.ts';
 
 export type NoteRow = typeof notes.$inferSelect;
@@ -16,30 +15,28 @@ export const noteInput = z.object({
 });
 
 export async function addNote(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof noteInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(noteInput, raw);
-  if (!input.ok) return input;
-  const author = ctx.actor.type === 'user' ? ctx.actor.id : ctx.actor.type === 'api_key' ? ctx.actor.createdBy : null;
+  const access = authorize(ctx, 'crm:write', noteInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, userId, input } = access.value;
   return deps.handle.db.transaction(async (tx) => {
     const [contact] = await tx
       .select({ id: contacts.id })
       .from(contacts)
-      .where(and(eq(contacts.id, input.value.contactId), eq(contacts.organizationId, org.value)));
-    if (!contact) return fail(new NotFoundError('Contact', input.value.contactId));
+      .where(and(eq(contacts.id, input.contactId), eq(contacts.organizationId, organizationId)));
+    if (!contact) return fail(new NotFoundError('Contact', input.contactId));
     const [note] = await tx
       .insert(notes)
       .values({
         id: newId(),
-        organizationId: org.value,
+        organizationId,
         contactId: contact.id,
-        type: input.value.type,
-        body: input.value.body,
-        createdBy: author,
+        type: input.type,
+        body: input.body,
+        createdBy: userId ?? null,
       })
       .returning();
     await recordOwnActivity(tx, {
-      organizationId: org.value,
+      organizationId,
       contactId: contact.id,
       type: 'note.added',
       subject: note!.id,

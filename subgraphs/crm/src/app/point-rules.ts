@@ -3,6 +3,7 @@
 // application is a `crm.points.changed` event and a `points.changed` activity whose subject is
 // the rule, which is also how the per-contact limit is counted.
 import {
+  authorize,
   catalogue,
   createEvent,
   fail,
@@ -12,14 +13,12 @@ import {
   type RequestContext,
   type Result,
   ValidationError,
-  validateInput,
 } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { activities, contacts, outbox, pointRules } from '../db/schema.ts';
 import { recordOwnActivity } from './activities.ts';
-import { requireScope } from './authorize.ts';
 import type { CrmDeps } from './deps.ts';
 
 export type PointRuleRow = typeof pointRules.$inferSelect;
@@ -86,15 +85,14 @@ export async function createPointRule(
   ctx: RequestContext,
   raw: z.input<typeof createPointRuleInput>,
 ): Promise<Result<PointRuleRow>> {
-  const org = requireScope(ctx, 'crm:admin');
-  if (!org.ok) return org;
-  const input = validateInput(createPointRuleInput, raw);
-  if (!input.ok) return input;
-  const invalid = checkTrigger(input.value);
+  const access = authorize(ctx, 'crm:admin', createPointRuleInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const invalid = checkTrigger(input);
   if (invalid) return fail(invalid);
   const [row] = await deps.handle.db
     .insert(pointRules)
-    .values({ id: newId(), organizationId: org.value, ...input.value })
+    .values({ id: newId(), organizationId, ...input })
     .returning();
   return ok(row!);
 }
@@ -105,21 +103,19 @@ export async function updatePointRule(
   id: string,
   raw: z.input<typeof updatePointRuleInput>,
 ): Promise<Result<PointRuleRow>> {
-  const org = requireScope(ctx, 'crm:admin');
-  if (!org.ok) return org;
-  const input = validateInput(updatePointRuleInput, raw);
-  if (!input.ok) return input;
+  const access = authorize(ctx, 'crm:admin', updatePointRuleInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
   return deps.handle.db.transaction(async (tx): Promise<Result<PointRuleRow>> => {
     const [current] = await tx
       .select()
       .from(pointRules)
-      .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, org.value)))
+      .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, organizationId)))
       .for('update');
     if (!current) return fail(new NotFoundError('PointRule', id));
-    const next = { ...current, ...input.value };
+    const next = { ...current, ...input };
     // Moving a rule off `custom` drops its custom name rather than refusing the change.
-    if (input.value.eventType && input.value.eventType !== 'custom' && input.value.customName === undefined)
-      next.customName = null;
+    if (input.eventType && input.eventType !== 'custom' && input.customName === undefined) next.customName = null;
     const invalid = checkTrigger({ eventType: next.eventType as PointTrigger, customName: next.customName });
     if (invalid) return fail(invalid);
     const [row] = await tx
@@ -133,38 +129,46 @@ export async function updatePointRule(
         active: next.active,
         updatedAt: sql`now()`,
       })
-      .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, org.value)))
+      .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, organizationId)))
       .returning();
     return ok(row!);
   });
 }
 
 export async function deletePointRule(deps: CrmDeps, ctx: RequestContext, id: string): Promise<Result<PointRuleRow>> {
-  const org = requireScope(ctx, 'crm:admin');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:admin');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const [row] = await deps.handle.db
     .delete(pointRules)
-    .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, org.value)))
+    .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, organizationId)))
     .returning();
   return row ? ok(row) : fail(new NotFoundError('PointRule', id));
 }
 
-export async function getPointRule(deps: CrmDeps, organizationId: string, id: string): Promise<PointRuleRow | null> {
+export async function getPointRule(
+  deps: CrmDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<Result<PointRuleRow | null>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
   const [row] = await deps.handle.db
     .select()
     .from(pointRules)
-    .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, organizationId)));
-  return row ?? null;
+    .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, access.value.organizationId)));
+  return ok(row ?? null);
 }
 
 export async function listPointRules(deps: CrmDeps, ctx: RequestContext): Promise<Result<PointRuleRow[]>> {
-  const org = requireScope(ctx, 'crm:read');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   return ok(
     await deps.handle.db
       .select()
       .from(pointRules)
-      .where(eq(pointRules.organizationId, org.value))
+      .where(eq(pointRules.organizationId, organizationId))
       .orderBy(asc(pointRules.createdAt), asc(pointRules.id)),
   );
 }

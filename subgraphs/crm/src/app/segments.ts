@@ -1,6 +1,7 @@
 // Segments: dynamic ones defined by a filter tree (membership stored and kept current), static
 // ones whose members are added and removed by hand.
 import {
+  authorize,
   catalogue,
   createEvent,
   fail,
@@ -10,7 +11,6 @@ import {
   type RequestContext,
   type Result,
   ValidationError,
-  validateInput,
 } from '@mauntic/kernel';
 import {
   appendEvents,
@@ -25,7 +25,6 @@ import { z } from 'zod';
 import { contacts, outbox, segmentMembers, segments } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
 import { type FilterNode, isTimeDependent, referencedSegments, validateFilter } from '../domain/segment-filter.ts';
-import { requireScope } from './authorize.ts';
 import { type CrmDeps, DEFAULT_REFRESH_INTERVAL_MS } from './deps.ts';
 import {
   fieldDefinitionsOf,
@@ -178,18 +177,17 @@ export async function scheduleRebuildsReading(
 }
 
 export async function createSegment(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof segmentInput>) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const input = validateInput(segmentInput, raw);
-  if (!input.ok) return input;
-  const { name, kind, filter } = input.value;
+  const access = authorize(ctx, 'crm:write', segmentInput, raw);
+  if (!access.ok) return access;
+  const { organizationId, input } = access.value;
+  const { name, kind, filter } = input;
   if (kind === 'dynamic') {
-    const checked = await checkFilter(deps.handle.db, org.value, filter, undefined);
+    const checked = await checkFilter(deps.handle.db, organizationId, filter, undefined);
     if (!checked.ok) return checked;
   }
   const [row] = await deps.handle.db
     .insert(segments)
-    .values({ id: newId(), organizationId: org.value, name, kind, filter: kind === 'dynamic' ? filter : null })
+    .values({ id: newId(), organizationId, name, kind, filter: kind === 'dynamic' ? filter : null })
     .returning();
   await scheduleRebuild(deps, row!, ctx.correlationId);
   return ok(row!);
@@ -201,19 +199,20 @@ export async function updateSegment(
   id: string,
   raw: { name?: string | null; filter?: unknown },
 ) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const [existing] = await deps.handle.db
     .select()
     .from(segments)
-    .where(and(eq(segments.id, id), eq(segments.organizationId, org.value)));
+    .where(and(eq(segments.id, id), eq(segments.organizationId, organizationId)));
   if (!existing) return fail(new NotFoundError('Segment', id));
   const name = raw.name == null ? existing.name : raw.name.trim();
   if (!name) return fail(new ValidationError([{ path: ['input', 'name'], message: 'must not be empty' }]));
   if (raw.filter !== undefined) {
     if (existing.kind !== 'dynamic')
       return fail(new ValidationError([{ path: ['input', 'filter'], message: 'a static segment has no filter' }]));
-    const checked = await checkFilter(deps.handle.db, org.value, raw.filter, id);
+    const checked = await checkFilter(deps.handle.db, organizationId, raw.filter, id);
     if (!checked.ok) return checked;
   }
   const [row] = await deps.handle.db
@@ -226,9 +225,12 @@ export async function updateSegment(
 }
 
 export async function deleteSegment(deps: CrmDeps, ctx: RequestContext, id: string) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const dependents = (await loadDynamicSegments(deps.handle.db, org.value)).filter((s) => s.dependsOn.includes(id));
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const dependents = (await loadDynamicSegments(deps.handle.db, organizationId)).filter((s) =>
+    s.dependsOn.includes(id),
+  );
   if (dependents.length)
     return fail(
       new ValidationError([
@@ -237,33 +239,37 @@ export async function deleteSegment(deps: CrmDeps, ctx: RequestContext, id: stri
     );
   const [row] = await deps.handle.db
     .delete(segments)
-    .where(and(eq(segments.id, id), eq(segments.organizationId, org.value)))
+    .where(and(eq(segments.id, id), eq(segments.organizationId, organizationId)))
     .returning();
   return row ? ok(row) : fail(new NotFoundError('Segment', id));
 }
 
 /** Rebuilds a dynamic segment now and says what moved. */
 export async function rebuildSegmentNow(deps: CrmDeps, ctx: RequestContext, id: string) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
-  const rebuilt = await rebuildNow(deps, org.value, id, ctx.correlationId);
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const rebuilt = await rebuildNow(deps, organizationId, id, ctx.correlationId);
   if (!rebuilt) return fail(new NotFoundError('Segment', id));
   const { timeDependent: _, ...stats } = rebuilt;
   return ok(stats);
 }
 
-export async function getSegment(deps: CrmDeps, organizationId: string, id: string): Promise<SegmentRow | null> {
+export async function getSegment(deps: CrmDeps, ctx: RequestContext, id: string): Promise<Result<SegmentRow | null>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
   const [row] = await deps.handle.db
     .select()
     .from(segments)
-    .where(and(eq(segments.id, id), eq(segments.organizationId, organizationId)));
-  return row ?? null;
+    .where(and(eq(segments.id, id), eq(segments.organizationId, access.value.organizationId)));
+  return ok(row ?? null);
 }
 
 export async function listSegments(deps: CrmDeps, ctx: RequestContext, window: PageWindow) {
-  const org = requireScope(ctx, 'crm:read');
-  if (!org.ok) return org;
-  return ok(await pageOfOrganization(deps.handle.db, segments, org.value, window));
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  return ok(await pageOfOrganization(deps.handle.db, segments, organizationId, window));
 }
 
 export async function segmentMembersPage(deps: CrmDeps, organizationId: string, segmentId: string, window: PageWindow) {
@@ -289,20 +295,21 @@ export async function segmentMembersPage(deps: CrmDeps, organizationId: string, 
 
 /** Count and first page of a filter, without saving it. */
 export async function previewSegment(deps: CrmDeps, ctx: RequestContext, filter: unknown, first: number) {
-  const org = requireScope(ctx, 'crm:read');
-  if (!org.ok) return org;
-  const checked = await checkFilter(deps.handle.db, org.value, filter, undefined);
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const checked = await checkFilter(deps.handle.db, organizationId, filter, undefined);
   if (!checked.ok) return checked;
-  const fields = await fieldDefinitionsOf(deps.handle.db, org.value);
+  const fields = await fieldDefinitionsOf(deps.handle.db, organizationId);
   const node = validateFilter(filter, { fields, segmentExists: () => true });
   if (!node.ok) return node;
   const predicate = compileFilter(node.value, {
-    organizationId: org.value,
+    organizationId,
     now: deps.now(),
     timeZone: 'UTC',
     mode: 'rebuild',
   });
-  const where = and(eq(contacts.organizationId, org.value), predicate);
+  const where = and(eq(contacts.organizationId, organizationId), predicate);
   const [total] = await deps.handle.db.select({ n: count() }).from(contacts).where(where);
   const page = await deps.handle.db
     .select()
@@ -328,14 +335,15 @@ export async function changeStaticMembers(
   change: string[] | StaticChange,
   action: 'add' | 'remove',
 ) {
-  const org = requireScope(ctx, 'crm:write');
-  if (!org.ok) return org;
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
   const { contactIds = [], filter } = Array.isArray(change) ? { contactIds: change } : change;
   if (contactIds.length > 10_000)
     return fail(new ValidationError([{ path: ['input', 'contactIds'], message: 'at most 10,000 at a time' }]));
   let node: FilterNode | undefined;
   if (filter !== undefined && filter !== null) {
-    const fields = await fieldDefinitionsOf(deps.handle.db, org.value);
+    const fields = await fieldDefinitionsOf(deps.handle.db, organizationId);
     const parsed = validateFilter(filter, { fields, segmentExists: () => true });
     if (!parsed.ok)
       return fail(new ValidationError(parsed.error.issues.map((i) => ({ ...i, path: ['input', ...i.path] }))));
@@ -345,7 +353,7 @@ export async function changeStaticMembers(
     const [segment] = await tx
       .select()
       .from(segments)
-      .where(and(eq(segments.id, segmentId), eq(segments.organizationId, org.value)))
+      .where(and(eq(segments.id, segmentId), eq(segments.organizationId, organizationId)))
       .for('update');
     if (!segment) return fail(new NotFoundError('Segment', segmentId));
     if (segment.kind !== 'static')
@@ -361,7 +369,7 @@ export async function changeStaticMembers(
             await tx
               .select({ id: contacts.id })
               .from(contacts)
-              .where(and(eq(contacts.organizationId, org.value), inArray(contacts.id, contactIds)))
+              .where(and(eq(contacts.organizationId, organizationId), inArray(contacts.id, contactIds)))
           ).map((c) => c.id);
     const missing = contactIds.filter((id) => !owned.includes(id));
     if (missing.length) return fail(new NotFoundError('Contact', missing[0]!));
@@ -371,7 +379,7 @@ export async function changeStaticMembers(
         action === 'add'
           ? await tx
               .insert(segmentMembers)
-              .values(owned.map((contactId) => ({ organizationId: org.value, segmentId, contactId })))
+              .values(owned.map((contactId) => ({ organizationId, segmentId, contactId })))
               .onConflictDoNothing()
               .returning({ contactId: segmentMembers.contactId })
           : await tx
@@ -390,7 +398,7 @@ export async function changeStaticMembers(
         outbox,
         rows.map((m) =>
           createEvent(def, {
-            organizationId: org.value,
+            organizationId,
             subjectId: m.contactId,
             correlationId: ctx.correlationId,
             data: { segmentId },
@@ -402,7 +410,7 @@ export async function changeStaticMembers(
     // Dynamic segments built on this one follow, a thousand contacts at a time.
     for (let i = 0; i < moved.length; i += 1000)
       await reevaluateMemberships(tx, deps, {
-        organizationId: org.value,
+        organizationId,
         contactIds: moved.slice(i, i + 1000),
         changed: ['segments'],
         correlationId: ctx.correlationId,

@@ -1,5 +1,4 @@
 // The CRM context's use cases, bound to their dependencies.
-import type { RequestContext } from '@mauntic/kernel';
 import { timeline, trackContactEvent } from './activities.ts';
 import {
   companiesOf,
@@ -20,14 +19,7 @@ import {
   startContactImport,
 } from './contact-imports.ts';
 import { getContact, listContacts } from './contact-queries.ts';
-import {
-  batchUpsertContacts,
-  createContact,
-  deleteContact,
-  getContacts,
-  updateContact,
-  upsertContact,
-} from './contacts.ts';
+import { batchUpsertContacts, createContact, deleteContact, updateContact, upsertContact } from './contacts.ts';
 import { contentSubscription } from './content-events.ts';
 import { deliverySubscription } from './delivery-events.ts';
 import type { CrmDeps } from './deps.ts';
@@ -65,7 +57,6 @@ export function createCrmServices(deps: CrmDeps) {
     batchUpsertContacts: bind(batchUpsertContacts),
     deleteContact: bind(deleteContact),
     getContact: bind(getContact),
-    getContacts: bind(getContacts),
     listContacts: bind(listContacts),
     tagContact: bind(tagContact),
     adjustPoints: bind(adjustPoints),
@@ -74,8 +65,7 @@ export function createCrmServices(deps: CrmDeps) {
     createStage: bind(createStage),
     listStages: bind(listStages),
     createField: bind(createField),
-    listFields: (ctx: RequestContext, entity?: 'contact' | 'company') =>
-      ctx.organizationId ? listFields(deps, ctx.organizationId, entity) : Promise.resolve([]),
+    listFields: bind(listFields),
     createCompany: bind(createCompany),
     updateCompany: bind(updateCompany),
     deleteCompany: bind(deleteCompany),

@@ -1,12 +1,11 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, orThrow } from '@mauntic/platform';
 import type { StageRow } from '../../app/contact-attributes.ts';
 import type { FieldDefinitionRow } from '../../app/fields.ts';
 import { FieldKeyTakenError } from '../../domain/errors.ts';
 import { FIELD_TYPES } from '../../domain/field-types.ts';
-import { builder, ErrorInterface, orgOf, services } from '../builder.ts';
+import { builder, ErrorInterface, services } from '../builder.ts';
 import { Contact } from './contact.ts';
-
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 
 builder.objectType(FieldKeyTakenError, {
   name: 'FieldKeyTakenError',
@@ -36,10 +35,14 @@ const FieldDefinitionType = builder.objectRef<FieldDefinitionRow>('FieldDefiniti
 builder.queryField('fieldDefinitions', (t) =>
   t.field({
     type: [FieldDefinitionType],
-    authScopes: { scope: 'crm:read' },
     args: { entity: t.arg({ type: FieldEntityEnum }) },
-    resolve: (_, { entity }, ctx) =>
-      services(ctx).listFields(ctx.request, entity ? (entity.toLowerCase() as 'contact' | 'company') : undefined),
+    resolve: async (_, { entity }, ctx) =>
+      orThrow(
+        await services(ctx).listFields(
+          ctx.request,
+          entity ? (entity.toLowerCase() as 'contact' | 'company') : undefined,
+        ),
+      ),
   }),
 );
 
@@ -59,7 +62,7 @@ builder.mutationField('createField', (t) =>
   t.field({
     type: FieldDefinitionType,
     args: { input: t.arg({ type: CreateFieldInput, required: true }) },
-    errors: { types: [...AUTH_ERRORS, FieldKeyTakenError] },
+    errors: { types: [...COMMON_ERRORS, FieldKeyTakenError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).createField(ctx.request, {
@@ -82,8 +85,7 @@ const Stage = builder.objectRef<StageRow>('Stage').implement({
 builder.queryField('stages', (t) =>
   t.field({
     type: [Stage],
-    authScopes: { scope: 'crm:read' },
-    resolve: (_, __, ctx) => services(ctx).listStages(orgOf(ctx)),
+    resolve: async (_, __, ctx) => orThrow(await services(ctx).listStages(ctx.request)),
   }),
 );
 
@@ -98,7 +100,7 @@ builder.mutationField('createStage', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).createStage(ctx.request, input)),
   }),
 );
@@ -114,7 +116,7 @@ builder.mutationField('tagContact', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).tagContact(ctx.request, {
@@ -141,7 +143,7 @@ builder.mutationField('adjustPoints', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).adjustPoints(ctx.request, {
@@ -176,19 +178,16 @@ builder.mutationField('setDoNotContact', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
-    resolve: async (_, { input }, ctx) => {
-      const contactId = String(input.contactId);
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).setDoNotContact(ctx.request, {
-          contactId,
+          contactId: String(input.contactId),
           channel: input.channel.toLowerCase() as 'email',
           doNotContact: input.doNotContact,
           ...(input.reason ? { reason: input.reason.toLowerCase() as 'manual' } : {}),
           ...(input.source ? { source: input.source } : {}),
         }),
-      );
-      return (await services(ctx).getContact(orgOf(ctx), contactId))!;
-    },
+      ),
   }),
 );

@@ -1,11 +1,11 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow } from '@mauntic/platform';
+import { NotFoundError, unwrap, type ValidationError } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 import { CONTACT_SORTS } from '../../app/contact-queries.ts';
 import type { ContactInput } from '../../app/contact-values.ts';
 import type { ContactRow } from '../../app/contacts.ts';
 import { ContactEmailTakenError } from '../../domain/errors.ts';
-import { builder, ErrorInterface, orgOf, services } from '../builder.ts';
+import { builder, ErrorInterface, services } from '../builder.ts';
 
 builder.objectType(ContactEmailTakenError, {
   name: 'ContactEmailTakenError',
@@ -57,8 +57,8 @@ export const Contact = builder.objectRef<ContactRow>('Contact').implement({
 
 builder.asEntity(Contact, {
   key: builder.selection<{ id: string }>('id'),
-  resolveReference: async (ref, ctx) =>
-    ctx.request.organizationId ? services(ctx).getContact(ctx.request.organizationId, ref.id) : null,
+  // The gateway resolving a contact for another subgraph: the same check as the contact query.
+  resolveReference: async (ref, ctx) => orThrow(await services(ctx).getContact(ctx.request, ref.id)),
 });
 
 export const ContactInputType = builder.inputType('ContactInput', {
@@ -101,9 +101,8 @@ builder.queryField('contact', (t) =>
   t.field({
     type: Contact,
     nullable: true,
-    authScopes: { scope: 'crm:read' },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, { id }, ctx) => services(ctx).getContact(orgOf(ctx), String(id)),
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getContact(ctx.request, String(id))),
   }),
 );
 
@@ -112,7 +111,6 @@ builder.queryField('contacts', (t) =>
     {
       type: Contact,
       description: 'Contacts, optionally filtered with a segment filter tree and sorted',
-      authScopes: { scope: 'crm:read' },
       args: {
         filter: t.arg({ type: 'JSON' }),
         sort: t.arg({ type: ContactSortEnum }),
@@ -148,13 +146,11 @@ builder.queryField('contacts', (t) =>
   ),
 );
 
-const CONTACT_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
-
 builder.mutationField('createContact', (t) =>
   t.field({
     type: Contact,
     args: { input: t.arg({ type: ContactInputType, required: true }) },
-    errors: { types: [...CONTACT_ERRORS, ContactEmailTakenError] },
+    errors: { types: [...COMMON_ERRORS, ContactEmailTakenError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).createContact(ctx.request, toContactInput(input))),
   }),
 );
@@ -168,7 +164,7 @@ builder.mutationField('updateContact', (t) =>
     description: 'Changes only what `set` names; a null clears it',
     type: Contact,
     args: { input: t.arg({ type: UpdateContactInput, required: true }) },
-    errors: { types: [...CONTACT_ERRORS, ContactEmailTakenError, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, ContactEmailTakenError, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(await services(ctx).updateContact(ctx.request, String(input.id), toContactInput(input.set))),
   }),
@@ -186,7 +182,7 @@ builder.mutationField('upsertContact', (t) =>
     description: 'Creates the contact with this email, or updates it (case-insensitive match)',
     type: UpsertedContact,
     args: { input: t.arg({ type: ContactInputType, required: true }) },
-    errors: { types: [...CONTACT_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) =>
       unwrap(await services(ctx).upsertContact(ctx.request, { ...toContactInput(input), email: input.email ?? '' })),
   }),
@@ -234,7 +230,7 @@ builder.mutationField('batchUpsertContacts', (t) =>
     description: 'Upserts up to 1,000 contacts by email; each item reports its own result or error',
     type: BatchResult,
     args: { input: t.arg({ type: BatchInput, required: true }) },
-    errors: { types: [...CONTACT_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) => ({
       results: unwrap(await services(ctx).batchUpsertContacts(ctx.request, input.contacts.map(toContactInput))),
     }),
@@ -254,7 +250,7 @@ builder.mutationField('deleteContact', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...CONTACT_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteContact(ctx.request, String(input.id))),
   }),
 );

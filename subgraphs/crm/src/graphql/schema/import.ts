@@ -1,10 +1,10 @@
 // Contact import (CSV in, progress and rejected rows out) and contact export (CSV out).
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { orThrow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 import type { ContactExportLink } from '../../app/contact-exports.ts';
 import { type ContactImportErrorRow, type ContactImportRow, importPercent } from '../../app/contact-imports.ts';
-import { builder, orgOf, services } from '../builder.ts';
+import { builder, services } from '../builder.ts';
 
 const ImportStatusEnum = builder.enumType('ContactImportStatus', {
   values: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED'] as const,
@@ -79,9 +79,8 @@ builder.queryField('contactImport', (t) =>
   t.field({
     type: ContactImport,
     nullable: true,
-    authScopes: { scope: 'crm:read' },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, { id }, ctx) => services(ctx).getContactImport(orgOf(ctx), String(id)),
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getContactImport(ctx.request, String(id))),
   }),
 );
 
@@ -103,7 +102,7 @@ builder.mutationField('startContactImport', (t) =>
     type: ContactImport,
     description: 'Queues a CSV import (upsert by email); follow it with contactImport',
     args: { input: t.arg({ type: StartContactImportInput, required: true }) },
-    errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).startContactImport(ctx.request, {
@@ -118,7 +117,6 @@ builder.mutationField('startContactImport', (t) =>
 builder.queryField('exportContacts', (t) =>
   t.string({
     description: 'The contacts matching a filter (all without one) as CSV, one column per custom field',
-    authScopes: { scope: 'crm:read' },
     args: { filter: t.arg({ type: 'JSON' }) },
     resolve: async (_, { filter }, ctx) =>
       orThrow(await services(ctx).exportContacts(ctx.request, filter ?? undefined)),
@@ -151,7 +149,7 @@ builder.mutationField('createContactExport', (t) =>
         required: true,
       }),
     },
-    errors: { types: [ValidationError, UnauthenticatedError, ForbiddenError, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).createContactExport(ctx.request, {

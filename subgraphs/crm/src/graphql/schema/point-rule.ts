@@ -1,10 +1,8 @@
 // Point rules: what a contact's activity is worth in points.
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { orThrow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, orThrow } from '@mauntic/platform';
 import { POINT_TRIGGERS, type PointRuleRow, type PointTrigger } from '../../app/point-rules.ts';
-import { builder, orgOf, services } from '../builder.ts';
-
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
+import { builder, services } from '../builder.ts';
 
 /** delivery.message.opened <-> DELIVERY_MESSAGE_OPENED */
 const toEnum = (trigger: string) => trigger.replaceAll('.', '_').toUpperCase();
@@ -34,7 +32,6 @@ const PointRule = builder.objectRef<PointRuleRow>('PointRule').implement({
 builder.queryField('pointRules', (t) =>
   t.field({
     type: [PointRule],
-    authScopes: { scope: 'crm:read' },
     resolve: async (_, __, ctx) => orThrow(await services(ctx).listPointRules(ctx.request)),
   }),
 );
@@ -43,9 +40,8 @@ builder.queryField('pointRule', (t) =>
   t.field({
     type: PointRule,
     nullable: true,
-    authScopes: { scope: 'crm:read' },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, { id }, ctx) => services(ctx).getPointRule(orgOf(ctx), String(id)),
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getPointRule(ctx.request, String(id))),
   }),
 );
 
@@ -68,7 +64,7 @@ builder.mutationField('createPointRule', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).createPointRule(ctx.request, {
@@ -103,7 +99,7 @@ builder.mutationField('updatePointRule', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).updatePointRule(ctx.request, String(input.id), {
@@ -128,7 +124,7 @@ builder.mutationField('deletePointRule', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deletePointRule(ctx.request, String(input.id))),
   }),
 );

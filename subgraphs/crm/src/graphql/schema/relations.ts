@@ -1,13 +1,11 @@
 // Companies, notes, the timeline, custom events, merge and GDPR tools.
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { ActivityRow } from '../../app/activities.ts';
 import type { CompanyRow } from '../../app/companies.ts';
 import type { NoteRow } from '../../app/notes.ts';
-import { builder, orgOf, services } from '../builder.ts';
+import { builder, services } from '../builder.ts';
 import { Contact } from './contact.ts';
-
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 
 const Company = builder.objectRef<CompanyRow & { isPrimary?: boolean }>('Company').implement({
   fields: (t) => ({
@@ -69,9 +67,8 @@ builder.queryField('company', (t) =>
   t.field({
     type: Company,
     nullable: true,
-    authScopes: { scope: 'crm:read' },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, { id }, ctx) => services(ctx).getCompany(orgOf(ctx), String(id)),
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getCompany(ctx.request, String(id))),
   }),
 );
 
@@ -79,7 +76,6 @@ builder.queryField('companies', (t) =>
   t.connection(
     {
       type: Company,
-      authScopes: { scope: 'crm:read' },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listCompanies(ctx.request, pageWindow(args))),
     },
     connectionWithTotalCount('CompanyConnection'),
@@ -99,7 +95,7 @@ builder.mutationField('createCompany', (t) =>
   t.field({
     type: Company,
     args: { input: t.arg({ type: CompanyInput, required: true }) },
-    errors: { types: [...AUTH_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).createCompany(ctx.request, companyValues(input))),
   }),
 );
@@ -115,7 +111,7 @@ builder.mutationField('updateCompany', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(await services(ctx).updateCompany(ctx.request, String(input.id), companyValues(input.set))),
   }),
@@ -131,7 +127,7 @@ builder.mutationField('deleteCompany', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteCompany(ctx.request, String(input.id))),
   }),
 );
@@ -151,18 +147,15 @@ for (const [field, link] of [
         ? 'Links a contact to a company (primary: its one primary company); returns the contact'
         : 'Unlinks a contact from a company; returns the contact',
       args: { input: t.arg({ type: LinkInput, required: true }) },
-      errors: { types: [...AUTH_ERRORS, NotFoundError] },
-      resolve: async (_, { input }, ctx) => {
-        const contactId = String(input.contactId);
+      errors: { types: [...COMMON_ERRORS, NotFoundError] },
+      resolve: async (_, { input }, ctx) =>
         unwrap(
           await services(ctx).linkCompany(
             ctx.request,
-            { contactId, companyId: String(input.companyId), primary: input.primary ?? false },
+            { contactId: String(input.contactId), companyId: String(input.companyId), primary: input.primary ?? false },
             link,
           ),
-        );
-        return (await services(ctx).getContact(orgOf(ctx), contactId))!;
-      },
+        ).contact,
     }),
   );
 }
@@ -184,7 +177,7 @@ builder.mutationField('addNote', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).addNote(ctx.request, {
@@ -224,7 +217,7 @@ builder.mutationField('trackContactEvent', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).trackContactEvent(ctx.request, {
@@ -251,7 +244,7 @@ builder.mutationField('mergeContacts', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).mergeContacts(ctx.request, {
@@ -266,7 +259,6 @@ builder.queryField('exportContactData', (t) =>
   t.field({
     type: 'JSON',
     description: 'Everything held about one contact, as one JSON document (GDPR right of access)',
-    authScopes: { scope: 'crm:read' },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_, { id }, ctx) => orThrow(await services(ctx).exportContactData(ctx.request, String(id))),
   }),
@@ -286,7 +278,7 @@ builder.mutationField('eraseContact', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).eraseContact(ctx.request, String(input.id))),
   }),
 );

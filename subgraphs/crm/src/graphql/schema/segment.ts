@@ -1,10 +1,9 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError, unwrap, ValidationError } from '@mauntic/kernel';
-import { connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { SegmentRow } from '../../app/segment-membership.ts';
-import { builder, orgOf, services } from '../builder.ts';
+import { builder, services } from '../builder.ts';
 import { Contact } from './contact.ts';
 
-const AUTH_ERRORS = [ValidationError, UnauthenticatedError, ForbiddenError] as const;
 const SegmentKindEnum = builder.enumType('SegmentKind', { values: ['DYNAMIC', 'STATIC'] as const });
 
 export const Segment = builder.objectRef<SegmentRow>('Segment').implement({
@@ -32,9 +31,8 @@ builder.queryField('segment', (t) =>
   t.field({
     type: Segment,
     nullable: true,
-    authScopes: { scope: 'crm:read' },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, { id }, ctx) => services(ctx).getSegment(orgOf(ctx), String(id)),
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getSegment(ctx.request, String(id))),
   }),
 );
 
@@ -42,7 +40,6 @@ builder.queryField('segments', (t) =>
   t.connection(
     {
       type: Segment,
-      authScopes: { scope: 'crm:read' },
       resolve: async (_, args, ctx) => orThrow(await services(ctx).listSegments(ctx.request, pageWindow(args))),
     },
     connectionWithTotalCount('SegmentConnection'),
@@ -60,7 +57,6 @@ builder.queryField('previewSegment', (t) =>
   t.field({
     type: SegmentPreview,
     description: 'How many contacts a filter matches, and the first of them, without saving it',
-    authScopes: { scope: 'crm:read' },
     args: { filter: t.arg({ type: 'JSON', required: true }), first: t.arg.int({ defaultValue: 20 }) },
     resolve: async (_, { filter, first }, ctx) =>
       orThrow(await services(ctx).previewSegment(ctx.request, filter, first ?? 20)),
@@ -83,7 +79,7 @@ builder.mutationField('createSegment', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS] },
+    errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).createSegment(ctx.request, {
@@ -106,7 +102,7 @@ builder.mutationField('updateSegment', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).updateSegment(ctx.request, String(input.id), {
@@ -123,7 +119,7 @@ builder.mutationField('deleteSegment', (t) =>
   t.field({
     type: Segment,
     args: { input: t.arg({ type: IdInput('DeleteSegmentInput'), required: true }) },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteSegment(ctx.request, String(input.id))),
   }),
 );
@@ -144,7 +140,7 @@ builder.mutationField('rebuildSegment', (t) =>
     type: RebuildStats,
     description: 'Recomputes a dynamic segment now (it is also kept current as contacts change)',
     args: { input: t.arg({ type: IdInput('RebuildSegmentInput'), required: true }) },
-    errors: { types: [...AUTH_ERRORS, NotFoundError] },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).rebuildSegment(ctx.request, String(input.id))),
   }),
 );
@@ -169,7 +165,7 @@ for (const [field, action] of [
       args: {
         input: t.arg({ type: MembersInput(`${field.charAt(0).toUpperCase()}${field.slice(1)}Input`), required: true }),
       },
-      errors: { types: [...AUTH_ERRORS, NotFoundError] },
+      errors: { types: [...COMMON_ERRORS, NotFoundError] },
       resolve: async (_, { input }, ctx) =>
         unwrap(
           await services(ctx).changeStaticMembers(

@@ -1,1 +1,0 @@
-export { requireScope } from '@mauntic/kernel';
