@@ -25,6 +25,7 @@ import {
   updateTemplate,
 } from './templates.ts';
 import { preferencesOf, resubscribe, trackClick, trackOpen, unsubscribe } from './tracking.ts';
+import { receiveWebhook } from './webhooks.ts';
 
 export function createDeliveryServices(deps: DeliveryDeps) {
   const bind =
@@ -55,6 +56,7 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     getSettings: bind(getSettings),
     updateSettings: bind(updateSettings),
     applyFeedback: bind(applyFeedback),
+    receiveWebhook: bind(receiveWebhook),
     trackOpen: bind(trackOpen),
     trackClick: bind(trackClick),
     unsubscribe: bind(unsubscribe),
