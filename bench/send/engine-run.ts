@@ -29,6 +29,7 @@ export interface EngineRunResult {
   processes: number;
 }
 
+const PUBLIC_BASE_URL = 'https://t.mauntic.example';
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
 const processes = Number(process.env.BENCH_ENGINE_PROCESSES ?? 2);
 // 2 × 16: as many connections as the nodemailer loop has; each carries two messages at a time.
@@ -77,7 +78,7 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
     now: () => new Date(),
     encryptionKey,
     trackingKey: Buffer.from(trackingSecret, 'utf8'),
-    publicBaseUrl: 'https://t.mauntic.example',
+    publicBaseUrl: PUBLIC_BASE_URL,
   });
   const ctx = benchOwner();
   const org = ctx.organizationId;
@@ -122,6 +123,8 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
     ENGINE_JOURNAL_DIR: journalDir,
     DELIVERY_ENCRYPTION_KEY: encryptionKey.toString('base64'),
     TRACKING_SECRET: trackingSecret,
+    PUBLIC_BASE_URL,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
   const start = (k: number) =>
     new Promise<ChildProcess>((resolve, reject) => {

@@ -1,7 +1,15 @@
 // The delivery engine's configuration; see the README for every variable.
 import { hostname } from 'node:os';
-import { deliveryModel } from '@mauntic/delivery/engine';
-import { busModel, databaseModel, logModel, parseEnvironment, queueModel, serverModel } from '@mauntic/platform';
+import { deliveryModel, parseEncryptionKey } from '@mauntic/delivery/engine';
+import {
+  busModel,
+  databaseModel,
+  logModel,
+  parseEnvironment,
+  queueModel,
+  requireValue,
+  serverModel,
+} from '@mauntic/platform';
 import { z } from 'zod';
 
 export const engineModel = z.object({
@@ -30,3 +38,18 @@ export const parseEngineEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
     },
     env,
   );
+
+/** What the dispatcher opens credentials and signs links with, and where links point. */
+export const deliveryKeys = (delivery: z.infer<typeof deliveryModel>) => ({
+  encryptionKey: parseEncryptionKey(delivery.DELIVERY_ENCRYPTION_KEY),
+  trackingKey: Buffer.from(requireValue(delivery.TRACKING_SECRET, 'TRACKING_SECRET'), 'utf8'),
+  publicBaseUrl: delivery.PUBLIC_BASE_URL,
+});
+
+export const engineSettings = (engine: z.infer<typeof engineModel>) => ({
+  owner: engine.ENGINE_OWNER,
+  journalDir: engine.ENGINE_JOURNAL_DIR,
+  batchSize: engine.ENGINE_BATCH_SIZE,
+  lanes: engine.ENGINE_LANES,
+  sendConcurrency: engine.ENGINE_SEND_CONCURRENCY,
+});

@@ -1,6 +1,6 @@
 // The delivery engine as its own process (cluster mode): config -> clients -> engine -> health
 // and metrics -> shutdown.
-import { createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
+import { createRedisRateLimiter } from '@mauntic/delivery/engine';
 import {
   ConfigError,
   createBus,
@@ -12,7 +12,7 @@ import {
 } from '@mauntic/platform';
 import { Redis } from 'ioredis';
 import { createEngine } from './create-engine.ts';
-import { parseEngineEnvironment } from './environment.ts';
+import { deliveryKeys, engineSettings, parseEngineEnvironment } from './environment.ts';
 
 runMain(async () => {
   const env = parseEngineEnvironment();
@@ -38,14 +38,8 @@ runMain(async () => {
     handle,
     logger,
     limiter: createRedisRateLimiter(redis),
-    encryptionKey: parseEncryptionKey(env.delivery.DELIVERY_ENCRYPTION_KEY),
-    trackingKey: Buffer.from(env.delivery.TRACKING_SECRET!, 'utf8'),
-    publicBaseUrl: env.delivery.PUBLIC_BASE_URL,
-    owner: env.engine.ENGINE_OWNER,
-    journalDir: env.engine.ENGINE_JOURNAL_DIR,
-    batchSize: env.engine.ENGINE_BATCH_SIZE,
-    lanes: env.engine.ENGINE_LANES,
-    sendConcurrency: env.engine.ENGINE_SEND_CONCURRENCY,
+    ...deliveryKeys(env.delivery),
+    ...engineSettings(env.engine),
   });
   bus.subscribe(engine.subscription());
   shutdown.add('engine', () => engine.stop());

@@ -16,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryModule } from '../../../subgraphs/delivery/src/module.ts';
 import { newOrg } from '../../../subgraphs/delivery/test/harness.ts';
 
+const PUBLIC_BASE_URL = 'https://mail.example.test';
+
 /** An SMTP server that keeps every accepted recipient and answers each message after a pause. */
 async function slowSink(replyDelayMs: number) {
   const received = new Map<string, number>();
@@ -66,7 +68,7 @@ describe('an engine killed with SIGKILL mid-batch', () => {
       now: () => new Date(),
       encryptionKey,
       trackingKey: Buffer.from(trackingSecret, 'utf8'),
-      publicBaseUrl: 'https://mail.example.test',
+      publicBaseUrl: PUBLIC_BASE_URL,
     });
     const ctx = newOrg();
     const template = unwrap(
@@ -109,6 +111,11 @@ describe('an engine killed with SIGKILL mid-batch', () => {
             ENGINE_JOURNAL_DIR: journalDir,
             DELIVERY_ENCRYPTION_KEY: encryptionKey.toString('base64'),
             TRACKING_SECRET: trackingSecret,
+            PUBLIC_BASE_URL,
+            LOG_LEVEL: 'silent',
+            ENGINE_BATCH_SIZE: '50',
+            ENGINE_LANES: '2',
+            ENGINE_SEND_CONCURRENCY: '8',
           },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
