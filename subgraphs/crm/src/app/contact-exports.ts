@@ -1,8 +1,8 @@
 // Contact exports as downloads: the graph hands out a short-lived signed link for a segment or a
 // filter, and the HTTP route behind CONTACT_EXPORT_PATH streams the CSV page by page. The link
-// is the whole authority: an HMAC (the internal secret) over the organization, what to export
-// and an expiry, so no state is kept between asking and downloading.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// is the whole authority: the platform's signed token (the internal secret) over the organization,
+// what to export and an expiry, so no state is kept between asking and downloading.
+import { randomBytes } from 'node:crypto';
 import {
   authorize,
   fail,
@@ -15,6 +15,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@mauntic/kernel';
+import { signedTokens } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { segments } from '../db/schema.ts';
@@ -28,41 +29,19 @@ export const CONTACT_EXPORT_PATH = '/crm/exports/contacts.csv';
 export const EXPORT_LINK_TTL_MS = 10 * 60_000;
 /** A filter rides in the link; a bigger one belongs in a segment. */
 const MAX_FILTER_BYTES = 4096;
-// Distinct from what the internal context MACs, so neither token can pass for the other.
-const PURPOSE = 'crm.contact-export.v1';
 /** Without a configured key (tests, benchmarks) links work within this process only. */
 const PROCESS_KEY = randomBytes(32);
 
 const claimsSchema = z.object({
   org: z.uuid(),
-  exp: z.number(),
   seg: z.uuid().optional(),
   f: z.unknown().optional(),
 });
 type Claims = z.infer<typeof claimsSchema>;
 
-const keyOf = (deps: CrmDeps) => deps.signingKey ?? PROCESS_KEY;
-const mac = (deps: CrmDeps, payload: string) =>
-  createHmac('sha256', keyOf(deps)).update(`${PURPOSE}.${payload}`).digest();
-
-function sign(deps: CrmDeps, claims: Claims): string {
-  const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
-  return `${payload}.${mac(deps, payload).toString('base64url')}`;
-}
-
-function verify(deps: CrmDeps, token: string, now: Date): Claims | null {
-  const [payload, signature, extra] = token.split('.');
-  if (!payload || !signature || extra !== undefined) return null;
-  const expected = mac(deps, payload);
-  const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  try {
-    const claims = claimsSchema.parse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
-    return claims.exp > now.getTime() ? claims : null;
-  } catch {
-    return null;
-  }
-}
+/** The link format; its purpose keeps it from passing for any other token signed with the same key. */
+const exportLinks = (deps: CrmDeps) =>
+  signedTokens({ purpose: 'crm.contact-export.v1', keys: deps.signingKey ?? PROCESS_KEY, schema: claimsSchema });
 
 export interface ContactExportLink {
   token: string;
@@ -79,20 +58,13 @@ export async function createContactExport(
   ctx: RequestContext,
   raw: z.input<typeof exportRequestInput>,
 ): Promise<Result<ContactExportLink>> {
-  const access = authorize(ctx, 'crm:read');
+  const access = authorize(ctx, 'crm:read', exportRequestInput, raw);
   if (!access.ok) return access;
-  const { organizationId } = access.value;
-  const input = exportRequestInput.safeParse(raw);
-  if (!input.success)
-    return fail(
-      new ValidationError(
-        input.error.issues.map((i) => ({ path: ['input', ...i.path.map(String)], message: i.message })),
-      ),
-    );
-  const { segmentId, filter } = input.data;
+  const { organizationId, input } = access.value;
+  const { segmentId, filter } = input;
   if (segmentId && filter != null)
     return fail(new ValidationError([{ path: ['input', 'filter'], message: 'give segmentId or filter, not both' }]));
-  const claims: Claims = { org: organizationId, exp: deps.now().getTime() + EXPORT_LINK_TTL_MS };
+  const claims: Claims = { org: organizationId };
   if (segmentId) {
     const [segment] = await deps.handle.db
       .select({ id: segments.id })
@@ -116,12 +88,10 @@ export async function createContactExport(
       );
     claims.f = filter;
   }
-  const token = sign(deps, claims);
-  return ok({
-    token,
-    url: `${CONTACT_EXPORT_PATH}?token=${encodeURIComponent(token)}`,
-    expiresAt: new Date(claims.exp),
-  });
+  // The token keeps whole seconds: the link stops working within a second before expiresAt.
+  const expiresAt = new Date(deps.now().getTime() + EXPORT_LINK_TTL_MS);
+  const token = exportLinks(deps).sign(claims, { expiresAt });
+  return ok({ token, url: `${CONTACT_EXPORT_PATH}?token=${encodeURIComponent(token)}`, expiresAt });
 }
 
 export interface ContactExportStream {
@@ -136,8 +106,9 @@ export async function streamContactExport(
   token: string,
 ): Promise<Result<ContactExportStream, UnauthenticatedError | NotFoundError | ValidationError>> {
   const now = deps.now();
-  const claims = verify(deps, token, now);
-  if (!claims) return fail(new UnauthenticatedError('The export link is invalid or has expired'));
+  const verified = exportLinks(deps).verify(token, now);
+  if (!verified.ok) return fail(new UnauthenticatedError('The export link is invalid or has expired'));
+  const claims = verified.value;
   const ctx: RequestContext = {
     correlationId: newId(),
     actor: { type: 'system', id: 'crm-contact-export' },
