@@ -2,7 +2,7 @@
 // CRM events and are applied once each, so the engine reads addresses, locale, time zone and
 // fields for a whole batch in one query instead of calling CRM per message.
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
-import { applyOnce, type Subscription } from '@mauntic/platform';
+import { applyOnce } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
 import { contacts, processedEvents } from '../db/schema.ts';
 import type { DeliveryDeps } from './deps.ts';
@@ -10,7 +10,6 @@ import type { DeliveryDeps } from './deps.ts';
 export const CRM_CONSUMER = 'delivery-crm';
 
 const c = catalogue.crm;
-const HANDLED = [c.contactCreated, c.contactUpdated, c.contactDeleted, c.contactMerged, c.dncChanged];
 
 export async function applyCrmEvent(deps: DeliveryDeps, event: EventEnvelope): Promise<boolean> {
   const org = event.organizationId;
@@ -76,12 +75,3 @@ export async function applyCrmEvent(deps: DeliveryDeps, event: EventEnvelope): P
     }
   });
 }
-
-export const crmSubscription = (deps: DeliveryDeps): Subscription => ({
-  group: CRM_CONSUMER,
-  contexts: ['crm'],
-  types: HANDLED.map((h) => h.type),
-  handle: async (event) => {
-    await applyCrmEvent(deps, event);
-  },
-});

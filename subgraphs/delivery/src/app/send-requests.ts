@@ -1,7 +1,7 @@
 // Send requests from the bus (journeys and campaigns publish `delivery.message.requested`): each
 // becomes one message row, once per (organization, idempotency key), queued for the engine.
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
-import { applyOnce, type Subscription } from '@mauntic/platform';
+import { applyOnce } from '@mauntic/platform';
 import { and, eq, isNull } from 'drizzle-orm';
 import { contacts, processedEvents } from '../db/schema.ts';
 import type { DeliveryDeps } from './deps.ts';
@@ -51,12 +51,3 @@ export async function applySendRequest(deps: DeliveryDeps, event: EventEnvelope)
     );
   });
 }
-
-export const sendRequestSubscription = (deps: DeliveryDeps): Subscription => ({
-  group: REQUESTS_CONSUMER,
-  contexts: ['delivery'],
-  types: [catalogue.delivery.messageRequested.type],
-  handle: async (event) => {
-    await applySendRequest(deps, event);
-  },
-});

@@ -1,6 +1,6 @@
 // The delivery context's use cases, bound to their dependencies.
 
-import { crmSubscription } from './contacts-projection.ts';
+import { deliveryConsumers } from './consumers.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { applyFeedback } from './feedback.ts';
 import { deliveryStats, getMessage, listMessages } from './messages.ts';
@@ -13,7 +13,6 @@ import {
   updateProviderConfig,
 } from './providers.ts';
 import { registerPushToken, sendMessage } from './send.ts';
-import { sendRequestSubscription } from './send-requests.ts';
 import { getSettings, updateSettings } from './settings.ts';
 import { addSuppression, listSuppressions, removeSuppression } from './suppressions.ts';
 import {
@@ -62,7 +61,7 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     unsubscribe: bind(unsubscribe),
     preferencesOf: bind(preferencesOf),
     resubscribe: bind(resubscribe),
-    subscriptions: () => [crmSubscription(deps), sendRequestSubscription(deps)],
+    subscriptions: () => deliveryConsumers(deps),
   };
 }
 

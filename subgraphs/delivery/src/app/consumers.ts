@@ -1,0 +1,33 @@
+// What the delivery context consumes from the bus: CRM's contact events, kept as delivery's copy
+// of contacts, and send requests that journeys and campaigns publish. Each handler applies an
+// event once per consumer group, so a redelivered event changes nothing.
+import { catalogue } from '@mauntic/kernel';
+import type { Subscription } from '@mauntic/platform';
+import { applyCrmEvent, CRM_CONSUMER } from './contacts-projection.ts';
+import type { DeliveryDeps } from './deps.ts';
+import { applySendRequest, REQUESTS_CONSUMER } from './send-requests.ts';
+
+const crm = catalogue.crm;
+
+export function deliveryConsumers(deps: DeliveryDeps): Subscription[] {
+  return [
+    {
+      group: CRM_CONSUMER,
+      contexts: ['crm'],
+      types: [crm.contactCreated, crm.contactUpdated, crm.contactDeleted, crm.contactMerged, crm.dncChanged].map(
+        (event) => event.type,
+      ),
+      handle: async (event) => {
+        await applyCrmEvent(deps, event);
+      },
+    },
+    {
+      group: REQUESTS_CONSUMER,
+      contexts: ['delivery'],
+      types: [catalogue.delivery.messageRequested.type],
+      handle: async (event) => {
+        await applySendRequest(deps, event);
+      },
+    },
+  ];
+}
