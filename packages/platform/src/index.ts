@@ -12,6 +12,7 @@ export * from './db/migrate.ts';
 export * from './graphql/builder.ts';
 export * from './graphql/common.ts';
 export * from './graphql/connection.ts';
+export * from './graphql/input-guard.ts';
 export * from './jobs/bullmq-job-queue.ts';
 export * from './jobs/job-queue.ts';
 export * from './jobs/local-job-queue.ts';

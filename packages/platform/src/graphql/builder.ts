@@ -10,6 +10,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import type { Logger } from '../logger.ts';
+import { inputGuardPlugin } from './input-guard.ts';
 
 export interface SubgraphContext {
   request: RequestContext;
@@ -38,7 +39,8 @@ const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 export function createBuilder() {
   return new SchemaBuilder<BuilderTypes>({
-    plugins: [ScopeAuthPlugin, ErrorsPlugin, DirectivesPlugin, FederationPlugin, RelayPlugin],
+    // The input guard sits inside the errors plugin, which turns what it throws into payloads.
+    plugins: [ScopeAuthPlugin, ErrorsPlugin, inputGuardPlugin, DirectivesPlugin, FederationPlugin, RelayPlugin],
     defaultFieldNullability: false,
     scopeAuth: {
       authScopes: (ctx) => ({

@@ -17,6 +17,10 @@ function parseDate(value: unknown): Date {
   const date = typeof value === 'string' || value instanceof Date ? new Date(value) : new Date(Number.NaN);
   if (Number.isNaN(date.getTime()) || (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}T/.test(value)))
     throw new GraphQLError('DateTime must be an ISO-8601 date-time string', { extensions: { code: 'BAD_USER_INPUT' } });
+  // Years a database and a calendar both hold (Postgres has no year 0; JavaScript reaches 275760).
+  const year = date.getUTCFullYear();
+  if (year < 1 || year > 9999)
+    throw new GraphQLError('DateTime must fall in the years 0001 to 9999', { extensions: { code: 'BAD_USER_INPUT' } });
   return date;
 }
 

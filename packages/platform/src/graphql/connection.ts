@@ -31,7 +31,7 @@ export function pageWindow(args: PageArgs): PageWindow {
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE_SIZE)
     throw new GraphQLError(`first must be between 0 and ${MAX_PAGE_SIZE}`, { extensions: { code: 'BAD_USER_INPUT' } });
   const afterId = args.after ? decode(args.after) : undefined;
-  if (afterId !== undefined && !/^[0-9a-f-]{36}$/.test(afterId))
+  if (afterId !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(afterId))
     throw new GraphQLError('after is not a cursor from this connection', { extensions: { code: 'BAD_USER_INPUT' } });
   return { fetch: limit + 1, limit, ...(afterId ? { afterId } : {}) };
 }
