@@ -1,0 +1,325 @@
+// The schema-driven hostile-input sweep: every query and mutation the gateway serves, with each
+// argument position in turn given hostile values generated from its type (bad ids and cursors,
+// NUL bytes, unpaired surrogates, huge strings, extreme numbers and dates, odd JSON). Whatever
+// comes back, it must never be an INTERNAL_SERVER_ERROR or an HTTP 5xx: bad input gets a typed
+// error, a BAD_USER_INPUT, or null. New operations are covered without writing new cases.
+import { randomUUID } from 'node:crypto';
+import {
+  buildClientSchema,
+  type GraphQLArgument,
+  GraphQLEnumType,
+  type GraphQLField,
+  GraphQLInputObjectType,
+  type GraphQLInputType,
+  GraphQLList,
+  GraphQLNonNull,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+  GraphQLScalarType,
+  type GraphQLSchema,
+  getIntrospectionQuery,
+  getNamedType,
+  type IntrospectionQuery,
+  isInterfaceType,
+  isLeafType,
+  isObjectType,
+  isUnionType,
+} from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gql, type Platform, type PlatformFactory } from './harness.ts';
+import { signUp } from './identity-suite.ts';
+
+const cursorOf = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+const deep = (levels: number): unknown => (levels === 0 ? 1 : { and: [deep(levels - 1)] });
+
+const TEXT = [
+  '',
+  'not-a-uuid',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udc00y',
+  'x'.repeat(100_000),
+  '!!!',
+  "'; drop table contacts; --",
+  '99999999999999999999',
+  '(((a+)+)+)+$',
+  '[',
+];
+/** Values for positions that take an id or a cursor. */
+const IDS = [
+  ...TEXT,
+  randomUUID(),
+  '00000000-0000-0000-0000-000000000000',
+  cursorOf('-'.repeat(36)),
+  cursorOf('not-a-uuid'),
+  cursorOf('\u0000'),
+];
+const INTS = [-1, 0, -2147483648, 2147483647, 2147483648, 1.5];
+const FLOATS = [-1, 0, 1e308, -1e308, 5e-324];
+const DATES = [
+  '0000-01-01T00:00:00Z',
+  '9999-12-31T23:59:59.999Z',
+  '+275760-09-13T00:00:00Z',
+  '2026-02-30T00:00:00Z',
+  'yesterday',
+  '',
+];
+const EMAILS = ['a@b', 'a\u0000@b.co', '\ud800@b.co', `${'a'.repeat(300)}@example.com`, ''];
+const JSONS: unknown[] = [
+  null,
+  {},
+  [],
+  'x',
+  1e308,
+  { '\u0000': '\u0000' },
+  { key: '\ud800' },
+  deep(300),
+  Array.from({ length: 10_000 }, (_, i) => i),
+  { field: 'email', op: 'regexp', value: '(((((a+)+)+)+)+)+$' },
+  { field: 'email', op: 'regexp', value: '[' },
+  { field: 'points', op: 'gt', value: 1e20 },
+  { field: 'createdAt', op: 'gt', value: '0000-01-01' },
+  { field: 'createdAt', op: 'between', value: ['-999999 days', '+999999 years'] },
+  { behavior: { type: 'email.opened', count: { op: 'gte', value: -1 }, within: '999999999 days' } },
+  { segment: { id: 'not-a-uuid', member: true } },
+  { tags: { op: 'includesAny', value: ['\u0000'] } },
+];
+
+function hostileValues(type: GraphQLInputType, argName: string): unknown[] {
+  const named = getNamedType(type);
+  if (named instanceof GraphQLEnumType) return ['NOT_A_VALUE'];
+  if (!(named instanceof GraphQLScalarType)) return [];
+  switch (named.name) {
+    case 'ID':
+      return IDS;
+    case 'String':
+      return /after|before|cursor|id$/i.test(argName) ? IDS : TEXT;
+    case 'Int':
+      return INTS;
+    case 'Float':
+      return FLOATS;
+    case 'Boolean':
+      return [];
+    case 'DateTime':
+      return DATES;
+    case 'EmailAddress':
+      return EMAILS;
+    case 'JSON':
+      return JSONS;
+    default:
+      return TEXT;
+  }
+}
+
+/** Ids of real rows of the caller's organization, so that calls get past "not found" to deeper code. */
+export type Fixtures = Record<string, string>;
+
+/** The fixture an id position names: its own name (`contactId`), else the operation's (`deleteSegment` -> segment). */
+function fixtureFor(fixtures: Fixtures, position: string, operation: string): string | undefined {
+  const names = Object.keys(fixtures).sort((a, b) => b.length - a.length);
+  const own = position.replace(/Id$/, '').toLowerCase();
+  const byPosition = names.find((n) => n.toLowerCase() === own);
+  if (byPosition) return fixtures[byPosition];
+  const byOperation = position === 'id' && names.find((n) => operation.toLowerCase().includes(n.toLowerCase()));
+  return byOperation ? fixtures[byOperation] : undefined;
+}
+
+/** A plausible value of a type, so that only the position under test is hostile. */
+function plausible(type: GraphQLInputType, at: { name: string; operation: string; fixtures: Fixtures }): unknown {
+  if (type instanceof GraphQLNonNull) return plausible(type.ofType, at);
+  if (type instanceof GraphQLList) return [plausible(type.ofType, at)];
+  if (type instanceof GraphQLEnumType) return type.getValues()[0]?.value;
+  if (type instanceof GraphQLInputObjectType) {
+    const out: Record<string, unknown> = {};
+    for (const field of Object.values(type.getFields()))
+      if (field.type instanceof GraphQLNonNull && field.defaultValue === undefined)
+        out[field.name] = plausible(field.type, { ...at, name: field.name });
+    return out;
+  }
+  switch ((type as GraphQLScalarType).name) {
+    case 'ID':
+      return fixtureFor(at.fixtures, at.name, at.operation) ?? randomUUID();
+    case 'Int':
+    case 'Float':
+      return 1;
+    case 'Boolean':
+      return true;
+    case 'DateTime':
+      return new Date().toISOString();
+    case 'EmailAddress':
+      return 'someone@example.com';
+    case 'JSON':
+      return {};
+    default:
+      return 'x';
+  }
+}
+
+interface Slot {
+  /** Where the hostile value goes: the argument, then input fields (and [0] for list items). */
+  path: (string | number)[];
+  type: GraphQLInputType;
+  name: string;
+}
+
+/** Every leaf position under an argument, input objects followed three levels deep. */
+function slots(type: GraphQLInputType, path: (string | number)[], name: string, depth = 0): Slot[] {
+  const inner = type instanceof GraphQLNonNull ? type.ofType : type;
+  if (inner instanceof GraphQLList) return slots(inner.ofType, [...path, 0], name, depth);
+  if (inner instanceof GraphQLInputObjectType) {
+    if (depth >= 3) return [];
+    return Object.values(inner.getFields()).flatMap((f) => slots(f.type, [...path, f.name], f.name, depth + 1));
+  }
+  return [{ path, type: inner, name }];
+}
+
+function setAt(root: Record<string, unknown>, path: (string | number)[], value: unknown) {
+  let node: any = root;
+  for (let i = 0; i < path.length - 1; i++) {
+    const key = path[i]!;
+    const next = path[i + 1]!;
+    node[key] ??= typeof next === 'number' ? [] : {};
+    node = node[key];
+  }
+  node[path.at(-1)!] = value;
+}
+
+/** __typename, expected errors' codes, and leaf fields two levels down (no field needing arguments). */
+function selectionOf(type: GraphQLOutputType, depth = 0): string {
+  const named = getNamedType(type);
+  if (isLeafType(named)) return '';
+  const parts = ['__typename'];
+  if (isUnionType(named) || isInterfaceType(named)) {
+    parts.push('... on Error { code message }');
+    const members = isUnionType(named) ? named.getTypes() : [];
+    for (const member of members)
+      if (member.name !== 'Error' && depth < 1)
+        parts.push(`... on ${member.name} { ${selectionOf(member, depth + 1)} }`);
+  } else if (isObjectType(named) && depth < 2) {
+    for (const field of Object.values((named as GraphQLObjectType).getFields())) {
+      if (field.args.some((a) => a.type instanceof GraphQLNonNull)) continue;
+      const inner = getNamedType(field.type);
+      if (isLeafType(inner)) parts.push(field.name);
+      else if (depth < 1) parts.push(`${field.name} { ${selectionOf(field.type, depth + 1)} }`);
+    }
+  }
+  return parts.join(' ');
+}
+
+interface Call {
+  label: string;
+  query: string;
+  variables: Record<string, unknown>;
+}
+
+function callsFor(kind: 'query' | 'mutation', field: GraphQLField<unknown, unknown>, fixtures: Fixtures): Call[] {
+  const args: readonly GraphQLArgument[] = field.args;
+  const header = args.length ? `(${args.map((a) => `$${a.name}: ${a.type}`).join(', ')})` : '';
+  const passed = args.length ? `(${args.map((a) => `${a.name}: $${a.name}`).join(', ')})` : '';
+  const selection = selectionOf(field.type);
+  const query = `${kind}${header} { ${field.name}${passed}${selection ? ` { ${selection} }` : ''} }`;
+  const base = (): Record<string, unknown> => {
+    const variables: Record<string, unknown> = {};
+    for (const a of args)
+      if (a.type instanceof GraphQLNonNull)
+        variables[a.name] = plausible(a.type, { name: a.name, operation: field.name, fixtures });
+    return variables;
+  };
+  const calls: Call[] = [{ label: `${field.name}()`, query, variables: base() }];
+  for (const arg of args)
+    for (const slot of slots(arg.type, [arg.name], arg.name))
+      for (const value of hostileValues(slot.type, slot.name)) {
+        const variables = base();
+        setAt(variables, slot.path, value);
+        const shown = JSON.stringify(value)?.slice(0, 40);
+        calls.push({ label: `${field.name}(${slot.path.join('.')}=${shown})`, query, variables });
+      }
+  return calls;
+}
+
+export function operationsOf(schema: GraphQLSchema, fixtures: Fixtures): Call[] {
+  const roots = [
+    ['query', schema.getQueryType()],
+    ['mutation', schema.getMutationType()],
+  ] as const;
+  return roots.flatMap(([kind, root]) =>
+    Object.values(root?.getFields() ?? {}).flatMap((f) => callsFor(kind, f, fixtures)),
+  );
+}
+
+/** One row of each kind the graph can create, in the caller's organization. */
+async function createFixtures(url: string, token: string): Promise<Fixtures> {
+  const create = async (name: string, mutation: string, input: Record<string, unknown>, type: string) => {
+    const typename = name.charAt(0).toUpperCase() + name.slice(1);
+    const result = await gql(
+      url,
+      `mutation($input: ${type}!) { ${mutation}(input: $input) { __typename ... on ${typename} { id } } }`,
+      { input },
+      { token },
+    );
+    const id = (result.data?.[mutation] as { id?: string } | undefined)?.id;
+    if (!id) throw new Error(`fixture ${name} was not created: ${JSON.stringify(result)}`);
+    return [name, id] as const;
+  };
+  const me = await gql(url, '{ me { user { id } } }', {}, { token });
+  return Object.fromEntries([
+    ['user', me.data?.me.user.id],
+    ['owner', me.data?.me.user.id],
+    await create('contact', 'createContact', { email: 'fixture@example.com', firstName: 'Fix' }, 'ContactInput'),
+    await create('company', 'createCompany', { name: 'Fixture Inc' }, 'CompanyInput'),
+    await create('stage', 'createStage', { name: 'Lead', position: 1 }, 'CreateStageInput'),
+    await create(
+      'segment',
+      'createSegment',
+      { name: 'Everyone', filter: { field: 'email', op: 'notEmpty' } },
+      'CreateSegmentInput',
+    ),
+    await create(
+      'pointRule',
+      'createPointRule',
+      { name: 'Opens', eventType: 'DELIVERY_MESSAGE_OPENED', delta: 1 },
+      'CreatePointRuleInput',
+    ),
+    await create(
+      'template',
+      'createTemplate',
+      {
+        name: 'Hello',
+        channel: 'EMAIL',
+        source: { subject: 'Hi', fromAddress: 'shop@example.com', html: '<p>Hi {{contact.firstName}}</p>' },
+      },
+      'CreateTemplateInput',
+    ),
+  ]);
+}
+
+export function hostileInputSuite(name: string, start: PlatformFactory) {
+  describe(`every operation, with hostile arguments (${name})`, () => {
+    let platform: Platform;
+    let token: string;
+    let schema: GraphQLSchema;
+    let fixtures: Fixtures;
+    beforeAll(async () => {
+      platform = await start();
+      token = (await signUp(platform.url, 'hostile')).session.accessToken;
+      const introspection = await gql<IntrospectionQuery>(platform.url, getIntrospectionQuery(), {}, { token });
+      schema = buildClientSchema(introspection.data!);
+      fixtures = await createFixtures(platform.url, token);
+    });
+    afterAll(() => platform?.stop());
+
+    it('never answers INTERNAL_SERVER_ERROR or a 5xx', async () => {
+      const calls = operationsOf(schema, fixtures);
+      expect(calls.length).toBeGreaterThan(500);
+      const failures: string[] = [];
+      for (const call of calls) {
+        const result = await gql(platform.url, call.query, call.variables, { token });
+        const internal = result.errors?.find((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR');
+        if (result.status >= 500 || internal)
+          failures.push(`${call.label}: ${result.status} ${internal?.message ?? result.errors?.[0]?.message ?? ''}`);
+      }
+      expect(failures, `${failures.length} of ${calls.length} calls failed`).toEqual([]);
+    }, 900_000);
+  });
+}

@@ -1,0 +1,4 @@
+import { startClusterPlatform } from './harness.ts';
+import { hostileInputSuite } from './hostile-input-suite.ts';
+
+hostileInputSuite('cluster', startClusterPlatform);
