@@ -4,7 +4,7 @@ import { type OrganizationId, unwrap } from '@mauntic/kernel';
 import { createLogger, type RunningHttpServer, startHttpServer } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTACT_EXPORT_PATH, EXPORT_LINK_TTL_MS } from '../src/app/contact-exports.ts';
+import { CONTACT_EXPORT_PATH, EXPORT_LINK_TTL_MS } from '../src/app/export-contacts.ts';
 import { crmHttpRoutes } from '../src/http/contact-export.ts';
 import { DATABASES, newOrg, openCrm } from './harness.ts';
 

@@ -6,7 +6,7 @@ import { newId, unwrap } from '@mauntic/kernel';
 import { parse } from 'csv-parse/sync';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ContactImportRow } from '../src/app/contact-imports.ts';
+import type { ContactImportRow } from '../src/app/import-contacts.ts';
 import { contacts, importChunks, segmentMembers } from '../src/db/schema.ts';
 import { DATABASES, newOrg, openCrm } from './harness.ts';
 

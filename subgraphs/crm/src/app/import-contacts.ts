@@ -1,55 +1,164 @@
-// The contact import engine: streams a CSV through csv-parse, checks each row like any other
+// Importing contacts from a CSV file. Starting an import stores the upload in crm.import_chunks
+// (about 1 MB a row) and queues a job, so the request and the job need no shared disk in either
+// runtime mode. The job streams the file through csv-parse, checks each row like any other
 // contact write, and upserts valid rows by email in batches of one set-based statement each
 // (contacts and their created/updated events together). Rejected rows go to an error table with
 // their row number; progress is stored per batch; dynamic segments are rebuilt once at the end.
-import type { Readable } from 'node:stream';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import {
   authorize,
   catalogue,
   createEvent,
-  type FieldIssue,
   fail,
   NotFoundError,
   newId,
   ok,
   type RequestContext,
-  topicOf,
+  type Result,
   ValidationError,
 } from '@mauntic/kernel';
-import { appendEvents, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
+import { appendEvents, defineJob, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
 import { parse } from 'csv-parse';
-import { eq, sql } from 'drizzle-orm';
-import { outbox, stages } from '../db/schema.ts';
-import type { FieldDefinition } from '../domain/field-types.ts';
-import { type ContactInput, checkContactInput, normalizeTag } from './contact-values.ts';
+import { stringify } from 'csv-stringify/sync';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { type BatchRow, errorsSql, type RowError, upsertBatchSql } from '../db/import-batches.ts';
+import { contactImportErrors, contactImports, importChunks, outbox, stages } from '../db/schema.ts';
+import { normalizeTag } from './contact-values.ts';
 import { contactFieldMap } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
+import {
+  checkMapping,
+  convertRow,
+  HARD_RECORD_LIMIT,
+  IMPORT_TARGETS,
+  keepRaw,
+  laneOf,
+  type MappedColumn,
+  type ParsedRow,
+  type StandardTarget,
+} from './import-rows.ts';
 import { dependencyLevels, loadDynamicSegments, rebuildSegment, segmentLockKey } from './segment-membership.ts';
 
-/** Standard contact properties a CSV column can fill, with their columns. */
-export const IMPORT_TARGETS = {
-  email: 'email',
-  firstName: 'first_name',
-  lastName: 'last_name',
-  phone: 'phone',
-  timezone: 'timezone',
-  locale: 'locale',
-  ownerId: 'owner_id',
-  stageId: 'stage_id',
-  points: 'points',
-} as const;
-type StandardTarget = keyof typeof IMPORT_TARGETS;
+export type ContactImportRow = typeof contactImports.$inferSelect;
+export type ContactImportErrorRow = typeof contactImportErrors.$inferSelect;
 
 export const DEFAULT_BATCH_SIZE = 5000;
 export const DEFAULT_LANES = 3;
-/** A row larger than this is rejected (and reported) instead of imported. */
-export const MAX_ROW_CHARS = 1024 * 1024;
-/** Past this, a "row" is a broken file (e.g. a quote never closed), and the import stops. */
-const HARD_RECORD_LIMIT = 32 * 1024 * 1024;
-/** How much of a rejected row the error report keeps. */
-const MAX_RAW_KEPT = 10_000;
-const INT32_MAX = 2_147_483_647;
+const CHUNK_BYTES = 1024 * 1024;
+const MAX_TAGS = 20;
+
+export interface StartImportInput {
+  csv: string | Readable;
+  mapping: unknown;
+  tags?: string[] | null;
+}
+
+export const contactImportJob = (deps: CrmDeps) =>
+  defineJob({
+    name: 'crm-contact-import',
+    schema: z.object({ organizationId: z.uuid(), importId: z.uuid(), correlationId: z.string() }),
+    // Rows already written are not written twice by a retry; a failure is shown on the import.
+    attempts: 1,
+    handle: async ({ organizationId, importId, correlationId }) => {
+      await runQueuedImport(deps, organizationId, importId, correlationId);
+    },
+  });
+
+async function* chunksOf(deps: CrmDeps, importId: string): AsyncGenerator<Buffer> {
+  for (let seq = 0; ; seq++) {
+    const [chunk] = await deps.handle.db
+      .select({ data: importChunks.data })
+      .from(importChunks)
+      .where(and(eq(importChunks.importId, importId), eq(importChunks.seq, seq)));
+    if (!chunk) return;
+    yield Buffer.from(chunk.data);
+  }
+}
+
+async function runQueuedImport(deps: CrmDeps, organizationId: string, importId: string, correlationId: string) {
+  const [row] = await deps.handle.db
+    .select()
+    .from(contactImports)
+    .where(and(eq(contactImports.id, importId), eq(contactImports.organizationId, organizationId)));
+  if (row?.status !== 'queued') return;
+  const ctx: RequestContext = {
+    correlationId,
+    actor: { type: 'system', id: 'crm-contact-import' },
+    organizationId: organizationId as RequestContext['organizationId'],
+    scopes: ['crm:write'],
+  };
+  try {
+    const result = await importContacts(deps, ctx, {
+      importId,
+      source: Readable.from(chunksOf(deps, importId)),
+      mapping: row.mapping,
+      tags: row.tags,
+      totalBytes: row.totalBytes,
+    });
+    if (!result.ok) deps.logger.warn({ importId, correlationId, error: result.error.message }, 'import refused');
+  } finally {
+    await deps.handle.db.delete(importChunks).where(eq(importChunks.importId, importId));
+  }
+}
+
+/** Stores the CSV and queues its import; the import's progress is then on its row. */
+export async function startContactImport(deps: CrmDeps, ctx: RequestContext, input: StartImportInput) {
+  const access = authorize(ctx, 'crm:write');
+  if (!access.ok) return access;
+  const { organizationId } = access.value;
+  const issues = checkMapping(input.mapping, await contactFieldMap(deps, organizationId));
+  const tags = [...new Set((input.tags ?? []).map(normalizeTag).filter(Boolean))];
+  if (tags.length > MAX_TAGS) issues.push({ path: ['input', 'tags'], message: `at most ${MAX_TAGS} tags` });
+  if (tags.some((t) => t.length > 64))
+    issues.push({ path: ['input', 'tags'], message: 'tags are at most 64 characters' });
+  if (issues.length) return fail(new ValidationError(issues));
+  const id = newId();
+  const row = await deps.handle.db.transaction(async (tx) => {
+    await tx.insert(contactImports).values({
+      id,
+      organizationId,
+      status: 'queued',
+      mapping: input.mapping as Record<string, string>,
+      tags,
+    });
+    let seq = 0;
+    let total = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const store = async () => {
+      if (pendingBytes === 0) return;
+      await tx.insert(importChunks).values({ organizationId, importId: id, seq: seq++, data: Buffer.concat(pending) });
+      total += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    };
+    const source = typeof input.csv === 'string' ? [Buffer.from(input.csv, 'utf8')] : input.csv;
+    for await (const piece of source) {
+      let buffer = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : (piece as Buffer);
+      while (buffer.length > 0) {
+        const take = Math.min(buffer.length, CHUNK_BYTES - pendingBytes);
+        pending.push(buffer.subarray(0, take));
+        pendingBytes += take;
+        buffer = buffer.subarray(take);
+        if (pendingBytes >= CHUNK_BYTES) await store();
+      }
+    }
+    await store();
+    const [stored] = await tx
+      .update(contactImports)
+      .set({ totalBytes: total })
+      .where(eq(contactImports.id, id))
+      .returning();
+    return stored!;
+  });
+  await deps.queue.enqueue(
+    contactImportJob(deps),
+    { organizationId, importId: id, correlationId: ctx.correlationId },
+    { jobId: `import-${id}` },
+  );
+  return ok(row);
+}
 
 export interface ImportRequest {
   importId: string;
@@ -75,197 +184,6 @@ export interface ImportSummary {
   /** Why the whole import stopped, when it did. */
   error: string | null;
 }
-
-/** Problems with a mapping, against the organization's contact fields. */
-export function checkMapping(
-  mapping: unknown,
-  definitions: Map<string, FieldDefinition>,
-  root: string[] = ['input', 'mapping'],
-): FieldIssue[] {
-  if (typeof mapping !== 'object' || mapping === null || Array.isArray(mapping))
-    return [{ path: root, message: 'must be an object of CSV column names to contact fields' }];
-  const issues: FieldIssue[] = [];
-  const seen = new Map<string, string>();
-  for (const [column, target] of Object.entries(mapping)) {
-    const path = [...root, column];
-    if (typeof target !== 'string') {
-      issues.push({ path, message: 'must name a contact field' });
-      continue;
-    }
-    if (target.startsWith('fields.')) {
-      if (!definitions.has(target.slice('fields.'.length)))
-        issues.push({ path, message: `${target} is not a contact field of this organization` });
-    } else if (!(target in IMPORT_TARGETS)) {
-      issues.push({
-        path,
-        message: `${target} is not a contact field; use one of ${Object.keys(IMPORT_TARGETS).join(', ')} or fields.<key>`,
-      });
-    }
-    const other = seen.get(target);
-    if (other !== undefined) issues.push({ path, message: `${target} is already filled by column ${other}` });
-    seen.set(target, column);
-  }
-  if (!Object.values(mapping).includes('email'))
-    issues.push({ path: root, message: 'one column must map to email: contacts are matched by email' });
-  return issues;
-}
-
-interface ParsedRow {
-  row: number;
-  /** The row's cells, in the header's order. */
-  values: string[];
-  raw: string;
-  ragged: boolean;
-}
-
-/** A mapped column: its name, the contact field it fills, and its position in the header. */
-type MappedColumn = [column: string, target: string, index: number];
-
-/** A valid row as the batch statement reads it (snake_case, only what the row gives). */
-type BatchRow = Record<string, unknown> & { n: number; id: string; event_id: string; email: string };
-interface RowError {
-  n: number;
-  m: string[];
-  raw: string;
-}
-
-/** FNV-1a of the lower-cased address: which lane a row takes. */
-function laneOf(email: string, lanes: number): number {
-  const key = email.toLowerCase();
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % lanes;
-}
-
-const keepRaw = (raw: string) =>
-  (raw.length > MAX_RAW_KEPT ? `${raw.slice(0, MAX_RAW_KEPT)}…` : raw).replaceAll('\0', '').replace(/\r?\n$/, '');
-
-function convertRow(
-  parsed: ParsedRow,
-  mapping: MappedColumn[],
-  definitions: Map<string, FieldDefinition>,
-  stageIds: Set<string>,
-  columnOf: Map<string, string>,
-): BatchRow | RowError {
-  const { row, values: cells, raw } = parsed;
-  const fail = (messages: string[]): RowError => ({ n: row, m: messages, raw: keepRaw(raw) });
-  if (raw.length > MAX_ROW_CHARS) return fail([`the row is larger than ${MAX_ROW_CHARS / 1024 / 1024} MB`]);
-  if (parsed.ragged) return fail(['the row does not have as many fields as the header']);
-  if (raw.includes('\0')) return fail(['the row contains a NUL character']);
-  const input: ContactInput = {};
-  const fields: Record<string, unknown> = {};
-  let points: number | undefined;
-  const messages: string[] = [];
-  for (const [column, target, index] of mapping) {
-    const value = cells[index];
-    // An empty cell leaves the contact's value as it is.
-    if (value === undefined || value === '') continue;
-    if (target.startsWith('fields.')) fields[target.slice(7)] = value;
-    else if (target === 'points') {
-      if (/^-?\d{1,10}$/.test(value) && Math.abs(Number(value)) <= INT32_MAX) points = Number(value);
-      else messages.push(`${column}: points must be a whole number`);
-    } else input[target as Exclude<StandardTarget, 'points'>] = value;
-  }
-  if (Object.keys(fields).length) input.fields = fields;
-  const { values, issues } = checkContactInput(input, definitions, [], { creating: false });
-  for (const issue of issues) {
-    const target = issue.path.join('.');
-    messages.push(`${columnOf.get(target) ?? target}: ${target} ${issue.message}`);
-  }
-  if (!values.email && !issues.some((i) => i.path[0] === 'email'))
-    messages.push(`${columnOf.get('email')}: email is required`);
-  if (values.stageId && !stageIds.has(values.stageId))
-    messages.push(`${columnOf.get('stageId')}: stageId is not a stage of this organization`);
-  if (messages.length) return fail(messages);
-
-  const out: BatchRow = { n: row, id: newId(), event_id: newId(), email: values.email! };
-  const changed: string[] = [];
-  for (const [key, column] of Object.entries(IMPORT_TARGETS)) {
-    if (key === 'email' || key === 'points') continue;
-    const v = values[key as keyof typeof values];
-    if (v !== undefined && v !== null) {
-      (out as Record<string, unknown>)[column] = v;
-      changed.push(key === 'ownerId' ? 'owner' : key === 'stageId' ? 'stage' : key);
-    }
-  }
-  if (points !== undefined) {
-    out.points = points;
-    changed.push('points');
-  }
-  if (values.fields) {
-    out.fields = values.fields;
-    for (const key of Object.keys(values.fields)) changed.push(`fields.${key}`);
-  }
-  out.changed = changed;
-  return out;
-}
-
-/**
- * One batch: contacts upserted and their events written in a single statement. Ids (a new
- * contact's, each event's) come with the rows from here, and each envelope is built as JSON text
- * (the outbox keeps it as written), never parsed into jsonb.
- */
-function upsertBatchSql(
-  organizationId: string,
-  correlationId: string,
-  mappedColumns: string[],
-  tags: string[],
-  rows: BatchRow[],
-) {
-  const topic = topicOf('crm');
-  const created = catalogue.crm.contactCreated.type;
-  const updated = catalogue.crm.contactUpdated.type;
-  const occurredAt = new Date().toISOString();
-  // Only the mapped columns change on an existing contact; an empty cell keeps its value.
-  const sets = mappedColumns.filter((c) => c !== 'email').map((c) => sql.raw(`${c} = coalesce(excluded.${c}, c.${c})`));
-  if (tags.length)
-    sets.push(sql.raw(`tags = array(select distinct t from unnest(c.tags || excluded.tags) t order by t)`));
-  sets.push(sql.raw(`fields = c.fields || excluded.fields`), sql.raw(`updated_at = now()`));
-  return sql`
-    with input as (
-      select * from json_to_recordset(${JSON.stringify(rows)}::json) as r(
-        n int, id uuid, event_id uuid, email text, first_name text, last_name text, phone text, timezone text,
-        locale text, owner_id uuid, stage_id uuid, points int, fields jsonb, changed text[])
-    ), latest as (
-      -- The same address twice in one batch: the later row wins.
-      select distinct on (lower(email)) * from input order by lower(email), n desc
-    ), upserted as (
-      insert into crm.contacts as c (id, organization_id, email, first_name, last_name, phone, timezone, locale,
-        owner_id, stage_id, points, fields, tags)
-      select id, ${organizationId}, email, first_name, last_name, phone, timezone, locale,
-        owner_id, stage_id, coalesce(points, 0), coalesce(fields, '{}'::jsonb),
-        array(select jsonb_array_elements_text(${JSON.stringify(tags)}::jsonb))
-      from latest
-      on conflict (organization_id, lower(email)) where email is not null do update set ${sql.join(sets, sql`, `)}
-      returning c.*, (c.xmax = 0) as created
-    ), events as (
-      insert into crm.outbox (id, organization_id, topic, key, type, envelope)
-      select ev.id, ${organizationId}, ${topic}, ev.contact_id::text, ev.type, json_build_object(
-        'id', ev.id, 'type', ev.type, 'version', 1, 'organizationId', ${organizationId}::text,
-        'occurredAt', ${occurredAt}::text, 'correlationId', ${correlationId}::text,
-        'subject', json_build_object('type', 'contact', 'id', ev.contact_id::text),
-        'data', case when ev.created then json_build_object('contact', ev.snapshot)
-          else json_build_object('contact', ev.snapshot, 'changed', ev.changed) end)
-      from (
-        select l.event_id as id, u.id as contact_id, u.created,
-          case when u.created then ${created}::text else ${updated}::text end as type,
-          case when ${tags.length > 0} then array_append(l.changed, 'tags') else l.changed end as changed,
-          json_build_object('email', u.email, 'firstName', u.first_name, 'lastName', u.last_name,
-            'phone', u.phone, 'timezone', u.timezone, 'locale', u.locale, 'ownerId', u.owner_id,
-            'stageId', u.stage_id, 'points', u.points, 'tags', to_json(u.tags), 'fields', u.fields) as snapshot
-        from upserted u join latest l on lower(l.email) = lower(u.email)
-      ) ev
-      returning 1
-    )
-    select (select count(*) from upserted where created)::int as created,
-      (select count(*) from upserted where not created)::int as updated`;
-}
-
-const errorsSql = (organizationId: string, importId: string, errors: RowError[]) => sql`
-  insert into crm.contact_import_errors (organization_id, import_id, row_number, messages, raw)
-  select ${organizationId}, ${importId}, e.n, array(select jsonb_array_elements_text(e.m)), e.raw
-  from jsonb_to_recordset(${JSON.stringify(errors)}::jsonb) as e(n int, m jsonb, raw text)
-  on conflict do nothing`;
 
 /**
  * Imports contacts from a CSV stream into the caller's organization. Row problems are recorded,
@@ -469,4 +387,59 @@ async function rebuildDynamicSegments(deps: CrmDeps, organizationId: string, cor
           }),
         ]);
       });
+}
+
+export async function getContactImport(
+  deps: CrmDeps,
+  ctx: RequestContext,
+  id: string,
+): Promise<Result<ContactImportRow | null>> {
+  const access = authorize(ctx, 'crm:read');
+  if (!access.ok) return access;
+  const [row] = await deps.handle.db
+    .select()
+    .from(contactImports)
+    .where(and(eq(contactImports.id, id), eq(contactImports.organizationId, access.value.organizationId)));
+  return ok(row ?? null);
+}
+
+/** How far along an import is, 0 to 100. */
+export function importPercent(row: ContactImportRow): number {
+  if (row.status === 'completed') return 100;
+  if (!row.totalBytes) return 0;
+  return Math.min(100, Math.floor((row.bytesRead / row.totalBytes) * 1000) / 10);
+}
+
+/** Rejected rows in row order, from after the given row number. */
+export async function importErrorsPage(
+  deps: CrmDeps,
+  organizationId: string,
+  importId: string,
+  afterRow: number,
+  limit: number,
+): Promise<ContactImportErrorRow[]> {
+  return deps.handle.db
+    .select()
+    .from(contactImportErrors)
+    .where(
+      and(
+        eq(contactImportErrors.organizationId, organizationId),
+        eq(contactImportErrors.importId, importId),
+        gt(contactImportErrors.rowNumber, afterRow),
+      ),
+    )
+    .orderBy(asc(contactImportErrors.rowNumber))
+    .limit(limit);
+}
+
+/** The rejected rows as CSV (row, messages, raw), read in pages. */
+export async function importErrorReportCsv(deps: CrmDeps, organizationId: string, importId: string) {
+  const parts = [stringify([['row', 'messages', 'raw']])];
+  for (let after = 0; ; ) {
+    const page = await importErrorsPage(deps, organizationId, importId, after, 2000);
+    if (page.length === 0) break;
+    parts.push(stringify(page.map((e) => [e.rowNumber, e.messages.join('; '), e.raw])));
+    after = page.at(-1)!.rowNumber;
+  }
+  return parts.join('');
 }

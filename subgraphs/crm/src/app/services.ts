@@ -10,23 +10,22 @@ import {
   updateCompany,
 } from './companies.ts';
 import { adjustPoints, createStage, dncOf, listStages, setDoNotContact, tagContact } from './contact-attributes.ts';
-import { createContactExport, streamContactExport } from './contact-exports.ts';
-import {
-  contactImportJob,
-  getContactImport,
-  importErrorReportCsv,
-  importErrorsPage,
-  startContactImport,
-} from './contact-imports.ts';
 import { getContact, listContacts } from './contact-queries.ts';
 import { batchUpsertContacts, createContact, deleteContact, updateContact, upsertContact } from './contacts.ts';
 import { contentSubscription } from './content-events.ts';
 import { deliverySubscription } from './delivery-events.ts';
 import type { CrmDeps } from './deps.ts';
-import { exportContacts } from './export-contacts.ts';
+import { createContactExport, exportContacts, streamContactExport } from './export-contacts.ts';
 import { createField, listFields } from './fields.ts';
 import { eraseContact, exportContactData } from './gdpr.ts';
-import { importContacts } from './import-contacts.ts';
+import {
+  contactImportJob,
+  getContactImport,
+  importContacts,
+  importErrorReportCsv,
+  importErrorsPage,
+  startContactImport,
+} from './import-contacts.ts';
 import { mergeContacts } from './merge.ts';
 import { addNote, notesOf } from './notes.ts';
 import { createPointRule, deletePointRule, getPointRule, listPointRules, updatePointRule } from './point-rules.ts';

@@ -2,7 +2,7 @@
 // with chunked transfer encoding, a page of contacts at a time, never the whole file in memory.
 import { Readable } from 'node:stream';
 import type { HttpHandler, HttpResponse } from '@mauntic/platform';
-import { CONTACT_EXPORT_PATH } from '../app/contact-exports.ts';
+import { CONTACT_EXPORT_PATH } from '../app/export-contacts.ts';
 import type { CrmServices } from '../app/services.ts';
 
 const STATUS: Record<string, number> = { unauthenticated: 401, not_found: 404, validation: 400 };

@@ -2,8 +2,8 @@
 import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
-import type { ContactExportLink } from '../../app/contact-exports.ts';
-import { type ContactImportErrorRow, type ContactImportRow, importPercent } from '../../app/contact-imports.ts';
+import type { ContactExportLink } from '../../app/export-contacts.ts';
+import { type ContactImportErrorRow, type ContactImportRow, importPercent } from '../../app/import-contacts.ts';
 import { builder, services } from '../builder.ts';
 
 const ImportStatusEnum = builder.enumType('ContactImportStatus', {
