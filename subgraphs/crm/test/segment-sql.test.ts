@@ -21,20 +21,22 @@ import { type CompileOptions, compileFilter, countMatching, selectMatching } fro
 import type { FieldDefinition } from '../src/domain/field-types.ts';
 import {
   addDays,
-  type BehaviorCondition,
   type Clock,
-  countHolds,
   type DateExpr,
-  type FieldCondition,
-  type FilterNode,
-  type FilterScalar,
   localDay,
-  POSITIVE_TWIN,
   resolveDate,
   spanStart,
   startOfDay,
-  validateFilter,
+} from '../src/domain/relative-dates.ts';
+import {
+  type BehaviorCondition,
+  countHolds,
+  type FieldCondition,
+  type FilterNode,
+  type FilterScalar,
+  POSITIVE_TWIN,
 } from '../src/domain/segment-filter.ts';
+import { validateFilter } from '../src/domain/segment-filter-validation.ts';
 
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
 const NOW = new Date('2024-06-15T12:00:00Z');

@@ -4,7 +4,8 @@ import { authorize, fail, ok, type RequestContext, type Result, ValidationError 
 import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { contacts } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
-import { resolveField, type ValueKind, validateFilter } from '../domain/segment-filter.ts';
+import type { ValueKind } from '../domain/segment-filter.ts';
+import { resolveField, validateFilter } from '../domain/segment-filter-validation.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionsOf } from './segment-membership.ts';

@@ -23,7 +23,7 @@ import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, segments } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
-import { validateFilter } from '../domain/segment-filter.ts';
+import { validateFilter } from '../domain/segment-filter-validation.ts';
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionsOf } from './segment-membership.ts';
 

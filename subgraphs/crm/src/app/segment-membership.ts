@@ -8,7 +8,8 @@ import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { contacts, fieldDefinitions, outbox, segmentMembers, segments } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
-import { type FilterNode, referencedFields, referencedSegments, validateFilter } from '../domain/segment-filter.ts';
+import { type FilterNode, referencedFields, referencedSegments } from '../domain/segment-filter.ts';
+import { validateFilter } from '../domain/segment-filter-validation.ts';
 import type { CrmDeps } from './deps.ts';
 import { toDefinition } from './fields.ts';
 

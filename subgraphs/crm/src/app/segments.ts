@@ -24,7 +24,8 @@ import { and, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, outbox, segmentMembers, segments } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
-import { type FilterNode, isTimeDependent, referencedSegments, validateFilter } from '../domain/segment-filter.ts';
+import { type FilterNode, isTimeDependent, referencedSegments } from '../domain/segment-filter.ts';
+import { validateFilter } from '../domain/segment-filter-validation.ts';
 import { type CrmDeps, DEFAULT_REFRESH_INTERVAL_MS } from './deps.ts';
 import {
   fieldDefinitionsOf,

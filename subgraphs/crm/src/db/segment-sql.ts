@@ -6,20 +6,22 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import {
   addDays,
-  type BehaviorCondition,
   type Clock,
+  type DateExpr,
+  localDay,
+  resolveDate,
+  spanStart,
+  startOfDay,
+} from '../domain/relative-dates.ts';
+import {
+  type BehaviorCondition,
   type CountOp,
   countHolds,
-  type DateExpr,
   type FieldCondition,
   type FieldTarget,
   type FilterNode,
   type FilterScalar,
-  localDay,
   POSITIVE_TWIN,
-  resolveDate,
-  spanStart,
-  startOfDay,
   type TagOp,
 } from '../domain/segment-filter.ts';
 import { activities, companies, contactCompanies, contacts, doNotContact, segmentMembers } from './schema.ts';
