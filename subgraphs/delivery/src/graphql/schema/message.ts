@@ -1,30 +1,16 @@
 import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import { type DeliveryStats, MESSAGE_STATUSES } from '../../app/messages.ts';
+import { MESSAGE_STATUSES } from '../../app/messages.ts';
 import type { MessageRow, SendChannel } from '../../app/send.ts';
 import { IdempotencyConflictError } from '../../domain/errors.ts';
-import { builder, ErrorInterface, services } from '../builder.ts';
+import { builder, services } from '../builder.ts';
+import { ChannelEnum } from './channel.ts';
+import { ContactRef } from './contact.ts';
 
-builder.objectType(IdempotencyConflictError, {
-  name: 'IdempotencyKeyReusedError',
-  interfaces: [ErrorInterface],
-  description: 'The idempotency key was used before for a different recipient or template.',
-  fields: (t) => ({ idempotencyKey: t.exposeString('idempotencyKey') }),
-});
-
-/** A CRM contact, referenced by id. */
-export const ContactRef = builder.externalRef('Contact', builder.selection<{ id: string }>('id')).implement({
-  externalFields: (t) => ({ id: t.id() }),
-  fields: () => ({}),
-});
-
-export const ChannelEnum = builder.enumType('DeliveryChannel', {
-  values: ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'] as const,
-});
 const StatusEnum = builder.enumType('MessageStatus', {
   values: MESSAGE_STATUSES.map((s) => s.toUpperCase()) as Uppercase<(typeof MESSAGE_STATUSES)[number]>[],
 });
-const SourceKindEnum = builder.enumType('MessageSourceKind', {
+export const SourceKindEnum = builder.enumType('MessageSourceKind', {
   values: ['TRANSACTIONAL', 'CAMPAIGN', 'JOURNEY'] as const,
 });
 
@@ -103,24 +89,6 @@ for (const [field, channel] of [
   );
 }
 
-const PushTokenRegistration = builder.objectRef<{ contactId: string }>('PushTokenRegistration').implement({
-  fields: (t) => ({ contact: t.field({ type: ContactRef, resolve: (r) => ({ id: r.contactId }) }) }),
-});
-
-builder.mutationField('registerPushToken', (t) =>
-  t.field({
-    type: PushTokenRegistration,
-    args: { contactId: t.arg.id({ required: true }), token: t.arg.string({ required: true }) },
-    errors: { types: [...COMMON_ERRORS, NotFoundError] },
-    resolve: async (_, args, ctx) => {
-      unwrap(
-        await services(ctx).registerPushToken(ctx.request, { contactId: String(args.contactId), token: args.token }),
-      );
-      return { contactId: String(args.contactId) };
-    },
-  }),
-);
-
 builder.queryField('message', (t) =>
   t.field({
     type: Message,
@@ -168,45 +136,4 @@ builder.queryField('messages', (t) =>
     },
     connectionWithTotalCount('MessageConnection'),
   ),
-);
-
-const Stats = builder.objectRef<DeliveryStats>('DeliveryStats').implement({
-  description: 'Counts of messages. Opened and clicked count people; machine ones are apart.',
-  fields: (t) => ({
-    key: t.exposeString('key', { nullable: true, description: 'The template id, or `kind:id` of the source' }),
-    queued: t.exposeInt('queued'),
-    sent: t.exposeInt('sent'),
-    delivered: t.exposeInt('delivered'),
-    failed: t.exposeInt('failed'),
-    skipped: t.exposeInt('skipped'),
-    bounced: t.exposeInt('bounced'),
-    complained: t.exposeInt('complained'),
-    opened: t.exposeInt('opened'),
-    clicked: t.exposeInt('clicked'),
-    machineOpened: t.exposeInt('machineOpened'),
-    machineClicked: t.exposeInt('machineClicked'),
-  }),
-});
-
-builder.queryField('deliveryStats', (t) =>
-  t.field({
-    type: [Stats],
-    args: {
-      by: t.arg({
-        type: builder.enumType('DeliveryStatsBy', { values: ['TEMPLATE', 'SOURCE'] as const }),
-        required: true,
-      }),
-      templateId: t.arg.id(),
-      sourceKind: t.arg({ type: SourceKindEnum }),
-      sourceId: t.arg.string(),
-    },
-    resolve: async (_, args, ctx) =>
-      orThrow(
-        await services(ctx).deliveryStats(ctx.request, args.by === 'TEMPLATE' ? 'template' : 'source', {
-          templateId: args.templateId ? String(args.templateId) : null,
-          sourceKind: args.sourceKind?.toLowerCase() ?? null,
-          sourceId: args.sourceId ?? null,
-        }),
-      ),
-  }),
 );

@@ -3,14 +3,8 @@ import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@m
 import type { ProviderRow } from '../../app/providers.ts';
 import { ProviderNameTakenError } from '../../domain/errors.ts';
 import { PROVIDER_KINDS, type ProviderKind } from '../../providers/index.ts';
-import { builder, ErrorInterface, services } from '../builder.ts';
-import { ChannelEnum } from './message.ts';
-
-builder.objectType(ProviderNameTakenError, {
-  name: 'ProviderNameTakenError',
-  interfaces: [ErrorInterface],
-  fields: (t) => ({ name: t.exposeString('takenName') }),
-});
+import { builder, services } from '../builder.ts';
+import { ChannelEnum } from './channel.ts';
 
 const KindEnum = builder.enumType('ProviderKind', {
   values: PROVIDER_KINDS.map((k) => k.toUpperCase()) as Uppercase<ProviderKind>[],

@@ -1,38 +1,9 @@
 import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import type { TemplatePreview, TemplateRow } from '../../app/templates.ts';
-import { TemplateNameTakenError, TemplateSyntaxError, type TemplateSyntaxIssue } from '../../domain/errors.ts';
-import { builder, ErrorInterface, services } from '../builder.ts';
-import { ChannelEnum } from './message.ts';
-
-builder.objectType(TemplateNameTakenError, {
-  name: 'TemplateNameTakenError',
-  interfaces: [ErrorInterface],
-  fields: (t) => ({ name: t.exposeString('takenName') }),
-});
-
-const SyntaxIssue = builder.objectRef<TemplateSyntaxIssue>('TemplateSyntaxIssue').implement({
-  fields: (t) => ({
-    field: t.exposeString('field', { description: 'mjml, html, subject, text, body, url...' }),
-    locale: t.exposeString('locale', { nullable: true }),
-    line: t.exposeInt('line', { description: '1-based, within the field' }),
-    column: t.exposeInt('column', { description: '1-based' }),
-    message: t.exposeString('message'),
-  }),
-});
-
-builder.objectType(TemplateSyntaxError, {
-  name: 'TemplateSyntaxError',
-  description: 'The template does not compile; nothing was saved.',
-  interfaces: [ErrorInterface],
-  fields: (t) => ({
-    field: t.exposeString('field'),
-    locale: t.exposeString('locale', { nullable: true }),
-    line: t.exposeInt('line'),
-    column: t.exposeInt('column'),
-    issues: t.field({ type: [SyntaxIssue], resolve: (e) => e.issues }),
-  }),
-});
+import type { TemplateRow } from '../../app/templates.ts';
+import { TemplateNameTakenError, TemplateSyntaxError } from '../../domain/errors.ts';
+import { builder, services } from '../builder.ts';
+import { ChannelEnum } from './channel.ts';
 
 const CategoryEnum = builder.enumType('TemplateCategory', { values: ['MARKETING', 'TRANSACTIONAL'] as const });
 
@@ -147,41 +118,5 @@ builder.mutationField('deleteTemplate', (t) =>
     args: { id: t.arg.id({ required: true }) },
     errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { id }, ctx) => unwrap(await services(ctx).deleteTemplate(ctx.request, String(id))),
-  }),
-);
-
-const Preview = builder.objectRef<TemplatePreview>('TemplatePreview').implement({
-  fields: (t) => ({
-    subject: t.exposeString('subject', { nullable: true }),
-    html: t.exposeString('html', { nullable: true }),
-    text: t.exposeString('text', { nullable: true, description: 'Text part, SMS text, push body or webhook body' }),
-    smsEncoding: t.exposeString('smsEncoding', { nullable: true, description: 'GSM-7 or UCS-2' }),
-    smsSegments: t.exposeInt('smsSegments', { nullable: true }),
-    title: t.exposeString('title', { nullable: true }),
-    data: t.field({ type: 'JSON', nullable: true, resolve: (p) => p.data }),
-    url: t.exposeString('url', { nullable: true }),
-    method: t.exposeString('method', { nullable: true }),
-    locale: t.exposeString('locale', { nullable: true, description: 'The locale variant used' }),
-  }),
-});
-
-builder.queryField('previewTemplate', (t) =>
-  t.field({
-    type: Preview,
-    args: {
-      templateId: t.arg.id({ required: true }),
-      contactId: t.arg.id({ description: 'A sample contact when not given' }),
-      context: t.arg({ type: 'JSON' }),
-      locale: t.arg.string(),
-    },
-    resolve: async (_, args, ctx) =>
-      orThrow(
-        await services(ctx).previewTemplate(ctx.request, {
-          templateId: String(args.templateId),
-          contactId: args.contactId ? String(args.contactId) : null,
-          context: (args.context ?? {}) as Record<string, unknown>,
-          ...(args.locale !== undefined ? { locale: args.locale } : {}),
-        }),
-      ),
   }),
 );
