@@ -1,6 +1,7 @@
 // The delivery deployable's configuration; see the README for every variable.
 import {
   busModel,
+  ConfigError,
   databaseModel,
   emptyToUndefined,
   logModel,
@@ -11,6 +12,7 @@ import {
   serverModel,
 } from '@mauntic/platform';
 import { z } from 'zod';
+import { parseEncryptionKey } from './providers/crypto.ts';
 
 export const deliveryModel = z.object({
   /** Where recipients reach the platform: tracking pixels, click redirects, unsubscribe pages. */
@@ -36,3 +38,20 @@ export const parseDeliveryEnvironment = (env: NodeJS.ProcessEnv = process.env) =
     },
     env,
   );
+
+/**
+ * The delivery subgraph's keys in cluster mode, which has no data folder to keep generated ones
+ * in: both secrets must be given (every missing one reported at once).
+ */
+export function clusterKeys(delivery: z.infer<typeof deliveryModel>) {
+  const missing = [
+    !delivery.DELIVERY_ENCRYPTION_KEY && 'DELIVERY_ENCRYPTION_KEY: required in cluster mode',
+    !delivery.TRACKING_SECRET && 'TRACKING_SECRET: required in cluster mode',
+  ].filter((x): x is string => Boolean(x));
+  if (missing.length) throw new ConfigError(missing);
+  return {
+    publicBaseUrl: delivery.PUBLIC_BASE_URL,
+    encryptionKey: parseEncryptionKey(delivery.DELIVERY_ENCRYPTION_KEY),
+    trackingKey: Buffer.from(delivery.TRACKING_SECRET!, 'utf8'),
+  };
+}
