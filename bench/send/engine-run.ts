@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { deliveryModule } from '@mauntic/delivery';
 import { enqueueMessages } from '@mauntic/delivery/engine';
 import { createDeliveryServices } from '@mauntic/delivery/services';
-import { unwrap } from '@mauntic/kernel';
-import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import { type RequestContext, unwrap } from '@mauntic/kernel';
+import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
 import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
 import { benchOwner } from '../lib/context.ts';
 import { BENCH_DOMAIN, BENCH_FROM } from './message.ts';
@@ -65,23 +65,45 @@ ${cards}
 }
 
 export async function runEngine(options: EngineRunOptions): Promise<EngineRunResult> {
-  const sink = new URL(options.sinkUrl);
   const handle = await openDatabase({ url: databaseUrl, maxConnections: 4 });
   await runMigrations(handle, deliveryModule().migrations);
+  const keys: BenchKeys = { encryptionKey: randomBytes(32), trackingSecret: randomBytes(32).toString('base64url') };
+  const ctx = benchOwner();
+  const org = ctx.organizationId;
+  const templateId = await setUpSender(handle, keys, ctx, new URL(options.sinkUrl));
+  const audience = await seedAudience(handle, org, options.count);
+  const journalDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+  const engines = await startEngines(keys, journalDir);
+
+  const t0 = performance.now();
+  await enqueueAudience(handle, org, templateId, audience);
+  await untilSettled(handle, org, options, engines);
+  const seconds = (performance.now() - t0) / 1000;
+
+  await engines.stop();
+  await reportAndRemove(handle, org);
+  await handle.close();
+  rmSync(journalDir, { recursive: true, force: true });
+  return { requests: audience.length, seconds, processes };
+}
+
+interface BenchKeys {
+  encryptionKey: Buffer;
+  trackingSecret: string;
+}
+
+/** The bench organization's template and its SMTP provider pointing at the sink. Returns the template id. */
+async function setUpSender(handle: DatabaseHandle, keys: BenchKeys, ctx: RequestContext, sink: URL): Promise<string> {
   const logger = createLogger('bench', 'silent');
-  const encryptionKey = randomBytes(32);
-  const trackingSecret = randomBytes(32).toString('base64url');
   const services = createDeliveryServices({
     handle,
     queue: new LocalJobQueue({ logger }),
     logger,
     now: () => new Date(),
-    encryptionKey,
-    trackingKey: Buffer.from(trackingSecret, 'utf8'),
+    encryptionKey: keys.encryptionKey,
+    trackingKey: Buffer.from(keys.trackingSecret, 'utf8'),
     publicBaseUrl: PUBLIC_BASE_URL,
   });
-  const ctx = benchOwner();
-  const org = ctx.organizationId;
   const template = unwrap(
     await services.createTemplate(ctx, {
       name: 'weekly',
@@ -102,7 +124,11 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
       isDefault: true,
     }),
   );
-  // The audience: contacts as CRM's events would have put them in delivery's copy.
+  return template.id;
+}
+
+/** The audience: contacts as CRM's events would have put them in delivery's copy. */
+async function seedAudience(handle: DatabaseHandle, org: string, count: number) {
   await handle.rows(sql`
     insert into delivery.contacts (id, organization_id, email, first_name, last_name, fields)
     select gen_random_uuid(), ${org}, 'user' || i || '@' || ${BENCH_DOMAIN},
@@ -110,19 +136,27 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
       (array['Lovelace','Hopper','Turing','Dijkstra','Liskov'])[1 + (i / 8) % 5],
       jsonb_build_object('city', (array['Lyon','Porto','Gdansk','Leeds','Ghent','Turin'])[1 + (i * 7) % 6],
                          'plan', (array['free','pro','enterprise'])[1 + i % 3])
-    from generate_series(0, ${options.count - 1}) as i`);
-  const audience = await handle.rows<{ id: string; email: string }>(
+    from generate_series(0, ${count - 1}) as i`);
+  return handle.rows<{ id: string; email: string }>(
     sql`select id, email from delivery.contacts where organization_id = ${org}`,
   );
+}
 
-  const journalDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+interface Engines {
+  /** Kills engine process k with SIGKILL and starts it again under the same name. */
+  restart(k: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The engine processes (engine-process.ts), each answering `ready` before this returns. */
+async function startEngines(keys: BenchKeys, journalDir: string): Promise<Engines> {
   const script = fileURLToPath(new URL('./engine-process.ts', import.meta.url));
   const env = {
     ...process.env,
     DATABASE_URL: databaseUrl,
     ENGINE_JOURNAL_DIR: journalDir,
-    DELIVERY_ENCRYPTION_KEY: encryptionKey.toString('base64'),
-    TRACKING_SECRET: trackingSecret,
+    DELIVERY_ENCRYPTION_KEY: keys.encryptionKey.toString('base64'),
+    TRACKING_SECRET: keys.trackingSecret,
     PUBLIC_BASE_URL,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
@@ -140,7 +174,50 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
       child.stdout!.once('data', () => resolve(child));
     });
   const children = await Promise.all(Array.from({ length: processes }, (_, k) => start(k)));
+  return {
+    async restart(k) {
+      children[k]!.kill('SIGKILL');
+      await new Promise((r) => children[k]!.once('exit', r));
+      children[k] = await start(k);
+    },
+    async stop() {
+      for (const child of children) child.kill('SIGTERM');
+      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+    },
+  };
+}
 
+/** One campaign send request per contact, in transactions of 5,000. */
+async function enqueueAudience(
+  handle: DatabaseHandle,
+  org: string,
+  templateId: string,
+  audience: { id: string; email: string }[],
+) {
+  const chunk = 5_000;
+  for (let i = 0; i < audience.length; i += chunk) {
+    const slice = audience.slice(i, i + chunk);
+    await handle.db.transaction((tx) =>
+      enqueueMessages(
+        tx,
+        org,
+        slice.map((c) => ({
+          channel: 'email' as const,
+          templateId,
+          contactId: c.id,
+          address: c.email,
+          context: {},
+          idempotencyKey: `weekly:${c.id}`,
+          source: { kind: 'campaign' as const, id: 'bench', stepId: null },
+        })),
+        'bench',
+      ),
+    );
+  }
+}
+
+/** Waits until no message is queued or sending, killing engines at even points of progress. */
+async function untilSettled(handle: DatabaseHandle, org: string, options: EngineRunOptions, engines: Engines) {
   // Polled while the engines work: both lookups ride the partial indexes on queued and sending
   // messages, so watching costs the database next to nothing.
   const pending = async () =>
@@ -156,54 +233,26 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
         select (select count(*) from delivery.messages where status = 'queued' and organization_id = ${org})
              + (select count(*) from delivery.messages where status = 'sending' and organization_id = ${org}) as n`)
     )[0]!.n;
-
-  const t0 = performance.now();
-  const chunk = 5_000;
-  for (let i = 0; i < audience.length; i += chunk) {
-    const slice = audience.slice(i, i + chunk);
-    await handle.db.transaction((tx) =>
-      enqueueMessages(
-        tx,
-        org,
-        slice.map((c) => ({
-          channel: 'email' as const,
-          templateId: template.id,
-          contactId: c.id,
-          address: c.email,
-          context: {},
-          idempotencyKey: `weekly:${c.id}`,
-          source: { kind: 'campaign' as const, id: 'bench', stepId: null },
-        })),
-        'bench',
-      ),
-    );
-  }
-  // Kills at even points of progress, each of a different engine process.
+  // Each kill hits a different engine process.
   const killAt = Array.from({ length: options.kills }, (_, k) =>
     Math.floor(((k + 1) * options.count) / (options.kills + 1)),
   );
   let killed = 0;
   while (await pending()) {
     if (killed < killAt.length && (await settled()) >= killAt[killed]!) {
-      const k = killed % children.length;
-      children[k]!.kill('SIGKILL');
-      await new Promise((r) => children[k]!.once('exit', r));
-      children[k] = await start(k);
+      await engines.restart(killed % processes);
       killed++;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const seconds = (performance.now() - t0) / 1000;
+}
 
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+/** Reports any message not sent, then removes the bench organization's rows. */
+async function reportAndRemove(handle: DatabaseHandle, org: string) {
   const failed = await handle.rows<{ status: string; n: number }>(
     sql`select status, count(*)::int as n from delivery.messages where organization_id = ${org} group by status`,
   );
   if (failed.some((f) => f.status !== 'sent')) console.error('[bench send] statuses:', JSON.stringify(failed));
   for (const table of ['messages', 'outbox', 'contacts', 'templates', 'providers'])
     await handle.rows(sql`delete from ${sql.raw(`delivery.${table}`)} where organization_id = ${org}`);
-  await handle.close();
-  rmSync(journalDir, { recursive: true, force: true });
-  return { requests: audience.length, seconds, processes };
 }

@@ -2,7 +2,7 @@
 // `@mauntic/delivery/engine`, their one way in. The engine claims rows of `messages`, hands each
 // batch to the dispatcher (policy, rendering, providers) and records the outcomes with their events
 // in `outbox`; its process is configured with the context's own model (`deliveryModel`).
-import type { DatabaseHandle, Logger } from '@mauntic/platform';
+import type { DatabaseHandle } from '@mauntic/platform';
 import { createDispatcher, type DeliveryDispatcher } from './app/dispatch.ts';
 import { localOutboxStore } from './app/local-outbox.ts';
 import { createProviderDirectory } from './app/provider-directory.ts';
@@ -23,7 +23,6 @@ export {
 
 export interface DeliveryDispatcherOptions {
   handle: DatabaseHandle;
-  logger: Logger;
   /** Shared by every engine (Redis) so a provider's rate holds across processes. */
   limiter: RateLimiter;
   /** 32 bytes: opens provider credentials. */
@@ -37,7 +36,7 @@ export interface DeliveryDispatcherOptions {
 
 /** Everything the engine does to a claimed batch between the claim and the record. */
 export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): DeliveryDispatcher {
-  const { handle, logger, publicBaseUrl } = options;
+  const { handle, publicBaseUrl } = options;
   const providers = createProviderDirectory({
     handle,
     encryptionKey: options.encryptionKey,
@@ -46,5 +45,5 @@ export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): De
     ...(options.localOutbox ? { localOutbox: localOutboxStore(handle) } : {}),
   });
   const renderer = createRenderer({ trackingKey: options.trackingKey, publicBaseUrl });
-  return createDispatcher({ handle, logger, providers, renderer });
+  return createDispatcher({ handle, providers, renderer });
 }

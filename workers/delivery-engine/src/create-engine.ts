@@ -3,12 +3,7 @@
 import { createDeliveryDispatcher, type DeliveryDispatcherOptions } from '@mauntic/delivery/engine';
 import { DeliveryEngine, type EngineOptions } from './engine.ts';
 
-export interface CreateEngineOptions
-  extends DeliveryDispatcherOptions,
-    Pick<
-      EngineOptions,
-      'owner' | 'journalDir' | 'batchSize' | 'lanes' | 'sendConcurrency' | 'leaseMs' | 'pollMs' | 'now'
-    > {}
+export interface CreateEngineOptions extends DeliveryDispatcherOptions, Omit<EngineOptions, 'dispatcher'> {}
 
 export function createEngine(options: CreateEngineOptions): DeliveryEngine {
   return new DeliveryEngine({ ...options, dispatcher: createDeliveryDispatcher(options) });

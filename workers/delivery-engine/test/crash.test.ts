@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDeliveryServices } from '@mauntic/delivery/services';
 import { newId, unwrap } from '@mauntic/kernel';
-import { createLogger, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
 import { TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,88 @@ async function slowSink(replyDelayMs: number) {
   };
 }
 
+interface Keys {
+  encryptionKey: Buffer;
+  trackingSecret: string;
+}
+
+/** A new organization with a template and an SMTP provider on the sink, and `total` messages queued. */
+async function queueMessages(handle: DatabaseHandle, keys: Keys, sinkPort: number, total: number) {
+  const logger = createLogger('crash-test', 'silent');
+  const services = createDeliveryServices({
+    handle,
+    queue: new LocalJobQueue({ logger }),
+    logger,
+    now: () => new Date(),
+    encryptionKey: keys.encryptionKey,
+    trackingKey: Buffer.from(keys.trackingSecret, 'utf8'),
+    publicBaseUrl: PUBLIC_BASE_URL,
+  });
+  const ctx = newOrg();
+  const template = unwrap(
+    await services.createTemplate(ctx, {
+      name: 'crash',
+      channel: 'email',
+      category: 'transactional',
+      source: { html: '<p>Hello {{context.n}}</p><a href="https://example.com/x">x</a>', subject: 'n {{context.n}}' },
+    }),
+  );
+  unwrap(
+    await services.createProviderConfig(ctx, {
+      name: 'sink',
+      kind: 'smtp',
+      config: { host: '127.0.0.1', port: sinkPort, pool: { maxConnections: 8 } },
+      isDefault: true,
+    }),
+  );
+  for (let i = 0; i < total; i++)
+    unwrap(
+      await services.sendMessage(ctx, 'email', {
+        templateId: template.id,
+        to: `r${i}@example.com`,
+        context: { n: i },
+        idempotencyKey: `crash-${i}`,
+      }),
+    );
+  return ctx;
+}
+
+/** Starts the engine process (fixtures/engine-process.ts), always under the same name and journal. */
+function engineStarter(keys: Keys): () => Promise<ChildProcess> {
+  const owner = `crash-engine-${newId()}`;
+  const journalDir = mkdtempSync(join(tmpdir(), 'crash-journal-'));
+  const script = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
+  return () =>
+    new Promise<ChildProcess>((resolve, reject) => {
+      const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, script], {
+        env: {
+          ...process.env,
+          DATABASE_URL: testServices.databaseUrl,
+          ENGINE_OWNER: owner,
+          ENGINE_JOURNAL_DIR: journalDir,
+          DELIVERY_ENCRYPTION_KEY: keys.encryptionKey.toString('base64'),
+          TRACKING_SECRET: keys.trackingSecret,
+          PUBLIC_BASE_URL,
+          LOG_LEVEL: 'silent',
+          ENGINE_BATCH_SIZE: '50',
+          ENGINE_LANES: '2',
+          ENGINE_SEND_CONCURRENCY: '8',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      child.once('error', reject);
+      child.stdout!.once('data', () => resolve(child));
+    });
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string) {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('an engine killed with SIGKILL mid-batch', () => {
   const handlePromise = openDatabase({ url: testServices.databaseUrl, maxConnections: 4 });
   let sink: Awaited<ReturnType<typeof slowSink>>;
@@ -58,77 +140,9 @@ describe('an engine killed with SIGKILL mid-batch', () => {
   it('neither loses nor duplicates a message', async () => {
     const handle = await handlePromise;
     await runMigrations(handle, deliveryModule().migrations);
-    const logger = createLogger('crash-test', 'silent');
-    const encryptionKey = randomBytes(32);
-    const trackingSecret = randomBytes(32).toString('base64url');
-    const services = createDeliveryServices({
-      handle,
-      queue: new LocalJobQueue({ logger }),
-      logger,
-      now: () => new Date(),
-      encryptionKey,
-      trackingKey: Buffer.from(trackingSecret, 'utf8'),
-      publicBaseUrl: PUBLIC_BASE_URL,
-    });
-    const ctx = newOrg();
-    const template = unwrap(
-      await services.createTemplate(ctx, {
-        name: 'crash',
-        channel: 'email',
-        category: 'transactional',
-        source: { html: '<p>Hello {{context.n}}</p><a href="https://example.com/x">x</a>', subject: 'n {{context.n}}' },
-      }),
-    );
-    unwrap(
-      await services.createProviderConfig(ctx, {
-        name: 'sink',
-        kind: 'smtp',
-        config: { host: '127.0.0.1', port: sink.port, pool: { maxConnections: 8 } },
-        isDefault: true,
-      }),
-    );
+    const keys: Keys = { encryptionKey: randomBytes(32), trackingSecret: randomBytes(32).toString('base64url') };
     const total = 400;
-    for (let i = 0; i < total; i++)
-      unwrap(
-        await services.sendMessage(ctx, 'email', {
-          templateId: template.id,
-          to: `r${i}@example.com`,
-          context: { n: i },
-          idempotencyKey: `crash-${i}`,
-        }),
-      );
-
-    const owner = `crash-engine-${newId()}`;
-    const journalDir = mkdtempSync(join(tmpdir(), 'crash-journal-'));
-    const script = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
-    const start = () =>
-      new Promise<ChildProcess>((resolve, reject) => {
-        const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, script], {
-          env: {
-            ...process.env,
-            DATABASE_URL: testServices.databaseUrl,
-            ENGINE_OWNER: owner,
-            ENGINE_JOURNAL_DIR: journalDir,
-            DELIVERY_ENCRYPTION_KEY: encryptionKey.toString('base64'),
-            TRACKING_SECRET: trackingSecret,
-            PUBLIC_BASE_URL,
-            LOG_LEVEL: 'silent',
-            ENGINE_BATCH_SIZE: '50',
-            ENGINE_LANES: '2',
-            ENGINE_SEND_CONCURRENCY: '8',
-          },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        child.once('error', reject);
-        child.stdout!.once('data', () => resolve(child));
-      });
-    const until = async (check: () => boolean | Promise<boolean>, what: string) => {
-      const deadline = Date.now() + 60_000;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
+    const ctx = await queueMessages(handle, keys, sink.port, total);
     const pending = async () =>
       (
         await handle.rows<{ n: number }>(
@@ -136,6 +150,7 @@ describe('an engine killed with SIGKILL mid-batch', () => {
         )
       )[0]!.n;
 
+    const start = engineStarter(keys);
     let engine = await start();
     for (const at of [100, 250]) {
       // Killed while messages are in flight: some handed over and waiting for their reply.

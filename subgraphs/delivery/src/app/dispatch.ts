@@ -1,7 +1,7 @@
 // What the engine does to a claimed batch before anything leaves: one query each for templates,
 // contacts, suppressions, settings and frequency counts; then per message a decision (send, skip,
 // defer, fail) and, for sends, how to render the message and the provider to send it with.
-import type { DatabaseHandle, Logger } from '@mauntic/platform';
+import type { DatabaseHandle } from '@mauntic/platform';
 import { inArray, sql } from 'drizzle-orm';
 import { contacts, messages, settings, suppressions, templates } from '../db/schema.ts';
 import { MAX_ATTEMPTS, type QuietHours, quietHoursDecision, retryDelayMs } from '../domain/policy.ts';
@@ -34,208 +34,255 @@ interface OrgSettings {
   sender: Sender;
 }
 
+type ContactWithConsent = ContactForRender & { doNotContact: string[] };
+
 /** The From of email whose template and organization name none. */
-export const FALLBACK_SENDER = 'no-reply@localhost';
+const FALLBACK_SENDER = 'no-reply@localhost';
 
 export interface DispatcherOptions {
   handle: DatabaseHandle;
-  logger: Logger;
   providers: ProviderDirectory;
   renderer: MessageRenderer;
   /** How long a template, settings or provider read stays cached. */
   cacheMs?: number;
 }
 
+/** A value read from the database, and when (ms). */
+type Cache<V> = Map<string, { at: number; value: V }>;
+
+/** The reads a batch needs, with the templates and settings that recent batches already read. */
+interface BatchReads {
+  handle: DatabaseHandle;
+  cacheMs: number;
+  templates: Cache<TemplateRow>;
+  settings: Cache<OrgSettings>;
+}
+
+/** What a batch's decisions rest on, read with one query each. */
+interface BatchFacts {
+  templates: Map<string, TemplateRow>;
+  settings: Map<string, OrgSettings>;
+  contacts: Map<string, ContactWithConsent>;
+  /** The reason an address is suppressed, by `organization|channel|address`. */
+  suppressions: Map<string, string>;
+  /** Marketing messages each contact already got in its capped channel's period, by `contact|channel`. */
+  counts: Map<string, number>;
+  /** Capped messages this batch has let through so far, by `contact|channel`. */
+  taken: Map<string, number>;
+}
+
 export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher {
-  const { handle, providers, renderer } = options;
-  const cacheMs = options.cacheMs ?? 5000;
-  const templateCache = new Map<string, { at: number; row: TemplateRow }>();
-  const settingsCache = new Map<string, { at: number; value: OrgSettings }>();
-
-  async function loadTemplates(ids: string[], now: number): Promise<Map<string, TemplateRow>> {
-    const out = new Map<string, TemplateRow>();
-    const stale = ids.filter((id) => {
-      const hit = templateCache.get(id);
-      if (hit && now - hit.at < cacheMs) out.set(id, hit.row);
-      return !out.has(id);
-    });
-    if (stale.length) {
-      const rows = await handle.rows<TemplateRow & { compiled: Record<string, unknown> }>(sql`
-        select id, version, channel, category, compiled from ${templates} where ${inArray(templates.id, stale)}`);
-      for (const row of rows) {
-        templateCache.set(row.id, { at: now, row });
-        out.set(row.id, row);
-      }
-    }
-    return out;
-  }
-
-  async function loadSettings(orgs: string[], now: number): Promise<Map<string, OrgSettings>> {
-    const out = new Map<string, OrgSettings>();
-    const stale = orgs.filter((org) => {
-      const hit = settingsCache.get(org);
-      if (hit && now - hit.at < cacheMs) out.set(org, hit.value);
-      return !out.has(org);
-    });
-    if (stale.length) {
-      const rows = await handle.rows<{
-        organization_id: string;
-        frequency_caps: OrgSettings['frequencyCaps'];
-        quiet_hours: QuietHours | null;
-        default_from_name: string | null;
-        default_from_address: string | null;
-      }>(sql`
-        select organization_id, frequency_caps, quiet_hours, default_from_name, default_from_address
-        from ${settings} where ${inArray(settings.organizationId, stale)}`);
-      const found = new Map(rows.map((r) => [r.organization_id, r]));
-      for (const org of stale) {
-        const r = found.get(org);
-        const value = {
-          frequencyCaps: r?.frequency_caps ?? {},
-          quietHours: r?.quiet_hours ?? null,
-          sender: { name: r?.default_from_name ?? null, address: r?.default_from_address ?? FALLBACK_SENDER },
-        };
-        settingsCache.set(org, { at: now, value });
-        out.set(org, value);
-      }
-    }
-    return out;
-  }
-
-  /** The batch's contacts, each only within its message's organization; deleted ones are absent. */
-  async function loadContacts(
-    batch: MessageRow[],
-  ): Promise<Map<string, ContactForRender & { doNotContact: string[] }>> {
-    const pairs = batch.filter((r) => r.contactId).map((r) => ({ o: r.organizationId, c: r.contactId }));
-    if (!pairs.length) return new Map();
-    const rows = await handle.rows<{
-      id: string;
-      email: string | null;
-      phone: string | null;
-      first_name: string | null;
-      last_name: string | null;
-      locale: string | null;
-      timezone: string | null;
-      fields: Record<string, unknown>;
-      do_not_contact: string[];
-    }>(sql`
-      select k.id, k.email, k.phone, k.first_name, k.last_name, k.locale, k.timezone, k.fields, k.do_not_contact
-      from ${contacts} k
-      join (select distinct * from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as q(o uuid, c uuid)) q
-        on k.id = q.c and k.organization_id = q.o
-      where k.deleted_at is null`);
-    return new Map(
-      rows.map((r) => [
-        r.id,
-        {
-          id: r.id,
-          email: r.email,
-          phone: r.phone,
-          firstName: r.first_name,
-          lastName: r.last_name,
-          locale: r.locale,
-          timezone: r.timezone,
-          fields: r.fields,
-          doNotContact: r.do_not_contact,
-        },
-      ]),
-    );
-  }
-
-  async function loadSuppressions(rows: MessageRow[]): Promise<Map<string, string>> {
-    const addressed = rows.filter((r) => r.channel === 'email' || r.channel === 'sms');
-    if (!addressed.length) return new Map();
-    const found = await handle.rows<{ organization_id: string; channel: string; address: string; reason: string }>(sql`
-      select s.organization_id, s.channel, s.address, s.reason
-      from ${suppressions} s
-      join jsonb_to_recordset(${JSON.stringify(addressed.map((r) => ({ o: r.organizationId, c: r.channel, a: r.address.toLowerCase() })))}::jsonb)
-        as q(o uuid, c text, a text)
-        on s.organization_id = q.o and s.channel = q.c and s.address = q.a`);
-    return new Map(found.map((s) => [`${s.organization_id}|${s.channel}|${s.address}`, s.reason]));
-  }
-
-  /** Marketing messages each contact already got within each capped channel's period. */
-  async function loadCounts(rows: MessageRow[], orgSettings: Map<string, OrgSettings>): Promise<Map<string, number>> {
-    const asks = rows.filter((r) => r.contactId && orgSettings.get(r.organizationId)?.frequencyCaps[r.channel]);
-    if (!asks.length) return new Map();
-    const q = asks.map((r) => ({
-      c: r.contactId,
-      ch: r.channel,
-      s: orgSettings.get(r.organizationId)!.frequencyCaps[r.channel]!.periodSeconds,
-    }));
-    const counts = await handle.rows<{ contact_id: string; channel: string; n: number }>(sql`
-      select q.c as contact_id, q.ch as channel, count(m.id)::int as n
-      from (select distinct * from jsonb_to_recordset(${JSON.stringify(q)}::jsonb) as x(c uuid, ch text, s int)) q
-      join ${messages} m on m.contact_id = q.c and m.channel = q.ch
-        and m.sent_at > now() - make_interval(secs => q.s) and m.source_kind <> 'transactional'
-      group by q.c, q.ch`);
-    return new Map(counts.map((c) => [`${c.contact_id}|${c.channel}`, c.n]));
-  }
-
+  const { providers, renderer } = options;
+  const reads: BatchReads = {
+    handle: options.handle,
+    cacheMs: options.cacheMs ?? 5000,
+    templates: new Map(),
+    settings: new Map(),
+  };
   return {
     async prepare(rows, now) {
-      const at = now.getTime();
-      const [tpl, orgSettings, people, suppressed] = await Promise.all([
-        loadTemplates([...new Set(rows.map((r) => r.templateId).filter((id): id is string => Boolean(id)))], at),
-        loadSettings([...new Set(rows.map((r) => r.organizationId))], at),
-        loadContacts(rows),
-        loadSuppressions(rows),
-      ]);
-      const counts = await loadCounts(rows, orgSettings);
-      const taken = new Map<string, number>();
-      const items: PreparedItem[] = [];
-      for (const row of rows) {
-        const template = row.templateId ? tpl.get(row.templateId) : undefined;
-        if (!template) {
-          items.push({ kind: 'fail', row, reason: 'render_error: the template was deleted' });
-          continue;
-        }
-        const marketing = template.category !== 'transactional';
-        const contact = row.contactId ? people.get(row.contactId) : undefined;
-        if (row.contactId && !contact) {
-          items.push({ kind: 'skip', row, reason: 'do_not_contact: the contact was deleted' });
-          continue;
-        }
-        const suppression = suppressed.get(`${row.organizationId}|${row.channel}|${row.address.toLowerCase()}`);
-        if (suppression && (marketing || suppression !== 'unsubscribe')) {
-          items.push({ kind: 'skip', row, reason: `suppressed: ${suppression}` });
-          continue;
-        }
-        if (marketing && contact?.doNotContact.includes(row.channel)) {
-          items.push({ kind: 'skip', row, reason: 'do_not_contact' });
-          continue;
-        }
-        const policy = orgSettings.get(row.organizationId)!;
-        if (marketing && row.sourceKind !== 'transactional') {
-          const cap = policy.frequencyCaps[row.channel];
-          if (cap && row.contactId) {
-            const key = `${row.contactId}|${row.channel}`;
-            const already = (counts.get(key) ?? 0) + (taken.get(key) ?? 0);
-            if (already >= cap.max) {
-              items.push({ kind: 'skip', row, reason: `frequency_cap: ${cap.max} per ${cap.periodSeconds} s` });
-              continue;
-            }
-            taken.set(key, (taken.get(key) ?? 0) + 1);
-          }
-          const quiet = quietHoursDecision(now, contact?.timezone ?? null, policy.quietHours);
-          if (quiet === 'drop') {
-            items.push({ kind: 'skip', row, reason: 'quiet_hours' });
-            continue;
-          }
-          if (quiet instanceof Date) {
-            items.push({ kind: 'defer', row, until: quiet });
-            continue;
-          }
-        }
-        // Rendered when it is sent, not here: a batch of rendered pages held through the send
-        // phase outlived the young generation, and copying them doubled the engine's GC time.
-        const render = () => renderer.render(row, template, contact ?? null, marketing, policy.sender);
-        items.push({ kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, render, onHandedOver, now) });
-      }
-      return items;
+      const facts = await readBatchFacts(reads, rows, now.getTime());
+      return rows.map((row) => prepareOne(row, facts, now, renderer, providers));
     },
     close: () => providers.close(),
   };
+}
+
+/** The templates, settings, contacts, suppressions and frequency counts of a batch. */
+async function readBatchFacts(reads: BatchReads, rows: MessageRow[], at: number): Promise<BatchFacts> {
+  const [templates, settings, contacts, suppressions] = await Promise.all([
+    loadTemplates(reads, [...new Set(rows.map((r) => r.templateId).filter((id): id is string => Boolean(id)))], at),
+    loadSettings(reads, [...new Set(rows.map((r) => r.organizationId))], at),
+    loadContacts(reads.handle, rows),
+    loadSuppressions(reads.handle, rows),
+  ]);
+  const counts = await loadCounts(reads.handle, rows, settings);
+  return { templates, settings, contacts, suppressions, counts, taken: new Map() };
+}
+
+/** One message's decision: fail, skip, defer, or send (rendered when it is sent). */
+function prepareOne(
+  row: MessageRow,
+  facts: BatchFacts,
+  now: Date,
+  renderer: MessageRenderer,
+  providers: ProviderDirectory,
+): PreparedItem {
+  const template = row.templateId ? facts.templates.get(row.templateId) : undefined;
+  if (!template) return { kind: 'fail', row, reason: 'render_error: the template was deleted' };
+  const marketing = template.category !== 'transactional';
+  const contact = row.contactId ? facts.contacts.get(row.contactId) : undefined;
+  if (row.contactId && !contact) return { kind: 'skip', row, reason: 'do_not_contact: the contact was deleted' };
+  const refusal = consentRefusal(row, contact, marketing, facts.suppressions);
+  if (refusal) return { kind: 'skip', row, reason: refusal };
+  const policy = facts.settings.get(row.organizationId)!;
+  if (marketing && row.sourceKind !== 'transactional') {
+    const held = campaignHold(row, contact, policy, facts, now);
+    if (held) return held;
+  }
+  // Rendered when it is sent, not here: a batch of rendered pages held through the send
+  // phase outlived the young generation, and copying them doubled the engine's GC time.
+  const render = () => renderer.render(row, template, contact ?? null, marketing, policy.sender);
+  return { kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, render, onHandedOver, now) };
+}
+
+/** Why the recipient must not get this message: a suppression, or do-not-contact for marketing. */
+function consentRefusal(
+  row: MessageRow,
+  contact: ContactWithConsent | undefined,
+  marketing: boolean,
+  suppressions: Map<string, string>,
+): string | null {
+  const suppression = suppressions.get(`${row.organizationId}|${row.channel}|${row.address.toLowerCase()}`);
+  // An unsubscribe stops marketing only; bounces and complaints stop everything.
+  if (suppression && (marketing || suppression !== 'unsubscribe')) return `suppressed: ${suppression}`;
+  if (marketing && contact?.doNotContact.includes(row.channel)) return 'do_not_contact';
+  return null;
+}
+
+/** A campaign message held back by its organization's frequency cap or quiet hours, else null. */
+function campaignHold(
+  row: MessageRow,
+  contact: ContactWithConsent | undefined,
+  policy: OrgSettings,
+  facts: BatchFacts,
+  now: Date,
+): PreparedItem | null {
+  const cap = policy.frequencyCaps[row.channel];
+  if (cap && row.contactId) {
+    const key = `${row.contactId}|${row.channel}`;
+    const already = (facts.counts.get(key) ?? 0) + (facts.taken.get(key) ?? 0);
+    if (already >= cap.max)
+      return { kind: 'skip', row, reason: `frequency_cap: ${cap.max} per ${cap.periodSeconds} s` };
+    facts.taken.set(key, (facts.taken.get(key) ?? 0) + 1);
+  }
+  const quiet = quietHoursDecision(now, contact?.timezone ?? null, policy.quietHours);
+  if (quiet === 'drop') return { kind: 'skip', row, reason: 'quiet_hours' };
+  if (quiet instanceof Date) return { kind: 'defer', row, until: quiet };
+  return null;
+}
+
+/** Puts the still-fresh cached values of `keys` in `out`; returns the keys to read again. */
+function fromCache<V>(cache: Cache<V>, cacheMs: number, keys: string[], now: number, out: Map<string, V>): string[] {
+  return keys.filter((key) => {
+    const hit = cache.get(key);
+    if (hit && now - hit.at < cacheMs) out.set(key, hit.value);
+    return !out.has(key);
+  });
+}
+
+async function loadTemplates(reads: BatchReads, ids: string[], now: number): Promise<Map<string, TemplateRow>> {
+  const out = new Map<string, TemplateRow>();
+  const stale = fromCache(reads.templates, reads.cacheMs, ids, now, out);
+  if (stale.length) {
+    const rows = await reads.handle.rows<TemplateRow & { compiled: Record<string, unknown> }>(sql`
+      select id, version, channel, category, compiled from ${templates} where ${inArray(templates.id, stale)}`);
+    for (const row of rows) {
+      reads.templates.set(row.id, { at: now, value: row });
+      out.set(row.id, row);
+    }
+  }
+  return out;
+}
+
+async function loadSettings(reads: BatchReads, orgs: string[], now: number): Promise<Map<string, OrgSettings>> {
+  const out = new Map<string, OrgSettings>();
+  const stale = fromCache(reads.settings, reads.cacheMs, orgs, now, out);
+  if (stale.length) {
+    const rows = await reads.handle.rows<{
+      organization_id: string;
+      frequency_caps: OrgSettings['frequencyCaps'];
+      quiet_hours: QuietHours | null;
+      default_from_name: string | null;
+      default_from_address: string | null;
+    }>(sql`
+      select organization_id, frequency_caps, quiet_hours, default_from_name, default_from_address
+      from ${settings} where ${inArray(settings.organizationId, stale)}`);
+    const found = new Map(rows.map((r) => [r.organization_id, r]));
+    for (const org of stale) {
+      const r = found.get(org);
+      const value = {
+        frequencyCaps: r?.frequency_caps ?? {},
+        quietHours: r?.quiet_hours ?? null,
+        sender: { name: r?.default_from_name ?? null, address: r?.default_from_address ?? FALLBACK_SENDER },
+      };
+      reads.settings.set(org, { at: now, value });
+      out.set(org, value);
+    }
+  }
+  return out;
+}
+
+/** The batch's contacts, each only within its message's organization; deleted ones are absent. */
+async function loadContacts(handle: DatabaseHandle, batch: MessageRow[]): Promise<Map<string, ContactWithConsent>> {
+  const pairs = batch.filter((r) => r.contactId).map((r) => ({ o: r.organizationId, c: r.contactId }));
+  if (!pairs.length) return new Map();
+  const rows = await handle.rows<{
+    id: string;
+    email: string | null;
+    phone: string | null;
+    first_name: string | null;
+    last_name: string | null;
+    locale: string | null;
+    timezone: string | null;
+    fields: Record<string, unknown>;
+    do_not_contact: string[];
+  }>(sql`
+    select k.id, k.email, k.phone, k.first_name, k.last_name, k.locale, k.timezone, k.fields, k.do_not_contact
+    from ${contacts} k
+    join (select distinct * from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as q(o uuid, c uuid)) q
+      on k.id = q.c and k.organization_id = q.o
+    where k.deleted_at is null`);
+  return new Map(
+    rows.map((r) => [
+      r.id,
+      {
+        id: r.id,
+        email: r.email,
+        phone: r.phone,
+        firstName: r.first_name,
+        lastName: r.last_name,
+        locale: r.locale,
+        timezone: r.timezone,
+        fields: r.fields,
+        doNotContact: r.do_not_contact,
+      },
+    ]),
+  );
+}
+
+async function loadSuppressions(handle: DatabaseHandle, rows: MessageRow[]): Promise<Map<string, string>> {
+  const addressed = rows.filter((r) => r.channel === 'email' || r.channel === 'sms');
+  if (!addressed.length) return new Map();
+  const found = await handle.rows<{ organization_id: string; channel: string; address: string; reason: string }>(sql`
+    select s.organization_id, s.channel, s.address, s.reason
+    from ${suppressions} s
+    join jsonb_to_recordset(${JSON.stringify(addressed.map((r) => ({ o: r.organizationId, c: r.channel, a: r.address.toLowerCase() })))}::jsonb)
+      as q(o uuid, c text, a text)
+      on s.organization_id = q.o and s.channel = q.c and s.address = q.a`);
+  return new Map(found.map((s) => [`${s.organization_id}|${s.channel}|${s.address}`, s.reason]));
+}
+
+/** Marketing messages each contact already got within each capped channel's period. */
+async function loadCounts(
+  handle: DatabaseHandle,
+  rows: MessageRow[],
+  orgSettings: Map<string, OrgSettings>,
+): Promise<Map<string, number>> {
+  const asks = rows.filter((r) => r.contactId && orgSettings.get(r.organizationId)?.frequencyCaps[r.channel]);
+  if (!asks.length) return new Map();
+  const q = asks.map((r) => ({
+    c: r.contactId,
+    ch: r.channel,
+    s: orgSettings.get(r.organizationId)!.frequencyCaps[r.channel]!.periodSeconds,
+  }));
+  const counts = await handle.rows<{ contact_id: string; channel: string; n: number }>(sql`
+    select q.c as contact_id, q.ch as channel, count(m.id)::int as n
+    from (select distinct * from jsonb_to_recordset(${JSON.stringify(q)}::jsonb) as x(c uuid, ch text, s int)) q
+    join ${messages} m on m.contact_id = q.c and m.channel = q.ch
+      and m.sent_at > now() - make_interval(secs => q.s) and m.source_kind <> 'transactional'
+    group by q.c, q.ch`);
+  return new Map(counts.map((c) => [`${c.contact_id}|${c.channel}`, c.n]));
 }
 
 async function sendWith(

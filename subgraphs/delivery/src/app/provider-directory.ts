@@ -56,7 +56,7 @@ export interface ProviderDirectoryOptions {
 }
 
 /** Builds one provider row's adapter, credentials decrypted and bound to the row. */
-export function buildProvider(
+function buildProvider(
   row: ProviderRow,
   key: Buffer,
   deps: { localOutbox?: OutboxStore; publicBaseUrl?: string },
@@ -86,83 +86,44 @@ export function buildProvider(
   };
 }
 
+/** What one organization and channel resolved to, and the adapters to close when its rows change. */
+interface CacheEntry {
+  at: number;
+  /** The rows' ids and update times: a change means the adapters are rebuilt. */
+  stamp: string;
+  resolved: ResolvedProvider | null;
+  adapters: Provider[];
+}
+
 export function createProviderDirectory(options: ProviderDirectoryOptions): ProviderDirectory {
   const cacheMs = options.cacheMs ?? 5000;
-  const cache = new Map<
-    string,
-    { at: number; stamp: string; resolved: ResolvedProvider | null; adapters: Provider[] }
-  >();
-  let localOutbox: Provider<OutboundMessage> | undefined;
-
-  async function rowsFor(organizationId: string, channel: string): Promise<ProviderRow[]> {
-    return options.handle.rows<ProviderRow>(sql`
-      select p.id, p.organization_id, p.kind, p.settings, p.secrets, p.rate_per_second, p.failover_provider_id, p.updated_at::text
-      from ${providers} p
-      where p.organization_id = ${organizationId} and p.channel = ${channel} and p.is_default
-      union all
-      select f.id, f.organization_id, f.kind, f.settings, f.secrets, f.rate_per_second, f.failover_provider_id, f.updated_at::text
-      from ${providers} p join ${providers} f on f.id = p.failover_provider_id and f.organization_id = p.organization_id
-      where p.organization_id = ${organizationId} and p.channel = ${channel} and p.is_default`);
-  }
-
-  function limited(row: ProviderRow, adapter: Provider<OutboundMessage>): Provider<OutboundMessage> {
-    if (!row.rate_per_second) return adapter;
-    return withRateLimit(adapter, options.limiter, {
-      key: `provider:${row.id}`,
-      ratePerSecond: row.rate_per_second,
-      burst: Math.max(1, row.rate_per_second),
-    });
-  }
-
-  function resolve(rows: ProviderRow[], adapters: Provider[]): ResolvedProvider | null {
-    const [primaryRow, failoverRow] = rows;
-    if (!primaryRow) return null;
-    const primary = buildProvider(primaryRow, options.encryptionKey, options);
-    adapters.push(primary);
-    let sender = limited(primaryRow, primary);
-    let secondaryId: string | null = null;
-    if (failoverRow && failoverRow.id !== primaryRow.id) {
-      const secondary = buildProvider(failoverRow, options.encryptionKey, options);
-      adapters.push(secondary);
-      sender = withFailover(sender, limited(failoverRow, secondary));
-      secondaryId = failoverRow.id;
-    }
-    return {
-      providerId: primaryRow.id,
-      async send(message, onHandedOver) {
-        const result = await sender.send(message, { onHandedOver });
-        return {
-          providerId: result.failedOver && secondaryId ? secondaryId : primaryRow.id,
-          providerMessageId: result.providerMessageId,
-        };
-      },
-    };
-  }
-
+  const cache = new Map<string, CacheEntry>();
   /** Lookups in progress, so concurrent sends of one batch build one adapter, not one each. */
   const loading = new Map<string, Promise<ResolvedProvider | null>>();
+  const fallback = localOutboxFallback(options.localOutbox);
 
+  /** Reads the rows again; the adapters built for them stay while the rows are unchanged. */
   async function load(key: string, organizationId: string, channel: string): Promise<ResolvedProvider | null> {
     const now = Date.now();
     const hit = cache.get(key);
-    const rows = await rowsFor(organizationId, channel);
+    const rows = await defaultProviderRows(options.handle, organizationId, channel);
     const stamp = rows.map((r) => `${r.id}@${r.updated_at}`).join(',');
     if (hit && hit.stamp === stamp) {
       hit.at = now;
-      return hit.resolved ?? fallback(channel);
+      return hit.resolved ?? fallback.forChannel(channel);
     }
     if (hit) await Promise.all(hit.adapters.map((a) => a.close()));
     const adapters: Provider[] = [];
-    const resolved = resolve(rows, adapters);
+    const resolved = resolveProvider(rows, adapters, options);
     cache.set(key, { at: now, stamp, resolved, adapters });
-    return resolved ?? fallback(channel);
+    return resolved ?? fallback.forChannel(channel);
   }
 
   return {
     providerFor(organizationId, channel) {
       const key = `${organizationId}|${channel}`;
       const hit = cache.get(key);
-      if (hit && Date.now() - hit.at < cacheMs) return Promise.resolve(hit.resolved ?? fallback(channel));
+      if (hit && Date.now() - hit.at < cacheMs) return Promise.resolve(hit.resolved ?? fallback.forChannel(channel));
       let pending = loading.get(key);
       if (!pending) {
         pending = load(key, organizationId, channel).finally(() => loading.delete(key));
@@ -173,20 +134,86 @@ export function createProviderDirectory(options: ProviderDirectoryOptions): Prov
     async close() {
       for (const entry of cache.values()) await Promise.all(entry.adapters.map((a) => a.close()));
       cache.clear();
-      await localOutbox?.close();
+      await fallback.close();
     },
   };
+}
 
-  function fallback(channel: string): ResolvedProvider | null {
-    if (channel !== 'email' || !options.localOutbox) return null;
-    localOutbox ??= createProvider('local_outbox', {}, {}, { outboxStore: options.localOutbox });
-    const adapter = localOutbox;
-    return {
-      providerId: null,
-      async send(message, onHandedOver) {
-        const result = await adapter.send(message, { onHandedOver });
-        return { providerId: null, providerMessageId: result.providerMessageId };
-      },
-    };
+/** An organization's default provider on a channel, then its failover provider. */
+function defaultProviderRows(handle: DatabaseHandle, organizationId: string, channel: string): Promise<ProviderRow[]> {
+  return handle.rows<ProviderRow>(sql`
+    select p.id, p.organization_id, p.kind, p.settings, p.secrets, p.rate_per_second, p.failover_provider_id, p.updated_at::text
+    from ${providers} p
+    where p.organization_id = ${organizationId} and p.channel = ${channel} and p.is_default
+    union all
+    select f.id, f.organization_id, f.kind, f.settings, f.secrets, f.rate_per_second, f.failover_provider_id, f.updated_at::text
+    from ${providers} p join ${providers} f on f.id = p.failover_provider_id and f.organization_id = p.organization_id
+    where p.organization_id = ${organizationId} and p.channel = ${channel} and p.is_default`);
+}
+
+/** The primary's adapter, within its rate, failing over to the secondary's; adds both to `adapters`. */
+function resolveProvider(
+  rows: ProviderRow[],
+  adapters: Provider[],
+  options: ProviderDirectoryOptions,
+): ResolvedProvider | null {
+  const [primaryRow, failoverRow] = rows;
+  if (!primaryRow) return null;
+  const primary = buildProvider(primaryRow, options.encryptionKey, options);
+  adapters.push(primary);
+  let sender = limited(primaryRow, primary, options.limiter);
+  let secondaryId: string | null = null;
+  if (failoverRow && failoverRow.id !== primaryRow.id) {
+    const secondary = buildProvider(failoverRow, options.encryptionKey, options);
+    adapters.push(secondary);
+    sender = withFailover(sender, limited(failoverRow, secondary, options.limiter));
+    secondaryId = failoverRow.id;
   }
+  return {
+    providerId: primaryRow.id,
+    async send(message, onHandedOver) {
+      const result = await sender.send(message, { onHandedOver });
+      return {
+        providerId: result.failedOver && secondaryId ? secondaryId : primaryRow.id,
+        providerMessageId: result.providerMessageId,
+      };
+    },
+  };
+}
+
+function limited(
+  row: ProviderRow,
+  adapter: Provider<OutboundMessage>,
+  limiter: RateLimiter,
+): Provider<OutboundMessage> {
+  if (!row.rate_per_second) return adapter;
+  return withRateLimit(adapter, limiter, {
+    key: `provider:${row.id}`,
+    ratePerSecond: row.rate_per_second,
+    burst: Math.max(1, row.rate_per_second),
+  });
+}
+
+/**
+ * Embedded mode's answer for email when an organization has no provider: the local outbox, one
+ * adapter built on first use. Without an outbox store there is no fallback.
+ */
+function localOutboxFallback(store: OutboxStore | undefined) {
+  let adapter: Provider<OutboundMessage> | undefined;
+  const outbox: ResolvedProvider | null = store
+    ? {
+        providerId: null,
+        async send(message, onHandedOver) {
+          adapter ??= createProvider('local_outbox', {}, {}, { outboxStore: store });
+          const result = await adapter.send(message, { onHandedOver });
+          return { providerId: null, providerMessageId: result.providerMessageId };
+        },
+      }
+    : null;
+  return {
+    forChannel: (channel: string) => (channel === 'email' ? outbox : null),
+    close: async () => {
+      await adapter?.close();
+    },
+  };
 }
