@@ -1,10 +1,11 @@
 // What contacts did: CRM's own changes and behaviour (custom events; opens and clicks from
 // delivery; form submissions and page visits from content). The timeline reads it, and
 // behavioural segment conditions filter on it.
-import { authorize, fail, NotFoundError, newId, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
+import { authorize, fail, NotFoundError, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
 import type { Executor } from '@mauntic/platform';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { type NewActivity, recordOwnActivity } from '../db/activities.ts';
 import { activities, contacts } from '../db/schema.ts';
 import type { CrmDeps } from './deps.ts';
 import { applyPointRules, type TriggerOccurrence } from './point-rules.ts';
@@ -14,28 +15,6 @@ export type ActivityRow = typeof activities.$inferSelect;
 
 /** Behaviour (not bookkeeping) moves lastActiveAt. */
 const BEHAVIOUR = /^(email\.(opened|clicked)|form\.submitted|page\.visited|event)$/;
-
-export interface NewActivity {
-  organizationId: string;
-  contactId: string;
-  type: string;
-  subject?: string | null;
-  properties?: Record<string, unknown>;
-  occurredAt?: Date;
-}
-
-/** Records CRM's own changes for the timeline (no segment work: the change itself did that). */
-export async function recordOwnActivity(tx: Executor, activity: NewActivity): Promise<void> {
-  await tx.insert(activities).values({
-    id: newId(),
-    organizationId: activity.organizationId,
-    contactId: activity.contactId,
-    type: activity.type,
-    subject: activity.subject ?? null,
-    properties: activity.properties ?? {},
-    occurredAt: activity.occurredAt ?? new Date(),
-  });
-}
 
 /**
  * Records behaviour, moves lastActiveAt, applies the point rules for `trigger` and re-evaluates

@@ -15,8 +15,8 @@ import {
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { recordOwnActivity } from '../db/activities.ts';
 import { contacts, doNotContact, outbox, stages } from '../db/schema.ts';
-import { recordOwnActivity } from './activities.ts';
 import { normalizeTag } from './contact-values.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';

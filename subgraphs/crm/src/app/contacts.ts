@@ -15,10 +15,10 @@ import {
 } from '@mauntic/kernel';
 import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
+import { recordOwnActivity } from '../db/activities.ts';
 import { activities, contacts, outbox, stages } from '../db/schema.ts';
 import { ContactEmailTakenError } from '../domain/errors.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
-import { recordOwnActivity } from './activities.ts';
 import { type ContactInput, type ContactValues, checkContactInput } from './contact-values.ts';
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionRows, toDefinition } from './fields.ts';

@@ -5,8 +5,9 @@
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Subscription } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
+import type { NewActivity } from '../db/activities.ts';
 import { contacts, processedEvents } from '../db/schema.ts';
-import { type NewActivity, recordBehaviour } from './activities.ts';
+import { recordBehaviour } from './activities.ts';
 import type { CrmDeps } from './deps.ts';
 
 export const CONTENT_CONSUMER = 'crm-content';

@@ -5,8 +5,9 @@
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Executor, type Subscription } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
+import { recordOwnActivity } from '../db/activities.ts';
 import { contacts, processedEvents } from '../db/schema.ts';
-import { recordBehaviour, recordOwnActivity } from './activities.ts';
+import { recordBehaviour } from './activities.ts';
 import { setDoNotContactInTx } from './contact-attributes.ts';
 import type { CrmDeps } from './deps.ts';
 import { applyPointRules } from './point-rules.ts';

@@ -6,6 +6,7 @@ import { authorize, catalogue, createEvent, fail, NotFoundError, ok, type Reques
 import { appendEvents } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { recordOwnActivity } from '../db/activities.ts';
 import {
   activities,
   contactCompanies,
@@ -16,7 +17,6 @@ import {
   segmentMembers,
   segments,
 } from '../db/schema.ts';
-import { recordOwnActivity } from './activities.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';

@@ -2,8 +2,8 @@
 import { authorize, fail, NotFoundError, newId, ok, type RequestContext } from '@mauntic/kernel';
 import { and, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { recordOwnActivity } from '../db/activities.ts';
 import { contacts, notes } from '../db/schema.ts';
-import { recordOwnActivity } from './activities.ts';
 import type { CrmDeps } from './deps.ts';
 
 export type NoteRow = typeof notes.$inferSelect;

@@ -17,8 +17,8 @@ import {
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { recordOwnActivity } from '../db/activities.ts';
 import { activities, contacts, outbox, pointRules } from '../db/schema.ts';
-import { recordOwnActivity } from './activities.ts';
 import type { CrmDeps } from './deps.ts';
 
 export type PointRuleRow = typeof pointRules.$inferSelect;
