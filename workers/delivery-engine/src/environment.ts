@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { deliveryModel, parseEncryptionKey } from '@mauntic/delivery/engine';
 import {
   busModel,
+  ConfigError,
   databaseModel,
   logModel,
   parseEnvironment,
@@ -25,8 +26,12 @@ export const engineModel = z.object({
   ENGINE_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
 });
 
-export const parseEngineEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
-  parseEnvironment(
+/**
+ * The worker's variables. It runs in cluster mode only (embedded mode builds its engine in-process),
+ * so the database, Kafka, Redis and both keys are required; all that is missing is reported at once.
+ */
+export function parseEngineEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  const config = parseEnvironment(
     {
       server: serverModel(4103),
       log: logModel,
@@ -38,6 +43,16 @@ export const parseEngineEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
     },
     env,
   );
+  const missing = [
+    !config.db.DATABASE_URL && 'DATABASE_URL: required in cluster mode',
+    !config.bus.KAFKA_BROKERS?.length && 'KAFKA_BROKERS: required in cluster mode',
+    !config.queue.REDIS_URL && 'REDIS_URL: required in cluster mode',
+    !config.delivery.DELIVERY_ENCRYPTION_KEY && 'DELIVERY_ENCRYPTION_KEY: required in cluster mode',
+    !config.delivery.TRACKING_SECRET && 'TRACKING_SECRET: required in cluster mode',
+  ].filter((x): x is string => Boolean(x));
+  if (missing.length) throw new ConfigError(missing);
+  return config;
+}
 
 /** What the dispatcher opens credentials and signs links with, and where links point. */
 export const deliveryKeys = (delivery: z.infer<typeof deliveryModel>) => ({

@@ -1,30 +1,13 @@
 // The delivery engine as its own process (cluster mode): config -> clients -> engine -> health
 // and metrics -> shutdown.
 import { createRedisRateLimiter } from '@mauntic/delivery/engine';
-import {
-  ConfigError,
-  createBus,
-  createLogger,
-  openDatabaseFromEnv,
-  runMain,
-  Shutdown,
-  startHttpServer,
-} from '@mauntic/platform';
+import { createBus, createLogger, openDatabaseFromEnv, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
 import { Redis } from 'ioredis';
 import { createEngine } from './create-engine.ts';
 import { deliveryKeys, engineSettings, parseEngineEnvironment } from './environment.ts';
 
 runMain(async () => {
   const env = parseEngineEnvironment();
-  const missing = [
-    !env.db.DATABASE_URL && 'DATABASE_URL: required in cluster mode',
-    !env.bus.KAFKA_BROKERS?.length && 'KAFKA_BROKERS: required in cluster mode',
-    !env.queue.REDIS_URL && 'REDIS_URL: required in cluster mode',
-    !env.delivery.DELIVERY_ENCRYPTION_KEY && 'DELIVERY_ENCRYPTION_KEY: required in cluster mode',
-    !env.delivery.TRACKING_SECRET && 'TRACKING_SECRET: required in cluster mode',
-  ].filter((x): x is string => Boolean(x));
-  if (missing.length) throw new ConfigError(missing);
-
   const logger = createLogger('delivery-engine', env.log.LOG_LEVEL);
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
   const handle = await openDatabaseFromEnv(env.db, 'delivery-engine');
