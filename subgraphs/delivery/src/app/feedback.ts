@@ -7,7 +7,7 @@ import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, desc, eq, gt, sql } from 'drizzle-orm';
 import { messageEvents, messages, outbox } from '../db/schema.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from '../domain/policy.ts';
-import type { Feedback } from '../inbound/feedback.ts';
+import type { BounceType, Feedback } from '../inbound/feedback.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { type MessageRow, messageFacts } from './send.ts';
 import { suppressInTx } from './suppressions.ts';
@@ -74,85 +74,121 @@ export async function applyFeedback(
   return deps.handle.db.transaction(async (tx) => {
     const message = await findMessage(tx, feedback, scope, now);
     if (!message) return 'unknown_message';
-    const org = message.organizationId;
-    const facts = messageFacts(message);
-    const base = { organizationId: org, subjectId: message.contactId ?? message.id, correlationId: message.id };
-    const events: EventEnvelope[] = [];
-    const channel = message.channel === 'sms' ? 'sms' : 'email';
-    const suppressible = message.channel === 'email' || message.channel === 'sms';
-    const detail = feedback.kind === 'bounce' ? [feedback.status, feedback.diagnostic].filter(Boolean).join(' ') : null;
-
-    await tx.insert(messageEvents).values({
-      organizationId: org,
-      messageId: message.id,
-      type: feedback.kind === 'bounce' ? `bounce.${feedback.bounceType}` : feedback.kind,
-      detail: detail || (feedback.kind === 'complaint' ? feedback.feedbackType : scope.source),
-      occurredAt: now,
-    });
-
-    switch (feedback.kind) {
-      case 'bounce': {
-        if (feedback.bounceType === 'delayed') break;
-        const hard = feedback.bounceType === 'hard';
-        if (hard && suppressible)
-          await suppressInTx(tx, org, {
-            channel,
-            address: message.address,
-            reason: 'hard_bounce',
-            source: scope.source,
-          });
-        const retry = !hard && message.attempts < MAX_ATTEMPTS;
-        await tx
-          .update(messages)
-          .set(
-            retry
-              ? { status: 'queued', notBefore: new Date(now.getTime() + retryDelayMs(message.attempts)), error: detail }
-              : { status: 'bounced', bouncedAt: now, error: detail },
-          )
-          .where(eq(messages.id, message.id));
-        events.push(
-          createEvent(catalogue.delivery.messageBounced, {
-            ...base,
-            data: { ...facts, bounceType: hard ? 'hard' : 'soft', reason: (detail || 'bounced').slice(0, 1000) },
-          }),
-        );
-        break;
-      }
-      case 'complaint':
-        if (suppressible)
-          await suppressInTx(tx, org, { channel, address: message.address, reason: 'complaint', source: scope.source });
-        await tx.update(messages).set({ status: 'complained', complainedAt: now }).where(eq(messages.id, message.id));
-        events.push(
-          createEvent(catalogue.delivery.messageComplained, {
-            ...base,
-            data: { ...facts, feedbackType: feedback.feedbackType.slice(0, 100) },
-          }),
-        );
-        break;
-      case 'delivered':
-        await tx
-          .update(messages)
-          .set({
-            deliveredAt: now,
-            status: sql`case when ${messages.status} = 'sent' then 'delivered' else ${messages.status} end`,
-          })
-          .where(eq(messages.id, message.id));
-        events.push(createEvent(catalogue.delivery.messageDelivered, { ...base, data: facts }));
-        break;
-      case 'unsubscribe':
-        if (suppressible)
-          await suppressInTx(tx, org, {
-            channel,
-            address: message.address,
-            reason: 'unsubscribe',
-            source: scope.source,
-          });
-        events.push(
-          createEvent(catalogue.delivery.messageUnsubscribed, { ...base, data: { ...facts, oneClick: false } }),
-        );
-        break;
-    }
-    await appendEvents(tx, outbox, events);
+    const report: Report = { tx, message, source: scope.source, now, detail: detailOf(feedback) };
+    await recordReport(report, feedback);
+    const event = await applyReport(report, feedback);
+    if (event) await appendEvents(tx, outbox, [event]);
     return 'applied';
+  });
+}
+
+/** A report about one of our messages, as the steps below apply it. */
+interface Report {
+  tx: Executor;
+  message: MessageRow;
+  /** Where it came from: `inbound-smtp` or `webhook:<kind>`. */
+  source: string;
+  now: Date;
+  /** A bounce's status and diagnostic; null for other reports. */
+  detail: string | null;
+}
+
+const detailOf = (feedback: Feedback) =>
+  feedback.kind === 'bounce' ? [feedback.status, feedback.diagnostic].filter(Boolean).join(' ') : null;
+
+/** Every report goes into the message's history, a delayed bounce too. */
+async function recordReport({ tx, message, source, now, detail }: Report, feedback: Feedback) {
+  await tx.insert(messageEvents).values({
+    organizationId: message.organizationId,
+    messageId: message.id,
+    type: feedback.kind === 'bounce' ? `bounce.${feedback.bounceType}` : feedback.kind,
+    detail: detail || (feedback.kind === 'complaint' ? feedback.feedbackType : source),
+    occurredAt: now,
+  });
+}
+
+/** Changes the message (and the suppression list) as the report says; returns its event. */
+function applyReport(report: Report, feedback: Feedback): Promise<EventEnvelope | null> {
+  switch (feedback.kind) {
+    case 'bounce':
+      return applyBounce(report, feedback.bounceType);
+    case 'complaint':
+      return applyComplaint(report, feedback.feedbackType);
+    case 'delivered':
+      return markDelivered(report);
+    case 'unsubscribe':
+      return applyUnsubscribe(report);
+  }
+}
+
+const eventBase = (message: MessageRow) => ({
+  organizationId: message.organizationId,
+  subjectId: message.contactId ?? message.id,
+  correlationId: message.id,
+});
+
+/** Only email and SMS addresses have a suppression list. */
+async function suppress({ tx, message, source }: Report, reason: 'hard_bounce' | 'complaint' | 'unsubscribe') {
+  if (message.channel !== 'email' && message.channel !== 'sms') return;
+  await suppressInTx(tx, message.organizationId, {
+    channel: message.channel,
+    address: message.address,
+    reason,
+    source,
+  });
+}
+
+/** A hard bounce suppresses the address; a soft one is retried while attempts remain. */
+async function applyBounce(report: Report, bounceType: BounceType): Promise<EventEnvelope | null> {
+  if (bounceType === 'delayed') return null;
+  const { tx, message, now, detail } = report;
+  const hard = bounceType === 'hard';
+  if (hard) await suppress(report, 'hard_bounce');
+  const retry = !hard && message.attempts < MAX_ATTEMPTS;
+  await tx
+    .update(messages)
+    .set(
+      retry
+        ? { status: 'queued', notBefore: new Date(now.getTime() + retryDelayMs(message.attempts)), error: detail }
+        : { status: 'bounced', bouncedAt: now, error: detail },
+    )
+    .where(eq(messages.id, message.id));
+  return createEvent(catalogue.delivery.messageBounced, {
+    ...eventBase(message),
+    data: {
+      ...messageFacts(message),
+      bounceType: hard ? 'hard' : 'soft',
+      reason: (detail || 'bounced').slice(0, 1000),
+    },
+  });
+}
+
+async function applyComplaint(report: Report, feedbackType: string): Promise<EventEnvelope> {
+  const { tx, message, now } = report;
+  await suppress(report, 'complaint');
+  await tx.update(messages).set({ status: 'complained', complainedAt: now }).where(eq(messages.id, message.id));
+  return createEvent(catalogue.delivery.messageComplained, {
+    ...eventBase(message),
+    data: { ...messageFacts(message), feedbackType: feedbackType.slice(0, 100) },
+  });
+}
+
+/** Delivered keeps a later status (opened, clicked) and only records when. */
+async function markDelivered({ tx, message, now }: Report): Promise<EventEnvelope> {
+  await tx
+    .update(messages)
+    .set({
+      deliveredAt: now,
+      status: sql`case when ${messages.status} = 'sent' then 'delivered' else ${messages.status} end`,
+    })
+    .where(eq(messages.id, message.id));
+  return createEvent(catalogue.delivery.messageDelivered, { ...eventBase(message), data: messageFacts(message) });
+}
+
+async function applyUnsubscribe(report: Report): Promise<EventEnvelope> {
+  await suppress(report, 'unsubscribe');
+  return createEvent(catalogue.delivery.messageUnsubscribed, {
+    ...eventBase(report.message),
+    data: { ...messageFacts(report.message), oneClick: false },
   });
 }

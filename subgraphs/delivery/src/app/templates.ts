@@ -270,54 +270,62 @@ export async function previewTemplate(
     .from(templates)
     .where(and(eq(templates.organizationId, organizationId), eq(templates.id, input.templateId)));
   if (!template) return fail(new NotFoundError('Template', input.templateId));
-  let contact = SAMPLE;
-  if (input.contactId) {
-    const [row] = await deps.handle.db
-      .select()
-      .from(contacts)
-      .where(
-        and(eq(contacts.organizationId, organizationId), eq(contacts.id, input.contactId), isNull(contacts.deletedAt)),
-      );
-    if (!row) return fail(new NotFoundError('Contact', input.contactId));
-    contact = contactVars(row);
-  }
+  const contact = input.contactId ? await previewContact(deps, organizationId, input.contactId) : ok(SAMPLE);
+  if (!contact.ok) return contact;
   const vars: RenderVars = {
-    contact,
+    contact: contact.value,
     context: input.context ?? {},
     message: { id: 'preview' },
     unsubscribeUrl: `${deps.publicBaseUrl}/t/unsubscribe`,
     preferencesUrl: `${deps.publicBaseUrl}/t/preferences`,
   };
-  const empty: TemplatePreview = {
-    subject: null,
-    html: null,
-    text: null,
-    smsEncoding: null,
-    smsSegments: null,
-    title: null,
-    data: null,
-    url: null,
-    method: null,
-    locale: null,
-  };
+  return renderPreview(template, vars, input.locale);
+}
+
+async function previewContact(deps: DeliveryDeps, organizationId: string, contactId: string) {
+  const [row] = await deps.handle.db
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.organizationId, organizationId), eq(contacts.id, contactId), isNull(contacts.deletedAt)));
+  return row ? ok(contactVars(row)) : fail(new NotFoundError('Contact', contactId));
+}
+
+const EMPTY_PREVIEW: TemplatePreview = {
+  subject: null,
+  html: null,
+  text: null,
+  smsEncoding: null,
+  smsSegments: null,
+  title: null,
+  data: null,
+  url: null,
+  method: null,
+  locale: null,
+};
+
+function renderPreview(
+  template: TemplateRow,
+  vars: RenderVars,
+  locale: string | null | undefined,
+): Result<TemplatePreview, DomainError> {
   const compiled = template.compiled as never;
   switch (template.channel) {
     case 'email': {
-      const r = renderEmail(compiled, vars, input.locale !== undefined ? { locale: input.locale } : {});
-      return ok({ ...empty, subject: r.subject, html: r.html, text: r.text, locale: r.locale });
+      const r = renderEmail(compiled, vars, locale !== undefined ? { locale } : {});
+      return ok({ ...EMPTY_PREVIEW, subject: r.subject, html: r.html, text: r.text, locale: r.locale });
     }
     case 'sms': {
       const r = renderSms(compiled, vars);
-      return ok({ ...empty, text: r.body, smsEncoding: r.encoding, smsSegments: r.segments });
+      return ok({ ...EMPTY_PREVIEW, text: r.body, smsEncoding: r.encoding, smsSegments: r.segments });
     }
     case 'push': {
       const r = renderPush(compiled, vars);
-      return ok({ ...empty, title: r.title, text: r.body, data: r.data });
+      return ok({ ...EMPTY_PREVIEW, title: r.title, text: r.body, data: r.data });
     }
     default: {
       const r = renderWebhook(compiled, vars);
       if (!r.ok) return r;
-      return ok({ ...empty, url: r.value.url, method: r.value.method, text: r.value.body });
+      return ok({ ...EMPTY_PREVIEW, url: r.value.url, method: r.value.method, text: r.value.body });
     }
   }
 }

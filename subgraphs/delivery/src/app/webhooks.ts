@@ -47,61 +47,69 @@ export async function receiveWebhook(
     .from(providers)
     .where(and(eq(providers.id, providerId), eq(providers.kind, kind)));
   if (!row) return fail(new NotFoundError('Provider', providerId));
-  const secrets = openSecrets(deps.encryptionKey, row);
-  const settings = row.settings as Record<string, unknown>;
-  let feedback: Feedback[];
-  let confirmUrl: string | undefined;
-  switch (kind) {
-    case 'ses': {
-      // Any AWS account can point its own SNS topic here; only the provider's topics are trusted.
-      if (!Array.isArray(settings.topicArns) || settings.topicArns.length === 0)
-        return fail(new InvalidSignatureError('this provider lists no SNS topicArns to accept'));
-      const parsed = await parseSnsWebhook(request, {
-        fetchCertificate: options.fetchCertificate ?? defaultFetcher,
-        ...(options.certificateHost ? { certificateHost: options.certificateHost } : {}),
-        topicArns: settings.topicArns as string[],
-      });
-      if (!parsed.ok) return parsed;
-      if (parsed.value.type === 'subscription_confirmation') confirmUrl = parsed.value.subscribeUrl;
-      feedback = parsed.value.type === 'notification' ? parsed.value.feedback : [];
-      break;
-    }
-    case 'sendgrid': {
-      // Without the verification key anyone could post bounces for this organization.
-      const key = settings.webhookPublicKey;
-      if (typeof key !== 'string' || !key)
-        return fail(new InvalidSignatureError('this provider has no webhookPublicKey to verify webhooks with'));
-      const parsed = parseSendgridWebhook(request, { publicKey: key, maxAgeSeconds: 600 });
-      if (!parsed.ok) return parsed;
-      feedback = parsed.value;
-      break;
-    }
-    case 'mailgun': {
-      const parsed = parseMailgunWebhook(request, {
-        signingKey: secrets.webhookSigningKey ?? secrets.apiKey ?? '',
-        maxAgeSeconds: 600,
-      });
-      if (!parsed.ok) return parsed;
-      feedback = parsed.value;
-      break;
-    }
-    case 'twilio': {
-      const parsed = parseTwilioWebhook(request, {
-        authToken: secrets.authToken ?? '',
-        url: request.url,
-        messageIdParam: 'm',
-      });
-      if (!parsed.ok) return parsed;
-      feedback = parsed.value;
-      break;
-    }
-  }
+  const provider = {
+    settings: row.settings as Record<string, unknown>,
+    secrets: openSecrets(deps.encryptionKey, row),
+  };
+  const reports = await VERIFY[kind](request, provider, options);
+  if (!reports.ok) return reports;
   let applied = 0;
   let unknown = 0;
-  for (const item of feedback) {
+  for (const item of reports.value.feedback) {
     const outcome = await applyFeedback(deps, item, { organizationId: row.organizationId, source: `webhook:${kind}` });
     if (outcome === 'applied') applied++;
     else unknown++;
   }
+  const { confirmUrl } = reports.value;
   return ok({ applied, unknown, ...(confirmUrl ? { confirmUrl } : {}) });
 }
+
+/** The provider row's keys and settings that its webhooks are verified with. */
+interface ProviderKeys {
+  settings: Record<string, unknown>;
+  secrets: Record<string, string>;
+}
+
+type Verified = Result<{ feedback: Feedback[]; confirmUrl?: string }, WebhookError>;
+
+/** Per provider kind: verifies the request with the provider's keys and reads its reports. */
+const VERIFY: Record<
+  WebhookKind,
+  (request: WebhookRequest & { url: string }, provider: ProviderKeys, options: WebhookOptions) => Promise<Verified>
+> = {
+  ses: async (request, { settings }, options) => {
+    // Any AWS account can point its own SNS topic here; only the provider's topics are trusted.
+    if (!Array.isArray(settings.topicArns) || settings.topicArns.length === 0)
+      return fail(new InvalidSignatureError('this provider lists no SNS topicArns to accept'));
+    const parsed = await parseSnsWebhook(request, {
+      fetchCertificate: options.fetchCertificate ?? defaultFetcher,
+      ...(options.certificateHost ? { certificateHost: options.certificateHost } : {}),
+      topicArns: settings.topicArns as string[],
+    });
+    if (!parsed.ok) return parsed;
+    if (parsed.value.type === 'subscription_confirmation')
+      return ok({ feedback: [], confirmUrl: parsed.value.subscribeUrl });
+    return ok({ feedback: parsed.value.type === 'notification' ? parsed.value.feedback : [] });
+  },
+  sendgrid: async (request, { settings }) => {
+    // Without the verification key anyone could post bounces for this organization.
+    const key = settings.webhookPublicKey;
+    if (typeof key !== 'string' || !key)
+      return fail(new InvalidSignatureError('this provider has no webhookPublicKey to verify webhooks with'));
+    return feedbackOf(parseSendgridWebhook(request, { publicKey: key, maxAgeSeconds: 600 }));
+  },
+  mailgun: async (request, { secrets }) =>
+    feedbackOf(
+      parseMailgunWebhook(request, {
+        signingKey: secrets.webhookSigningKey ?? secrets.apiKey ?? '',
+        maxAgeSeconds: 600,
+      }),
+    ),
+  twilio: async (request, { secrets }) =>
+    feedbackOf(
+      parseTwilioWebhook(request, { authToken: secrets.authToken ?? '', url: request.url, messageIdParam: 'm' }),
+    ),
+};
+
+const feedbackOf = (parsed: Result<Feedback[], WebhookError>): Verified =>
+  parsed.ok ? ok({ feedback: parsed.value }) : parsed;

@@ -197,6 +197,41 @@ function markScopedLinks(ast: hbs.AST.Program, links: CompiledLink[]): void {
   visit(ast, false);
 }
 
+/**
+ * The body's links, each precompiled when it holds expressions. A syntax error in one points at
+ * the link's place in the source the author wrote.
+ */
+function compileLinks(
+  urls: string[],
+  at: { field: TemplateField; locale: string | null; source: string },
+): Result<CompiledLink[], TemplateSyntaxError> {
+  const links: CompiledLink[] = [];
+  for (const url of urls) {
+    if (!hasExpressions(url)) {
+      links.push({ url, spec: null, scoped: false });
+      continue;
+    }
+    const link = precompile(url, 'url');
+    if (!link.ok) {
+      const offset = at.source.indexOf(url.slice(0, 40));
+      const lines = offset < 0 ? [] : at.source.slice(0, offset).split('\n');
+      return fail(
+        new TemplateSyntaxError([
+          {
+            field: at.field,
+            locale: at.locale,
+            line: Math.max(lines.length, 1),
+            column: (lines.at(-1)?.length ?? 0) + 1,
+            message: `In link ${url}: ${link.issue.message}`,
+          },
+        ]),
+      );
+    }
+    links.push({ url, spec: link.spec, scoped: false });
+  }
+  return ok(links);
+}
+
 async function compileContent(
   input: EmailContentInput,
   locale: string | null,
@@ -242,30 +277,9 @@ async function compileContent(
   }
 
   const rewritten = rewriteLinks(html, { linkUrl: (index) => LINK_PLACEHOLDER(index) });
-  const links: CompiledLink[] = [];
-  for (const url of rewritten.links) {
-    if (!hasExpressions(url)) {
-      links.push({ url, spec: null, scoped: false });
-      continue;
-    }
-    const link = precompile(url, 'url');
-    if (!link.ok) {
-      const at = source.indexOf(url.slice(0, 40));
-      const lines = at < 0 ? [] : source.slice(0, at).split('\n');
-      return fail(
-        new TemplateSyntaxError([
-          {
-            field: bodyField,
-            locale,
-            line: Math.max(lines.length, 1),
-            column: (lines.at(-1)?.length ?? 0) + 1,
-            message: `In link ${url}: ${link.issue.message}`,
-          },
-        ]),
-      );
-    }
-    links.push({ url, spec: link.spec, scoped: false });
-  }
+  const compiledLinks = compileLinks(rewritten.links, { field: bodyField, locale, source });
+  if (!compiledLinks.ok) return compiledLinks;
+  const links = compiledLinks.value;
 
   const finalHtml = input.preheader?.trim() ? insertPreheader(rewritten.html, input.preheader) : rewritten.html;
   const htmlSpec = precompile(finalHtml, 'html');
