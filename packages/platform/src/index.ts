@@ -23,6 +23,7 @@ export * from './outbox/outbox.ts';
 export * from './outbox/processed-events.ts';
 export * from './outbox/relay.ts';
 export * from './outbox/tables.ts';
+export * from './rate-limit/rate-limiter.ts';
 export * from './runtime.ts';
 export * from './server/http.ts';
 export * from './server/internal-context.ts';
