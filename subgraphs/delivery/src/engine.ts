@@ -1,7 +1,8 @@
 // The delivery context as its engine (workers/delivery-engine) and the send benchmark reach it:
 // `@mauntic/delivery/engine`, their one way in. The engine claims rows of `messages`, hands each
 // batch to the dispatcher (policy, rendering, providers) and records the outcomes with their events
-// in `outbox`; its process is configured with the context's own model (`deliveryModel`).
+// in `outbox`; its process is configured with the context's own model and keys (`deliveryModel`,
+// `clusterKeys`).
 import type { DatabaseHandle } from '@mauntic/platform';
 import { createDispatcher, type DeliveryDispatcher } from './app/dispatch.ts';
 import { localOutboxStore } from './app/local-outbox.ts';
@@ -13,13 +14,8 @@ export type { DeliveryDispatcher, PreparedItem } from './app/dispatch.ts';
 // enqueueMessages: the send benchmark queues its audience in bulk, the way send requests do.
 export { enqueueMessages, messageFacts } from './app/send.ts';
 export { messages, outbox } from './db/schema.ts';
-export { deliveryModel } from './environment.ts';
-export {
-  createMemoryRateLimiter,
-  createRedisRateLimiter,
-  parseEncryptionKey,
-  type RateLimiter,
-} from './providers/index.ts';
+export { clusterKeys, deliveryModel } from './environment.ts';
+export { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from './providers/index.ts';
 
 export interface DeliveryDispatcherOptions {
   handle: DatabaseHandle;

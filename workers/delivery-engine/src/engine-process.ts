@@ -2,10 +2,10 @@
 // crash test start it, kill it and start it again under the same ENGINE_OWNER. Configured like the
 // worker (DATABASE_URL, DELIVERY_ENCRYPTION_KEY, TRACKING_SECRET, PUBLIC_BASE_URL, LOG_LEVEL,
 // ENGINE_*); it prints `ready` once it runs and stops cleanly on SIGTERM.
-import { createMemoryRateLimiter, deliveryModel } from '@mauntic/delivery/engine';
+import { clusterKeys, createMemoryRateLimiter, deliveryModel } from '@mauntic/delivery/engine';
 import { createLogger, databaseModel, logModel, openDatabase, parseEnvironment, requireValue } from '@mauntic/platform';
 import { createEngine } from './create-engine.ts';
-import { deliveryKeys, engineModel, engineSettings } from './environment.ts';
+import { engineModel, engineSettings } from './environment.ts';
 
 export interface EngineProcessOptions {
   /** Runs once the engine has stopped on SIGTERM, before the database closes. */
@@ -21,7 +21,7 @@ export async function runEngineProcess(name: string, options: EngineProcessOptio
     handle,
     logger: createLogger(name, env.log.LOG_LEVEL),
     limiter: createMemoryRateLimiter(),
-    ...deliveryKeys(env.delivery),
+    ...clusterKeys(env.delivery),
     ...engineSettings(env.engine),
     // No bus wakes it: it looks for work this often.
     pollMs: 20,

@@ -1,6 +1,6 @@
 // The delivery engine's configuration; see the README for every variable.
 import { hostname } from 'node:os';
-import { deliveryModel, parseEncryptionKey } from '@mauntic/delivery/engine';
+import { clusterKeys, deliveryModel } from '@mauntic/delivery/engine';
 import {
   busModel,
   ConfigError,
@@ -8,7 +8,6 @@ import {
   logModel,
   parseEnvironment,
   queueModel,
-  requireValue,
   serverModel,
 } from '@mauntic/platform';
 import { z } from 'zod';
@@ -27,8 +26,9 @@ export const engineModel = z.object({
 });
 
 /**
- * The worker's variables. It runs in cluster mode only (embedded mode builds its engine in-process),
- * so the database, Kafka, Redis and both keys are required; all that is missing is reported at once.
+ * The worker's variables and delivery's keys. It runs in cluster mode only (embedded mode builds
+ * its engine in-process), so the database, Kafka, Redis and both secrets are required; all that is
+ * missing is reported at once.
  */
 export function parseEngineEnvironment(env: NodeJS.ProcessEnv = process.env) {
   const config = parseEnvironment(
@@ -47,19 +47,17 @@ export function parseEngineEnvironment(env: NodeJS.ProcessEnv = process.env) {
     !config.db.DATABASE_URL && 'DATABASE_URL: required in cluster mode',
     !config.bus.KAFKA_BROKERS?.length && 'KAFKA_BROKERS: required in cluster mode',
     !config.queue.REDIS_URL && 'REDIS_URL: required in cluster mode',
-    !config.delivery.DELIVERY_ENCRYPTION_KEY && 'DELIVERY_ENCRYPTION_KEY: required in cluster mode',
-    !config.delivery.TRACKING_SECRET && 'TRACKING_SECRET: required in cluster mode',
   ].filter((x): x is string => Boolean(x));
-  if (missing.length) throw new ConfigError(missing);
-  return config;
+  let keys: ReturnType<typeof clusterKeys> | undefined;
+  try {
+    keys = clusterKeys(config.delivery);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    missing.push(...error.issues);
+  }
+  if (missing.length || !keys) throw new ConfigError(missing);
+  return { ...config, keys };
 }
-
-/** What the dispatcher opens credentials and signs links with, and where links point. */
-export const deliveryKeys = (delivery: z.infer<typeof deliveryModel>) => ({
-  encryptionKey: parseEncryptionKey(delivery.DELIVERY_ENCRYPTION_KEY),
-  trackingKey: Buffer.from(requireValue(delivery.TRACKING_SECRET, 'TRACKING_SECRET'), 'utf8'),
-  publicBaseUrl: delivery.PUBLIC_BASE_URL,
-});
 
 export const engineSettings = (engine: z.infer<typeof engineModel>) => ({
   owner: engine.ENGINE_OWNER,

@@ -4,7 +4,7 @@ import { createRedisRateLimiter } from '@mauntic/delivery/engine';
 import { createBus, createLogger, openDatabaseFromEnv, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
 import { Redis } from 'ioredis';
 import { createEngine } from './create-engine.ts';
-import { deliveryKeys, engineSettings, parseEngineEnvironment } from './environment.ts';
+import { engineSettings, parseEngineEnvironment } from './environment.ts';
 
 runMain(async () => {
   const env = parseEngineEnvironment();
@@ -21,7 +21,7 @@ runMain(async () => {
     handle,
     logger,
     limiter: createRedisRateLimiter(redis),
-    ...deliveryKeys(env.delivery),
+    ...env.keys,
     ...engineSettings(env.engine),
   });
   bus.subscribe(engine.subscription());
