@@ -387,7 +387,7 @@ describe.each(DATABASES)('the delivery engine on %s', (_name, open) => {
     });
     expect(foreign.ok).toBe(false);
     expect(foreign.ok ? null : foreign.error.code).toBe('NOT_FOUND');
-    expect(await env.services.getMessage(b, m.id)).toBeNull();
+    expect(unwrap(await env.services.getMessage(b, m.id))).toBeNull();
     const page = unwrap(await env.services.listMessages(b, {}, { fetch: 11, limit: 10 }));
     expect(page.totalCount).toBe(0);
     expect(unwrap(await env.services.deliveryStats(b, 'template', {}))).toEqual([]);
