@@ -4,7 +4,7 @@
 // contact write, and upserts valid rows by email in batches of one set-based statement each
 // (contacts and their created/updated events together). Rejected rows go to an error table with
 // their row number; progress is stored per batch; dynamic segments are rebuilt once at the end.
-import { pipeline, Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   authorize,
   catalogue,
@@ -18,25 +18,29 @@ import {
   ValidationError,
 } from '@mauntic/kernel';
 import { appendEvents, defineJob, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
-import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { type BatchRow, errorsSql, type RowError, upsertBatchSql } from '../db/import-batches.ts';
+import {
+  type BatchRow,
+  type BatchTarget,
+  errorsSql,
+  progressSql,
+  type RowError,
+  upsertBatchSql,
+} from '../db/import-batches.ts';
 import { contactImportErrors, contactImports, importChunks, outbox, stages } from '../db/schema.ts';
 import { normalizeTag } from './contact-values.ts';
 import { contactFieldMap } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import {
+  type CsvRowReader,
   checkMapping,
   convertRow,
-  HARD_RECORD_LIMIT,
-  IMPORT_TARGETS,
-  keepRaw,
   laneOf,
-  type MappedColumn,
   type ParsedRow,
-  type StandardTarget,
+  readCsvRows,
+  standardColumnsOf,
 } from './import-rows.ts';
 import { dependencyLevels, loadDynamicSegments, rebuildSegment, segmentLockKey } from './segment-membership.ts';
 
@@ -195,22 +199,9 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
   const { organizationId } = access.value;
   const { importId } = request;
   const tags = [...new Set((request.tags ?? []).map(normalizeTag).filter(Boolean))];
-  const started = await deps.handle.rows<{ id: string }>(sql`
-    insert into crm.contact_imports as i (id, organization_id, status, mapping, tags, total_bytes)
-    values (${importId}, ${organizationId}, 'running', ${JSON.stringify(request.mapping)}::jsonb,
-      array(select jsonb_array_elements_text(${JSON.stringify(tags)}::jsonb)), ${request.totalBytes ?? null})
-    on conflict (id) do update set status = 'running', total_bytes = coalesce(excluded.total_bytes, i.total_bytes)
-      where i.organization_id = ${organizationId}
-    returning id`);
-  if (started.length === 0) return fail(new NotFoundError('ContactImport', importId));
-
-  const finish = async (summary: Omit<ImportSummary, 'importId'>) => {
-    await deps.handle.db.execute(sql`
-      update crm.contact_imports set status = ${summary.status}, error = ${summary.error}, finished_at = now(),
-        bytes_read = case when ${summary.status} = 'completed' then coalesce(total_bytes, bytes_read) else bytes_read end
-      where id = ${importId} and organization_id = ${organizationId}`);
-    return { importId, ...summary };
-  };
+  if (!(await markImportRunning(deps, organizationId, request, tags)))
+    return fail(new NotFoundError('ContactImport', importId));
+  const finish = (summary: Omit<ImportSummary, 'importId'>) => finishImport(deps, organizationId, importId, summary);
 
   const definitions = await contactFieldMap(deps, organizationId);
   const mappingIssues = checkMapping(request.mapping, definitions, ['mapping']);
@@ -226,136 +217,37 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
     });
     return fail(error);
   }
-  const stageIds = new Set(
-    (await deps.handle.db.select({ id: stages.id }).from(stages).where(eq(stages.organizationId, organizationId))).map(
-      (s) => s.id,
-    ),
-  );
-  const mapping = Object.entries(request.mapping);
-  const columnOf = new Map(mapping.map(([column, target]) => [target, column]));
-  const mappedColumns = mapping.flatMap(([, t]) => (t in IMPORT_TARGETS ? [IMPORT_TARGETS[t as StandardTarget]] : []));
-  const batchSize = request.batchSize ?? DEFAULT_BATCH_SIZE;
-
-  let bytesRead = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      bytesRead += chunk.length;
-      done(null, chunk);
-    },
-  });
-  // Records come as arrays with their raw text: csv-parse's own column mapping and per-record
-  // callback cost more than the parsing itself. A row's number counts the records csv-parse
-  // skipped as invalid CSV before it; each skip notes how many data rows had come out by then.
-  const skipped: RowError[] = [];
-  const skipMarks: number[] = [];
-  const parser = parse({
-    bom: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    trim: true,
-    raw: true,
-    max_record_size: HARD_RECORD_LIMIT,
-    skip_records_with_error: true,
-    on_skip: (error, raw) => {
-      const dataRows = Math.max(0, parser.info.records - 1);
-      const n = dataRows + skipMarks.length + 1;
-      if (error?.code === 'CSV_MAX_RECORD_SIZE')
-        throw new Error(`row ${n} is larger than ${HARD_RECORD_LIMIT / 1024 / 1024} MB; is a quote left open?`);
-      skipMarks.push(dataRows);
-      skipped.push({ n, m: [error?.message ?? 'the row is not valid CSV'], raw: keepRaw(raw ?? '') });
-    },
-  });
-  const records = pipeline(request.source, counter, parser, () => {}) as unknown as AsyncIterable<{
-    record: string[];
-    raw: string;
-  }>;
-  let header: string[] | undefined;
-  let mapped: MappedColumn[] = [];
-  let dataRows = 0;
-  let skipsPassed = 0;
-  /** The header is checked against the mapping; every later record becomes a numbered row. */
-  const rowOf = ({ record, raw }: { record: string[]; raw: string }): ParsedRow | undefined => {
-    if (!header) {
-      header = record;
-      const missing = mapping.map(([column]) => column).filter((c) => !record.includes(c));
-      if (missing.length) throw new Error(`the file has no column ${missing.map((c) => `"${c}"`).join(', ')}`);
-      mapped = mapping.map(([column, target]) => [column, target, record.indexOf(column)]);
-      return undefined;
-    }
-    dataRows += 1;
-    while (skipsPassed < skipMarks.length && skipMarks[skipsPassed]! < dataRows) skipsPassed += 1;
-    return { row: dataRows + skipsPassed, values: record, raw, ragged: record.length !== header.length };
+  const stageIds = await stageIdsOf(deps, organizationId);
+  const columnOf = new Map(Object.entries(request.mapping).map(([column, target]) => [target, column]));
+  const batch: BatchTarget = {
+    organizationId,
+    importId,
+    correlationId: ctx.correlationId,
+    tags,
+    mappedColumns: standardColumnsOf(request.mapping),
   };
 
+  const csv = readCsvRows(request.source, request.mapping);
   const totals = { rowsDone: 0, rowsFailed: 0, rowsCreated: 0, rowsUpdated: 0 };
-  const writeBatch = async (valid: BatchRow[], errors: RowError[], bytes: number) => {
-    await deps.handle.db.transaction(async (tx) => {
-      let created = 0;
-      let updated = 0;
-      if (valid.length) {
-        const [counts] = rowsOf<{ created: number; updated: number }>(
-          await tx.execute(upsertBatchSql(organizationId, ctx.correlationId, mappedColumns, tags, valid)),
-        );
-        created = counts?.created ?? 0;
-        updated = counts?.updated ?? 0;
-        await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'crm')`);
-      }
-      if (errors.length) await tx.execute(errorsSql(organizationId, importId, errors));
-      await tx.execute(sql`
-        update crm.contact_imports set rows_done = rows_done + ${valid.length}, rows_failed = rows_failed + ${errors.length},
-          rows_created = rows_created + ${created}, rows_updated = rows_updated + ${updated}, bytes_read = greatest(bytes_read, ${bytes})
-        where id = ${importId} and organization_id = ${organizationId}`);
+  const lanes = batchLanes(
+    request.lanes ?? DEFAULT_LANES,
+    request.batchSize ?? DEFAULT_BATCH_SIZE,
+    async (valid, errors) => {
+      const { created, updated } = await writeBatch(deps, batch, valid, errors, csv.bytesRead);
       totals.rowsDone += valid.length;
       totals.rowsFailed += errors.length;
       totals.rowsCreated += created;
       totals.rowsUpdated += updated;
-    });
-  };
-
-  // Rows are spread over lanes by email, each lane writing one batch at a time on its own
-  // connection while parsing goes on. The same address always takes the same lane, so its
-  // rows apply in file order and two lanes never wait on each other's contacts.
-  const lanes = Array.from({ length: request.lanes ?? DEFAULT_LANES }, () => ({
-    valid: [] as BatchRow[],
-    errors: [] as RowError[],
-    inflight: Promise.resolve(),
-  }));
-  const flush = async (lane: (typeof lanes)[number]) => {
-    await lane.inflight;
-    lane.inflight = writeBatch(lane.valid, lane.errors, bytesRead);
-    lane.inflight.catch(() => {});
-    lane.valid = [];
-    lane.errors = [];
-  };
+    },
+  );
   // A file that is not CSV (or lacks a mapped column) ends the import as failed; that is its
   // outcome, not a crash. A database failure is unexpected and goes up once the import is marked.
   let unreadable: Error | undefined;
   try {
-    const iterator = records[Symbol.asyncIterator]();
-    for (;;) {
-      let parsed: ParsedRow | undefined;
-      try {
-        const next = await iterator.next();
-        if (next.done) break;
-        parsed = rowOf(next.value);
-      } catch (error) {
-        unreadable = error instanceof Error ? error : new Error(String(error));
-        await iterator.return?.(); // stops reading the source
-        break;
-      }
-      if (!parsed) continue;
-      const converted = convertRow(parsed, mapped, definitions, stageIds, columnOf);
-      const lane = lanes['email' in converted ? laneOf(converted.email, lanes.length) : converted.n % lanes.length]!;
-      if ('email' in converted) lane.valid.push(converted);
-      else lane.errors.push(converted);
-      if (skipped.length) lane.errors.push(...skipped.splice(0));
-      if (lane.valid.length + lane.errors.length >= batchSize) await flush(lane);
-    }
-    lanes[0]!.errors.push(...skipped.splice(0));
-    for (const lane of lanes) await flush(lane);
-    for (const lane of lanes) await lane.inflight;
+    unreadable = await feedLanes(csv, lanes, (row) => convertRow(row, csv.columns, definitions, stageIds, columnOf));
+    await lanes.writeAll(csv.takeSkipped());
   } catch (error) {
-    await Promise.allSettled(lanes.map((lane) => lane.inflight));
+    await lanes.settle();
     await finish({ status: 'failed', error: error instanceof Error ? error.message : String(error), ...totals });
     throw error;
   }
@@ -368,6 +260,115 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
         : { status: 'completed', error: null, ...totals },
     ),
   );
+}
+
+/** The import's row, created or taken over as running; false when the id is another organization's. */
+async function markImportRunning(deps: CrmDeps, organizationId: string, request: ImportRequest, tags: string[]) {
+  const started = await deps.handle.rows<{ id: string }>(sql`
+    insert into crm.contact_imports as i (id, organization_id, status, mapping, tags, total_bytes)
+    values (${request.importId}, ${organizationId}, 'running', ${JSON.stringify(request.mapping)}::jsonb,
+      array(select jsonb_array_elements_text(${JSON.stringify(tags)}::jsonb)), ${request.totalBytes ?? null})
+    on conflict (id) do update set status = 'running', total_bytes = coalesce(excluded.total_bytes, i.total_bytes)
+      where i.organization_id = ${organizationId}
+    returning id`);
+  return started.length > 0;
+}
+
+async function finishImport(
+  deps: CrmDeps,
+  organizationId: string,
+  importId: string,
+  summary: Omit<ImportSummary, 'importId'>,
+): Promise<ImportSummary> {
+  await deps.handle.db.execute(sql`
+    update crm.contact_imports set status = ${summary.status}, error = ${summary.error}, finished_at = now(),
+      bytes_read = case when ${summary.status} = 'completed' then coalesce(total_bytes, bytes_read) else bytes_read end
+    where id = ${importId} and organization_id = ${organizationId}`);
+  return { importId, ...summary };
+}
+
+async function stageIdsOf(deps: CrmDeps, organizationId: string): Promise<Set<string>> {
+  const rows = await deps.handle.db
+    .select({ id: stages.id })
+    .from(stages)
+    .where(eq(stages.organizationId, organizationId));
+  return new Set(rows.map((s) => s.id));
+}
+
+/** One batch in one transaction: its statements, then the import's progress. */
+async function writeBatch(deps: CrmDeps, batch: BatchTarget, valid: BatchRow[], errors: RowError[], bytesRead: number) {
+  return deps.handle.db.transaction(async (tx) => {
+    let created = 0;
+    let updated = 0;
+    if (valid.length) {
+      const [counts] = rowsOf<{ created: number; updated: number }>(await tx.execute(upsertBatchSql(batch, valid)));
+      created = counts?.created ?? 0;
+      updated = counts?.updated ?? 0;
+      await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'crm')`);
+    }
+    if (errors.length) await tx.execute(errorsSql(batch, errors));
+    await tx.execute(progressSql(batch, { valid: valid.length, failed: errors.length, created, updated, bytesRead }));
+    return { created, updated };
+  });
+}
+
+interface Lane {
+  valid: BatchRow[];
+  errors: RowError[];
+  inflight: Promise<void>;
+}
+
+/**
+ * Rows spread over lanes by email, each lane writing one batch at a time on its own connection
+ * while parsing goes on. The same address always takes the same lane, so its rows apply in file
+ * order and two lanes never wait on each other's contacts.
+ */
+function batchLanes(count: number, batchSize: number, write: (valid: BatchRow[], errors: RowError[]) => Promise<void>) {
+  const lanes: Lane[] = Array.from({ length: count }, () => ({ valid: [], errors: [], inflight: Promise.resolve() }));
+  const flush = async (lane: Lane) => {
+    await lane.inflight;
+    lane.inflight = write(lane.valid, lane.errors);
+    lane.inflight.catch(() => {});
+    lane.valid = [];
+    lane.errors = [];
+  };
+  return {
+    /** A converted row, with the records skipped while reading it; a full lane writes its batch. */
+    async add(row: BatchRow | RowError, skipped: RowError[]) {
+      const lane = lanes['email' in row ? laneOf(row.email, lanes.length) : row.n % lanes.length]!;
+      if ('email' in row) lane.valid.push(row);
+      else lane.errors.push(row);
+      lane.errors.push(...skipped);
+      if (lane.valid.length + lane.errors.length >= batchSize) await flush(lane);
+    },
+    /** Writes what every lane holds (and the last skipped records), and waits for all of it. */
+    async writeAll(skipped: RowError[]) {
+      lanes[0]!.errors.push(...skipped);
+      for (const lane of lanes) await flush(lane);
+      for (const lane of lanes) await lane.inflight;
+    },
+    /** Waits for the batches in flight, whatever their outcome. */
+    settle: () => Promise.allSettled(lanes.map((lane) => lane.inflight)),
+  };
+}
+
+/** Every row of the file into the lanes; a file that cannot be read as CSV stops it, with why. */
+async function feedLanes(
+  csv: CsvRowReader,
+  lanes: ReturnType<typeof batchLanes>,
+  convert: (row: ParsedRow) => BatchRow | RowError,
+): Promise<Error | undefined> {
+  for (;;) {
+    let row: ParsedRow;
+    try {
+      const next = await csv.rows.next();
+      if (next.done) return undefined;
+      row = next.value;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    await lanes.add(convert(row), csv.takeSkipped());
+  }
 }
 
 /** Every dynamic segment of the organization rebuilt once, dependencies first. */

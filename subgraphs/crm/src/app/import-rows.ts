@@ -1,7 +1,9 @@
 // The rows of a contact import: which contact fields CSV columns may fill, the mapping's check,
-// and each CSV record turned into a row for the batch statement (checked like any other contact
-// write) or a row error.
+// the file read as numbered rows, and each row turned into a row for the batch statement (checked
+// like any other contact write) or a row error.
+import { pipeline, type Readable, Transform } from 'node:stream';
 import { type FieldIssue, newId } from '@mauntic/kernel';
+import { parse } from 'csv-parse';
 import type { BatchRow, RowError } from '../db/import-batches.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
 import { type ContactInput, checkContactInput } from './contact-values.ts';
@@ -18,12 +20,12 @@ export const IMPORT_TARGETS = {
   stageId: 'stage_id',
   points: 'points',
 } as const;
-export type StandardTarget = keyof typeof IMPORT_TARGETS;
+type StandardTarget = keyof typeof IMPORT_TARGETS;
 
 /** A row larger than this is rejected (and reported) instead of imported. */
 export const MAX_ROW_CHARS = 1024 * 1024;
 /** Past this, a "row" is a broken file (e.g. a quote never closed), and the import stops. */
-export const HARD_RECORD_LIMIT = 32 * 1024 * 1024;
+const HARD_RECORD_LIMIT = 32 * 1024 * 1024;
 /** How much of a rejected row the error report keeps. */
 const MAX_RAW_KEPT = 10_000;
 const INT32_MAX = 2_147_483_647;
@@ -73,6 +75,93 @@ export interface ParsedRow {
 /** A mapped column: its name, the contact field it fills, and its position in the header. */
 export type MappedColumn = [column: string, target: string, index: number];
 
+/** The standard columns (snake_case) a mapping fills. */
+export const standardColumnsOf = (mapping: Record<string, string>): string[] =>
+  Object.values(mapping).flatMap((t) => (t in IMPORT_TARGETS ? [IMPORT_TARGETS[t as StandardTarget]] : []));
+
+/** A CSV file read as numbered rows. */
+export interface CsvRowReader {
+  /** The data rows in file order; the header is checked against the mapping first. */
+  rows: AsyncGenerator<ParsedRow>;
+  /** The mapped columns and their places in the header, once the header is read. */
+  readonly columns: MappedColumn[];
+  /** Bytes of the file read so far. */
+  readonly bytesRead: number;
+  /** The records csv-parse skipped as invalid CSV since the last call, as row errors. */
+  takeSkipped(): RowError[];
+}
+
+/**
+ * Reads a CSV stream. Records come as arrays with their raw text: csv-parse's own column mapping
+ * and per-record callback cost more than the parsing itself. A row's number counts the records
+ * csv-parse skipped as invalid CSV before it; each skip notes how many data rows had come out by
+ * then. A header without a mapped column, or a record past HARD_RECORD_LIMIT, fails the reading.
+ */
+export function readCsvRows(source: Readable, mapping: Record<string, string>): CsvRowReader {
+  let bytesRead = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytesRead += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const skipped: RowError[] = [];
+  const skipMarks: number[] = [];
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    trim: true,
+    raw: true,
+    max_record_size: HARD_RECORD_LIMIT,
+    skip_records_with_error: true,
+    on_skip: (error, raw) => {
+      const dataRows = Math.max(0, parser.info.records - 1);
+      const n = dataRows + skipMarks.length + 1;
+      if (error?.code === 'CSV_MAX_RECORD_SIZE')
+        throw new Error(`row ${n} is larger than ${HARD_RECORD_LIMIT / 1024 / 1024} MB; is a quote left open?`);
+      skipMarks.push(dataRows);
+      skipped.push({ n, m: [error?.message ?? 'the row is not valid CSV'], raw: keepRaw(raw ?? '') });
+    },
+  });
+  const records = pipeline(source, counter, parser, () => {}) as unknown as AsyncIterable<{
+    record: string[];
+    raw: string;
+  }>;
+  const targets = Object.entries(mapping);
+  let columns: MappedColumn[] = [];
+
+  async function* rows(): AsyncGenerator<ParsedRow> {
+    let header: string[] | undefined;
+    let dataRows = 0;
+    let skipsPassed = 0;
+    // Leaving this loop early (a missing column) stops reading the source.
+    for await (const { record, raw } of records) {
+      if (!header) {
+        header = record;
+        const missing = targets.map(([column]) => column).filter((c) => !record.includes(c));
+        if (missing.length) throw new Error(`the file has no column ${missing.map((c) => `"${c}"`).join(', ')}`);
+        columns = targets.map(([column, target]) => [column, target, record.indexOf(column)]);
+        continue;
+      }
+      dataRows += 1;
+      while (skipsPassed < skipMarks.length && skipMarks[skipsPassed]! < dataRows) skipsPassed += 1;
+      yield { row: dataRows + skipsPassed, values: record, raw, ragged: record.length !== header.length };
+    }
+  }
+
+  return {
+    rows: rows(),
+    get columns() {
+      return columns;
+    },
+    get bytesRead() {
+      return bytesRead;
+    },
+    takeSkipped: () => skipped.splice(0),
+  };
+}
+
 /** FNV-1a of the lower-cased address: which lane a row takes. */
 export function laneOf(email: string, lanes: number): number {
   const key = email.toLowerCase();
@@ -82,7 +171,7 @@ export function laneOf(email: string, lanes: number): number {
 }
 
 /** A rejected row's text as the error report keeps it. */
-export const keepRaw = (raw: string) =>
+const keepRaw = (raw: string) =>
   (raw.length > MAX_RAW_KEPT ? `${raw.slice(0, MAX_RAW_KEPT)}…` : raw).replaceAll('\0', '').replace(/\r?\n$/, '');
 
 /** One CSV record as a contact row for the batch statement, or the reasons it cannot be one. */

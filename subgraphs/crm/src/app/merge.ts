@@ -3,7 +3,7 @@
 // and static segment memberships move to the winner; points add up. The loser is deleted, and
 // the winner's dynamic segments are re-evaluated.
 import { authorize, catalogue, createEvent, fail, NotFoundError, ok, type RequestContext } from '@mauntic/kernel';
-import { appendEvents } from '@mauntic/platform';
+import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordOwnActivity } from '../db/activities.ts';
@@ -57,6 +57,7 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
   if (!access.ok) return access;
   const { organizationId, input } = access.value;
   const { winnerId, loserId } = input;
+  const { correlationId } = ctx;
   return deps.handle.db.transaction(async (tx) => {
     const rows = await tx
       .select()
@@ -67,89 +68,101 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
     const loser = rows.find((r) => r.id === loserId);
     if (!winner) return fail(new NotFoundError('Contact', winnerId));
     if (!loser) return fail(new NotFoundError('Contact', loserId));
-
-    // Static memberships move; the loser then leaves every segment (with exit events).
-    const staticIds = (
-      await tx
-        .select({ id: segments.id })
-        .from(segments)
-        .where(and(eq(segments.organizationId, organizationId), eq(segments.kind, 'static')))
-    ).map((s) => s.id);
-    const loserStatic = staticIds.length
-      ? await tx
-          .select({ segmentId: segmentMembers.segmentId })
-          .from(segmentMembers)
-          .where(and(eq(segmentMembers.contactId, loserId), inArray(segmentMembers.segmentId, staticIds)))
-      : [];
-    await leaveAllSegments(tx, organizationId, [loserId], ctx.correlationId);
-    if (loserStatic.length) {
-      const added = await tx
-        .insert(segmentMembers)
-        .values(loserStatic.map((m) => ({ organizationId, segmentId: m.segmentId, contactId: winnerId })))
-        .onConflictDoNothing()
-        .returning({ segmentId: segmentMembers.segmentId });
-      for (const m of added)
-        await tx
-          .update(segments)
-          .set({ memberCount: sql`${segments.memberCount} + 1` })
-          .where(eq(segments.id, m.segmentId));
-      await appendEvents(
-        tx,
-        outbox,
-        added.map((m) =>
-          createEvent(catalogue.crm.segmentEntered, {
-            organizationId,
-            subjectId: winnerId,
-            correlationId: ctx.correlationId,
-            data: { segmentId: m.segmentId },
-          }),
-        ),
-      );
-    }
-
-    await tx.execute(sql`
-      insert into ${doNotContact} (organization_id, contact_id, channel, reason, source, created_at)
-      select organization_id, ${winnerId}, channel, reason, source, created_at from ${doNotContact} where contact_id = ${loserId}
-      on conflict do nothing`);
-    await tx.execute(sql`
-      insert into ${contactCompanies} (organization_id, contact_id, company_id, is_primary)
-      select organization_id, ${winnerId}, company_id,
-        is_primary and not exists (select 1 from ${contactCompanies} w where w.contact_id = ${winnerId} and w.is_primary)
-      from ${contactCompanies} where contact_id = ${loserId}
-      on conflict do nothing`);
-    await tx.update(notes).set({ contactId: winnerId }).where(eq(notes.contactId, loserId));
-    await tx
-      .update(activities)
-      .set({ contactId: winnerId })
-      .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, loserId)));
-
-    // The loser goes first: its email must be free before the winner may take it.
-    await tx.delete(contacts).where(eq(contacts.id, loserId));
-    const [merged] = await tx
-      .update(contacts)
-      .set({ ...mergedValues(winner, loser), updatedAt: sql`now()` } as never)
-      .where(eq(contacts.id, winnerId))
-      .returning();
-    await recordOwnActivity(tx, {
-      organizationId,
-      contactId: winnerId,
-      type: 'contact.merged',
-      subject: loserId,
-    });
+    const pair: MergePair = { organizationId, winnerId, loserId, correlationId };
+    await moveStaticMemberships(tx, pair);
+    await moveLoserRecords(tx, pair);
+    const merged = await replaceLoser(tx, pair, mergedValues(winner, loser));
+    await recordOwnActivity(tx, { organizationId, contactId: winnerId, type: 'contact.merged', subject: loserId });
     await appendEvents(tx, outbox, [
       createEvent(catalogue.crm.contactMerged, {
         organizationId,
         subjectId: winnerId,
-        correlationId: ctx.correlationId,
+        correlationId,
         data: { winnerId, loserId },
       }),
     ]);
-    await reevaluateMemberships(tx, deps, {
-      organizationId,
-      contactIds: [winnerId],
-      changed: '*',
-      correlationId: ctx.correlationId,
-    });
-    return ok(merged!);
+    await reevaluateMemberships(tx, deps, { organizationId, contactIds: [winnerId], changed: '*', correlationId });
+    return ok(merged);
   });
+}
+
+interface MergePair {
+  organizationId: string;
+  winnerId: string;
+  loserId: string;
+  correlationId: string;
+}
+
+/** The loser's static memberships move to the winner; the loser then leaves every segment (with exit events). */
+async function moveStaticMemberships(tx: Executor, { organizationId, winnerId, loserId, correlationId }: MergePair) {
+  const staticIds = (
+    await tx
+      .select({ id: segments.id })
+      .from(segments)
+      .where(and(eq(segments.organizationId, organizationId), eq(segments.kind, 'static')))
+  ).map((s) => s.id);
+  const loserStatic = staticIds.length
+    ? await tx
+        .select({ segmentId: segmentMembers.segmentId })
+        .from(segmentMembers)
+        .where(and(eq(segmentMembers.contactId, loserId), inArray(segmentMembers.segmentId, staticIds)))
+    : [];
+  await leaveAllSegments(tx, organizationId, [loserId], correlationId);
+  if (loserStatic.length === 0) return;
+  const added = await tx
+    .insert(segmentMembers)
+    .values(loserStatic.map((m) => ({ organizationId, segmentId: m.segmentId, contactId: winnerId })))
+    .onConflictDoNothing()
+    .returning({ segmentId: segmentMembers.segmentId });
+  for (const m of added)
+    await tx
+      .update(segments)
+      .set({ memberCount: sql`${segments.memberCount} + 1` })
+      .where(eq(segments.id, m.segmentId));
+  await appendEvents(
+    tx,
+    outbox,
+    added.map((m) =>
+      createEvent(catalogue.crm.segmentEntered, {
+        organizationId,
+        subjectId: winnerId,
+        correlationId,
+        data: { segmentId: m.segmentId },
+      }),
+    ),
+  );
+}
+
+/** Do-not-contact entries and company links are copied to the winner; notes and activities move. */
+async function moveLoserRecords(tx: Executor, { organizationId, winnerId, loserId }: MergePair) {
+  await tx.execute(sql`
+    insert into ${doNotContact} (organization_id, contact_id, channel, reason, source, created_at)
+    select organization_id, ${winnerId}, channel, reason, source, created_at from ${doNotContact} where contact_id = ${loserId}
+    on conflict do nothing`);
+  await tx.execute(sql`
+    insert into ${contactCompanies} (organization_id, contact_id, company_id, is_primary)
+    select organization_id, ${winnerId}, company_id,
+      is_primary and not exists (select 1 from ${contactCompanies} w where w.contact_id = ${winnerId} and w.is_primary)
+    from ${contactCompanies} where contact_id = ${loserId}
+    on conflict do nothing`);
+  await tx.update(notes).set({ contactId: winnerId }).where(eq(notes.contactId, loserId));
+  await tx
+    .update(activities)
+    .set({ contactId: winnerId })
+    .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, loserId)));
+}
+
+/** Deletes the loser (first: its email must be free before the winner may take it) and writes the winner's merged values. */
+async function replaceLoser(
+  tx: Executor,
+  { winnerId, loserId }: MergePair,
+  values: ReturnType<typeof mergedValues>,
+): Promise<ContactRow> {
+  await tx.delete(contacts).where(eq(contacts.id, loserId));
+  const [merged] = await tx
+    .update(contacts)
+    .set({ ...values, updatedAt: sql`now()` } as never)
+    .where(eq(contacts.id, winnerId))
+    .returning();
+  return merged!;
 }

@@ -374,39 +374,7 @@ export async function changeStaticMembers(
           ).map((c) => c.id);
     const missing = contactIds.filter((id) => !owned.includes(id));
     if (missing.length) return fail(new NotFoundError('Contact', missing[0]!));
-    const moved: string[] = [];
-    if (owned.length) {
-      const rows =
-        action === 'add'
-          ? await tx
-              .insert(segmentMembers)
-              .values(owned.map((contactId) => ({ organizationId, segmentId, contactId })))
-              .onConflictDoNothing()
-              .returning({ contactId: segmentMembers.contactId })
-          : await tx
-              .delete(segmentMembers)
-              .where(and(eq(segmentMembers.segmentId, segmentId), inArray(segmentMembers.contactId, owned)))
-              .returning({ contactId: segmentMembers.contactId });
-      moved.push(...rows.map((r) => r.contactId));
-      const delta = action === 'add' ? rows.length : -rows.length;
-      await tx
-        .update(segments)
-        .set({ memberCount: sql`${segments.memberCount} + ${delta}` })
-        .where(eq(segments.id, segmentId));
-      const def = action === 'add' ? catalogue.crm.segmentEntered : catalogue.crm.segmentExited;
-      await appendEvents(
-        tx,
-        outbox,
-        rows.map((m) =>
-          createEvent(def, {
-            organizationId,
-            subjectId: m.contactId,
-            correlationId: ctx.correlationId,
-            data: { segmentId },
-          }),
-        ),
-      );
-    }
+    const moved = await moveStaticByIds(tx, segment, owned, action, ctx.correlationId);
     if (node) moved.push(...(await moveStaticByFilter(tx, deps, segment, node, action, ctx.correlationId)));
     // Dynamic segments built on this one follow, a thousand contacts at a time.
     for (let i = 0; i < moved.length; i += 1000)
@@ -419,6 +387,41 @@ export async function changeStaticMembers(
     const [row] = await tx.select().from(segments).where(eq(segments.id, segmentId));
     return ok(row!);
   });
+}
+
+/** Adds these contacts (of the segment's organization) to a static segment, or removes them; returns who moved. */
+async function moveStaticByIds(
+  tx: Executor,
+  segment: SegmentRow,
+  contactIds: string[],
+  action: 'add' | 'remove',
+  correlationId: string,
+): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { organizationId, id: segmentId } = segment;
+  const rows =
+    action === 'add'
+      ? await tx
+          .insert(segmentMembers)
+          .values(contactIds.map((contactId) => ({ organizationId, segmentId, contactId })))
+          .onConflictDoNothing()
+          .returning({ contactId: segmentMembers.contactId })
+      : await tx
+          .delete(segmentMembers)
+          .where(and(eq(segmentMembers.segmentId, segmentId), inArray(segmentMembers.contactId, contactIds)))
+          .returning({ contactId: segmentMembers.contactId });
+  const delta = action === 'add' ? rows.length : -rows.length;
+  await tx
+    .update(segments)
+    .set({ memberCount: sql`${segments.memberCount} + ${delta}` })
+    .where(eq(segments.id, segmentId));
+  const def = action === 'add' ? catalogue.crm.segmentEntered : catalogue.crm.segmentExited;
+  await appendEvents(
+    tx,
+    outbox,
+    rows.map((m) => createEvent(def, { organizationId, subjectId: m.contactId, correlationId, data: { segmentId } })),
+  );
+  return rows.map((r) => r.contactId);
 }
 
 export type { LoadedSegment };

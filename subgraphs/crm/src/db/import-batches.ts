@@ -6,6 +6,17 @@ import { sql } from 'drizzle-orm';
 /** A valid row as the batch statement reads it (snake_case, only what the row gives). */
 export type BatchRow = Record<string, unknown> & { n: number; id: string; event_id: string; email: string };
 
+/** What every statement of an import's batches shares. */
+export interface BatchTarget {
+  organizationId: string;
+  importId: string;
+  correlationId: string;
+  /** Added to every contact of the import. */
+  tags: string[];
+  /** The standard columns the mapping fills (snake_case); only these change on an existing contact. */
+  mappedColumns: string[];
+}
+
 /** A rejected row: its number in the file, what is wrong with it, and its text. */
 export interface RowError {
   n: number;
@@ -18,13 +29,8 @@ export interface RowError {
  * contact's, each event's) come with the rows from here, and each envelope is built as JSON text
  * (the outbox keeps it as written), never parsed into jsonb.
  */
-export function upsertBatchSql(
-  organizationId: string,
-  correlationId: string,
-  mappedColumns: string[],
-  tags: string[],
-  rows: BatchRow[],
-) {
+export function upsertBatchSql(batch: BatchTarget, rows: BatchRow[]) {
+  const { organizationId, correlationId, mappedColumns, tags } = batch;
   const topic = topicOf('crm');
   const created = catalogue.crm.contactCreated.type;
   const updated = catalogue.crm.contactUpdated.type;
@@ -75,8 +81,18 @@ export function upsertBatchSql(
 }
 
 /** The batch's rejected rows, each with its row number, its messages and (part of) its text. */
-export const errorsSql = (organizationId: string, importId: string, errors: RowError[]) => sql`
+export const errorsSql = (batch: BatchTarget, errors: RowError[]) => sql`
   insert into crm.contact_import_errors (organization_id, import_id, row_number, messages, raw)
-  select ${organizationId}, ${importId}, e.n, array(select jsonb_array_elements_text(e.m)), e.raw
+  select ${batch.organizationId}, ${batch.importId}, e.n, array(select jsonb_array_elements_text(e.m)), e.raw
   from jsonb_to_recordset(${JSON.stringify(errors)}::jsonb) as e(n int, m jsonb, raw text)
   on conflict do nothing`;
+
+/** The import's counters after a batch, and how far into the file it has read. */
+export const progressSql = (
+  batch: BatchTarget,
+  done: { valid: number; failed: number; created: number; updated: number; bytesRead: number },
+) => sql`
+  update crm.contact_imports set rows_done = rows_done + ${done.valid}, rows_failed = rows_failed + ${done.failed},
+    rows_created = rows_created + ${done.created}, rows_updated = rows_updated + ${done.updated},
+    bytes_read = greatest(bytes_read, ${done.bytesRead})
+  where id = ${batch.importId} and organization_id = ${batch.organizationId}`;

@@ -106,94 +106,112 @@ export function checkFieldValue(
       : typeof raw === 'number' || typeof raw === 'boolean'
         ? String(raw)
         : undefined;
-  switch (field.type) {
-    case 'text':
-    case 'textarea': {
-      if (text === undefined) return bad('must be text');
-      const max = field.type === 'text' ? MAX_TEXT : MAX_TEXTAREA;
-      return text.length > max ? bad(`must be at most ${max} characters`) : good(text);
-    }
-    case 'number': {
-      const n =
-        typeof raw === 'number'
-          ? raw
-          : text !== undefined && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text)
-            ? Number(text)
-            : Number.NaN;
-      if (!Number.isFinite(n)) return bad('must be a number');
-      const scale = field.options.scale ?? 0;
-      const factor = 10 ** scale;
-      return good(Math.round(n * factor) / factor);
-    }
-    case 'boolean': {
-      if (typeof raw === 'boolean') return good(raw);
-      const t = text?.toLowerCase();
-      if (t === 'true' || t === '1' || t === 'yes') return good(true);
-      if (t === 'false' || t === '0' || t === 'no') return good(false);
-      return bad('must be true or false');
-    }
-    case 'date':
-      return text && DATE.test(text) && isRealDate(text) ? good(text) : bad('must be a date (YYYY-MM-DD)');
-    case 'datetime': {
-      const d = text && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(text) ? new Date(text) : new Date(Number.NaN);
-      return Number.isNaN(d.getTime()) ? bad('must be an ISO-8601 date-time') : good(d.toISOString());
-    }
-    case 'time':
-      return text && TIME.test(text)
-        ? good(text.length === 5 ? `${text}:00` : text)
-        : bad('must be a time (HH:MM or HH:MM:SS)');
-    case 'email': {
-      const email = z.email().max(254).safeParse(text);
-      return email.success ? good(email.data) : bad('must be an email address');
-    }
-    case 'url': {
-      try {
-        const url = new URL(text ?? '');
-        if (url.protocol !== 'http:' && url.protocol !== 'https:') return bad('must be an http(s) URL');
-        return text!.length > 2048 ? bad('must be at most 2048 characters') : good(url.toString());
-      } catch {
-        return bad('must be a URL');
-      }
-    }
-    case 'tel': {
-      const phone = text ? normalizePhone(text) : null;
-      return phone ? good(phone) : bad('must be a phone number in international form (E.164, e.g. +14155550100)');
-    }
-    case 'select':
-      if (text === undefined) return bad('must be one of the choices');
-      return field.options.choices?.includes(text)
-        ? good(text)
-        : bad(`must be one of: ${(field.options.choices ?? []).join(', ')}`);
-    case 'multiselect': {
-      const values = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split('|') : undefined;
-      if (!values || values.some((v) => typeof v !== 'string')) return bad('must be a list of choices');
-      const picked = [...new Set((values as string[]).map((v) => v.trim()).filter(Boolean))];
-      const unknown = picked.filter((v) => !field.options.choices?.includes(v));
-      return unknown.length ? bad(`has values that are not choices: ${unknown.join(', ')}`) : good(picked);
-    }
-    case 'country': {
-      const code = text?.toUpperCase();
-      return code && isCountryCode(code) ? good(code) : bad('must be an ISO 3166-1 alpha-2 country code');
-    }
-    case 'region': {
-      const code = text?.toUpperCase();
-      return code && REGION.test(code) && isCountryCode(code.slice(0, 2))
-        ? good(code)
-        : bad('must be an ISO 3166-2 region code, e.g. US-CA');
-    }
-    case 'timezone': {
-      const tz = text ? normalizeTimezone(text) : null;
-      return tz ? good(tz) : bad('must be an IANA time zone, e.g. Europe/Paris');
-    }
-    case 'locale': {
-      const locale = text ? normalizeLocale(text) : null;
-      return locale ? good(locale) : bad('must be a BCP 47 locale, e.g. fr-FR');
-    }
-    case 'lookup':
-      if (text === undefined) return bad('must be text');
-      return text.length > MAX_TEXT ? bad(`must be at most ${MAX_TEXT} characters`) : good(text);
+  return CHECKS[field.type]({ raw, text }, field.options);
+}
+
+/** A value given for a field: as given, and as trimmed text when it is a string, number or boolean. */
+interface GivenValue {
+  raw: unknown;
+  text: string | undefined;
+}
+
+const checkText =
+  (max: number) =>
+  ({ text }: GivenValue): FieldCheck => {
+    if (text === undefined) return bad('must be text');
+    return text.length > max ? bad(`must be at most ${max} characters`) : good(text);
+  };
+
+function checkNumber({ raw, text }: GivenValue, options: FieldOptions): FieldCheck {
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : text !== undefined && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text)
+        ? Number(text)
+        : Number.NaN;
+  if (!Number.isFinite(n)) return bad('must be a number');
+  const factor = 10 ** (options.scale ?? 0);
+  return good(Math.round(n * factor) / factor);
+}
+
+function checkBoolean({ raw, text }: GivenValue): FieldCheck {
+  if (typeof raw === 'boolean') return good(raw);
+  const t = text?.toLowerCase();
+  if (t === 'true' || t === '1' || t === 'yes') return good(true);
+  if (t === 'false' || t === '0' || t === 'no') return good(false);
+  return bad('must be true or false');
+}
+
+function checkDatetime({ text }: GivenValue): FieldCheck {
+  const d = text && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(text) ? new Date(text) : new Date(Number.NaN);
+  return Number.isNaN(d.getTime()) ? bad('must be an ISO-8601 date-time') : good(d.toISOString());
+}
+
+function checkUrl({ text }: GivenValue): FieldCheck {
+  try {
+    const url = new URL(text ?? '');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return bad('must be an http(s) URL');
+    return text!.length > 2048 ? bad('must be at most 2048 characters') : good(url.toString());
+  } catch {
+    return bad('must be a URL');
   }
 }
+
+function checkSelect({ text }: GivenValue, options: FieldOptions): FieldCheck {
+  if (text === undefined) return bad('must be one of the choices');
+  return options.choices?.includes(text) ? good(text) : bad(`must be one of: ${(options.choices ?? []).join(', ')}`);
+}
+
+function checkMultiselect({ raw }: GivenValue, options: FieldOptions): FieldCheck {
+  const values = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split('|') : undefined;
+  if (!values || values.some((v) => typeof v !== 'string')) return bad('must be a list of choices');
+  const picked = [...new Set((values as string[]).map((v) => v.trim()).filter(Boolean))];
+  const unknown = picked.filter((v) => !options.choices?.includes(v));
+  return unknown.length ? bad(`has values that are not choices: ${unknown.join(', ')}`) : good(picked);
+}
+
+function checkRegion({ text }: GivenValue): FieldCheck {
+  const code = text?.toUpperCase();
+  return code && REGION.test(code) && isCountryCode(code.slice(0, 2))
+    ? good(code)
+    : bad('must be an ISO 3166-2 region code, e.g. US-CA');
+}
+
+/** A value some normalizer brings to its stored form, or refuses with `message`. */
+const checkNormalized =
+  (normalize: (text: string) => string | null, message: string) =>
+  ({ text }: GivenValue): FieldCheck => {
+    const value = text ? normalize(text) : null;
+    return value ? good(value) : bad(message);
+  };
+
+/** How each type checks a (non-empty) value. */
+const CHECKS: Record<FieldType, (value: GivenValue, options: FieldOptions) => FieldCheck> = {
+  text: checkText(MAX_TEXT),
+  textarea: checkText(MAX_TEXTAREA),
+  lookup: checkText(MAX_TEXT),
+  number: checkNumber,
+  boolean: checkBoolean,
+  date: ({ text }) => (text && DATE.test(text) && isRealDate(text) ? good(text) : bad('must be a date (YYYY-MM-DD)')),
+  datetime: checkDatetime,
+  time: ({ text }) =>
+    text && TIME.test(text) ? good(text.length === 5 ? `${text}:00` : text) : bad('must be a time (HH:MM or HH:MM:SS)'),
+  email: ({ text }) => {
+    const email = z.email().max(254).safeParse(text);
+    return email.success ? good(email.data) : bad('must be an email address');
+  },
+  url: checkUrl,
+  tel: checkNormalized(normalizePhone, 'must be a phone number in international form (E.164, e.g. +14155550100)'),
+  select: checkSelect,
+  multiselect: checkMultiselect,
+  country: checkNormalized(
+    (text) => (isCountryCode(text.toUpperCase()) ? text.toUpperCase() : null),
+    'must be an ISO 3166-1 alpha-2 country code',
+  ),
+  region: checkRegion,
+  timezone: checkNormalized(normalizeTimezone, 'must be an IANA time zone, e.g. Europe/Paris'),
+  locale: checkNormalized(normalizeLocale, 'must be a BCP 47 locale, e.g. fr-FR'),
+};
 
 /** Which JSON type a stored value has, for the SQL cast in filters. */
 export const SQL_KIND: Record<FieldType, 'text' | 'numeric' | 'boolean' | 'date' | 'timestamptz' | 'time' | 'array'> = {
