@@ -85,12 +85,16 @@ export function httpRoutesWithProbes(
   };
 }
 
+const tooLarge = () => Object.assign(new Error('request body too large'), { status: 413 });
+
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  // A declared length over the limit is refused before a byte of the body is read.
+  if (Number(req.headers['content-length']) > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new Error('request body too large'), { status: 413 });
+    if (size > limit) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -131,8 +135,17 @@ export async function startHttpServer(
       if (status >= 500) options.logger.error({ err: error, path: url.pathname }, 'request failed');
       response = json(status, { error: status >= 500 ? 'internal error' : (error as Error).message });
     }
-    // While draining, ask keep-alive clients to go, so close() is not held up by idle sockets.
-    res.writeHead(response.status, isDraining ? { ...response.headers, connection: 'close' } : response.headers);
+    // A request whose body was not read to its end (a 413) leaves the rest of it on the connection,
+    // where no next request can be found: the connection closes once the answer is out, rather
+    // than wait for (or read) the rest. While draining, keep-alive clients are asked to go too, so
+    // close() is not held up by idle sockets.
+    const unread = !req.complete;
+    const socket = res.socket; // detached from res by the time the answer is out
+    if (unread) res.once('finish', () => socket?.destroy());
+    res.writeHead(
+      response.status,
+      isDraining || unread ? { ...response.headers, connection: 'close' } : response.headers,
+    );
     if (response.body instanceof Readable) {
       try {
         await pipeline(response.body, res);
