@@ -9,11 +9,10 @@ import {
   listCompanies,
   updateCompany,
 } from './companies.ts';
+import { crmSubscriptions } from './consumers.ts';
 import { adjustPoints, createStage, dncOf, listStages, setDoNotContact, tagContact } from './contact-attributes.ts';
 import { getContact, listContacts } from './contact-queries.ts';
 import { batchUpsertContacts, createContact, deleteContact, updateContact, upsertContact } from './contacts.ts';
-import { contentSubscription } from './content-events.ts';
-import { deliverySubscription } from './delivery-events.ts';
 import type { CrmDeps } from './deps.ts';
 import { createContactExport, exportContacts, streamContactExport } from './export-contacts.ts';
 import { createField, listFields } from './fields.ts';
@@ -102,7 +101,7 @@ export function createCrmServices(deps: CrmDeps) {
     getPointRule: bind(getPointRule),
     listPointRules: bind(listPointRules),
     scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),
-    subscriptions: () => [deliverySubscription(deps), contentSubscription(deps)],
+    subscriptions: () => crmSubscriptions(deps),
     jobs: () => [rebuildSegmentJob(deps), contactImportJob(deps)],
   };
 }

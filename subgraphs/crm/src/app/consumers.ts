@@ -1,0 +1,35 @@
+// What the CRM context consumes from the bus: content's form submissions and page visits, and
+// delivery's message events. Each event is applied once per consumer group, its effect and the
+// record that it was applied committing together, so a redelivered event changes nothing.
+import type { EventEnvelope } from '@mauntic/kernel';
+import { applyOnce, type Executor, type Subscription } from '@mauntic/platform';
+import { processedEvents } from '../db/schema.ts';
+import { applyContentEvent, CONTENT_EVENTS } from './content-events.ts';
+import { applyDeliveryEvent, DELIVERY_EVENTS } from './delivery-events.ts';
+import type { CrmDeps } from './deps.ts';
+
+export const DELIVERY_CONSUMER = 'crm-delivery';
+export const CONTENT_CONSUMER = 'crm-content';
+
+type Handler = (tx: Executor, deps: CrmDeps, event: EventEnvelope) => Promise<void>;
+
+const once =
+  (deps: CrmDeps, group: string, apply: Handler): Subscription['handle'] =>
+  async (event) => {
+    await applyOnce(deps.handle.db, processedEvents, group, event, (tx) => apply(tx, deps, event));
+  };
+
+export const crmSubscriptions = (deps: CrmDeps): Subscription[] => [
+  {
+    group: DELIVERY_CONSUMER,
+    contexts: ['delivery'],
+    types: DELIVERY_EVENTS.map((e) => e.type),
+    handle: once(deps, DELIVERY_CONSUMER, applyDeliveryEvent),
+  },
+  {
+    group: CONTENT_CONSUMER,
+    contexts: ['content'],
+    types: CONTENT_EVENTS.map((e) => e.type),
+    handle: once(deps, CONTENT_CONSUMER, applyContentEvent),
+  },
+];
