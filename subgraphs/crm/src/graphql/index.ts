@@ -2,11 +2,17 @@
 // through the request context.
 import { FEDERATION } from '@mauntic/platform';
 import { builder } from './builder.ts';
+import './schema/errors.ts';
 import './schema/contact.ts';
-import './schema/attributes.ts';
+import './schema/batch-upsert-contacts-result.ts';
+import './schema/field-definition.ts';
+import './schema/stage.ts';
 import './schema/segment.ts';
-import './schema/import.ts';
-import './schema/relations.ts';
+import './schema/contact-import.ts';
+import './schema/contact-export-link.ts';
+import './schema/company.ts';
+import './schema/note.ts';
+import './schema/activity.ts';
 import './schema/point-rule.ts';
 
 builder.queryType({});

@@ -1,17 +1,12 @@
-import { NotFoundError, unwrap, type ValidationError } from '@mauntic/kernel';
+// Contact: a person marketing talks to, the queries that read contacts and the mutations that return one.
+import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 import { CONTACT_SORTS } from '../../app/contact-queries.ts';
 import type { ContactInput } from '../../app/contact-values.ts';
 import type { ContactRow } from '../../app/contacts.ts';
 import { ContactEmailTakenError } from '../../domain/errors.ts';
-import { builder, ErrorInterface, services } from '../builder.ts';
-
-builder.objectType(ContactEmailTakenError, {
-  name: 'ContactEmailTakenError',
-  interfaces: [ErrorInterface],
-  fields: (t) => ({ email: t.exposeString('email') }),
-});
+import { builder, services } from '../builder.ts';
 
 /** A user of the identity context, referenced by id (the owner of a contact). */
 export const UserRef = builder.externalRef('User', builder.selection<{ id: string }>('id')).implement({
@@ -77,6 +72,7 @@ export const ContactInputType = builder.inputType('ContactInput', {
 });
 
 type GqlContactInput = typeof ContactInputType.$inferInput;
+
 export const toContactInput = (input: GqlContactInput): ContactInput => {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input))
@@ -146,6 +142,15 @@ builder.queryField('contacts', (t) =>
   ),
 );
 
+builder.queryField('exportContactData', (t) =>
+  t.field({
+    type: 'JSON',
+    description: 'Everything held about one contact, as one JSON document (GDPR right of access)',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).exportContactData(ctx.request, String(id))),
+  }),
+);
+
 builder.mutationField('createContact', (t) =>
   t.field({
     type: Contact,
@@ -188,55 +193,6 @@ builder.mutationField('upsertContact', (t) =>
   }),
 );
 
-// An item's error travels as plain data: graphql-js treats an Error returned by a resolver as
-// a failure of the field, not as a value.
-const BatchItemIssue = builder.objectRef<{ path: string[]; message: string }>('BatchItemIssue').implement({
-  fields: (t) => ({ path: t.exposeStringList('path'), message: t.exposeString('message') }),
-});
-const BatchItemError = builder.objectRef<ValidationError>('BatchItemError').implement({
-  fields: (t) => ({
-    code: t.string({ resolve: (e) => e.code }),
-    message: t.string({ resolve: (e) => e.message }),
-    issues: t.field({ type: [BatchItemIssue], resolve: (e) => e.issues }),
-  }),
-});
-
-const BatchItem = builder
-  .objectRef<{ index: number; contact?: ContactRow; created?: boolean; error?: ValidationError }>('BatchContactResult')
-  .implement({
-    fields: (t) => ({
-      index: t.exposeInt('index'),
-      contact: t.field({ type: Contact, nullable: true, resolve: (r) => r.contact ?? null }),
-      created: t.boolean({ nullable: true, resolve: (r) => r.created ?? null }),
-      error: t.field({
-        type: BatchItemError,
-        nullable: true,
-        resolve: (r) =>
-          r.error ? ({ code: r.error.code, message: r.error.message, issues: r.error.issues } as never) : null,
-      }),
-    }),
-  });
-
-const BatchResult = builder.objectRef<{ results: { index: number }[] }>('BatchUpsertContactsResult').implement({
-  fields: (t) => ({ results: t.field({ type: [BatchItem], resolve: (r) => r.results }) }),
-});
-
-const BatchInput = builder.inputType('BatchUpsertContactsInput', {
-  fields: (t) => ({ contacts: t.field({ type: [ContactInputType], required: true }) }),
-});
-
-builder.mutationField('batchUpsertContacts', (t) =>
-  t.field({
-    description: 'Upserts up to 1,000 contacts by email; each item reports its own result or error',
-    type: BatchResult,
-    args: { input: t.arg({ type: BatchInput, required: true }) },
-    errors: { types: [...COMMON_ERRORS] },
-    resolve: async (_, { input }, ctx) => ({
-      results: unwrap(await services(ctx).batchUpsertContacts(ctx.request, input.contacts.map(toContactInput))),
-    }),
-  }),
-);
-
 const Deleted = builder
   .objectRef<{ id: string }>('DeletedContact')
   .implement({ fields: (t) => ({ id: t.exposeID('id') }) });
@@ -252,5 +208,164 @@ builder.mutationField('deleteContact', (t) =>
     },
     errors: { types: [...COMMON_ERRORS, NotFoundError] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteContact(ctx.request, String(input.id))),
+  }),
+);
+
+builder.mutationField('tagContact', (t) =>
+  t.field({
+    type: Contact,
+    args: {
+      input: t.arg({
+        type: builder.inputType('TagContactInput', {
+          fields: (f) => ({ contactId: f.id({ required: true }), add: f.stringList(), remove: f.stringList() }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).tagContact(ctx.request, {
+          contactId: String(input.contactId),
+          add: input.add ?? [],
+          remove: input.remove ?? [],
+        }),
+      ),
+  }),
+);
+
+builder.mutationField('adjustPoints', (t) =>
+  t.field({
+    type: Contact,
+    args: {
+      input: t.arg({
+        type: builder.inputType('AdjustPointsInput', {
+          fields: (f) => ({
+            contactId: f.id({ required: true }),
+            delta: f.int({ required: true }),
+            reason: f.string(),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).adjustPoints(ctx.request, {
+          contactId: String(input.contactId),
+          delta: input.delta,
+          ...(input.reason ? { reason: input.reason } : {}),
+        }),
+      ),
+  }),
+);
+
+const ChannelEnum = builder.enumType('Channel', { values: ['EMAIL', 'SMS', 'PUSH'] as const });
+
+const DncReasonEnum = builder.enumType('DoNotContactReason', {
+  values: ['UNSUBSCRIBED', 'BOUNCED', 'COMPLAINT', 'MANUAL'] as const,
+});
+
+builder.mutationField('setDoNotContact', (t) =>
+  t.field({
+    type: Contact,
+    description: 'Marks or clears do-not-contact on a channel; returns the contact (see doNotContact)',
+    args: {
+      input: t.arg({
+        type: builder.inputType('SetDoNotContactInput', {
+          fields: (f) => ({
+            contactId: f.id({ required: true }),
+            channel: f.field({ type: ChannelEnum, required: true }),
+            doNotContact: f.boolean({ required: true }),
+            reason: f.field({ type: DncReasonEnum }),
+            source: f.string(),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).setDoNotContact(ctx.request, {
+          contactId: String(input.contactId),
+          channel: input.channel.toLowerCase() as 'email',
+          doNotContact: input.doNotContact,
+          ...(input.reason ? { reason: input.reason.toLowerCase() as 'manual' } : {}),
+          ...(input.source ? { source: input.source } : {}),
+        }),
+      ),
+  }),
+);
+
+const LinkInput = builder.inputType('LinkCompanyInput', {
+  fields: (t) => ({ contactId: t.id({ required: true }), companyId: t.id({ required: true }), primary: t.boolean() }),
+});
+
+for (const [field, link] of [
+  ['linkCompany', true],
+  ['unlinkCompany', false],
+] as const) {
+  builder.mutationField(field, (t) =>
+    t.field({
+      type: Contact,
+      description: link
+        ? 'Links a contact to a company (primary: its one primary company); returns the contact'
+        : 'Unlinks a contact from a company; returns the contact',
+      args: { input: t.arg({ type: LinkInput, required: true }) },
+      errors: { types: [...COMMON_ERRORS, NotFoundError] },
+      resolve: async (_, { input }, ctx) =>
+        unwrap(
+          await services(ctx).linkCompany(
+            ctx.request,
+            { contactId: String(input.contactId), companyId: String(input.companyId), primary: input.primary ?? false },
+            link,
+          ),
+        ).contact,
+    }),
+  );
+}
+
+builder.mutationField('mergeContacts', (t) =>
+  t.field({
+    type: Contact,
+    description:
+      "Merges the loser into the winner: the winner's values win, the loser's fill the gaps; history moves over",
+    args: {
+      input: t.arg({
+        type: builder.inputType('MergeContactsInput', {
+          fields: (f) => ({ winnerId: f.id({ required: true }), loserId: f.id({ required: true }) }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(
+        await services(ctx).mergeContacts(ctx.request, {
+          winnerId: String(input.winnerId),
+          loserId: String(input.loserId),
+        }),
+      ),
+  }),
+);
+
+const Erased = builder
+  .objectRef<{ id: string }>('ErasedContact')
+  .implement({ fields: (t) => ({ id: t.exposeID('id') }) });
+
+builder.mutationField('eraseContact', (t) =>
+  t.field({
+    type: Erased,
+    description: 'Erases a contact (GDPR): personal data goes, anonymous activity stays for reports. Admins only.',
+    args: {
+      input: t.arg({
+        type: builder.inputType('EraseContactInput', { fields: (f) => ({ id: f.id({ required: true }) }) }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).eraseContact(ctx.request, String(input.id))),
   }),
 );

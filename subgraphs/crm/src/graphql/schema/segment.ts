@@ -1,3 +1,4 @@
+// Segment: a set of contacts, by filter (dynamic, kept current) or by hand (static), and its members.
 import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { SegmentRow } from '../../app/segment-membership.ts';
