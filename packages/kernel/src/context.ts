@@ -1,6 +1,5 @@
 // Who is calling and for which organization: built by the gateway, signed, and verified by
 // every subgraph before a resolver runs.
-import { ForbiddenError, fail, ok, type Result, UnauthenticatedError } from './errors.ts';
 import type { OrganizationId } from './ids.ts';
 
 export const ROLES = ['owner', 'admin', 'editor', 'viewer'] as const;
@@ -68,13 +67,3 @@ export const anonymousContext = (correlationId: string): RequestContext => ({
   actor: { type: 'anonymous' },
   scopes: [],
 });
-
-/** The caller's organization, when it may use `scope`; every context scopes its queries by it. */
-export function requireScope(
-  ctx: RequestContext,
-  scope: Scope,
-): Result<OrganizationId, UnauthenticatedError | ForbiddenError> {
-  if (ctx.actor.type === 'anonymous' || !ctx.organizationId) return fail(new UnauthenticatedError());
-  if (!hasScope(ctx.scopes, scope)) return fail(new ForbiddenError(scope));
-  return ok(ctx.organizationId);
-}

@@ -1,14 +1,11 @@
 // The one Pothos builder setup every subgraph uses. Plugin option types are global to a
 // TypeScript program, so all subgraphs must share exactly this configuration.
-import type { RequestContext, Role, Scope } from '@mauntic/kernel';
-import { hasScope, roleAtLeast } from '@mauntic/kernel';
+import type { RequestContext } from '@mauntic/kernel';
 import SchemaBuilder from '@pothos/core';
 import DirectivesPlugin from '@pothos/plugin-directives';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import FederationPlugin from '@pothos/plugin-federation';
 import RelayPlugin from '@pothos/plugin-relay';
-import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { GraphQLError } from 'graphql';
 import type { Logger } from '../logger.ts';
 import { inputGuardPlugin } from './input-guard.ts';
 
@@ -27,12 +24,6 @@ export interface BuilderTypes {
     JSON: { Input: unknown; Output: unknown };
     EmailAddress: { Input: string; Output: string };
   };
-  AuthScopes: {
-    /** A caller acting for an organization (user session or API key). */
-    member: boolean;
-    scope: Scope;
-    role: Role;
-  };
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -40,19 +31,8 @@ const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 export function createBuilder() {
   return new SchemaBuilder<BuilderTypes>({
     // The input guard sits inside the errors plugin, which turns what it throws into payloads.
-    plugins: [ScopeAuthPlugin, ErrorsPlugin, inputGuardPlugin, DirectivesPlugin, FederationPlugin, RelayPlugin],
+    plugins: [ErrorsPlugin, inputGuardPlugin, DirectivesPlugin, FederationPlugin, RelayPlugin],
     defaultFieldNullability: false,
-    scopeAuth: {
-      authScopes: (ctx) => ({
-        member: ctx.request.organizationId !== undefined && ctx.request.actor.type !== 'anonymous',
-        scope: (wanted: Scope) => hasScope(ctx.request.scopes, wanted),
-        role: (minimum: Role) => ctx.request.role !== undefined && roleAtLeast(ctx.request.role, minimum),
-      }),
-      unauthorizedError: (_parent, ctx, _info, result) =>
-        new GraphQLError(result.message, {
-          extensions: { code: ctx.request.actor.type === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN' },
-        }),
-    },
     errors: {
       directResult: true,
       defaultUnionOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Payload` },
