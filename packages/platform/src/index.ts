@@ -19,6 +19,7 @@ export * from './jobs/local-job-queue.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
 export * from './module.ts';
+export * from './net/outbound-guard.ts';
 export * from './outbox/outbox.ts';
 export * from './outbox/processed-events.ts';
 export * from './outbox/relay.ts';
