@@ -1,15 +1,65 @@
-import { type OperationDefinitionNode, parse } from 'graphql';
+import { buildSchema, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { checkLimits, measureOperation } from './limits.ts';
+import { costModelOf, FIELD_COSTS, REGEXP_FILTER_COST } from './cost-model.ts';
+import {
+  checkIntrospection,
+  checkLimits,
+  checkShape,
+  type DocumentLimits,
+  MAX_REPEATED_FIELD,
+  measureDocument,
+  measureOperation,
+} from './limits.ts';
+
+const operationOf = (doc: ReturnType<typeof parse>) =>
+  doc.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode;
 
 const measure = (q: string, vars: Record<string, unknown> = {}) => {
   const doc = parse(q);
-  return measureOperation(
-    doc,
-    doc.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode,
-    vars,
-  );
+  return measureOperation(doc, operationOf(doc), vars);
 };
+
+const schema = buildSchema(`
+  scalar JSON
+  type Query {
+    contacts(filter: JSON, first: Int, after: String): ContactConnection!
+    timeline(first: Int = 5): TimelinePage!
+    exportContacts(filter: JSON): String!
+    contact(id: ID!): Contact
+  }
+  type Mutation { touch: Int }
+  type ContactConnection { edges: [ContactEdge!]! pageInfo: PageInfo! totalCount: Int! }
+  type ContactEdge { cursor: String! node: Contact! }
+  type Contact { id: ID! email: String! }
+  type PageInfo { hasNextPage: Boolean! }
+  type TimelinePage { items: [Item!]! hasNextPage: Boolean! }
+  type Item { id: ID! }
+`);
+const model = costModelOf(schema);
+
+const measureWithSchema = (q: string, vars: Record<string, unknown> = {}) => {
+  const doc = parse(q);
+  return measureOperation(doc, operationOf(doc), vars, model);
+};
+
+const checkDocument = (document: ReturnType<typeof parse>, limits: DocumentLimits) =>
+  checkShape(measureDocument(document), limits);
+
+const errorCode = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (error) {
+    return (error as { extensions?: { code?: string } }).extensions?.code;
+  }
+  return undefined;
+};
+
+/** A chain of `levels` fragments, each spreading the next one twice: 2^levels fields when expanded. */
+function doublingChain(levels: number): string {
+  let q = 'query { contact(id: "1") { ...F0 } }\n';
+  for (let i = 0; i < levels; i++) q += `fragment F${i} on Contact { id ...F${i + 1} ...F${i + 1} }\n`;
+  return `${q}fragment F${levels} on Contact { email }`;
+}
 
 describe('query limits', () => {
   it('measures depth through fragments and inline fragments', () => {
@@ -32,5 +82,133 @@ describe('query limits', () => {
       expect.objectContaining({ extensions: expect.objectContaining({ code: 'QUERY_TOO_DEEP' }) }),
     );
     expect(() => checkLimits(doc, op, {}, { maxDepth: 5, maxCost: 2 })).toThrow(/cost 3 exceeds/);
+  });
+
+  it('measures a fragment once however often it is spread: a 30-level doubling chain in well under 100 ms', () => {
+    const doc = parse(doublingChain(30));
+    const started = performance.now();
+    const { cost, depth } = measureOperation(doc, operationOf(doc), {});
+    expect(performance.now() - started).toBeLessThan(50);
+    // contact, then 2^i ids at level i and 2^30 emails: what executing it would resolve.
+    expect(cost).toBe(1 + (2 ** 30 - 1) + 2 ** 30);
+    expect(depth).toBe(2);
+    expect(errorCode(() => checkLimits(doc, operationOf(doc), {}, { maxDepth: 12, maxCost: 20_000 }))).toBe(
+      'QUERY_TOO_COSTLY',
+    );
+  });
+
+  it('measures a query again when its variables change what it costs', () => {
+    const q = 'query($n: Int) { list(first: $n) { id } }';
+    const doc = parse(q);
+    expect(measureOperation(doc, operationOf(doc), { n: 5 }).cost).toBe(6);
+    expect(measureOperation(doc, operationOf(doc), { n: 90 }).cost).toBe(91);
+    // A variable's default applies when the request leaves it out.
+    expect(measure('query($n: Int = 7) { list(first: $n) { id } }').cost).toBe(8);
+  });
+
+  it('counts and limits the fields at the root, through fragments', () => {
+    expect(measure('{ a b ...F } fragment F on Query { c d }').rootFields).toBe(4);
+    const doc = parse(`mutation { ${Array.from({ length: 101 }, (_, i) => `m${i}: touch`).join(' ')} }`);
+    const limits = { maxDepth: 12, maxCost: 20_000, maxRootFields: 100 };
+    expect(errorCode(() => checkLimits(doc, operationOf(doc), {}, limits))).toBe('QUERY_TOO_MANY_ROOT_FIELDS');
+    const hundred = parse(`mutation { ${Array.from({ length: 100 }, (_, i) => `m${i}: touch`).join(' ')} }`);
+    expect(() => checkLimits(hundred, operationOf(hundred), {}, limits)).not.toThrow();
+  });
+});
+
+describe('document shape, checked before validation', () => {
+  it('counts aliases everywhere in the document, fragments included', () => {
+    const shape = measureDocument(
+      parse('query { a: me { b: id } ...F } fragment F on Query { c: me { id } } fragment G on Query { me { id } }'),
+    );
+    expect(shape).toEqual({ aliases: 3, fragments: 2, repeatedField: 1 });
+  });
+
+  it('refuses too many aliases or fragments with their own codes', () => {
+    const aliases = parse(`{ ${Array.from({ length: 201 }, (_, i) => `a${i}: me { id }`).join(' ')} }`);
+    expect(errorCode(() => checkDocument(aliases, { maxAliases: 200, maxFragments: 100 }))).toBe(
+      'QUERY_TOO_MANY_ALIASES',
+    );
+    expect(() => checkDocument(aliases, { maxAliases: 201, maxFragments: 100 })).not.toThrow();
+    const fragments = parse(doublingChain(30));
+    expect(errorCode(() => checkDocument(fragments, { maxAliases: 200, maxFragments: 30 }))).toBe(
+      'QUERY_TOO_MANY_FRAGMENTS',
+    );
+  });
+
+  it('refuses one response name repeated too often in a selection set, inline fragments included', () => {
+    const repeated = (times: number) =>
+      parse(`{ me { ${Array.from({ length: times }, () => '... on Viewer { user { id } }').join(' ')} } }`);
+    expect(measureDocument(repeated(7)).repeatedField).toBe(7);
+    expect(() => checkDocument(repeated(MAX_REPEATED_FIELD), { maxAliases: 0, maxFragments: 0 })).not.toThrow();
+    expect(errorCode(() => checkDocument(repeated(MAX_REPEATED_FIELD + 1), { maxAliases: 0, maxFragments: 0 }))).toBe(
+      'QUERY_FIELD_REPEATED',
+    );
+  });
+});
+
+describe('introspection', () => {
+  it('counts introspection fields in depth and cost, __schema by the size of its answer', () => {
+    const m = measureWithSchema('{ __schema { types { name } } }');
+    expect(m.depth).toBe(3);
+    expect(m.cost).toBe(FIELD_COSTS['Query.__schema']! + 2);
+    expect(m.introspection).toBe(true);
+    const aliased = parse(
+      `{ ${Array.from({ length: 100 }, (_, i) => `s${i}: __schema { types { name } }`).join(' ')} }`,
+    );
+    expect(
+      errorCode(() => checkLimits(aliased, operationOf(aliased), {}, { maxDepth: 12, maxCost: 20_000 }, model)),
+    ).toBe('QUERY_TOO_COSTLY');
+  });
+
+  it("lets a type's wrappers (ofType) nest without counting as depth", () => {
+    const m = measureWithSchema(
+      '{ __type(name: "Query") { fields { type { ofType { ofType { ofType { name } } } } } } }',
+    );
+    expect(m.depth).toBe(4);
+  });
+
+  it('refuses introspection lists nested more than twice', () => {
+    const two = parse('{ __type(name: "Query") { fields { type { fields { name } } } } }');
+    expect(() => checkLimits(two, operationOf(two), {}, { maxDepth: 12, maxCost: 20_000 }, model)).not.toThrow();
+    const three = parse('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }');
+    expect(measureOperation(three, operationOf(three), {}, model).introspectionLists).toBe(3);
+    expect(errorCode(() => checkLimits(three, operationOf(three), {}, { maxDepth: 12, maxCost: 20_000 }, model))).toBe(
+      'INTROSPECTION_TOO_DEEP',
+    );
+  });
+
+  it('is refused to anonymous callers unless everyone may introspect; __typename is not introspection', () => {
+    const m = measureWithSchema('{ __type(name: "Query") { name } }');
+    expect(errorCode(() => checkIntrospection(m, 'authenticated', true))).toBe('INTROSPECTION_DISABLED');
+    expect(() => checkIntrospection(m, 'authenticated', false)).not.toThrow();
+    expect(() => checkIntrospection(m, 'everyone', true)).not.toThrow();
+    expect(errorCode(() => checkIntrospection(m, 'nobody', false))).toBe('INTROSPECTION_DISABLED');
+    expect(() => checkIntrospection(measureWithSchema('{ __typename }'), 'nobody', true)).not.toThrow();
+  });
+});
+
+describe('cost with the schema', () => {
+  it('costs a connection given no `first` at its default page: declared in the schema, else 20', () => {
+    expect(measureWithSchema('{ contacts { edges { node { id } } } }').cost).toBe(1 + 20 * 3);
+    expect(measureWithSchema('{ timeline { items { id } } }').cost).toBe(1 + 5 * 2);
+    expect(measureWithSchema('{ timeline(first: 2) { items { id } } }').cost).toBe(1 + 2 * 2);
+  });
+
+  it("multiplies a connection's lists by the page, not its totalCount or pageInfo, and costs totalCount as a count", () => {
+    const m = measureWithSchema('{ contacts(first: 5) { totalCount pageInfo { hasNextPage } edges { cursor } } }');
+    expect(m.cost).toBe(1 + FIELD_COSTS['*.totalCount']! + 2 + 5 * 2);
+  });
+
+  it('costs a whole-organization export by what it scans, and each regexp condition of a filter on top', () => {
+    expect(measureWithSchema('{ exportContacts }').cost).toBe(FIELD_COSTS['Query.exportContacts']);
+    const literal = measureWithSchema(
+      '{ exportContacts(filter: { or: [{ field: "email", op: "regexp", value: "a" }, { field: "email", op: notRegexp, value: "b" }] }) }',
+    );
+    expect(literal.cost).toBe(FIELD_COSTS['Query.exportContacts']! + 2 * REGEXP_FILTER_COST);
+    const q = 'query($f: JSON) { contacts(filter: $f, first: 1) { edges { cursor } } }';
+    const plain = measureWithSchema(q, { f: { field: 'email', op: 'contains', value: 'a' } }).cost;
+    const deep = { and: [{ and: [{ field: 'email', op: 'regexp', value: '(a+)+$' }] }, { op: 'regexp' }] };
+    expect(measureWithSchema(q, { f: deep }).cost).toBe(plain + 2 * REGEXP_FILTER_COST);
   });
 });
