@@ -1,11 +1,39 @@
 // The gateway's configuration; see the README for every variable.
-import { ConfigError, logModel, optionalString, parseEnvironment, secretsModel, serverModel } from '@mauntic/platform';
+import {
+  ConfigError,
+  logModel,
+  optionalString,
+  parseEnvironment,
+  queueModel,
+  secretsModel,
+  serverModel,
+} from '@mauntic/platform';
 import { z } from 'zod';
+import { INTROSPECTION_ACCESS } from './limits.ts';
+import type { RateLimitSettings } from './rate-limits.ts';
 import type { Supergraph } from './supergraph.ts';
 
+const count = (min: number) => z.coerce.number().int().min(min);
+
 export const gatewayModel = z.object({
-  GATEWAY_MAX_DEPTH: z.coerce.number().int().min(1).max(100).default(12),
-  GATEWAY_MAX_COST: z.coerce.number().int().min(1).default(20_000),
+  GATEWAY_MAX_DEPTH: count(1).max(100).default(12),
+  GATEWAY_MAX_COST: count(1).default(20_000),
+  /** Aliased fields in one document (the same field asked for under many names multiplies its work). */
+  GATEWAY_MAX_ALIASES: count(0).default(200),
+  /** Fields at the root of one operation, fragments included (each is its own query or mutation). */
+  GATEWAY_MAX_ROOT_FIELDS: count(1).default(100),
+  /** Fragment definitions in one document. */
+  GATEWAY_MAX_FRAGMENTS: count(0).default(100),
+  /** Who may select __schema and __type: everyone, authenticated (callers with a token or API key), nobody. */
+  GATEWAY_INTROSPECTION: z.enum(INTROSPECTION_ACCESS).default('authenticated'),
+  /** Requests a minute per client address for callers without credentials; 0 = unlimited. */
+  GATEWAY_RATE_LIMIT_ANONYMOUS_PER_MINUTE: count(0).default(300),
+  /** Requests a minute per signed-in user (in one organization) or per API key; 0 = unlimited. */
+  GATEWAY_RATE_LIMIT_AUTHENTICATED_PER_MINUTE: count(0).default(60_000),
+  /** Namespaces the budgets' Redis keys, so several deployments can share one Redis. */
+  GATEWAY_RATE_LIMIT_PREFIX: z.string().min(1).default('mauntic:gateway:rate:'),
+  /** Proxies in front of the gateway that append the client's address to X-Forwarded-For (0 = none: the socket's peer is the client). */
+  GATEWAY_TRUSTED_PROXIES: count(0).max(10).default(0),
   /** Comma-separated origins allowed to call from a browser; `*` allows any. */
   GATEWAY_CORS_ORIGINS: z.string().default('*'),
   /** Where identity answers API-key checks (cluster mode). */
@@ -15,7 +43,11 @@ export const gatewayModel = z.object({
 });
 
 export const parseGatewayEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
-  parseEnvironment({ server: serverModel(4000), log: logModel, secrets: secretsModel, gateway: gatewayModel }, env);
+  parseEnvironment(
+    // REDIS_URL: the rate-limit budgets, shared by every replica; unset = each process's memory.
+    { server: serverModel(4000), log: logModel, secrets: secretsModel, gateway: gatewayModel, redis: queueModel },
+    env,
+  );
 
 /** `crm` -> CRM_URL: the variable that moves a subgraph away from the address in the supergraph. */
 export const subgraphUrlVariable = (name: string) => `${name.toUpperCase().replaceAll('-', '_')}_URL`;
@@ -35,3 +67,9 @@ export function subgraphUrls(supergraph: Supergraph, env: NodeJS.ProcessEnv = pr
 }
 
 export type GatewaySettings = z.infer<typeof gatewayModel>;
+
+export const rateLimitSettings = (settings: GatewaySettings): RateLimitSettings => ({
+  anonymousPerMinute: settings.GATEWAY_RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+  authenticatedPerMinute: settings.GATEWAY_RATE_LIMIT_AUTHENTICATED_PER_MINUTE,
+  trustedProxies: settings.GATEWAY_TRUSTED_PROXIES,
+});

@@ -1,18 +1,36 @@
 // The gateway: one GraphQL endpoint over the composed supergraph. It authenticates the caller,
-// enforces depth and cost limits, and passes a signed context to every subgraph it calls.
+// spends the caller's request budget, enforces the query limits, and passes a signed context to
+// every subgraph it calls. A refused request is answered before any subgraph is called.
 import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServer, type GraphQLRequestListener, HeaderMap } from '@apollo/server';
+import type { RequestContext } from '@mauntic/kernel';
 import {
   CORRELATION_HEADER,
+  createMemoryRateLimiter,
   type HttpHandler,
   type HttpRequest,
   type Logger,
   maskUnexpected,
+  type RateLimiter,
   runWithLogScope,
 } from '@mauntic/platform';
+import { parse } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { type ApiKeyVerifier, authenticate, correlationIdFrom } from './auth.ts';
+import { costModelOf } from './cost-model.ts';
 import type { GatewayContext } from './data-sources.ts';
-import { checkLimits } from './limits.ts';
+import { gatewayModel, rateLimitSettings } from './environment.ts';
+import {
+  checkIntrospection,
+  checkMeasure,
+  checkShape,
+  type DocumentLimits,
+  type DocumentShape,
+  type IntrospectionAccess,
+  measureDocument,
+  measureOperation,
+} from './limits.ts';
+import { budgetOf, clientAddress, limiterFailureLog, type RateLimitSettings, spend } from './rate-limits.ts';
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -23,12 +41,62 @@ export interface GatewayOptions {
   maxDepth: number;
   maxCost: number;
   corsOrigins: string;
+  // The settings below default to gatewayModel's defaults.
+  maxAliases?: number;
+  maxRootFields?: number;
+  maxFragments?: number;
+  introspection?: IntrospectionAccess;
+  rateLimits?: RateLimitSettings;
+  /** Where request budgets are kept; default: this process's memory. */
+  rateLimiter?: RateLimiter;
+}
+
+const DEFAULTS = gatewayModel.parse({});
+
+/** The query limits, as one request listener shared by every request: it keeps no state of its own. */
+function limitsListener(options: GatewayOptions): GraphQLRequestListener<GatewayContext> {
+  const operationLimits = {
+    maxDepth: options.maxDepth,
+    maxCost: options.maxCost,
+    maxRootFields: options.maxRootFields ?? DEFAULTS.GATEWAY_MAX_ROOT_FIELDS,
+  };
+  const introspection = options.introspection ?? DEFAULTS.GATEWAY_INTROSPECTION;
+  return {
+    didResolveOperation: async ({ document, operation, request, schema, contextValue }) => {
+      if (!operation) return;
+      const measure = measureOperation(document, operation, request.variables ?? {}, costModelOf(schema));
+      checkIntrospection(measure, introspection, contextValue.request.actor.type === 'anonymous');
+      checkMeasure(measure, operationLimits);
+    },
+  };
+}
+
+/** The query a GraphQL request carries: in a POST's JSON body, or a GET's search. */
+function queryText(req: HttpRequest, body: unknown): unknown {
+  if (req.method === 'GET') return new URLSearchParams(req.search).get('query');
+  return (body as { query?: unknown } | undefined)?.query;
 }
 
 export class Gateway {
   private readonly apollo: ApolloServer<GatewayContext>;
+  private readonly rateLimiter: RateLimiter;
+  private readonly rateLimits: RateLimitSettings;
+  private readonly limiterFailed: (error: unknown) => void;
+  private readonly documentLimits: DocumentLimits;
+  /** The shape of each query text seen lately, so a query is parsed for it only the first time. */
+  private readonly shapes = new LRUCache<string, DocumentShape>({
+    maxSize: 16 * 1024 * 1024,
+    sizeCalculation: (_, query) => Math.max(1, query.length),
+  });
 
   constructor(private readonly options: GatewayOptions) {
+    this.rateLimiter = options.rateLimiter ?? createMemoryRateLimiter();
+    this.rateLimits = options.rateLimits ?? rateLimitSettings(DEFAULTS);
+    this.limiterFailed = limiterFailureLog(options.logger);
+    this.documentLimits = {
+      maxAliases: options.maxAliases ?? DEFAULTS.GATEWAY_MAX_ALIASES,
+      maxFragments: options.maxFragments ?? DEFAULTS.GATEWAY_MAX_FRAGMENTS,
+    };
     const gateway = new ApolloGateway({
       supergraphSdl: options.supergraphSdl,
       buildService: ({ name, url }) => options.dataSource(name, url ?? ''),
@@ -39,24 +107,48 @@ export class Gateway {
         error: (m) => options.logger.error(String(m)),
       },
     });
+    const limits = limitsListener(options);
     this.apollo = new ApolloServer<GatewayContext>({
       gateway,
       includeStacktraceInErrorResponses: false,
       formatError: maskUnexpected(options.logger),
-      plugins: [
-        {
-          requestDidStart: async () => ({
-            didResolveOperation: async ({ document, operation, request }) => {
-              if (!operation) return;
-              checkLimits(document, operation, request.variables ?? {}, {
-                maxDepth: options.maxDepth,
-                maxCost: options.maxCost,
-              });
-            },
-          }),
-        },
-      ],
+      plugins: [{ requestDidStart: async () => limits }],
     });
+  }
+
+  /** Who calls, once their request is within their budget (a failed sign-in spends the address's). */
+  private async caller(req: HttpRequest, correlationId: string): Promise<RequestContext> {
+    const address = clientAddress(req, this.rateLimits.trustedProxies);
+    let caller: RequestContext;
+    try {
+      caller = await authenticate(req.headers.authorization, correlationId, {
+        jwtKey: this.options.jwtKey,
+        verifyApiKey: this.options.verifyApiKey,
+      });
+    } catch (error) {
+      await spend(this.rateLimiter, budgetOf(undefined, address, this.rateLimits), this.limiterFailed);
+      throw error;
+    }
+    await spend(this.rateLimiter, budgetOf(caller, address, this.rateLimits), this.limiterFailed);
+    return caller;
+  }
+
+  /**
+   * Refuses a query whose shape is over the limits before Apollo parses and validates it. A query
+   * that does not parse is left to Apollo, which answers it as the syntax error it is.
+   */
+  private checkDocumentShape(query: unknown): void {
+    if (typeof query !== 'string') return;
+    let shape = this.shapes.get(query);
+    if (!shape) {
+      try {
+        shape = measureDocument(parse(query));
+      } catch {
+        return; // Apollo's own parse refuses it the same way, and answers it
+      }
+      this.shapes.set(query, shape);
+    }
+    checkShape(shape, this.documentLimits);
   }
 
   start(): Promise<void> {
@@ -100,12 +192,11 @@ export class Gateway {
       return runWithLogScope({ correlationId }, async () => {
         const response = await this.apollo.executeHTTPGraphQLRequest({
           httpGraphQLRequest: { method: req.method, headers, search: req.search, body },
-          context: async () => ({
-            request: await authenticate(req.headers.authorization, correlationId, {
-              jwtKey: this.options.jwtKey,
-              verifyApiKey: this.options.verifyApiKey,
-            }),
-          }),
+          context: async () => {
+            const request = await this.caller(req, correlationId);
+            this.checkDocumentShape(queryText(req, body));
+            return { request };
+          },
         });
         const out: Record<string, string> = { ...cors, [CORRELATION_HEADER]: correlationId };
         for (const [k, v] of response.headers) out[k] = v;

@@ -1,8 +1,8 @@
 // The gateway as its own process (cluster mode): subgraphs over HTTP.
-import { createLogger, loadSecrets, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
+import { createLogger, loadSecrets, openRateLimiter, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
 import { httpApiKeyVerifier } from './api-key-client.ts';
 import { SignedRemoteDataSource } from './data-sources.ts';
-import { parseGatewayEnvironment, subgraphUrls } from './environment.ts';
+import { parseGatewayEnvironment, rateLimitSettings, subgraphUrls } from './environment.ts';
 import { Gateway } from './gateway.ts';
 import { PUBLIC_ROUTES, proxyTo } from './public-routes.ts';
 import { loadSupergraph } from './supergraph.ts';
@@ -13,15 +13,27 @@ runMain(async () => {
   const secrets = loadSecrets(env.secrets);
   const supergraph = loadSupergraph(env.gateway.SUPERGRAPH_PATH);
   const urls = subgraphUrls(supergraph);
+  const settings = env.gateway;
+  const budgets = openRateLimiter({
+    redisUrl: env.redis.REDIS_URL,
+    prefix: settings.GATEWAY_RATE_LIMIT_PREFIX,
+    logger,
+  });
   const gateway = new Gateway({
     supergraphSdl: supergraph.sdl,
     dataSource: (name) => new SignedRemoteDataSource(urls[name]!, secrets.internalKey),
     jwtKey: secrets.jwtKey,
     verifyApiKey: httpApiKeyVerifier(env.gateway.IDENTITY_INTERNAL_URL, secrets.internalKey),
     logger,
-    maxDepth: env.gateway.GATEWAY_MAX_DEPTH,
-    maxCost: env.gateway.GATEWAY_MAX_COST,
-    corsOrigins: env.gateway.GATEWAY_CORS_ORIGINS,
+    maxDepth: settings.GATEWAY_MAX_DEPTH,
+    maxCost: settings.GATEWAY_MAX_COST,
+    corsOrigins: settings.GATEWAY_CORS_ORIGINS,
+    maxAliases: settings.GATEWAY_MAX_ALIASES,
+    maxRootFields: settings.GATEWAY_MAX_ROOT_FIELDS,
+    maxFragments: settings.GATEWAY_MAX_FRAGMENTS,
+    introspection: settings.GATEWAY_INTROSPECTION,
+    rateLimits: rateLimitSettings(settings),
+    rateLimiter: budgets.limiter,
   });
   await gateway.start();
   const publicRoutes = Object.fromEntries(
@@ -36,6 +48,7 @@ runMain(async () => {
   shutdown.add('graphql', async () => {
     await http.close();
     await gateway.stop();
+    await budgets.close();
   });
   shutdown.installSignalHandlers();
   logger.info({ port: http.port }, 'gateway listening');
