@@ -105,3 +105,40 @@ export const messageRequested = defineEvent(
     source: message.source,
   }),
 );
+
+// The suppression list, one event per change. The subject is the list entry, `<channel>:<address>`,
+// so the changes to one entry keep their order however often it leaves and returns.
+const suppression = {
+  channel: z.enum(['email', 'sms']),
+  address: z.string().min(1).max(320),
+  reason: z.enum(['hard_bounce', 'complaint', 'unsubscribe', 'manual']),
+};
+
+/**
+ * An address will not be sent to any more (hard bounce, complaint, manual), or not sent marketing
+ * (unsubscribe); also when a stronger reason replaces an unsubscribe.
+ */
+export const suppressionAdded = defineEvent(
+  'delivery.suppression.added',
+  1,
+  'suppression',
+  z.object({
+    ...suppression,
+    /** Where it came from: `one-click`, `inbound-smtp`, `webhook:<kind>`, a note given by hand. */
+    source: z.string().max(200).nullable(),
+    /** The message whose bounce, complaint or unsubscribe caused it; null when added by hand. */
+    messageId: z.uuid().nullable(),
+  }),
+);
+
+/** An address left the suppression list (removed by hand, or resubscribed on the preference page). */
+export const suppressionRemoved = defineEvent(
+  'delivery.suppression.removed',
+  1,
+  'suppression',
+  z.object({
+    ...suppression,
+    /** The message whose preference page resubscribed the address; null when removed by hand. */
+    messageId: z.uuid().nullable(),
+  }),
+);

@@ -130,12 +130,12 @@ const eventBase = (message: MessageRow) => ({
 /** Only email and SMS addresses have a suppression list. */
 async function suppress({ tx, message, source }: Report, reason: 'hard_bounce' | 'complaint' | 'unsubscribe') {
   if (message.channel !== 'email' && message.channel !== 'sms') return;
-  await suppressInTx(tx, message.organizationId, {
-    channel: message.channel,
-    address: message.address,
-    reason,
-    source,
-  });
+  await suppressInTx(
+    tx,
+    message.organizationId,
+    { channel: message.channel, address: message.address, reason, source },
+    { correlationId: message.id, messageId: message.id },
+  );
 }
 
 /** A hard bounce suppresses the address; a soft one is retried while attempts remain. */

@@ -10,7 +10,7 @@ import { classifyMachineEvent, type TrackingToken, verifyToken } from '../tracki
 import type { DeliveryDeps } from './deps.ts';
 import { contactVars } from './render-message.ts';
 import { type MessageRow, messageFacts } from './send.ts';
-import { suppressInTx } from './suppressions.ts';
+import { suppressInTx, unsuppressInTx } from './suppressions.ts';
 
 export interface Visit {
   userAgent: string | undefined;
@@ -168,12 +168,17 @@ export async function unsubscribe(
   const message = await messageOf(deps, token);
   if (!message || (message.channel !== 'email' && message.channel !== 'sms')) return null;
   await deps.handle.db.transaction(async (tx) => {
-    await suppressInTx(tx, message.organizationId, {
-      channel: message.channel as 'email' | 'sms',
-      address: message.address,
-      reason: 'unsubscribe',
-      source: oneClick ? 'one-click' : 'unsubscribe-page',
-    });
+    await suppressInTx(
+      tx,
+      message.organizationId,
+      {
+        channel: message.channel as 'email' | 'sms',
+        address: message.address,
+        reason: 'unsubscribe',
+        source: oneClick ? 'one-click' : 'unsubscribe-page',
+      },
+      { correlationId: message.id, messageId: message.id },
+    );
     await tx.insert(messageEvents).values({
       organizationId: message.organizationId,
       messageId: message.id,
@@ -218,16 +223,13 @@ export async function resubscribe(deps: DeliveryDeps, raw: string | null): Promi
   if (!token) return false;
   const message = await messageOf(deps, token);
   if (!message) return false;
-  const removed = await deps.handle.db
-    .delete(suppressions)
-    .where(
-      and(
-        eq(suppressions.organizationId, message.organizationId),
-        eq(suppressions.channel, message.channel),
-        eq(suppressions.address, message.address),
-        eq(suppressions.reason, 'unsubscribe'),
-      ),
-    )
-    .returning({ address: suppressions.address });
-  return removed.length > 0;
+  const removed = await deps.handle.db.transaction((tx) =>
+    unsuppressInTx(
+      tx,
+      message.organizationId,
+      { channel: message.channel, address: message.address, onlyReason: 'unsubscribe' },
+      { correlationId: message.id, messageId: message.id },
+    ),
+  );
+  return removed !== undefined;
 }
