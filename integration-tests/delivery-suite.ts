@@ -74,8 +74,8 @@ export interface ReceivedMail {
 export interface Mailbox {
   /** Cluster: makes the organization's default email provider point at this mailbox. */
   setUp(call: Caller): Promise<void>;
-  /** Every message that reached `address` so far. */
-  received(address: string): Promise<ReceivedMail[]>;
+  /** Every message that reached `address` so far; `accessToken` is a session of the sending organization. */
+  received(address: string, accessToken: string): Promise<ReceivedMail[]>;
   close(): Promise<void>;
 }
 
@@ -128,9 +128,12 @@ export interface OutboxEntry {
   to: string;
 }
 
-/** The /outbox list page, as a browser shows it. */
-export async function outboxList(publicUrl: string): Promise<OutboxEntry[]> {
-  const response = await fetch(`${publicUrl}/outbox`);
+/** A browser request to /outbox with a session: its access token. */
+export const withSession = (accessToken: string) => ({ headers: { authorization: `Bearer ${accessToken}` } });
+
+/** The /outbox list page, as a browser signed in to the organization shows it. */
+export async function outboxList(publicUrl: string, accessToken: string): Promise<OutboxEntry[]> {
+  const response = await fetch(`${publicUrl}/outbox`, withSession(accessToken));
   expect(response.status).toBe(200);
   const page = await response.text();
   const rows = page.matchAll(/<a href="\/outbox\?id=(\d+)">([^<]*)<\/a><\/td>\s*<td>([^<]*)<\/td>/g);
@@ -138,15 +141,15 @@ export async function outboxList(publicUrl: string): Promise<OutboxEntry[]> {
 }
 
 /** One message's page at /outbox?id=N: subject, text part and headers; and its HTML part. */
-export async function outboxMessage(publicUrl: string, id: number) {
-  const response = await fetch(`${publicUrl}/outbox?id=${id}`);
+export async function outboxMessage(publicUrl: string, id: number, accessToken: string) {
+  const response = await fetch(`${publicUrl}/outbox?id=${id}`, withSession(accessToken));
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/html/);
   const page = await response.text();
   const section = (name: string) =>
     decodeEntities(new RegExp(`<h2>${name}</h2><pre>([\\s\\S]*?)</pre>`).exec(page)?.[1] ?? '');
   const headerLines = section('Headers').split('\n');
-  const htmlResponse = await fetch(`${publicUrl}/outbox/html?id=${id}`);
+  const htmlResponse = await fetch(`${publicUrl}/outbox/html?id=${id}`, withSession(accessToken));
   expect(htmlResponse.status).toBe(200);
   return {
     page,
@@ -166,9 +169,9 @@ export async function outboxMessage(publicUrl: string, id: number) {
 export function outboxMailbox(platform: () => Platform): Mailbox {
   return {
     async setUp() {},
-    async received(address) {
-      const entries = (await outboxList(platform().publicUrl)).filter((e) => e.to === address);
-      return Promise.all(entries.map((e) => outboxMessage(platform().publicUrl, e.id)));
+    async received(address, accessToken) {
+      const entries = (await outboxList(platform().publicUrl, accessToken)).filter((e) => e.to === address);
+      return Promise.all(entries.map((e) => outboxMessage(platform().publicUrl, e.id, accessToken)));
     },
     async close() {},
   };
@@ -232,9 +235,9 @@ export function deliverySuite(
       });
     }
 
-    async function receivedOne(address: string) {
+    async function receivedOne(address: string, accessToken: string) {
       const [mail, ...more] = await eventually(`mail to ${address} received`, async () => {
-        const all = await mailbox.received(address);
+        const all = await mailbox.received(address, accessToken);
         return all.length ? all : undefined;
       });
       expect(more).toHaveLength(0);
@@ -242,7 +245,7 @@ export function deliverySuite(
     }
 
     it('sends a personalised, tracked email to a CRM contact once per idempotency key', async () => {
-      const { call, email, contactId, templateId } = await organization('send');
+      const { session, call, email, contactId, templateId } = await organization('send');
       const input = { templateId, contactId, context: { order: 'A-17' }, idempotencyKey: 'order-A-17' };
       const first = await call(SEND_EMAIL, { input });
       expect(first.data?.sendEmail).toMatchObject({
@@ -264,7 +267,7 @@ export function deliverySuite(
         edges: [{ node: { id: message.id, status: 'SENT', idempotencyKey: 'order-A-17' } }],
       });
 
-      const mail = await receivedOne(email);
+      const mail = await receivedOne(email, session.accessToken);
       expect(mail.subject).toBe('Order A-17 for Ada');
       expect(mail.text).toContain('Hello Ada, your order A-17 shipped.');
       const html = decodeEntities(mail.html);
@@ -281,13 +284,13 @@ export function deliverySuite(
     });
 
     it('redirects a tracked click to the template link, and a one-click unsubscribe suppresses the address', async () => {
-      const { call, email, contactId, templateId } = await organization('unsub');
+      const { session, call, email, contactId, templateId } = await organization('unsub');
       const sent = await call(SEND_EMAIL, {
         input: { templateId, contactId, context: { order: 'B-2' }, idempotencyKey: 'order-B-2' },
       });
       const id: string = sent.data!.sendEmail.id;
       await sentMessage(call, id);
-      const mail = await receivedOne(email);
+      const mail = await receivedOne(email, session.accessToken);
 
       const clickUrl = /href="([^"]+\/t\/click\?t=[^"]+)"/.exec(decodeEntities(mail.html))?.[1];
       expect(clickUrl).toBeDefined();
@@ -331,7 +334,7 @@ export function deliverySuite(
         return m && m.status !== 'QUEUED' && m.status !== 'SENDING' ? m : undefined;
       });
       expect(skipped).toMatchObject({ status: 'SKIPPED', error: 'suppressed: unsubscribe' });
-      expect(await mailbox.received(email)).toHaveLength(1);
+      expect(await mailbox.received(email, session.accessToken)).toHaveLength(1);
     });
 
     it('returns typed errors: broken MJML with its position, another organization’s template, a missing scope', async () => {

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
 import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
-import { deliveryRoutes } from '@mauntic/delivery/http';
+import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
 import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
 import { Gateway, InProcessDataSource, loadSupergraph } from '@mauntic/gateway';
@@ -169,7 +169,13 @@ function serve(
       routes: {
         '/graphql': gateway.route(),
         ...crmHttpRoutes(servicesOf<CrmServices>(contexts, 'crm')),
-        ...deliveryRoutes(servicesOf<DeliveryServices>(contexts, 'delivery'), { outbox: true }),
+        ...deliveryRoutes(servicesOf<DeliveryServices>(contexts, 'delivery'), {
+          // Each organization's people read their own mail, signed in through identity.
+          outbox: {
+            authenticate: accessTokenAuthenticator(deps.secrets.jwtKey),
+            logIn: servicesOf<IdentityServices>(contexts, 'identity').logIn,
+          },
+        }),
       },
       readiness: { database: () => deps.handle.ping(), bus: () => deps.bus.ping(), queue: () => deps.queue.ping() },
     },

@@ -1,13 +1,14 @@
 // Delivery's public HTTP endpoints on a real HTTP server, with URLs taken from mail the engine
 // really sent: the open pixel, click redirects, unsubscribe (page and RFC 8058 one-click), the
 // preference page, and embedded mode's /outbox.
-import { newId, unwrap } from '@mauntic/kernel';
-import { type RunningHttpServer, startHttpServer } from '@mauntic/platform';
+import { randomBytes } from 'node:crypto';
+import { fail, newId, UnauthenticatedError, unwrap } from '@mauntic/kernel';
+import { type RunningHttpServer, signAccessToken, startHttpServer } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
-import { deliveryRoutes } from '../src/http/routes.ts';
+import { accessTokenAuthenticator, deliveryRoutes } from '../src/http/routes.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
 import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, seedContact, useSmtpRelay } from './harness.ts';
@@ -29,13 +30,24 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
   let smtp: SmtpFake;
   let http: RunningHttpServer;
   let engine: DeliveryEngine;
+  const jwtKey = randomBytes(32);
 
   beforeAll(async () => {
     // People open and click a minute after sending: sooner clicks count as link scanners.
     env = await openDelivery(open, () => new Date(Date.now() + 60_000));
     smtp = await startSmtpFake();
     http = await startHttpServer(
-      { service: 'delivery-test', logger: env.logger, routes: deliveryRoutes(env.services, { outbox: true }) },
+      {
+        service: 'delivery-test',
+        logger: env.logger,
+        // Sessions are access tokens signed with jwtKey; this test has no identity to sign in with.
+        routes: deliveryRoutes(env.services, {
+          outbox: {
+            authenticate: accessTokenAuthenticator(jwtKey),
+            logIn: async () => fail(new UnauthenticatedError()),
+          },
+        }),
+      },
       0,
       '127.0.0.1',
     );
@@ -314,6 +326,12 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     ]);
   });
 
+  /** Request options carrying a session of `organizationId`, as a Bearer access token. */
+  const sessionOf = async (organizationId: string) => {
+    const { token } = await signAccessToken({ userId: newId(), organizationId, role: 'viewer' }, jwtKey, 300);
+    return { headers: { authorization: `Bearer ${token}` } };
+  };
+
   it('/outbox lists mail kept by the local outbox and shows it escaped, its HTML sandboxed', async () => {
     const { ctx, marketing } = await setUp({ smtp: false });
     const contactId = await seedContact(env.services, ctx.organizationId, {
@@ -334,15 +352,16 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     );
     expect(stored).toBeDefined();
     expect((await messageRow(message.id)).status).toBe('sent');
+    const session = await sessionOf(ctx.organizationId);
 
-    const list = await fetch(`${http.url}/outbox`);
+    const list = await fetch(`${http.url}/outbox`, session);
     expect(list.status).toBe(200);
     const listed = await list.text();
     expect(listed).toContain(`/outbox?id=${stored!.seq}`);
     expect(listed).toContain('Deals &#60;b&#62;now&#60;/b&#62; &#38; more for &#60;img src=x onerror=alert(1)&#62;');
     expect(listed).not.toContain('<img src=x');
 
-    const detail = await fetch(`${http.url}/outbox?id=${stored!.seq}`);
+    const detail = await fetch(`${http.url}/outbox?id=${stored!.seq}`, session);
     const shown = await detail.text();
     expect(detail.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(shown).toContain('ivy@example.com');
@@ -352,12 +371,69 @@ describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open
     expect(shown).not.toContain('<img src=x');
     expect(shown).toContain(`<iframe sandbox src="/outbox/html?id=${stored!.seq}"`);
 
-    const html = await fetch(`${http.url}/outbox/html?id=${stored!.seq}`);
+    const html = await fetch(`${http.url}/outbox/html?id=${stored!.seq}`, session);
     expect(html.status).toBe(200);
     const csp = html.headers.get('content-security-policy') ?? '';
     expect(csp.split(';').map((d) => d.trim())).toEqual(expect.arrayContaining(['sandbox', "default-src 'none'"]));
     expect(csp).not.toContain('allow-scripts');
     expect(await html.text()).toContain('deals for you');
-    expect((await fetch(`${http.url}/outbox?id=999999999`)).status).toBe(404);
+    expect((await fetch(`${http.url}/outbox?id=999999999`, session)).status).toBe(404);
+  });
+
+  it('/outbox shows mail only to a session of its organization; bad ids are 404, never a server error', async () => {
+    const { ctx, marketing } = await setUp({ smtp: false });
+    const message = unwrap(
+      await env.services.sendMessage(ctx, 'email', {
+        templateId: marketing.id,
+        to: 'jo@example.com',
+        idempotencyKey: newId(),
+      }),
+    );
+    await drain(engine);
+    const [stored] = await env.handle.rows<{ seq: number }>(
+      sql`select seq from delivery.local_outbox where message_id = ${message.id}`,
+    );
+    const own = `/outbox?id=${stored!.seq}`;
+
+    // No session, a forged one, another key's: the sign-in form, and not a word of the mail.
+    const forged = { headers: { authorization: 'Bearer not.a.token' } };
+    const otherKey = await signAccessToken(
+      { userId: newId(), organizationId: ctx.organizationId, role: 'owner' },
+      randomBytes(32),
+      300,
+    );
+    for (const init of [{}, forged, { headers: { cookie: `mauntic_outbox=${otherKey.token}` } }]) {
+      for (const path of ['/outbox', own, `/outbox/html?id=${stored!.seq}`]) {
+        const response = await fetch(`${http.url}${path}`, init);
+        expect(response.status, path).toBe(401);
+        const body = await response.text();
+        expect(body).toContain('<form method="post" action="/outbox/login">');
+        expect(body).not.toContain('jo@example.com');
+        expect(body).not.toContain('Deals');
+      }
+    }
+
+    // Another organization's session sees none of it.
+    const other = await sessionOf(newOrg().organizationId);
+    const otherList = await (await fetch(`${http.url}/outbox`, other)).text();
+    expect(otherList).not.toContain('jo@example.com');
+    expect(otherList).not.toContain(own);
+    expect((await fetch(`${http.url}${own}`, other)).status).toBe(404);
+    expect((await fetch(`${http.url}/outbox/html?id=${stored!.seq}`, other)).status).toBe(404);
+
+    // The session's own organization reads it, from the cookie as from the header.
+    const session = await sessionOf(ctx.organizationId);
+    const cookie = { headers: { cookie: `theme=dark; mauntic_outbox=${session.headers.authorization.slice(7)}` } };
+    expect(await (await fetch(`${http.url}/outbox`, cookie)).text()).toContain('jo@example.com');
+    expect((await fetch(`${http.url}${own}`, session)).status).toBe(200);
+
+    for (const id of ['99999999999999999999', '9223372036854775808', 'abc', '-1', '0', '1.5', '1e3', '']) {
+      const detail = await fetch(`${http.url}/outbox?id=${id}`, session);
+      expect(detail.status, `id=${id}`).toBe(404);
+      const html = await fetch(`${http.url}/outbox/html?id=${id}`, session);
+      expect(html.status, `html id=${id}`).toBe(404);
+    }
+    const paged = await fetch(`${http.url}/outbox?before=99999999999999999999`, session);
+    expect(paged.status).toBe(200);
   });
 });

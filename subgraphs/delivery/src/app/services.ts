@@ -3,6 +3,7 @@
 import { deliveryConsumers } from './consumers.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { applyFeedback } from './feedback.ts';
+import { getLocalOutboxMessage, listLocalOutbox } from './local-outbox-reader.ts';
 import { deliveryStats, getMessage, listMessages } from './messages.ts';
 import type { ProviderRow } from './providers.ts';
 import {
@@ -61,6 +62,8 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     unsubscribe: bind(unsubscribe),
     preferencesOf: bind(preferencesOf),
     resubscribe: bind(resubscribe),
+    listLocalOutbox: bind(listLocalOutbox),
+    getLocalOutboxMessage: bind(getLocalOutboxMessage),
     subscriptions: () => deliveryConsumers(deps),
   };
 }

@@ -5,12 +5,14 @@ import type { HttpHandler, HttpRequest, HttpResponse } from '@mauntic/platform';
 import type { DeliveryServices } from '../app/services.ts';
 import type { WebhookKind, WebhookOptions } from '../app/webhooks.ts';
 import { DEFAULT_SNS_CERTIFICATE_HOST } from '../inbound/index.ts';
-import { outboxRoutes } from './outbox-page.ts';
+import { type OutboxAccess, outboxRoutes } from './outbox-page.ts';
 import { escapeHtml, page } from './page.ts';
 
+export { accessTokenAuthenticator, type OutboxAccess } from './outbox-page.ts';
+
 export interface DeliveryRoutesOptions extends WebhookOptions {
-  /** Serve /outbox (embedded mode only: it shows every organization's local messages). */
-  outbox?: boolean;
+  /** Serve /outbox (embedded mode), to the signed-in people of each organization. */
+  outbox?: OutboxAccess;
 }
 
 export function deliveryRoutes(
@@ -27,7 +29,7 @@ export function deliveryRoutes(
     '/webhooks/mailgun': providerWebhook(services, 'mailgun', options),
     '/webhooks/twilio': providerWebhook(services, 'twilio', options),
   };
-  return options.outbox ? { ...routes, ...outboxRoutes(services.deps.handle) } : routes;
+  return options.outbox ? { ...routes, ...outboxRoutes(services, options.outbox) } : routes;
 }
 
 /** A 1x1 transparent GIF. */
