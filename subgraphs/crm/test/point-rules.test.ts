@@ -129,7 +129,7 @@ describe.each(DATABASES)('point rules and content events (%s)', (_name, open) =>
       { delta: 20, points: 20, reason: 'point rule: Purchase' },
       { delta: 20, points: 40, reason: 'point rule: Purchase' },
     ]);
-    const timeline = await s.timeline(org, ada.id, 50);
+    const timeline = unwrap(await s.timeline(org, ada.id, 50));
     expect(timeline.items.filter((i) => i.type === 'points.changed').map((i) => i.subject)).toEqual([rule.id, rule.id]);
 
     // Raising the limit lets it apply once more; switching it off stops it.

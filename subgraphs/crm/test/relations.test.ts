@@ -65,10 +65,10 @@ describe.each(DATABASES)('contact relations (%s)', (_name, open) => {
     expect(after?.lastActiveAt).not.toBeNull();
 
     unwrap(await s.addNote(ctx, { contactId: ada.id, type: 'call', body: 'Called about renewal' }));
-    const page = await s.timeline(ctx.organizationId, ada.id, 2);
+    const page = unwrap(await s.timeline(ctx.organizationId, ada.id, 2));
     expect(page.items.map((a) => a.type)).toEqual(['note.added', 'event']);
     expect(page.hasNextPage).toBe(true);
-    const rest = await s.timeline(ctx.organizationId, ada.id, 10, page.endCursor);
+    const rest = unwrap(await s.timeline(ctx.organizationId, ada.id, 10, page.endCursor));
     expect(rest.items.map((a) => a.type)).toEqual(['event', 'contact.created']);
     expect((await s.trackContactEvent(ctx, { email: 'nobody@example.com', name: 'x' })).ok).toBe(false);
   });

@@ -1,7 +1,7 @@
 // What contacts did: CRM's own changes and behaviour (custom events; opens and clicks from
 // delivery; form submissions and page visits from content). The timeline reads it, and
 // behavioural segment conditions filter on it.
-import { authorize, fail, NotFoundError, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
+import { authorize, fail, NotFoundError, ok, type RequestContext, type Result, ValidationError } from '@mauntic/kernel';
 import type { Executor } from '@mauntic/platform';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -12,6 +12,11 @@ import { applyPointRules, type TriggerOccurrence } from './point-rules.ts';
 import { reevaluateMemberships } from './segment-membership.ts';
 
 export type ActivityRow = typeof activities.$inferSelect;
+export interface TimelinePage {
+  items: ActivityRow[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
 
 /** Behaviour (not bookkeeping) moves lastActiveAt. */
 const BEHAVIOUR = /^(email\.(opened|clicked)|form\.submitted|page\.visited|event)$/;
@@ -96,6 +101,31 @@ export async function trackContactEvent(deps: CrmDeps, ctx: RequestContext, raw:
   });
 }
 
+// A timeline cursor is [occurredAt as UTC ISO text with microseconds, activity id]: a form that
+// is checked here whole, so a cursor that is not one is refused before any SQL runs.
+const CURSOR_AT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const encodeCursor = (at: string, id: string) => Buffer.from(JSON.stringify([at, id])).toString('base64url');
+
+/** The position a timeline cursor holds, or null when the text is not a timeline cursor. */
+function decodeCursor(cursor: string): { at: string; id: string } | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) return null;
+  const [at, id] = parsed as unknown[];
+  if (typeof at !== 'string' || typeof id !== 'string' || !UUID.test(id)) return null;
+  const ms = CURSOR_AT.exec(at)?.[1];
+  if (!ms) return null;
+  // Date rolls a day that does not exist (02-30) over to the next month: only a real instant reads back the same.
+  const instant = new Date(`${ms}Z`);
+  return !Number.isNaN(instant.getTime()) && instant.toISOString() === `${ms}Z` ? { at, id } : null;
+}
+
 /** A contact's timeline, newest first, paged by (occurredAt, id). */
 export async function timeline(
   deps: CrmDeps,
@@ -103,25 +133,28 @@ export async function timeline(
   contactId: string,
   first: number,
   after?: string | null,
-) {
+): Promise<Result<TimelinePage, ValidationError>> {
   const limit = Math.min(Math.max(first, 0), 100);
   let cursor: SQL | undefined;
   if (after) {
-    const [at, id] = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as [string, string];
-    cursor = sql`(${activities.occurredAt}, ${activities.id}) < (${at}::timestamptz, ${id}::uuid)`;
+    const position = decodeCursor(after);
+    if (!position) return fail(new ValidationError([{ path: ['after'], message: 'is not a cursor of this timeline' }]));
+    cursor = sql`(${activities.occurredAt}, ${activities.id}) < (${position.at}::timestamptz, ${position.id}::uuid)`;
   }
   const rows = await deps.handle.db
-    .select({ activity: activities, at: sql<string>`${activities.occurredAt}::text` })
+    .select({
+      activity: activities,
+      at: sql<string>`to_char(${activities.occurredAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
     .from(activities)
     .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, contactId), cursor))
     .orderBy(desc(activities.occurredAt), desc(activities.id))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
-  return {
+  const last = page.at(-1);
+  return ok({
     items: page.map((r) => r.activity),
     hasNextPage: rows.length > limit,
-    endCursor: page.length
-      ? Buffer.from(JSON.stringify([page.at(-1)!.at, page.at(-1)!.activity.id])).toString('base64url')
-      : null,
-  };
+    endCursor: last ? encodeCursor(last.at, last.activity.id) : null,
+  });
 }

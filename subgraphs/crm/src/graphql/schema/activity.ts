@@ -1,7 +1,8 @@
 // Activity: what a contact did and what changed, read as its timeline; custom events recorded on it.
 import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS } from '@mauntic/platform';
-import type { ActivityRow } from '../../app/activities.ts';
+import { GraphQLError } from 'graphql';
+import type { ActivityRow, TimelinePage as Page } from '../../app/activities.ts';
 import { builder, services } from '../builder.ts';
 import { Contact } from './contact.ts';
 
@@ -15,22 +16,28 @@ const Activity = builder.objectRef<ActivityRow>('Activity').implement({
   }),
 });
 
-const TimelinePage = builder
-  .objectRef<{ items: ActivityRow[]; hasNextPage: boolean; endCursor: string | null }>('TimelinePage')
-  .implement({
-    fields: (t) => ({
-      items: t.field({ type: [Activity], resolve: (p) => p.items }),
-      hasNextPage: t.exposeBoolean('hasNextPage'),
-      endCursor: t.exposeString('endCursor', { nullable: true }),
-    }),
-  });
+const TimelinePage = builder.objectRef<Page>('TimelinePage').implement({
+  fields: (t) => ({
+    items: t.field({ type: [Activity], resolve: (p) => p.items }),
+    hasNextPage: t.exposeBoolean('hasNextPage'),
+    endCursor: t.exposeString('endCursor', { nullable: true }),
+  }),
+});
 
 builder.objectFields(Contact, (t) => ({
   timeline: t.field({
     type: TimelinePage,
     description: 'What the contact did and what changed, newest first',
     args: { first: t.arg.int({ defaultValue: 20 }), after: t.arg.string() },
-    resolve: (c, args, ctx) => services(ctx).timeline(c.organizationId, c.id, args.first ?? 20, args.after),
+    resolve: async (c, args, ctx) => {
+      const page = await services(ctx).timeline(c.organizationId, c.id, args.first ?? 20, args.after);
+      // Like any connection's cursor: a query field answers bad paging input with BAD_USER_INPUT.
+      if (!page.ok)
+        throw new GraphQLError(page.error.message, {
+          extensions: { code: 'BAD_USER_INPUT', issues: page.error.issues },
+        });
+      return page.value;
+    },
   }),
 }));
 

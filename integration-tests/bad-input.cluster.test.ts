@@ -1,0 +1,4 @@
+import { badInputSuite } from './bad-input-suite.ts';
+import { startClusterPlatform } from './harness.ts';
+
+badInputSuite('cluster', startClusterPlatform);

@@ -1,0 +1,4 @@
+import { badInputSuite } from './bad-input-suite.ts';
+import { startEmbeddedPlatform } from './harness.ts';
+
+badInputSuite('embedded', startEmbeddedPlatform);
