@@ -1,0 +1,23 @@
+// The journey deployable's configuration; see the README for every variable.
+import {
+  busModel,
+  databaseModel,
+  logModel,
+  parseEnvironment,
+  queueModel,
+  secretsModel,
+  serverModel,
+} from '@mauntic/platform';
+
+export const parseJourneyEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
+  parseEnvironment(
+    {
+      server: serverModel(4004),
+      log: logModel,
+      db: databaseModel,
+      bus: busModel,
+      queue: queueModel,
+      secrets: secretsModel,
+    },
+    env,
+  );
