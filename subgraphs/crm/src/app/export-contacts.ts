@@ -18,12 +18,12 @@ import {
   ValidationError,
 } from '@mauntic/kernel';
 import { signedTokens } from '@mauntic/platform';
-import { stringify } from 'csv-stringify/sync';
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, segments } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
 import { validateFilter } from '../domain/segment-filter-validation.ts';
+import { csvLines } from './csv-text.ts';
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionsOf } from './segment-membership.ts';
 
@@ -70,7 +70,7 @@ export async function exportContactsCsv(deps: CrmDeps, ctx: RequestContext, filt
     .map((f) => f.key)
     .sort();
   async function* lines(): AsyncGenerator<string> {
-    yield stringify([[...STANDARD_COLUMNS, ...keys]]);
+    yield csvLines([[...STANDARD_COLUMNS, ...keys]]);
     for (let after: string | undefined; ; ) {
       const page = await deps.handle.db
         .select()
@@ -79,7 +79,7 @@ export async function exportContactsCsv(deps: CrmDeps, ctx: RequestContext, filt
         .orderBy(asc(contacts.id))
         .limit(PAGE);
       if (page.length === 0) return;
-      yield stringify(
+      yield csvLines(
         page.map((c) => [...STANDARD_COLUMNS.map((k) => cell(c[k])), ...keys.map((k) => cell(c.fields[k]))]),
       );
       after = page.at(-1)!.id;

@@ -18,7 +18,6 @@ import {
   ValidationError,
 } from '@mauntic/kernel';
 import { appendEvents, defineJob, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
-import { stringify } from 'csv-stringify/sync';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import {
@@ -32,6 +31,7 @@ import {
 import { contactImportErrors, contactImports, importChunks, outbox, stages } from '../db/schema.ts';
 import { normalizeTag } from './contact-values.ts';
 import { contactFieldMap } from './contacts.ts';
+import { csvLines } from './csv-text.ts';
 import type { CrmDeps } from './deps.ts';
 import {
   type CsvRowReader,
@@ -435,11 +435,11 @@ export async function importErrorsPage(
 
 /** The rejected rows as CSV (row, messages, raw), read in pages. */
 export async function importErrorReportCsv(deps: CrmDeps, organizationId: string, importId: string) {
-  const parts = [stringify([['row', 'messages', 'raw']])];
+  const parts = [csvLines([['row', 'messages', 'raw']])];
   for (let after = 0; ; ) {
     const page = await importErrorsPage(deps, organizationId, importId, after, 2000);
     if (page.length === 0) break;
-    parts.push(stringify(page.map((e) => [e.rowNumber, e.messages.join('; '), e.raw])));
+    parts.push(csvLines(page.map((e) => [e.rowNumber, e.messages.join('; '), e.raw])));
     after = page.at(-1)!.rowNumber;
   }
   return parts.join('');
