@@ -10,7 +10,9 @@ import {
   runMigrations,
 } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
+import { graphql } from 'graphql';
 import { type CrmServices, createCrmServices } from '../src/app/services.ts';
+import { schema } from '../src/graphql/index.ts';
 
 export const DATABASES = [
   ['postgres', () => openDatabase({ url: testServices.databaseUrl, maxConnections: 5 })],
@@ -74,3 +76,17 @@ export function newOrg(): RequestContext & { organizationId: OrganizationId } {
     scopes: ['*:read', '*:write', '*:admin'],
   };
 }
+
+/** An operation through the CRM subgraph's schema, as `request`'s caller (one request context each). */
+export const runGraphql = (
+  services: CrmServices,
+  request: RequestContext,
+  source: string,
+  variableValues: Record<string, unknown> = {},
+) =>
+  graphql({
+    schema,
+    source,
+    variableValues,
+    contextValue: { request, services, log: createLogger('crm-test', 'silent') },
+  }) as Promise<{ data?: Record<string, any> | null; errors?: readonly { message: string; extensions?: any }[] }>;

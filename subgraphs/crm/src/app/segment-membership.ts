@@ -15,6 +15,9 @@ import { toDefinition } from './fields.ts';
 
 export type SegmentRow = typeof segments.$inferSelect;
 
+/** A dynamic segment not yet built for its filter: its member count is not the filter's yet. */
+export const isBuilding = (segment: SegmentRow) => segment.kind === 'dynamic' && segment.rebuiltAt === null;
+
 export interface LoadedSegment {
   row: SegmentRow;
   node: FilterNode;

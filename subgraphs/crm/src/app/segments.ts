@@ -216,13 +216,23 @@ export async function updateSegment(
     const checked = await checkFilter(deps.handle.db, organizationId, raw.filter, id);
     if (!checked.ok) return checked;
   }
-  const [row] = await deps.handle.db
-    .update(segments)
-    .set({ name, ...(raw.filter !== undefined ? { filter: raw.filter } : {}), updatedAt: sql`now()` })
-    .where(eq(segments.id, id))
-    .returning();
-  if (raw.filter !== undefined) await scheduleRebuild(deps, row!, ctx.correlationId);
-  return ok(row!);
+  const row = await deps.handle.db.transaction(async (tx) => {
+    // A new filter makes the segment building again. Taking the rebuild lock waits out a rebuild
+    // of the old filter, so that one cannot mark the new filter built.
+    if (raw.filter !== undefined) await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${segmentLockKey(id)}))`);
+    const [updated] = await tx
+      .update(segments)
+      .set({
+        name,
+        ...(raw.filter !== undefined ? { filter: raw.filter, rebuiltAt: null } : {}),
+        updatedAt: sql`now()`,
+      })
+      .where(eq(segments.id, id))
+      .returning();
+    return updated!;
+  });
+  if (raw.filter !== undefined) await scheduleRebuild(deps, row, ctx.correlationId);
+  return ok(row);
 }
 
 export async function deleteSegment(deps: CrmDeps, ctx: RequestContext, id: string) {

@@ -1,7 +1,7 @@
 // Segment: a set of contacts, by filter (dynamic, kept current) or by hand (static), and its members.
 import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
-import type { SegmentRow } from '../../app/segment-membership.ts';
+import { isBuilding, type SegmentRow } from '../../app/segment-membership.ts';
 import { builder, services } from '../builder.ts';
 import { Contact } from './contact.ts';
 
@@ -14,7 +14,15 @@ export const Segment = builder.objectRef<SegmentRow>('Segment').implement({
     name: t.exposeString('name'),
     kind: t.field({ type: SegmentKindEnum, resolve: (s) => (s.kind === 'dynamic' ? 'DYNAMIC' : 'STATIC') }),
     filter: t.field({ type: 'JSON', nullable: true, resolve: (s) => s.filter ?? null }),
-    contactCount: t.int({ description: 'Exact, kept with the membership', resolve: (s) => s.memberCount }),
+    building: t.boolean({
+      description: 'A dynamic segment whose members are being counted (just created, or its filter changed)',
+      resolve: isBuilding,
+    }),
+    contactCount: t.int({
+      nullable: true,
+      description: 'Exact, kept with the membership; null while the segment is building',
+      resolve: (s) => (isBuilding(s) ? null : s.memberCount),
+    }),
     rebuiltAt: t.expose('rebuiltAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -67,7 +75,7 @@ builder.queryField('previewSegment', (t) =>
 builder.mutationField('createSegment', (t) =>
   t.field({
     type: Segment,
-    description: 'A dynamic segment is built in the background; its contactCount is exact once rebuiltAt is set',
+    description: 'A dynamic segment is built in the background: it answers building, and its contactCount once built',
     args: {
       input: t.arg({
         type: builder.inputType('CreateSegmentInput', {
