@@ -116,10 +116,13 @@ export interface OpenRateLimiter {
   close(): Promise<void>;
 }
 
+/** Connection states in which Redis is known to be away. */
+const DISCONNECTED = new Set(['reconnecting', 'close', 'end']);
+
 /**
  * A limiter for a request path: on Redis when `redisUrl` is set (every replica shares the budget),
- * else in memory. A call fails after `timeoutMs` (or sooner, once a reconnection fails) while
- * Redis is slow or unreachable, instead of holding the request until Redis is back.
+ * else in memory. While Redis is known to be away a call fails at once, and while it is slow (or
+ * a connection attempt hangs) after `timeoutMs`, instead of holding the request until Redis is back.
  */
 export function openRateLimiter(options: {
   redisUrl?: string;
@@ -131,8 +134,14 @@ export function openRateLimiter(options: {
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: options.timeoutMs ?? 500 });
   // Without a listener ioredis prints every reconnect failure to stderr as "unhandled".
   redis.on('error', (error) => options.logger.warn({ err: error }, 'rate-limit redis connection error'));
+  const buckets = createRedisRateLimiter(redis, { prefix: options.prefix });
   return {
-    limiter: createRedisRateLimiter(redis, { prefix: options.prefix }),
+    limiter: {
+      acquire: (...args) =>
+        DISCONNECTED.has(redis.status)
+          ? Promise.reject(new Error(`rate-limit redis is unreachable (${redis.status})`))
+          : buckets.acquire(...args),
+    },
     close: async () => {
       // QUIT waits for Redis to answer; while it is unreachable, just drop the connection.
       if (redis.status === 'ready') await redis.quit();
