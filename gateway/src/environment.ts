@@ -24,6 +24,8 @@ export const gatewayModel = z.object({
   GATEWAY_MAX_ROOT_FIELDS: count(1).default(100),
   /** Fragment definitions in one document. */
   GATEWAY_MAX_FRAGMENTS: count(0).default(100),
+  /** Tokens (names, punctuation, values) in one document; parsing stops past them. Variables do not count. */
+  GATEWAY_MAX_TOKENS: count(100).default(15_000),
   /** Who may select __schema and __type: everyone, authenticated (callers with a token or API key), nobody. */
   GATEWAY_INTROSPECTION: z.enum(INTROSPECTION_ACCESS).default('authenticated'),
   /** Requests a minute per client address for callers without credentials; 0 = unlimited. */

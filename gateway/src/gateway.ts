@@ -14,20 +14,18 @@ import {
   type RateLimiter,
   runWithLogScope,
 } from '@mauntic/platform';
-import { parse } from 'graphql';
+import { type DocumentNode, parse } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { type ApiKeyVerifier, authenticate, correlationIdFrom } from './auth.ts';
 import { costModelOf } from './cost-model.ts';
 import type { GatewayContext } from './data-sources.ts';
 import { gatewayModel, rateLimitSettings } from './environment.ts';
 import {
+  checkDocument,
   checkIntrospection,
   checkMeasure,
-  checkShape,
   type DocumentLimits,
-  type DocumentShape,
   type IntrospectionAccess,
-  measureDocument,
   measureOperation,
 } from './limits.ts';
 import { budgetOf, clientAddress, limiterFailureLog, type RateLimitSettings, spend } from './rate-limits.ts';
@@ -45,6 +43,7 @@ export interface GatewayOptions {
   maxAliases?: number;
   maxRootFields?: number;
   maxFragments?: number;
+  maxTokens?: number;
   introspection?: IntrospectionAccess;
   rateLimits?: RateLimitSettings;
   /** Where request budgets are kept; default: this process's memory. */
@@ -83,8 +82,9 @@ export class Gateway {
   private readonly rateLimits: RateLimitSettings;
   private readonly limiterFailed: (error: unknown) => void;
   private readonly documentLimits: DocumentLimits;
-  /** The shape of each query text seen lately, so a query is parsed for it only the first time. */
-  private readonly shapes = new LRUCache<string, DocumentShape>({
+  private readonly maxTokens: number;
+  /** Query texts lately found within the shape limits, so a query is parsed for them only once. */
+  private readonly withinShape = new LRUCache<string, true>({
     maxSize: 16 * 1024 * 1024,
     sizeCalculation: (_, query) => Math.max(1, query.length),
   });
@@ -97,6 +97,7 @@ export class Gateway {
       maxAliases: options.maxAliases ?? DEFAULTS.GATEWAY_MAX_ALIASES,
       maxFragments: options.maxFragments ?? DEFAULTS.GATEWAY_MAX_FRAGMENTS,
     };
+    this.maxTokens = options.maxTokens ?? DEFAULTS.GATEWAY_MAX_TOKENS;
     const gateway = new ApolloGateway({
       supergraphSdl: options.supergraphSdl,
       buildService: ({ name, url }) => options.dataSource(name, url ?? ''),
@@ -112,6 +113,8 @@ export class Gateway {
       gateway,
       includeStacktraceInErrorResponses: false,
       formatError: maskUnexpected(options.logger),
+      // Parsing stops there: a huge document costs no more to refuse than a small one.
+      parseOptions: { maxTokens: this.maxTokens },
       plugins: [{ requestDidStart: async () => limits }],
     });
   }
@@ -138,17 +141,15 @@ export class Gateway {
    * that does not parse is left to Apollo, which answers it as the syntax error it is.
    */
   private checkDocumentShape(query: unknown): void {
-    if (typeof query !== 'string') return;
-    let shape = this.shapes.get(query);
-    if (!shape) {
-      try {
-        shape = measureDocument(parse(query));
-      } catch {
-        return; // Apollo's own parse refuses it the same way, and answers it
-      }
-      this.shapes.set(query, shape);
+    if (typeof query !== 'string' || this.withinShape.has(query)) return;
+    let document: DocumentNode;
+    try {
+      document = parse(query, { maxTokens: this.maxTokens });
+    } catch {
+      return; // Apollo's own parse refuses it the same way, and answers it
     }
-    checkShape(shape, this.documentLimits);
+    checkDocument(document, this.documentLimits);
+    this.withinShape.set(query, true);
   }
 
   start(): Promise<void> {

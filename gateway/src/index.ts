@@ -31,6 +31,7 @@ runMain(async () => {
     maxAliases: settings.GATEWAY_MAX_ALIASES,
     maxRootFields: settings.GATEWAY_MAX_ROOT_FIELDS,
     maxFragments: settings.GATEWAY_MAX_FRAGMENTS,
+    maxTokens: settings.GATEWAY_MAX_TOKENS,
     introspection: settings.GATEWAY_INTROSPECTION,
     rateLimits: rateLimitSettings(settings),
     rateLimiter: budgets.limiter,

@@ -1,15 +1,7 @@
 import { buildSchema, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { costModelOf, FIELD_COSTS, REGEXP_FILTER_COST } from './cost-model.ts';
-import {
-  checkIntrospection,
-  checkLimits,
-  checkShape,
-  type DocumentLimits,
-  MAX_REPEATED_FIELD,
-  measureDocument,
-  measureOperation,
-} from './limits.ts';
+import { checkDocument, checkIntrospection, checkLimits, MAX_REPEATED_FIELD, measureOperation } from './limits.ts';
 
 const operationOf = (doc: ReturnType<typeof parse>) =>
   doc.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode;
@@ -41,9 +33,6 @@ const measureWithSchema = (q: string, vars: Record<string, unknown> = {}) => {
   const doc = parse(q);
   return measureOperation(doc, operationOf(doc), vars, model);
 };
-
-const checkDocument = (document: ReturnType<typeof parse>, limits: DocumentLimits) =>
-  checkShape(measureDocument(document), limits);
 
 const errorCode = (fn: () => unknown) => {
   try {
@@ -117,33 +106,65 @@ describe('query limits', () => {
 });
 
 describe('document shape, checked before validation', () => {
+  const roomy = { maxAliases: 1_000, maxFragments: 1_000 };
+  const refusal = (query: string, limits = roomy) => {
+    try {
+      checkDocument(parse(query), limits);
+    } catch (error) {
+      return (error as { extensions: Record<string, unknown> }).extensions;
+    }
+    return undefined;
+  };
+  const repeat = (times: number, text: string) => Array.from({ length: times }, () => text).join(' ');
+
   it('counts aliases everywhere in the document, fragments included', () => {
-    const shape = measureDocument(
-      parse('query { a: me { b: id } ...F } fragment F on Query { c: me { id } } fragment G on Query { me { id } }'),
-    );
-    expect(shape).toEqual({ aliases: 3, fragments: 2, repeatedField: 1 });
+    const query =
+      'query { a: me { b: id } ...F } fragment F on Query { c: me { id } } fragment G on Query { me { id } }';
+    expect(refusal(query, { maxAliases: 2, maxFragments: 2 })).toMatchObject({
+      code: 'QUERY_TOO_MANY_ALIASES',
+      aliases: 3,
+      limit: 2,
+    });
+    expect(refusal(query, { maxAliases: 3, maxFragments: 2 })).toBeUndefined();
   });
 
-  it('refuses too many aliases or fragments with their own codes', () => {
-    const aliases = parse(`{ ${Array.from({ length: 201 }, (_, i) => `a${i}: me { id }`).join(' ')} }`);
-    expect(errorCode(() => checkDocument(aliases, { maxAliases: 200, maxFragments: 100 }))).toBe(
-      'QUERY_TOO_MANY_ALIASES',
-    );
-    expect(() => checkDocument(aliases, { maxAliases: 201, maxFragments: 100 })).not.toThrow();
-    const fragments = parse(doublingChain(30));
-    expect(errorCode(() => checkDocument(fragments, { maxAliases: 200, maxFragments: 30 }))).toBe(
-      'QUERY_TOO_MANY_FRAGMENTS',
-    );
+  it('refuses too many fragments before measuring anything else', () => {
+    expect(refusal(doublingChain(30), { maxAliases: 0, maxFragments: 30 })).toMatchObject({
+      code: 'QUERY_TOO_MANY_FRAGMENTS',
+      fragments: 31,
+    });
   });
 
   it('refuses one response name repeated too often in a selection set, inline fragments included', () => {
-    const repeated = (times: number) =>
-      parse(`{ me { ${Array.from({ length: times }, () => '... on Viewer { user { id } }').join(' ')} } }`);
-    expect(measureDocument(repeated(7)).repeatedField).toBe(7);
-    expect(() => checkDocument(repeated(MAX_REPEATED_FIELD), { maxAliases: 0, maxFragments: 0 })).not.toThrow();
-    expect(errorCode(() => checkDocument(repeated(MAX_REPEATED_FIELD + 1), { maxAliases: 0, maxFragments: 0 }))).toBe(
-      'QUERY_FIELD_REPEATED',
-    );
+    const inline = (times: number) => `{ me { ${repeat(times, '... on Viewer { user { id } }')} } }`;
+    expect(refusal(inline(MAX_REPEATED_FIELD))).toBeUndefined();
+    expect(refusal(inline(MAX_REPEATED_FIELD + 1))).toMatchObject({ code: 'QUERY_FIELD_REPEATED', times: 101 });
+  });
+
+  it('counts the fields of every fragment a selection set reaches, each fragment once', () => {
+    // A chain of 11 fragments with 10 `user` each: validation compares all 110 with one another.
+    let chain = '{ me { ...F0 } }';
+    for (let i = 0; i < 11; i++)
+      chain += ` fragment F${i} on Viewer { ${repeat(10, 'user { id }')} ${i < 10 ? `...F${i + 1}` : ''} }`;
+    expect(refusal(chain)).toMatchObject({ code: 'QUERY_FIELD_REPEATED', times: 110 });
+    // Fragments spread side by side count the same way.
+    let side = `{ me { ${Array.from({ length: 51 }, (_, i) => `...S${i}`).join(' ')} } }`;
+    for (let i = 0; i < 51; i++) side += ` fragment S${i} on Viewer { user { id } user { email } }`;
+    expect(refusal(side)).toMatchObject({ code: 'QUERY_FIELD_REPEATED', times: 102 });
+    // A fragment reached along many paths counts once: the doubling chain repeats `id` 31 times, not 2^30.
+    expect(refusal(doublingChain(30))).toBeUndefined();
+  });
+
+  it('measures an adversarial document in milliseconds', () => {
+    let query = `{ me { ${repeat(50, 'user { id }')} ...F0 } }`;
+    for (let i = 0; i < 100; i++)
+      query += ` fragment F${i} on Viewer { ${repeat(50, 'user { id }')} ${i < 99 ? `...F${i + 1}` : ''} }`;
+    const document = parse(query);
+    checkDocument(parse('{ me { user { id } } }'), roomy); // warm up
+    const started = performance.now();
+    expect(() => checkDocument(document, roomy)).toThrow(/selected 5050 times/);
+    // Validating it took about a second.
+    expect(performance.now() - started).toBeLessThan(100);
   });
 });
 

@@ -1,9 +1,9 @@
 // Query limits, checked before anything runs.
 //
-// Before parsing and validation (whose cost grows with the square of a field repeated in one
-// selection set), the document's shape: how many aliases and fragments it holds, and how often
-// one response name repeats in a selection set. Once the operation is resolved: its depth, cost
-// and root fields.
+// Before validation (whose cost grows with the square of the fields sharing a response name in a
+// selection set, fragments included), the document's shape: how many fragments and aliases it
+// holds, and how often one response name repeats in a selection set. Once the operation is
+// resolved: its depth, cost and root fields.
 // Cost: every field costs 1 (more for the fields in FIELD_COSTS); a field with a `first` (or
 // `limit`) argument multiplies what is beneath it by that number, so a page of 100 contacts with
 // 10 fields costs about 1,000. Knowing the schema, a connection that is given no `first` counts
@@ -26,7 +26,7 @@ import { type CostModel, REGEXP_FILTER_COST } from './cost-model.ts';
 
 /** Without a schema, a paged field that is given no size is costed at this page. */
 const DEFAULT_LIST_SIZE = 20;
-/** How often one response name may appear in one selection set (inline fragments included). */
+/** How often one response name may appear in one selection set (with its inline fragments and the fragments it reaches). */
 export const MAX_REPEATED_FIELD = 100;
 /** How deeply introspection may nest its lists of fields, input fields, interfaces and possible types. */
 export const MAX_INTROSPECTION_LISTS = 2;
@@ -42,62 +42,132 @@ const refused = (message: string, code: string, details: Record<string, unknown>
 // ---------------------------------------------------------------------------------------------
 // The document's shape, before validation
 
-export interface DocumentShape {
-  aliases: number;
-  fragments: number;
-  /** The most times one response name appears in one selection set. */
-  repeatedField: number;
-}
-
-export function measureDocument(document: DocumentNode): DocumentShape {
-  const shape: DocumentShape = { aliases: 0, fragments: 0, repeatedField: 0 };
-  const selectionSet = (set: SelectionSetNode) => {
-    const seen = new Map<string, number>();
-    const collect = (inner: SelectionSetNode) => {
-      for (const selection of inner.selections) {
-        if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet);
-        if (selection.kind !== Kind.FIELD) continue;
-        if (selection.alias) shape.aliases += 1;
-        const key = selection.alias?.value ?? selection.name.value;
-        const times = (seen.get(key) ?? 0) + 1;
-        seen.set(key, times);
-        shape.repeatedField = Math.max(shape.repeatedField, times);
-        if (selection.selectionSet) selectionSet(selection.selectionSet);
-      }
-    };
-    collect(set);
-  };
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) shape.fragments += 1;
-    if (definition.kind === Kind.FRAGMENT_DEFINITION || definition.kind === Kind.OPERATION_DEFINITION)
-      selectionSet(definition.selectionSet);
-  }
-  return shape;
-}
-
 export interface DocumentLimits {
   maxAliases: number;
   maxFragments: number;
 }
 
-export function checkShape(shape: DocumentShape, limits: DocumentLimits): void {
-  const { aliases, fragments, repeatedField } = shape;
+/** A selection set's own fields by response name (inline fragments included) and the fragments it spreads. */
+interface SetNames {
+  counts: Map<string, number>;
+  spreads: Set<string>;
+  aliases: number;
+  /** The selection sets of its fields, to visit in turn. */
+  children: SelectionSetNode[];
+}
+
+const noNames = (): SetNames => ({ counts: new Map(), spreads: new Set(), aliases: 0, children: [] });
+
+function namesOf(set: SelectionSetNode): SetNames {
+  const names = noNames();
+  const collect = (inner: SelectionSetNode) => {
+    for (const selection of inner.selections) {
+      if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet);
+      else if (selection.kind === Kind.FRAGMENT_SPREAD) names.spreads.add(selection.name.value);
+      else {
+        if (selection.alias) names.aliases += 1;
+        const key = selection.alias?.value ?? selection.name.value;
+        names.counts.set(key, (names.counts.get(key) ?? 0) + 1);
+        if (selection.selectionSet) names.children.push(selection.selectionSet);
+      }
+    }
+  };
+  collect(set);
+  return names;
+}
+
+/**
+ * The aliases in the document, and the most times one response name is selected in one selection
+ * set, counting the fields of every fragment the set reaches (each once): validation compares
+ * every two of those, and their selections in turn.
+ */
+function measureShape(
+  document: DocumentNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+): { aliases: number; repeated: number } {
+  const own = new Map<string, SetNames>();
+  const ownOf = (name: string): SetNames => {
+    let names = own.get(name);
+    if (!names) {
+      const fragment = fragments.get(name);
+      names = fragment ? namesOf(fragment.selectionSet) : noNames();
+      own.set(name, names);
+    }
+    return names;
+  };
+  const reached = new Map<string, Set<string>>();
+  const reachOf = (name: string, visiting = new Set<string>()): Set<string> => {
+    const known = reached.get(name);
+    if (known) return known;
+    const out = new Set<string>([name]);
+    // A fragment cycle is invalid GraphQL (validation refuses it): don't loop on it.
+    if (visiting.has(name)) return out;
+    visiting.add(name);
+    for (const spread of ownOf(name).spreads) for (const r of reachOf(spread, visiting)) out.add(r);
+    visiting.delete(name);
+    reached.set(name, out);
+    return out;
+  };
+  // Sets that spread the same fragments reach the same fields: add those up once.
+  const byReach = new Map<string, Map<string, number>>();
+  const reachedCounts = (spreads: Set<string>): Map<string, number> => {
+    const key = [...spreads].sort().join(',');
+    let counts = byReach.get(key);
+    if (!counts) {
+      counts = new Map();
+      const all = new Set<string>();
+      for (const spread of spreads) for (const name of reachOf(spread)) all.add(name);
+      for (const name of all)
+        for (const [field, n] of ownOf(name).counts) counts.set(field, (counts.get(field) ?? 0) + n);
+      byReach.set(key, counts);
+    }
+    return counts;
+  };
+
+  let aliases = 0;
+  let repeated = 0;
+  // Every selection set of the document, each once.
+  const pending: SelectionSetNode[] = [];
+  for (const definition of document.definitions)
+    if (definition.kind === Kind.OPERATION_DEFINITION || definition.kind === Kind.FRAGMENT_DEFINITION)
+      pending.push(definition.selectionSet);
+  while (pending.length) {
+    const names = namesOf(pending.pop()!);
+    aliases += names.aliases;
+    const fromFragments = names.spreads.size ? reachedCounts(names.spreads) : undefined;
+    for (const [field, n] of names.counts) repeated = Math.max(repeated, n + (fromFragments?.get(field) ?? 0));
+    for (const n of fromFragments?.values() ?? []) repeated = Math.max(repeated, n);
+    for (const child of names.children) pending.push(child);
+  }
+  return { aliases, repeated };
+}
+
+/** Throws the first limit on its shape the document goes over, cheapest check first. */
+export function checkDocument(document: DocumentNode, limits: DocumentLimits): void {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  let fragmentCount = 0;
+  for (const definition of document.definitions)
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragmentCount += 1;
+      fragments.set(definition.name.value, definition);
+    }
+  if (fragmentCount > limits.maxFragments)
+    throw refused(
+      `The query has ${fragmentCount} fragments; the limit is ${limits.maxFragments}`,
+      'QUERY_TOO_MANY_FRAGMENTS',
+      { fragments: fragmentCount, limit: limits.maxFragments },
+    );
+  const { aliases, repeated } = measureShape(document, fragments);
   if (aliases > limits.maxAliases)
     throw refused(`The query has ${aliases} aliases; the limit is ${limits.maxAliases}`, 'QUERY_TOO_MANY_ALIASES', {
       aliases,
       limit: limits.maxAliases,
     });
-  if (fragments > limits.maxFragments)
+  if (repeated > MAX_REPEATED_FIELD)
     throw refused(
-      `The query has ${fragments} fragments; the limit is ${limits.maxFragments}`,
-      'QUERY_TOO_MANY_FRAGMENTS',
-      { fragments, limit: limits.maxFragments },
-    );
-  if (repeatedField > MAX_REPEATED_FIELD)
-    throw refused(
-      `A field is selected ${repeatedField} times in one selection set; the limit is ${MAX_REPEATED_FIELD}`,
+      `A field is selected ${repeated} times in one selection set (with the fragments it spreads); the limit is ${MAX_REPEATED_FIELD}`,
       'QUERY_FIELD_REPEATED',
-      { times: repeatedField, limit: MAX_REPEATED_FIELD },
+      { times: repeated, limit: MAX_REPEATED_FIELD },
     );
 }
 

@@ -190,6 +190,29 @@ describe('query limits at the gateway', () => {
     expect(gateway.subgraphCalls()).toBe(0);
   });
 
+  it('refuses fields repeated through a chain of fragments before validation spends a second on them', async () => {
+    const gateway = await startGateway();
+    const users = Array.from({ length: 50 }, () => 'user { id }').join(' ');
+    let query = `{ me { ${users} ...F0 } }`;
+    for (let i = 0; i < 20; i++) query += ` fragment F${i} on Viewer { ${users} ${i < 19 ? `...F${i + 1}` : ''} }`;
+    const started = performance.now();
+    const refused = await post(gateway.url, query, await bearer());
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(refused.status).toBe(400);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_FIELD_REPEATED', times: 1_050 });
+  });
+
+  it('stops parsing a document past its token limit, however large it is', async () => {
+    const gateway = await startGateway({ maxTokens: 1_000 });
+    const huge = `{ ${'__typename '.repeat(300_000)}}`;
+    const started = performance.now();
+    const refused = await post(gateway.url, huge, await bearer());
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(refused.status).toBe(400);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(refused.errors?.[0]?.message).toMatch(/1000 tokens/);
+  });
+
   it('checks a query sent with GET as it checks one sent with POST', async () => {
     const gateway = await startGateway({ maxAliases: 1 });
     const search = new URLSearchParams({ query: '{ a: __typename b: __typename }' });
