@@ -1,7 +1,16 @@
 // Delivery use cases on a real database (Postgres or PGlite), with the local job queue.
 import { randomBytes } from 'node:crypto';
 import { catalogue, createEvent, newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
-import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations } from '@mauntic/platform';
+import {
+  createLogger,
+  type DatabaseHandle,
+  EMBEDDED_OUTBOUND_ALLOWED,
+  LocalJobQueue,
+  openDatabase,
+  outboundGuard,
+  parseAllowList,
+  runMigrations,
+} from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
 import { createDeliveryServices, type DeliveryServices } from '../src/app/services.ts';
@@ -27,6 +36,8 @@ export async function openDelivery(open: () => Promise<DatabaseHandle>, now: () 
     now,
     ...keys,
     publicBaseUrl: PUBLIC_BASE_URL,
+    // The tests' SMTP and HTTP servers listen on loopback, as in embedded mode.
+    outbound: outboundGuard({ allow: parseAllowList(EMBEDDED_OUTBOUND_ALLOWED) }),
   });
   await queue.start();
   return {

@@ -1,4 +1,4 @@
-import type { DatabaseHandle, JobQueue, Logger } from '@mauntic/platform';
+import type { DatabaseHandle, JobQueue, Logger, OutboundGuard } from '@mauntic/platform';
 
 export interface DeliveryDeps {
   handle: DatabaseHandle;
@@ -11,4 +11,9 @@ export interface DeliveryDeps {
   trackingKey: Buffer;
   /** Where recipients reach the platform (tracking, unsubscribe), without a trailing slash. */
   publicBaseUrl: string;
+  /**
+   * Where the hosts and URLs an organization configures may point (OUTBOUND_ALLOWED_HOSTS). Unset:
+   * no loopback, private, link-local or metadata address at all.
+   */
+  outbound?: OutboundGuard;
 }

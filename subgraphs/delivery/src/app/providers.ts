@@ -2,7 +2,13 @@
 // sealed with AES-256-GCM, bound to the organization and the provider row, and never returned:
 // the API shows only which secret fields are set.
 import { authorize, fail, NotFoundError, newId, ok, type RequestContext, ValidationError } from '@mauntic/kernel';
-import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import {
+  type Executor,
+  OutboundAddressError,
+  outboundGuard,
+  type PageWindow,
+  pageOfOrganization,
+} from '@mauntic/platform';
 import { and, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import { providers } from '../db/schema.ts';
@@ -45,6 +51,48 @@ const configError = (issues: { path: string; message: string }[]) =>
   new ValidationError(
     issues.map((i) => ({ path: ['input', 'config', ...i.path.split('.').filter(Boolean)], message: i.message })),
   );
+
+/** The settings that say where a provider connects: a host name, or a URL. */
+const ADDRESS_SETTINGS: Partial<Record<ProviderKind, readonly string[]>> = {
+  smtp: ['host'],
+  webhook: ['url'],
+  ses: ['endpoint'],
+  sendgrid: ['baseUrl'],
+  mailgun: ['url'],
+  twilio: ['baseUrl'],
+  plivo: ['baseUrl'],
+  fcm: ['endpoint'],
+};
+
+const PRIVATE_REFUSED = outboundGuard();
+
+/**
+ * Refuses settings that aim at the platform's own network (loopback, private, link-local, cloud
+ * metadata) unless the operator allows the host, without connecting anywhere. A name that does
+ * not resolve yet is accepted: every connection checks the address it reaches anyway.
+ */
+async function checkAddresses(
+  deps: DeliveryDeps,
+  kind: ProviderKind,
+  settings: Record<string, unknown>,
+): Promise<ValidationError | undefined> {
+  const guard = deps.outbound ?? PRIVATE_REFUSED;
+  const issues: { path: string[]; message: string }[] = [];
+  for (const field of ADDRESS_SETTINGS[kind] ?? []) {
+    const value = settings[field];
+    if (typeof value !== 'string') continue;
+    try {
+      await guard.assertPublicHost(field === 'host' ? value : new URL(value).hostname);
+    } catch (error) {
+      if (error instanceof OutboundAddressError) {
+        // The address and its class are for the operator; the organization learns only the rule.
+        deps.logger.info({ kind, field, err: error }, 'refused a provider address');
+        issues.push({ path: ['input', 'config', field], message: 'must be a public address' });
+      } else if (typeof (error as { code?: unknown }).code !== 'string') throw error; // not a DNS failure
+    }
+  }
+  return issues.length ? new ValidationError(issues) : undefined;
+}
 
 /** A provider row's secret settings, unsealed with the key they are bound to. */
 export function openSecrets(
@@ -113,6 +161,8 @@ export async function createProviderConfig(
   const { name, kind, config, isDefault, ratePerSecond, failoverProviderId } = input;
   const parsed = parseProviderConfig(kind, config);
   if (!parsed.ok) return fail(configError(parsed.error.issues));
+  const refused = await checkAddresses(deps, kind, parsed.settings);
+  if (refused) return fail(refused);
   const channel = CHANNEL_OF[kind];
   const id = newId();
   return deps.handle.db.transaction(async (tx) => {
@@ -173,6 +223,8 @@ export async function updateProviderConfig(
       const stored = openSecrets(deps.encryptionKey, current);
       const parsed = parseProviderConfig(kind, { ...current.settings, ...stored, ...patch.config });
       if (!parsed.ok) return fail(configError(parsed.error.issues));
+      const refused = await checkAddresses(deps, kind, parsed.settings);
+      if (refused) return fail(refused);
       values.settings = parsed.settings as Record<string, unknown>;
       values.secrets = seal(deps, current.organizationId, current.id, parsed.secrets as Record<string, unknown>);
     }
