@@ -3,6 +3,7 @@ import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@m
 import { MESSAGE_STATUSES } from '../../app/messages.ts';
 import type { MessageRow, SendChannel } from '../../app/send.ts';
 import { IdempotencyConflictError } from '../../domain/errors.ts';
+import { tenantVisibleError } from '../../domain/provider-failure.ts';
 import { builder, services } from '../builder.ts';
 import { ChannelEnum } from './channel.ts';
 import { ContactRef } from './contact.ts';
@@ -33,7 +34,11 @@ export const Message = builder.objectRef<MessageRow>('Message').implement({
     templateId: t.exposeID('templateId', { nullable: true }),
     idempotencyKey: t.exposeString('idempotencyKey'),
     source: t.field({ type: MessageSource, resolve: (m) => m }),
-    error: t.exposeString('error', { nullable: true, description: 'Why it failed or was skipped' }),
+    error: t.string({
+      nullable: true,
+      description: 'Why it failed or was skipped',
+      resolve: (m) => tenantVisibleError(m.error),
+    }),
     attempts: t.exposeInt('attempts'),
     providerMessageId: t.exposeString('providerMessageId', { nullable: true }),
     unconfirmed: t.exposeBoolean('unconfirmed', {
