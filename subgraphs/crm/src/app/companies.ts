@@ -12,7 +12,7 @@ import {
   ValidationError,
 } from '@mauntic/kernel';
 import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { companies, contactCompanies, contacts } from '../db/schema.ts';
 import { checkFieldValue } from '../domain/field-types.ts';
@@ -222,14 +222,25 @@ export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.inp
   );
 }
 
-async function companiesOfInTx(tx: Executor, organizationId: string, contactId: string): Promise<LinkedCompany[]> {
+/** The companies of these contacts of one organization, each with the contact it is linked to; primary first, then by name. */
+export async function companiesOfContacts(
+  tx: Executor,
+  organizationId: string,
+  contactIds: readonly string[],
+): Promise<(LinkedCompany & { contactId: string })[]> {
   const rows = await tx
-    .select({ company: companies, isPrimary: contactCompanies.isPrimary })
+    .select({ company: companies, contactId: contactCompanies.contactId, isPrimary: contactCompanies.isPrimary })
     .from(contactCompanies)
     .innerJoin(companies, eq(companies.id, contactCompanies.companyId))
-    .where(and(eq(contactCompanies.organizationId, organizationId), eq(contactCompanies.contactId, contactId)))
+    .where(
+      and(eq(contactCompanies.organizationId, organizationId), inArray(contactCompanies.contactId, [...contactIds])),
+    )
     .orderBy(desc(contactCompanies.isPrimary), companies.name);
-  return rows.map((r) => ({ ...r.company, isPrimary: r.isPrimary }));
+  return rows.map((r) => ({ ...r.company, contactId: r.contactId, isPrimary: r.isPrimary }));
+}
+
+async function companiesOfInTx(tx: Executor, organizationId: string, contactId: string): Promise<LinkedCompany[]> {
+  return (await companiesOfContacts(tx, organizationId, [contactId])).map(({ contactId: _, ...company }) => company);
 }
 
 export const companiesOf = (deps: CrmDeps, organizationId: string, contactId: string) =>

@@ -13,7 +13,7 @@ import {
   ValidationError,
 } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordOwnActivity } from '../db/activities.ts';
 import { contacts, doNotContact, outbox, stages } from '../db/schema.ts';
@@ -234,9 +234,17 @@ export async function setDoNotContact(deps: CrmDeps, ctx: RequestContext, raw: z
   return deps.handle.db.transaction((tx) => setDoNotContactInTx(tx, deps, organizationId, input, ctx.correlationId));
 }
 
-export async function dncOf(deps: CrmDeps, organizationId: string, contactId: string): Promise<DncRow[]> {
+/** The do-not-contact entries of these contacts of one organization. */
+export async function dncOfContacts(
+  deps: CrmDeps,
+  organizationId: string,
+  contactIds: readonly string[],
+): Promise<DncRow[]> {
   return deps.handle.db
     .select()
     .from(doNotContact)
-    .where(and(eq(doNotContact.organizationId, organizationId), eq(doNotContact.contactId, contactId)));
+    .where(and(eq(doNotContact.organizationId, organizationId), inArray(doNotContact.contactId, [...contactIds])));
 }
+
+export const dncOf = (deps: CrmDeps, organizationId: string, contactId: string) =>
+  dncOfContacts(deps, organizationId, [contactId]);

@@ -1,6 +1,6 @@
 // Notes on a contact: general, email, call or meeting.
 import { authorize, fail, NotFoundError, newId, ok, type RequestContext } from '@mauntic/kernel';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordOwnActivity } from '../db/activities.ts';
 import { contacts, notes } from '../db/schema.ts';
@@ -46,10 +46,18 @@ export async function addNote(deps: CrmDeps, ctx: RequestContext, raw: z.input<t
   });
 }
 
-export async function notesOf(deps: CrmDeps, organizationId: string, contactId: string): Promise<NoteRow[]> {
+/** The notes on these contacts of one organization, newest first. */
+export async function notesOfContacts(
+  deps: CrmDeps,
+  organizationId: string,
+  contactIds: readonly string[],
+): Promise<NoteRow[]> {
   return deps.handle.db
     .select()
     .from(notes)
-    .where(and(eq(notes.organizationId, organizationId), eq(notes.contactId, contactId)))
+    .where(and(eq(notes.organizationId, organizationId), inArray(notes.contactId, [...contactIds])))
     .orderBy(desc(notes.id));
 }
+
+export const notesOf = (deps: CrmDeps, organizationId: string, contactId: string) =>
+  notesOfContacts(deps, organizationId, [contactId]);

@@ -11,6 +11,7 @@ import {
 } from './companies.ts';
 import { crmSubscriptions } from './consumers.ts';
 import { adjustPoints, createStage, dncOf, listStages, setDoNotContact, tagContact } from './contact-attributes.ts';
+import { createContactLoaders } from './contact-loaders.ts';
 import { getContact, listContacts } from './contact-queries.ts';
 import { batchUpsertContacts, createContact, deleteContact, updateContact, upsertContact } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
@@ -100,6 +101,8 @@ export function createCrmServices(deps: CrmDeps) {
     deletePointRule: bind(deletePointRule),
     getPointRule: bind(getPointRule),
     listPointRules: bind(listPointRules),
+    /** Batched reads for contact fields; one set per request. */
+    contactLoaders: () => createContactLoaders(deps),
     scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),
     subscriptions: () => crmSubscriptions(deps),
     jobs: () => [rebuildSegmentJob(deps), contactImportJob(deps)],

@@ -3,6 +3,7 @@ import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import type { CompanyRow } from '../../app/companies.ts';
 import { builder, services } from '../builder.ts';
+import { loaders } from '../loaders.ts';
 import { Contact } from './contact.ts';
 
 const Company = builder.objectRef<CompanyRow & { isPrimary?: boolean }>('Company').implement({
@@ -22,7 +23,10 @@ const Company = builder.objectRef<CompanyRow & { isPrimary?: boolean }>('Company
 
 // A contact's companies: the contact was authorized when it was read, so its organization scopes them.
 builder.objectFields(Contact, (t) => ({
-  companies: t.field({ type: [Company], resolve: (c, _, ctx) => services(ctx).companiesOf(c.organizationId, c.id) }),
+  companies: t.field({
+    type: [Company],
+    resolve: (c, _, ctx) => loaders(ctx).companies.load({ organizationId: c.organizationId, contactId: c.id }),
+  }),
 }));
 
 builder.queryField('company', (t) =>

@@ -7,6 +7,7 @@ import type { ContactInput } from '../../app/contact-values.ts';
 import type { ContactRow } from '../../app/contacts.ts';
 import { ContactEmailTakenError } from '../../domain/errors.ts';
 import { builder, services } from '../builder.ts';
+import { loaders } from '../loaders.ts';
 
 /** A user of the identity context, referenced by id (the owner of a contact). */
 export const UserRef = builder.externalRef('User', builder.selection<{ id: string }>('id')).implement({
@@ -42,7 +43,7 @@ export const Contact = builder.objectRef<ContactRow>('Contact').implement({
     tags: t.exposeStringList('tags'),
     doNotContact: t.field({
       type: [DncEntry],
-      resolve: (c, _, ctx) => services(ctx).dncOf(c.organizationId, c.id),
+      resolve: (c, _, ctx) => loaders(ctx).doNotContact.load({ organizationId: c.organizationId, contactId: c.id }),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),

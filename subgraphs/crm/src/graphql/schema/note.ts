@@ -3,6 +3,7 @@ import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS } from '@mauntic/platform';
 import type { NoteRow } from '../../app/notes.ts';
 import { builder, services } from '../builder.ts';
+import { loaders } from '../loaders.ts';
 import { Contact } from './contact.ts';
 
 const Note = builder.objectRef<NoteRow>('Note').implement({
@@ -16,7 +17,10 @@ const Note = builder.objectRef<NoteRow>('Note').implement({
 });
 
 builder.objectFields(Contact, (t) => ({
-  notes: t.field({ type: [Note], resolve: (c, _, ctx) => services(ctx).notesOf(c.organizationId, c.id) }),
+  notes: t.field({
+    type: [Note],
+    resolve: (c, _, ctx) => loaders(ctx).notes.load({ organizationId: c.organizationId, contactId: c.id }),
+  }),
 }));
 
 const NoteTypeEnum = builder.enumType('NoteType', { values: ['GENERAL', 'EMAIL', 'CALL', 'MEETING'] as const });
