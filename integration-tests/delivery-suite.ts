@@ -186,7 +186,8 @@ export function deliverySuite(
     let platform: Platform;
     let mailbox: Mailbox;
     beforeAll(async () => {
-      platform = await start();
+      // The test's SMTP server listens on loopback, which an operator must allow (cluster mode).
+      platform = await start({ OUTBOUND_ALLOWED_HOSTS: '127.0.0.1' });
       mailbox = await openMailbox(() => platform);
     });
     afterAll(async () => {
