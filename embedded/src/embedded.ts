@@ -7,7 +7,7 @@ import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
 import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
 import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
-import { Gateway, InProcessDataSource, loadSupergraph } from '@mauntic/gateway';
+import { Gateway, InProcessDataSource, loadSupergraph, rateLimitSettings } from '@mauntic/gateway';
 import { type IdentityServices, identityModule } from '@mauntic/identity';
 import {
   type ContextDeps,
@@ -18,7 +18,9 @@ import {
   type Logger,
   loadSecrets,
   namedSecret,
+  type OpenRateLimiter,
   openDatabaseFromEnv,
+  openRateLimiter,
   type RunningContext,
   type RunningHttpServer,
   startContext,
@@ -49,7 +51,12 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const deps = await openPorts(config, dataDir, logger);
   const keys = deliveryKeys(config, dataDir, env);
   const contexts = await startContexts(contextModules(config, keys), deps);
-  const gateway = await startGateway(config, contexts, deps);
+  const budgets = openRateLimiter({
+    redisUrl: config.queue.REDIS_URL,
+    prefix: config.gateway.GATEWAY_RATE_LIMIT_PREFIX,
+    logger: deps.logger,
+  });
+  const gateway = await startGateway(config, contexts, deps, budgets);
   const redis = config.queue.REDIS_URL ? new Redis(config.queue.REDIS_URL) : undefined;
   const engine = deliveryEngine(deps, keys, dataDir, redis);
   deps.bus.subscribe(engine.subscription());
@@ -69,6 +76,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
         await engine.stop();
         redis?.disconnect();
         await gateway.stop();
+        await budgets.close();
         for (const context of contexts) await context.stop();
         await deps.queue.stop();
         await deps.bus.stop();
@@ -121,6 +129,7 @@ async function startGateway(
   config: EmbeddedConfig,
   contexts: RunningContext<unknown>[],
   deps: ContextDeps,
+  budgets: OpenRateLimiter,
 ): Promise<Gateway> {
   const byName = new Map(contexts.map((c) => [c.module.name, c]));
   const identity = servicesOf<IdentityServices>(contexts, 'identity');
@@ -137,6 +146,13 @@ async function startGateway(
     maxDepth: config.gateway.GATEWAY_MAX_DEPTH,
     maxCost: config.gateway.GATEWAY_MAX_COST,
     corsOrigins: config.gateway.GATEWAY_CORS_ORIGINS,
+    maxAliases: config.gateway.GATEWAY_MAX_ALIASES,
+    maxRootFields: config.gateway.GATEWAY_MAX_ROOT_FIELDS,
+    maxFragments: config.gateway.GATEWAY_MAX_FRAGMENTS,
+    maxTokens: config.gateway.GATEWAY_MAX_TOKENS,
+    introspection: config.gateway.GATEWAY_INTROSPECTION,
+    rateLimits: rateLimitSettings(config.gateway),
+    rateLimiter: budgets.limiter,
   });
   await gateway.start();
   return gateway;
