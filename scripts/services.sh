@@ -5,7 +5,12 @@
 # mail stack from Debian's postfix package: Postfix's `smtp-sink` (accepts and discards,
 # port 2525) and a real Postfix MTA (port 2526) that relays everything to that sink.
 #   scripts/services.sh up|down|status|env
+#   scripts/services.sh up|down|restart postgres|redis|kafka   (one service; the fault benchmark)
 # Idempotent: a service that already answers is left alone.
+# Other ports (MAUNTIC_PG_PORT, MAUNTIC_REDIS_PORT, MAUNTIC_KAFKA_PORT) with another
+# MAUNTIC_SERVICES_DIR run private instances beside the default ones: Postgres as its own cluster
+# (`mauntic<port>`), Redis and Kafka with their data in that folder. Fault tests restart those,
+# never the shared ones. smtp-sink and Postfix stay shared.
 # Installing needs root, or passwordless sudo; otherwise the script stops with an error.
 set -euo pipefail
 
@@ -18,6 +23,8 @@ KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
 SINK_PORT=${SMTP_SINK_PORT:-2525}
 POSTFIX_PORT=${SMTP_POSTFIX_PORT:-2526}
 PG_VERSION=15
+# The default port is Debian's `main` cluster; any other port gets a cluster of its own.
+if [ "$PG_PORT" = 5432 ]; then PG_CLUSTER=main; else PG_CLUSTER=mauntic$PG_PORT; fi
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -61,10 +68,11 @@ pg_ready() { pg_isready -h 127.0.0.1 -p "$PG_PORT" -q; }
 pg_up() {
   if command -v pg_isready >/dev/null && pg_ready; then log "postgres already answers on $PG_PORT"; else
     apt_install "postgresql-$PG_VERSION" postgresql-client-common
-    if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -qx "$PG_VERSION main"; then
-      pg_createcluster "$PG_VERSION" main >/dev/null
+    if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -qx "$PG_VERSION $PG_CLUSTER"; then
+      if [ "$PG_CLUSTER" = main ]; then pg_createcluster "$PG_VERSION" main >/dev/null
+      else pg_createcluster "$PG_VERSION" "$PG_CLUSTER" -p "$PG_PORT" >/dev/null; fi
     fi
-    local conf=/etc/postgresql/$PG_VERSION/main/conf.d/mauntic.conf
+    local conf=/etc/postgresql/$PG_VERSION/$PG_CLUSTER/conf.d/mauntic.conf
     mkdir -p "$(dirname "$conf")"
     # Test and benchmark settings for a 2-core, 24 GiB machine. Durability is still on
     # (fsync) because the outbox tests kill processes mid-transaction.
@@ -78,7 +86,7 @@ maintenance_work_mem = 512MB
 max_wal_size = 8GB
 synchronous_commit = off
 CONF
-    pg_ctlcluster "$PG_VERSION" main start || pg_ctlcluster "$PG_VERSION" main restart
+    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start || pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart
     wait_for postgres 60 pg_ready
   fi
   # Superuser with a password for TCP connections; one database for the platform, one for tests.
@@ -89,7 +97,14 @@ CONF
   done
 }
 
-pg_down() { pg_ctlcluster "$PG_VERSION" main stop 2>/dev/null || true; }
+pg_down() { pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop 2>/dev/null || true; }
+
+# Fast shutdown (open sessions are terminated, as in a failover) and start again.
+pg_restart() {
+  log "restarting postgres on $PG_PORT"
+  pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart -m fast
+  wait_for postgres 60 pg_ready
+}
 
 # ---------------------------------------------------------------------- Redis
 redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
@@ -104,10 +119,18 @@ redis_up() {
   wait_for redis 30 redis_ready
 }
 
-redis_down() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
+redis_down() {
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 1 40); do redis_ready 2>/dev/null || return 0; sleep 0.25; done
+}
 
 # ---------------------------------------------------------------------- Kafka
 KAFKA_DIR=$STATE/kafka
+# The broker's jars: a private instance uses the default instance's when it has none.
+KAFKA_LIBS=$KAFKA_DIR/libs
+if [ ! -f "$KAFKA_LIBS/.complete" ] && [ -f "$ROOT/.services/kafka/libs/.complete" ]; then
+  KAFKA_LIBS=$ROOT/.services/kafka/libs
+fi
 
 kafka_ready() { port_open "$KAFKA_PORT"; }
 
@@ -115,13 +138,13 @@ kafka_up() {
   if kafka_ready; then log "kafka already answers on $KAFKA_PORT"; return; fi
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
   mkdir -p "$KAFKA_DIR"
-  if [ ! -f "$KAFKA_DIR/libs/.complete" ]; then
+  if [ ! -f "$KAFKA_LIBS/.complete" ]; then
     command -v mvn >/dev/null || apt_install maven
     log "fetching Kafka jars from Maven Central"
-    rm -rf "$KAFKA_DIR/libs"
+    rm -rf "$KAFKA_LIBS"
     mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$KAFKA_DIR/libs" >/dev/null || die "could not fetch the Kafka jars"
-    touch "$KAFKA_DIR/libs/.complete"
+      -DoutputDirectory="$KAFKA_LIBS" >/dev/null || die "could not fetch the Kafka jars"
+    touch "$KAFKA_LIBS/.complete"
   fi
   cat >"$KAFKA_DIR/server.properties" <<PROPS
 process.roles=broker,controller
@@ -149,7 +172,7 @@ log4j.appender.file.File=${kafka.logs.dir}/server.log
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 L4J
-  local cp="$KAFKA_DIR/libs/*"
+  local cp="$KAFKA_LIBS/*"
   local jopts=(-Xms256m -Xmx1g -Dkafka.logs.dir="$KAFKA_DIR" -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     local cluster_id
@@ -284,10 +307,25 @@ status() {
   return $rc
 }
 
+# One of the services a fault test restarts, by name.
+one() { # action, service
+  case "$2" in
+    postgres | redis | kafka) ;;
+    *) echo "usage: $0 up|down|restart postgres|redis|kafka" >&2; exit 2 ;;
+  esac
+  local fn=${2/postgres/pg}
+  case "$1" in
+    up) "${fn}_up" ;;
+    down) "${fn}_down" ;;
+    restart) if [ "$2" = postgres ]; then pg_restart; else "${fn}_down"; "${fn}_up"; fi ;;
+  esac
+}
+
 case "${1:-}" in
-  up) pg_up; redis_up; kafka_up; sink_up; postfix_up; status ;;
-  down) postfix_down; sink_down; kafka_down; redis_down; pg_down ;;
+  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; status; fi ;;
+  down) if [ -n "${2:-}" ]; then one down "$2"; else postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
+  restart) one restart "${2:-}" ;;
   status) status ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|env, or up|down|restart postgres|redis|kafka" >&2; exit 2 ;;
 esac
