@@ -2,6 +2,16 @@
 // it: `@mauntic/journey/executor`, their one way in. The executor claims `runs`, walks them through
 // their version's definition, and records each step in `step_log` with its events in `outbox`.
 
+export { type EntryTarget, enterContacts, RUNS_CHANNEL } from './app/executor/enter.ts';
+export { JourneyExecutor, type JourneyExecutorOptions } from './app/executor/journey-executor.ts';
+export {
+  applyRunEvent,
+  CUSTOM_EVENT_TYPE,
+  EXECUTOR_CONSUMER,
+  runEventsSubscription,
+} from './app/executor/run-events.ts';
+export { runScheduledTriggers } from './app/executor/scheduled-triggers.ts';
+export { type BatchStats, Stepper } from './app/executor/stepper.ts';
 export {
   contacts,
   customFields,

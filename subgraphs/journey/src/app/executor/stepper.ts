@@ -1,0 +1,329 @@
+// The stepper: claims ready runs and due waiting runs of active journeys in one batch (skip
+// locked, with a lease naming this executor), loads what the batch needs in one query each
+// (versions once per process, contacts, segment memberships, step visits, send counts), walks
+// every run in memory, and commits the whole batch in one transaction: run updates, step log
+// rows and outbox events together.
+//
+// Exactly once: the run update only applies while this executor still holds the run's lease (a
+// re-claim after the lease ran out, or an interrupt from the event consumer, takes it away), and
+// the step log's primary key (run, step, visit) refuses a step twice: an event is only written
+// with the step log row that asked for it. An executor killed mid-batch committed nothing; its
+// runs are claimed again once the lease runs out (at once when it restarts under the same name).
+import type { EventEnvelope } from '@mauntic/kernel';
+import { appendEvents, type DatabaseHandle, type Executor, type Logger, rowsOf } from '@mauntic/platform';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { contacts, journeys, journeyVersions, outbox, runs, segmentMemberships, stepLog } from '../../db/schema.ts';
+import { durationMs, type JourneyDefinition, journeyDefinition, type StepId } from '../../domain/definition.ts';
+import { contactState } from './contact-state.ts';
+import { enterContacts } from './enter.ts';
+import type { ClaimedRun, ContactRow, LoadedVersion } from './run-state.ts';
+import { type WalkResult, walkRun } from './walk.ts';
+
+export interface StepperOptions {
+  handle: DatabaseHandle;
+  logger: Logger;
+  /** This executor's name in leases; stable across restarts (the pod name). */
+  owner: string;
+  now: () => Date;
+  batchSize?: number;
+  leaseMs?: number;
+}
+
+export interface BatchStats {
+  claimed: number;
+  /** Steps executed and committed (the step log rows written). */
+  transitions: number;
+  /** Runs whose results were dropped because another executor (or an interrupt) took them. */
+  lost: number;
+}
+
+interface Walked {
+  run: ClaimedRun;
+  version: LoadedVersion;
+  result: WalkResult;
+}
+
+export class Stepper {
+  private readonly versions = new Map<string, LoadedVersion>();
+  readonly batchSize: number;
+  private readonly leaseMs: number;
+
+  constructor(private readonly options: StepperOptions) {
+    this.batchSize = options.batchSize ?? 500;
+    this.leaseMs = options.leaseMs ?? 30_000;
+  }
+
+  /** Gives back what this executor held when it stopped or died: its runs may be claimed at once. */
+  async releaseLeases(): Promise<number> {
+    const released = await this.options.handle.db
+      .update(runs)
+      .set({ leaseOwner: null, leaseUntil: null })
+      .where(eq(runs.leaseOwner, this.options.owner))
+      .returning({ id: runs.id });
+    return released.length;
+  }
+
+  /** Claims, walks and commits one batch. */
+  async runBatch(): Promise<BatchStats> {
+    const now = this.options.now();
+    const claimed = await this.claim(now);
+    if (claimed.length === 0) return { claimed: 0, transitions: 0, lost: 0 };
+    const walked = await this.walk(claimed, now);
+    const { transitions, lost } = await this.commit(walked, now);
+    return { claimed: claimed.length, transitions, lost };
+  }
+
+  /** The earliest due time among waiting runs of active journeys, read from the due index. */
+  async nextDue(): Promise<Date | null> {
+    const [row] = await this.options.handle.rows<{ due_at: string | Date }>(sql`
+      select r.due_at from ${runs} r join ${journeys} j on j.id = r.journey_id
+      where r.state = 'waiting' and r.due_at is not null and j.status = 'active'
+        and (r.lease_until is null or r.lease_until < now())
+      order by r.due_at limit 1`);
+    return row ? new Date(row.due_at) : null;
+  }
+
+  private async claim(now: Date): Promise<ClaimedRun[]> {
+    const { handle, owner } = this.options;
+    const lease = `${this.leaseMs} milliseconds`;
+    // Two skip-locked picks, each along its own partial index: ready runs, and due waiting runs in
+    // the order they fell due (so a resumed journey runs its due steps in order).
+    const rows = await handle.rows<Record<string, unknown>>(sql`
+      with ready as (
+        select r.id from ${runs} r join ${journeys} j on j.id = r.journey_id
+        where r.state = 'ready' and j.status = 'active' and (r.lease_until is null or r.lease_until < now())
+        order by r.id limit ${this.batchSize}
+        for update of r skip locked
+      ), due as (
+        select r.id from ${runs} r join ${journeys} j on j.id = r.journey_id
+        where r.state = 'waiting' and r.due_at <= ${now.toISOString()}::timestamptz and j.status = 'active'
+          and (r.lease_until is null or r.lease_until < now())
+        order by r.due_at limit ${this.batchSize}
+        for update of r skip locked
+      )
+      update ${runs} r set lease_owner = ${owner}, lease_until = now() + ${lease}::interval
+      where r.id = any(array(select id from ready union all select id from due))
+      returning r.id, r.organization_id, r.journey_id, r.version_id, r.contact_id, r.state, r.step_id, r.visit,
+        r.due_at, r.wait, r.data`);
+    return rows
+      .map((r) => ({
+        id: r.id as string,
+        organizationId: r.organization_id as string,
+        journeyId: r.journey_id as string,
+        versionId: r.version_id as string,
+        contactId: r.contact_id as string,
+        state: r.state as ClaimedRun['state'],
+        stepId: r.step_id as string,
+        visit: r.visit as number,
+        dueAt: r.due_at ? new Date(r.due_at as string) : null,
+        wait: (typeof r.wait === 'string' ? JSON.parse(r.wait) : r.wait) as ClaimedRun['wait'],
+        data: (typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
+      }))
+      .sort((a, b) => (a.dueAt?.getTime() ?? 0) - (b.dueAt?.getTime() ?? 0));
+  }
+
+  private async walk(claimed: ClaimedRun[], now: Date): Promise<Walked[]> {
+    await this.loadVersions(claimed.map((r) => r.versionId));
+    const contactIds = [...new Set(claimed.map((r) => r.contactId))];
+    const [contactRows, memberships, visits, sends] = await Promise.all([
+      this.contacts(contactIds),
+      this.memberships(contactIds),
+      this.visits(claimed),
+      this.sendCounts(claimed, now),
+    ]);
+    return claimed.map((run) => {
+      const version = this.versions.get(run.versionId)!;
+      const row = contactRows.get(run.contactId);
+      const contact = contactState(
+        row?.organizationId === run.organizationId ? row : undefined,
+        memberships.get(run.contactId) ?? [],
+      );
+      const capped = { sent: sends.get(`${run.journeyId}:${run.contactId}`) ?? 0 };
+      const result = walkRun({ run, version, contact, now, visits: visits.get(run.id) ?? new Map(), capped });
+      // Later runs of the same contact in this batch count this one's sends.
+      sends.set(`${run.journeyId}:${run.contactId}`, capped.sent);
+      return { run, version, result };
+    });
+  }
+
+  private async loadVersions(ids: string[]) {
+    const missing = [...new Set(ids)].filter((id) => !this.versions.has(id));
+    if (!missing.length) return;
+    const rows = await this.options.handle.db
+      .select()
+      .from(journeyVersions)
+      .where(inArray(journeyVersions.id, missing));
+    for (const row of rows)
+      this.versions.set(row.id, {
+        id: row.id,
+        journeyId: row.journeyId,
+        version: row.version,
+        // Stored as parsed at publish; parsing again gives the same definition with its types.
+        definition: journeyDefinition.parse(row.definition) as JourneyDefinition,
+      });
+  }
+
+  private async contacts(ids: string[]): Promise<Map<string, ContactRow>> {
+    const rows = await this.options.handle.db.select().from(contacts).where(inArray(contacts.id, ids));
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  private async memberships(ids: string[]): Promise<Map<string, string[]>> {
+    const rows = await this.options.handle.db
+      .select({ contactId: segmentMemberships.contactId, segmentId: segmentMemberships.segmentId })
+      .from(segmentMemberships)
+      .where(inArray(segmentMemberships.contactId, ids));
+    const byContact = new Map<string, string[]>();
+    for (const r of rows) byContact.set(r.contactId, [...(byContact.get(r.contactId) ?? []), r.segmentId]);
+    return byContact;
+  }
+
+  /** The highest visit logged per step, for runs that may have a history (not new ones). */
+  private async visits(claimed: ClaimedRun[]): Promise<Map<string, Map<StepId, number>>> {
+    const resumed = claimed.filter(
+      (r) => r.state === 'waiting' || r.wait !== null || r.stepId !== this.versions.get(r.versionId)!.definition.start,
+    );
+    const byRun = new Map<string, Map<StepId, number>>();
+    if (!resumed.length) return byRun;
+    const rows = await this.options.handle.db
+      .select({ runId: stepLog.runId, stepId: stepLog.stepId, visit: sql<number>`max(${stepLog.visit})::int` })
+      .from(stepLog)
+      .where(
+        inArray(
+          stepLog.runId,
+          resumed.map((r) => r.id),
+        ),
+      )
+      .groupBy(stepLog.runId, stepLog.stepId);
+    for (const r of rows) {
+      const steps = byRun.get(r.runId) ?? new Map<StepId, number>();
+      steps.set(r.stepId, r.visit);
+      byRun.set(r.runId, steps);
+    }
+    return byRun;
+  }
+
+  /** Messages requested per journey and contact within each capped journey's period. */
+  private async sendCounts(claimed: ClaimedRun[], now: Date): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const capped = new Map<string, { per: number; contacts: Set<string> }>();
+    for (const run of claimed) {
+      const cap = this.versions.get(run.versionId)!.definition.settings.frequencyCap;
+      if (!cap) continue;
+      const entry = capped.get(run.journeyId) ?? { per: durationMs(cap.per)!, contacts: new Set<string>() };
+      entry.contacts.add(run.contactId);
+      capped.set(run.journeyId, entry);
+    }
+    for (const [journeyId, { per, contacts: ids }] of capped) {
+      const rows = await this.options.handle.rows<{ contact_id: string; n: number }>(sql`
+        select r.contact_id, count(*)::int as n from ${stepLog} l join ${runs} r on r.id = l.run_id
+        where r.journey_id = ${journeyId} and r.contact_id = any(${`{${[...ids].join(',')}}`}::uuid[])
+          and l.at > ${new Date(now.getTime() - per).toISOString()}::timestamptz
+          and l.outcome ->> 'messageRequest' is not null
+        group by r.contact_id`);
+      for (const r of rows) counts.set(`${journeyId}:${r.contact_id}`, r.n);
+    }
+    return counts;
+  }
+
+  private async commit(walked: Walked[], now: Date): Promise<{ transitions: number; lost: number }> {
+    const { handle, owner } = this.options;
+    return handle.db.transaction(async (tx) => {
+      const kept = await this.updateRuns(tx, walked);
+      const mine = walked.filter((w) => kept.has(w.run.id));
+      const logged = await this.insertStepLog(tx, mine, now);
+      const events: EventEnvelope[] = [];
+      for (const { run, result } of mine)
+        for (const { event, step } of result.events)
+          if (!step || logged.has(`${run.id}:${step.stepId}:${step.visit}`)) events.push(event);
+      await appendEvents(tx, outbox, events);
+      await this.enterOtherJourneys(tx, mine, now);
+      if (kept.size < walked.length)
+        this.options.logger.info({ owner, lost: walked.length - kept.size }, 'runs taken over while walked; dropped');
+      return { transitions: logged.size, lost: walked.length - kept.size };
+    });
+  }
+
+  /** Writes each run's new state where this executor still holds its lease; returns those runs. */
+  private async updateRuns(tx: Executor, walked: Walked[]): Promise<Set<string>> {
+    const rows = walked.map(({ run, result }) => ({
+      id: run.id,
+      state: result.run.state,
+      step_id: result.run.stepId,
+      visit: result.run.visit,
+      due_at: result.run.dueAt?.toISOString() ?? null,
+      wait: result.run.wait,
+      ended_at: result.run.endedAt?.toISOString() ?? null,
+    }));
+    const updated = await tx.execute(sql`
+      update ${runs} r set state = v.state, step_id = v.step_id, visit = v.visit, due_at = v.due_at, wait = v.wait,
+        ended_at = v.ended_at, lease_owner = null, lease_until = null
+      from json_to_recordset(${JSON.stringify(rows)}::json)
+        as v(id uuid, state text, step_id text, visit int, due_at timestamptz, wait jsonb, ended_at timestamptz)
+      where r.id = v.id and r.lease_owner = ${this.options.owner}
+      returning r.id`);
+    return new Set(rowsOf<{ id: string }>(updated).map((r) => r.id));
+  }
+
+  /** Inserts the step log; returns the (run, step, visit) keys written, which none had before. */
+  private async insertStepLog(tx: Executor, mine: Walked[], now: Date): Promise<Set<string>> {
+    const rows = mine.flatMap(({ run, result }) =>
+      result.logs.map((l, seq) => ({
+        seq,
+        run_id: run.id,
+        step_id: l.stepId,
+        visit: l.visit,
+        organization_id: run.organizationId,
+        journey_id: run.journeyId,
+        status: l.status,
+        outcome: l.outcome,
+      })),
+    );
+    if (!rows.length) return new Set();
+    const inserted = await tx.execute(sql`
+      insert into ${stepLog} (run_id, step_id, visit, organization_id, journey_id, status, outcome, at)
+      select run_id, step_id, visit, organization_id, journey_id, status, outcome,
+        -- The steps of one walk happen at one instant; a microsecond each keeps their order readable.
+        ${now.toISOString()}::timestamptz + seq * interval '1 microsecond'
+      from json_to_recordset(${JSON.stringify(rows)}::json)
+        as v(seq int, run_id uuid, step_id text, visit int, organization_id uuid, journey_id uuid, status text, outcome jsonb)
+      on conflict do nothing
+      returning run_id, step_id, visit`);
+    return new Set(
+      rowsOf<{ run_id: string; step_id: string; visit: number }>(inserted).map(
+        (r) => `${r.run_id}:${r.step_id}:${r.visit}`,
+      ),
+    );
+  }
+
+  /** Enter journey steps: a run of the named journey (same organization, active), by its entry rule. */
+  private async enterOtherJourneys(tx: Executor, mine: Walked[], now: Date) {
+    const requests = mine.flatMap(({ run, result }) => result.enter.map((journeyId) => ({ run, journeyId })));
+    if (!requests.length) return;
+    const targets = await tx
+      .select({ id: journeys.id, organizationId: journeys.organizationId, versionId: journeys.currentVersionId })
+      .from(journeys)
+      .where(and(inArray(journeys.id, [...new Set(requests.map((r) => r.journeyId))]), eq(journeys.status, 'active')));
+    await this.loadVersions(targets.flatMap((t) => (t.versionId ? [t.versionId] : [])));
+    for (const { run, journeyId } of requests) {
+      const target = targets.find((t) => t.id === journeyId && t.organizationId === run.organizationId);
+      const version = target?.versionId ? this.versions.get(target.versionId) : undefined;
+      if (!target || !version) continue;
+      await enterContacts(tx, {
+        target: {
+          organizationId: run.organizationId,
+          journeyId,
+          versionId: version.id,
+          version: version.version,
+          start: version.definition.start,
+          entryRule: version.definition.settings.entryRule,
+        },
+        contacts: sql`select ${run.contactId}::uuid as contact_id`,
+        trigger: 'enterJourney',
+        data: run.data,
+        now,
+        correlationId: run.id,
+      });
+    }
+  }
+}
