@@ -3,6 +3,7 @@
 import { FEDERATION } from '@mauntic/platform';
 import { builder } from './builder.ts';
 import './schema/errors.ts';
+import './schema/enrollment.ts';
 
 builder.queryType({});
 
