@@ -3,6 +3,7 @@
 import { crmModule } from '@mauntic/crm';
 import { deliveryModule } from '@mauntic/delivery';
 import { identityModule } from '@mauntic/identity';
+import { journeyModule } from '@mauntic/journey';
 import { openDatabase, runMigrations } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
 import postgres from 'postgres';
@@ -29,7 +30,7 @@ export default async function setup() {
     await admin.end();
   }
   const handle = await openDatabase({ url: testServices.databaseUrl });
-  for (const module of [identityModule(), crmModule(), deliveryModule()])
+  for (const module of [identityModule(), crmModule(), deliveryModule(), journeyModule()])
     await runMigrations(handle, module.migrations);
   await handle.close();
 }

@@ -107,7 +107,8 @@ export const startClusterPlatform = async (
     DELIVERY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     TRACKING_SECRET: randomBytes(32).toString('base64url'),
   };
-  const [identityPort, crmPort, deliveryPort, enginePort, gatewayPort] = [
+  const [identityPort, crmPort, deliveryPort, journeyPort, enginePort, gatewayPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -133,7 +134,8 @@ export const startClusterPlatform = async (
     PORT: String(deliveryPort),
     PUBLIC_BASE_URL: publicUrl,
   });
-  const processes = [identity, crm, delivery];
+  const journey = startProcess('subgraphs/journey/src/index.ts', { ...services, PORT: String(journeyPort) });
+  const processes = [identity, crm, delivery, journey];
   const gateway = startProcess('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
@@ -142,6 +144,7 @@ export const startClusterPlatform = async (
     IDENTITY_INTERNAL_URL: `http://127.0.0.1:${identityPort}`,
     CRM_URL: `http://127.0.0.1:${crmPort}/graphql`,
     DELIVERY_URL: `http://127.0.0.1:${deliveryPort}/graphql`,
+    JOURNEY_URL: `http://127.0.0.1:${journeyPort}/graphql`,
     ...env,
   });
   try {
@@ -160,6 +163,7 @@ export const startClusterPlatform = async (
     if (engine) processes.push(engine);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
+    await waitReady(`http://127.0.0.1:${journeyPort}/readyz`, journey.child, journey.output);
     if (engine) await waitReady(`http://127.0.0.1:${enginePort}/readyz`, engine.child, engine.output);
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
   } catch (error) {

@@ -9,6 +9,7 @@ import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } f
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
 import { Gateway, InProcessDataSource, loadSupergraph, rateLimitSettings } from '@mauntic/gateway';
 import { type IdentityServices, identityModule } from '@mauntic/identity';
+import { journeyModule } from '@mauntic/journey';
 import {
   type ContextDeps,
   type ContextModule,
@@ -111,6 +112,7 @@ function contextModules(config: EmbeddedConfig, keys: DeliveryKeys): ContextModu
     identityModule(config.identity),
     crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
     deliveryModule(keys),
+    journeyModule(),
   ];
 }
 

@@ -3,8 +3,14 @@
 import { FEDERATION } from '@mauntic/platform';
 import { builder } from './builder.ts';
 import './schema/errors.ts';
+// This order is the order of the Query and Mutation fields in the printed SDL.
+import './schema/journey.ts';
+import './schema/journey-validation.ts';
+import './schema/journey-run.ts';
+import './schema/contact.ts';
 import './schema/enrollment.ts';
 
 builder.queryType({});
+builder.mutationType({});
 
 export const schema = builder.toSubGraphSchema(FEDERATION);
