@@ -31,6 +31,7 @@ describe('DSN and ARF messages', () => {
       {
         kind: 'bounce',
         bounceType: 'hard',
+        reason: 'user_unknown',
         recipient: 'alice@example.net',
         status: '5.1.1',
         diagnostic: '550 5.1.1 <alice@example.net>: Recipient address rejected: User unknown in virtual mailbox table',
@@ -40,6 +41,7 @@ describe('DSN and ARF messages', () => {
       {
         kind: 'bounce',
         bounceType: 'soft',
+        reason: 'mailbox_full',
         recipient: 'bob@example.org',
         status: '5.2.2',
         diagnostic:
@@ -55,6 +57,7 @@ describe('DSN and ARF messages', () => {
       {
         kind: 'bounce',
         bounceType: 'delayed',
+        reason: 'network',
         recipient: 'carol@example.com',
         status: '4.4.1',
         diagnostic: 'connect to mx.example.com[192.0.2.44]:25: Connection timed out',
@@ -71,6 +74,7 @@ describe('DSN and ARF messages', () => {
       {
         kind: 'bounce',
         bounceType: 'hard',
+        reason: 'user_unknown',
         recipient: 'jdoe@contoso.com',
         status: '5.1.10',
         diagnostic:
@@ -87,6 +91,7 @@ describe('DSN and ARF messages', () => {
     expect(bounce).toEqual({
       kind: 'bounce',
       bounceType: 'hard',
+      reason: 'user_unknown',
       recipient: 'nosuchuser@gmail.com',
       status: '5.1.1',
       diagnostic:
@@ -104,6 +109,7 @@ describe('DSN and ARF messages', () => {
       {
         kind: 'bounce',
         bounceType: 'hard',
+        reason: 'user_unknown',
         recipient: 'henry@example-isp.net',
         status: '5.1.1',
         diagnostic: 'Sorry, no mailbox here by that name. (#5.1.1)',
@@ -120,6 +126,7 @@ describe('DSN and ARF messages', () => {
       {
         kind: 'bounce',
         bounceType: 'soft',
+        reason: 'mailbox_full',
         recipient: 'ivan@example.org',
         status: '5.2.2',
         diagnostic: '552 5.2.2 Mailbox full: ivan@example.org has exceeded its storage quota',
@@ -135,6 +142,7 @@ describe('DSN and ARF messages', () => {
       {
         kind: 'bounce',
         bounceType: 'delayed',
+        reason: 'filtered',
         recipient: 'judy@example.org',
         status: '4.7.1',
         diagnostic: '451 4.7.1 Greylisted, please try again later',
@@ -342,6 +350,7 @@ describe('SES notifications over SNS', () => {
           {
             kind: 'bounce',
             bounceType: 'hard',
+            reason: 'user_unknown',
             recipient: 'kim@example.com',
             status: '5.1.1',
             diagnostic: 'smtp; 550 5.1.1 user unknown',
@@ -364,6 +373,7 @@ describe('SES notifications over SNS', () => {
       {
         kind: 'bounce',
         bounceType: 'soft',
+        reason: 'mailbox_full',
         recipient: 'lee@example.com',
         status: '5.2.2',
         diagnostic: 'smtp; 552 5.2.2 Mailbox full',
@@ -396,6 +406,7 @@ describe('SES notifications over SNS', () => {
       {
         kind: 'bounce',
         bounceType: 'delayed',
+        reason: 'network',
         recipient: 'olivia@example.net',
         status: '4.4.1',
         diagnostic: 'smtp; 421 4.4.1 Unable to connect to remote host',
@@ -534,6 +545,7 @@ describe('Twilio status callbacks', () => {
         {
           kind: 'bounce',
           bounceType: 'hard',
+          reason: 'user_unknown',
           recipient: '+15558675310',
           status: '30005',
           diagnostic: 'Twilio error 30005',
@@ -556,7 +568,12 @@ describe('Twilio status callbacks', () => {
       authToken: TWILIO_TOKEN,
       url,
     });
-    expect(soft.ok && soft.value[0]).toMatchObject({ kind: 'bounce', bounceType: 'soft', status: '30007' });
+    expect(soft.ok && soft.value[0]).toMatchObject({
+      kind: 'bounce',
+      bounceType: 'soft',
+      reason: 'content_spam_virus',
+      status: '30007',
+    });
     const stop = parseTwilioWebhook(signed({ ErrorCode: '21610', MessageStatus: 'failed' }), {
       authToken: TWILIO_TOKEN,
       url,
@@ -624,6 +641,7 @@ describe('SendGrid event webhook', () => {
         {
           kind: 'bounce',
           bounceType: 'hard',
+          reason: 'user_unknown',
           recipient: 'pat@example.com',
           status: '5.1.1',
           diagnostic: '550 5.1.1 The email account that you tried to reach does not exist.',
@@ -632,6 +650,7 @@ describe('SendGrid event webhook', () => {
         {
           kind: 'bounce',
           bounceType: 'soft',
+          reason: 'blocklisted_reputation',
           recipient: 'quinn@example.com',
           status: '5.7.1',
           diagnostic: '550 5.7.1 Service unavailable; Client host [198.51.100.80] blocked using Spamhaus',
@@ -640,6 +659,7 @@ describe('SendGrid event webhook', () => {
         {
           kind: 'bounce',
           bounceType: 'delayed',
+          reason: 'filtered',
           recipient: 'rosa@example.com',
           status: '4.7.1',
           diagnostic: '451 4.7.1 Greylisted, try again later',
@@ -648,6 +668,7 @@ describe('SendGrid event webhook', () => {
         {
           kind: 'bounce',
           bounceType: 'hard',
+          reason: 'user_unknown',
           recipient: 'sam@example.com',
           status: '5.0.0',
           diagnostic: 'Bounced Address',
@@ -711,6 +732,7 @@ describe('Mailgun webhooks', () => {
         {
           kind: 'bounce',
           bounceType: 'hard',
+          reason: 'user_unknown',
           recipient: 'xena@example.com',
           status: '5.1.1',
           diagnostic: '550 The email account that you tried to reach does not exist.',
@@ -728,6 +750,7 @@ describe('Mailgun webhooks', () => {
         {
           kind: 'bounce',
           bounceType: 'delayed',
+          reason: 'mailbox_full',
           recipient: 'yara@example.com',
           status: '4.2.2',
           diagnostic: '452 4.2.2 The email account that you tried to reach is over quota.',

@@ -11,22 +11,35 @@ const REPORT_TYPES = new Set(['message/feedback-report', 'message/global-feedbac
 const NOT_COMPLAINTS = new Set(['auth-failure', 'not-spam']);
 
 export function isFeedbackReport(message: MimePart): boolean {
-  return walk(message).some((part) => REPORT_TYPES.has(part.contentType.type));
+  return walk(message).some((part) => REPORT_TYPES.has(part.contentType.type)) || isMicrosoftComplaint(message);
+}
+
+// Microsoft's JMRP (Outlook.com / Hotmail) also sends complaints as a bare multipart/mixed with the
+// complained-about message attached: no feedback-report part, the recipient in a header only
+// Microsoft adds to that copy.
+const MICROSOFT_RECIPIENT = 'x-hmxmroriginalrecipient';
+
+function isMicrosoftComplaint(message: MimePart): boolean {
+  return walk(message).some(
+    (part) =>
+      part.contentType.type === 'message/rfc822' && part.parts[0]?.headers.some((h) => h.name === MICROSOFT_RECIPIENT),
+  );
 }
 
 /**
- * The complaints an ARF report carries, one per reported recipient. Returns [] when the message
- * holds no message/feedback-report part or reports no complaint.
+ * The complaints an ARF report (or a Microsoft complaint without its report part, read as an
+ * `abuse` report) carries, one per reported recipient. Returns [] for other messages and for
+ * reports that are no complaint.
  */
 export function parseArf(input: Buffer | string | MimePart, context: ReportContext = {}): ComplaintFeedback[] {
   const message = isMimePart(input) ? input : parseMime(input);
   const reportPart = walk(message).find((part) => REPORT_TYPES.has(part.contentType.type));
-  if (!reportPart) return [];
+  if (!reportPart && !isMicrosoftComplaint(message)) return [];
   const fields = new Map<string, string[]>();
-  for (const group of parseFieldGroups(bodyText(reportPart))) {
+  for (const group of reportPart ? parseFieldGroups(bodyText(reportPart)) : []) {
     for (const [name, values] of group) fields.set(name, [...(fields.get(name) ?? []), ...values]);
   }
-  const feedbackType = fields.get('feedback-type')?.[0]?.trim().toLowerCase() || 'other';
+  const feedbackType = fields.get('feedback-type')?.[0]?.trim().toLowerCase() || (reportPart ? 'other' : 'abuse');
   if (NOT_COMPLAINTS.has(feedbackType)) return [];
   const userAgent = fields.get('user-agent')?.[0]?.trim() || undefined;
   const messageId = recoverMessageId(message, context);
@@ -38,7 +51,7 @@ export function parseArf(input: Buffer | string | MimePart, context: ReportConte
     // Without Original-Rcpt-To: Microsoft keeps the recipient in X-HmXmrOriginalRecipient; else
     // the original To, unless the reporter redacted it.
     const headers = originalHeaders(message) ?? [];
-    const candidates = ['x-hmxmroriginalrecipient', 'to'].map((name) => headers.find((h) => h.name === name)?.value);
+    const candidates = [MICROSOFT_RECIPIENT, 'to'].map((name) => headers.find((h) => h.name === name)?.value);
     const address = candidates.map((v) => normalizeAddress(v)).find((v) => v && !/redacted|^x+@/i.test(v));
     if (address) recipients = [address];
   }

@@ -1,18 +1,16 @@
-// Bounce messages: RFC 3464 delivery status notifications, and the plain-text bounces some MTAs
-// still send (qmail, classic Exim, old Exchange), read with a cautious heuristic.
+// Delivery status notifications (RFC 3464), and what every report parser shares: the returned
+// message's headers, our message id, the report's human-readable text.
+import { classifyBounce } from '../domain/bounce.ts';
 import {
   type BounceFeedback,
-  classifyBounce,
   cleanDiagnostic,
   compact,
   type DeliveredFeedback,
-  findEnhancedStatus,
-  findSmtpCode,
   messageIdFromVerp,
   normalizeAddress,
   ourMessageId,
 } from './feedback.ts';
-import { bodyText, header, type MimePart, parseFieldGroups, parseHeaderBlock, parseMime, walk } from './mime.ts';
+import { bodyText, header, type MimePart, parseHeaderBlock, parseMime, walk } from './mime.ts';
 
 export interface ReportContext {
   /** Envelope recipients of the report (RCPT TO); a VERP address there can carry our message id. */
@@ -36,6 +34,16 @@ export function originalHeaders(message: MimePart): { name: string; value: strin
     if (HEADER_TYPES.has(part.contentType.type)) return parseHeaderBlock(part.body.toString('latin1'));
   }
   return undefined;
+}
+
+/**
+ * The one address the returned message was sent To. We send one message per recipient, so when a
+ * report names its recipient in a way that is no address (a mailbox file, a local alias), this is it.
+ */
+export function returnedRecipient(message: MimePart): string | undefined {
+  const to = originalHeaders(message)?.find((h) => h.name === 'to')?.value;
+  const addresses = (to ?? '').split(',').map((v) => normalizeAddress(v));
+  return addresses.length === 1 ? addresses[0] : undefined;
 }
 
 /** Our message id from the original headers, else from quoted header lines, else from VERP. */
@@ -74,30 +82,95 @@ export function parseDsn(input: Buffer | string | MimePart, context: ReportConte
   const message = isMimePart(input) ? input : parseMime(input);
   const statusPart = walk(message).find((part) => STATUS_TYPES.has(part.contentType.type));
   if (!statusPart) return [];
-  const groups = parseFieldGroups(bodyText(statusPart));
-  const perMessage = groups.find((g) => !g.has('final-recipient') && !g.has('original-recipient'));
-  const reportingMta = stripTypePrefix(perMessage?.get('reporting-mta')?.[0]);
-  const messageId = recoverMessageId(message, context, humanText(message));
+  const { prose, quoted } = reportText(message);
+  return deliveryStatusOutcomes(bodyText(statusPart), {
+    prose,
+    messageId: recoverMessageId(message, context, `${prose}\n${quoted}`),
+    fallbackRecipient: returnedRecipient(message),
+  });
+}
+
+const MAX_PROSE = 32 * 1024;
+
+// Where a report stops talking and starts quoting the message it returns, in the words of
+// Postfix, Exim, Sendmail, qmail, GMX/1&1, OpenSMTPD, Gmail, IMail, Notes, m-FILTER ...
+const QUOTE_MARKER =
+  /^[ \t]*(?:(?:-{2,}|_{2,}|={2,})[ \t]*)?(?:this is a copy of (?:the|your) message|below (?:this line )?is a copy|enclosed is a copy|(?:original|returned|undelivered|unsent) message|original message (?:headers|follows)|forwarded message|the headers? of the original message)/im;
+
+/**
+ * The report's own words (capped: bounce prose is short, and the cap keeps every scan of it
+ * linear on hostile input) and, apart, the copy of the returned message that follows them.
+ */
+export function reportText(message: MimePart): { prose: string; quoted: string } {
+  const text = humanText(message).slice(0, MAX_PROSE);
+  const cut = text.search(QUOTE_MARKER);
+  return cut >= 0 ? { prose: text.slice(0, cut), quoted: text.slice(cut) } : { prose: text, quoted: '' };
+}
+
+type FieldGroup = Map<string, string[]>;
+
+// Fields a recipient has once: meeting one again starts the next recipient, for reports that
+// leave out the blank line between recipients.
+const PER_RECIPIENT = new Set(['final-recipient', 'original-recipient', 'action', 'status', 'diagnostic-code']);
+
+/** The blocks of a delivery-status body: the per-message fields, then one block per recipient. */
+function deliveryStatusGroups(text: string): FieldGroup[] {
+  const groups: FieldGroup[] = [];
+  for (const block of text.replace(/\r\n?/g, '\n').split(/\n[ \t]*\n/)) {
+    let group: FieldGroup = new Map();
+    for (const { name, value } of parseHeaderBlock(block)) {
+      if (PER_RECIPIENT.has(name) && group.has(name)) {
+        groups.push(group);
+        group = new Map();
+      }
+      group.set(name, [...(group.get(name) ?? []), value]);
+    }
+    if (group.size) groups.push(group);
+  }
+  return groups;
+}
+
+/**
+ * The outcomes of delivery-status fields, wherever they were found: a message/delivery-status
+ * part, or the same fields written into a report's text.
+ */
+export function deliveryStatusOutcomes(
+  text: string,
+  report: { prose: string; messageId: string | undefined; fallbackRecipient: string | undefined },
+): BounceOutcome[] {
+  const groups = deliveryStatusGroups(text);
+  const reportingMta = stripTypePrefix(groups.find((g) => g.has('reporting-mta'))?.get('reporting-mta')?.[0]);
+  const recipientGroups = groups.filter((g) => g.has('final-recipient') || g.has('original-recipient'));
+  const addressOf = (fields: FieldGroup) =>
+    normalizeAddress(fields.get('final-recipient')?.[0]) ?? normalizeAddress(fields.get('original-recipient')?.[0]);
+  const segmentOf = recipientSegments(
+    report.prose,
+    recipientGroups.map(addressOf).filter((v): v is string => Boolean(v)),
+  );
   const outcomes: BounceOutcome[] = [];
-  for (const fields of groups) {
-    const recipient =
-      normalizeAddress(fields.get('final-recipient')?.[0]) ?? normalizeAddress(fields.get('original-recipient')?.[0]);
+  for (const fields of recipientGroups) {
+    const recipient = addressOf(fields) ?? (recipientGroups.length === 1 ? report.fallbackRecipient : undefined);
     if (!recipient) continue;
-    const action = fields.get('action')?.[0]?.trim().toLowerCase();
     const diagnostic = cleanDiagnostic(stripTypePrefix(fields.get('diagnostic-code')?.join(' ')));
-    if (action === 'delivered' || action === 'relayed' || action === 'expanded') {
-      outcomes.push(compact({ kind: 'delivered', recipient, messageId }));
+    const classified = classifyBounce({
+      action: fields.get('action')?.[0],
+      status: fields.get('status')?.[0],
+      diagnostic,
+      context: segmentOf(recipient),
+    });
+    if (classified.reason === 'delivered') {
+      outcomes.push(compact({ kind: 'delivered', recipient, messageId: report.messageId }));
       continue;
     }
-    const status = findEnhancedStatus(fields.get('status')?.[0]) ?? findEnhancedStatus(diagnostic);
     outcomes.push(
       compact({
         kind: 'bounce',
-        bounceType: classifyBounce({ action, status, diagnostic }),
+        bounceType: classified.bounceType,
+        reason: classified.reason,
         recipient,
-        status,
+        status: classified.status,
         diagnostic,
-        messageId,
+        messageId: report.messageId,
         reportingMta: reportingMta ?? stripTypePrefix(fields.get('remote-mta')?.[0]),
       }),
     );
@@ -105,135 +178,32 @@ export function parseDsn(input: Buffer | string | MimePart, context: ReportConte
   return outcomes;
 }
 
-const DAEMON_SENDER = /^(?:mailer-daemon|postmaster|mail-daemon|maildaemon|mdaemon|bounces?|double-bounce)@/i;
-const DAEMON_NAME = /mail delivery (?:system|subsystem|service)|mailer-daemon|postmaster/i;
-const BOUNCE_SUBJECT =
-  /undeliver|undelivered mail|delivery status notification|mail delivery (?:failed|failure|system)|returned mail|failure notice|delivery failure|non-?delivery|could not be delivered|delivery has failed|message not delivered|delivery (?:notification|problem)|warning: message .* delayed|delayed mail|mail could not be delivered/i;
-const AUTO_REPLY_SUBJECT =
-  /^\s*(?:auto(?:matic)?[ -]?(?:reply|response|antwort)|out of (?:the )?office|abwesenheit|vacation|away from|r[ée]ponse automatique|autoreply)/i;
-
-/** True for out-of-office and other auto-responders, which say nothing about deliverability. */
-export function isAutoReply(message: MimePart): boolean {
-  const subject = header(message, 'subject') ?? '';
-  const precedence = header(message, 'precedence')?.toLowerCase();
-  return (
-    AUTO_REPLY_SUBJECT.test(subject) ||
-    header(message, 'x-autoreply') !== undefined ||
-    header(message, 'x-autorespond') !== undefined ||
-    precedence === 'auto_reply' ||
-    (header(message, 'auto-submitted')?.toLowerCase().startsWith('auto-replied') === true && !fromDaemon(message))
-  );
-}
-
-function fromDaemon(message: MimePart): boolean {
-  const from = header(message, 'from') ?? '';
-  return DAEMON_SENDER.test(normalizeAddress(from) ?? '') || DAEMON_NAME.test(from);
-}
-
-/** Looks like a bounce even though it carries no delivery-status part. */
-export function looksLikeBounce(message: MimePart): boolean {
-  if (isAutoReply(message)) return false;
-  return (
-    header(message, 'x-failed-recipients') !== undefined ||
-    fromDaemon(message) ||
-    BOUNCE_SUBJECT.test(header(message, 'subject') ?? '')
-  );
-}
-
-const MAX_PROSE = 32 * 1024;
-
-// Where a bounce stops talking and starts quoting the message it returns.
-const QUOTE_MARKER =
-  /^[ \t]*(?:(?:-{2,}|_{2,}|={2,})[ \t]*)?(?:this is a copy of (?:the|your) message|below this line is a copy|(?:original|returned|undelivered) message|original message headers|forwarded message|the headers of the original message)/im;
-
 /**
- * Recipients of a bounce that has no delivery-status part, with a type read from the SMTP codes
- * and wording of the text. Returns [] for anything that does not look like a bounce.
+ * The part of a report's text about each recipient: from its first mention to the next mention of
+ * another recipient; the whole text when the report names only one recipient. Mentions are found
+ * once, so many recipients cost no more than one pass each over the text.
  */
-export function parseNonStandardBounce(
-  input: Buffer | string | MimePart,
-  context: ReportContext = {},
-): BounceFeedback[] {
-  const message = isMimePart(input) ? input : parseMime(input);
-  if (!looksLikeBounce(message)) return [];
-  // Bounce prose is short; the cap keeps the address and phrase scans linear on hostile input.
-  const text = humanText(message).slice(0, MAX_PROSE);
-  const cut = text.search(QUOTE_MARKER);
-  const prose = cut >= 0 ? text.slice(0, cut) : text;
-  const quoted = cut >= 0 ? text.slice(cut) : '';
-  const messageId = recoverMessageId(message, context, quoted);
-
-  const excluded = new Set(
-    [
-      header(message, 'from'),
-      header(message, 'to'),
-      header(message, 'return-path'),
-      ...(context.envelopeRecipients ?? []),
-    ]
-      .flatMap((v) => (v ? v.split(',') : []))
-      .map((v) => normalizeAddress(v))
-      .filter((v): v is string => Boolean(v)),
-  );
-  const failed = (header(message, 'x-failed-recipients') ?? '')
-    .split(',')
-    .map((v) => normalizeAddress(v))
-    .filter((v): v is string => Boolean(v));
-  // Split first and match whole tokens: an unanchored address pattern is quadratic on long words.
-  const mentioned = prose
-    .split(/[\s<>()[\]"',;]+/)
-    .filter((token) => token.includes('@') && token.length <= 320)
-    .map((token) => normalizeAddress(token.match(/^(?:[a-z]+:)?([^\s@:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})\.?:?$/i)?.[1]))
-    .filter((v): v is string => Boolean(v) && !excluded.has(v!) && !DAEMON_SENDER.test(v!));
-  const recipients = [...new Set(failed.length ? failed : mentioned)];
-
-  const delayed = DELAY_MESSAGE.test(header(message, 'subject') ?? '') || DELAY_MESSAGE.test(prose);
-  const reportingMta = prose.match(
-    /(?:qmail-send program at|mail server at|reporting[- ]mta:?)\s+([A-Za-z0-9.-]+[A-Za-z0-9])/i,
-  )?.[1];
-  return recipients.map((recipient, i) => {
-    const segment = recipientSegment(prose, recipient, recipients[i + 1]);
-    const saysSomething = findEnhancedStatus(segment) ?? findSmtpCode(segment);
-    const evidence = saysSomething ? segment : prose;
-    const status = findEnhancedStatus(evidence);
-    return compact({
-      kind: 'bounce' as const,
-      bounceType: classifyBounce({ action: delayed ? 'delayed' : undefined, status, diagnostic: evidence }),
-      recipient,
-      status,
-      diagnostic: cleanDiagnostic(diagnosticLine(segment) ?? diagnosticLine(prose) ?? segment, 500),
-      messageId,
-      reportingMta,
-    });
-  });
-}
-
-const DELAY_MESSAGE =
-  /delayed|not (?:yet )?been delivered|will (?:continue|keep) (?:trying|to try)|still trying|delivery attempts will continue/i;
-
-function recipientSegment(prose: string, recipient: string, next: string | undefined): string {
+export function recipientSegments(prose: string, recipients: string[]): (recipient: string) => string {
   const lower = prose.toLowerCase();
-  const start = lower.indexOf(recipient);
-  if (start < 0) return prose;
-  const end = next ? lower.indexOf(next, start + recipient.length) : -1;
-  return prose.slice(start, end > start ? end : undefined);
-}
-
-/** The line (and its indented continuation) carrying the SMTP reply, when there is one. */
-function diagnosticLine(text: string): string | undefined {
-  const lines = text.split(/\r?\n/);
-  const at = lines.findIndex((line) => findEnhancedStatus(line) ?? findSmtpCode(line));
-  if (at < 0) return undefined;
-  const out = [lines[at]!];
-  for (const line of lines.slice(at + 1)) {
-    if (!line.trim() || !/^[ \t]/.test(line) || /^\s*(?:host|giving up|remote host said)/i.test(line)) break;
-    out.push(line);
+  const mentions: { at: number; recipient: string }[] = [];
+  for (const recipient of new Set(recipients)) {
+    for (let at = lower.indexOf(recipient); at >= 0; at = lower.indexOf(recipient, at + recipient.length)) {
+      mentions.push({ at, recipient });
+    }
   }
-  return out.join(' ');
+  mentions.sort((a, b) => a.at - b.at);
+  const alone = new Set(recipients).size <= 1;
+  return (recipient) => {
+    const start = mentions.find((m) => m.recipient === recipient)?.at;
+    if (start === undefined) return alone ? prose : '';
+    return prose.slice(start, mentions.find((m) => m.at > start && m.recipient !== recipient)?.at);
+  };
 }
 
 /**
  * The readable text of a message outside its embedded messages: text/plain parts, or text/html
- * stripped of markup when no plain part exists.
+ * stripped of markup when no plain part exists. A multipart whose parts could not be found (no
+ * delimiter in its body) is read as text.
  */
 export function humanText(message: MimePart): string {
   const plain: string[] = [];
@@ -241,8 +211,10 @@ export function humanText(message: MimePart): string {
   const visit = (part: MimePart) => {
     if (MESSAGE_TYPES.has(part.contentType.type)) return;
     const attachment = header(part, 'content-disposition')?.toLowerCase().startsWith('attachment');
-    if (part.contentType.type === 'text/plain' && !attachment) plain.push(bodyText(part));
-    if (part.contentType.type === 'text/html' && !attachment) html.push(htmlToText(bodyText(part)));
+    const type = part.contentType.type;
+    const partless = type.startsWith('multipart/') && !part.parts.length;
+    if ((type === 'text/plain' || partless) && !attachment) plain.push(bodyText(part));
+    if (type === 'text/html' && !attachment) html.push(htmlToText(bodyText(part)));
     for (const child of part.parts) visit(child);
   };
   visit(message);

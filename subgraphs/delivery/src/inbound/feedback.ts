@@ -1,11 +1,18 @@
 // The normalized outcome of everything the delivery subgraph hears back about a message:
 // bounces, complaints, deliveries and unsubscribes, whatever channel or provider they came from.
+import type { BounceReason, BounceType } from '../domain/bounce.ts';
 
-export type BounceType = 'hard' | 'soft' | 'delayed';
+export type { BounceReason, BounceType } from '../domain/bounce.ts';
 
 export interface BounceFeedback {
   kind: 'bounce';
+  /** hard only for a dead address (see domain/bounce.ts): hard means suppress, soft and delayed do not. */
   bounceType: BounceType;
+  /**
+   * Why it failed. Every parser here sets it; optional so that feedback built elsewhere keeps
+   * type-checking, where absent reads as `unknown`.
+   */
+  reason?: BounceReason;
   /** Lower-cased email address, or the E.164 number for SMS. */
   recipient: string;
   /** Enhanced status code (`5.1.1`) or the provider's error code. */
@@ -84,58 +91,6 @@ export function normalizeAddress(value: string | undefined): string | undefined 
   address = address.replace(/^["']|["']$/g, '').trim();
   if (!/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(address)) return undefined;
   return address.toLowerCase();
-}
-
-// Not inside a dotted IP address: no digit or dot before, no (dot and) digit after.
-const ENHANCED_STATUS = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)/;
-
-/** The first enhanced status code in a text (`550 5.1.1 ...` → `5.1.1`). */
-export function findEnhancedStatus(text: string | undefined): string | undefined {
-  const match = text?.match(ENHANCED_STATUS);
-  return match ? `${match[1]}.${match[2]}.${match[3]}` : undefined;
-}
-
-/** The first basic SMTP reply code (`550`, `452`) in a text. */
-export function findSmtpCode(text: string | undefined): string | undefined {
-  return text?.match(/(?:^|[\s:;(#])([45][0-5]\d)(?=[\s-]|$)/m)?.[1];
-}
-
-// Permanent codes that still say nothing against the address itself: a full mailbox, a message
-// too large, a block of our sending IP or content. Suppressing on those would drop good contacts.
-const SOFT_PHRASES =
-  /mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|insufficient (?:system )?storage|mailbox size limit|message (?:is )?too (?:big|large)|too many (?:messages|connections)|try again later|temporar|rate limit|spamhaus|block ?list|black ?list|\brbl\b|ip reputation|poor reputation|listed (?:at|on|in)\b|spam content|content rejected|message (?:was )?(?:rejected|blocked) as spam|greylist/i;
-
-const HARD_PHRASES =
-  /user unknown|unknown user|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|address|recipient|user) (?:does not|doesn't) exist|does not exist|(?:mailbox|address) (?:is )?(?:unavailable|not found|invalid)|recipient (?:address )?rejected|invalid (?:recipient|mailbox|address)|recipient not found|unknown (?:recipient|mailbox|address)|account (?:has been )?(?:disabled|deactivated|closed|suspended)|unrouteable address|no mailbox here|not our customer|address not found|mailbox not found|unknown local part|host or domain name not found|domain (?:does not|doesn't) exist|permanent (?:error|failure)/i;
-
-const DELAY_PHRASES =
-  /(?:has|have) been delayed|delivery (?:has been )?delayed|not (?:yet )?been delivered|will (?:continue|keep) (?:trying|to try)|still trying|will retry|delivery (?:status notification )?\(delay\)|warning: message .* delayed|temporarily deferred/i;
-
-/**
- * Hard, soft or delayed from what a report says. The enhanced status wins, then the basic SMTP
- * code, then the wording; text that says nothing certain is soft, never hard.
- */
-export function classifyBounce(input: {
-  action?: string | undefined;
-  status?: string | undefined;
-  diagnostic?: string | undefined;
-}): BounceType {
-  const action = input.action?.trim().toLowerCase();
-  if (action === 'delayed') return 'delayed';
-  const diagnostic = input.diagnostic ?? '';
-  const klass = input.status?.[0] ?? findEnhancedStatus(diagnostic)?.[0] ?? findSmtpCode(diagnostic)?.[0];
-  const status = input.status ?? findEnhancedStatus(diagnostic);
-  if (klass === '4') return action === 'failed' || !DELAY_PHRASES.test(diagnostic) ? 'soft' : 'delayed';
-  if (klass === '5') {
-    // X.2.2 mailbox full and X.3.4 too large are per-message conditions.
-    if (status && /^5\.(2\.2|3\.4)$/.test(status)) return 'soft';
-    if (SOFT_PHRASES.test(diagnostic) && !HARD_PHRASES.test(diagnostic)) return 'soft';
-    return 'hard';
-  }
-  if (action !== 'failed' && DELAY_PHRASES.test(diagnostic)) return 'delayed';
-  if (SOFT_PHRASES.test(diagnostic)) return 'soft';
-  if (HARD_PHRASES.test(diagnostic)) return 'hard';
-  return 'soft';
 }
 
 /**

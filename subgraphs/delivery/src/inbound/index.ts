@@ -9,17 +9,10 @@ export {
   type WebhookError,
 } from '../domain/errors.ts';
 export { isFeedbackReport, parseArf } from './arf.ts';
-export {
-  type BounceOutcome,
-  isAutoReply,
-  isDeliveryStatusReport,
-  looksLikeBounce,
-  parseDsn,
-  parseNonStandardBounce,
-  type ReportContext,
-} from './dsn.ts';
+export { type BounceOutcome, isDeliveryStatusReport, parseDsn, type ReportContext } from './dsn.ts';
 export type {
   BounceFeedback,
+  BounceReason,
   BounceType,
   ComplaintFeedback,
   DeliveredFeedback,
@@ -34,6 +27,7 @@ export {
   startInboundServer,
 } from './inbound-server.ts';
 export { type MailgunWebhookOptions, parseMailgunWebhook } from './mailgun.ts';
+export { isAutoReply, looksLikeBounce, parseNonStandardBounce } from './non-standard-bounce.ts';
 export { type InboundMessageKind, type InboundMessageResult, parseInboundMessage } from './parse-inbound.ts';
 export { parseSendgridWebhook, type SendgridWebhookOptions } from './sendgrid.ts';
 export {

@@ -3,16 +3,9 @@
 // signing key.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { fail, ok, type Result } from '@mauntic/kernel';
+import { classifyBounce, findEnhancedStatus } from '../domain/bounce.ts';
 import { InvalidPayloadError, InvalidSignatureError, StaleWebhookError, type WebhookError } from '../domain/errors.ts';
-import {
-  type BounceType,
-  compact,
-  type Feedback,
-  findEnhancedStatus,
-  messageIdFromHeader,
-  messageIdFromMessageId,
-  normalizeAddress,
-} from './feedback.ts';
+import { compact, type Feedback, messageIdFromHeader, messageIdFromMessageId, normalizeAddress } from './feedback.ts';
 import { isRecord, parseJson, str, type WebhookRequest } from './webhook-request.ts';
 
 export interface MailgunWebhookOptions {
@@ -73,20 +66,25 @@ function mailgunEventFeedback(event: Record<string, unknown>): Feedback | undefi
       const code = str(delivery.code);
       const text = [str(delivery.message), str(delivery.description)].filter(Boolean).join(' ').trim();
       const status = str(delivery['enhanced-code']) ?? findEnhancedStatus(text);
-      // temporary: Mailgun will try again. permanent: it gave up, either because the address failed
-      // (5xx) or because retries ran out on 4xx replies ("old"), which says nothing about the address.
-      const bounceType: BounceType =
-        str(event.severity) === 'temporary'
-          ? 'delayed'
-          : reason === 'old' || code?.startsWith('4') || status?.startsWith('4')
-            ? 'soft'
-            : 'hard';
+      const diagnostic = [code, text].filter(Boolean).join(' ');
+      // temporary: Mailgun will try again. permanent: it gave up, either on the reply (5xx) or because
+      // retries ran out on 4xx replies ("old"); the reply says whether the address is dead.
+      // suppress-bounce: Mailgun refused to send to an address that bounced hard before.
+      const classified =
+        reason === 'suppress-bounce'
+          ? ({ reason: 'user_unknown', bounceType: 'hard' } as const)
+          : classifyBounce({
+              action: str(event.severity) === 'temporary' ? 'delayed' : 'failed',
+              status: status ?? code,
+              diagnostic,
+            });
       return compact({
         kind: 'bounce',
-        bounceType,
+        bounceType: classified.bounceType,
+        reason: classified.reason,
         recipient,
         status: status ?? code,
-        diagnostic: [code, text].filter(Boolean).join(' ') || reason,
+        diagnostic: diagnostic || reason,
         messageId,
       });
     }

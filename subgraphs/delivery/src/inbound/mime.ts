@@ -160,16 +160,19 @@ function parseEntity(source: string, depth: number, budget: Budget): MimePart {
   return { headers, contentType, body, parts };
 }
 
-function splitMultipart(body: string, boundary: string): string[] {
+function splitMultipart(body: string, declared: string): string[] {
   const lines = body.split(/\r?\n/);
+  const boundary = lines.some((line) => line.trim() === `--${declared}`) ? declared : boundaryInBody(lines);
+  if (!boundary) return [];
   const delimiter = `--${boundary}`;
   const parts: string[] = [];
   let current: string[] | null = null;
   for (const line of lines) {
-    const trimmed = line.trimEnd();
+    // Some MTAs indent a delimiter line (RFC 3464's own example does); no real body line is one.
+    const trimmed = line.trim();
     if (trimmed === delimiter || trimmed === `${delimiter}--`) {
       if (current) parts.push(current.join('\n'));
-      if (trimmed.endsWith('--') && trimmed !== delimiter) return parts;
+      if (trimmed !== delimiter) return parts;
       current = [];
     } else if (current) {
       current.push(line);
@@ -178,6 +181,20 @@ function splitMultipart(body: string, boundary: string): string[] {
   // An unterminated multipart (a truncated bounce copy) still yields what it has.
   if (current?.length) parts.push(current.join('\n'));
   return parts;
+}
+
+/**
+ * The boundary a body actually uses when the Content-Type names another (a bounce whose header was
+ * rewritten or anonymized apart from its body): the first `--token` line that is closed by a
+ * `--token--` line further down.
+ */
+function boundaryInBody(lines: string[]): string | undefined {
+  const closers = new Set(lines.map((line) => line.trim()).filter((line) => /^--\S+--$/.test(line)));
+  for (const line of lines) {
+    const token = line.trim().match(/^--(\S{1,200})$/)?.[1];
+    if (token && /[^-]/.test(token) && closers.has(`--${token}--`)) return token;
+  }
+  return undefined;
 }
 
 function decodeTransfer(body: string, encoding: string): Buffer {
@@ -203,8 +220,11 @@ function decodeQuotedPrintable(body: string): Buffer {
 }
 
 function decodeCharset(bytes: Buffer, charset = 'utf-8'): string {
+  const label = charset.trim().toLowerCase();
+  // ISO-2022 charsets are 7-bit: 8-bit bytes under that label are UTF-8 (Japanese MTAs do this).
+  if (label.startsWith('iso-2022') && bytes.some((b) => b >= 0x80)) return new TextDecoder('utf-8').decode(bytes);
   try {
-    return new TextDecoder(charset.trim().toLowerCase()).decode(bytes);
+    return new TextDecoder(label).decode(bytes);
   } catch {
     return new TextDecoder('utf-8').decode(bytes);
   }

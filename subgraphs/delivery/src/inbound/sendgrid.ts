@@ -2,15 +2,9 @@
 // over the timestamp header followed by the raw body.
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { fail, ok, type Result } from '@mauntic/kernel';
+import { classifyBounce, findEnhancedStatus } from '../domain/bounce.ts';
 import { InvalidPayloadError, InvalidSignatureError, StaleWebhookError, type WebhookError } from '../domain/errors.ts';
-import {
-  compact,
-  type Feedback,
-  findEnhancedStatus,
-  messageIdFromHeader,
-  messageIdFromMessageId,
-  normalizeAddress,
-} from './feedback.ts';
+import { compact, type Feedback, messageIdFromHeader, messageIdFromMessageId, normalizeAddress } from './feedback.ts';
 import { headerValue, isRecord, parseJson, str, type WebhookRequest } from './webhook-request.ts';
 
 export interface SendgridWebhookOptions {
@@ -79,23 +73,44 @@ function sendgridEventFeedback(event: Record<string, unknown>): Feedback | undef
   const status = str(event.status) ?? findEnhancedStatus(reason);
   switch (str(event.event)) {
     case 'bounce': {
-      // type "blocked" is the receiver refusing us (IP, content), "bounce" the address failing.
-      const blocked = str(event.type) === 'blocked' || status?.startsWith('4');
+      // type "blocked" is the receiver refusing us (IP, content), "bounce" the address failing;
+      // either way the reply says why, and only a dead address is hard.
+      const classified = classifyBounce({ action: 'failed', status, diagnostic: reason });
+      const blocked = str(event.type) === 'blocked';
       return compact({
         kind: 'bounce',
-        bounceType: blocked ? 'soft' : 'hard',
+        bounceType: blocked ? 'soft' : classified.bounceType,
+        reason: blocked && classified.reason === 'unknown' ? 'blocklisted_reputation' : classified.reason,
         recipient,
         status,
         diagnostic: reason,
         messageId,
       });
     }
-    case 'deferred':
-      return compact({ kind: 'bounce', bounceType: 'delayed', recipient, status, diagnostic: reason, messageId });
+    case 'deferred': {
+      const classified = classifyBounce({ action: 'delayed', status, diagnostic: reason });
+      return compact({
+        kind: 'bounce',
+        bounceType: 'delayed',
+        reason: classified.reason,
+        recipient,
+        status,
+        diagnostic: reason,
+        messageId,
+      });
+    }
     case 'dropped':
       // SendGrid dropped it because of its own suppression lists; mirror them in ours.
       if (reason && /bounced address|invalid/i.test(reason)) {
-        return compact({ kind: 'bounce', bounceType: 'hard', recipient, status, diagnostic: reason, messageId });
+        return compact({
+          kind: 'bounce',
+          bounceType: 'hard',
+          reason: 'user_unknown',
+          recipient,
+          status,
+          diagnostic: reason,
+          messageId,
+        });
       }
       if (reason && /spam reporting address/i.test(reason)) {
         return compact({ kind: 'complaint', recipient, feedbackType: 'abuse', messageId });

@@ -3,6 +3,7 @@
 import { createVerify, X509Certificate } from 'node:crypto';
 import { fail, ok, type Result } from '@mauntic/kernel';
 import { z } from 'zod';
+import { type BounceReason, type BounceType, classifyBounce, suppressesAddress } from '../domain/bounce.ts';
 import {
   InvalidPayloadError,
   InvalidSignatureError,
@@ -10,7 +11,8 @@ import {
   type WebhookError,
 } from '../domain/errors.ts';
 import { compact, type Feedback, messageIdFromHeader, normalizeAddress, ourMessageId } from './feedback.ts';
-import { headerValue, parseJson, type WebhookRequest } from './webhook-request.ts';
+import { bodyText, header, type MimePart } from './mime.ts';
+import { headerValue, isRecord, parseJson, type WebhookRequest } from './webhook-request.ts';
 
 export interface SnsWebhookOptions {
   /** Returns the PEM at a SigningCertURL. Called only for URLs that passed the host check; cache it. */
@@ -182,14 +184,11 @@ export function sesFeedback(notification: unknown): Result<Feedback[], InvalidPa
 
   if (type === 'Bounce' && event.bounce) {
     const { bounce } = event;
-    // Transient covers full mailboxes, too-large messages and content blocks; Undetermined is
-    // SES not knowing. Only Permanent says the address is bad.
-    const bounceType = bounce.bounceType === 'Permanent' ? 'hard' : 'soft';
     return ok(
       bounce.bouncedRecipients.map((r) =>
         compact({
           kind: 'bounce' as const,
-          bounceType,
+          ...sesBounceClass(bounce, r),
           recipient: address(r.emailAddress),
           status: r.status,
           diagnostic: r.diagnosticCode ?? [bounce.bounceType, bounce.bounceSubType].filter(Boolean).join('/'),
@@ -206,6 +205,7 @@ export function sesFeedback(notification: unknown): Result<Feedback[], InvalidPa
         compact({
           kind: 'bounce' as const,
           bounceType: 'delayed' as const,
+          reason: classifyBounce({ action: 'delayed', status: r.status, diagnostic: r.diagnosticCode }).reason,
           recipient: address(r.emailAddress),
           status: r.status,
           diagnostic: r.diagnosticCode ?? delay.delayType,
@@ -235,6 +235,67 @@ export function sesFeedback(notification: unknown): Result<Feedback[], InvalidPa
     );
   }
   return ok([]);
+}
+
+// What SES's own bounce subtypes mean when the recipient's reply says nothing more.
+const SES_SUBTYPE_REASONS: Record<string, BounceReason> = {
+  NoEmail: 'user_unknown',
+  // SES refused to send: the address bounced hard before, for this account or for any.
+  Suppressed: 'user_unknown',
+  OnAccountSuppressionList: 'user_unknown',
+  MailboxFull: 'mailbox_full',
+  MessageTooLarge: 'message_too_large',
+  ContentRejected: 'content_spam_virus',
+  AttachmentRejected: 'content_spam_virus',
+};
+
+/**
+ * SES calls Permanent every 5xx reply, a DMARC or block-list refusal too; the reply decides the
+ * reason, and only a Permanent bounce for a dead address is hard. Transient and Undetermined never are.
+ */
+function sesBounceClass(
+  bounce: { bounceType: string; bounceSubType?: string | undefined },
+  recipient: { status?: string | undefined; diagnosticCode?: string | undefined },
+): { bounceType: BounceType; reason: BounceReason } {
+  const classified = classifyBounce({
+    action: 'failed',
+    status: recipient.status,
+    diagnostic: recipient.diagnosticCode,
+  });
+  const reason =
+    classified.reason === 'unknown'
+      ? (SES_SUBTYPE_REASONS[bounce.bounceSubType ?? ''] ?? 'unknown')
+      : classified.reason;
+  const hard = bounce.bounceType === 'Permanent' && suppressesAddress(reason) && classified.bounceType !== 'soft';
+  return { bounceType: hard ? 'hard' : 'soft', reason };
+}
+
+/**
+ * A notification that reached us as mail: an SNS topic with an email or email-json subscription
+ * sends the SNS envelope or the SES notification itself as the body. Returns undefined for other
+ * mail. Nothing here is signed; the use cases apply such reports only to messages they name by our id.
+ */
+export function sesNotificationMail(message: MimePart): Feedback[] | undefined {
+  if (!/@sns\.amazonaws\.com>?\s*$/i.test(header(message, 'from') ?? '')) return undefined;
+  // The notification, without the unsubscribe footer SNS adds after a "--" line.
+  const body = bodyText(message)
+    .split(/\r?\n--\r?\n/)[0]!
+    .trim();
+  const envelope = parseLongLines(body);
+  const inner =
+    isRecord(envelope) && envelope.Type === 'Notification' && typeof envelope.Message === 'string'
+      ? parseLongLines(envelope.Message)
+      : envelope;
+  const feedback = inner === undefined ? undefined : sesFeedback(inner);
+  return feedback?.ok ? feedback.value : undefined;
+}
+
+/** JSON, where a relaying Sendmail may have split lines longer than 990 characters with "!" + newline + space. */
+function parseLongLines(text: string): unknown {
+  const parsed = parseJson(Buffer.from(text, 'utf8'));
+  if (parsed.ok) return parsed.value;
+  const rejoined = parseJson(Buffer.from(text.replace(/!\r?\n /g, ''), 'utf8'));
+  return rejoined.ok ? rejoined.value : undefined;
 }
 
 /** A fetchCertificate that keeps each certificate in memory after its first download. */

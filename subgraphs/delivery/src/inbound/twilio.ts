@@ -3,7 +3,7 @@
 import { fail, ok, type Result } from '@mauntic/kernel';
 import twilio from 'twilio';
 import { InvalidPayloadError, InvalidSignatureError } from '../domain/errors.ts';
-import { type BounceType, compact, type Feedback, messageIdFromHeader } from './feedback.ts';
+import { type BounceReason, compact, type Feedback, messageIdFromHeader } from './feedback.ts';
 import { headerValue, type WebhookRequest } from './webhook-request.ts';
 
 export interface TwilioWebhookOptions {
@@ -17,6 +17,8 @@ export interface TwilioWebhookOptions {
 // Error codes that say the number itself cannot receive: suppress. Everything else (carrier
 // filtering, unreachable handset, queue overflow, our own account problems) is worth retrying.
 const HARD_ERRORS = new Set(['21211', '21214', '21612', '21614', '30004', '30005', '30006']);
+// The carrier filtered the message as spam: ours to fix, not the number's.
+const CARRIER_FILTERED = '30007';
 // The recipient replied STOP: Twilio refuses further messages from this sender.
 const OPTED_OUT_ERRORS = new Set(['21610']);
 
@@ -53,11 +55,17 @@ export function parseTwilioWebhook(
   if (status !== 'undelivered' && status !== 'failed') return ok([]);
   const errorCode = single('ErrorCode');
   if (errorCode && OPTED_OUT_ERRORS.has(errorCode)) return ok([compact({ kind: 'unsubscribe', recipient, messageId })]);
-  const bounceType: BounceType = errorCode && HARD_ERRORS.has(errorCode) ? 'hard' : 'soft';
+  const hard = errorCode !== undefined && HARD_ERRORS.has(errorCode);
+  const reason: BounceReason = hard
+    ? 'user_unknown'
+    : errorCode === CARRIER_FILTERED
+      ? 'content_spam_virus'
+      : 'unknown';
   return ok([
     compact({
       kind: 'bounce',
-      bounceType,
+      bounceType: hard ? 'hard' : 'soft',
+      reason,
       recipient,
       status: errorCode,
       diagnostic: single('ErrorMessage') ?? (errorCode ? `Twilio error ${errorCode}` : `Message ${status}`),
