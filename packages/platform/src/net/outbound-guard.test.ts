@@ -106,6 +106,11 @@ describe('outboundGuard.assertPublicHost', () => {
     expect(refused.message).toMatch(/^localhost \((127\.0\.0\.1|::1)\) is a loopback address/);
   });
 
+  it('refuses the old IPv4 spellings the resolver turns into 127.0.0.1', async () => {
+    for (const spelling of ['127.1', '2130706433', '0x7f.0.0.1', '0177.0.0.1'])
+      expect((await refusedWith(outboundGuard().assertPublicHost(spelling))).address, spelling).toBe('127.0.0.1');
+  });
+
   it('refuses a name when any of its addresses is not public', async () => {
     const guard = outboundGuard({
       resolve: hostsFile({
