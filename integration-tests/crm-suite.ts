@@ -23,12 +23,15 @@ export function crmSuite(name: string, start: PlatformFactory) {
   describe(`CRM through the gateway (${name})`, () => {
     let platform: Platform;
     let token: string;
+    let userId: string;
     const call = (query: string, variables: Record<string, unknown> = {}, t = token) =>
       gql(platform.url, query, variables, { token: t });
 
     beforeAll(async () => {
       platform = await start();
-      token = (await signUp(platform.url, 'crm')).session.accessToken;
+      const { session } = await signUp(platform.url, 'crm');
+      token = session.accessToken;
+      userId = session.user.id;
       for (const input of [
         { entity: 'CONTACT', key: 'plan', label: 'Plan', type: 'SELECT', choices: ['free', 'pro', 'enterprise'] },
         { entity: 'CONTACT', key: 'revenue', label: 'Revenue', type: 'NUMBER', scale: 2 },
@@ -190,7 +193,8 @@ export function crmSuite(name: string, start: PlatformFactory) {
     });
 
     it("keeps organizations apart: another organization cannot read, change or reference this one's data", async () => {
-      const other = (await signUp(platform.url, 'crm-other')).session.accessToken;
+      const otherSession = (await signUp(platform.url, 'crm-other')).session;
+      const other = otherSession.accessToken;
       const mine = (await call(LIST, { filter: { field: 'email', op: 'eq', value: 'grace@example.com' } })).data!
         .contacts.edges[0].node.id;
       const seg = (await call(CREATE_SEGMENT, { input: { name: 'Static', kind: 'STATIC' } })).data!.createSegment.id;
@@ -218,6 +222,22 @@ export function crmSuite(name: string, start: PlatformFactory) {
         other,
       );
       expect(add.data?.addToSegment.__typename).toBe('NotFoundError');
+      // Nor can this one refer to theirs: their segment in a filter, their user as an owner.
+      const byTheirSegment = await call(LIST, { filter: { segment: { id: theirStatic, member: true } } });
+      expect(byTheirSegment.errors?.[0]?.extensions?.code).toBe('VALIDATION_FAILED');
+      const theirOwner = await call(CREATE, { input: { email: 'owned@example.com', ownerId: otherSession.user.id } });
+      expect(theirOwner.data?.createContact).toMatchObject({
+        __typename: 'ValidationError',
+        issues: [{ path: ['input', 'ownerId'] }],
+      });
+      // Our own user is an owner once identity's member event has reached CRM.
+      await vi.waitFor(
+        async () =>
+          expect(
+            (await call(CREATE, { input: { email: 'owned@example.com', ownerId: userId } })).data?.createContact,
+          ).toMatchObject({ __typename: 'Contact', owner: { id: userId } }),
+        { timeout: 20_000, interval: 200 },
+      );
       // Nothing of theirs changed ours.
       expect(
         (await call(`query($id: ID!) { contact(id: $id) { firstName tags } }`, { id: mine })).data?.contact,

@@ -1,15 +1,18 @@
-// What the CRM context consumes from the bus: content's form submissions and page visits, and
-// delivery's message events. Each event is applied once per consumer group, its effect and the
-// record that it was applied committing together, so a redelivered event changes nothing.
+// What the CRM context consumes from the bus: identity's members, content's form submissions and
+// page visits, and delivery's message events. Each event is applied once per consumer group, its
+// effect and the record that it was applied committing together, so a redelivered event changes
+// nothing.
 import type { EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Executor, type Subscription } from '@mauntic/platform';
 import { processedEvents } from '../db/schema.ts';
 import { applyContentEvent, CONTENT_EVENTS } from './content-events.ts';
 import { applyDeliveryEvent, DELIVERY_EVENTS } from './delivery-events.ts';
 import type { CrmDeps } from './deps.ts';
+import { applyIdentityEvent, IDENTITY_EVENTS } from './identity-events.ts';
 
 export const DELIVERY_CONSUMER = 'crm-delivery';
 export const CONTENT_CONSUMER = 'crm-content';
+export const IDENTITY_CONSUMER = 'crm-identity';
 
 type Handler = (tx: Executor, deps: CrmDeps, event: EventEnvelope) => Promise<void>;
 
@@ -25,6 +28,12 @@ export const crmSubscriptions = (deps: CrmDeps): Subscription[] => [
     contexts: ['delivery'],
     types: DELIVERY_EVENTS.map((e) => e.type),
     handle: once(deps, DELIVERY_CONSUMER, applyDeliveryEvent),
+  },
+  {
+    group: IDENTITY_CONSUMER,
+    contexts: ['identity'],
+    types: IDENTITY_EVENTS.map((e) => e.type),
+    handle: once(deps, IDENTITY_CONSUMER, applyIdentityEvent),
   },
   {
     group: CONTENT_CONSUMER,

@@ -5,10 +5,10 @@ import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { contacts } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
 import type { ValueKind } from '../domain/segment-filter.ts';
-import { resolveField, validateFilter } from '../domain/segment-filter-validation.ts';
+import { resolveField } from '../domain/segment-filter-validation.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
-import { fieldDefinitionsOf } from './segment-membership.ts';
+import { fieldDefinitionsOf, parseCallerFilter } from './segment-membership.ts';
 
 // Nullable text sorts as '' (first ascending); the id breaks ties so the order is total.
 const SORT_KEYS = {
@@ -118,8 +118,8 @@ export async function listContacts(deps: CrmDeps, ctx: RequestContext, args: Con
     byField = { ...key, direction: args.sortByField.direction };
   }
   if (args.filter !== undefined && args.filter !== null) {
-    const node = validateFilter(args.filter, { fields, segmentExists: () => true });
-    if (!node.ok) return fail(new ValidationError(node.error.issues));
+    const node = await parseCallerFilter(deps.handle.db, organizationId, args.filter, [], fields);
+    if (!node.ok) return node;
     conditions.push(compileFilter(node.value, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' }));
   }
   const [total] = await deps.handle.db

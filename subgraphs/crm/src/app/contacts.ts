@@ -4,7 +4,6 @@ import {
   authorize,
   catalogue,
   createEvent,
-  type FieldIssue,
   fail,
   NotFoundError,
   newId,
@@ -16,9 +15,10 @@ import {
 import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
 import { recordOwnActivity } from '../db/activities.ts';
-import { activities, contacts, outbox, stages } from '../db/schema.ts';
+import { activities, contacts, outbox } from '../db/schema.ts';
 import { ContactEmailTakenError } from '../domain/errors.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
+import { knownReferences, referenceIssues } from './contact-references.ts';
 import { type ContactInput, type ContactValues, checkContactInput } from './contact-values.ts';
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionRows, toDefinition } from './fields.ts';
@@ -64,18 +64,9 @@ async function organizationFields(deps: CrmDeps, organizationId: string) {
   return { all, contact: new Map(all.filter((f) => f.entity === 'contact').map((f) => [f.key, f])) };
 }
 
-async function checkStage(
-  tx: Executor,
-  organizationId: string,
-  values: ContactValues,
-  root: string[],
-): Promise<FieldIssue[]> {
-  if (!values.stageId) return [];
-  const [stage] = await tx
-    .select({ id: stages.id })
-    .from(stages)
-    .where(and(eq(stages.id, values.stageId), eq(stages.organizationId, organizationId)));
-  return stage ? [] : [{ path: [...root, 'stageId'], message: 'is not a stage of this organization' }];
+/** Problems with the stage and owner one contact's values name (see contact-references.ts). */
+async function checkReferences(tx: Executor, organizationId: string, values: ContactValues, root: string[]) {
+  return referenceIssues(values, await knownReferences(tx, organizationId, [values]), root);
 }
 
 const setClause = (values: ContactValues) => {
@@ -137,8 +128,8 @@ export async function createContact(deps: CrmDeps, ctx: RequestContext, input: C
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(
     async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError>> => {
-      const stageIssues = await checkStage(tx, organizationId, values, ['input']);
-      if (stageIssues.length) return fail(new ValidationError(stageIssues));
+      const referenceProblems = await checkReferences(tx, organizationId, values, ['input']);
+      if (referenceProblems.length) return fail(new ValidationError(referenceProblems));
       const [row] = await tx
         .insert(contacts)
         .values(insertValues(organizationId, values))
@@ -160,8 +151,8 @@ export async function updateContact(deps: CrmDeps, ctx: RequestContext, id: stri
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(
     async (tx): Promise<Result<ContactRow, ValidationError | ContactEmailTakenError | NotFoundError>> => {
-      const stageIssues = await checkStage(tx, organizationId, values, ['input']);
-      if (stageIssues.length) return fail(new ValidationError(stageIssues));
+      const referenceProblems = await checkReferences(tx, organizationId, values, ['input']);
+      if (referenceProblems.length) return fail(new ValidationError(referenceProblems));
       if (values.email) {
         const [other] = await tx
           .select({ id: contacts.id })
@@ -227,8 +218,8 @@ export async function upsertContact(deps: CrmDeps, ctx: RequestContext, input: C
     issues.push({ path: ['input', 'email'], message: 'is required to upsert' });
   if (issues.length) return fail(new ValidationError(issues));
   return deps.handle.db.transaction(async (tx) => {
-    const stageIssues = await checkStage(tx, organizationId, values, ['input']);
-    if (stageIssues.length) return fail(new ValidationError(stageIssues));
+    const referenceProblems = await checkReferences(tx, organizationId, values, ['input']);
+    if (referenceProblems.length) return fail(new ValidationError(referenceProblems));
     return ok(
       await upsertContactInTx(tx, deps, ctx, organizationId, values as ContactValues & { email: string }, fields.all),
     );
@@ -256,14 +247,23 @@ export async function batchUpsertContacts(
       new ValidationError([{ path: ['input', 'contacts'], message: `at most ${MAX_BATCH} contacts per call` }]),
     );
   const fields = await organizationFields(deps, organizationId);
+  const checked = items.map((item, index) => {
+    const root = ['input', 'contacts', String(index)];
+    const { values, issues } = checkContactInput(item, fields.contact, root, { creating: false });
+    if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
+      issues.push({ path: [...root, 'email'], message: 'is required' });
+    return { index, root, values, issues };
+  });
   const results: BatchItemResult[] = [];
   await deps.handle.db.transaction(async (tx) => {
-    for (const [index, item] of items.entries()) {
-      const root = ['input', 'contacts', String(index)];
-      const { values, issues } = checkContactInput(item, fields.contact, root, { creating: false });
-      if (!values.email && !issues.some((i) => i.path.at(-1) === 'email'))
-        issues.push({ path: [...root, 'email'], message: 'is required' });
-      issues.push(...(await checkStage(tx, organizationId, values, root)));
+    // The stages and owners of the whole batch, checked with one read each.
+    const known = await knownReferences(
+      tx,
+      organizationId,
+      checked.map((c) => c.values),
+    );
+    for (const { index, root, values, issues } of checked) {
+      issues.push(...referenceIssues(values, known, root));
       if (issues.length) {
         results.push({ index, error: new ValidationError(issues) });
         continue;

@@ -22,10 +22,9 @@ import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, segments } from '../db/schema.ts';
 import { compileFilter } from '../db/segment-sql.ts';
-import { validateFilter } from '../domain/segment-filter-validation.ts';
 import { csvLines } from './csv-text.ts';
 import type { CrmDeps } from './deps.ts';
-import { fieldDefinitionsOf } from './segment-membership.ts';
+import { fieldDefinitionsOf, parseCallerFilter } from './segment-membership.ts';
 
 const PAGE = 2000;
 const STANDARD_COLUMNS = [
@@ -60,9 +59,8 @@ export async function exportContactsCsv(deps: CrmDeps, ctx: RequestContext, filt
   const fields = await fieldDefinitionsOf(deps.handle.db, organizationId);
   const scope: SQL[] = [eq(contacts.organizationId, organizationId)];
   if (filter !== undefined && filter !== null) {
-    const node = validateFilter(filter, { fields, segmentExists: () => true });
-    if (!node.ok)
-      return fail(new ValidationError(node.error.issues.map((i) => ({ ...i, path: ['filter', ...i.path] }))));
+    const node = await parseCallerFilter(deps.handle.db, organizationId, filter, ['filter'], fields);
+    if (!node.ok) return node;
     scope.push(compileFilter(node.value, { organizationId, now: deps.now(), timeZone: 'UTC', mode: 'rebuild' }));
   }
   const keys = fields
@@ -146,10 +144,8 @@ export async function createContactExport(
     if (!segment) return fail(new NotFoundError('Segment', segmentId));
     claims.seg = segment.id;
   } else if (filter != null) {
-    const fields = await fieldDefinitionsOf(deps.handle.db, organizationId);
-    const node = validateFilter(filter, { fields, segmentExists: () => true });
-    if (!node.ok)
-      return fail(new ValidationError(node.error.issues.map((i) => ({ ...i, path: ['input', ...i.path] }))));
+    const node = await parseCallerFilter(deps.handle.db, organizationId, filter, ['input']);
+    if (!node.ok) return node;
     if (JSON.stringify(filter).length > MAX_FILTER_BYTES)
       return fail(
         new ValidationError([

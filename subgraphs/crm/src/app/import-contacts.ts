@@ -28,7 +28,8 @@ import {
   type RowError,
   upsertBatchSql,
 } from '../db/import-batches.ts';
-import { contactImportErrors, contactImports, importChunks, outbox, stages } from '../db/schema.ts';
+import { contactImportErrors, contactImports, importChunks, outbox } from '../db/schema.ts';
+import { organizationReferences } from './contact-references.ts';
 import { normalizeTag } from './contact-values.ts';
 import { contactFieldMap } from './contacts.ts';
 import { csvLines } from './csv-text.ts';
@@ -217,7 +218,7 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
     });
     return fail(error);
   }
-  const stageIds = await stageIdsOf(deps, organizationId);
+  const references = await organizationReferences(deps.handle.db, organizationId);
   const columnOf = new Map(Object.entries(request.mapping).map(([column, target]) => [target, column]));
   const batch: BatchTarget = {
     organizationId,
@@ -244,7 +245,7 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
   // outcome, not a crash. A database failure is unexpected and goes up once the import is marked.
   let unreadable: Error | undefined;
   try {
-    unreadable = await feedLanes(csv, lanes, (row) => convertRow(row, csv.columns, definitions, stageIds, columnOf));
+    unreadable = await feedLanes(csv, lanes, (row) => convertRow(row, csv.columns, definitions, references, columnOf));
     await lanes.writeAll(csv.takeSkipped());
   } catch (error) {
     await lanes.settle();
@@ -285,14 +286,6 @@ async function finishImport(
       bytes_read = case when ${summary.status} = 'completed' then coalesce(total_bytes, bytes_read) else bytes_read end
     where id = ${importId} and organization_id = ${organizationId}`);
   return { importId, ...summary };
-}
-
-async function stageIdsOf(deps: CrmDeps, organizationId: string): Promise<Set<string>> {
-  const rows = await deps.handle.db
-    .select({ id: stages.id })
-    .from(stages)
-    .where(eq(stages.organizationId, organizationId));
-  return new Set(rows.map((s) => s.id));
 }
 
 /** One batch in one transaction: its statements, then the import's progress. */

@@ -6,6 +6,7 @@ import { type FieldIssue, newId } from '@mauntic/kernel';
 import { parse } from 'csv-parse';
 import type { BatchRow, RowError } from '../db/import-batches.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
+import { type References, referenceIssues } from './contact-references.ts';
 import { type ContactInput, checkContactInput } from './contact-values.ts';
 
 /** Standard contact properties a CSV column can fill, with their columns. */
@@ -179,7 +180,7 @@ export function convertRow(
   parsed: ParsedRow,
   mapping: MappedColumn[],
   definitions: Map<string, FieldDefinition>,
-  stageIds: Set<string>,
+  references: References,
   columnOf: Map<string, string>,
 ): BatchRow | RowError {
   const { row, values: cells, raw } = parsed;
@@ -203,14 +204,13 @@ export function convertRow(
   }
   if (Object.keys(fields).length) input.fields = fields;
   const { values, issues } = checkContactInput(input, definitions, [], { creating: false });
+  issues.push(...referenceIssues(values, references, []));
   for (const issue of issues) {
     const target = issue.path.join('.');
     messages.push(`${columnOf.get(target) ?? target}: ${target} ${issue.message}`);
   }
   if (!values.email && !issues.some((i) => i.path[0] === 'email'))
     messages.push(`${columnOf.get('email')}: email is required`);
-  if (values.stageId && !stageIds.has(values.stageId))
-    messages.push(`${columnOf.get('stageId')}: stageId is not a stage of this organization`);
   if (messages.length) return fail(messages);
 
   const out: BatchRow = { n: row, id: newId(), event_id: newId(), email: values.email! };

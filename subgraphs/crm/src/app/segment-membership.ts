@@ -2,7 +2,15 @@
 // statement applying it. A change to some contacts re-evaluates only the segments whose filters
 // read what changed (and, wave after wave, the segments built on those), for those contacts
 // only. Entering and leaving a segment are events, written to the outbox in the same transaction.
-import { catalogue, createEvent, type EventEnvelope, topicOf } from '@mauntic/kernel';
+import {
+  catalogue,
+  createEvent,
+  type EventEnvelope,
+  fail,
+  type Result,
+  topicOf,
+  ValidationError,
+} from '@mauntic/kernel';
 import { appendEvents, type Executor, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { contacts, fieldDefinitions, outbox, segmentMembers, segments } from '../db/schema.ts';
@@ -28,6 +36,27 @@ export interface LoadedSegment {
 export async function fieldDefinitionsOf(tx: Executor, organizationId: string): Promise<FieldDefinition[]> {
   const rows = await tx.select().from(fieldDefinitions).where(eq(fieldDefinitions.organizationId, organizationId));
   return rows.map(toDefinition);
+}
+
+/**
+ * A filter a caller gives (to list, export or move contacts), checked against the organization's
+ * fields and segments: a segment of another organization is as unknown as one that does not
+ * exist. Issues are placed under `root`.
+ */
+export async function parseCallerFilter(
+  tx: Executor,
+  organizationId: string,
+  filter: unknown,
+  root: string[],
+  known?: FieldDefinition[],
+): Promise<Result<FilterNode, ValidationError>> {
+  const fields = known ?? (await fieldDefinitionsOf(tx, organizationId));
+  const rows = await tx.select({ id: segments.id }).from(segments).where(eq(segments.organizationId, organizationId));
+  const ids = new Set(rows.map((r) => r.id));
+  const parsed = validateFilter(filter, { fields, segmentExists: (id) => ids.has(id) });
+  return parsed.ok
+    ? parsed
+    : fail(new ValidationError(parsed.error.issues.map((i) => ({ ...i, path: [...root, ...i.path] }))));
 }
 
 /** The organization's dynamic segments with their parsed filters. */

@@ -32,6 +32,7 @@ import {
   type LoadedSegment,
   loadDynamicSegments,
   moveStaticByFilter,
+  parseCallerFilter,
   type RebuildStats,
   rebuildSegment,
   reevaluateMemberships,
@@ -354,10 +355,8 @@ export async function changeStaticMembers(
     return fail(new ValidationError([{ path: ['input', 'contactIds'], message: 'at most 10,000 at a time' }]));
   let node: FilterNode | undefined;
   if (filter !== undefined && filter !== null) {
-    const fields = await fieldDefinitionsOf(deps.handle.db, organizationId);
-    const parsed = validateFilter(filter, { fields, segmentExists: () => true });
-    if (!parsed.ok)
-      return fail(new ValidationError(parsed.error.issues.map((i) => ({ ...i, path: ['input', ...i.path] }))));
+    const parsed = await parseCallerFilter(deps.handle.db, organizationId, filter, ['input']);
+    if (!parsed.ok) return parsed;
     node = parsed.value;
   }
   return deps.handle.db.transaction(async (tx): Promise<Result<SegmentRow, ValidationError | NotFoundError>> => {

@@ -187,6 +187,22 @@ export const segmentMembers = crm.table(
   ],
 );
 
+/**
+ * Who belongs to which organization, as identity announces it (identity.member.added): CRM
+ * checks the users its rows refer to (a contact's owner) against it, without reading identity's
+ * schema.
+ */
+export const organizationMembers = crm.table(
+  'organization_members',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    userId: uuid('user_id').notNull(),
+    /** When identity added the member (the event's occurredAt). */
+    addedAt: timestamp('added_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'organization_members_pkey', columns: [t.organizationId, t.userId] })],
+);
+
 export const { outbox, processedEvents } = outboxTables(crm);
 
 /** A CSV import of contacts: its mapping and its progress, updated per batch. */
