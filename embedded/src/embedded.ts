@@ -20,8 +20,10 @@ import {
   loadSecrets,
   namedSecret,
   type OpenRateLimiter,
+  type OutboundGuard,
   openDatabaseFromEnv,
   openRateLimiter,
+  outboundGuard,
   type RunningContext,
   type RunningHttpServer,
   startContext,
@@ -38,11 +40,12 @@ export interface Embedded {
   stop(): Promise<void>;
 }
 
-/** What delivery and its engine share: sealed credentials, signed tracking links, public address. */
+/** What delivery and its engine share: keys, the public address, where providers may point. */
 interface DeliveryKeys {
   encryptionKey: Buffer;
   trackingKey: Buffer;
   publicBaseUrl: string;
+  outbound: OutboundGuard;
 }
 
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<Embedded> {
@@ -104,6 +107,7 @@ function deliveryKeys(config: EmbeddedConfig, dataDir: string, env: NodeJS.Proce
     trackingKey: Buffer.from(namedSecret('TRACKING_SECRET', delivery.TRACKING_SECRET, dataDir)!, 'utf8'),
     // Links in mail point at this very server unless told otherwise.
     publicBaseUrl: env.PUBLIC_BASE_URL ? delivery.PUBLIC_BASE_URL : `http://localhost:${config.server.PORT}`,
+    outbound: outboundGuard({ allow: config.outbound.OUTBOUND_ALLOWED_HOSTS }),
   };
 }
 

@@ -7,7 +7,9 @@ import { identityModel } from '@mauntic/identity/environment';
 import {
   busModel,
   databaseModel,
+  EMBEDDED_OUTBOUND_ALLOWED,
   logModel,
+  outboundModel,
   parseEnvironment,
   queueModel,
   secretsModel,
@@ -31,6 +33,8 @@ export const parseEmbeddedEnvironment = (env: NodeJS.ProcessEnv = process.env) =
       identity: identityModel,
       crm: crmModel,
       delivery: deliveryModel,
+      // A person's own machine: its local servers (a test relay, a webhook receiver) are reachable.
+      outbound: outboundModel(EMBEDDED_OUTBOUND_ALLOWED),
     },
     env,
   );

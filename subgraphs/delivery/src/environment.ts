@@ -5,6 +5,7 @@ import {
   databaseModel,
   emptyToUndefined,
   logModel,
+  outboundModel,
   parseEnvironment,
   queueModel,
   secret,
@@ -35,6 +36,7 @@ export const parseDeliveryEnvironment = (env: NodeJS.ProcessEnv = process.env) =
       queue: queueModel,
       secrets: secretsModel,
       delivery: deliveryModel,
+      outbound: outboundModel(),
     },
     env,
   );

@@ -1,7 +1,7 @@
 // The delivery subgraph as its own process (cluster mode): GraphQL, the public tracking and
 // webhook endpoints, and (when DELIVERY_INBOUND_SMTP_PORT is set) the inbound SMTP endpoint
 // that takes DSN bounces and ARF complaints.
-import { runClusterContext, runMain } from '@mauntic/platform';
+import { outboundGuard, runClusterContext, runMain } from '@mauntic/platform';
 import { clusterKeys, parseDeliveryEnvironment } from './environment.ts';
 import { deliveryRoutes } from './http/routes.ts';
 import { startFeedbackEndpoint } from './inbound/smtp-endpoint.ts';
@@ -9,10 +9,15 @@ import { deliveryModule } from './module.ts';
 
 runMain(async () => {
   const env = parseDeliveryEnvironment();
-  const { context, shutdown } = await runClusterContext(deliveryModule(clusterKeys(env.delivery)), env, {
-    migrate: env.db.MIGRATE_ON_START,
-    routes: (services) => deliveryRoutes(services),
-  });
+  const outbound = outboundGuard({ allow: env.outbound.OUTBOUND_ALLOWED_HOSTS });
+  const { context, shutdown } = await runClusterContext(
+    deliveryModule({ ...clusterKeys(env.delivery), outbound }),
+    env,
+    {
+      migrate: env.db.MIGRATE_ON_START,
+      routes: (services) => deliveryRoutes(services),
+    },
+  );
   if (env.delivery.DELIVERY_INBOUND_SMTP_PORT) {
     const inbound = await startFeedbackEndpoint(context.services, { port: env.delivery.DELIVERY_INBOUND_SMTP_PORT });
     shutdown.add('inbound-smtp', () => inbound.close());

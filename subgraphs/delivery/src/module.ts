@@ -1,6 +1,6 @@
 // The delivery context as the runtime wires it (cluster: src/index.ts; embedded: one process).
 import { fileURLToPath } from 'node:url';
-import type { ContextModule } from '@mauntic/platform';
+import type { ContextModule, OutboundGuard } from '@mauntic/platform';
 import { createDeliveryServices, type DeliveryServices } from './app/services.ts';
 import { outbox } from './db/schema.ts';
 import { schema } from './graphql/index.ts';
@@ -12,6 +12,8 @@ export interface DeliveryModuleOptions {
   encryptionKey: Buffer;
   /** Signs tracking and unsubscribe tokens. */
   trackingKey: Buffer;
+  /** Where organizations' provider hosts and URLs may point; unset refuses every private address. */
+  outbound?: OutboundGuard;
   now?: () => Date;
 }
 
@@ -39,6 +41,7 @@ export function deliveryModule(options: DeliveryModuleOptions = NO_KEYS): Contex
         encryptionKey: options.encryptionKey,
         trackingKey: options.trackingKey,
         publicBaseUrl: options.publicBaseUrl.replace(/\/+$/, ''),
+        outbound: options.outbound,
       });
     },
     subscriptions: (services) => services.subscriptions(),
