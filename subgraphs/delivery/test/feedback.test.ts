@@ -146,7 +146,12 @@ describe.each(DATABASES)('feedback from mail servers and providers (%s)', (_name
     ]);
     const [bounced, ...more] = await events(ctx.organizationId, 'delivery.message.bounced');
     expect(more).toEqual([]);
-    expect(bounced!.data).toMatchObject({ messageId: sent.id, address: alice, bounceType: 'hard' });
+    expect(bounced!.data).toMatchObject({
+      messageId: sent.id,
+      address: alice,
+      bounceType: 'hard',
+      bounceReason: 'user_unknown',
+    });
     expect(String(bounced!.data.reason)).toContain('5.1.1');
 
     // Even a transactional message to the address is not sent again.
@@ -172,6 +177,34 @@ describe.each(DATABASES)('feedback from mail servers and providers (%s)', (_name
     expect(await suppressionsOf(ctx.organizationId)).toEqual([]);
     const bounced = await events(ctx.organizationId, 'delivery.message.bounced');
     expect(bounced.map((e) => e.data.bounceType)).toEqual(['soft']);
+  });
+
+  it("a rejection caused by the sender (Gmail's DMARC 5.7.26) suppresses nothing, ends the message bounced without retrying, and counts against the sender", async () => {
+    const { ctx, template } = await setUp();
+    const carol = unique('carol', 'gmail.example');
+    const sent = await sendEmail(ctx, template.id, carol);
+    const dmarc =
+      "550-5.7.26 Unauthenticated email from shop.example.com is not accepted due to domain's DMARC policy. 550 5.7.26 Please contact the administrator of shop.example.com domain";
+    const dsn = postfixDsn(sent.id, carol, unique('bob', 'example.org'))
+      .replace('Status: 5.1.1', 'Status: 5.7.26')
+      .replace(
+        /Diagnostic-Code: smtp; 550 5\.1\.1 <[^>]+>: Recipient address\n {4}rejected: User unknown in virtual mailbox table/,
+        `Diagnostic-Code: smtp; ${dmarc}`,
+      )
+      .replace(
+        /said: 550 5\.1\.1\n {4}<[^>]+>: Recipient address rejected: User unknown in virtual\n {4}mailbox table \(in reply to RCPT TO command\)/,
+        `said: ${dmarc} (in reply to end of DATA command)`,
+      );
+    await report(dsn);
+
+    const after = await row(sent.id);
+    expect(after.status).toBe('bounced');
+    expect(after.error).toMatch(/^policy_authentication 5\.7\.26/);
+    expect(await suppressionsOf(ctx.organizationId)).toEqual([]);
+    const [bounced] = await events(ctx.organizationId, 'delivery.message.bounced');
+    expect(bounced!.data).toMatchObject({ bounceType: 'soft', bounceReason: 'policy_authentication' });
+    const [stats] = unwrap(await env.services.deliveryStats(ctx, 'template', {}));
+    expect(stats).toMatchObject({ bounced: 1, bouncedBySender: 1, bouncedDeadAddress: 0 });
   });
 
   it('an ARF complaint suppresses the address as a complaint', async () => {

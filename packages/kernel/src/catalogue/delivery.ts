@@ -40,7 +40,18 @@ export const messageBounced = defineEvent(
   'delivery.message.bounced',
   1,
   'contact',
-  z.object({ ...message, bounceType: z.enum(['hard', 'soft']), reason: z.string().max(1000) }),
+  z.object({
+    ...message,
+    /** hard: the address is dead and suppressed; soft: it is not. */
+    bounceType: z.enum(['hard', 'soft']),
+    /** Why, by meaning: user_unknown, mailbox_full, policy_authentication, blocklisted_reputation... */
+    bounceReason: z
+      .string()
+      .regex(/^[a-z_]{1,40}$/)
+      .optional(),
+    /** The reason, status and diagnostic as received. */
+    reason: z.string().max(1000),
+  }),
 );
 
 export const messageComplained = defineEvent(

@@ -6,6 +6,7 @@ import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, desc, eq, gt, sql } from 'drizzle-orm';
 import { messageEvents, messages, outbox } from '../db/schema.ts';
+import { BOUNCE_EFFECTS, type BounceReason } from '../domain/bounce.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from '../domain/policy.ts';
 import type { BounceType, Feedback } from '../inbound/feedback.ts';
 import type { DeliveryDeps } from './deps.ts';
@@ -93,8 +94,11 @@ interface Report {
   detail: string | null;
 }
 
+/** A bounce's reason, status and diagnostic, in that order: the reason leads what a person reads. */
 const detailOf = (feedback: Feedback) =>
-  feedback.kind === 'bounce' ? [feedback.status, feedback.diagnostic].filter(Boolean).join(' ') : null;
+  feedback.kind === 'bounce'
+    ? [feedback.reason ?? 'unknown', feedback.status, feedback.diagnostic].filter(Boolean).join(' ')
+    : null;
 
 /** Every report goes into the message's history, a delayed bounce too. */
 async function recordReport({ tx, message, source, now, detail }: Report, feedback: Feedback) {
@@ -111,7 +115,7 @@ async function recordReport({ tx, message, source, now, detail }: Report, feedba
 function applyReport(report: Report, feedback: Feedback): Promise<EventEnvelope | null> {
   switch (feedback.kind) {
     case 'bounce':
-      return applyBounce(report, feedback.bounceType);
+      return applyBounce(report, feedback.bounceType, feedback.reason ?? 'unknown');
     case 'complaint':
       return applyComplaint(report, feedback.feedbackType);
     case 'delivered':
@@ -138,19 +142,34 @@ async function suppress({ tx, message, source }: Report, reason: 'hard_bounce' |
   );
 }
 
-/** A hard bounce suppresses the address; a soft one is retried while attempts remain. */
-async function applyBounce(report: Report, bounceType: BounceType): Promise<EventEnvelope | null> {
+/**
+ * A hard bounce (a dead address) suppresses it. Other bounces are retried while attempts remain
+ * when trying again can pass (the recipient's side was temporarily unable, or we went too fast);
+ * a rejection caused by the sender (authentication, reputation, content) fails the same way
+ * every time, so the message ends bounced at once, and the address stays good.
+ */
+async function applyBounce(
+  report: Report,
+  bounceType: BounceType,
+  reason: BounceReason,
+): Promise<EventEnvelope | null> {
   if (bounceType === 'delayed') return null;
   const { tx, message, now, detail } = report;
   const hard = bounceType === 'hard';
   if (hard) await suppress(report, 'hard_bounce');
-  const retry = !hard && message.attempts < MAX_ATTEMPTS;
+  const mayPass = (BOUNCE_EFFECTS[reason] === 'transient' && reason !== 'expired') || reason === 'rate_limited';
+  const retry = !hard && mayPass && message.attempts < MAX_ATTEMPTS;
   await tx
     .update(messages)
     .set(
       retry
-        ? { status: 'queued', notBefore: new Date(now.getTime() + retryDelayMs(message.attempts)), error: detail }
-        : { status: 'bounced', bouncedAt: now, error: detail },
+        ? {
+            status: 'queued',
+            notBefore: new Date(now.getTime() + retryDelayMs(message.attempts)),
+            error: detail,
+            bounceReason: reason,
+          }
+        : { status: 'bounced', bouncedAt: now, error: detail, bounceReason: reason },
     )
     .where(eq(messages.id, message.id));
   return createEvent(catalogue.delivery.messageBounced, {
@@ -158,6 +177,7 @@ async function applyBounce(report: Report, bounceType: BounceType): Promise<Even
     data: {
       ...messageFacts(message),
       bounceType: hard ? 'hard' : 'soft',
+      bounceReason: reason,
       reason: (detail || 'bounced').slice(0, 1000),
     },
   });

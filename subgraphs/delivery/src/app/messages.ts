@@ -4,6 +4,7 @@ import { authorize, ok, type RequestContext } from '@mauntic/kernel';
 import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { messages } from '../db/schema.ts';
+import { BOUNCE_EFFECTS, BOUNCE_REASONS, type BounceEffect } from '../domain/bounce.ts';
 import type { DeliveryDeps } from './deps.ts';
 
 export const MESSAGE_STATUSES = [
@@ -70,6 +71,10 @@ export interface DeliveryStats {
   failed: number;
   skipped: number;
   bounced: number;
+  /** Bounced for a dead address (suppressed). */
+  bouncedDeadAddress: number;
+  /** Bounced for a reason of the sender's: counts against the sending domain and IP, not the address. */
+  bouncedBySender: number;
   complained: number;
   /** Messages opened by a person at least once. */
   opened: number;
@@ -77,6 +82,13 @@ export interface DeliveryStats {
   machineOpened: number;
   machineClicked: number;
 }
+
+/** The bounce reasons of one effect, as a SQL list. */
+const reasonsWith = (effect: BounceEffect) =>
+  sql`(${sql.join(
+    BOUNCE_REASONS.filter((r) => BOUNCE_EFFECTS[r] === effect).map((r) => sql`${r}`),
+    sql`, `,
+  )})`;
 
 /** Counts per template (`by: 'template'`) or per source (`by: 'source'`: kind:id). */
 export async function deliveryStats(
@@ -103,6 +115,8 @@ export async function deliveryStats(
       count(*) filter (where status = 'failed')::int as failed,
       count(*) filter (where status = 'skipped')::int as skipped,
       count(*) filter (where bounced_at is not null)::int as bounced,
+      count(*) filter (where bounced_at is not null and bounce_reason in ${reasonsWith('dead_address')})::int as bounced_dead,
+      count(*) filter (where bounced_at is not null and bounce_reason in ${reasonsWith('sender')})::int as bounced_sender,
       count(*) filter (where complained_at is not null)::int as complained,
       count(*) filter (where opens > 0)::int as opened,
       count(*) filter (where clicks > 0)::int as clicked,
@@ -121,6 +135,8 @@ export async function deliveryStats(
         failed: Number(r.failed),
         skipped: Number(r.skipped),
         bounced: Number(r.bounced),
+        bouncedDeadAddress: Number(r.bounced_dead),
+        bouncedBySender: Number(r.bounced_sender),
         complained: Number(r.complained),
         opened: Number(r.opened),
         clicked: Number(r.clicked),

@@ -180,6 +180,8 @@ export const messages = delivery.table(
     openedAt: timestamp('opened_at', { withTimezone: true }),
     clickedAt: timestamp('clicked_at', { withTimezone: true }),
     bouncedAt: timestamp('bounced_at', { withTimezone: true }),
+    /** Why its last bounce came back (domain/bounce.ts reasons): dead address, sender-caused or transient. */
+    bounceReason: text('bounce_reason'),
     complainedAt: timestamp('complained_at', { withTimezone: true }),
     failedAt: timestamp('failed_at', { withTimezone: true }),
     updatedAt: updatedAt(),

@@ -13,6 +13,10 @@ const Stats = builder.objectRef<DeliveryStats>('DeliveryStats').implement({
     failed: t.exposeInt('failed'),
     skipped: t.exposeInt('skipped'),
     bounced: t.exposeInt('bounced'),
+    bouncedDeadAddress: t.exposeInt('bouncedDeadAddress', { description: 'Bounced: the address is dead (suppressed)' }),
+    bouncedBySender: t.exposeInt('bouncedBySender', {
+      description: 'Bounced because of the sender (authentication, reputation, rate, content): the address stays good',
+    }),
     complained: t.exposeInt('complained'),
     opened: t.exposeInt('opened'),
     clicked: t.exposeInt('clicked'),

@@ -54,6 +54,11 @@ export const Message = builder.objectRef<MessageRow>('Message').implement({
     openedAt: t.expose('openedAt', { type: 'DateTime', nullable: true }),
     clickedAt: t.expose('clickedAt', { type: 'DateTime', nullable: true }),
     bouncedAt: t.expose('bouncedAt', { type: 'DateTime', nullable: true }),
+    bounceReason: t.exposeString('bounceReason', {
+      nullable: true,
+      description:
+        'Why its last bounce came back: user_unknown, mailbox_disabled, host_unknown (the address is dead and suppressed); policy_authentication, blocklisted_reputation, rate_limited, sender_rejected, relaying_denied, content_spam_virus, message_too_large (caused by the sender); mailbox_full, expired, network, system_error, filtered, unknown',
+    }),
     complainedAt: t.expose('complainedAt', { type: 'DateTime', nullable: true }),
     failedAt: t.expose('failedAt', { type: 'DateTime', nullable: true }),
   }),

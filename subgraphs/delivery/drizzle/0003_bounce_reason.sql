@@ -1,0 +1,1 @@
+ALTER TABLE "delivery"."messages" ADD COLUMN "bounce_reason" text;
