@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
 import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
 import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
-import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/providers';
+import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
 import { Gateway, InProcessDataSource, loadSupergraph, rateLimitSettings } from '@mauntic/gateway';
 import { type IdentityServices, identityModule } from '@mauntic/identity';

@@ -15,7 +15,12 @@ export type { DeliveryDispatcher, PreparedItem } from './app/dispatch.ts';
 export { enqueueMessages, messageFacts } from './app/send.ts';
 export { messages, outbox } from './db/schema.ts';
 export { clusterKeys, deliveryModel } from './environment.ts';
-export { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter } from './providers/index.ts';
+export {
+  createMemoryRateLimiter,
+  createRedisRateLimiter,
+  parseEncryptionKey,
+  type RateLimiter,
+} from './providers/index.ts';
 
 export interface DeliveryDispatcherOptions {
   handle: DatabaseHandle;
