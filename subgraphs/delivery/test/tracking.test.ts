@@ -1,11 +1,5 @@
-import {
-  classifyMachineEvent,
-  insertOpenPixel,
-  listUnsubscribeHeaders,
-  rewriteLinks,
-  signToken,
-  verifyToken,
-} from '@mauntic/delivery/tracking';
+import { insertOpenPixel, rewriteLinks } from '@mauntic/delivery/templates';
+import { classifyMachineEvent, listUnsubscribeHeaders, signToken, verifyToken } from '@mauntic/delivery/tracking';
 import { InvalidSignedTokenError } from '@mauntic/platform';
 import { describe, expect, it } from 'vitest';
 

@@ -1,13 +1,5 @@
-// Open, click and unsubscribe tracking: signed tokens, link rewriting, the open pixel, the
-// unsubscribe headers, and the machine-event classifier.
-export {
-  decodeEntities,
-  insertOpenPixel,
-  NO_TRACK_ATTRIBUTE,
-  type RewriteLinksOptions,
-  type RewrittenHtml,
-  rewriteLinks,
-} from './links.ts';
+// Open, click and unsubscribe tracking: signed tokens, the unsubscribe headers, and the
+// machine-event classifier. (Link rewriting and the open pixel are template rules: domain/templates/links.ts.)
 export { type ListUnsubscribeHeaders, listUnsubscribeHeaders } from './list-unsubscribe.ts';
 export {
   classifyMachineEvent,

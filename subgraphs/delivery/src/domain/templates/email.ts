@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import { fail, ok, type Result, ValidationError } from '@mauntic/kernel';
 import { compile as compileHtmlToText } from 'html-to-text';
-import { insertOpenPixel, rewriteLinks } from '../../tracking/links.ts';
 import { type TemplateField, TemplateSyntaxError, type TemplateSyntaxIssue } from '../errors.ts';
 import {
   type EscapeMode,
@@ -21,6 +20,7 @@ import {
   type RenderFunction,
   type RenderRuntime,
 } from './handlebars.ts';
+import { insertOpenPixel, rewriteLinks } from './links.ts';
 import { canonicalLocale, selectLocale } from './locale.ts';
 import { compileMjml } from './mjml.ts';
 

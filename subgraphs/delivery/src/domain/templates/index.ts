@@ -20,6 +20,14 @@ export {
   textFromHtml,
 } from './email.ts';
 export { KNOWN_HELPERS } from './handlebars.ts';
+export {
+  decodeEntities,
+  insertOpenPixel,
+  NO_TRACK_ATTRIBUTE,
+  type RewriteLinksOptions,
+  type RewrittenHtml,
+  rewriteLinks,
+} from './links.ts';
 export { canonicalLocale, localeFallbacks, selectLocale } from './locale.ts';
 export { checkMjmlStructure } from './mjml.ts';
 export {
