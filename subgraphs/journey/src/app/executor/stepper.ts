@@ -146,13 +146,11 @@ export class Stepper {
     });
   }
 
-  private async loadVersions(ids: string[]) {
+  /** Versions never change once published: each is read once per process. */
+  private async loadVersions(ids: string[], executor: Executor = this.options.handle.db) {
     const missing = [...new Set(ids)].filter((id) => !this.versions.has(id));
     if (!missing.length) return;
-    const rows = await this.options.handle.db
-      .select()
-      .from(journeyVersions)
-      .where(inArray(journeyVersions.id, missing));
+    const rows = await executor.select().from(journeyVersions).where(inArray(journeyVersions.id, missing));
     for (const row of rows)
       this.versions.set(row.id, {
         id: row.id,
@@ -304,7 +302,11 @@ export class Stepper {
       .select({ id: journeys.id, organizationId: journeys.organizationId, versionId: journeys.currentVersionId })
       .from(journeys)
       .where(and(inArray(journeys.id, [...new Set(requests.map((r) => r.journeyId))]), eq(journeys.status, 'active')));
-    await this.loadVersions(targets.flatMap((t) => (t.versionId ? [t.versionId] : [])));
+    // Inside the transaction: PGlite runs one at a time, so a read beside it would wait for it.
+    await this.loadVersions(
+      targets.flatMap((t) => (t.versionId ? [t.versionId] : [])),
+      tx,
+    );
     for (const { run, journeyId } of requests) {
       const target = targets.find((t) => t.id === journeyId && t.organizationId === run.organizationId);
       const version = target?.versionId ? this.versions.get(target.versionId) : undefined;
