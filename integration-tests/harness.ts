@@ -93,6 +93,12 @@ export interface ClusterOptions {
    * Keep to one platform with an engine per test run.
    */
   deliveryEngine?: boolean;
+  /**
+   * Also run a journey executor. Off unless a suite walks journeys: executors share the test
+   * database and Kafka with every other cluster platform of the run and walk any organization's
+   * runs. Keep to one platform with an executor per test run.
+   */
+  journeyExecutor?: boolean;
 }
 
 export const startClusterPlatform = async (
@@ -107,7 +113,8 @@ export const startClusterPlatform = async (
     DELIVERY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     TRACKING_SECRET: randomBytes(32).toString('base64url'),
   };
-  const [identityPort, crmPort, deliveryPort, journeyPort, enginePort, gatewayPort] = [
+  const [identityPort, crmPort, deliveryPort, journeyPort, enginePort, executorPort, gatewayPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -161,9 +168,19 @@ export const startClusterPlatform = async (
         })
       : undefined;
     if (engine) processes.push(engine);
+    // The executor works on the journey tables: it starts once the journey subgraph migrated them.
+    await waitReady(`http://127.0.0.1:${journeyPort}/readyz`, journey.child, journey.output);
+    const executor = options.journeyExecutor
+      ? startProcess('workers/journey-executor/src/index.ts', {
+          ...services,
+          PORT: String(executorPort),
+          EXECUTOR_OWNER: `itest-executor-${randomBytes(4).toString('hex')}`,
+        })
+      : undefined;
+    if (executor) processes.push(executor);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
-    await waitReady(`http://127.0.0.1:${journeyPort}/readyz`, journey.child, journey.output);
+    if (executor) await waitReady(`http://127.0.0.1:${executorPort}/readyz`, executor.child, executor.output);
     if (engine) await waitReady(`http://127.0.0.1:${enginePort}/readyz`, engine.child, engine.output);
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
   } catch (error) {

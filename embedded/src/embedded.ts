@@ -4,12 +4,13 @@
 import { resolve } from 'node:path';
 import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
 import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
-import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
 import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
+import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
 import { Gateway, InProcessDataSource, loadSupergraph, rateLimitSettings } from '@mauntic/gateway';
 import { type IdentityServices, identityModule } from '@mauntic/identity';
 import { journeyModule } from '@mauntic/journey';
+import { JourneyExecutor } from '@mauntic/journey/executor';
 import {
   type ContextDeps,
   type ContextModule,
@@ -64,8 +65,11 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const redis = config.queue.REDIS_URL ? new Redis(config.queue.REDIS_URL) : undefined;
   const engine = deliveryEngine(deps, keys, dataDir, redis);
   deps.bus.subscribe(engine.subscription());
+  const executor = journeyExecutor(deps);
+  deps.bus.subscribe(executor.subscription());
   await startPorts(deps, contexts);
   await engine.start();
+  await executor.start();
   const http = await serve(config, gateway, contexts, deps);
 
   let stopping: Promise<void> | undefined;
@@ -77,6 +81,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
       // Stop taking requests first, then the workers, then the contexts, then the ports.
       stopping ??= (async () => {
         await http.close();
+        await executor.stop();
         await engine.stop();
         redis?.disconnect();
         await gateway.stop();
@@ -174,6 +179,15 @@ function deliveryEngine(deps: ContextDeps, keys: DeliveryKeys, dataDir: string, 
     owner: 'embedded',
     journalDir: resolve(dataDir, 'engine-journal'),
     localOutbox: true,
+  });
+}
+
+/** The journey executor in-process: its steppers, sweeper, scheduled triggers and event consumer. */
+function journeyExecutor(deps: ContextDeps): JourneyExecutor {
+  return new JourneyExecutor({
+    handle: deps.handle,
+    logger: deps.logger.child({ worker: 'journey-executor' }),
+    owner: 'embedded',
   });
 }
 
