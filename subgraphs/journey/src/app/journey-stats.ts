@@ -3,7 +3,7 @@
 // set-based: one grouped query over runs, one over the step log.
 import { and, count, countDistinct, eq, isNull, sql } from 'drizzle-orm';
 import { journeyVersions, type RunState, runs, stepLog } from '../db/schema.ts';
-import { journeyDefinition } from '../domain/definition.ts';
+import { journeyDefinition, stepsInOrder } from '../domain/definition.ts';
 import type { JourneyDeps } from './deps.ts';
 import type { JourneyRow } from './journeys.ts';
 
@@ -107,12 +107,15 @@ const emptyStats = (): JourneyStats => ({
   goals: [],
 });
 
-/** The steps of the definition read, in its order, with their type and (for goals) name. */
+/** The steps of the definition read, in reading order, with their type and (for goals) name. */
 function definitionSteps(raw: unknown): Map<string, { type: string; name: string | null }> {
   const parsed = journeyDefinition.safeParse(raw);
   if (!parsed.success) return new Map();
   return new Map(
-    Object.entries(parsed.data.steps).map(([id, s]) => [id, { type: s.type, name: s.type === 'goal' ? s.name : null }]),
+    stepsInOrder(parsed.data).map((id) => {
+      const s = parsed.data.steps[id]!;
+      return [id, { type: s.type, name: s.type === 'goal' ? s.name : null }];
+    }),
   );
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationMs, EMPTY_DEFINITION, entryKeys, journeyDefinition } from './definition.ts';
+import { durationMs, EMPTY_DEFINITION, entryKeys, journeyDefinition, stepsInOrder } from './definition.ts';
 import { validateDefinition } from './validation.ts';
 
 describe('journey definition', () => {
@@ -62,5 +62,20 @@ describe('journey definition', () => {
       `segmentEntered:${segment}`,
       `segmentExited:${segment}`,
     ]);
+  });
+
+  it('lists steps breadth first from the start, then the unreachable ones by id', () => {
+    const { definition } = validateDefinition({
+      entry: [{ type: 'api' }],
+      start: 'first',
+      steps: {
+        zed: { type: 'exit' },
+        end: { type: 'exit' },
+        second: { type: 'condition', filter: { tags: { op: 'empty' } }, yes: 'end', no: 'first' },
+        first: { type: 'delay', wait: { duration: '1 hour' }, next: 'second' },
+        alpha: { type: 'exit' },
+      },
+    });
+    expect(stepsInOrder(definition!)).toEqual(['first', 'second', 'end', 'alpha', 'zed']);
   });
 });

@@ -309,3 +309,26 @@ export function entryKeys(definition: JourneyDefinition): string[] {
   });
   return [...new Set(keys)].sort();
 }
+
+/**
+ * The step ids in the order a reader follows them: breadth first from the start, then any others
+ * by id. (Stored as jsonb, a definition does not keep the order its steps were written in.)
+ */
+export function stepsInOrder(definition: JourneyDefinition): StepId[] {
+  const { steps } = definition;
+  const ordered: StepId[] = [];
+  const seen = new Set<StepId>();
+  const queue = definition.start in steps ? [definition.start] : [];
+  for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    ordered.push(id);
+    for (const edge of edgesOf(steps[id]!)) if (edge.to in steps && !seen.has(edge.to)) queue.push(edge.to);
+  }
+  return [
+    ...ordered,
+    ...Object.keys(steps)
+      .filter((id) => !seen.has(id))
+      .sort(),
+  ];
+}

@@ -58,7 +58,7 @@ export class JourneyTransitionError extends DomainError {
     readonly status: JourneyStatus,
     readonly action: JourneyAction,
   ) {
-    super(`a ${status} journey cannot be ${PAST[action]}`);
+    super(`the journey is ${status}: it cannot be ${PAST[action]}`);
   }
 }
 

@@ -1,0 +1,4 @@
+import { startEmbeddedPlatform } from './harness.ts';
+import { journeySuite } from './journey-suite.ts';
+
+journeySuite('embedded', startEmbeddedPlatform);
