@@ -281,6 +281,7 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
       { name: 'Opens', eventType: 'DELIVERY_MESSAGE_OPENED', delta: 1 },
       'CreatePointRuleInput',
     ),
+    await create('journey', 'createJourney', { name: 'Welcome' }, 'CreateJourneyInput'),
     await create(
       'template',
       'createTemplate',
