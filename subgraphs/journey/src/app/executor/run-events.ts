@@ -107,9 +107,12 @@ function contactOf(event: EventEnvelope): string | null {
 /** The entry keys (definition.ts entryKeys) an event can match. */
 function keysOf(event: EventEnvelope): string[] {
   const data = event.data as Record<string, unknown>;
-  if (event.type === catalogue.crm.segmentEntered.type) return [`segmentEntered:${data.segmentId}`];
-  if (event.type === catalogue.crm.segmentExited.type) return [`segmentExited:${data.segmentId}`];
   if (event.type === CUSTOM_EVENT_TYPE) return [`event:custom:${data.name}`];
+  // Segment events also enter journeys that name them as events (with conditions of their own).
+  if (event.type === catalogue.crm.segmentEntered.type)
+    return [`segmentEntered:${data.segmentId}`, `event:${event.type}`];
+  if (event.type === catalogue.crm.segmentExited.type)
+    return [`segmentExited:${data.segmentId}`, `event:${event.type}`];
   return [`event:${event.type}`];
 }
 

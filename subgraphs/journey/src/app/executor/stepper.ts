@@ -259,6 +259,9 @@ export class Stepper {
       from json_to_recordset(${JSON.stringify(rows)}::json)
         as v(id uuid, state text, step_id text, visit int, due_at timestamptz, wait jsonb, ended_at timestamptz)
       where r.id = v.id and r.lease_owner = ${this.options.owner}
+        -- The ids again as an array: the planner then reads the batch's rows by primary key
+        -- rather than hashing the record set and scanning the table.
+        and r.id = any(${`{${rows.map((r) => r.id).join(',')}}`}::uuid[])
       returning r.id`);
     return new Set(rowsOf<{ id: string }>(updated).map((r) => r.id));
   }
