@@ -20,7 +20,8 @@ import { percentile, report, small } from '../lib/report.ts';
 
 const size = Number(process.env.BENCH_CONTACTS ?? (small ? 2_000 : 100_000));
 const kill = process.argv.includes('--kill');
-const executors = Number(process.env.BENCH_EXECUTORS ?? 2);
+// One executor with two lanes keeps both cores busy; --kill runs two side by side and kills both.
+const executors = Number(process.env.BENCH_EXECUTORS ?? (kill ? 2 : 1));
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const TEMPLATE = '0190a000-0000-7000-8000-00000000be11';
@@ -62,8 +63,11 @@ const waitJourney = {
   const journey = await publish(handle, org, walkJourney);
   const starters = Array.from({ length: executors }, (_, i) => executorStarter(`bench-walk-${i}-${newId()}`));
   let children = await Promise.all(starters.map((start) => start()));
-  const t0 = performance.now();
+  // Entering is one set-based statement; the runs are walked once it commits.
+  const entering = performance.now();
   await enter(handle, journey, org, segment);
+  const t0 = performance.now();
+  report('journeys', 'entries_per_s', size / ((t0 - entering) / 1000), 'runs/s');
   const expected = size * STEPS;
   const logged = () =>
     count(handle, sql`select count(*)::int as n from journey.step_log where journey_id = ${journey.id}`);
@@ -102,7 +106,7 @@ if (!kill) {
   const org = newId();
   const segment = await contactsInSegment(handle, org, size);
   const journey = await publish(handle, org, waitJourney);
-  const child = await executorStarter(`bench-wait-${newId()}`, '1')();
+  const child = await executorStarter(`bench-wait-${newId()}`)();
   await new Promise((r) => setTimeout(r, 3000));
   const idle = rssMb(child);
   await enter(handle, journey, org, segment);
