@@ -172,6 +172,12 @@ export function journeyRunSuite(
         ['end', 'COMPLETED'],
       ]);
       expect(run.steps[1].outcome).toMatchObject({ event: 'matched' });
+      // Each send step records what delivery did with its request.
+      await eventually('both sends recorded as sent', async () => {
+        const [walked] = await runs();
+        const sends = walked.steps.filter((s: any) => s.stepId === 'welcome' || s.stepId === 'more');
+        return sends.every((s: any) => s.outcome.delivery === 'sent') ? sends : undefined;
+      });
     });
   });
 }

@@ -2,7 +2,7 @@
 // and custom events, conditions, splits with a holdout, contact, segment, event and notify
 // requests, enter journey, jump, goals (reached, or converted by their event anywhere) and the
 // exit criteria.
-import { newId } from '@mauntic/kernel';
+import { catalogue, createEvent, type EventDefinition, newId } from '@mauntic/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRunEvent } from '../src/app/executor/run-events.ts';
 import {
@@ -306,6 +306,56 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
     });
     expect(run).toMatchObject({ state: 'exited', step_id: 'end' });
     expect(await outboxEvents(db.handle, t.organizationId, 'delivery.message.requested')).toEqual([]);
+  });
+
+  it('a send step records what delivery did with it: the message queued, then sent or failed with the reason', async () => {
+    const t = await entered(
+      {
+        mail: { type: 'send', channel: 'email', templateId: TEMPLATE, next: 'again' },
+        again: { type: 'send', channel: 'sms', templateId: TEMPLATE, next: 'end' },
+        end: exit,
+      },
+      'mail',
+    );
+    const run = await t.run();
+    const message = (stepId: string) => ({
+      messageId: newId(),
+      contactId: t.contactId,
+      channel: 'email' as const,
+      address: 'someone@example.com',
+      templateId: TEMPLATE,
+      source: { kind: 'journey' as const, id: t.journey.journeyId, stepId },
+    });
+    const outcome = async (stepId: string) =>
+      (await stepsOf(db.handle, run.id)).find((s) => s.step_id === stepId)!.outcome;
+    const [mail, sms] = [message('mail'), { ...message('again'), channel: 'sms' as const }];
+    const event = <T>(def: EventDefinition<string, T>, data: T) =>
+      createEvent(def, { organizationId: t.organizationId, subjectId: t.contactId, correlationId: newId(), data });
+    for (const [m, step] of [
+      [mail, 'mail'],
+      [sms, 'again'],
+    ] as const)
+      await applyRunEvent(
+        t.deps,
+        event(catalogue.delivery.messageQueued, { ...m, idempotencyKey: `journey:${run.id}:${step}:1` }),
+      );
+    expect(await outcome('mail')).toMatchObject({ messageId: mail.messageId, delivery: 'queued' });
+    await applyRunEvent(t.deps, event(catalogue.delivery.messageSent, mail));
+    await applyRunEvent(
+      t.deps,
+      event(catalogue.delivery.messageFailed, { ...sms, reason: 'suppressed', detail: null }),
+    );
+    expect(await outcome('mail')).toEqual({
+      channel: 'email',
+      messageRequest: `journey:${run.id}:mail:1`,
+      messageId: mail.messageId,
+      delivery: 'sent',
+    });
+    expect(await outcome('again')).toMatchObject({
+      messageId: sms.messageId,
+      delivery: 'failed',
+      reason: 'suppressed',
+    });
   });
 
   it('enters another journey by its entry rule, and a jump back through a delay visits steps again', async () => {

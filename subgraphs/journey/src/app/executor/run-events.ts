@@ -11,7 +11,7 @@
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type DatabaseHandle, type Logger, type Subscription } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { journeys, journeyVersions, processedEvents, runs } from '../../db/schema.ts';
+import { journeys, journeyVersions, processedEvents, runs, stepLog } from '../../db/schema.ts';
 import {
   type EntryTrigger,
   type EventMatch,
@@ -55,6 +55,7 @@ type Interrupt = { runId: string; wait: RunWait; onlyWaiting: boolean };
 export async function applyRunEvent(deps: RunEventsDeps, event: EventEnvelope): Promise<boolean> {
   const contactId = contactOf(event);
   if (!contactId) return false;
+  await recordDeliveryOutcome(deps, event, contactId);
   const org = event.organizationId;
   const now = deps.now();
   const [entering, interrupts] = await Promise.all([
@@ -283,4 +284,55 @@ function waitMatches(wait: WaitEvent, journeyId: string, event: EventEnvelope, t
     case 'custom':
       return event.type === CUSTOM_EVENT_TYPE && data.name === wait.name && props();
   }
+}
+
+// --- what became of a send ---------------------------------------------------------------------------
+
+/** Delivery's outcome events for a message, and the outcome each records on the send step. */
+const OUTCOMES: Record<string, string> = {
+  [catalogue.delivery.messageSent.type]: 'sent',
+  [catalogue.delivery.messageFailed.type]: 'failed',
+  // Delivery's catalogued "not sent, and why" outcome, once it publishes one.
+  'delivery.message.skipped': 'skipped',
+};
+
+/**
+ * Writes what delivery did with a journey's send request on the send step's log entry: the
+ * message once queued (found by the request's idempotency key), then sent, failed or skipped
+ * with the reason (found by the message). Setting a value is idempotent: redelivery changes nothing.
+ */
+async function recordDeliveryOutcome(deps: RunEventsDeps, event: EventEnvelope, contactId: string) {
+  const data = event.data as {
+    messageId?: string;
+    idempotencyKey?: string;
+    reason?: string;
+    source?: { kind?: string; id?: string | null; stepId?: string | null };
+  };
+  if (data.source?.kind !== 'journey' || !data.messageId) return;
+  if (event.type === catalogue.delivery.messageQueued.type) {
+    const [, runId, stepId, visit] =
+      /^journey:([0-9a-f-]{36}):([a-z][a-z0-9_-]*):(\d+)$/.exec(data.idempotencyKey ?? '') ?? [];
+    if (!runId) return;
+    await deps.handle.db
+      .update(stepLog)
+      .set({
+        outcome: sql`${stepLog.outcome} || ${JSON.stringify({ messageId: data.messageId, delivery: 'queued' })}::jsonb`,
+      })
+      .where(
+        and(
+          eq(stepLog.organizationId, event.organizationId),
+          eq(stepLog.runId, runId),
+          eq(stepLog.stepId, stepId!),
+          eq(stepLog.visit, Number(visit)),
+        ),
+      );
+    return;
+  }
+  const status = OUTCOMES[event.type];
+  if (!status || !data.source.id || !data.source.stepId) return;
+  await deps.handle.rows(sql`
+    update ${stepLog} l set outcome = l.outcome || ${JSON.stringify({ delivery: status, ...(data.reason ? { reason: data.reason } : {}) })}::jsonb
+    from ${runs} r
+    where r.id = l.run_id and r.organization_id = ${event.organizationId} and r.journey_id = ${data.source.id}
+      and r.contact_id = ${contactId} and l.step_id = ${data.source.stepId} and l.outcome ->> 'messageId' = ${data.messageId}`);
 }
