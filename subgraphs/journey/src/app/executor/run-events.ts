@@ -54,7 +54,8 @@ type Interrupt = { runId: string; wait: RunWait; onlyWaiting: boolean };
 /** Applies one event; true when it entered or interrupted any run. */
 export async function applyRunEvent(deps: RunEventsDeps, event: EventEnvelope): Promise<boolean> {
   const contactId = contactOf(event);
-  if (!contactId) return false;
+  // Send requests travel on delivery's topic; they are this executor's own.
+  if (!contactId || event.type === catalogue.delivery.messageRequested.type) return false;
   await recordDeliveryOutcome(deps, event, contactId);
   const org = event.organizationId;
   const now = deps.now();
@@ -94,6 +95,18 @@ export async function applyRunEvent(deps: RunEventsDeps, event: EventEnvelope): 
           ),
         );
   });
+}
+
+/** Published versions never change: each is parsed once, and the newest few hundred kept. */
+const versionCache = new Map<string, JourneyDefinition>();
+function parsedVersion(id: string, raw: unknown): JourneyDefinition {
+  let definition = versionCache.get(id);
+  if (!definition) {
+    definition = journeyDefinition.parse(raw);
+    if (versionCache.size >= 500) versionCache.delete(versionCache.keys().next().value!);
+    versionCache.set(id, definition);
+  }
+  return definition;
 }
 
 /** The contact an event is about, if any. */
@@ -143,7 +156,7 @@ async function journeysEntered(deps: RunEventsDeps, event: EventEnvelope): Promi
     );
   const now = deps.now();
   return rows.flatMap((row) => {
-    const definition = journeyDefinition.parse(row.definition);
+    const definition = parsedVersion(row.versionId, row.definition);
     const trigger = definition.entry.find((t) => triggerMatches(t, event, definition, now));
     return trigger
       ? [{ journeyId: row.journeyId, version: { id: row.versionId, version: row.version, definition }, trigger }]
@@ -205,6 +218,7 @@ async function runsInterrupted(deps: RunEventsDeps, event: EventEnvelope, contac
       journeyId: runs.journeyId,
       state: runs.state,
       wait: runs.wait,
+      versionId: runs.versionId,
       definition: journeyVersions.definition,
     })
     .from(runs)
@@ -218,7 +232,7 @@ async function runsInterrupted(deps: RunEventsDeps, event: EventEnvelope, contac
     );
   const now = deps.now();
   return active.flatMap((run): Interrupt[] => {
-    const definition = journeyDefinition.parse(run.definition);
+    const definition = parsedVersion(run.versionId, run.definition);
     const zone = definition.settings.timezone ?? 'UTC';
     const exit = exitReason(definition, event);
     if (exit) return [{ runId: run.id, wait: { kind: 'exit', reason: exit, eventId: event.id }, onlyWaiting: false }];
