@@ -84,6 +84,11 @@ const MUTATIONS: Record<string, Case> = {
       expect(data.createField.id).not.toBe(a.field);
     },
   },
+  deleteField: {
+    query: `mutation($id: ID!) { deleteField(input: { id: $id }) ${payload} }`,
+    variables: (a) => ({ id: a.field }),
+    expect: notFound('deleteField'),
+  },
   createStage: {
     query: `mutation { createStage(input: { name: "Lead", position: 0 }) { __typename ... on Stage { id } } }`,
     expect: ({ data }, a) => {

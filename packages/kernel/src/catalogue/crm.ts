@@ -44,6 +44,22 @@ export const contactTagged = defineEvent(
   z.object({ added: z.array(z.string()), removed: z.array(z.string()) }),
 );
 
+/**
+ * A custom event about a contact, as `trackContactEvent` (or a journey's emit event step) records it
+ * on the timeline: what journeys trigger and wait on by name, with conditions on its properties.
+ */
+export const contactEventTracked = defineEvent(
+  'crm.contact.event-tracked',
+  1,
+  'contact',
+  z.object({
+    name: z.string().min(1).max(200),
+    properties: z.record(z.string(), z.unknown()),
+    /** When it happened (given by the reporter, or when it was reported). */
+    occurredAt: z.iso.datetime({ offset: true }),
+  }),
+);
+
 export const segmentEntered = defineEvent('crm.segment.entered', 1, 'contact', z.object({ segmentId: z.uuid() }));
 export const segmentExited = defineEvent('crm.segment.exited', 1, 'contact', z.object({ segmentId: z.uuid() }));
 
@@ -72,3 +88,27 @@ export const pointsChanged = defineEvent(
   'contact',
   z.object({ delta: z.number().int(), points: z.number().int(), reason: z.string().optional() }),
 );
+
+// Segments and custom field definitions as others name them (a journey's conditions and steps):
+// keyed by the segment or the field definition, so the changes to one keep their order.
+const segment = z.object({ kind: z.enum(['dynamic', 'static']), name: z.string().min(1).max(200) });
+
+export const segmentCreated = defineEvent('crm.segment.created', 1, 'segment', segment);
+/** Its name or its filter changed (a filter change rebuilds it: entered/exited events follow). */
+export const segmentUpdated = defineEvent('crm.segment.updated', 1, 'segment', segment);
+/** Its members left it with it: no crm.segment.exited follows for them. */
+export const segmentDeleted = defineEvent('crm.segment.deleted', 1, 'segment', segment);
+
+const field = z.object({
+  entity: z.enum(['contact', 'company']),
+  /** Contact fields are read as `fields.<key>`. */
+  key: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/),
+  /** text, number, boolean, date, datetime, select... (CRM's field types). */
+  type: z.string().min(1).max(40),
+  /** number: digits kept after the point; select, multiselect, lookup: the choices. */
+  options: z.object({ scale: z.number().int().optional(), choices: z.array(z.string()).optional() }),
+});
+
+export const fieldCreated = defineEvent('crm.field.created', 1, 'field', field);
+/** The definition is gone, and every value stored under its key with it. */
+export const fieldDeleted = defineEvent('crm.field.deleted', 1, 'field', field);

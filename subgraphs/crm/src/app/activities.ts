@@ -1,12 +1,22 @@
 // What contacts did: CRM's own changes and behaviour (custom events; opens and clicks from
 // delivery; form submissions and page visits from content). The timeline reads it, and
 // behavioural segment conditions filter on it.
-import { authorize, fail, NotFoundError, ok, type RequestContext, type Result, ValidationError } from '@mauntic/kernel';
-import type { Executor } from '@mauntic/platform';
+import {
+  authorize,
+  catalogue,
+  createEvent,
+  fail,
+  NotFoundError,
+  ok,
+  type RequestContext,
+  type Result,
+  ValidationError,
+} from '@mauntic/kernel';
+import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type NewActivity, recordOwnActivity } from '../db/activities.ts';
-import { activities, contacts } from '../db/schema.ts';
+import { activities, contacts, outbox } from '../db/schema.ts';
 import type { CrmDeps } from './deps.ts';
 import { applyPointRules, type TriggerOccurrence } from './point-rules.ts';
 import { reevaluateMemberships } from './segment-membership.ts';
@@ -73,7 +83,10 @@ export const trackEventInput = z
   .refine((e) => e.contactId || e.email, { message: 'give contactId or email', path: ['contactId'] })
   .refine((e) => JSON.stringify(e.properties).length <= 32_768, { message: 'at most 32 KB', path: ['properties'] });
 
-/** A custom event an integrator reports about a contact ("performed E with P = V" in filters). */
+/**
+ * A custom event an integrator (or a journey's emit event step) reports about a contact: on the
+ * timeline ("performed E with P = V" in filters) and published, for journeys to trigger on.
+ */
 export async function trackContactEvent(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof trackEventInput>) {
   const access = authorize(ctx, 'crm:write', trackEventInput, raw);
   if (!access.ok) return access;
@@ -97,6 +110,14 @@ export async function trackContactEvent(deps: CrmDeps, ctx: RequestContext, raw:
       occurredAt: when,
     };
     await recordBehaviour(tx, deps, activity, ctx.correlationId, { eventType: 'custom', customName: name });
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.contactEventTracked, {
+        organizationId,
+        subjectId: contact.id,
+        correlationId: ctx.correlationId,
+        data: { name, properties, occurredAt: when.toISOString() },
+      }),
+    ]);
     return ok(activity);
   });
 }

@@ -1,20 +1,22 @@
 // What the CRM context consumes from the bus: identity's members, content's form submissions and
-// page visits, and delivery's message events. Each event is applied once per consumer group, its
+// page visits, delivery's message events, and what journey steps ask of contacts. Each event is applied once per consumer group, its
 // effect and the record that it was applied committing together, so a redelivered event changes
 // nothing.
 import type { EventEnvelope } from '@mauntic/kernel';
-import { applyOnce, type Executor, type Subscription } from '@mauntic/platform';
+import { applyOnce, type Subscription, type Transaction } from '@mauntic/platform';
 import { processedEvents } from '../db/schema.ts';
 import { applyContentEvent, CONTENT_EVENTS } from './content-events.ts';
 import { applyDeliveryEvent, DELIVERY_EVENTS } from './delivery-events.ts';
 import type { CrmDeps } from './deps.ts';
 import { applyIdentityEvent, IDENTITY_EVENTS } from './identity-events.ts';
+import { applyJourneyEvent, JOURNEY_EVENTS } from './journey-events.ts';
 
 export const DELIVERY_CONSUMER = 'crm-delivery';
 export const CONTENT_CONSUMER = 'crm-content';
 export const IDENTITY_CONSUMER = 'crm-identity';
+export const JOURNEY_CONSUMER = 'crm-journey';
 
-type Handler = (tx: Executor, deps: CrmDeps, event: EventEnvelope) => Promise<void>;
+type Handler = (tx: Transaction, deps: CrmDeps, event: EventEnvelope) => Promise<void>;
 
 const once =
   (deps: CrmDeps, group: string, apply: Handler): Subscription['handle'] =>
@@ -40,5 +42,11 @@ export const crmSubscriptions = (deps: CrmDeps): Subscription[] => [
     contexts: ['content'],
     types: CONTENT_EVENTS.map((e) => e.type),
     handle: once(deps, CONTENT_CONSUMER, applyContentEvent),
+  },
+  {
+    group: JOURNEY_CONSUMER,
+    contexts: ['journey'],
+    types: JOURNEY_EVENTS.map((e) => e.type),
+    handle: once(deps, JOURNEY_CONSUMER, applyJourneyEvent),
   },
 ];

@@ -1,7 +1,8 @@
 // Merging two records of the same person. The winner keeps every value it has; where it has
 // none, it takes the loser's. Tags, do-not-contact entries, company links, notes, activities
-// and static segment memberships move to the winner; points add up. The loser is deleted, and
-// the winner's dynamic segments are re-evaluated.
+// and static segment memberships move to the winner; points add up. The loser is deleted, the
+// winner's dynamic segments are re-evaluated, and its new snapshot is published (crm.contact.updated)
+// so the other contexts' copies keep what it took from the loser.
 import { authorize, catalogue, createEvent, fail, NotFoundError, ok, type RequestContext } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
@@ -17,7 +18,7 @@ import {
   segmentMembers,
   segments,
 } from '../db/schema.ts';
-import type { ContactRow } from './contacts.ts';
+import { type ContactRow, snapshot } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
 
@@ -52,6 +53,18 @@ export function mergedValues(winner: ContactRow, loser: ContactRow) {
   };
 }
 
+const FILTER_NAMES: Partial<Record<(typeof STANDARD)[number], string>> = { ownerId: 'owner', stageId: 'stage' };
+
+/** What merging changes on the winner, in the names segment filters use (`lastName`, `fields.city`...). Pure. */
+export function mergeChanges(winner: ContactRow, loser: ContactRow): string[] {
+  const values = mergedValues(winner, loser);
+  const names = STANDARD.filter((key) => key in values).map((key) => FILTER_NAMES[key] ?? key);
+  for (const key of Object.keys(loser.fields)) if (!(key in winner.fields)) names.push(`fields.${key}`);
+  if (values.tags.length !== winner.tags.length) names.push('tags');
+  if (loser.points !== 0) names.push('points');
+  return names;
+}
+
 export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof mergeInput>) {
   const access = authorize(ctx, 'crm:write', mergeInput, raw);
   if (!access.ok) return access;
@@ -73,12 +86,12 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
     await moveLoserRecords(tx, pair);
     const merged = await replaceLoser(tx, pair, mergedValues(winner, loser));
     await recordOwnActivity(tx, { organizationId, contactId: winnerId, type: 'contact.merged', subject: loserId });
+    const base = { organizationId, subjectId: winnerId, correlationId };
     await appendEvents(tx, outbox, [
-      createEvent(catalogue.crm.contactMerged, {
-        organizationId,
-        subjectId: winnerId,
-        correlationId,
-        data: { winnerId, loserId },
+      createEvent(catalogue.crm.contactMerged, { ...base, data: { winnerId, loserId } }),
+      createEvent(catalogue.crm.contactUpdated, {
+        ...base,
+        data: { contact: snapshot(merged), changed: mergeChanges(winner, loser) },
       }),
     ]);
     await reevaluateMemberships(tx, deps, { organizationId, contactIds: [winnerId], changed: '*', correlationId });

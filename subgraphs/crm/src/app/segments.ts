@@ -4,6 +4,7 @@ import {
   authorize,
   catalogue,
   createEvent,
+  type EventEnvelope,
   fail,
   NotFoundError,
   newId,
@@ -187,12 +188,16 @@ export async function createSegment(deps: CrmDeps, ctx: RequestContext, raw: z.i
     const checked = await checkFilter(deps.handle.db, organizationId, filter, undefined);
     if (!checked.ok) return checked;
   }
-  const [row] = await deps.handle.db
-    .insert(segments)
-    .values({ id: newId(), organizationId, name, kind, filter: kind === 'dynamic' ? filter : null })
-    .returning();
-  await scheduleRebuild(deps, row!, ctx.correlationId);
-  return ok(row!);
+  const row = await deps.handle.db.transaction(async (tx) => {
+    const [created] = await tx
+      .insert(segments)
+      .values({ id: newId(), organizationId, name, kind, filter: kind === 'dynamic' ? filter : null })
+      .returning();
+    await appendEvents(tx, outbox, [segmentEvent(catalogue.crm.segmentCreated, created!, ctx.correlationId)]);
+    return created!;
+  });
+  await scheduleRebuild(deps, row, ctx.correlationId);
+  return ok(row);
 }
 
 export async function updateSegment(
@@ -230,6 +235,7 @@ export async function updateSegment(
       })
       .where(eq(segments.id, id))
       .returning();
+    await appendEvents(tx, outbox, [segmentEvent(catalogue.crm.segmentUpdated, updated!, ctx.correlationId)]);
     return updated!;
   });
   if (raw.filter !== undefined) await scheduleRebuild(deps, row, ctx.correlationId);
@@ -249,12 +255,29 @@ export async function deleteSegment(deps: CrmDeps, ctx: RequestContext, id: stri
         { path: ['input', 'id'], message: `used by segments: ${dependents.map((d) => d.row.name).join(', ')}` },
       ]),
     );
-  const [row] = await deps.handle.db
-    .delete(segments)
-    .where(and(eq(segments.id, id), eq(segments.organizationId, organizationId)))
-    .returning();
-  return row ? ok(row) : fail(new NotFoundError('Segment', id));
+  return deps.handle.db.transaction(async (tx): Promise<Result<SegmentRow, NotFoundError>> => {
+    const [row] = await tx
+      .delete(segments)
+      .where(and(eq(segments.id, id), eq(segments.organizationId, organizationId)))
+      .returning();
+    if (!row) return fail(new NotFoundError('Segment', id));
+    await appendEvents(tx, outbox, [segmentEvent(catalogue.crm.segmentDeleted, row, ctx.correlationId)]);
+    return ok(row);
+  });
 }
+
+/** A segment's created, updated or deleted event: what others that name segments need of it. */
+const segmentEvent = (
+  def: (typeof catalogue.crm)['segmentCreated' | 'segmentUpdated' | 'segmentDeleted'],
+  row: SegmentRow,
+  correlationId: string,
+): EventEnvelope =>
+  createEvent(def, {
+    organizationId: row.organizationId,
+    subjectId: row.id,
+    correlationId,
+    data: { kind: row.kind, name: row.name },
+  });
 
 /** Rebuilds a dynamic segment now and says what moved. */
 export async function rebuildSegmentNow(deps: CrmDeps, ctx: RequestContext, id: string) {

@@ -16,7 +16,7 @@ import { getContact, listContacts } from './contact-queries.ts';
 import { batchUpsertContacts, createContact, deleteContact, updateContact, upsertContact } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { createContactExport, exportContacts, streamContactExport } from './export-contacts.ts';
-import { createField, listFields } from './fields.ts';
+import { createField, deleteField, listFields } from './fields.ts';
 import { eraseContact, exportContactData } from './gdpr.ts';
 import {
   contactImportJob,
@@ -64,6 +64,7 @@ export function createCrmServices(deps: CrmDeps) {
     createStage: bind(createStage),
     listStages: bind(listStages),
     createField: bind(createField),
+    deleteField: bind(deleteField),
     listFields: bind(listFields),
     createCompany: bind(createCompany),
     updateCompany: bind(updateCompany),

@@ -22,9 +22,12 @@ import {
   type TagOp,
 } from './segment-filter.ts';
 
+/** What a filter needs to know of a custom field: which entity's, its key, its type and options. */
+export type FilterField = Pick<FieldDefinition, 'key' | 'entity' | 'type' | 'options'>;
+
 export interface ValidationContext {
   /** The organization's custom field definitions (contact and company). */
-  fields: readonly FieldDefinition[];
+  fields: readonly FilterField[];
   segmentExists(id: string): boolean;
   /** Nesting of and/or/not allowed (default 10). */
   maxDepth?: number;
@@ -129,7 +132,7 @@ function validateNot(raw: unknown, path: string[], depth: number, walk: Walk): F
 }
 
 /** Resolves a field name to where its value lives, or undefined when the organization has no such field. */
-export function resolveField(name: string, fields: readonly FieldDefinition[]): FieldTarget | undefined {
+export function resolveField(name: string, fields: readonly FilterField[]): FieldTarget | undefined {
   const standard = Object.hasOwn(STANDARD_FIELDS, name) ? STANDARD_FIELDS[name] : undefined;
   if (standard) return { entity: 'contact', source: 'column', column: standard.column, kind: standard.kind };
   if (name === 'company.name' || name === 'company.domain') {
@@ -145,7 +148,7 @@ export function resolveField(name: string, fields: readonly FieldDefinition[]): 
   return definition && { entity, source: 'fields', key, kind: SQL_KIND[definition.type] };
 }
 
-function definitionOf(fields: readonly FieldDefinition[], entity: 'contact' | 'company', key: string) {
+function definitionOf(fields: readonly FilterField[], entity: 'contact' | 'company', key: string) {
   return fields.find((f) => f.entity === entity && f.key === key);
 }
 

@@ -1,5 +1,5 @@
 // FieldDefinition: a custom field of contacts or companies.
-import { unwrap } from '@mauntic/kernel';
+import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, orThrow } from '@mauntic/platform';
 import type { FieldDefinitionRow } from '../../app/fields.ts';
 import { FieldKeyTakenError } from '../../domain/errors.ts';
@@ -69,5 +69,21 @@ builder.mutationField('createField', (t) =>
           ...(input.choices != null ? { choices: input.choices } : {}),
         }),
       ),
+  }),
+);
+
+builder.mutationField('deleteField', (t) =>
+  t.field({
+    type: FieldDefinitionType,
+    description:
+      'Deletes a custom field and the values contacts or companies hold under its key; refused while a segment reads it',
+    args: {
+      input: t.arg({
+        type: builder.inputType('DeleteFieldInput', { fields: (f) => ({ id: f.id({ required: true }) }) }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) => unwrap(await services(ctx).deleteField(ctx.request, String(input.id))),
   }),
 );

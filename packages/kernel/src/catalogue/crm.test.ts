@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { catalogue, parseEvent } from '../events/catalogue.ts';
+import { createEvent } from '../events/envelope.ts';
+
+const org = '01900000-0000-7000-8000-000000000001';
+const contact = '01900000-0000-7000-8000-000000000002';
+const segment = '01900000-0000-7000-8000-000000000003';
+const field = '01900000-0000-7000-8000-000000000004';
+
+const roundTrip = (event: unknown) => parseEvent(JSON.parse(JSON.stringify(event)));
+
+describe('crm events others name things by', () => {
+  it('carry a custom event keyed by its contact, with its name, properties and time', () => {
+    const tracked = createEvent(catalogue.crm.contactEventTracked, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: { name: 'purchase', properties: { plan: 'pro', amount: 49 }, occurredAt: '2026-05-01T10:00:00.000Z' },
+    });
+    expect(tracked).toMatchObject({ type: 'crm.contact.event-tracked', subject: { type: 'contact', id: contact } });
+    expect(roundTrip(tracked)).toEqual(tracked);
+    expect(() => roundTrip({ ...tracked, data: { ...tracked.data, name: '' } })).toThrow(
+      /invalid crm.contact.event-tracked v1 data/,
+    );
+    expect(() => roundTrip({ ...tracked, data: { ...tracked.data, occurredAt: 'yesterday' } })).toThrow(/invalid/);
+  });
+
+  it('carry segments and custom fields keyed by themselves, and refuse unknown kinds and keys', () => {
+    for (const def of [catalogue.crm.segmentCreated, catalogue.crm.segmentUpdated, catalogue.crm.segmentDeleted]) {
+      const event = createEvent(def, {
+        organizationId: org,
+        subjectId: segment,
+        correlationId: 'c',
+        data: { kind: 'static', name: 'Onboarded' },
+      });
+      expect(event.subject).toEqual({ type: 'segment', id: segment });
+      expect(roundTrip(event)).toEqual(event);
+      expect(() => roundTrip({ ...event, data: { kind: 'smart', name: 'x' } })).toThrow(/invalid/);
+    }
+    for (const def of [catalogue.crm.fieldCreated, catalogue.crm.fieldDeleted]) {
+      const event = createEvent(def, {
+        organizationId: org,
+        subjectId: field,
+        correlationId: 'c',
+        data: { entity: 'contact', key: 'plan', type: 'select', options: { choices: ['free', 'pro'] } },
+      });
+      expect(event.subject).toEqual({ type: 'field', id: field });
+      expect(roundTrip(event)).toEqual(event);
+      expect(() => roundTrip({ ...event, data: { ...event.data, key: 'Plan Name' } })).toThrow(/invalid/);
+      expect(() => roundTrip({ ...event, data: { ...event.data, entity: 'deal' } })).toThrow(/invalid/);
+    }
+  });
+});
