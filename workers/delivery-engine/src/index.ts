@@ -13,6 +13,8 @@ runMain(async () => {
   const handle = await openDatabaseFromEnv(env.db, 'delivery-engine');
   shutdown.add('database', () => handle.close());
   const redis = new Redis(env.queue.REDIS_URL!, { maxRetriesPerRequest: 3 });
+  // It reconnects by itself; sends that needed it meanwhile go back to the queue for a moment.
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection failed; reconnecting'));
   shutdown.add('redis', async () => void redis.disconnect());
   const bus = createBus(env.bus, logger);
   shutdown.add('bus', () => bus.stop());

@@ -7,6 +7,9 @@
 // dot went to the socket; RFC 1047 — the server has it even if its reply never reached us),
 // `S <id> <provider id>` the provider accepted it.
 //
+// A lane's journal holds the batch it has in flight, and is cleared once that batch is recorded in
+// the database: never before, so what it says is there until the database says it too.
+//
 // Only `H` is written at once. `S` lines wait for the next write (the next hand-over, or the end
 // of the batch), so a message costs one write instead of two. A kill before they reach the file
 // loses nothing that matters: a message with `H` and no `S` is settled as sent, `unconfirmed`,
@@ -19,6 +22,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  truncateSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -55,7 +59,7 @@ export class Journal {
     this.pending = '';
   }
 
-  /** Everything recorded so far is in the database now. */
+  /** Its batch is recorded in the database now. */
   clear(): void {
     this.pending = '';
     ftruncateSync(this.fd, 0);
@@ -74,6 +78,11 @@ export function journalFiles(dir: string, owner: string): string[] {
   return readdirSync(dir)
     .filter((f) => f.startsWith(prefix) && f.endsWith('.journal'))
     .map((f) => join(dir, f));
+}
+
+/** Empties journals whose batches are all recorded. */
+export function clearJournals(files: string[]): void {
+  for (const file of files) truncateSync(file, 0);
 }
 
 export function journalFile(dir: string, owner: string, lane: number): string {

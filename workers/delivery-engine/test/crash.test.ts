@@ -3,46 +3,29 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDeliveryServices } from '@mauntic/delivery/services';
 import { newId, unwrap } from '@mauntic/kernel';
-import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import {
+  createLogger,
+  type DatabaseHandle,
+  EMBEDDED_OUTBOUND_ALLOWED,
+  LocalJobQueue,
+  openDatabase,
+  outboundGuard,
+  parseAllowList,
+  runMigrations,
+  sql,
+} from '@mauntic/platform';
 import { TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryModule } from '../../../subgraphs/delivery/src/module.ts';
 import { newOrg } from '../../../subgraphs/delivery/test/harness.ts';
+import { type SlowSink, slowSink } from './fixtures/slow-sink.ts';
 
 const PUBLIC_BASE_URL = 'https://mail.example.test';
-
-/** An SMTP server that keeps every accepted recipient and answers each message after a pause. */
-async function slowSink(replyDelayMs: number) {
-  const received = new Map<string, number>();
-  const server = new SMTPServer({
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    authOptional: true,
-    logger: false,
-    onData(stream, session, callback) {
-      stream.on('data', () => {});
-      stream.on('end', () => {
-        // The message is ours once its final dot arrived, whatever becomes of the reply.
-        for (const r of session.envelope.rcptTo) received.set(r.address, (received.get(r.address) ?? 0) + 1);
-        setTimeout(() => callback(null, 'Ok: queued'), replyDelayMs);
-      });
-    },
-  });
-  // A killed client resets its connections; that is the point of the test, not an error.
-  server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    port: (server.server.address() as AddressInfo).port,
-    received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 interface Keys {
   encryptionKey: Buffer;
@@ -60,6 +43,8 @@ async function queueMessages(handle: DatabaseHandle, keys: Keys, sinkPort: numbe
     encryptionKey: keys.encryptionKey,
     trackingKey: Buffer.from(keys.trackingSecret, 'utf8'),
     publicBaseUrl: PUBLIC_BASE_URL,
+    // The SMTP sink listens on loopback, which providers may point at only when allowed.
+    outbound: outboundGuard({ allow: parseAllowList(EMBEDDED_OUTBOUND_ALLOWED) }),
   });
   const ctx = newOrg();
   const template = unwrap(
@@ -128,7 +113,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string) {
 
 describe('an engine killed with SIGKILL mid-batch', () => {
   const handlePromise = openDatabase({ url: testServices.databaseUrl, maxConnections: 4 });
-  let sink: Awaited<ReturnType<typeof slowSink>>;
+  let sink: SlowSink;
   beforeAll(async () => {
     sink = await slowSink(15);
   });

@@ -7,16 +7,21 @@ import type { OutboxTable } from './tables.ts';
 
 export const OUTBOX_CHANNEL = 'mauntic_outbox';
 
-export async function appendEvents(tx: Executor, table: OutboxTable, events: EventEnvelope[]): Promise<void> {
-  if (events.length === 0) return;
-  const rows = events.map((event) => ({
+/** An event as an outbox row (snake_case columns), for statements that insert events from JSON. */
+export function outboxRow(event: EventEnvelope) {
+  return {
     id: event.id,
     organization_id: event.organizationId,
     topic: topicOf(contextOf(event.type)),
     key: event.subject.id,
     type: event.type,
     envelope: event,
-  }));
+  };
+}
+
+export async function appendEvents(tx: Executor, table: OutboxTable, events: EventEnvelope[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map(outboxRow);
   // One round trip: the rows travel as one JSON parameter, and the NOTIFY rides along.
   await tx.execute(sql`
     with inserted as (

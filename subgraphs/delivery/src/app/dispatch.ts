@@ -7,7 +7,7 @@ import { contacts, messages, settings, suppressions, templates } from '../db/sch
 import { MAX_ATTEMPTS, type QuietHours, quietHoursDecision, retryDelayMs } from '../domain/policy.ts';
 import type { OutboundMessage } from '../providers/types.ts';
 import { ProviderError } from '../providers/types.ts';
-import type { ProviderDirectory, ResolvedProvider } from './provider-directory.ts';
+import { NotTried, type ProviderDirectory, type ResolvedProvider } from './provider-directory.ts';
 import { type ContactForRender, type MessageRenderer, renderFailure, type Sender } from './render-message.ts';
 
 type MessageRow = typeof messages.$inferSelect;
@@ -15,7 +15,10 @@ type TemplateRow = Pick<typeof templates.$inferSelect, 'id' | 'version' | 'chann
 
 export type SendAttempt =
   | { ok: true; providerId: string | null; providerMessageId: string | null }
-  | { ok: false; error: string; retryAt: Date | null };
+  /** Tried and failed: again at `retryAt` when a later try may succeed. Counts as a try. */
+  | { ok: false; error: string; retryAt: Date | null }
+  /** Not tried: its provider could not be reached for reasons of ours (see NotTried). Again at `retryAt`, not a try. */
+  | { ok: false; error: null; retryAt: Date };
 
 export type PreparedItem =
   | { kind: 'send'; row: MessageRow; send(onHandedOver: () => void): Promise<SendAttempt> }
@@ -38,6 +41,9 @@ type ContactWithConsent = ContactForRender & { doNotContact: string[] };
 
 /** The From of email whose template and organization name none. */
 const FALLBACK_SENDER = 'no-reply@localhost';
+
+/** When a message that was not tried (its provider out of reach) is tried again. */
+const NOT_TRIED_RETRY_MS = 2000;
 
 export interface DispatcherOptions {
   handle: DatabaseHandle;
@@ -298,10 +304,12 @@ async function sendWith(
   } catch (error) {
     return { ok: false, error: renderFailure(error), retryAt: null };
   }
+  const notTried = { ok: false, error: null, retryAt: new Date(now.getTime() + NOT_TRIED_RETRY_MS) } as const;
   let provider: ResolvedProvider | null;
   try {
     provider = await directory.providerFor(row.organizationId, row.channel);
   } catch (error) {
+    if (error instanceof NotTried) return notTried;
     return { ok: false, error: `no_provider: ${(error as Error).message}`, retryAt: null };
   }
   if (!provider) return { ok: false, error: 'no_provider: no default provider for this channel', retryAt: null };
@@ -309,6 +317,7 @@ async function sendWith(
     const result = await provider.send(message, onHandedOver);
     return { ok: true, providerId: result.providerId, providerMessageId: result.providerMessageId };
   } catch (error) {
+    if (error instanceof NotTried) return notTried;
     const retryable = error instanceof ProviderError ? error.retryable : true;
     const text = `provider_error: ${(error as Error).message}`.slice(0, 1000);
     if (retryable && row.attempts < MAX_ATTEMPTS)

@@ -16,6 +16,18 @@ import {
 } from '../providers/index.ts';
 import { openSecrets } from './providers.ts';
 
+/**
+ * Nothing was handed to a provider because something the directory needs did not answer: the
+ * database holding the provider rows, or the rate limiter's Redis. The message is not at fault and
+ * was not tried; it goes back to the queue for a little while.
+ */
+export class NotTried extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'NotTried';
+  }
+}
+
 export interface ResolvedProvider {
   /** The provider row that will send (null for the built-in local outbox). */
   providerId: string | null;
@@ -102,11 +114,20 @@ export function createProviderDirectory(options: ProviderDirectoryOptions): Prov
   const loading = new Map<string, Promise<ResolvedProvider | null>>();
   const fallback = localOutboxFallback(options.localOutbox);
 
-  /** Reads the rows again; the adapters built for them stay while the rows are unchanged. */
+  /**
+   * Reads the rows again; the adapters built for them stay while the rows are unchanged. While the
+   * database does not answer, the last rows read keep serving.
+   */
   async function load(key: string, organizationId: string, channel: string): Promise<ResolvedProvider | null> {
     const now = Date.now();
     const hit = cache.get(key);
-    const rows = await defaultProviderRows(options.handle, organizationId, channel);
+    let rows: ProviderRow[];
+    try {
+      rows = await defaultProviderRows(options.handle, organizationId, channel);
+    } catch (error) {
+      if (hit) return hit.resolved ?? fallback.forChannel(channel);
+      throw new NotTried('the provider rows could not be read', error);
+    }
     const stamp = rows.map((r) => `${r.id}@${r.updated_at}`).join(',');
     if (hit && hit.stamp === stamp) {
       hit.at = now;
@@ -187,7 +208,13 @@ function limited(
   limiter: RateLimiter,
 ): Provider<OutboundMessage> {
   if (!row.rate_per_second) return adapter;
-  return withRateLimit(adapter, limiter, {
+  const reachable: RateLimiter = {
+    acquire: (...args) =>
+      limiter.acquire(...args).catch((error: unknown) => {
+        throw new NotTried('the rate limiter did not answer', error);
+      }),
+  };
+  return withRateLimit(adapter, reachable, {
     key: `provider:${row.id}`,
     ratePerSecond: row.rate_per_second,
     burst: Math.max(1, row.rate_per_second),
