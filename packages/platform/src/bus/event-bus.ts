@@ -4,10 +4,14 @@
 // - at-least-once delivery to every consumer group subscribed to the event's context;
 // - per-subject order: events with the same subject id reach a group in publish order;
 // - a handler that keeps failing is retried `maxAttempts` times, then the event goes to the
-//   group's dead-letter channel with its error, and the group moves on;
+//   group's dead-letter channel with its error, and the group moves on; failures that say the
+//   database, Redis or the broker is out of reach (isTransientError) are not counted: the handler
+//   is retried until they answer;
 // - an event that does not validate against the catalogue goes straight to the dead letters.
 // Consumers must still be idempotent (see outbox/processed-events.ts): redelivery happens.
 import type { EventEnvelope } from '@mauntic/kernel';
+
+export { isTransientError } from './transient-error.ts';
 
 export interface DeliveryInfo {
   /** 1 on the first try. */
@@ -23,7 +27,7 @@ export interface Subscription {
   /** Only these event types reach the handler (others are acknowledged and skipped). */
   types?: string[];
   handle(event: EventEnvelope, info: DeliveryInfo): Promise<void>;
-  /** Tries before the event is dead-lettered. Default 5. */
+  /** Tries before the event is dead-lettered (failures of unreachable services not counted). Default 5. */
   maxAttempts?: number;
 }
 

@@ -13,7 +13,8 @@
 //   concurrently but each partition in order: per-subject order holds.
 // - At-least-once: an offset is committed only after its message was handled or dead-lettered,
 //   so a crash or rebalance redelivers (no dedup here; consumers are idempotent).
-// - A failing handler is retried in place (retryDelayMs backoff) up to maxAttempts, then the
+// - A failing handler is retried in place (retryDelayMs backoff) up to maxAttempts (failures of an
+//   unreachable database, Redis or broker not counted: those wait for it to answer), then the
 //   message is written to `mauntic.dlq.<group>` with its original key and value and x-error,
 //   x-original-topic, x-original-partition, x-original-offset, x-attempts and x-group headers,
 //   and the partition moves on. A message that is not JSON or fails catalogue validation goes
@@ -65,6 +66,8 @@ const LAG_INTERVAL_MS = 15_000;
 // An idle fetch waits this long for data; disconnect() waits for the fetch in progress, so a
 // short wait keeps shutdown quick at the cost of one small request per second when idle.
 const FETCH_MAX_WAIT_MS = 1000;
+// How long stop() waits for a consumer to leave its group once no handler runs.
+const DISCONNECT_GRACE_MS = 3000;
 // Cap on the x-error header: a handler's error message may be huge (a whole SQL statement).
 const MAX_ERROR_HEADER_CHARS = 4000;
 
@@ -84,6 +87,8 @@ export class KafkaEventBus implements EventBus {
   private stopping?: Promise<void>;
   private state: 'idle' | 'started' | 'stopped' = 'idle';
   private lagTimer?: NodeJS.Timeout;
+  /** eachMessage calls in progress. */
+  private inFlight = 0;
   private readonly prefix: string;
 
   constructor(options: KafkaEventBusOptions) {
@@ -163,15 +168,31 @@ export class KafkaEventBus implements EventBus {
     });
   }
 
-  /** Idempotent. kafkajs's disconnect waits for the eachMessage calls in progress. */
+  /**
+   * Idempotent. kafkajs's disconnect waits for the eachMessage calls in progress; once none is,
+   * it gets DISCONNECT_GRACE_MS more. A consumer rejoining its group after a broker restart waits
+   * for its former member's session to expire (up to the session timeout), and disconnect waits
+   * with it; nothing is lost by not waiting: offsets not committed are delivered again.
+   */
   stop(): Promise<void> {
     this.state = 'stopped';
     this.stopping ??= (async () => {
       clearInterval(this.lagTimer);
-      await Promise.all([...this.groups.values()].map((g) => g.consumer?.disconnect()));
+      const disconnected = Promise.all([...this.groups.values()].map((g) => g.consumer?.disconnect()));
+      const idle = this.handlersDone().then(() => new Promise((resolve) => setTimeout(resolve, DISCONNECT_GRACE_MS)));
+      if ((await Promise.race([disconnected.then(() => true), idle.then(() => false)])) === false)
+        this.logger.warn(
+          { graceMs: DISCONNECT_GRACE_MS },
+          'Kafka consumers still rejoining at stop; not waiting for them',
+        );
       await Promise.all([this.producer.disconnect(), this.admin.disconnect()]);
     })();
     return this.stopping;
+  }
+
+  /** Resolves once no eachMessage call is in progress. */
+  private async handlersDone(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   /**
@@ -286,6 +307,15 @@ export class KafkaEventBus implements EventBus {
   }
 
   private async consume(subscription: Subscription, payload: EachMessagePayload): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.consumeOne(subscription, payload);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async consumeOne(subscription: Subscription, payload: EachMessagePayload): Promise<void> {
     const { group } = subscription;
     const { topic, message, heartbeat } = payload;
     let event: EventEnvelope;
@@ -297,7 +327,10 @@ export class KafkaEventBus implements EventBus {
       return;
     }
     if (subscription.types && !subscription.types.includes(event.type)) return;
-    const result = await handleWithRetries(subscription, event, topic, this.logger, heartbeat);
+    const result = await handleWithRetries(subscription, event, topic, this.logger, {
+      beforeRetry: heartbeat,
+      stopping: () => this.state === 'stopped',
+    });
     if (result.outcome === 'dead_lettered') await this.deadLetter(subscription, payload, result.error, result.attempts);
     metrics.eventsConsumed.inc({ group, type: event.type, outcome: result.outcome });
   }

@@ -9,7 +9,8 @@
 // - Per-subject order: deliveries to one group for one subject id run one after another, in
 //   publish order; different subjects, and different groups, run concurrently.
 // - A failing handler is retried in place (retryDelayMs backoff) up to maxAttempts, then the
-//   event is dead-lettered and the subject's next event proceeds. An event that fails catalogue
+//   event is dead-lettered and the subject's next event proceeds; while a service it needs is out
+//   of reach, it is retried without counting. An event that fails catalogue
 //   validation is dead-lettered at once with attempts 0, without reaching the handler.
 // - Dead letters are logged at error level and the last `deadLetterLimit` (10,000) kept in
 //   memory for deadLetters(); an embedded install has no broker to keep them in.
@@ -22,7 +23,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { contextOf, type EventEnvelope, parseEvent, topicOf } from '@mauntic/kernel';
 import { createLogger, type Logger, runWithLogScope } from '../logger.ts';
 import { metrics } from '../metrics.ts';
-import { DEFAULT_MAX_ATTEMPTS, type DeadLetter, type EventBus, retryDelayMs, type Subscription } from './event-bus.ts';
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  type DeadLetter,
+  type EventBus,
+  isTransientError,
+  retryDelayMs,
+  type Subscription,
+} from './event-bus.ts';
 
 export interface LocalEventBusOptions {
   logger?: Logger;
@@ -36,30 +44,43 @@ export type HandleOutcome =
 
 export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+export interface RetryOptions {
+  /** Runs after each backoff (Kafka heartbeats there so a long retry does not cost the consumer its partitions). */
+  beforeRetry?: () => Promise<void>;
+  /** True once the bus is stopping: a handler waiting for an unreachable service then gives up. */
+  stopping?: () => boolean;
+}
+
 /**
  * Runs a group's handler with in-place retries. Shared by both adapters so they retry alike:
- * `retried` means it succeeded after at least one failure; `dead_lettered` means every one of
- * maxAttempts tries failed. `beforeRetry` runs after each backoff (Kafka heartbeats there so a
- * long retry does not cost the consumer its partitions).
+ * `retried` means it succeeded after at least one failure; `dead_lettered` means maxAttempts tries
+ * failed. A failure because the database, Redis or the broker is out of reach (isTransientError)
+ * is not the event's fault and does not count: the handler is tried again, with the same backoff,
+ * until the service answers — or, if the bus stops meanwhile, the error is thrown so the event is
+ * neither acknowledged nor dead-lettered (Kafka redelivers it; the relay publishes it again).
  */
 export async function handleWithRetries(
   subscription: Subscription,
   event: EventEnvelope,
   topic: string,
   logger: Logger,
-  beforeRetry?: () => Promise<void>,
+  { beforeRetry, stopping }: RetryOptions = {},
 ): Promise<HandleOutcome> {
   const maxAttempts = subscription.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const scope = { correlationId: event.correlationId, organizationId: event.organizationId };
+  let failures = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       await runWithLogScope(scope, () => subscription.handle(event, { attempt, topic }));
       return { outcome: attempt === 1 ? 'ok' : 'retried' };
     } catch (err) {
-      if (attempt >= maxAttempts) return { outcome: 'dead_lettered', error: errorText(err), attempts: attempt };
+      const transient = isTransientError(err);
+      if (transient && stopping?.()) throw err;
+      if (!transient) failures++;
+      if (failures >= maxAttempts) return { outcome: 'dead_lettered', error: errorText(err), attempts: attempt };
       logger.warn(
-        { err, group: subscription.group, eventId: event.id, type: event.type, attempt },
-        'event handler failed; retrying',
+        { err, group: subscription.group, eventId: event.id, type: event.type, attempt, transient },
+        transient ? 'event handler could not reach a service; retrying' : 'event handler failed; retrying',
       );
       await sleep(retryDelayMs(attempt));
       await beforeRetry?.();
@@ -155,7 +176,9 @@ export class LocalEventBus implements EventBus {
     }
     const { event } = parsed;
     if (subscription.types && !subscription.types.includes(event.type)) return;
-    const result = await handleWithRetries(subscription, event, topic, this.logger);
+    const result = await handleWithRetries(subscription, event, topic, this.logger, {
+      stopping: () => this.state === 'stopped',
+    });
     if (result.outcome === 'dead_lettered') {
       this.deadLetter({ group, topic, value: JSON.stringify(raw), error: result.error, attempts: result.attempts });
     }

@@ -1,11 +1,15 @@
 // Publishes committed outbox rows to the bus, then marks them published.
 //
-// A batch is claimed with a lease (claimed_until) in a short transaction, published with no
-// transaction open, and then marked. A relay killed between publish and mark leaves the rows
-// claimed; when the lease runs out they are published again, so delivery is at-least-once and
-// consumers deduplicate by event id (processed-events.ts). Holding no transaction while
-// publishing matters for PGlite, which runs one transaction at a time: embedded consumers write
-// to the same database while the local bus delivers.
+// A batch is claimed with a lease (claimed_until) in one statement, published with no
+// transaction open, and then marked. A publish that fails (the broker restarting or away) gives
+// the claim back at once, so the batch goes out first, in order, when the broker answers again,
+// rather than after its lease behind newer events of the same subjects. A relay killed between
+// publish and mark leaves the rows claimed; when the lease runs out they are published again, so
+// delivery is at-least-once and consumers deduplicate by event id (processed-events.ts). Holding
+// no transaction while publishing matters for PGlite, which runs one transaction at a time:
+// embedded consumers write to the same database while the local bus delivers. And no statement
+// here runs in a transaction: postgres.js (3.4.9) crashes the process when a transaction's
+// connection drops, which a database restart does.
 import type { EventEnvelope } from '@mauntic/kernel';
 import { and, asc, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { EventBus } from '../bus/event-bus.ts';
@@ -76,34 +80,40 @@ export class OutboxRelay {
   /** Claims, publishes and marks one batch. Returns how many events it published. */
   async publishBatch(): Promise<number> {
     const { handle, table, bus } = this.options;
-    const claimed = await handle.db.transaction(async (tx) => {
-      const due = tx
-        .select({ seq: table.seq })
-        .from(table)
-        .where(and(isNull(table.publishedAt), or(isNull(table.claimedUntil), lt(table.claimedUntil, sql`now()`))))
-        .orderBy(asc(table.seq))
-        .limit(this.batchSize)
-        .for('update', { skipLocked: true });
-      return tx
-        .update(table)
-        .set({ claimedUntil: sql`now() + ${`${this.leaseMs} milliseconds`}::interval` })
-        .where(inArray(table.seq, due))
-        .returning({ seq: table.seq, envelope: table.envelope });
-    });
+    const due = handle.db
+      .select({ seq: table.seq })
+      .from(table)
+      .where(and(isNull(table.publishedAt), or(isNull(table.claimedUntil), lt(table.claimedUntil, sql`now()`))))
+      .orderBy(asc(table.seq))
+      .limit(this.batchSize)
+      .for('update', { skipLocked: true });
+    const claimed = await handle.db
+      .update(table)
+      .set({ claimedUntil: sql`now() + ${`${this.leaseMs} milliseconds`}::interval` })
+      .where(inArray(table.seq, due))
+      .returning({ seq: table.seq, envelope: table.envelope });
     if (claimed.length === 0) return 0;
     claimed.sort((a, b) => a.seq - b.seq);
     const events = claimed.map((row) => row.envelope as EventEnvelope);
-    await bus.publish(events);
+    const seqs = inArray(
+      table.seq,
+      claimed.map((row) => row.seq),
+    );
+    try {
+      await bus.publish(events);
+    } catch (error) {
+      // Given back for the next try; if the database is away too, the lease gives them back.
+      await handle.db
+        .update(table)
+        .set({ claimedUntil: null })
+        .where(seqs)
+        .catch((err: unknown) =>
+          this.options.logger.warn({ err, context: this.options.context }, 'could not give back an unpublished batch'),
+        );
+      throw error;
+    }
     await this.options.afterPublish?.(events);
-    await handle.db
-      .update(table)
-      .set({ publishedAt: sql`now()` })
-      .where(
-        inArray(
-          table.seq,
-          claimed.map((row) => row.seq),
-        ),
-      );
+    await handle.db.update(table).set({ publishedAt: sql`now()` }).where(seqs);
     return claimed.length;
   }
 
