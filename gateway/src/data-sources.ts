@@ -1,5 +1,5 @@
 // How the gateway reaches subgraphs. Both kinds sign the caller's context into the same header:
-// over HTTP in cluster mode, and by calling the subgraph's handler directly in embedded mode.
+// over HTTP in cluster mode, and by calling the subgraph's execute directly in embedded mode.
 import { type GraphQLDataSource, type GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { RequestContext } from '@mauntic/kernel';
 import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, type Subgraph, signInternalContext } from '@mauntic/platform';
@@ -50,6 +50,10 @@ export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayConte
   }
 }
 
+/**
+ * Embedded mode: the subgraph's `execute` called directly with the operation the query plan
+ * already holds parsed (so the subgraph validates it once, not on every call), signed as over HTTP.
+ */
 export class InProcessDataSource implements GraphQLDataSource<GatewayContext> {
   constructor(
     private readonly subgraph: Subgraph,
@@ -59,17 +63,14 @@ export class InProcessDataSource implements GraphQLDataSource<GatewayContext> {
   async process(
     options: GraphQLDataSourceProcessOptions<GatewayContext>,
   ): ReturnType<GraphQLDataSource<GatewayContext>['process']> {
-    const ctx = contextOf(options.context as Partial<GatewayContext>);
     const { query, variables, operationName } = options.request;
-    const response = await this.subgraph.handle({
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [INTERNAL_CONTEXT_HEADER]: signInternalContext(ctx, this.internalKey),
-        [CORRELATION_HEADER]: ctx.correlationId,
-      },
-      body: JSON.stringify({ query, variables, operationName }),
+    const { result } = await this.subgraph.execute({
+      context: signInternalContext(contextOf(options.context as Partial<GatewayContext>), this.internalKey),
+      query,
+      ...('document' in options && options.document ? { document: options.document } : {}),
+      ...(variables ? { variables } : {}),
+      ...(operationName ? { operationName } : {}),
     });
-    return JSON.parse(String(response.body));
+    return result;
   }
 }

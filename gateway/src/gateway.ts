@@ -101,6 +101,8 @@ export class Gateway {
     const gateway = new ApolloGateway({
       supergraphSdl: options.supergraphSdl,
       buildService: ({ name, url }) => options.dataSource(name, url ?? ''),
+      // Each fetch of a cached plan carries its parsed operation: an in-process subgraph runs it as is.
+      queryPlannerConfig: { exposeDocumentNodeInFetchNode: true },
       logger: {
         debug: () => {},
         info: () => {},

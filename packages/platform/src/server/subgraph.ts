@@ -1,13 +1,25 @@
-// A subgraph: its schema behind Apollo Server, with the caller's context taken only from a
-// valid signed header. The same `handle` serves HTTP (cluster) and in-process calls from the
-// embedded gateway, so both modes run one code path.
-import { ApolloServer, HeaderMap } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+// A subgraph: its schema, executed for a caller whose context comes only from a valid signed
+// header. `execute` serves both modes: the HTTP route (cluster) parses the body and calls it, and
+// the embedded gateway calls it in-process with the operation it already parsed, so both modes
+// run one code path. Subgraphs are called by the gateway only, so this is graphql-js with the few
+// things a gateway needs (documents parsed and validated once, typed request errors, unexpected
+// errors masked), not a public GraphQL server.
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  execute,
+  type FormattedExecutionResult,
+  GraphQLError,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  Kind,
+  parse,
+  validate,
+} from 'graphql';
 import type { SubgraphContext } from '../graphql/builder.ts';
 import { type Logger, runWithLogScope } from '../logger.ts';
 import type { HttpRequest, HttpResponse } from './http.ts';
-import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, verifyInternalContext } from './internal-context.ts';
+import { INTERNAL_CONTEXT_HEADER, verifyInternalContext } from './internal-context.ts';
 
 export interface SubgraphOptions {
   name: string;
@@ -18,17 +30,23 @@ export interface SubgraphOptions {
   logger: Logger;
 }
 
-export interface GraphQLHttpRequest {
-  method: string;
-  headers: Record<string, string | string[] | undefined>;
-  search?: string;
-  body: string;
+export interface SubgraphRequest {
+  /** The signed internal context (INTERNAL_CONTEXT_HEADER). */
+  context: string | undefined;
+  /** The operation's text; an in-process caller may give its parsed `document` instead. */
+  query?: string;
+  document?: DocumentNode;
+  variables?: Record<string, unknown>;
+  operationName?: string;
 }
 
-const header = (headers: GraphQLHttpRequest['headers'], name: string) => {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-};
+export interface SubgraphResponse {
+  /** The HTTP status the answer goes with: 401 without a valid context, 400 for a bad request. */
+  status: number;
+  result: FormattedExecutionResult;
+}
+
+type FormattedError = GraphQLFormattedError & { extensions?: Record<string, unknown> };
 
 /** Unexpected errors are logged once here and reach clients without their internals. */
 export function maskUnexpected(logger: Logger) {
@@ -40,90 +58,145 @@ export function maskUnexpected(logger: Logger) {
   };
 }
 
+/** A request the caller got wrong: the whole answer is these errors, with this status. */
+const requestError = (status: number, code: string, errors: readonly GraphQLError[]): SubgraphResponse => ({
+  status,
+  result: { errors: errors.map((e) => ({ ...e.toJSON(), extensions: { ...e.extensions, code } })) },
+});
+
+/** Why an operation did not start: a variable the schema could not coerce, or no operation to run. */
+const requestErrorCode = (error: GraphQLError) =>
+  error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION ? 'BAD_USER_INPUT' : 'BAD_REQUEST';
+
+const MAX_QUERY_CACHE_CHARS = 16 * 1024 * 1024;
+
 export class Subgraph {
   readonly name: string;
-  private readonly apollo: ApolloServer<SubgraphContext>;
-  private started = false;
+  private readonly mask: ReturnType<typeof maskUnexpected>;
+  /**
+   * Query texts already parsed and found valid (the gateway sends the same few again and again),
+   * oldest first, up to MAX_QUERY_CACHE_CHARS of text.
+   */
+  private readonly parsed = new Map<string, DocumentNode>();
+  private parsedChars = 0;
+  /** Documents given in-process (the gateway's query plans keep them) already validated. */
+  private readonly validated = new WeakSet<DocumentNode>();
 
   constructor(private readonly options: SubgraphOptions) {
     this.name = options.name;
-    this.apollo = new ApolloServer<SubgraphContext>({
-      schema: options.schema,
-      includeStacktraceInErrorResponses: false,
-      formatError: maskUnexpected(options.logger),
-      plugins: [ApolloServerPluginInlineTraceDisabled()],
-    });
+    this.mask = maskUnexpected(options.logger);
   }
 
-  async start(): Promise<void> {
-    if (this.started) return;
-    await this.apollo.start();
-    this.started = true;
-  }
+  /** Kept for the runtime's lifecycle: a subgraph holds nothing to open or close. */
+  async start(): Promise<void> {}
 
-  async stop(): Promise<void> {
-    if (this.started) await this.apollo.stop();
-    this.started = false;
-  }
+  async stop(): Promise<void> {}
 
-  async handle(request: GraphQLHttpRequest): Promise<HttpResponse> {
-    const headers = new HeaderMap();
-    for (const [k, v] of Object.entries(request.headers))
-      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-    const correlationId = header(request.headers, CORRELATION_HEADER);
-    let parsedBody: unknown;
+  async execute(request: SubgraphRequest): Promise<SubgraphResponse> {
+    // No context, no work: a caller that did not come through the gateway gets nothing parsed.
+    let caller: SubgraphContext['request'];
     try {
-      parsedBody = request.body ? JSON.parse(request.body) : undefined;
-    } catch {
-      return {
-        status: 400,
-        headers: { 'content-type': 'application/json' },
-        body: '{"errors":[{"message":"body is not JSON","extensions":{"code":"BAD_REQUEST"}}]}',
-      };
+      caller = verifyInternalContext(request.context, this.options.internalKey);
+    } catch (error) {
+      return requestError(401, 'UNAUTHENTICATED', [new GraphQLError((error as Error).message)]);
     }
-    return runWithLogScope({ correlationId }, async () => {
-      const response = await this.apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: {
-          method: request.method.toUpperCase(),
-          headers,
-          search: request.search ?? '',
-          body: parsedBody,
-        },
-        context: async () => {
-          let ctx: SubgraphContext['request'];
-          try {
-            ctx = verifyInternalContext(header(request.headers, INTERNAL_CONTEXT_HEADER), this.options.internalKey);
-          } catch (error) {
-            throw new GraphQLError((error as Error).message, {
-              extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-            });
-          }
-          return {
-            request: ctx,
-            services: this.options.services,
-            log: this.options.logger.child({ correlationId: ctx.correlationId }),
-          };
-        },
+    const document = request.document ? this.checked(request.document) : this.documentOf(request.query);
+    if (!('kind' in document)) return document;
+    return runWithLogScope({ correlationId: caller.correlationId }, async () => {
+      const contextValue: SubgraphContext = {
+        request: caller,
+        services: this.options.services,
+        log: this.options.logger,
+      };
+      const result = await execute({
+        schema: this.options.schema,
+        document,
+        variableValues: request.variables,
+        operationName: request.operationName,
+        contextValue,
       });
-      const out: Record<string, string> = {};
-      for (const [k, v] of response.headers) out[k] = v;
-      let body = '';
-      if (response.body.kind === 'complete') body = response.body.string;
-      else for await (const chunk of response.body.asyncIterator) body += chunk;
-      return { status: response.status ?? 200, headers: out, body };
+      return this.answer(result);
     });
   }
 
-  /** The HTTP route for this subgraph's /graphql. */
+  private documentOf(query: string | undefined): DocumentNode | SubgraphResponse {
+    if (typeof query !== 'string' || !query)
+      return requestError(400, 'BAD_REQUEST', [new GraphQLError('The request holds no query')]);
+    const known = this.parsed.get(query);
+    if (known) return known;
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (error) {
+      return requestError(400, 'GRAPHQL_PARSE_FAILED', [error as GraphQLError]);
+    }
+    const checked = this.checked(document);
+    if ('kind' in checked) this.remember(query, checked);
+    return checked;
+  }
+
+  private remember(query: string, document: DocumentNode): void {
+    this.parsed.set(query, document);
+    this.parsedChars += query.length;
+    for (const oldest of this.parsed.keys()) {
+      if (this.parsedChars <= MAX_QUERY_CACHE_CHARS) break;
+      this.parsed.delete(oldest);
+      this.parsedChars -= oldest.length;
+    }
+  }
+
+  private checked(document: DocumentNode): DocumentNode | SubgraphResponse {
+    if (this.validated.has(document)) return document;
+    const errors = validate(this.options.schema, document);
+    if (errors.length) return requestError(400, 'GRAPHQL_VALIDATION_FAILED', errors);
+    this.validated.add(document);
+    return document;
+  }
+
+  /** The result as JSON-ready values: every error with a code, unexpected ones masked. */
+  private answer(result: ExecutionResult): SubgraphResponse {
+    // No data at all: the operation never ran, because of its variables or operation name.
+    const started = 'data' in result;
+    const errors = result.errors?.map((error): FormattedError => {
+      const code = error.extensions.code ?? (started ? 'INTERNAL_SERVER_ERROR' : requestErrorCode(error));
+      return this.mask({ ...error.toJSON(), extensions: { ...error.extensions, code } }, error);
+    });
+    const formatted: FormattedExecutionResult = {
+      ...(errors ? { errors } : {}),
+      ...(started ? { data: result.data } : {}),
+    };
+    return { status: started ? 200 : 400, result: formatted };
+  }
+
+  /** The HTTP route for this subgraph's /graphql: a JSON POST of { query, variables, operationName }. */
   route() {
-    return async (req: HttpRequest) => {
-      if (req.method === 'POST' && !req.body.length) return { status: 400, body: 'empty body' };
-      return this.handle({
-        method: req.method,
-        headers: req.headers,
-        search: req.search,
-        body: req.body.toString('utf8'),
-      });
+    return async (req: HttpRequest): Promise<HttpResponse> => {
+      if (req.method !== 'POST')
+        return { status: 405, headers: { allow: 'POST', 'content-type': 'application/json' }, body: '' };
+      let body: Partial<Record<'query' | 'variables' | 'operationName', unknown>>;
+      try {
+        body = JSON.parse(req.body.toString('utf8'));
+      } catch {
+        return json(requestError(400, 'BAD_REQUEST', [new GraphQLError('The body is not JSON')]));
+      }
+      const header = req.headers[INTERNAL_CONTEXT_HEADER];
+      return json(
+        await this.execute({
+          context: Array.isArray(header) ? header[0] : header,
+          query: typeof body?.query === 'string' ? body.query : undefined,
+          variables: isObject(body?.variables) ? body.variables : undefined,
+          operationName: typeof body?.operationName === 'string' ? body.operationName : undefined,
+        }),
+      );
     };
   }
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const json = ({ status, result }: SubgraphResponse): HttpResponse => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(result),
+});
