@@ -38,7 +38,7 @@ export function createIdentityServices(deps: IdentityDeps) {
     findOrganization: bind(findOrganization),
     userById: bind(userById),
     organizationById: bind(organizationById),
-    viewer,
+    viewer: bind(viewer),
   };
 }
 

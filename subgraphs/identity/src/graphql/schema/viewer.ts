@@ -1,11 +1,11 @@
-import type { Caller } from '@mauntic/kernel';
 import { orThrow } from '@mauntic/platform';
+import type { Viewer as ViewerShape } from '../../app/viewer.ts';
 import { builder, services } from '../builder.ts';
 import { Organization } from './organization.ts';
 import { RoleEnum } from './role.ts';
 import { User } from './user.ts';
 
-const Viewer = builder.objectRef<Caller>('Viewer').implement({
+const Viewer = builder.objectRef<ViewerShape>('Viewer').implement({
   description: 'Who is calling: a signed-in user or an API key, and for which organization.',
   fields: (t) => ({
     actorType: t.string({ description: 'user or api_key', resolve: (c) => c.ctx.actor.type }),
@@ -17,11 +17,11 @@ const Viewer = builder.objectRef<Caller>('Viewer').implement({
       type: User,
       nullable: true,
       description: 'The signed-in user; for an API key, the user who created it',
-      resolve: async (c, _, ctx) => (c.userId ? orThrow(await services(ctx).findMemberUser(c.ctx, c.userId)) : null),
+      resolve: (c) => c.user,
     }),
     organization: t.field({
       type: Organization,
-      resolve: async (c, _, ctx) => orThrow(await services(ctx).findOrganization(c.ctx, c.organizationId))!,
+      resolve: (c) => c.organization!,
     }),
     role: t.field({ type: RoleEnum, nullable: true, resolve: (c) => c.role ?? null }),
     scopes: t.stringList({ resolve: (c) => c.ctx.scopes }),
@@ -31,6 +31,6 @@ const Viewer = builder.objectRef<Caller>('Viewer').implement({
 builder.queryField('me', (t) =>
   t.field({
     type: Viewer,
-    resolve: (_, __, ctx) => orThrow(services(ctx).viewer(ctx.request)),
+    resolve: async (_, __, ctx) => orThrow(await services(ctx).viewer(ctx.request)),
   }),
 );
