@@ -220,6 +220,12 @@ async function until(check: () => Promise<boolean>, timeoutMs = 300_000) {
   }
 }
 
+/** Executors still running: killed if the benchmark itself fails, so none is left walking. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function executorStarter(owner: string, lanes = '2'): () => Promise<ChildProcess> {
   const script = fileURLToPath(new URL('./executor-process.ts', import.meta.url));
   return () =>
@@ -236,6 +242,8 @@ function executorStarter(owner: string, lanes = '2'): () => Promise<ChildProcess
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
+      running.add(child);
+      child.once('exit', () => running.delete(child));
       child.once('error', reject);
       child.stdout!.once('data', () => resolve(child));
     });

@@ -71,8 +71,9 @@ export async function enterContacts(tx: Executor, entry: Entry): Promise<{ runId
       from (select ${UUID_V7} as id, id as run_id, contact_id from inserted) ev
       returning 1
     )
-    select i.id as run_id, i.contact_id
-    from inserted i, (select count(*) from events) e, (select pg_notify(${RUNS_CHANNEL}, '')) n`);
+    -- Uncorrelated scalar subqueries run once (the events written, the steppers woken), not per row.
+    select i.id as run_id, i.contact_id from inserted i
+    where (select count(*) from events) >= 0 and (select count(*) from (select pg_notify(${RUNS_CHANNEL}, '')) n) = 1`);
   return rowsOf<{ run_id: string; contact_id: string }>(rows).map((r) => ({
     runId: r.run_id,
     contactId: r.contact_id,
