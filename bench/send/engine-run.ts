@@ -12,7 +12,17 @@ import { deliveryModule } from '@mauntic/delivery';
 import { enqueueMessages } from '@mauntic/delivery/engine';
 import { createDeliveryServices } from '@mauntic/delivery/services';
 import { type RequestContext, unwrap } from '@mauntic/kernel';
-import { createLogger, type DatabaseHandle, LocalJobQueue, openDatabase, runMigrations, sql } from '@mauntic/platform';
+import {
+  createLogger,
+  type DatabaseHandle,
+  EMBEDDED_OUTBOUND_ALLOWED,
+  LocalJobQueue,
+  openDatabase,
+  outboundGuard,
+  parseAllowList,
+  runMigrations,
+  sql,
+} from '@mauntic/platform';
 import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
 import { benchOwner } from '../lib/context.ts';
 import { BENCH_DOMAIN, BENCH_FROM } from './message.ts';
@@ -29,8 +39,8 @@ export interface EngineRunResult {
   processes: number;
 }
 
-const PUBLIC_BASE_URL = 'https://t.mauntic.example';
-const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
+export const PUBLIC_BASE_URL = 'https://t.mauntic.example';
+export const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
 const processes = Number(process.env.BENCH_ENGINE_PROCESSES ?? 2);
 // 2 × 16: as many connections as the nodemailer loop has; each carries two messages at a time.
 const connectionsPerProcess = Number(process.env.BENCH_ENGINE_CONNECTIONS ?? 16);
@@ -65,35 +75,59 @@ ${cards}
 }
 
 export async function runEngine(options: EngineRunOptions): Promise<EngineRunResult> {
+  const run = await setUpRun(options.count, new URL(options.sinkUrl));
+  const journalDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+  const engines = await startEngines(run.keys, journalDir);
+
+  const t0 = performance.now();
+  await enqueueAudience(run);
+  await untilSettled(run.handle, run.org, options, engines);
+  const seconds = (performance.now() - t0) / 1000;
+
+  await engines.stop();
+  await reportAndRemove(run.handle, run.org);
+  await run.handle.close();
+  rmSync(journalDir, { recursive: true, force: true });
+  return { requests: run.audience.length, seconds, processes };
+}
+
+/** What a run sends with: the bench organization, its sender, its audience (not yet queued). */
+export interface BenchRun {
+  handle: DatabaseHandle;
+  keys: BenchKeys;
+  org: string;
+  templateId: string;
+  audience: { id: string; email: string }[];
+}
+
+/**
+ * A fresh organization on the database at DATABASE_URL with a template, an SMTP provider on the
+ * sink (limited to `ratePerSecond` if given: the limiter then runs in Redis for worker engines)
+ * and `count` contacts.
+ */
+export async function setUpRun(count: number, sink: URL, ratePerSecond?: number): Promise<BenchRun> {
   const handle = await openDatabase({ url: databaseUrl, maxConnections: 4 });
   await runMigrations(handle, deliveryModule().migrations);
   const keys: BenchKeys = { encryptionKey: randomBytes(32), trackingSecret: randomBytes(32).toString('base64url') };
   const ctx = benchOwner();
-  const org = ctx.organizationId;
-  const templateId = await setUpSender(handle, keys, ctx, new URL(options.sinkUrl));
-  const audience = await seedAudience(handle, org, options.count);
-  const journalDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
-  const engines = await startEngines(keys, journalDir);
-
-  const t0 = performance.now();
-  await enqueueAudience(handle, org, templateId, audience);
-  await untilSettled(handle, org, options, engines);
-  const seconds = (performance.now() - t0) / 1000;
-
-  await engines.stop();
-  await reportAndRemove(handle, org);
-  await handle.close();
-  rmSync(journalDir, { recursive: true, force: true });
-  return { requests: audience.length, seconds, processes };
+  const templateId = await setUpSender(handle, keys, ctx, sink, ratePerSecond);
+  const audience = await seedAudience(handle, ctx.organizationId, count);
+  return { handle, keys, org: ctx.organizationId, templateId, audience };
 }
 
-interface BenchKeys {
+export interface BenchKeys {
   encryptionKey: Buffer;
   trackingSecret: string;
 }
 
 /** The bench organization's template and its SMTP provider pointing at the sink. Returns the template id. */
-async function setUpSender(handle: DatabaseHandle, keys: BenchKeys, ctx: RequestContext, sink: URL): Promise<string> {
+async function setUpSender(
+  handle: DatabaseHandle,
+  keys: BenchKeys,
+  ctx: RequestContext,
+  sink: URL,
+  ratePerSecond?: number,
+): Promise<string> {
   const logger = createLogger('bench', 'silent');
   const services = createDeliveryServices({
     handle,
@@ -103,6 +137,8 @@ async function setUpSender(handle: DatabaseHandle, keys: BenchKeys, ctx: Request
     encryptionKey: keys.encryptionKey,
     trackingKey: Buffer.from(keys.trackingSecret, 'utf8'),
     publicBaseUrl: PUBLIC_BASE_URL,
+    // The SMTP sink listens on loopback, which providers may point at only when allowed.
+    outbound: outboundGuard({ allow: parseAllowList(EMBEDDED_OUTBOUND_ALLOWED) }),
   });
   const template = unwrap(
     await services.createTemplate(ctx, {
@@ -122,6 +158,7 @@ async function setUpSender(handle: DatabaseHandle, keys: BenchKeys, ctx: Request
       kind: 'smtp',
       config: { host: sink.hostname, port: Number(sink.port), pool: { maxConnections: connectionsPerProcess } },
       isDefault: true,
+      ...(ratePerSecond ? { ratePerSecond } : {}),
     }),
   );
   return template.id;
@@ -188,12 +225,7 @@ async function startEngines(keys: BenchKeys, journalDir: string): Promise<Engine
 }
 
 /** One campaign send request per contact, in transactions of 5,000. */
-async function enqueueAudience(
-  handle: DatabaseHandle,
-  org: string,
-  templateId: string,
-  audience: { id: string; email: string }[],
-) {
+export async function enqueueAudience({ handle, org, templateId, audience }: BenchRun) {
   const chunk = 5_000;
   for (let i = 0; i < audience.length; i += chunk) {
     const slice = audience.slice(i, i + chunk);
@@ -248,7 +280,7 @@ async function untilSettled(handle: DatabaseHandle, org: string, options: Engine
 }
 
 /** Reports any message not sent, then removes the bench organization's rows. */
-async function reportAndRemove(handle: DatabaseHandle, org: string) {
+export async function reportAndRemove(handle: DatabaseHandle, org: string) {
   const failed = await handle.rows<{ status: string; n: number }>(
     sql`select status, count(*)::int as n from delivery.messages where organization_id = ${org} group by status`,
   );

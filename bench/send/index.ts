@@ -1,5 +1,5 @@
-// `pnpm bench send [--count N] [--kill]`: personalised, tracked ~10 KB emails into Postfix's
-// smtp-sink on loopback (scripts/services.sh starts it on 127.0.0.1:2525).
+// `pnpm bench send [--count N] [--kill | --faults]`: personalised, tracked ~10 KB emails into
+// Postfix's smtp-sink on loopback (scripts/services.sh starts it on 127.0.0.1:2525).
 //
 // It prints the engine's rate beside two baselines measured in this run on the same sink:
 //   msgs_per_s                  the delivery engine (engine-run.ts): from the send requests to every
@@ -9,6 +9,14 @@
 //                               sending the same pre-rendered messages
 // `--kill` kills engine processes twice during the run and reports sent, unique_recipients,
 // duplicates and lost, counted by a sink that records every accepted recipient.
+// `--faults` runs the engine's worker processes while Postgres is restarted, their connections are
+// terminated, and the Kafka broker and Redis are restarted (faults.ts: it restarts the services
+// the environment names, so run it on private instances when others use the default ones). It
+// reports duplicates and lost as --kill does, engines and engines_recovered (running, ready and
+// sending after the last fault, never restarted), msgs_per_s, and for delivery's events through
+// the outbox relay to an idempotent consumer: events_lost and events_applied_twice. It exits
+// with an error when any of duplicates, lost, events_lost, events_applied_twice is not 0 or an
+// engine did not recover.
 //
 // Size: BENCH_SIZE=small sends 1,000 messages, the default 100,000; --count N (or
 // BENCH_SEND_COUNT) overrides both.
@@ -18,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { report, small } from '../lib/report.ts';
 import { nodemailerLoop, smtpSource } from './baselines.ts';
 import { runEngine } from './engine-run.ts';
+import { runWithFaults } from './faults.ts';
 import { type BenchMessage, generateMessages, recipientAt } from './message.ts';
 import { forkRecipientSink, summarize } from './recipient-sink.ts';
 
@@ -29,12 +38,14 @@ const flag = (name: string) => {
 };
 const count = Number(flag('--count') ?? process.env.BENCH_SEND_COUNT ?? (small ? 1_000 : 100_000));
 const kill = args.includes('--kill');
+const faults = args.includes('--faults');
 const sinkUrl = process.env.SMTP_SINK_URL ?? 'smtp://127.0.0.1:2525';
 const sinkPort = Number(new URL(sinkUrl).port || 25);
 const connections = Number(process.env.BENCH_SEND_CONNECTIONS ?? 32);
 if (!Number.isInteger(count) || count <= 0) throw new Error(`bad message count: ${count}`);
 
-if (kill) await killRun();
+if (faults) await faultRun();
+else if (kill) await killRun();
 else await throughputRun();
 
 async function throughputRun() {
@@ -83,6 +94,44 @@ async function killRun() {
     if (summary.unexpected > 0) report(BENCH, 'unexpected_recipients', summary.unexpected, 'recipients');
     if (summary.duplicate_examples.length > 0)
       console.error('[bench send --kill] duplicates:', summary.duplicate_examples.join(', '));
+  } finally {
+    await sink.close();
+  }
+}
+
+// `--faults`: see faults.ts.
+async function faultRun() {
+  const sink = await forkRecipientSink({ port: Number(process.env.BENCH_SEND_KILL_SINK_PORT ?? 0) });
+  try {
+    const run = await runWithFaults(count, sink.url);
+    const summary = summarize(
+      (await sink.snapshot()).counts,
+      Array.from({ length: count }, (_, i) => recipientAt(i)),
+    );
+    report(BENCH, 'messages', count, 'msgs');
+    report(BENCH, 'faults', run.faults.length, 'faults');
+    report(BENCH, 'sent', summary.sent, 'msgs');
+    report(BENCH, 'duplicates', summary.duplicates, 'msgs');
+    report(BENCH, 'lost', summary.lost, 'msgs');
+    report(BENCH, 'engines', run.engines, 'processes');
+    report(BENCH, 'engines_recovered', run.enginesRecovered, 'processes');
+    report(BENCH, 'msgs_per_s', count / run.seconds, 'msgs/s');
+    report(BENCH, 'events_lost', run.eventsLost, 'events');
+    report(BENCH, 'events_applied_twice', run.eventsAppliedTwice, 'events');
+    report(BENCH, 'event_redeliveries', run.eventRedeliveries, 'events');
+    if (summary.unexpected > 0) report(BENCH, 'unexpected_recipients', summary.unexpected, 'recipients');
+    if (summary.duplicate_examples.length > 0)
+      console.error('[bench send --faults] duplicates:', summary.duplicate_examples.join(', '));
+    const failed =
+      summary.duplicates + summary.lost + run.eventsLost + run.eventsAppliedTwice > 0 ||
+      run.enginesRecovered < run.engines ||
+      run.faults.length < run.planned;
+    if (failed) {
+      console.error(
+        `[bench send --faults] not exactly once, or not every fault injected and survived: ${run.faults.join(', ')}`,
+      );
+      process.exitCode = 1;
+    }
   } finally {
     await sink.close();
   }
