@@ -27,6 +27,12 @@ const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const TEMPLATE = '0190a000-0000-7000-8000-00000000be11';
 const STEPS = 5;
 
+/** Executors still running: killed if the benchmark itself fails, so none is left walking. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 const handle = await openDatabase({ url: databaseUrl, maxConnections: 4 });
 await runMigrations(handle, journeyModule().migrations);
 await cleanUp(handle);
@@ -219,12 +225,6 @@ async function until(check: () => Promise<boolean>, timeoutMs = 300_000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-/** Executors still running: killed if the benchmark itself fails, so none is left walking. */
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 function executorStarter(owner: string, lanes = '2'): () => Promise<ChildProcess> {
   const script = fileURLToPath(new URL('./executor-process.ts', import.meta.url));
