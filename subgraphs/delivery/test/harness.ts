@@ -23,7 +23,11 @@ export const DATABASES = [
 
 export const PUBLIC_BASE_URL = 'https://mail.example.test';
 
-export async function openDelivery(open: () => Promise<DatabaseHandle>, now: () => Date = () => new Date()) {
+export async function openDelivery(
+  open: () => Promise<DatabaseHandle>,
+  now: () => Date = () => new Date(),
+  options: { pendingContactMs?: number } = {},
+) {
   const handle = await open();
   await runMigrations(handle, deliveryModule().migrations);
   const logger = createLogger('delivery-test', 'silent');
@@ -38,7 +42,9 @@ export async function openDelivery(open: () => Promise<DatabaseHandle>, now: () 
     publicBaseUrl: PUBLIC_BASE_URL,
     // The tests' SMTP and HTTP servers listen on loopback, as in embedded mode.
     outbound: outboundGuard({ allow: parseAllowList(EMBEDDED_OUTBOUND_ALLOWED) }),
+    ...options,
   });
+  for (const job of services.jobs()) queue.register(job);
   await queue.start();
   return {
     handle,
@@ -80,7 +86,7 @@ export function newOrg(): RequestContext & { organizationId: OrganizationId } {
   };
 }
 
-/** Puts a contact into delivery's copy as CRM's event would. */
+/** Puts a contact into delivery's copy as CRM's created event would (a new one, or the one with `id`). */
 export async function seedContact(
   services: DeliveryServices,
   organizationId: string,
@@ -93,8 +99,8 @@ export async function seedContact(
     timezone: string | null;
     fields: Record<string, unknown>;
   }> = {},
+  id: string = newId(),
 ): Promise<string> {
-  const id = newId();
   await applyCrmEvent(
     services.deps,
     createEvent(catalogue.crm.contactCreated, {

@@ -279,6 +279,33 @@ describe.each(DATABASES)('sending and reading messages (%s)', (_name, open) => {
       );
       expect(await contactRow(id)).toMatchObject({ email: 'mine@example.com' });
     });
+
+    it("a contact field CRM deleted leaves the organization's copies without its values", async () => {
+      const ctx = newOrg();
+      const fields = { plan: 'pro', city: 'Paris' };
+      const [ada, bob] = [
+        await seedContact(env.services, ctx.organizationId, { fields }),
+        await seedContact(env.services, ctx.organizationId, { fields: { city: 'Rome' } }),
+      ];
+      const other = newOrg();
+      const theirs = await seedContact(env.services, other.organizationId, { fields });
+      const deleted = (organizationId: string, entity: 'contact' | 'company', key: string) =>
+        createEvent(catalogue.crm.fieldDeleted, {
+          organizationId,
+          subjectId: newId(),
+          correlationId: newId(),
+          data: { entity, key, type: 'text', options: {} },
+        });
+      await apply(deleted(ctx.organizationId, 'contact', 'plan'));
+      // A company field of the same key is not the contacts'.
+      await apply(deleted(ctx.organizationId, 'company', 'city'));
+      const fieldsOf = async (id: string) =>
+        (await env.handle.rows<{ fields: unknown }>(sql`select fields from delivery.contacts where id = ${id}`))[0]!
+          .fields;
+      expect(await fieldsOf(ada)).toEqual({ city: 'Paris' });
+      expect(await fieldsOf(bob)).toEqual({ city: 'Rome' });
+      expect(await fieldsOf(theirs)).toEqual(fields);
+    });
   });
 
   it('filters messages by status, channel, template and contact, and counts them per template and source', async () => {

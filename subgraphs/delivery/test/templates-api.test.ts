@@ -1,7 +1,7 @@
 // Templates through the application layer: syntax errors come back typed, with field, line and
 // column, and save nothing; names are per organization; updates recompile; previews render for a
-// chosen or a sample contact on every channel.
-import { unwrap } from '@mauntic/kernel';
+// chosen or a sample contact on every channel; each change is published with its channel and name.
+import { parseEvent, unwrap } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemplateSyntaxError } from '../src/domain/errors.ts';
@@ -20,6 +20,37 @@ describe.each(DATABASES)('templates (%s)', (_name, open) => {
         sql`select count(*)::int as n from delivery.templates where organization_id = ${organizationId}`,
       )
     )[0]!.n;
+
+  it('publishes each template created, updated and deleted with its channel and name; refusals publish nothing', async () => {
+    const ctx = newOrg();
+    const s = env.services;
+    const sms = unwrap(await s.createTemplate(ctx, { name: 'Code', channel: 'sms', source: { body: 'Your code' } }));
+    const hook = unwrap(
+      await s.createTemplate(ctx, {
+        name: 'CRM hook',
+        channel: 'webhook',
+        source: { method: 'POST', urlTemplate: 'https://crm.example.com/hooks' },
+      }),
+    );
+    expect((await s.createTemplate(ctx, { name: 'Code', channel: 'sms', source: { body: 'again' } })).ok).toBe(false);
+    expect((await s.updateTemplate(ctx, { id: sms.id, source: { body: '{{#if}}' } })).ok).toBe(false);
+    unwrap(
+      await s.updateTemplate(ctx, { id: sms.id, name: 'Login code', source: { body: 'Your code: {{context.code}}' } }),
+    );
+    expect((await s.deleteTemplate(newOrg(), hook.id)).ok).toBe(false);
+    unwrap(await s.deleteTemplate(ctx, hook.id));
+
+    const rows = await env.handle.rows<{ envelope: unknown }>(
+      sql`select envelope from delivery.outbox where organization_id = ${ctx.organizationId}
+          and type like 'delivery.template.%' order by seq`,
+    );
+    expect(rows.map((r) => parseEvent(r.envelope)).map((e) => [e.type, e.subject, e.data])).toEqual([
+      ['delivery.template.created', { type: 'template', id: sms.id }, { channel: 'sms', name: 'Code' }],
+      ['delivery.template.created', { type: 'template', id: hook.id }, { channel: 'webhook', name: 'CRM hook' }],
+      ['delivery.template.updated', { type: 'template', id: sms.id }, { channel: 'sms', name: 'Login code' }],
+      ['delivery.template.deleted', { type: 'template', id: hook.id }, { channel: 'webhook', name: 'CRM hook' }],
+    ]);
+  });
 
   it('broken MJML or Handlebars comes back as a TemplateSyntaxError with field, line and column; nothing is saved', async () => {
     const ctx = newOrg();

@@ -52,3 +52,60 @@ describe('delivery.suppression events', () => {
     );
   });
 });
+
+describe('delivery events for journeys', () => {
+  it('carry templates keyed by themselves with their channel and name', () => {
+    const template = '01900000-0000-7000-8000-000000000003';
+    for (const def of [
+      catalogue.delivery.templateCreated,
+      catalogue.delivery.templateUpdated,
+      catalogue.delivery.templateDeleted,
+    ]) {
+      const event = createEvent(def, {
+        organizationId: org,
+        subjectId: template,
+        correlationId: 'c',
+        data: { channel: 'webhook', name: 'CRM hook' },
+      });
+      expect(event.subject).toEqual({ type: 'template', id: template });
+      expect(parseEvent(JSON.parse(JSON.stringify(event)))).toEqual(event);
+      expect(() => parseEvent({ ...event, data: { channel: 'fax', name: 'x' } })).toThrow(/invalid/);
+    }
+  });
+
+  it('take a webhook send request, and a failure without an address for a request that had none', () => {
+    const contact = '01900000-0000-7000-8000-000000000004';
+    const requested = createEvent(catalogue.delivery.messageRequested, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: {
+        channel: 'webhook',
+        templateId: message,
+        contactId: contact,
+        address: null,
+        context: {},
+        idempotencyKey: 'journey:r:s:1',
+        source: { kind: 'journey', id: 'j', stepId: 's' },
+      },
+    });
+    expect(parseEvent(JSON.parse(JSON.stringify(requested)))).toEqual(requested);
+    const failed = createEvent(catalogue.delivery.messageFailed, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: {
+        messageId: message,
+        contactId: contact,
+        channel: 'email',
+        address: '',
+        templateId: message,
+        source: { kind: 'journey', id: 'j', stepId: 's' },
+        reason: 'no_address',
+        detail: 'the contact has no email address',
+      },
+    });
+    expect(parseEvent(JSON.parse(JSON.stringify(failed)))).toEqual(failed);
+    expect(() => parseEvent({ ...requested, data: { ...requested.data, channel: 'fax' } })).toThrow(/invalid/);
+  });
+});

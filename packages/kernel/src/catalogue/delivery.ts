@@ -8,8 +8,12 @@ const message = {
   /** Null for a send to a bare address. */
   contactId: z.uuid().nullable(),
   channel: z.enum(['email', 'sms', 'push', 'webhook']),
-  /** The email address or phone number the message went to. */
-  address: z.string().min(1).max(320),
+  /**
+   * Where the message went: an email address, a phone number, a device token, or for a webhook
+   * its template's URL. Empty when there was none (a message skipped with reason no_address or
+   * unknown_contact).
+   */
+  address: z.string().max(4096),
   templateId: z.uuid().nullable(),
   source: z.object({
     kind: z.enum(['transactional', 'campaign', 'journey']),
@@ -77,7 +81,8 @@ export const messageQueued = defineEvent(
   'delivery.message.queued',
   1,
   'contact',
-  z.object({ ...message, idempotencyKey: z.string().min(1).max(200) }),
+  /** The request's key; for a push to a contact, that key, `:` and a hash of the device token. */
+  z.object({ ...message, idempotencyKey: z.string().min(1).max(256) }),
 );
 
 /** The provider confirmed delivery to the recipient's server or device (DSN, webhook, callback). */
@@ -90,25 +95,35 @@ export const messageFailed = defineEvent(
   'contact',
   z.object({
     ...message,
-    /** provider_error | suppressed | do_not_contact | frequency_cap | quiet_hours | no_provider | render_error */
+    /**
+     * provider_error | suppressed | do_not_contact | frequency_cap | quiet_hours | no_provider |
+     * render_error, and for a request that could not become a sendable message: no_address (the
+     * contact has none for the channel) | unknown_contact (delivery never saw the contact in time).
+     */
     reason: z.string().max(100),
     detail: z.string().max(1000).nullable(),
   }),
 );
 
 /**
- * A request to send one message, published by the contexts that decide to send (journeys,
+ * A request to send a message, published by the contexts that decide to send (journeys,
  * campaigns) onto delivery's topic. Delivery turns each into one message row, once per
- * (organization, idempotency key) however often the request arrives.
+ * (organization, idempotency key) however often the request arrives; a push to a contact into one
+ * message per registered device. Every request ends in an outcome event: a message that cannot be
+ * sent (no address, no consent, suppressed, capped, unknown contact) in delivery.message.failed
+ * with its reason. A request for a contact delivery has not heard of yet waits for it a while.
  */
 export const messageRequested = defineEvent(
   'delivery.message.requested',
   1,
   'contact',
   z.object({
-    channel: z.enum(['email', 'sms', 'push']),
+    channel: z.enum(['email', 'sms', 'push', 'webhook']),
     templateId: z.uuid(),
-    /** The recipient as a contact (its address is looked up), or a bare address. */
+    /**
+     * The recipient as a contact (its address is looked up), or a bare address. A webhook goes to
+     * its template's URL; the contact is whom its body is about.
+     */
     contactId: z.uuid().nullable(),
     address: z.string().min(1).max(4096).nullable(),
     context: z.record(z.string(), z.unknown()).default({}),
@@ -153,3 +168,14 @@ export const suppressionRemoved = defineEvent(
     messageId: z.uuid().nullable(),
   }),
 );
+
+// Templates as others name them (a journey's send steps), keyed by the template.
+const template = z.object({
+  channel: z.enum(['email', 'sms', 'push', 'webhook']),
+  name: z.string().min(1).max(200),
+});
+
+export const templateCreated = defineEvent('delivery.template.created', 1, 'template', template);
+/** Its name, category or content changed. */
+export const templateUpdated = defineEvent('delivery.template.updated', 1, 'template', template);
+export const templateDeleted = defineEvent('delivery.template.deleted', 1, 'template', template);

@@ -1,5 +1,5 @@
-// What the delivery context consumes from the bus: CRM's contact events, kept as delivery's copy
-// of contacts, and send requests that journeys and campaigns publish. Each handler applies an
+// What the delivery context consumes from the bus: CRM's contact events (and deleted custom
+// fields), kept as delivery's copy of contacts, and send requests that journeys and campaigns publish. Each handler applies an
 // event once per consumer group, so a redelivered event changes nothing.
 import { catalogue } from '@mauntic/kernel';
 import type { Subscription } from '@mauntic/platform';
@@ -14,9 +14,14 @@ export function deliveryConsumers(deps: DeliveryDeps): Subscription[] {
     {
       group: CRM_CONSUMER,
       contexts: ['crm'],
-      types: [crm.contactCreated, crm.contactUpdated, crm.contactDeleted, crm.contactMerged, crm.dncChanged].map(
-        (event) => event.type,
-      ),
+      types: [
+        crm.contactCreated,
+        crm.contactUpdated,
+        crm.contactDeleted,
+        crm.contactMerged,
+        crm.dncChanged,
+        crm.fieldDeleted,
+      ].map((event) => event.type),
       handle: async (event) => {
         await applyCrmEvent(deps, event);
       },

@@ -1,11 +1,13 @@
-// Delivery's copy of CRM contacts: created, updated, erased and do-not-contact changes arrive as
-// CRM events and are applied once each, so the engine reads addresses, locale, time zone and
-// fields for a whole batch in one query instead of calling CRM per message.
+// Delivery's copy of CRM contacts: created, updated, erased and do-not-contact changes, and custom
+// fields deleted with their values, arrive as CRM events and are applied once each, so the engine
+// reads addresses, locale, time zone and fields for a whole batch in one query instead of calling
+// CRM per message. A contact's first event also releases the send requests that waited for it.
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
 import { contacts, processedEvents } from '../db/schema.ts';
 import type { DeliveryDeps } from './deps.ts';
+import { releasePendingRequests } from './send-requests.ts';
 
 export const CRM_CONSUMER = 'delivery-crm';
 
@@ -38,6 +40,7 @@ export async function applyCrmEvent(deps: DeliveryDeps, event: EventEnvelope): P
             // Events of one contact arrive in order, but a replay must not roll a newer copy back.
             setWhere: sql`${contacts.organizationId} = ${org} and ${contacts.updatedAt} <= ${event.occurredAt} and ${contacts.deletedAt} is null`,
           });
+        await releasePendingRequests(tx, deps, org, [id]);
         break;
       }
       case c.contactDeleted.type:
@@ -58,6 +61,8 @@ export async function applyCrmEvent(deps: DeliveryDeps, event: EventEnvelope): P
           .insert(contacts)
           .values({ id: gone, organizationId: org, ...erased })
           .onConflictDoUpdate({ target: contacts.id, set: erased, setWhere: sql`${contacts.organizationId} = ${org}` });
+        // Requests that waited for it end skipped: the contact is gone.
+        await releasePendingRequests(tx, deps, org, [gone]);
         break;
       }
       case c.dncChanged.type: {
@@ -70,6 +75,15 @@ export async function applyCrmEvent(deps: DeliveryDeps, event: EventEnvelope): P
               : sql`array_remove(${contacts.doNotContact}, ${channel})`,
           })
           .where(and(eq(contacts.organizationId, org), eq(contacts.id, id)));
+        break;
+      }
+      case c.fieldDeleted.type: {
+        const { entity, key } = c.fieldDeleted.data.parse(event.data);
+        if (entity !== 'contact') break;
+        await tx
+          .update(contacts)
+          .set({ fields: sql`${contacts.fields} - ${key}::text` })
+          .where(and(eq(contacts.organizationId, org), sql`${contacts.fields} -> ${key}::text is not null`));
         break;
       }
     }

@@ -16,4 +16,6 @@ export interface DeliveryDeps {
    * no loopback, private, link-local or metadata address at all.
    */
   outbound?: OutboundGuard;
+  /** How long a send request waits for a contact delivery has not heard of (PENDING_CONTACT_MS by default). */
+  pendingContactMs?: number;
 }

@@ -21,7 +21,10 @@ import { IdempotencyConflictError } from '../domain/errors.ts';
 import type { DeliveryDeps } from './deps.ts';
 
 export type MessageRow = typeof messages.$inferSelect;
+/** The channels the transactional API sends on. */
 export type SendChannel = 'email' | 'sms' | 'push';
+/** Every channel a message may be on: webhooks are sent for journeys and campaigns. */
+export type MessageChannel = SendChannel | 'webhook';
 
 export const sendInput = z
   .object({
@@ -47,7 +50,7 @@ const ADDRESS: Record<SendChannel, z.ZodType<string>> = {
 };
 
 export interface EnqueueRequest {
-  channel: SendChannel;
+  channel: MessageChannel;
   templateId: string;
   contactId: string | null;
   address: string;
@@ -160,7 +163,7 @@ export function messageFacts(m: MessageFactsOf) {
   return {
     messageId: m.id,
     contactId: m.contactId,
-    channel: m.channel as SendChannel,
+    channel: m.channel as MessageChannel,
     address: m.address,
     templateId: m.templateId,
     source: { kind: m.sourceKind as EnqueueRequest['source']['kind'], id: m.sourceId, stepId: m.sourceStepId },

@@ -14,6 +14,7 @@ import {
   updateProviderConfig,
 } from './providers.ts';
 import { registerPushToken, sendMessage } from './send.ts';
+import { expirePendingJob, expirePendingRequests } from './send-requests.ts';
 import { getSettings, updateSettings } from './settings.ts';
 import { addSuppression, listSuppressions, removeSuppression } from './suppressions.ts';
 import {
@@ -65,6 +66,9 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     listLocalOutbox: bind(listLocalOutbox),
     getLocalOutboxMessage: bind(getLocalOutboxMessage),
     subscriptions: () => deliveryConsumers(deps),
+    jobs: () => [expirePendingJob(deps)],
+    /** Ends the send requests whose deadline passed while nothing was running, and schedules the next sweep. */
+    expirePendingRequests: () => expirePendingRequests(deps),
   };
 }
 

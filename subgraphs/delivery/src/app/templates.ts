@@ -1,8 +1,12 @@
 // Message templates for every channel. Saving compiles once (MJML to HTML, Handlebars precompiled,
 // links numbered for tracking) and keeps both the source and the compiled form; a syntax error
 // comes back as a TemplateSyntaxError with its field, line and column, and nothing is saved.
+// Creating, changing and deleting one publishes it (delivery.template.*), for the contexts that
+// name templates (a journey's send steps).
 import {
   authorize,
+  catalogue,
+  createEvent,
   type DomainError,
   fail,
   NotFoundError,
@@ -13,10 +17,10 @@ import {
   ValidationError,
   validateInput,
 } from '@mauntic/kernel';
-import { type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import { appendEvents, type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { contacts, templates } from '../db/schema.ts';
+import { contacts, outbox, templates } from '../db/schema.ts';
 import { TemplateNameTakenError, type TemplateSyntaxError } from '../domain/errors.ts';
 import {
   compileEmailTemplate,
@@ -141,20 +145,41 @@ export async function createTemplate(deps: DeliveryDeps, ctx: RequestContext, ra
   const compiled = await compileSource(input.channel, input.source);
   if (!compiled.ok) return compiled;
   if (await nameTaken(deps, organizationId, input.name)) return fail(new TemplateNameTakenError(input.name));
-  const [row] = await deps.handle.db
-    .insert(templates)
-    .values({
-      id: newId(),
-      organizationId,
-      name: input.name,
-      channel: input.channel,
-      category: input.category,
-      source: compiled.value.source,
-      compiled: compiled.value.compiled,
-    })
-    .onConflictDoNothing()
-    .returning();
-  return row ? ok(row) : fail(new TemplateNameTakenError(input.name));
+  return deps.handle.db.transaction(async (tx): Promise<Result<TemplateRow, TemplateNameTakenError>> => {
+    const [row] = await tx
+      .insert(templates)
+      .values({
+        id: newId(),
+        organizationId,
+        name: input.name,
+        channel: input.channel,
+        category: input.category,
+        source: compiled.value.source,
+        compiled: compiled.value.compiled,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) return fail(new TemplateNameTakenError(input.name));
+    await publishTemplate(tx, catalogue.delivery.templateCreated, row, ctx.correlationId);
+    return ok(row);
+  });
+}
+
+/** A template's created, updated or deleted event, in the transaction of the change. */
+async function publishTemplate(
+  tx: Executor,
+  def: (typeof catalogue.delivery)['templateCreated' | 'templateUpdated' | 'templateDeleted'],
+  row: TemplateRow,
+  correlationId: string,
+) {
+  await appendEvents(tx, outbox, [
+    createEvent(def, {
+      organizationId: row.organizationId,
+      subjectId: row.id,
+      correlationId,
+      data: { channel: row.channel as TemplateChannel, name: row.name },
+    }),
+  ]);
 }
 
 export async function updateTemplate(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof templateUpdate>) {
@@ -179,23 +204,32 @@ export async function updateTemplate(deps: DeliveryDeps, ctx: RequestContext, ra
     values.source = compiled.value.source;
     values.compiled = compiled.value.compiled;
   }
-  const [row] = await deps.handle.db
-    .update(templates)
-    .set({ ...values, version: sql`${templates.version} + 1` })
-    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, current.id)))
-    .returning();
-  return ok(row!);
+  return deps.handle.db.transaction(async (tx): Promise<Result<TemplateRow, NotFoundError>> => {
+    const [row] = await tx
+      .update(templates)
+      .set({ ...values, version: sql`${templates.version} + 1` })
+      .where(and(eq(templates.organizationId, organizationId), eq(templates.id, current.id)))
+      .returning();
+    // Deleted since it was read.
+    if (!row) return fail(new NotFoundError('Template', input.id));
+    await publishTemplate(tx, catalogue.delivery.templateUpdated, row, ctx.correlationId);
+    return ok(row);
+  });
 }
 
 export async function deleteTemplate(deps: DeliveryDeps, ctx: RequestContext, id: string) {
   const access = authorize(ctx, 'delivery:write');
   if (!access.ok) return access;
   const { organizationId } = access.value;
-  const [row] = await deps.handle.db
-    .delete(templates)
-    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, id)))
-    .returning();
-  return row ? ok(row) : fail(new NotFoundError('Template', id));
+  return deps.handle.db.transaction(async (tx): Promise<Result<TemplateRow, NotFoundError>> => {
+    const [row] = await tx
+      .delete(templates)
+      .where(and(eq(templates.organizationId, organizationId), eq(templates.id, id)))
+      .returning();
+    if (!row) return fail(new NotFoundError('Template', id));
+    await publishTemplate(tx, catalogue.delivery.templateDeleted, row, ctx.correlationId);
+    return ok(row);
+  });
 }
 
 /** One of the caller's templates; null when it has none with that id. */

@@ -149,7 +149,7 @@ export const messages = delivery.table(
     channel: text('channel').notNull(),
     templateId: uuid('template_id'),
     contactId: uuid('contact_id'),
-    /** Email address, E.164 phone, device token or URL. */
+    /** Email address, E.164 phone, device token or a webhook template's URL; empty when there was none. */
     address: text('address').notNull(),
     /** transactional | campaign | journey */
     sourceKind: text('source_kind').notNull(),
@@ -159,7 +159,10 @@ export const messages = delivery.table(
     context: jsonb('context').$type<Record<string, unknown>>().notNull().default({}),
     /** queued | sending | sent | delivered | opened | clicked | bounced | complained | failed | skipped */
     status: text('status').notNull().default('queued'),
-    /** Why a message failed or was skipped (suppressed, do_not_contact, frequency_cap, quiet_hours...). */
+    /**
+     * Why a message failed or was skipped (suppressed, do_not_contact, frequency_cap, quiet_hours,
+     * and for a request that could not become a sendable message: no_address, unknown_contact...).
+     */
     error: text('error'),
     attempts: integer('attempts').notNull().default(0),
     /** Not to be sent before this time (quiet hours, retry backoff). */
@@ -193,6 +196,31 @@ export const messages = delivery.table(
     index('messages_contact_idx').on(t.contactId, t.sentAt),
     index('messages_pending_idx').on(t.notBefore).where(sql`status = 'queued'`),
     index('messages_leased_idx').on(t.leaseUntil).where(sql`status = 'sending'`),
+  ],
+);
+
+/**
+ * Send requests for a contact delivery has not heard of yet (journeys and integrators send right
+ * after creating one, and CRM's event may come second): held until the contact arrives through the
+ * contacts copy, which turns them into messages, or until `deadline`, when they end as skipped
+ * messages (unknown_contact).
+ */
+export const pendingRequests = delivery.table(
+  'pending_requests',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    contactId: uuid('contact_id').notNull(),
+    /** The request's data, as delivery.message.requested carried it. */
+    request: jsonb('request').$type<Record<string, unknown>>().notNull(),
+    correlationId: text('correlation_id').notNull(),
+    deadline: timestamp('deadline', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'pending_requests_pkey', columns: [t.organizationId, t.idempotencyKey] }),
+    index('pending_requests_contact_idx').on(t.organizationId, t.contactId),
+    index('pending_requests_deadline_idx').on(t.deadline),
   ],
 );
 
