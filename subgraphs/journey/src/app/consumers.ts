@@ -1,11 +1,10 @@
-// What the journey context consumes from the bus: CRM's contact and segment events, kept as the
-// journeys' copy of contacts (contacts-projection.ts). Each event is applied once per consumer
-// group, so a redelivered event changes nothing.
-//
-// Not fed yet: the copies of CRM's segments and custom fields and of delivery's templates, which
-// definitions are checked against, wait for those contexts to publish their changes as events.
+// What the journey context consumes from the bus: CRM's contact and segment membership events,
+// kept as the journeys' copy of contacts (contacts-projection.ts), and what definitions may name,
+// CRM's segments and custom fields and delivery's templates (definitions-projection.ts). Each event
+// is applied once per consumer group, so a redelivered event changes nothing.
 import type { Subscription } from '@mauntic/platform';
 import { applyCrmEvent, CRM_CONSUMER, CRM_EVENTS } from './contacts-projection.ts';
+import { applyDefinitionEvent, DEFINITION_EVENTS, DEFINITIONS_CONSUMER } from './definitions-projection.ts';
 import type { JourneyDeps } from './deps.ts';
 
 export const journeyConsumers = (deps: JourneyDeps): Subscription[] => [
@@ -15,6 +14,14 @@ export const journeyConsumers = (deps: JourneyDeps): Subscription[] => [
     types: CRM_EVENTS.map((e) => e.type),
     handle: async (event) => {
       await applyCrmEvent(deps, event);
+    },
+  },
+  {
+    group: DEFINITIONS_CONSUMER,
+    contexts: ['crm', 'delivery'],
+    types: DEFINITION_EVENTS.map((e) => e.type),
+    handle: async (event) => {
+      await applyDefinitionEvent(deps, event);
     },
   },
 ];
