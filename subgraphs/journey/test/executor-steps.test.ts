@@ -245,7 +245,7 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
     expect((await outboxEvents(db.handle, t.organizationId, 'journey.run.exited'))[0]!.data.reason).toBe('holdout');
   });
 
-  it('asks CRM to update the contact, change a static segment and record an event, and notifies a member', async () => {
+  it('asks CRM to update the contact, change a static segment and record an event, notifies a member, calls a webhook', async () => {
     const staticSegment = newId();
     const t = await entered(
       {
@@ -298,14 +298,10 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
       target: 'owner@example.com',
       templateId: TEMPLATE,
     });
-    // Delivery does not take webhook sends yet: skipped with its reason, and the run goes on.
-    const steps = await stepsOf(db.handle, run.id);
-    expect(steps.find((s) => s.step_id === 'hook')).toMatchObject({
-      status: 'skipped',
-      outcome: { reason: 'channel_unavailable' },
-    });
+    // A webhook is a send like any other: delivery posts it to its template's URL.
+    const [hook] = await outboxEvents(db.handle, t.organizationId, 'delivery.message.requested');
+    expect(hook!.data).toMatchObject({ channel: 'webhook', contactId: t.contactId, idempotencyKey: key('hook') });
     expect(run).toMatchObject({ state: 'exited', step_id: 'end' });
-    expect(await outboxEvents(db.handle, t.organizationId, 'delivery.message.requested')).toEqual([]);
   });
 
   it('a send step records what delivery did with it: the message queued, then sent or failed with the reason', async () => {
@@ -356,6 +352,27 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
       delivery: 'failed',
       reason: 'suppressed',
     });
+    // A request delivery could not make a message of fails without being queued.
+    const third = await entered(
+      { mail: { type: 'send', channel: 'sms', templateId: TEMPLATE, next: 'end' }, end: exit },
+      'mail',
+    );
+    const unsent = {
+      ...message('mail'),
+      channel: 'sms' as const,
+      source: { kind: 'journey' as const, id: third.journey.journeyId, stepId: 'mail' },
+    };
+    await applyRunEvent(
+      third.deps,
+      createEvent(catalogue.delivery.messageFailed, {
+        organizationId: third.organizationId,
+        subjectId: third.contactId,
+        correlationId: newId(),
+        data: { ...unsent, contactId: third.contactId, reason: 'no_address', detail: null },
+      }),
+    );
+    const [sent] = await stepsOf(db.handle, (await third.run()).id);
+    expect(sent!.outcome).toMatchObject({ messageId: unsent.messageId, delivery: 'failed', reason: 'no_address' });
   });
 
   it('enters another journey by its entry rule, and a jump back through a delay visits steps again', async () => {

@@ -25,11 +25,8 @@ import type { RunWait } from './run-state.ts';
 
 export const EXECUTOR_CONSUMER = 'journey-executor';
 
-/**
- * The event CRM publishes for a custom event (trackContactEvent, an emit event step), with the
- * event's `name` and `properties` in its data. Not in the catalogue yet: CRM adds it.
- */
-export const CUSTOM_EVENT_TYPE = 'crm.contact.event-tracked';
+/** A custom event about a contact (trackContactEvent, an emit event step), with its name and properties. */
+export const CUSTOM_EVENT_TYPE = catalogue.crm.contactEventTracked.type;
 
 export interface RunEventsDeps {
   handle: DatabaseHandle;
@@ -306,14 +303,14 @@ function waitMatches(wait: WaitEvent, journeyId: string, event: EventEnvelope, t
 const OUTCOMES: Record<string, string> = {
   [catalogue.delivery.messageSent.type]: 'sent',
   [catalogue.delivery.messageFailed.type]: 'failed',
-  // Delivery's catalogued "not sent, and why" outcome, once it publishes one.
-  'delivery.message.skipped': 'skipped',
 };
 
 /**
  * Writes what delivery did with a journey's send request on the send step's log entry: the
- * message once queued (found by the request's idempotency key), then sent, failed or skipped
- * with the reason (found by the message). Setting a value is idempotent: redelivery changes nothing.
+ * message once queued (found by the request's idempotency key, which a push to several devices
+ * extends per device: the last device's message is the one followed), then sent, or failed or
+ * skipped with the reason (found by the message). Setting a value is idempotent: redelivery
+ * changes nothing.
  */
 async function recordDeliveryOutcome(deps: RunEventsDeps, event: EventEnvelope, contactId: string) {
   const data = event.data as {
@@ -325,7 +322,7 @@ async function recordDeliveryOutcome(deps: RunEventsDeps, event: EventEnvelope, 
   if (data.source?.kind !== 'journey' || !data.messageId) return;
   if (event.type === catalogue.delivery.messageQueued.type) {
     const [, runId, stepId, visit] =
-      /^journey:([0-9a-f-]{36}):([a-z][a-z0-9_-]*):(\d+)$/.exec(data.idempotencyKey ?? '') ?? [];
+      /^journey:([0-9a-f-]{36}):([a-z][a-z0-9_-]*):(\d+)(?!\d)/.exec(data.idempotencyKey ?? '') ?? [];
     if (!runId) return;
     await deps.handle.db
       .update(stepLog)
@@ -344,9 +341,20 @@ async function recordDeliveryOutcome(deps: RunEventsDeps, event: EventEnvelope, 
   }
   const status = OUTCOMES[event.type];
   if (!status || !data.source.id || !data.source.stepId) return;
+  const outcome = JSON.stringify({ delivery: status, ...(data.reason ? { reason: data.reason } : {}) });
+  const sendSteps = sql`r.id = l.run_id and r.organization_id = ${event.organizationId} and r.journey_id = ${data.source.id}
+      and r.contact_id = ${contactId} and l.step_id = ${data.source.stepId}`;
+  const followed = await deps.handle.rows(sql`
+    update ${stepLog} l set outcome = l.outcome || ${outcome}::jsonb from ${runs} r
+    where ${sendSteps} and l.outcome ->> 'messageId' = ${data.messageId}
+    returning l.run_id`);
+  if (followed.length || status !== 'failed') return;
+  // A request delivery could not turn into a message fails without being queued: it is the
+  // step's oldest request that has no message yet.
   await deps.handle.rows(sql`
-    update ${stepLog} l set outcome = l.outcome || ${JSON.stringify({ delivery: status, ...(data.reason ? { reason: data.reason } : {}) })}::jsonb
-    from ${runs} r
-    where r.id = l.run_id and r.organization_id = ${event.organizationId} and r.journey_id = ${data.source.id}
-      and r.contact_id = ${contactId} and l.step_id = ${data.source.stepId} and l.outcome ->> 'messageId' = ${data.messageId}`);
+    update ${stepLog} l set outcome = l.outcome || ${JSON.stringify({ messageId: data.messageId })}::jsonb || ${outcome}::jsonb
+    where (l.run_id, l.step_id, l.visit) = (
+      select l.run_id, l.step_id, l.visit from ${stepLog} l join ${runs} r on ${sendSteps}
+      where l.outcome ->> 'messageRequest' is not null and l.outcome ->> 'messageId' is null
+      order by l.at limit 1)`);
 }

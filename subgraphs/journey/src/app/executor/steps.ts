@@ -105,37 +105,21 @@ const request = (ctx: StepContext) => ({
 });
 
 /**
- * Whether delivery takes send requests on the webhook channel: read from its catalogue entry, so
- * webhook sends start going out the day delivery adds the channel, and are skipped until then.
- */
-const DELIVERY_TAKES_WEBHOOKS = catalogue.delivery.messageRequested.data.safeParse({
-  channel: 'webhook',
-  templateId: '00000000-0000-4000-8000-000000000000',
-  contactId: null,
-  address: 'https://example.com/hook',
-  idempotencyKey: 'probe',
-  source: { kind: 'journey', id: null, stepId: null },
-}).success;
-
-/**
  * A send request to delivery, once per run, step and visit (delivery makes one message per
  * idempotency key). Outside the sending window it waits for the window; over the frequency cap,
- * or on a channel delivery does not take yet, it is skipped with its reason and the run goes on.
+ * it is skipped with its reason and the run goes on.
  */
 function send(step: StepOf<'send'>, ctx: StepContext): StepResult {
   const { settings } = ctx.version.definition;
   const window = settings.sendingWindow;
   if (window && !inWindow(ctx.now, ctx.zone, window))
     return { park: { dueAt: windowOpensAt(ctx.now, ctx.zone, window), wait: { kind: 'window' } } };
-  if (step.channel === 'webhook' && !DELIVERY_TAKES_WEBHOOKS)
-    return { go: step.next, skipped: true, outcome: { channel: step.channel, reason: 'channel_unavailable' } };
   const cap = settings.frequencyCap;
   if (cap && ctx.capped.sent >= cap.max)
     return { go: step.next, skipped: true, outcome: { channel: step.channel, reason: 'frequency_cap' } };
   ctx.capped.sent++;
   ctx.emit(catalogue.delivery.messageRequested, {
-    // Webhook only gets here once delivery's catalogue takes it.
-    channel: step.channel as 'email',
+    channel: step.channel,
     templateId: step.templateId,
     contactId: ctx.run.contactId,
     address: null,
