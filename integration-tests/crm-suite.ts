@@ -428,5 +428,71 @@ export function crmSuite(name: string, start: PlatformFactory) {
       const write = await call(CREATE, { input: { email: 'reader-made@example.com' } }, secret);
       expect(write.data?.createContact).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN' });
     });
+
+    it("publishes a journey naming a delivery template and CRM's segment and field, once their events reached it", async () => {
+      // An organization of its own: the journey context learns its template, segment and field from events only.
+      const own = (await signUp(platform.url, 'journeys')).session.accessToken;
+      const as = async (query: string, variables: Record<string, unknown> = {}) => {
+        const result = await call(query, variables, own);
+        expect(result.errors).toBeUndefined();
+        return result.data!;
+      };
+      const template = (
+        await as(
+          `mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { __typename ... on Template { id } } }`,
+          { input: { name: 'welcome', channel: 'EMAIL', source: { html: '<p>Hi</p>', subject: 'Hi' } } },
+        )
+      ).createTemplate.id;
+      const segment = (await as(CREATE_SEGMENT, { input: { name: 'Onboarded', kind: 'STATIC' } })).createSegment.id;
+      const field = { entity: 'CONTACT', key: 'renewal', label: 'Renewal', type: 'DATE' };
+      expect((await as(CREATE_FIELD, { input: field })).createField.__typename).toBe('FieldDefinition');
+      const definition = (templateId: string) => ({
+        entry: [{ type: 'api' }],
+        start: 'send',
+        steps: {
+          send: { type: 'send', channel: 'email', templateId, next: 'list' },
+          list: { type: 'segment', action: 'add', segmentId: segment, next: 'check' },
+          check: { type: 'condition', filter: { field: 'fields.renewal', op: 'notEmpty' }, yes: 'done', no: 'done' },
+          done: { type: 'exit' },
+        },
+        settings: { entryRule: { kind: 'once' } },
+      });
+      const journey = (
+        await as(
+          `mutation($input: CreateJourneyInput!) { createJourney(input: $input) { __typename ... on Journey { id } } }`,
+          { input: { name: 'Welcome', definition: definition(template) } },
+        )
+      ).createJourney.id;
+      const issues = async (templateId = template) =>
+        (
+          await as(
+            `mutation($input: ValidateJourneyInput!) { validateJourney(input: $input) { ... on JourneyValidation { issues { stepId code } } } }`,
+            { input: { id: journey, definition: definition(templateId) } },
+          )
+        ).validateJourney.issues;
+      // A template no one created stays unknown.
+      expect(await issues('01900000-0000-7000-8000-000000000000')).toContainEqual({
+        stepId: 'send',
+        code: 'unknown_template',
+      });
+      await vi.waitFor(async () => expect(await issues()).toEqual([]), { timeout: 30_000, interval: 200 });
+      const published = await as(
+        `mutation($input: PublishJourneyInput!) { publishJourney(input: $input) {
+          __typename ... on Journey { status version } ... on JourneyValidationError { issues { stepId code } } } }`,
+        { input: { id: journey } },
+      );
+      expect(published.publishJourney).toEqual({ __typename: 'Journey', status: 'ACTIVE', version: 1 });
+
+      // Deleted in CRM, the segment is unknown to the next version.
+      const deleted = await as(
+        `mutation($input: DeleteSegmentInput!) { deleteSegment(input: $input) { __typename } }`,
+        { input: { id: segment } },
+      );
+      expect(deleted.deleteSegment.__typename).toBe('Segment');
+      await vi.waitFor(async () => expect(await issues()).toEqual([{ stepId: 'list', code: 'unknown_segment' }]), {
+        timeout: 30_000,
+        interval: 200,
+      });
+    });
   });
 }

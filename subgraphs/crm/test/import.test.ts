@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { newId, unwrap } from '@mauntic/kernel';
 import { parse } from 'csv-parse/sync';
 import { and, eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ContactImportRow } from '../src/app/import-contacts.ts';
 import { contacts, importChunks, segmentMembers } from '../src/db/schema.ts';
 import { DATABASES, newOrg, openCrm } from './harness.ts';
@@ -221,7 +221,14 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     expect(row).toMatchObject({ status: 'completed', rowsDone: 225, rowsFailed: 25, rowsCreated: 225 });
     expect(row!.bytesRead).toBe(row!.totalBytes);
     expect(row!.finishedAt).toBeInstanceOf(Date);
-    expect(await crm.handle.db.select().from(importChunks).where(eq(importChunks.importId, started.id))).toEqual([]);
+    // The job deletes the stored chunks once the import has committed its completion.
+    await vi.waitFor(
+      async () =>
+        expect(await crm.handle.db.select().from(importChunks).where(eq(importChunks.importId, started.id))).toEqual(
+          [],
+        ),
+      { timeout: 5_000, interval: 50 },
+    );
     const report = parse(await crm.services.importErrorReportCsv(ctx.organizationId, started.id), { columns: true });
     expect(report).toHaveLength(25);
     expect(report[0]).toMatchObject({ row: '1', raw: 'user0@example.com,User 0,bad' });

@@ -63,7 +63,7 @@ interface KnownTemplate {
  * or holds them for their contact, reading the contacts and templates they name with one query
  * each. Returns the earliest deadline it held a request until, if it held any.
  */
-export async function acceptRequests(
+async function acceptRequests(
   tx: Executor,
   deps: DeliveryDeps,
   organizationId: string,
