@@ -419,19 +419,21 @@ export class DeliveryEngine {
             expiredOnly ? sql`${messages.leaseUntil} < now()` : undefined,
           ),
         );
-      this.orphansSuspected = false;
-      if (orphans.length === 0) return;
-      const state = readJournals(journalFiles(journalDir, owner));
-      const settled = orphans.map((row) => fromJournal(row, state));
-      await this.record(orphans, settled);
-      logger.warn(
-        {
-          held: orphans.length,
-          sent: settled.filter((o) => o.status === 'sent').length,
-          unconfirmed: settled.filter((o) => o.unconfirmed).length,
-        },
-        'settled messages this engine held that none of its lanes did',
-      );
+      if (orphans.length > 0) {
+        const state = readJournals(journalFiles(journalDir, owner));
+        const settled = orphans.map((row) => fromJournal(row, state));
+        await this.record(orphans, settled);
+        logger.warn(
+          {
+            held: orphans.length,
+            sent: settled.filter((o) => o.status === 'sent').length,
+            unconfirmed: settled.filter((o) => o.unconfirmed).length,
+          },
+          'settled messages this engine held that none of its lanes did',
+        );
+      }
+      // Every claim that may have been lost is settled now (claims wait for their turn).
+      if (!expiredOnly) this.orphansSuspected = false;
     });
   }
 
