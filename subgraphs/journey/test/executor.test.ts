@@ -1,7 +1,9 @@
 // The executor on real databases (Postgres and PGlite): triggers enter runs, the stepper walks
 // each step type once, waits park and resume on time or on their event, and the settings hold.
 import { catalogue, createEvent, type EventEnvelope, newId } from '@mauntic/kernel';
+import { sql } from '@mauntic/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enterContacts } from '../src/app/executor/enter.ts';
 import { applyRunEvent } from '../src/app/executor/run-events.ts';
 import {
   addContact,
@@ -105,6 +107,45 @@ describe.each(['postgres', 'pglite'] as Kind[])('the journey executor on %s', (k
     // Walking again does nothing: every step happened once.
     expect(await drain()).toBe(0);
     expect(await outboxEvents(db.handle, organizationId, 'delivery.message.requested')).toHaveLength(1);
+  });
+
+  it('a version whose stored definition does not parse fails its own runs, and the rest of the batch goes on', async () => {
+    const clock = testClock();
+    const ctx = newOrg();
+    const good = await publish(db.handle, ctx.organizationId, {
+      entry: [{ type: 'api' }],
+      start: 'end',
+      steps: { end: { type: 'exit' } },
+    });
+    // Versions cannot change once written: this one was written broken.
+    const broken = { journeyId: newId(), versionId: newId() };
+    await db.handle.script(`
+      insert into journey.journeys (id, organization_id, name, definition, status, version)
+        values ('${broken.journeyId}', '${ctx.organizationId}', 'broken', '{}', 'active', 1);
+      insert into journey.journey_versions (id, organization_id, journey_id, version, definition)
+        values ('${broken.versionId}', '${ctx.organizationId}', '${broken.journeyId}', 1, '{"steps": 1}');`);
+    const contactId = await addContact(db.handle, ctx.organizationId);
+    for (const j of [good, broken])
+      await enterContacts(db.handle.db, {
+        target: {
+          organizationId: ctx.organizationId,
+          journeyId: j.journeyId,
+          versionId: j.versionId,
+          version: 1,
+          start: 'end',
+          entryRule: { kind: 'everyTime' },
+        },
+        contacts: sql`select ${contactId}::uuid as contact_id`,
+        trigger: 'api',
+        data: {},
+        now: clock.now(),
+        correlationId: 'test',
+      });
+    await testExecutor(db.handle, clock.now).drain();
+    expect((await runsOf(db.handle, good.journeyId))[0]).toMatchObject({ state: 'exited' });
+    expect((await runsOf(db.handle, broken.journeyId))[0]).toMatchObject({ state: 'failed' });
+    const [failed] = await outboxEvents(db.handle, ctx.organizationId, 'journey.run.failed');
+    expect(failed!.data.error).toMatch(/^the version's definition does not parse/);
   });
 
   it('a wait for the email to be opened resumes on the open, and times out on the other branch', async () => {

@@ -35,6 +35,8 @@ export interface LoadedVersion {
   journeyId: string;
   version: number;
   definition: JourneyDefinition;
+  /** Why the stored definition does not parse (publishing refuses that; a row written otherwise may). */
+  invalid?: string;
 }
 
 export type ContactRow = typeof contacts.$inferSelect;

@@ -13,7 +13,7 @@ import type { EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type DatabaseHandle, type Executor, type Logger, rowsOf } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { contacts, journeys, journeyVersions, outbox, runs, segmentMemberships, stepLog } from '../../db/schema.ts';
-import { durationMs, type JourneyDefinition, journeyDefinition, type StepId } from '../../domain/definition.ts';
+import { durationMs, EMPTY_DEFINITION, journeyDefinition, type StepId } from '../../domain/definition.ts';
 import { contactState } from './contact-state.ts';
 import { enterContacts } from './enter.ts';
 import type { ClaimedRun, ContactRow, LoadedVersion } from './run-state.ts';
@@ -151,14 +151,20 @@ export class Stepper {
     const missing = [...new Set(ids)].filter((id) => !this.versions.has(id));
     if (!missing.length) return;
     const rows = await executor.select().from(journeyVersions).where(inArray(journeyVersions.id, missing));
-    for (const row of rows)
+    for (const row of rows) {
+      // Stored as parsed at publish; parsing again gives the same definition with its types. One
+      // that does not parse fails its own runs, not the batch.
+      const parsed = journeyDefinition.safeParse(row.definition);
       this.versions.set(row.id, {
         id: row.id,
         journeyId: row.journeyId,
         version: row.version,
-        // Stored as parsed at publish; parsing again gives the same definition with its types.
-        definition: journeyDefinition.parse(row.definition) as JourneyDefinition,
+        definition: parsed.success ? parsed.data : { ...EMPTY_DEFINITION, steps: {} },
+        ...(parsed.success
+          ? {}
+          : { invalid: `the version's definition does not parse: ${parsed.error.message.slice(0, 500)}` }),
       });
+    }
   }
 
   private async contacts(ids: string[]): Promise<Map<string, ContactRow>> {

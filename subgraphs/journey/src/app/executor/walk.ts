@@ -88,6 +88,11 @@ export function walkRun(input: WalkInput): WalkResult {
   let parked = run.wait;
   let stepId = run.stepId;
   let visit = run.visit;
+  if (version.invalid) {
+    end('failed', stepId, visit);
+    emit(catalogue.journey.runFailed, { ...runData, stepId, error: version.invalid }, null);
+    return result;
+  }
   if (parked?.kind === 'exit') {
     exit(parked.reason, stepId, visit, null, parked.eventId);
     return result;
