@@ -45,6 +45,11 @@ export function deliveryModule(options: DeliveryModuleOptions = NO_KEYS): Contex
       });
     },
     subscriptions: (services) => services.subscriptions(),
+    jobs: (services) => services.jobs(),
+    // Send requests whose deadline passed while nothing ran end now; the next sweep is scheduled.
+    onStart: async (services) => {
+      await services.expirePendingRequests();
+    },
   };
 }
 
