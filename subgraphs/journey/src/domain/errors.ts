@@ -23,6 +23,7 @@ export type IssueCode =
   | 'unknown_field'
   | 'wrong_field_type'
   | 'unknown_segment'
+  | 'invalid_filter'
   | 'segment_not_static'
   | 'unknown_journey'
   | 'self_reference';

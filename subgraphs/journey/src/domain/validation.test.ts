@@ -331,6 +331,18 @@ describe('journey definition validation', () => {
       { stepId: 'pro', path: 'steps.pro.filter.segment.id', code: 'unknown_segment' },
     ],
     [
+      'a condition whose filter breaks the grammar (an operator the field type does not take)',
+      (d) => {
+        d.steps.pro = {
+          type: 'condition',
+          filter: { field: 'points', op: 'like', value: '%1%' },
+          yes: 'ab',
+          no: 'tag',
+        };
+      },
+      { stepId: 'pro', path: 'steps.pro.filter.op', code: 'invalid_filter' },
+    ],
+    [
       'an update of a custom field that does not exist',
       (d) => {
         d.steps.tag = { type: 'updateContact', set: { 'fields.tier': 'gold' }, next: 'keep' };

@@ -2,6 +2,7 @@
 // points at its step and its place. Three layers: the shape (zod), the graph (references,
 // reachability, cycles, weights, and each step's own sense), and the organization's data
 // (templates, custom fields, segments, journeys), which the caller loads and passes in.
+import { type FilterField, validateFilter } from '@mauntic/crm/filter';
 import { catalogueEntries } from '@mauntic/kernel';
 import {
   type Channel,
@@ -395,6 +396,37 @@ const DATE_TYPES = new Set(['date', 'datetime']);
 
 /** The rules that need the organization's data. */
 export function contextIssues(definition: JourneyDefinition, context: ValidationContext): JourneyIssue[] {
+  const references = referenceIssues(definition, context);
+  // An unknown field or segment in a filter is already told, at the same place.
+  const told = new Set(references.map((i) => i.path.join('.')));
+  const grammar = conditionIssues(definition, context).filter(
+    (i) => ![...told].some((path) => i.path.join('.').startsWith(path) || path.startsWith(i.path.join('.'))),
+  );
+  return [...references, ...grammar];
+}
+
+// The journey's copy of CRM's fields has no select choices: such fields are checked as text.
+const FILTER_TYPE: Record<string, string> = { select: 'text', multiselect: 'text' };
+
+/** Each condition's filter through CRM's own grammar check, against the journey's copies of CRM's fields and segments. */
+function conditionIssues(definition: JourneyDefinition, context: ValidationContext): JourneyIssue[] {
+  const fields = [...context.fields].map(([key, type]) => ({
+    key,
+    entity: 'contact' as const,
+    type: (FILTER_TYPE[type] ?? type) as FilterField['type'],
+    options: {},
+  }));
+  const filterContext = { fields, segmentExists: (id: string) => context.segments.has(id) };
+  return Object.entries(definition.steps).flatMap(([id, s]): JourneyIssue[] => {
+    if (s.type !== 'condition') return [];
+    const checked = validateFilter(s.filter, filterContext);
+    if (checked.ok) return [];
+    // CRM's issue paths start at the tree ('filter', ...), as the step's own field does.
+    return checked.error.issues.map((i) => issue(['steps', id, ...i.path], 'invalid_filter', i.message));
+  });
+}
+
+function referenceIssues(definition: JourneyDefinition, context: ValidationContext): JourneyIssue[] {
   return referencesOf(definition).flatMap((ref): JourneyIssue[] => {
     const { id, path } = ref;
     switch (ref.kind) {
