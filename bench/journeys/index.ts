@@ -11,11 +11,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { journeyModule } from '@mauntic/journey';
+import { enterContacts, entryKeys, journeyDefinition } from '@mauntic/journey/executor';
 import { newId } from '@mauntic/kernel';
 import { type DatabaseHandle, openDatabase, runMigrations, sql } from '@mauntic/platform';
 import { Kafka, Partitioners } from 'kafkajs';
-import { enterContacts, entryKeys, journeyDefinition } from '../../subgraphs/journey/src/executor.ts';
-import { journeyModule } from '../../subgraphs/journey/src/module.ts';
 import { percentile, report, small } from '../lib/report.ts';
 
 const size = Number(process.env.BENCH_CONTACTS ?? (small ? 2_000 : 100_000));

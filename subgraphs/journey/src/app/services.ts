@@ -1,6 +1,7 @@
 // The journey context's use cases, bound to their dependencies.
 import { journeyConsumers } from './consumers.ts';
 import type { JourneyDeps } from './deps.ts';
+import { enrollContact, enrollSegment } from './enrollment.ts';
 import { archiveJourney, pauseJourney, publishJourney, resumeJourney } from './journey-lifecycle.ts';
 import { journeyStats } from './journey-stats.ts';
 import {
@@ -37,6 +38,8 @@ export function createJourneyServices(deps: JourneyDeps) {
     journeyStats: bind(journeyStats),
     listRuns: bind(listRuns),
     stepsOf: bind(stepsOf),
+    enrollContact: bind(enrollContact),
+    enrollSegment: bind(enrollSegment),
     subscriptions: () => journeyConsumers(deps),
   };
 }

@@ -1,7 +1,6 @@
 // Enrollment: contacts entered into a journey by API, one contact or a whole segment at once.
 import { ConflictError, NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS } from '@mauntic/platform';
-import { enrollContact, enrollSegment } from '../../app/enrollment.ts';
 import { builder, services } from '../builder.ts';
 
 const ContactEnrollment = builder
@@ -48,7 +47,7 @@ builder.mutationField('enrollContact', (t) =>
     errors: ERRORS,
     resolve: async (_, { input }, ctx) =>
       unwrap(
-        await enrollContact(services(ctx).deps, ctx.request, {
+        await services(ctx).enrollContact(ctx.request, {
           journeyId: String(input.journeyId),
           contactId: String(input.contactId),
           ...(input.data != null ? { data: input.data as Record<string, unknown> } : {}),
@@ -76,7 +75,7 @@ builder.mutationField('enrollSegment', (t) =>
     errors: ERRORS,
     resolve: async (_, { input }, ctx) =>
       unwrap(
-        await enrollSegment(services(ctx).deps, ctx.request, {
+        await services(ctx).enrollSegment(ctx.request, {
           journeyId: String(input.journeyId),
           segmentId: String(input.segmentId),
           ...(input.data != null ? { data: input.data as Record<string, unknown> } : {}),
