@@ -2,7 +2,6 @@
 // at most that much: anonymous callers by client address (an IPv6 address by its /64, which one
 // subscriber usually holds whole), signed-in users by user and organization, API keys by key.
 import { isIPv4, isIPv6 } from 'node:net';
-import { HeaderMap } from '@apollo/server';
 import type { RequestContext } from '@mauntic/kernel';
 import type { HttpRequest, Logger, RateLimiter } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
@@ -97,7 +96,7 @@ export async function spend(
     extensions: {
       code: 'RATE_LIMITED',
       retryAfter,
-      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfter)]]) },
+      http: { status: 429, headers: { 'retry-after': String(retryAfter) } },
     },
   });
 }

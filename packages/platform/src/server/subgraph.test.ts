@@ -77,7 +77,7 @@ describe('a subgraph', () => {
         variables: { e: 'a@example.com' },
         operationName: 'Echo',
       });
-      expect(inProcess).toEqual({ status: 200, result: { data: { echo: 'a@example.com' } } });
+      expect(inProcess).toEqual({ status: 200, headers: {}, result: { data: { echo: 'a@example.com' } } });
     }
   });
 

@@ -2,22 +2,12 @@
 // header. `execute` serves both modes: the HTTP route (cluster) parses the body and calls it, and
 // the embedded gateway calls it in-process with the operation it already parsed, so both modes
 // run one code path. Subgraphs are called by the gateway only, so this is graphql-js with the few
-// things a gateway needs (documents parsed and validated once, typed request errors, unexpected
-// errors masked), not a public GraphQL server.
-import {
-  type DocumentNode,
-  type ExecutionResult,
-  execute,
-  type FormattedExecutionResult,
-  GraphQLError,
-  type GraphQLFormattedError,
-  type GraphQLSchema,
-  Kind,
-  parse,
-  validate,
-} from 'graphql';
+// things a gateway needs (documents parsed and validated once, answered as graphql-answer.ts
+// shapes every answer), not a public GraphQL server.
+import { type DocumentNode, execute, GraphQLError, type GraphQLSchema, parse, validate } from 'graphql';
 import type { SubgraphContext } from '../graphql/builder.ts';
 import { type Logger, runWithLogScope } from '../logger.ts';
+import { answerOf, type ErrorMask, type GraphQLAnswer, httpAnswer, maskUnexpected, refusal } from './graphql-answer.ts';
 import type { HttpRequest, HttpResponse } from './http.ts';
 import { INTERNAL_CONTEXT_HEADER, verifyInternalContext } from './internal-context.ts';
 
@@ -40,39 +30,11 @@ export interface SubgraphRequest {
   operationName?: string;
 }
 
-export interface SubgraphResponse {
-  /** The HTTP status the answer goes with: 401 without a valid context, 400 for a bad request. */
-  status: number;
-  result: FormattedExecutionResult;
-}
-
-type FormattedError = GraphQLFormattedError & { extensions?: Record<string, unknown> };
-
-/** Unexpected errors are logged once here and reach clients without their internals. */
-export function maskUnexpected(logger: Logger) {
-  return (formatted: { message: string; extensions?: Record<string, unknown> }, error: unknown) => {
-    const code = formatted.extensions?.code;
-    if (code && code !== 'INTERNAL_SERVER_ERROR') return formatted;
-    logger.error({ err: (error as { originalError?: unknown })?.originalError ?? error }, 'unexpected error');
-    return { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
-  };
-}
-
-/** A request the caller got wrong: the whole answer is these errors, with this status. */
-const requestError = (status: number, code: string, errors: readonly GraphQLError[]): SubgraphResponse => ({
-  status,
-  result: { errors: errors.map((e) => ({ ...e.toJSON(), extensions: { ...e.extensions, code } })) },
-});
-
-/** Why an operation did not start: a variable the schema could not coerce, or no operation to run. */
-const requestErrorCode = (error: GraphQLError) =>
-  error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION ? 'BAD_USER_INPUT' : 'BAD_REQUEST';
-
 const MAX_QUERY_CACHE_CHARS = 16 * 1024 * 1024;
 
 export class Subgraph {
   readonly name: string;
-  private readonly mask: ReturnType<typeof maskUnexpected>;
+  private readonly mask: ErrorMask;
   /**
    * Query texts already parsed and found valid (the gateway sends the same few again and again),
    * oldest first, up to MAX_QUERY_CACHE_CHARS of text.
@@ -92,13 +54,13 @@ export class Subgraph {
 
   async stop(): Promise<void> {}
 
-  async execute(request: SubgraphRequest): Promise<SubgraphResponse> {
+  async execute(request: SubgraphRequest): Promise<GraphQLAnswer> {
     // No context, no work: a caller that did not come through the gateway gets nothing parsed.
     let caller: SubgraphContext['request'];
     try {
       caller = verifyInternalContext(request.context, this.options.internalKey);
     } catch (error) {
-      return requestError(401, 'UNAUTHENTICATED', [new GraphQLError((error as Error).message)]);
+      return refusal([new GraphQLError((error as Error).message)], this.mask, 'UNAUTHENTICATED', 401);
     }
     const document = request.document ? this.checked(request.document) : this.documentOf(request.query);
     if (!('kind' in document)) return document;
@@ -115,20 +77,20 @@ export class Subgraph {
         operationName: request.operationName,
         contextValue,
       });
-      return this.answer(result);
+      return answerOf(result, this.mask);
     });
   }
 
-  private documentOf(query: string | undefined): DocumentNode | SubgraphResponse {
+  private documentOf(query: string | undefined): DocumentNode | GraphQLAnswer {
     if (typeof query !== 'string' || !query)
-      return requestError(400, 'BAD_REQUEST', [new GraphQLError('The request holds no query')]);
+      return refusal([new GraphQLError('The request holds no query')], this.mask, 'BAD_REQUEST');
     const known = this.parsed.get(query);
     if (known) return known;
     let document: DocumentNode;
     try {
       document = parse(query);
     } catch (error) {
-      return requestError(400, 'GRAPHQL_PARSE_FAILED', [error as GraphQLError]);
+      return refusal([error as GraphQLError], this.mask, 'GRAPHQL_PARSE_FAILED');
     }
     const checked = this.checked(document);
     if ('kind' in checked) this.remember(query, checked);
@@ -145,27 +107,12 @@ export class Subgraph {
     }
   }
 
-  private checked(document: DocumentNode): DocumentNode | SubgraphResponse {
+  private checked(document: DocumentNode): DocumentNode | GraphQLAnswer {
     if (this.validated.has(document)) return document;
     const errors = validate(this.options.schema, document);
-    if (errors.length) return requestError(400, 'GRAPHQL_VALIDATION_FAILED', errors);
+    if (errors.length) return refusal(errors, this.mask, 'GRAPHQL_VALIDATION_FAILED');
     this.validated.add(document);
     return document;
-  }
-
-  /** The result as JSON-ready values: every error with a code, unexpected ones masked. */
-  private answer(result: ExecutionResult): SubgraphResponse {
-    // No data at all: the operation never ran, because of its variables or operation name.
-    const started = 'data' in result;
-    const errors = result.errors?.map((error): FormattedError => {
-      const code = error.extensions.code ?? (started ? 'INTERNAL_SERVER_ERROR' : requestErrorCode(error));
-      return this.mask({ ...error.toJSON(), extensions: { ...error.extensions, code } }, error);
-    });
-    const formatted: FormattedExecutionResult = {
-      ...(errors ? { errors } : {}),
-      ...(started ? { data: result.data } : {}),
-    };
-    return { status: started ? 200 : 400, result: formatted };
   }
 
   /** The HTTP route for this subgraph's /graphql: a JSON POST of { query, variables, operationName }. */
@@ -177,10 +124,10 @@ export class Subgraph {
       try {
         body = JSON.parse(req.body.toString('utf8'));
       } catch {
-        return json(requestError(400, 'BAD_REQUEST', [new GraphQLError('The body is not JSON')]));
+        return httpAnswer(refusal([new GraphQLError('The body is not JSON')], this.mask, 'BAD_REQUEST'));
       }
       const header = req.headers[INTERNAL_CONTEXT_HEADER];
-      return json(
+      return httpAnswer(
         await this.execute({
           context: Array.isArray(header) ? header[0] : header,
           query: typeof body?.query === 'string' ? body.query : undefined,
@@ -195,8 +142,5 @@ export class Subgraph {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const json = ({ status, result }: SubgraphResponse): HttpResponse => ({
-  status,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(result),
-});
+// The gateway answers the same way; the package index exports this file, and with it that one.
+export * from './graphql-answer.ts';
