@@ -6,7 +6,7 @@ import { catalogue, createEvent, type EventEnvelope, newId, parseEvent, unwrap }
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
-import { applySendRequest, deviceKey } from '../src/app/send-requests.ts';
+import { applyNotificationRequest, applySendRequest, deviceKey } from '../src/app/send-requests.ts';
 import { messages, outbox, pendingRequests } from '../src/db/schema.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type HttpFake, startHttpFake } from './fakes/http-fake.ts';
@@ -252,6 +252,47 @@ describe.each(DATABASES)('send requests from the bus (%s)', (_name, open) => {
       ].sort(),
     );
     expect((await published(ctx, 'delivery.message.sent')).map((e) => e.subject.id)).toEqual([capped]);
+  });
+
+  it("notifies a member as a journey's notify step asks: its template to the member's address, once; without a template, a failed message", async () => {
+    const ctx = newOrg();
+    const email = await template(ctx, 'email');
+    const notify = (templateId: string | null, key: string) =>
+      createEvent(catalogue.journeyActions.notificationRequested, {
+        organizationId: ctx.organizationId,
+        subjectId: newId(),
+        correlationId: newId(),
+        data: {
+          runId: newId(),
+          journeyId: newId(),
+          stepId: 'tell-sales',
+          idempotencyKey: key,
+          via: 'email',
+          target: 'Sales@Example.com',
+          templateId,
+          context: { plan: 'pro' },
+        },
+      });
+    const first = notify(email, 'journey:run:tell-sales:1');
+    expect(await applyNotificationRequest(env.services.deps, first)).toBe(true);
+    expect(await applyNotificationRequest(env.services.deps, first)).toBe(false);
+    await applyNotificationRequest(env.services.deps, notify(null, 'journey:run:tell-sales:2'));
+    expect(await rowsOf(ctx)).toEqual([
+      {
+        key: 'journey:run:tell-sales:1',
+        channel: 'email',
+        address: 'sales@example.com',
+        status: 'queued',
+        error: null,
+      },
+      {
+        key: 'journey:run:tell-sales:2',
+        channel: 'email',
+        address: 'Sales@Example.com',
+        status: 'failed',
+        error: expect.stringContaining('render_error'),
+      },
+    ]);
   });
 
   it('holds a request for a contact delivery has not heard of, and sends it when the contact arrives', async () => {

@@ -1,11 +1,17 @@
 // What the delivery context consumes from the bus: CRM's contact events (and deleted custom
-// fields), kept as delivery's copy of contacts, and send requests that journeys and campaigns publish. Each handler applies an
+// fields), kept as delivery's copy of contacts, send requests that journeys and campaigns publish,
+// and journeys' member notifications. Each handler applies an
 // event once per consumer group, so a redelivered event changes nothing.
 import { catalogue } from '@mauntic/kernel';
 import type { Subscription } from '@mauntic/platform';
 import { applyCrmEvent, CRM_CONSUMER } from './contacts-projection.ts';
 import type { DeliveryDeps } from './deps.ts';
-import { applySendRequest, REQUESTS_CONSUMER } from './send-requests.ts';
+import {
+  applyNotificationRequest,
+  applySendRequest,
+  NOTIFICATIONS_CONSUMER,
+  REQUESTS_CONSUMER,
+} from './send-requests.ts';
 
 const crm = catalogue.crm;
 
@@ -32,6 +38,14 @@ export function deliveryConsumers(deps: DeliveryDeps): Subscription[] {
       types: [catalogue.delivery.messageRequested.type],
       handle: async (event) => {
         await applySendRequest(deps, event);
+      },
+    },
+    {
+      group: NOTIFICATIONS_CONSUMER,
+      contexts: ['journey'],
+      types: [catalogue.journeyActions.notificationRequested.type],
+      handle: async (event) => {
+        await applyNotificationRequest(deps, event);
       },
     },
   ];

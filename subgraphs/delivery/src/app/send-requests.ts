@@ -39,6 +39,34 @@ export async function applySendRequest(deps: DeliveryDeps, event: EventEnvelope)
   return applied;
 }
 
+export const NOTIFICATIONS_CONSUMER = 'delivery-notifications';
+
+/**
+ * A journey's notify step: its template sent to a member's email address, or to a webhook URL,
+ * as one transactional message (a team member is not a contact: no consent, no caps). A notify
+ * step without a template has nothing to send: its message is recorded as failed (`render_error`).
+ */
+export async function applyNotificationRequest(deps: DeliveryDeps, event: EventEnvelope): Promise<boolean> {
+  const notification = catalogue.journeyActions.notificationRequested.data.parse(event.data);
+  const request: SendRequest = {
+    channel: notification.via,
+    // A missing template settles the message as failed, through the same path as any request.
+    templateId: notification.templateId ?? NO_TEMPLATE,
+    contactId: null,
+    address: notification.target,
+    context: notification.context,
+    idempotencyKey: notification.idempotencyKey,
+    source: { kind: 'journey', id: notification.runId, stepId: notification.stepId },
+    correlationId: event.correlationId,
+  };
+  return applyOnce(deps.handle.db, processedEvents, NOTIFICATIONS_CONSUMER, event, async (tx) => {
+    await acceptRequests(tx, deps, event.organizationId, [request]);
+  });
+}
+
+/** Names no template: a request carrying it settles as failed (`render_error`: template missing). */
+const NO_TEMPLATE = '00000000-0000-0000-0000-000000000000';
+
 /** What becomes of one request. */
 type Decision =
   | { kind: 'queue'; messages: { address: string; idempotencyKey: string }[] }
