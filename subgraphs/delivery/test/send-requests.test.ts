@@ -281,7 +281,7 @@ describe.each(DATABASES)('send requests from the bus (%s)', (_name, open) => {
       {
         key: 'journey:run:tell-sales:1',
         channel: 'email',
-        address: 'sales@example.com',
+        address: 'Sales@Example.com',
         status: 'queued',
         error: null,
       },
