@@ -19,7 +19,7 @@ import {
   runMigrations,
   sql,
 } from '@mauntic/platform';
-import { TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
+import { ownTestDatabase, TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryModule } from '../../../subgraphs/delivery/src/module.ts';
 import { newOrg } from '../../../subgraphs/delivery/test/harness.ts';
@@ -76,7 +76,7 @@ async function queueMessages(handle: DatabaseHandle, keys: Keys, sinkPort: numbe
 }
 
 /** Starts the engine process (fixtures/engine-process.ts), always under the same name and journal. */
-function engineStarter(keys: Keys): () => Promise<ChildProcess> {
+function engineStarter(databaseUrl: string, keys: Keys): () => Promise<ChildProcess> {
   const owner = `crash-engine-${newId()}`;
   const journalDir = mkdtempSync(join(tmpdir(), 'crash-journal-'));
   const script = fileURLToPath(new URL('./fixtures/engine-process.ts', import.meta.url));
@@ -85,7 +85,7 @@ function engineStarter(keys: Keys): () => Promise<ChildProcess> {
       const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, script], {
         env: {
           ...process.env,
-          DATABASE_URL: testServices.databaseUrl,
+          DATABASE_URL: databaseUrl,
           ENGINE_OWNER: owner,
           ENGINE_JOURNAL_DIR: journalDir,
           DELIVERY_ENCRYPTION_KEY: keys.encryptionKey.toString('base64'),
@@ -112,18 +112,23 @@ async function until(check: () => boolean | Promise<boolean>, what: string) {
 }
 
 describe('an engine killed with SIGKILL mid-batch', () => {
-  const handlePromise = openDatabase({ url: testServices.databaseUrl, maxConnections: 4 });
+  // Its own database: another suite's engine (the cluster-mode integration tests run one) would
+  // claim this suite's messages.
+  let database: Awaited<ReturnType<typeof ownTestDatabase>>;
+  let handle: DatabaseHandle;
   let sink: SlowSink;
   beforeAll(async () => {
+    database = await ownTestDatabase();
+    handle = await openDatabase({ url: database.url, maxConnections: 4 });
     sink = await slowSink(15);
   });
   afterAll(async () => {
     await sink.close();
-    await (await handlePromise).close();
+    await handle.close();
+    await database.drop();
   });
 
   it('neither loses nor duplicates a message', async () => {
-    const handle = await handlePromise;
     await runMigrations(handle, deliveryModule().migrations);
     const keys: Keys = { encryptionKey: randomBytes(32), trackingSecret: randomBytes(32).toString('base64url') };
     const total = 400;
@@ -135,7 +140,7 @@ describe('an engine killed with SIGKILL mid-batch', () => {
         )
       )[0]!.n;
 
-    const start = engineStarter(keys);
+    const start = engineStarter(database.url, keys);
     let engine = await start();
     for (const at of [100, 250]) {
       // Killed while messages are in flight: some handed over and waiting for their reply.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createMemoryRateLimiter } from '@mauntic/delivery/engine';
 import { newId, type RequestContext, unwrap } from '@mauntic/kernel';
 import { type DatabaseHandle, openDatabase, sql } from '@mauntic/platform';
-import { testServices } from '@mauntic/platform/testing';
+import { ownTestDatabase } from '@mauntic/platform/testing';
 import type { SQL } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMessage } from '../../../subgraphs/delivery/src/app/send.ts';
@@ -53,10 +53,14 @@ async function holdLock(handle: DatabaseHandle, query: SQL): Promise<() => Promi
 describe('the delivery engine when its database connections drop', () => {
   let env: Env;
   let sink: SlowSink;
+  // Its own database: another suite's engine (the cluster-mode integration tests run one) would
+  // claim this suite's messages.
+  let database: Awaited<ReturnType<typeof ownTestDatabase>>;
   const engines: { engine: DeliveryEngine; handle: DatabaseHandle }[] = [];
 
   beforeAll(async () => {
-    env = await openDelivery(() => openDatabase({ url: testServices.databaseUrl, maxConnections: 8 }));
+    database = await ownTestDatabase();
+    env = await openDelivery(() => openDatabase({ url: database.url, maxConnections: 8 }));
     // Slow enough that the test acts while a batch is being sent.
     sink = await slowSink(150);
   });
@@ -69,6 +73,7 @@ describe('the delivery engine when its database connections drop', () => {
   afterAll(async () => {
     await sink.close();
     await env.close();
+    await database.drop();
   });
 
   /** An engine on connections of its own, named `app` in pg_stat_activity. */
@@ -83,7 +88,7 @@ describe('the delivery engine when its database connections drop', () => {
       leaseMs?: number;
     } = {},
   ) {
-    const handle = await openDatabase({ url: testServices.databaseUrl, maxConnections: 4, applicationName: app });
+    const handle = await openDatabase({ url: database.url, maxConnections: 4, applicationName: app });
     const engine = createEngine({
       handle,
       logger: env.logger,

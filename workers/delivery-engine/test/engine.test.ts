@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryRateLimiter } from '@mauntic/delivery/engine';
 import { catalogue, createEvent, newId, unwrap } from '@mauntic/kernel';
+import { openDatabase } from '@mauntic/platform';
+import { ownTestDatabase } from '@mauntic/platform/testing';
 import { sql } from 'drizzle-orm';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applyCrmEvent } from '../../../subgraphs/delivery/src/app/contacts-projection.ts';
 import { enqueueMessage } from '../../../subgraphs/delivery/src/app/send.ts';
 import { type SmtpFake, startSmtpFake } from '../../../subgraphs/delivery/test/fakes/smtp-server.ts';
-import { DATABASES, newOrg, openDelivery, seedContact } from '../../../subgraphs/delivery/test/harness.ts';
+import { newOrg, openDelivery, seedContact } from '../../../subgraphs/delivery/test/harness.ts';
 import { createEngine } from '../src/create-engine.ts';
 import type { DeliveryEngine } from '../src/engine.ts';
 import { Journal, journalFile } from '../src/journal.ts';
@@ -22,14 +24,27 @@ const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text><a href="mailto:help@shop.example.com">Write to us</a> <a href="#top">Top</a></mj-text>
 </mj-column></mj-section></mj-body></mjml>`;
 
-describe.each(DATABASES)('the delivery engine on %s', (_name, open) => {
+// Postgres in a database of its own: another suite's engine (the cluster-mode integration tests
+// run one) would claim this suite's messages.
+const DATABASES = [
+  ['postgres', ownTestDatabase],
+  ['pglite', null],
+] as const;
+
+describe.each(DATABASES)('the delivery engine on %s', (_name, own) => {
+  let dropDatabase = async () => {};
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let smtp: SmtpFake;
   let backup: SmtpFake;
   const engines: DeliveryEngine[] = [];
 
   beforeAll(async () => {
-    env = await openDelivery(open);
+    env = await openDelivery(async () => {
+      if (!own) return openDatabase({ memory: true });
+      const database = await own();
+      dropDatabase = database.drop;
+      return openDatabase({ url: database.url, maxConnections: 8 });
+    });
     smtp = await startSmtpFake();
     backup = await startSmtpFake();
   });
@@ -42,6 +57,7 @@ describe.each(DATABASES)('the delivery engine on %s', (_name, open) => {
     await smtp.close();
     await backup.close();
     await env.close();
+    await dropDatabase();
   });
 
   function engine(
