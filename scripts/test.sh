@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs pnpm and the workspace if missing, installs and
 # starts PostgreSQL, Redis, Kafka and Postfix (scripts/services.sh), then lint, types, the schema check,
-# the build of every package, every vitest suite, and each benchmark at a small size. No suite skips for a missing service:
+# the build of every package, every vitest suite, each benchmark at a small size, and the kill and
+# fault runs at a small size on private service instances. No suite skips for a missing service:
 # one that cannot reach its service fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +35,14 @@ for dir in bench/*/; do
   [ -f "$dir/index.ts" ] || continue
   BENCH_SIZE=small bash scripts/bench.sh "$name" || { echo "benchmark $name failed"; status=1; }
 done
+
+# The runs that kill workers and restart services under them, on private instances of Postgres,
+# Redis and Kafka (the fault run restarts them), so nothing else is disturbed.
+echo "== fault runs (small)"
+faults_env=(MAUNTIC_SERVICES_DIR="$PWD/.services/faults" MAUNTIC_PG_PORT=5442 MAUNTIC_REDIS_PORT=6389 MAUNTIC_KAFKA_PORT=9102)
+for run in "send --kill" "send --faults" "journeys --kill"; do
+  # shellcheck disable=SC2086
+  env "${faults_env[@]}" BENCH_SIZE=small bash scripts/bench.sh $run || { echo "benchmark $run failed"; status=1; }
+done
+for service in kafka redis postgres; do env "${faults_env[@]}" bash scripts/services.sh down "$service" >/dev/null || true; done
 exit $status

@@ -1,7 +1,7 @@
 import { catalogue, contextOf, createEvent, newId, topicOf } from '@mauntic/kernel';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deadLetterTopicOf, type Subscription } from '../src/bus/event-bus.ts';
+import { deadLetterTopicOf, groupIdOf, type Subscription } from '../src/bus/event-bus.ts';
 import { KafkaEventBus, type KafkaEventBusOptions, readDeadLetters } from '../src/bus/kafka-event-bus.ts';
 import { testServices } from '../src/testing/index.ts';
 import { eventBusContract } from './contract/event-bus.contract.ts';
@@ -41,7 +41,7 @@ class TestBus extends KafkaEventBus {
     await admin.deleteTopics({
       topics: this.groupNames.map((g) => deadLetterTopicOf(g, testServices.kafkaTopicPrefix)),
     });
-    await admin.deleteGroups(this.groupNames);
+    await admin.deleteGroups(this.groupNames.map((g) => groupIdOf(g, testServices.kafkaTopicPrefix)));
   }
 }
 
@@ -67,6 +67,21 @@ eventBusContract('kafka', async () => {
 });
 
 describe('KafkaEventBus', () => {
+  it('names its consumer groups under its topic prefix, so environments sharing a cluster keep their offsets apart', async () => {
+    const bus = new TestBus();
+    try {
+      const group = `kafka-prefixed.${newId()}`;
+      bus.subscribe({ group, contexts: ['identity'], handle: async () => {} });
+      await bus.start();
+      await bus.ready();
+      const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+      expect(groups).toContain(`${testServices.kafkaTopicPrefix}.${group}`);
+      expect(groups).not.toContain(group);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it("puts a malformed message on the group's dead-letter topic with its origin, and the partition moves on", async () => {
     const bus = new TestBus();
     try {

@@ -59,3 +59,5 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 export const retryDelayMs = (attempt: number) => Math.min(2000, 50 * 2 ** (attempt - 1));
 
 export const deadLetterTopicOf = (group: string, prefix = 'mauntic') => `${prefix}.dlq.${group}`;
+/** A subscription's Kafka consumer group: prefixed, so environments sharing a cluster keep their offsets apart. */
+export const groupIdOf = (group: string, prefix = 'mauntic') => `${prefix}.${group}`;

@@ -15,7 +15,7 @@
 //   so a crash or rebalance redelivers (no dedup here; consumers are idempotent).
 // - A failing handler is retried in place (retryDelayMs backoff) up to maxAttempts (failures of an
 //   unreachable database, Redis or broker not counted: those wait for it to answer), then the
-//   message is written to `mauntic.dlq.<group>` with its original key and value and x-error,
+//   message is written to `<prefix>.dlq.<group>` with its original key and value and x-error,
 //   x-original-topic, x-original-partition, x-original-offset, x-attempts and x-group headers,
 //   and the partition moves on. A message that is not JSON or fails catalogue validation goes
 //   there at once with x-attempts 0, without reaching the handler (retrying cannot fix it).
@@ -39,7 +39,7 @@ import {
 } from 'kafkajs';
 import { createLogger, type Logger } from '../logger.ts';
 import { metrics } from '../metrics.ts';
-import { type DeadLetter, deadLetterTopicOf, type EventBus, type Subscription } from './event-bus.ts';
+import { type DeadLetter, deadLetterTopicOf, type EventBus, groupIdOf, type Subscription } from './event-bus.ts';
 import { errorText, handleWithRetries } from './local-event-bus.ts';
 
 export interface KafkaEventBusOptions {
@@ -50,7 +50,7 @@ export interface KafkaEventBusOptions {
   partitions?: number;
   /** How long a silent consumer keeps its partitions before the group rebalances. Default 30 s. */
   consumerSessionTimeoutMs?: number;
-  /** Topics are `<prefix>.<context>.events` and `<prefix>.dlq.<group>`. Default 'mauntic'. */
+  /** Topics are `<prefix>.<context>.events` and `<prefix>.dlq.<group>`, consumer groups `<prefix>.<group>`. Default 'mauntic'. */
   topicPrefix?: string;
 }
 
@@ -204,7 +204,7 @@ export class KafkaEventBus implements EventBus {
     const lag: Record<string, Record<string, number>> = {};
     for (const { subscription } of this.groups.values()) {
       const topics = subscription.contexts.map((c) => topicOf(c, this.prefix));
-      const committed = await this.admin.fetchOffsets({ groupId: subscription.group, topics });
+      const committed = await this.admin.fetchOffsets({ groupId: groupIdOf(subscription.group, this.prefix), topics });
       lag[subscription.group] = {};
       for (const { topic, partitions } of committed) {
         const ends = await this.admin.fetchTopicOffsets(topic);
@@ -276,7 +276,7 @@ export class KafkaEventBus implements EventBus {
   private async startGroup(group: Group): Promise<void> {
     const { subscription } = group;
     const consumer = this.kafka.consumer({
-      groupId: subscription.group,
+      groupId: groupIdOf(subscription.group, this.prefix),
       sessionTimeout: this.sessionTimeout,
       heartbeatInterval: Math.min(3000, Math.floor(this.sessionTimeout / 10)),
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
