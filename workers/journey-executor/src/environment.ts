@@ -8,6 +8,8 @@ export const executorModel = z.object({
   EXECUTOR_OWNER: z.string().min(1).max(100).default(hostname()),
   /** Runs claimed at once per lane. */
   EXECUTOR_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** Due delays a lane wakes at once, set-based (many falling due together). */
+  EXECUTOR_WAKE_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Batches in flight at once. */
   EXECUTOR_LANES: z.coerce.number().int().min(1).max(64).default(2),
   /** How long a claimed run is this executor's before another may take it over. */
@@ -38,6 +40,7 @@ export function parseExecutorEnvironment(env: NodeJS.ProcessEnv = process.env) {
 export const executorSettings = (executor: z.infer<typeof executorModel>) => ({
   owner: executor.EXECUTOR_OWNER,
   batchSize: executor.EXECUTOR_BATCH_SIZE,
+  wakeSize: executor.EXECUTOR_WAKE_SIZE,
   lanes: executor.EXECUTOR_LANES,
   leaseMs: executor.EXECUTOR_LEASE_MS,
   sweepMs: executor.EXECUTOR_SWEEP_MS,

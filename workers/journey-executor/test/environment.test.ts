@@ -26,6 +26,7 @@ describe('the journey executor configuration', () => {
     expect(executorSettings(env.executor)).toEqual({
       owner: 'executor-0',
       batchSize: 500,
+      wakeSize: 5000,
       lanes: 4,
       leaseMs: 30_000,
       sweepMs: 250,

@@ -16,6 +16,8 @@ export interface JourneyExecutorOptions {
   now?: () => Date;
   /** Runs claimed at once per lane. */
   batchSize?: number;
+  /** Due delays a lane wakes at once, set-based (Stepper.wakeDelays). */
+  wakeSize?: number;
   /** Batches in flight at once. */
   lanes?: number;
   /** How long a claimed run is this executor's before another may take it. */
@@ -79,19 +81,36 @@ export class JourneyExecutor {
   }
 
   private async lane(): Promise<void> {
-    const { logger, onBatch } = this.options;
     while (!this.stopped) {
-      let claimed = 0;
+      let more = false;
       try {
-        const stats = await this.stepper.runBatch();
-        claimed = stats.claimed;
-        if (claimed) onBatch?.(stats);
+        more = (await this.turn()).more;
       } catch (error) {
-        logger.error({ err: error }, 'journey batch failed; its runs return when their lease runs out');
+        this.options.logger.error({ err: error }, 'journey batch failed; its runs return when their lease runs out');
         await this.sleep(this.options.pollMs ?? 1000);
       }
-      if (claimed < this.stepper.batchSize && !this.stopped) await this.idle();
+      if (!more && !this.stopped) await this.idle();
     }
+  }
+
+  /**
+   * One turn of a lane: due delays are woken set-based first, since many falling due at once is
+   * what a walk is slowest at; while a whole chunk of them woke, the lane keeps at it. Otherwise
+   * it walks one batch (the runs just woken among them). `more`: there may be work left now.
+   */
+  async turn(): Promise<BatchStats & { more: boolean }> {
+    const { onBatch } = this.options;
+    const woken = await this.stepper.wakeDelays();
+    if (woken.claimed) onBatch?.(woken);
+    if (woken.claimed === this.stepper.wakeSize && woken.transitions > 0) return { ...woken, more: true };
+    const walked = await this.stepper.runBatch();
+    if (walked.claimed) onBatch?.(walked);
+    return {
+      claimed: woken.claimed + walked.claimed,
+      transitions: woken.transitions + walked.transitions,
+      lost: walked.lost,
+      more: walked.claimed >= this.stepper.batchSize,
+    };
   }
 
   /** Wakes the lanes when the earliest waiting run falls due, reading only the head of the due index. */

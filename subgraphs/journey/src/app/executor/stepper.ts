@@ -2,7 +2,8 @@
 // locked, with a lease naming this executor), loads what the batch needs in one query each
 // (versions once per process, contacts, segment memberships, step visits, send counts), walks
 // every run in memory, and commits the whole batch in one transaction: run updates, step log
-// rows and outbox events together.
+// rows and outbox events together. Due delays, which complete on the clock alone, are woken
+// set-based instead (wakeDelays, wake-delays.ts), thousands per statement.
 //
 // Exactly once: the run update only applies while this executor still holds the run's lease (a
 // re-claim after the lease ran out, or an interrupt from the event consumer, takes it away), and
@@ -17,6 +18,7 @@ import { durationMs, EMPTY_DEFINITION, journeyDefinition, type StepId } from '..
 import { contactState } from './contact-state.ts';
 import { enterContacts } from './enter.ts';
 import type { ClaimedRun, ContactRow, LoadedVersion } from './run-state.ts';
+import { completeDelays, pickDueDelays, type WakeableDelay } from './wake-delays.ts';
 import { type WalkResult, walkRun } from './walk.ts';
 
 export interface StepperOptions {
@@ -26,6 +28,8 @@ export interface StepperOptions {
   owner: string;
   now: () => Date;
   batchSize?: number;
+  /** Due delays woken at once by one set-based wake (wakeDelays). */
+  wakeSize?: number;
   leaseMs?: number;
 }
 
@@ -46,10 +50,12 @@ interface Walked {
 export class Stepper {
   private readonly versions = new Map<string, LoadedVersion>();
   readonly batchSize: number;
+  readonly wakeSize: number;
   private readonly leaseMs: number;
 
   constructor(private readonly options: StepperOptions) {
     this.batchSize = options.batchSize ?? 500;
+    this.wakeSize = options.wakeSize ?? 5000;
     this.leaseMs = options.leaseMs ?? 30_000;
   }
 
@@ -71,6 +77,39 @@ export class Stepper {
     const walked = await this.walk(claimed, now);
     const { transitions, lost } = await this.commit(walked, now);
     return { claimed: claimed.length, transitions, lost };
+  }
+
+  /**
+   * Completes up to wakeSize due delays set-based (wake-delays.ts), in one transaction: each run
+   * is left ready at its next step for the lanes. Those only the walk can handle stay due.
+   * `claimed` counts the due delays picked, `transitions` the ones completed.
+   */
+  async wakeDelays(): Promise<BatchStats> {
+    const now = this.options.now();
+    return this.options.handle.db.transaction(async (tx) => {
+      const picked = await pickDueDelays(tx, now, this.wakeSize);
+      if (!picked.length) return { claimed: 0, transitions: 0, lost: 0 };
+      await this.loadVersions(
+        picked.map((p) => p.versionId),
+        tx,
+      );
+      const wakeable = new Map<string, WakeableDelay>();
+      for (const { versionId, stepId } of picked) {
+        const version = this.versions.get(versionId);
+        const step = version?.definition.steps[stepId];
+        if (version && !version.invalid && step?.type === 'delay')
+          wakeable.set(`${versionId}:${stepId}`, { versionId, version: version.version, stepId, next: step.next });
+      }
+      const transitions = wakeable.size
+        ? await completeDelays(
+            tx,
+            picked.map((p) => p.id),
+            [...wakeable.values()],
+            now,
+          )
+        : 0;
+      return { claimed: picked.length, transitions, lost: 0 };
+    });
   }
 
   /** The earliest due time among waiting runs of active journeys, read from the due index. */
@@ -184,8 +223,13 @@ export class Stepper {
 
   /** The highest visit logged per step, for runs that may have a history (not new ones). */
   private async visits(claimed: ClaimedRun[]): Promise<Map<string, Map<StepId, number>>> {
+    // (A run woken at its start step again, through a delay that leads there, is on a later visit.)
     const resumed = claimed.filter(
-      (r) => r.state === 'waiting' || r.wait !== null || r.stepId !== this.versions.get(r.versionId)!.definition.start,
+      (r) =>
+        r.state === 'waiting' ||
+        r.wait !== null ||
+        r.visit > 1 ||
+        r.stepId !== this.versions.get(r.versionId)!.definition.start,
     );
     const byRun = new Map<string, Map<StepId, number>>();
     if (!resumed.length) return byRun;
@@ -290,8 +334,9 @@ export class Stepper {
     const inserted = await tx.execute(sql`
       insert into ${stepLog} (run_id, step_id, visit, organization_id, journey_id, status, outcome, at)
       select run_id, step_id, visit, organization_id, journey_id, status, outcome,
-        -- The steps of one walk happen at one instant; a microsecond each keeps their order readable.
-        ${now.toISOString()}::timestamptz + seq * interval '1 microsecond'
+        -- The steps of one walk happen at one instant; a microsecond each keeps their order readable,
+        -- after a delay woken set-based at that same instant (wakeDelays logs it at the instant itself).
+        ${now.toISOString()}::timestamptz + (seq + 1) * interval '1 microsecond'
       from json_to_recordset(${JSON.stringify(rows)}::json)
         as v(seq int, run_id uuid, step_id text, visit int, organization_id uuid, journey_id uuid, status text, outcome jsonb)
       on conflict do nothing
