@@ -1,6 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import type { LookupAddress } from 'node:dns';
-import { get } from 'node:http';
-import { type AddressInfo, connect, createServer, type Server } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { get, type RequestOptions } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvironment } from '../config.ts';
 import { type AddressClass, classifyAddress } from './ip-address.ts';
@@ -223,6 +229,95 @@ describe('outboundGuard.lookup on real connections', () => {
         v6only.lookup('v6.test', { family: 4 }, (error, address) => (error ? reject(error) : resolve(address))),
       ),
     ).rejects.toMatchObject({ code: 'ENOTFOUND' });
+  });
+});
+
+/** A self-signed certificate for `name`, made with openssl. */
+function certificate(name: string): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'guard-cert-'));
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`],
+      ...['-addext', `subjectAltName=DNS:${name}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+    ],
+    { stdio: 'pipe' },
+  );
+  return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+}
+
+describe('outboundGuard.connect and agents, for clients that open their own connections', () => {
+  let plain: Server;
+  let secure: TlsServer;
+  let plainPort: number;
+  let securePort: number;
+  const tls = certificate('relay.test');
+  const http = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok';
+  beforeAll(async () => {
+    plain = createServer((socket) => socket.once('data', () => socket.end(http)));
+    secure = createTlsServer(tls, (socket) => socket.once('data', () => socket.end(http)));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    plainPort = (plain.address() as AddressInfo).port;
+    securePort = (secure.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => plain.close(() => resolve()));
+    await new Promise<void>((resolve) => secure.close(() => resolve()));
+  });
+
+  const opened = (socket: Socket, event = 'connect') =>
+    new Promise<void>((resolve, reject) => {
+      socket.once(event, () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+
+  const status = (send: typeof get, options: RequestOptions & { ca?: string }) =>
+    new Promise<number | undefined>((resolve, reject) => {
+      send(options, (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      }).on('error', reject);
+    });
+
+  it('connect refuses a refused IP literal (Node does not look literals up) and a name resolving to one', async () => {
+    const guard = outboundGuard({ resolve: hostsFile({ 'relay.test': ['127.0.0.1'] }) });
+    for (const host of ['127.0.0.1', '::ffff:127.0.0.1', 'relay.test'])
+      expect(await refusedWith(opened(guard.connect({ host, port: plainPort }, false))), host).toMatchObject({
+        addressClass: 'loopback',
+      });
+    await refusedWith(opened(guard.connect({ host: 'relay.test', port: securePort }, true), 'secureConnect'));
+  });
+
+  it('connect reaches what the allow-list names, over TLS checked against the name it was given', async () => {
+    const byName = outboundGuard({ allow: ['relay.test'], resolve: hostsFile({ 'relay.test': ['127.0.0.1'] }) });
+    await opened(byName.connect({ host: 'relay.test', port: securePort, ca: tls.cert }, true), 'secureConnect');
+    const byRange = outboundGuard({ allow: ['127.0.0.0/8'] });
+    await opened(byRange.connect({ host: '127.0.0.1', port: plainPort }, false));
+  });
+
+  it("agents refuse refused literals and names in http and https requests, and let the allow-list's hosts through", async () => {
+    const refusing = outboundGuard({ resolve: hostsFile({ 'relay.test': ['127.0.0.1'] }) }).agents();
+    await refusedWith(status(get, { host: '127.0.0.1', port: plainPort, agent: refusing.http }));
+    await refusedWith(status(get, { host: 'relay.test', port: plainPort, agent: refusing.http }));
+    await refusedWith(status(httpsGet, { host: '127.0.0.1', port: securePort, agent: refusing.https }));
+    await refusedWith(status(httpsGet, { host: 'relay.test', port: securePort, agent: refusing.https }));
+
+    const allowing = outboundGuard({
+      allow: ['relay.test', '127.0.0.1'],
+      resolve: hostsFile({ 'relay.test': ['127.0.0.1'] }),
+    }).agents({ keepAlive: true });
+    expect(await status(get, { host: '127.0.0.1', port: plainPort, agent: allowing.http })).toBe(200);
+    expect(await status(get, { host: 'relay.test', port: plainPort, agent: allowing.http })).toBe(200);
+    // The certificate is checked against the name, although the connection went to 127.0.0.1.
+    expect(await status(httpsGet, { host: 'relay.test', port: securePort, agent: allowing.https, ca: tls.cert })).toBe(
+      200,
+    );
+    allowing.http.destroy();
+    allowing.https.destroy();
   });
 });
 

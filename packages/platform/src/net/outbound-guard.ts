@@ -7,7 +7,11 @@
 
 import type { LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import type { LookupFunction } from 'node:net';
+import { type AgentOptions, type ClientRequestArgs, Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { type LookupFunction, connect as netConnect, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { z } from 'zod';
 import { emptyToUndefined } from '../config.ts';
 import { type AddressClass, type Cidr, classifyIp, embeddedIpv4, inCidr, parseCidr, parseIp } from './ip-address.ts';
@@ -51,6 +55,14 @@ export interface OutboundGuard {
    * literal host: check those with assertPublicHost first.
    */
   lookup: LookupFunction;
+  /**
+   * `net.connect` (`tls.connect` when `secure`) through the guard, for clients that open their own
+   * sockets: a name resolves through `lookup`, and an IP literal the guard refuses gives a socket
+   * that fails with OutboundAddressError, as a refused connection would.
+   */
+  connect(options: ConnectionOptions & { host: string; port: number }, secure: boolean): Socket;
+  /** HTTP and HTTPS agents (for SDKs that take one) whose every connection is checked as `connect`'s. */
+  agents(options?: AgentOptions): { http: HttpAgent; https: HttpsAgent };
 }
 
 const systemResolver: Resolver = (host) => dnsLookup(host, { all: true, verbatim: true });
@@ -89,6 +101,14 @@ export function outboundGuard(policy: OutboundPolicy = {}): OutboundGuard {
     return kind === 'public' ? undefined : kind;
   }
 
+  /** Why an IP literal host may not be reached; undefined for an allowed literal or a name. */
+  function literalRefusal(rawHost: string | null | undefined): OutboundAddressError | undefined {
+    const host = normalizeHost(rawHost ?? '');
+    if (!parseIp(host)) return undefined;
+    const refused = refusal(host);
+    return refused && new OutboundAddressError(host, host, refused);
+  }
+
   async function assertPublicHost(rawHost: string): Promise<LookupAddress[]> {
     const host = normalizeHost(rawHost);
     const literal = parseIp(host);
@@ -124,7 +144,36 @@ export function outboundGuard(policy: OutboundPolicy = {}): OutboundGuard {
     );
   }) as LookupFunction;
 
-  return { assertPublicHost, lookup };
+  /**
+   * Node connects to an IP literal without calling `lookup`, so literals are judged here, and a
+   * refused one fails the way a refused connection does: an 'error' on the socket, a tick later.
+   */
+  function guarded<S extends Duplex>(host: string | null | undefined, open: () => S): S | Socket {
+    const refused = literalRefusal(host);
+    if (!refused) return open();
+    const socket = new Socket();
+    process.nextTick(() => socket.destroy(refused));
+    return socket;
+  }
+
+  const connect: OutboundGuard['connect'] = (options, secure) =>
+    guarded(options.host, () => (secure ? tlsConnect({ ...options, lookup }) : netConnect({ ...options, lookup })));
+
+  function agents(options: AgentOptions = {}) {
+    class GuardedHttpAgent extends HttpAgent {
+      override createConnection(target: ClientRequestArgs, callback?: Parameters<HttpAgent['createConnection']>[1]) {
+        return guarded(target.host, () => super.createConnection({ ...target, lookup }, callback)!);
+      }
+    }
+    class GuardedHttpsAgent extends HttpsAgent {
+      override createConnection(target: ClientRequestArgs, callback?: Parameters<HttpsAgent['createConnection']>[1]) {
+        return guarded(target.host, () => super.createConnection({ ...target, lookup }, callback)!);
+      }
+    }
+    return { http: new GuardedHttpAgent(options), https: new GuardedHttpsAgent(options) };
+  }
+
+  return { assertPublicHost, lookup, connect, agents };
 }
 
 /** Cluster mode's default: nothing private is reachable until an operator names it. */
