@@ -74,5 +74,19 @@ export function badInputSuite(name: string, start: PlatformFactory) {
         expect(result.errors?.[0]?.extensions?.code, after).toBe('BAD_USER_INPUT');
       }
     });
+
+    it('takes JSON written inline in the query as it takes the same JSON in a variable', async () => {
+      const segment = await gql(
+        platform.url,
+        'mutation { createSegment(input: { name: "inline", filter: { tags: { op: "includesAny", value: ["vip"] } } }) { __typename ... on Segment { filter } } }',
+        {},
+        { token },
+      );
+      expect(segment.errors).toBeUndefined();
+      expect(segment.data?.createSegment).toEqual({
+        __typename: 'Segment',
+        filter: { tags: { op: 'includesAny', value: ['vip'] } },
+      });
+    });
   });
 }

@@ -41,7 +41,7 @@ export function addCommonTypes(builder: Builder) {
     description: 'Any JSON value',
     serialize: (v) => v,
     parseValue: (v) => v,
-    parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
+    parseLiteral: (ast, variables) => plainJson(valueFromASTUntyped(ast, variables)),
   });
   builder.scalarType('EmailAddress', {
     description: 'An email address (RFC 5322 addr-spec, at most 254 characters)',
@@ -126,3 +126,14 @@ export const FEDERATION = {
     '@override',
   ],
 };
+
+/**
+ * graphql-js builds the objects of a literal without a prototype (`Object.create(null)`); the rest
+ * of the code (drizzle's JSON columns among it) expects the plain objects a variable gives.
+ */
+function plainJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainJson);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plainJson(item)]));
+  return value;
+}

@@ -3,6 +3,7 @@
 // Starts a contact import through the gateway and draws its progress on stderr until it ends;
 // exits non-zero if the import failed or rejected the request.
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
@@ -67,7 +68,13 @@ const started = await call<{
       ... on Error { message }
     }
   }`,
-  { input: { csv: await readFile(file, 'utf8'), mapping, tags: values.tag ?? [] } },
+  {
+    input: {
+      csv: await readFile(resolve(process.env.INIT_CWD ?? process.cwd(), file), 'utf8'),
+      mapping,
+      tags: values.tag ?? [],
+    },
+  },
 );
 if (started.startContactImport.__typename !== 'ContactImport') {
   process.stderr.write(`import refused: ${started.startContactImport.message}\n`);

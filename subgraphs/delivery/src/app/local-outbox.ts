@@ -1,6 +1,6 @@
 // Embedded mode's default email provider keeps every message here, to be read at /outbox.
 import type { DatabaseHandle } from '@mauntic/platform';
-import { desc, eq, lt } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { localOutbox, messages } from '../db/schema.ts';
 import type { EmailMessage, OutboxStore } from '../providers/index.ts';
 
@@ -27,18 +27,4 @@ export function localOutboxStore(handle: DatabaseHandle): OutboxStore {
       })
       .onConflictDoNothing();
   };
-}
-
-export async function recentLocalOutbox(handle: DatabaseHandle, options: { before?: number; limit?: number } = {}) {
-  return handle.db
-    .select()
-    .from(localOutbox)
-    .where(options.before ? lt(localOutbox.seq, options.before) : undefined)
-    .orderBy(desc(localOutbox.seq))
-    .limit(options.limit ?? 50);
-}
-
-export async function localOutboxMessage(handle: DatabaseHandle, seq: number): Promise<LocalOutboxRow | undefined> {
-  const [row] = await handle.db.select().from(localOutbox).where(eq(localOutbox.seq, seq));
-  return row;
 }
