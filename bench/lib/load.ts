@@ -1,6 +1,6 @@
-// A closed-loop HTTP load generator in a worker thread, so it runs on the other core from the
-// server under test: `connections` clients each send the next request when the last returns.
-import { Worker } from 'node:worker_threads';
+// A closed-loop HTTP load generator in a child process, so it runs on the other core from the
+// server under test and the server's CPU time can be told apart from the generator's.
+import { execFile } from 'node:child_process';
 
 export interface LoadSpec {
   url: string;
@@ -14,14 +14,20 @@ export interface LoadResult {
   requests: number;
   errors: number;
   seconds: number;
-  /** Sorted ascending. */
+  /** Unsorted. */
   latenciesMs: number[];
+  /** CPU time this process spent while the load ran: the server's, when it runs in this process. */
+  cpuMs: number;
 }
 
 export function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), { workerData: spec });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const client = new URL('./load-client.mjs', import.meta.url).pathname;
+  const cpu = process.cpuUsage();
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [client, JSON.stringify(spec)], { maxBuffer: 256 * 1024 * 1024 }, (error, stdout) => {
+      if (error) return reject(error);
+      const used = process.cpuUsage(cpu);
+      resolve({ ...JSON.parse(stdout), cpuMs: (used.user + used.system) / 1000 });
+    }),
+  );
 }
