@@ -1,5 +1,5 @@
 // Embedded mode's configuration: every deployable's settings in one process. None is required;
-// see the README for every variable.
+// docs/configuration.md lists every variable.
 import { crmModel } from '@mauntic/crm/environment';
 import { deliveryModel } from '@mauntic/delivery/environment';
 import { gatewayModel } from '@mauntic/gateway';

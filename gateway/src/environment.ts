@@ -1,4 +1,4 @@
-// The gateway's configuration; see the README for every variable.
+// The gateway's configuration; docs/configuration.md lists every variable.
 import {
   ConfigError,
   logModel,

@@ -1,6 +1,6 @@
 // Every subgraph composed into the supergraph, with the address it serves GraphQL at by default
 // (one process per subgraph on this machine). The gateway takes the names and addresses from the
-// supergraph it is given, and an environment variable can move each one (see the gateway's README).
+// supergraph it is given, and an environment variable can move each one (docs/configuration.md).
 import { schema as crmSchema } from '@mauntic/crm/schema';
 import { schema as deliverySchema } from '@mauntic/delivery/schema';
 import { schema as identitySchema } from '@mauntic/identity/schema';

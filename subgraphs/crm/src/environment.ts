@@ -1,4 +1,4 @@
-// The CRM deployable's configuration; see the README for every variable.
+// The CRM deployable's configuration; docs/configuration.md lists every variable.
 import {
   busModel,
   databaseModel,

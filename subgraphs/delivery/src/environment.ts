@@ -1,4 +1,4 @@
-// The delivery deployable's configuration; see the README for every variable.
+// The delivery deployable's configuration; docs/configuration.md lists every variable.
 import {
   busModel,
   ConfigError,

@@ -1,4 +1,4 @@
-// The identity deployable's configuration; see the README for every variable.
+// The identity deployable's configuration; docs/configuration.md lists every variable.
 import {
   busModel,
   databaseModel,

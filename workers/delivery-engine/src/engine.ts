@@ -14,7 +14,7 @@
 //   start everything it held when it stopped, later a claim whose answer it never got. Journaled
 //   messages are marked sent, the rest go back to the queue;
 // - leases of engines that never come back expire and are requeued by the others (their in-flight
-//   messages may then go twice: see the README), but only by an engine that has reached the
+//   messages may then go twice: see docs/exactly-once.md), but only by an engine that has reached the
 //   database for a whole lease, so an outage of the database is not taken for the death of every
 //   engine.
 // No statement runs in a transaction: postgres.js (3.4.9) crashes the process when a transaction's

@@ -1,4 +1,4 @@
-// The delivery engine's configuration; see the README for every variable.
+// The delivery engine's configuration; docs/configuration.md lists every variable.
 import { hostname } from 'node:os';
 import { clusterKeys, deliveryModel } from '@mauntic/delivery/engine';
 import {

@@ -107,7 +107,7 @@ export async function startHttpServer(
 ): Promise<RunningHttpServer> {
   let isDraining = false;
   const routes = httpRoutesWithProbes(options, () => isDraining);
-  // Large enough for a CSV import sent through GraphQL (startContactImport); see the README.
+  // Large enough for a CSV import sent through GraphQL (startContactImport); docs/graph.md.
   const limit = options.maxBodyBytes ?? 32 * 1024 * 1024;
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
