@@ -89,6 +89,58 @@ describe.each(DATABASES)('sending and reading messages (%s)', (_name, open) => {
     expect(await queuedEvents(ctx.organizationId)).toBe(1);
   });
 
+  it('a push to a contact goes to every device it registered, once per device; a device registered since gets its own', async () => {
+    const ctx = newOrg();
+    const template = unwrap(
+      await env.services.createTemplate(ctx, {
+        name: 'ping',
+        channel: 'push',
+        source: { title: 'Hi', body: 'Hi {{contact.firstName}}' },
+      }),
+    );
+    const contactId = await seedContact(env.services, ctx.organizationId, { email: 'kim@example.com' });
+    const register = (token: string) =>
+      gql(ctx, 'mutation($c: ID!, $t: String!) { registerPushToken(contactId: $c, token: $t) { __typename } }', {
+        c: contactId,
+        t: token,
+      });
+    const [phone, tablet, watch] = ['phone-token-0123456789', 'tablet-token-0123456789', 'watch-token-0123456789'];
+    await register(phone);
+    await register(tablet);
+    const push = async () =>
+      (
+        await gql(
+          ctx,
+          `mutation($t: ID!, $c: ID) { sendPush(input: { templateId: $t, contactId: $c, idempotencyKey: "ping-1" }) {
+            __typename ... on PushMessages { messages { id address status } } } }`,
+          { t: template.id, c: contactId },
+        )
+      ).sendPush;
+    const first = await push();
+    expect(first.__typename).toBe('PushMessages');
+    expect(first.messages.map((m: Data) => m.address).sort()).toEqual([phone, tablet]);
+    expect(first.messages.every((m: Data) => m.status === 'QUEUED')).toBe(true);
+    // The same request again changes nothing; with a new device, only that one is added.
+    expect((await push()).messages.map((m: Data) => m.id).sort()).toEqual(first.messages.map((m: Data) => m.id).sort());
+    await register(watch);
+    const third = await push();
+    expect(third.messages).toHaveLength(3);
+    expect(third.messages.filter((m: Data) => !first.messages.some((f: Data) => f.id === m.id))).toMatchObject([
+      { address: watch },
+    ]);
+    expect(await queuedEvents(ctx.organizationId)).toBe(3);
+    // A bare token is one message.
+    const bare = (
+      await gql(
+        ctx,
+        `mutation($t: ID!) { sendPush(input: { templateId: $t, to: "bare-token-0123456789", idempotencyKey: "ping-2" }) {
+          ... on PushMessages { messages { address } } } }`,
+        { t: template.id },
+      )
+    ).sendPush;
+    expect(bare.messages).toEqual([{ address: 'bare-token-0123456789' }]);
+  });
+
   it('twenty concurrent sends with one key create one message and one queued event', async () => {
     const { ctx, template } = await setUp();
     const results = await Promise.all(

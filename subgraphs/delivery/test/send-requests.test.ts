@@ -6,7 +6,8 @@ import { catalogue, createEvent, type EventEnvelope, newId, parseEvent, unwrap }
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
-import { applyNotificationRequest, applySendRequest, deviceKey } from '../src/app/send-requests.ts';
+import { deviceKey } from '../src/app/send.ts';
+import { applyNotificationRequest, applySendRequest } from '../src/app/send-requests.ts';
 import { messages, outbox, pendingRequests } from '../src/db/schema.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type HttpFake, startHttpFake } from './fakes/http-fake.ts';

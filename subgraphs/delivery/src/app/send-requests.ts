@@ -11,14 +11,13 @@
 //   integrators send right after creating a contact, and CRM's event may come second): the
 //   contacts copy releases it when the contact arrives, or it ends skipped, unknown_contact, at
 //   its deadline.
-import { createHash } from 'node:crypto';
 import { catalogue, createEvent, type EventEnvelope, newId } from '@mauntic/kernel';
 import { appendEvents, applyOnce, defineJob, type Executor, rowsOf } from '@mauntic/platform';
 import { and, eq, inArray, min, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, messages, outbox, pendingRequests, processedEvents, templates } from '../db/schema.ts';
 import type { DeliveryDeps } from './deps.ts';
-import { type EnqueueRequest, enqueueMessages, messageFacts } from './send.ts';
+import { deviceKey, type EnqueueRequest, enqueueMessages, messageFacts } from './send.ts';
 
 export const REQUESTS_CONSUMER = 'delivery-requests';
 
@@ -157,10 +156,6 @@ function decide(
 }
 
 const queue = (list: { address: string; idempotencyKey: string }[]): Decision => ({ kind: 'queue', messages: list });
-
-/** A push request's key for one of its contact's devices: the same for the same request and token. */
-export const deviceKey = (key: string, token: string) =>
-  `${key}:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
 
 const toEnqueue = (request: SendRequest, m: { address: string; idempotencyKey: string }): EnqueueRequest => ({
   channel: request.channel,

@@ -1,5 +1,6 @@
 // The transactional API: a send request becomes one message row (once per idempotency key) and a
 // `delivery.message.queued` event, committed together. The engine does the rest.
+import { createHash } from 'node:crypto';
 import {
   authorize,
   catalogue,
@@ -170,63 +171,125 @@ export function messageFacts(m: MessageFactsOf) {
   };
 }
 
-/** sendEmail / sendSms / sendPush. */
+/** sendEmail / sendSms: one message. */
 export async function sendMessage(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  channel: 'email' | 'sms',
+  raw: z.input<typeof sendInput>,
+): Promise<Result<MessageRow>> {
+  const sent = await send(deps, ctx, channel, raw);
+  return sent.ok ? ok(sent.value[0]!) : sent;
+}
+
+/**
+ * sendPush: one message per device. To a contact, every token it registered, each keyed by the
+ * request's key and a hash of the token (as for journeys' push requests), so a device registered
+ * later gets its own message when the request is made again; to a bare token, that one.
+ */
+export function sendPush(deps: DeliveryDeps, ctx: RequestContext, raw: z.input<typeof sendInput>) {
+  return send(deps, ctx, 'push', raw);
+}
+
+class Refused extends Error {
+  constructor(readonly failure: IdempotencyConflictError) {
+    super(failure.message);
+  }
+}
+
+async function send(
   deps: DeliveryDeps,
   ctx: RequestContext,
   channel: SendChannel,
   raw: z.input<typeof sendInput>,
-) {
+): Promise<Result<MessageRow[]>> {
   const access = authorize(ctx, 'delivery:write', sendInput, raw);
   if (!access.ok) return access;
   const { organizationId, input } = access.value;
-  const { templateId, contactId, to, context, idempotencyKey } = input;
-  return deps.handle.db.transaction(async (tx) => {
-    const [template] = await tx
-      .select({ id: templates.id, channel: templates.channel })
-      .from(templates)
-      .where(and(eq(templates.organizationId, organizationId), eq(templates.id, templateId)));
-    if (!template) return fail(new NotFoundError('Template', templateId));
-    if (template.channel !== channel)
-      return fail(
-        new ValidationError([{ path: ['input', 'templateId'], message: `is a ${template.channel} template` }]),
-      );
-    let address: string;
-    if (contactId) {
-      const [contact] = await tx
-        .select({ email: contacts.email, phone: contacts.phone, pushTokens: contacts.pushTokens })
-        .from(contacts)
-        .where(
-          and(eq(contacts.organizationId, organizationId), eq(contacts.id, contactId), isNull(contacts.deletedAt)),
+  const { templateId, contactId, context, idempotencyKey } = input;
+  try {
+    return await deps.handle.db.transaction(async (tx) => {
+      const template = await checkTemplate(tx, organizationId, channel, templateId);
+      if (!template.ok) return template;
+      const recipients = contactId
+        ? await contactRecipients(tx, organizationId, channel, contactId, idempotencyKey)
+        : bareRecipient(channel, input.to, idempotencyKey);
+      if (!recipients.ok) return recipients;
+      const queued: MessageRow[] = [];
+      for (const recipient of recipients.value) {
+        const message = await enqueueMessage(
+          tx,
+          organizationId,
+          {
+            channel,
+            templateId,
+            contactId: contactId ?? null,
+            address: recipient.address,
+            context,
+            idempotencyKey: recipient.idempotencyKey,
+            source: { kind: 'transactional', id: null, stepId: null },
+          },
+          ctx.correlationId,
         );
-      if (!contact) return fail(new NotFoundError('Contact', contactId));
-      const found = channel === 'email' ? contact.email : channel === 'sms' ? contact.phone : contact.pushTokens[0];
-      if (!found)
-        return fail(
-          new ValidationError([{ path: ['input', 'contactId'], message: `the contact has no ${channel} address` }]),
-        );
-      address = channel === 'email' ? found.toLowerCase() : found;
-    } else {
-      const parsed = ADDRESS[channel].safeParse(to);
-      if (!parsed.success)
-        return fail(new ValidationError([{ path: ['input', 'to'], message: parsed.error.issues[0]!.message }]));
-      address = parsed.data;
-    }
-    return enqueueMessage(
-      tx,
-      organizationId,
-      {
-        channel,
-        templateId,
-        contactId: contactId ?? null,
-        address,
-        context,
-        idempotencyKey,
-        source: { kind: 'transactional', id: null, stepId: null },
-      },
-      ctx.correlationId,
+        // Nothing of a request is kept when one of its messages is refused.
+        if (!message.ok) throw new Refused(message.error);
+        queued.push(message.value);
+      }
+      return ok(queued);
+    });
+  } catch (error) {
+    if (error instanceof Refused) return fail(error.failure);
+    throw error;
+  }
+}
+
+async function checkTemplate(tx: Executor, organizationId: string, channel: SendChannel, templateId: string) {
+  const [template] = await tx
+    .select({ id: templates.id, channel: templates.channel })
+    .from(templates)
+    .where(and(eq(templates.organizationId, organizationId), eq(templates.id, templateId)));
+  if (!template) return fail(new NotFoundError('Template', templateId));
+  if (template.channel !== channel)
+    return fail(new ValidationError([{ path: ['input', 'templateId'], message: `is a ${template.channel} template` }]));
+  return ok(template);
+}
+
+/** A push request's key for one of its contact's devices: the same for the same request and token. */
+export const deviceKey = (key: string, token: string) =>
+  `${key}:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+
+type Recipient = { address: string; idempotencyKey: string };
+
+async function contactRecipients(
+  tx: Executor,
+  organizationId: string,
+  channel: SendChannel,
+  contactId: string,
+  idempotencyKey: string,
+): Promise<Result<Recipient[]>> {
+  const [contact] = await tx
+    .select({ email: contacts.email, phone: contacts.phone, pushTokens: contacts.pushTokens })
+    .from(contacts)
+    .where(and(eq(contacts.organizationId, organizationId), eq(contacts.id, contactId), isNull(contacts.deletedAt)));
+  if (!contact) return fail(new NotFoundError('Contact', contactId));
+  const recipients: Recipient[] =
+    channel === 'push'
+      ? contact.pushTokens.map((token) => ({ address: token, idempotencyKey: deviceKey(idempotencyKey, token) }))
+      : [channel === 'email' ? contact.email?.toLowerCase() : contact.phone]
+          .filter((address): address is string => Boolean(address))
+          .map((address) => ({ address, idempotencyKey }));
+  if (recipients.length === 0)
+    return fail(
+      new ValidationError([{ path: ['input', 'contactId'], message: `the contact has no ${channel} address` }]),
     );
-  });
+  return ok(recipients);
+}
+
+function bareRecipient(channel: SendChannel, to: string | undefined, idempotencyKey: string): Result<Recipient[]> {
+  const parsed = ADDRESS[channel].safeParse(to);
+  if (!parsed.success)
+    return fail(new ValidationError([{ path: ['input', 'to'], message: parsed.error.issues[0]!.message }]));
+  return ok([{ address: parsed.data, idempotencyKey }]);
 }
 
 /** Registers a push device token on a contact (the app reports it after the user opts in). */

@@ -13,7 +13,7 @@ import {
   secretFieldsSet,
   updateProviderConfig,
 } from './providers.ts';
-import { registerPushToken, sendMessage } from './send.ts';
+import { registerPushToken, sendMessage, sendPush } from './send.ts';
 import { expirePendingJob, expirePendingRequests } from './send-requests.ts';
 import { getSettings, updateSettings } from './settings.ts';
 import { addSuppression, listSuppressions, removeSuppression } from './suppressions.ts';
@@ -36,6 +36,7 @@ export function createDeliveryServices(deps: DeliveryDeps) {
   return {
     deps,
     sendMessage: bind(sendMessage),
+    sendPush: bind(sendPush),
     registerPushToken: bind(registerPushToken),
     getMessage: bind(getMessage),
     listMessages: bind(listMessages),

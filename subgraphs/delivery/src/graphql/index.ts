@@ -5,6 +5,7 @@ import { builder } from './builder.ts';
 import './schema/errors.ts';
 // This order is the order of the Query and Mutation fields in the printed SDL.
 import './schema/message.ts';
+import './schema/push-messages.ts';
 import './schema/push-token-registration.ts';
 import './schema/delivery-stats.ts';
 import './schema/template.ts';

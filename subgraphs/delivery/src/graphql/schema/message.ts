@@ -1,7 +1,7 @@
 import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import { MESSAGE_STATUSES } from '../../app/messages.ts';
-import type { MessageRow, SendChannel } from '../../app/send.ts';
+import type { MessageRow } from '../../app/send.ts';
 import { IdempotencyConflictError } from '../../domain/errors.ts';
 import { tenantVisibleError } from '../../domain/provider-failure.ts';
 import { builder, services } from '../builder.ts';
@@ -64,7 +64,7 @@ export const Message = builder.objectRef<MessageRow>('Message').implement({
   }),
 });
 
-const SendInput = builder.inputType('SendMessageInput', {
+export const SendInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({
     templateId: t.id({ required: true }),
     contactId: t.id({ description: 'The recipient as a CRM contact; or give `to`' }),
@@ -74,10 +74,23 @@ const SendInput = builder.inputType('SendMessageInput', {
   }),
 });
 
+export const sendArgs = (input: {
+  templateId: string | number;
+  contactId?: string | number | null;
+  to?: string | null;
+  context?: unknown;
+  idempotencyKey: string;
+}) => ({
+  templateId: String(input.templateId),
+  ...(input.contactId ? { contactId: String(input.contactId) } : {}),
+  ...(input.to ? { to: input.to } : {}),
+  context: (input.context ?? {}) as Record<string, unknown>,
+  idempotencyKey: input.idempotencyKey,
+});
+
 for (const [field, channel] of [
   ['sendEmail', 'email'],
   ['sendSms', 'sms'],
-  ['sendPush', 'push'],
 ] as const) {
   builder.mutationField(field, (t) =>
     t.field({
@@ -86,15 +99,7 @@ for (const [field, channel] of [
       args: { input: t.arg({ type: SendInput, required: true }) },
       errors: { types: [...COMMON_ERRORS, NotFoundError, IdempotencyConflictError] },
       resolve: async (_, { input }, ctx) =>
-        unwrap(
-          await services(ctx).sendMessage(ctx.request, channel as SendChannel, {
-            templateId: String(input.templateId),
-            ...(input.contactId ? { contactId: String(input.contactId) } : {}),
-            ...(input.to ? { to: input.to } : {}),
-            context: (input.context ?? {}) as Record<string, unknown>,
-            idempotencyKey: input.idempotencyKey,
-          }),
-        ),
+        unwrap(await services(ctx).sendMessage(ctx.request, channel, sendArgs(input))),
     }),
   );
 }
