@@ -50,7 +50,62 @@ describe("CRM's filter grammar in memory", () => {
       ),
     ).toEqual({
       matches: false,
-      unsupported: ['company.name', 'behavior'],
+      unsupported: ['company.name', 'behavior page.visited'],
     });
+  });
+
+  it("company conditions hold when any company matches, and their negatives are that's complement", () => {
+    const companies = [
+      { name: 'Acme', domain: 'acme.com', fields: { size: 50 } },
+      { name: 'Globex', domain: null, fields: {} },
+    ];
+    const c = contact({}, { companies });
+    expect(holds({ field: 'company.name', op: 'eq', value: 'globex' }, c)).toBe(true);
+    expect(holds({ field: 'company.name', op: 'neq', value: 'globex' }, c)).toBe(false);
+    expect(holds({ field: 'company.domain', op: 'empty' }, c)).toBe(false);
+    expect(holds({ field: 'company.fields.size', op: 'gte', value: 50 }, c)).toBe(true);
+    expect(holds({ field: 'company.name', op: 'neq', value: 'x' }, contact({}, { companies: [] }))).toBe(true);
+  });
+
+  it('periods are calendar weeks (from Monday), months and years of the clock, months clamped', () => {
+    const c = contact({ monday: '2026-03-09', sunday: '2026-03-15', feb: '2026-02-15', jan: '2026-01-01' });
+    expect(holds({ field: 'monday', op: 'eq', value: 'this week' }, c)).toBe(true);
+    expect(holds({ field: 'sunday', op: 'eq', value: 'this week' }, c)).toBe(true);
+    expect(holds({ field: 'feb', op: 'eq', value: 'last month' }, c)).toBe(true);
+    expect(holds({ field: 'jan', op: 'eq', value: 'this year' }, c)).toBe(true);
+    expect(holds({ field: 'jan', op: 'lt', value: 'this month' }, c)).toBe(true);
+    const endOfMarch = { now: new Date('2026-03-31T12:00:00Z'), timeZone: 'UTC' };
+    expect(
+      evaluateFilter({ field: 'feb', op: 'lt', value: '-1 month' }, contact({ feb: '2026-02-27' }), endOfMarch).matches,
+    ).toBe(true);
+    expect(
+      evaluateFilter({ field: 'feb', op: 'eq', value: '-1 month' }, contact({ feb: '2026-02-28' }), endOfMarch).matches,
+    ).toBe(true);
+  });
+
+  it('behaviour counts the activity in its window; lastActiveAt is the last behaviour', () => {
+    const at = (iso: string) => Date.parse(iso);
+    const rows = [
+      { type: 'page.visited', subject: 'https://x.com/Pricing', properties: {}, at: at('2026-03-14T10:00:00Z') },
+      { type: 'page.visited', subject: 'https://x.com/blog', properties: {}, at: at('2026-02-01T10:00:00Z') },
+      { type: 'event', subject: 'purchase', properties: { plan: 'pro' }, at: at('2026-03-10T10:00:00Z') },
+    ];
+    const activity = {
+      covers: (type: string) => type !== 'points.changed',
+      of: (type: string) => rows.filter((r) => r.type === type),
+      lastActiveAt: new Date('2026-03-14T10:00:00Z'),
+    };
+    const c = contact({}, { activity });
+    expect(holds({ behavior: { type: 'page.visited', subjectLike: '%/pricing', within: '7 days' } }, c)).toBe(true);
+    expect(holds({ behavior: { type: 'page.visited', within: '7 days', count: { op: 'gte', value: 2 } } }, c)).toBe(
+      false,
+    );
+    expect(holds({ behavior: { type: 'page.visited', count: { op: 'eq', value: 2 } } }, c)).toBe(true);
+    expect(holds({ behavior: { type: 'event', subject: 'purchase', properties: { plan: 'free' } } }, c)).toBe(false);
+    expect(holds({ behavior: { type: 'form.submitted', count: { op: 'lt', value: 1 } } }, c)).toBe(true);
+    expect(holds({ field: 'lastActiveAt', op: 'gte', value: '-1 day' }, c)).toBe(true);
+    expect(evaluateFilter({ behavior: { type: 'points.changed' } }, c, clock).unsupported).toEqual([
+      'behavior points.changed',
+    ]);
   });
 });

@@ -2,14 +2,17 @@
 // against one contact as the journey context keeps it, or against an event's properties. Pure.
 // The grammar's semantics are kept: text compares ignoring case, each negative operator is the
 // exact complement of its positive twin (so a missing value matches `neq`), `not` is the exact
-// complement of what it wraps, and day-sized dates ("2024-05-01", "today", "-7 days") are whole
-// local days in the given time zone while hours, minutes, now and date-times are instants.
+// complement of what it wraps, and dates resolve through CRM's own calendar (@mauntic/crm/filter):
+// day-sized values ("2024-05-01", "today", "-7 days", "this month") are whole local days in the
+// given time zone, while hours, minutes, now and date-times are instants.
 //
-// What the journey context does not hold evaluates as no match, and the step's outcome says so
-// through `unsupported`: behaviour conditions (activity history), company fields, lastActiveAt,
-// and "this|last|next week|month|year" periods. A segment condition on a behaviour segment
-// covers the first.
-import { addDays, localTime, zonedInstant } from './zoned-time.ts';
+// Company conditions hold when any of the contact's companies matches; behaviour conditions count
+// the contact's activity (behavior-filter.ts), and lastActiveAt is its last behaviour. What the
+// subject does not hold (an event's properties have no companies or activity; the journey context
+// keeps no companies, and only behaviour activity types) evaluates as no match, and the step's
+// outcome says so through `unsupported`.
+import { addDays, type DateExpr, localDay, parseDateValue, resolveDate, startOfDay } from '@mauntic/crm/filter';
+import { type ActivityHistory, behaviorCondition, behaviorHolds } from './behavior-filter.ts';
 
 export interface FilterSubject {
   /** A field's value by the name a filter uses for it (`email`, `points`, `fields.plan`, `plan`). */
@@ -18,6 +21,16 @@ export interface FilterSubject {
   /** Channels the contact must not be contacted on. */
   dnc?: Readonly<Record<string, unknown>>;
   segments?: ReadonlySet<string>;
+  /** The contact's activity, for behaviour conditions and lastActiveAt. */
+  activity?: ActivityHistory;
+  /** The contact's companies, for `company.*` conditions. */
+  companies?: readonly CompanyValues[];
+}
+
+export interface CompanyValues {
+  name: string;
+  domain: string | null;
+  fields: Readonly<Record<string, unknown>>;
 }
 
 export interface FilterClock {
@@ -56,14 +69,50 @@ function evaluate(node: unknown, subject: FilterSubject, clock: FilterClock, uns
     return Boolean(id && subject.segments?.has(id)) === member;
   }
   if (typeof n.field === 'string') {
-    if (n.field.startsWith('company.') || n.field === 'lastActiveAt') {
-      unsupported.add(n.field);
-      return false;
+    const op = String(n.op);
+    if (n.field.startsWith('company.')) {
+      if (!subject.companies) return none(unsupported, n.field);
+      return companyMatches(n.field, op, n.value, subject.companies, clock);
     }
-    return fieldMatches(String(n.op), subject.value(n.field), n.value, clock, unsupported);
+    if (n.field === 'lastActiveAt') {
+      if (!subject.activity) return none(unsupported, n.field);
+      return fieldMatches(op, subject.activity.lastActiveAt, n.value, clock);
+    }
+    return fieldMatches(op, subject.value(n.field), n.value, clock);
   }
-  unsupported.add(n.behavior ? 'behavior' : 'unknown condition');
+  if (n.behavior) {
+    const condition = behaviorCondition(n.behavior, clock);
+    if (!condition) return none(unsupported, 'behavior');
+    if (!subject.activity?.covers(condition.type)) return none(unsupported, `behavior ${condition.type}`);
+    return behaviorHolds(condition, subject.activity);
+  }
+  return none(unsupported, 'unknown condition');
+}
+
+function none(unsupported: Set<string>, what: string): false {
+  unsupported.add(what);
   return false;
+}
+
+/** True when any company matches; a negative operator is the complement of that, as in CRM. */
+function companyMatches(
+  field: string,
+  op: string,
+  expected: unknown,
+  companies: readonly CompanyValues[],
+  clock: FilterClock,
+): boolean {
+  const companyValue = (company: CompanyValues) =>
+    field === 'company.name'
+      ? company.name
+      : field === 'company.domain'
+        ? company.domain
+        : field.startsWith('company.fields.')
+          ? company.fields[field.slice('company.fields.'.length)]
+          : undefined;
+  const positive = NEGATIVE[op];
+  const any = (o: string) => companies.some((c) => fieldMatches(o, companyValue(c), expected, clock));
+  return positive ? !any(positive) : any(op);
 }
 
 function tagsMatch(condition: Node, tags: readonly string[]): boolean {
@@ -95,19 +144,13 @@ const NEGATIVE: Record<string, string> = {
 
 const isEmpty = (v: unknown) => v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0);
 
-function fieldMatches(
-  op: string,
-  actual: unknown,
-  expected: unknown,
-  clock: FilterClock,
-  unsupported: Set<string>,
-): boolean {
+function fieldMatches(op: string, actual: unknown, expected: unknown, clock: FilterClock): boolean {
   const positive = NEGATIVE[op];
-  if (positive) return !fieldMatches(positive, actual, expected, clock, unsupported);
+  if (positive) return !fieldMatches(positive, actual, expected, clock);
   if (op === 'notEmpty') return !isEmpty(actual);
   if (isEmpty(actual)) return false;
   if (Array.isArray(actual)) return multiselectMatches(op, actual.map(String), expected);
-  const dated = compareDates(op, actual, expected, clock, unsupported);
+  const dated = compareDates(op, actual, expected, clock);
   if (dated !== undefined) return dated;
   if (typeof actual === 'number' || typeof expected === 'number') return compareNumbers(op, Number(actual), expected);
   if (typeof actual === 'boolean') return op === 'eq' && actual === (expected === true || expected === 'true');
@@ -193,102 +236,96 @@ function likePattern(pattern: string): RegExp {
 }
 
 // --- dates -----------------------------------------------------------------------------------------
+// A stored value is a local day (YYYY-MM-DD, a date field) or an instant; a filter value is resolved
+// by CRM's calendar and brought to the stored value's domain as segment-sql.ts's boundOf does: for
+// a day, an instant stands for the day it falls on; for an instant, days are [start, next start).
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
-const OFFSET = /^([+-])\s*(\d{1,4})\s*(minute|hour|day|week|month|year)s?$/;
-const NAMED_DAYS: Record<string, number> = { today: 0, yesterday: -1, tomorrow: 1 };
 
-/** A filter value as a range of instants [from, to) (a day), an instant, or an anniversary. */
-type Resolved = { from: number; to: number } | { at: number } | { anniversary: true } | { unsupported: true };
+type Stored = { day: string } | { at: number };
+/** A point, or a half-open range, in the stored value's domain (day text or epoch ms). */
+type Bound<T> = { point: T } | { from: T; to: T };
 
-function resolveDate(value: unknown, clock: FilterClock): Resolved | undefined {
-  if (typeof value !== 'string') return undefined;
-  const v = value.trim().toLowerCase();
-  const local = localTime(clock.now, clock.timeZone);
-  const dayRange = (date: { year: number; month: number; day: number }) => ({
-    from: zonedInstant(date, { hour: 0, minute: 0 }, clock.timeZone).getTime(),
-    to: zonedInstant(addDays(date, 1), { hour: 0, minute: 0 }, clock.timeZone).getTime(),
-  });
-  if (v === 'now') return { at: clock.now.getTime() };
-  if (v === 'anniversary') return { anniversary: true };
-  if (v in NAMED_DAYS) return dayRange(addDays(local, NAMED_DAYS[v]!));
-  if (/^(this|last|next)\s+(week|month|year)$/.test(v)) return { unsupported: true };
-  if (DAY.test(v)) {
-    const [year, month, day] = v.split('-').map(Number) as [number, number, number];
-    return dayRange({ year, month, day });
-  }
-  if (DATE_TIME.test(v)) {
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? undefined : { at };
-  }
-  const offset = OFFSET.exec(v);
-  if (!offset) return undefined;
-  const amount = Number(offset[2]) * (offset[1] === '-' ? -1 : 1);
-  const unit = offset[3]!;
-  if (unit === 'minute' || unit === 'hour')
-    return { at: clock.now.getTime() + amount * (unit === 'minute' ? 60_000 : 3_600_000) };
-  if (unit === 'day' || unit === 'week') return dayRange(addDays(local, amount * (unit === 'week' ? 7 : 1)));
-  const months = amount * (unit === 'year' ? 12 : 1);
-  const first = new Date(Date.UTC(local.year, local.month - 1 + months, 1));
-  const lastDay = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 0)).getUTCDate();
-  return dayRange({ year: first.getUTCFullYear(), month: first.getUTCMonth() + 1, day: Math.min(local.day, lastDay) });
+function storedDate(actual: unknown): Stored | undefined {
+  if (actual instanceof Date) return { at: actual.getTime() };
+  if (typeof actual !== 'string') return undefined;
+  if (DAY.test(actual)) return { day: actual };
+  const parsed = parseDateValue(actual);
+  return parsed?.type === 'instant' ? { at: Date.parse(parsed.at) } : undefined;
 }
 
-/** A stored value as an instant, or a day-only value as its local day. */
-function actualDate(actual: unknown, clock: FilterClock): { from: number; to: number } | undefined {
-  if (actual instanceof Date) return { from: actual.getTime(), to: actual.getTime() + 1 };
-  if (typeof actual !== 'string') return undefined;
-  if (DAY.test(actual)) return resolveDate(actual, clock) as { from: number; to: number };
-  if (!DATE_TIME.test(actual)) return undefined;
-  const at = Date.parse(actual);
-  return Number.isNaN(at) ? undefined : { from: at, to: at + 1 };
+function boundOf(stored: Stored, expr: DateExpr, clock: FilterClock): Bound<string> | Bound<number> {
+  const resolved = resolveDate(expr, clock);
+  if (resolved.type === 'anniversary') throw new Error('anniversary has no bound');
+  if ('day' in stored) {
+    if (resolved.type === 'days') return { from: resolved.from, to: resolved.to };
+    const day = localDay(resolved.at, clock.timeZone);
+    return { from: day, to: addDays(day, 1) };
+  }
+  if (resolved.type === 'instant') return { point: resolved.at.getTime() };
+  return {
+    from: startOfDay(resolved.from, clock.timeZone).getTime(),
+    to: startOfDay(resolved.to, clock.timeZone).getTime(),
+  };
+}
+
+function compare<T extends string | number>(value: T, op: string, bound: Bound<T>): boolean {
+  if ('point' in bound) {
+    const p = bound.point;
+    return op === 'eq'
+      ? value === p
+      : op === 'gt'
+        ? value > p
+        : op === 'gte'
+          ? value >= p
+          : op === 'lt'
+            ? value < p
+            : value <= p;
+  }
+  switch (op) {
+    case 'eq':
+      return value >= bound.from && value < bound.to;
+    case 'gt':
+      return value >= bound.to;
+    case 'gte':
+      return value >= bound.from;
+    case 'lt':
+      return value < bound.from;
+    default:
+      return value < bound.to;
+  }
 }
 
 /** Date comparisons, or undefined when the values are not dates (then they compare as text or numbers). */
-function compareDates(
-  op: string,
-  actual: unknown,
-  expected: unknown,
-  clock: FilterClock,
-  unsupported: Set<string>,
-): boolean | undefined {
-  const stored = actualDate(actual, clock);
+function compareDates(op: string, actual: unknown, expected: unknown, clock: FilterClock): boolean | undefined {
+  const stored = storedDate(actual);
   if (!stored) return undefined;
-  const values = (Array.isArray(expected) ? expected : [expected]).map((v) => resolveDate(v, clock));
-  if (values.some((v) => v === undefined)) return undefined;
-  const resolved = values as Resolved[];
-  if (resolved.some((r) => 'unsupported' in r)) {
-    unsupported.add('relative period');
-    return false;
-  }
-  const at = stored.from;
-  const span = (r: Resolved) => ('at' in r ? { from: r.at, to: r.at + 1 } : (r as { from: number; to: number }));
-  const first = resolved[0]!;
-  if ('anniversary' in first) {
-    if (op !== 'eq') return false;
-    const a = localTime(new Date(at), clock.timeZone);
-    const today = localTime(clock.now, clock.timeZone);
-    return a.month === today.month && a.day === today.day;
-  }
-  const { from, to } = span(first);
+  const exprs = (Array.isArray(expected) ? expected : [expected]).map((v) =>
+    typeof v === 'string' ? parseDateValue(v) : undefined,
+  );
+  if (!exprs.length || exprs.some((e) => e === undefined)) return undefined;
+  const value: string | number = 'day' in stored ? stored.day : stored.at;
+  const holds = (o: string, expr: DateExpr): boolean => {
+    if (expr.type === 'anniversary') {
+      if (o !== 'eq') return false;
+      const monthDay = localDay(clock.now, clock.timeZone).slice(5);
+      const day = 'day' in stored ? stored.day : localDay(new Date(stored.at), clock.timeZone);
+      return day.slice(5) === monthDay;
+    }
+    return compare(value, o, boundOf(stored, expr, clock) as Bound<typeof value>);
+  };
+  const [first, second] = exprs as DateExpr[];
   switch (op) {
     case 'eq':
-      return at >= from && at < to;
     case 'gt':
-      return at >= to;
     case 'gte':
-      return at >= from;
     case 'lt':
-      return at < from;
     case 'lte':
-      return at < to;
-    case 'between': {
-      const last = resolved[1] ? span(resolved[1]) : { from, to };
-      return at >= from && at < last.to;
-    }
+      return holds(op, first!);
+    case 'between':
+      return holds('gte', first!) && holds('lte', second ?? first!);
     case 'in':
-      return resolved.some((r) => !('anniversary' in r) && at >= span(r).from && at < span(r).to);
+      return (exprs as DateExpr[]).some((e) => holds('eq', e));
     default:
       return false;
   }
