@@ -1,8 +1,10 @@
 // What the journey context consumes from the bus: CRM's contact and segment membership events,
-// kept as the journeys' copy of contacts (contacts-projection.ts), and what definitions may name,
-// CRM's segments and custom fields and delivery's templates (definitions-projection.ts). Each event
-// is applied once per consumer group, so a redelivered event changes nothing.
+// kept as the journeys' copy of contacts (contacts-projection.ts), what contacts did, for
+// behaviour conditions (activity-projection.ts), and what definitions may name, CRM's segments and
+// custom fields and delivery's templates (definitions-projection.ts). Each event is applied once
+// per consumer group, so a redelivered event changes nothing.
 import type { Subscription } from '@mauntic/platform';
+import { ACTIVITY_CONSUMER, ACTIVITY_EVENTS, applyActivityEvent } from './activity-projection.ts';
 import { applyCrmEvent, CRM_CONSUMER, CRM_EVENTS } from './contacts-projection.ts';
 import { applyDefinitionEvent, DEFINITION_EVENTS, DEFINITIONS_CONSUMER } from './definitions-projection.ts';
 import type { JourneyDeps } from './deps.ts';
@@ -14,6 +16,14 @@ export const journeyConsumers = (deps: JourneyDeps): Subscription[] => [
     types: CRM_EVENTS.map((e) => e.type),
     handle: async (event) => {
       await applyCrmEvent(deps, event);
+    },
+  },
+  {
+    group: ACTIVITY_CONSUMER,
+    contexts: ['crm', 'content', 'delivery'],
+    types: ACTIVITY_EVENTS.map((e) => e.type),
+    handle: async (event) => {
+      await applyActivityEvent(deps, event);
     },
   },
   {

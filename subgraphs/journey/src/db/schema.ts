@@ -265,4 +265,35 @@ export const customFields = journey.table(
   (t) => [primaryKey({ name: 'custom_fields_pkey', columns: [t.organizationId, t.key] })],
 );
 
+/**
+ * What contacts did, as CRM's timeline records it, for behaviour conditions: custom events
+ * (`event`), form submissions, page visits and delivery's message events (`email.sent`,
+ * `email.opened`, `email.clicked.machine`...), one row per event (its id), from
+ * activity-projection.ts. Rows age out on write: applying a contact's activity of a type deletes
+ * that contact's rows of that type older than ACTIVITY_RETENTION_DAYS.
+ */
+export const activities = journey.table(
+  'activities',
+  {
+    /** The event the activity came from. */
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    contactId: uuid('contact_id').notNull(),
+    type: text('type').notNull(),
+    /** What it was about: a template id, a form id, a URL, a custom event name. */
+    subject: text('subject'),
+    properties: jsonb('properties').$type<Record<string, unknown>>().notNull().default({}),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+  },
+  // "How many activities of (contact, type) since t": one range of this index per contact and type.
+  (t) => [index('activities_contact_type_idx').on(t.contactId, t.type, t.occurredAt)],
+);
+
+/** Each contact's last behaviour (CRM's lastActiveAt), kept apart from activities, which age out. */
+export const lastActivity = journey.table('last_activity', {
+  contactId: uuid('contact_id').primaryKey(),
+  organizationId: uuid('organization_id').notNull(),
+  at: timestamp('at', { withTimezone: true }).notNull(),
+});
+
 export const { outbox, processedEvents } = outboxTables(journey);

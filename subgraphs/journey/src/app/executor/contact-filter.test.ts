@@ -50,7 +50,7 @@ describe("CRM's filter grammar in memory", () => {
       ),
     ).toEqual({
       matches: false,
-      unsupported: ['company.name', 'behavior page.visited'],
+      unsupported: ['company.name', 'behavior'],
     });
   });
 

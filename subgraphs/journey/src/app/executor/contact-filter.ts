@@ -82,8 +82,10 @@ function evaluate(node: unknown, subject: FilterSubject, clock: FilterClock, uns
   }
   if (n.behavior) {
     const condition = behaviorCondition(n.behavior, clock);
-    if (!condition) return none(unsupported, 'behavior');
-    if (!subject.activity?.covers(condition.type)) return none(unsupported, `behavior ${condition.type}`);
+    // No history at all (an event's properties, a caller that loaded none): 'behavior'; a type
+    // the journey context does not keep: named.
+    if (!condition || !subject.activity) return none(unsupported, 'behavior');
+    if (!subject.activity.covers(condition.type)) return none(unsupported, `behavior ${condition.type}`);
     return behaviorHolds(condition, subject.activity);
   }
   return none(unsupported, 'unknown condition');

@@ -1,6 +1,14 @@
 // The contact a run walks with: the journey context's copy of it, as a mutable value for the
-// walk, so a condition after an update contact or segment step sees the change it asked for.
-import type { DncChannel } from '../../domain/definition.ts';
+// walk, so a condition after an update contact or segment step sees the change it asked for; and
+// loadContacts, which reads what a batch of runs needs of its contacts, one query per kind for
+// the whole batch: the contacts, their segment memberships, their last activity, and the activity
+// the batch's behaviour conditions count (only their types, only as far back as they look).
+import type { Executor } from '@mauntic/platform';
+import { and, eq, gte, inArray, or, type SQL } from 'drizzle-orm';
+import { activities, contacts, lastActivity, segmentMemberships } from '../../db/schema.ts';
+import type { DncChannel, JourneyDefinition } from '../../domain/definition.ts';
+import { keepsActivityType } from '../activity-projection.ts';
+import { type Activity, type ActivityHistory, activityNeeds } from './behavior-filter.ts';
 import type { FilterSubject } from './contact-filter.ts';
 import type { ContactRow } from './run-state.ts';
 
@@ -42,7 +50,15 @@ const STANDARD: Record<string, keyof ContactRow> = {
   stageId: 'stageId',
 };
 
-export function contactState(row: ContactRow | undefined, segments: Iterable<string>): ContactState {
+/**
+ * The contact as the walk sees it. Without `activity` (a caller that did not load it), behaviour
+ * conditions and lastActiveAt report themselves unsupported.
+ */
+export function contactState(
+  row: ContactRow | undefined,
+  segments: Iterable<string>,
+  activity?: ActivityHistory,
+): ContactState {
   const standard: Record<string, unknown> = {};
   for (const [name, column] of Object.entries(STANDARD)) {
     const value = row?.[column];
@@ -57,6 +73,7 @@ export function contactState(row: ContactRow | undefined, segments: Iterable<str
     tags: [...(row?.tags ?? [])],
     dnc: { ...(row?.dnc ?? {}) },
     segments: new Set(segments),
+    ...(activity ? { activity } : {}),
     value: (field) => (field.startsWith('fields.') ? fields[field.slice(7)] : standard[field]),
     apply: (change) => {
       for (const [name, value] of Object.entries(change.set ?? {})) {
@@ -76,4 +93,90 @@ export function contactState(row: ContactRow | undefined, segments: Iterable<str
     },
   };
   return state;
+}
+
+/** A run as loadContacts needs it: whose contact, and the definition its conditions come from. */
+export interface ContactRun {
+  organizationId: string;
+  contactId: string;
+  definition: JourneyDefinition;
+}
+
+/**
+ * What a batch of runs needs of its contacts, read set-based (four queries whatever the batch's
+ * size), and each run's contact state from it. A contact of another organization than the run's
+ * is unknown to the run.
+ */
+export async function loadContacts(
+  db: Executor,
+  runs: readonly ContactRun[],
+  now: Date,
+): Promise<(run: Omit<ContactRun, 'definition'>) => ContactState> {
+  const ids = [...new Set(runs.map((r) => r.contactId))];
+  const needs = activityNeeds(conditionFilters(runs), now);
+  const [rows, memberships, last, history] = await Promise.all([
+    ids.length ? db.select().from(contacts).where(inArray(contacts.id, ids)) : [],
+    ids.length
+      ? db
+          .select({ contactId: segmentMemberships.contactId, segmentId: segmentMemberships.segmentId })
+          .from(segmentMemberships)
+          .where(inArray(segmentMemberships.contactId, ids))
+      : [],
+    ids.length ? db.select().from(lastActivity).where(inArray(lastActivity.contactId, ids)) : [],
+    loadActivity(db, ids, needs),
+  ]);
+  const contactRows = new Map(rows.map((r) => [r.id, r]));
+  const segmentsOf = new Map<string, string[]>();
+  for (const m of memberships) segmentsOf.set(m.contactId, [...(segmentsOf.get(m.contactId) ?? []), m.segmentId]);
+  const lastOf = new Map(last.map((l) => [`${l.organizationId}:${l.contactId}`, l.at]));
+  return (run) => {
+    const row = contactRows.get(run.contactId);
+    const key = `${run.organizationId}:${run.contactId}`;
+    const own = history.get(key);
+    return contactState(
+      row?.organizationId === run.organizationId ? row : undefined,
+      segmentsOf.get(run.contactId) ?? [],
+      {
+        covers: keepsActivityType,
+        of: (type) => own?.get(type) ?? [],
+        lastActiveAt: lastOf.get(key) ?? null,
+      },
+    );
+  };
+}
+
+/** The filters of every condition step of the batch's definitions, each definition once. */
+function conditionFilters(runs: readonly ContactRun[]): unknown[] {
+  const definitions = new Set(runs.map((r) => r.definition));
+  return [...definitions].flatMap((d) =>
+    Object.values(d.steps).flatMap((s) => (s.type === 'condition' ? [s.filter] : [])),
+  );
+}
+
+/** The batch's activity of the types its conditions count, by organization and contact, then type. */
+async function loadActivity(
+  db: Executor,
+  ids: string[],
+  needs: Map<string, number | null>,
+): Promise<Map<string, Map<string, Activity[]>>> {
+  const byContact = new Map<string, Map<string, Activity[]>>();
+  const wanted = [...needs].filter(([type]) => keepsActivityType(type));
+  if (!ids.length || !wanted.length) return byContact;
+  const ranges: SQL[] = wanted.map(
+    ([type, from]) =>
+      and(eq(activities.type, type), from === null ? undefined : gte(activities.occurredAt, new Date(from)))!,
+  );
+  const rows = await db
+    .select()
+    .from(activities)
+    .where(and(inArray(activities.contactId, ids), or(...ranges)));
+  for (const r of rows) {
+    const key = `${r.organizationId}:${r.contactId}`;
+    const types = byContact.get(key) ?? new Map<string, Activity[]>();
+    byContact.set(key, types);
+    const list = types.get(r.type) ?? [];
+    types.set(r.type, list);
+    list.push({ type: r.type, subject: r.subject, properties: r.properties, at: r.occurredAt.getTime() });
+  }
+  return byContact;
 }
