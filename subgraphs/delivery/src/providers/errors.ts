@@ -64,6 +64,25 @@ export function describe(error: unknown): string {
   return typeof error === 'string' ? error.split('\n')[0]! : JSON.stringify(error);
 }
 
+/** OutboundAddressError's code: @mauntic/platform's guard refused the address a host leads to. */
+export const ADDRESS_REFUSED = 'ERR_OUTBOUND_ADDRESS_REFUSED';
+
+/**
+ * A connection the outbound guard refused (the provider's host leads to a loopback, private,
+ * link-local or metadata address) as a permanent failure: trying again, or on the failover
+ * provider, cannot help until the organization's settings or the operator's allow-list change.
+ * The text keeps the host and address for operators; an organization reads a generic reason (see
+ * domain/provider-failure.ts). Undefined when `error` is not such a refusal (its causes included).
+ */
+export function addressRefused(error: unknown): ProviderError | undefined {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    if ((current as { code?: unknown }).code === ADDRESS_REFUSED)
+      return new ProviderError(`${ADDRESS_REFUSED}: ${describe(current)}`, false, 'address_refused');
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** Keeps adapters from wrapping an error twice when one helper calls another. */
 export function asProviderError(error: unknown, map: (error: unknown) => ProviderError): ProviderError {
   return error instanceof ProviderError ? error : map(error);

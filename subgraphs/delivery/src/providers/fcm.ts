@@ -12,10 +12,11 @@ import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { OutboundGuard } from '@mauntic/platform';
 import { type App, type Credential, deleteApp, initializeApp } from 'firebase-admin/app';
 import { getMessaging } from 'firebase-admin/messaging';
 import { JWT } from 'google-auth-library';
-import { describe } from './errors.ts';
+import { addressRefused, describe } from './errors.ts';
 import { type Provider, ProviderError, type PushMessage, type SendOptions, type SendResult } from './types.ts';
 
 export interface FcmOptions {
@@ -25,6 +26,8 @@ export interface FcmOptions {
   privateKey: string;
   /** Origin every request goes to instead of Google's hosts (the paths stay as the SDK writes them). */
   endpoint?: string;
+  /** Where `endpoint` may lead, checked before each send and on every connection; unchecked without one. */
+  outbound?: OutboundGuard;
 }
 
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
@@ -53,23 +56,30 @@ export function fcmError(error: unknown): ProviderError {
   return new ProviderError(message, true, name || 'network');
 }
 
-/** An HTTPS agent whose every connection goes to `endpoint` (over TLS only if it is https). */
+/**
+ * An HTTPS agent whose every connection goes to `endpoint` (over TLS only if it is https), through
+ * the outbound guard when there is one.
+ */
 class EndpointAgent extends Agent {
-  constructor(private readonly endpoint: URL) {
+  constructor(
+    readonly endpoint: URL,
+    private readonly outbound?: OutboundGuard,
+  ) {
     super({ keepAlive: true });
   }
 
   override createConnection(): Socket {
     const { hostname, protocol } = this.endpoint;
-    const port = Number(this.endpoint.port || (protocol === 'https:' ? 443 : 80));
-    return protocol === 'https:'
-      ? tlsConnect({ host: hostname, port, servername: hostname })
-      : netConnect({ host: hostname, port });
+    const secure = protocol === 'https:';
+    const port = Number(this.endpoint.port || (secure ? 443 : 80));
+    const target = { host: hostname, port, ...(secure ? { servername: hostname } : {}) };
+    if (this.outbound) return this.outbound.connect(target, secure);
+    return secure ? tlsConnect(target) : netConnect(target);
   }
 }
 
 export function createFcmProvider(options: FcmOptions): Provider<PushMessage> {
-  const agent = options.endpoint ? new EndpointAgent(new URL(options.endpoint)) : undefined;
+  const agent = options.endpoint ? new EndpointAgent(new URL(options.endpoint), options.outbound) : undefined;
   const account = new JWT({
     email: options.clientEmail,
     key: options.privateKey,
@@ -95,6 +105,9 @@ export function createFcmProvider(options: FcmOptions): Provider<PushMessage> {
     kind: 'fcm',
     async send(message: PushMessage, sendOptions?: SendOptions): Promise<SendResult> {
       try {
+        // firebase-admin reports a connection the guard refused as a credential or network fault,
+        // which would be retried: the endpoint is checked first (and again where it connects).
+        if (agent) await options.outbound?.assertPublicHost(agent.endpoint.hostname);
         sendOptions?.onHandedOver?.();
         const name = await messaging.send({
           token: message.token,
@@ -107,7 +120,7 @@ export function createFcmProvider(options: FcmOptions): Provider<PushMessage> {
         });
         return { providerMessageId: name };
       } catch (error) {
-        throw fcmError(error);
+        throw addressRefused(error) ?? fcmError(error);
       }
     },
     async close() {

@@ -1,8 +1,9 @@
 // Email through Mailgun's Messages API with mailgun.js: raw MIME to /v3/{domain}/messages.mime when
 // the engine built one, the message's fields to /v3/{domain}/messages otherwise.
+import type { OutboundGuard } from '@mauntic/platform';
 import FormData from 'form-data';
 import Mailgun from 'mailgun.js';
-import { describe, errorFromStatus, networkError } from './errors.ts';
+import { ADDRESS_REFUSED, addressRefused, describe, errorFromStatus, networkError } from './errors.ts';
 import { formatAddress } from './mime.ts';
 import type { EmailMessage, Provider, ProviderError, SendOptions, SendResult } from './types.ts';
 
@@ -12,10 +13,15 @@ export interface MailgunOptions {
   /** API origin: https://api.mailgun.net (default) or https://api.eu.mailgun.net. */
   url?: string;
   timeoutMs?: number;
+  /** Where `url` may lead, checked on every connection; unchecked without one. */
+  outbound?: OutboundGuard;
 }
 
 export function mailgunError(error: unknown): ProviderError {
   const failure = error as { status?: unknown; message?: string; details?: string };
+  // mailgun.js keeps only the code (as the message) and the text (as details) of a socket error.
+  if (failure.message === ADDRESS_REFUSED)
+    return addressRefused(Object.assign(new Error(failure.details), { code: ADDRESS_REFUSED }))!;
   // mailgun.js reports a failure without a response as status 400 with the socket error code as
   // its message; that is a network fault, not a rejection.
   if (failure.message && /^(E[A-Z_]+|ERR_[A-Z_]+)$/.test(failure.message)) {
@@ -34,6 +40,15 @@ export function createMailgunProvider(options: MailgunOptions): Provider<EmailMe
     url: options.url,
     timeout: options.timeoutMs ?? 15_000,
   });
+  // An origin of the organization's choosing is reached through the guard. mailgun.js takes no
+  // agent, but its request provider spreads the request data it is given into the axios request.
+  const agents = options.url ? options.outbound?.agents({ keepAlive: true }) : undefined;
+  if (agents) {
+    const provider = client.request.requestProvider;
+    const makeRequest = provider.makeRequest.bind(provider);
+    provider.makeRequest = (url, method, data, config) =>
+      makeRequest(url, method, { ...(data as object), httpAgent: agents.http, httpsAgent: agents.https }, config);
+  }
 
   return {
     kind: 'mailgun',
@@ -59,6 +74,9 @@ export function createMailgunProvider(options: MailgunOptions): Provider<EmailMe
         throw mailgunError(error);
       }
     },
-    async close() {},
+    async close() {
+      agents?.http.destroy();
+      agents?.https.destroy();
+    },
   };
 }

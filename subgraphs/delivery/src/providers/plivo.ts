@@ -1,7 +1,8 @@
 // SMS through Plivo's Message API with the official SDK:
 // POST /v1/Account/{auth_id}/Message/, JSON, HTTP Basic auth.
+import type { OutboundGuard } from '@mauntic/platform';
 import { Client as PlivoClient } from 'plivo';
-import { describe, errorFromStatus, networkError } from './errors.ts';
+import { addressRefused, describe, errorFromStatus, networkError } from './errors.ts';
 import { type Provider, ProviderError, type SendOptions, type SendResult, type SmsMessage } from './types.ts';
 
 export interface PlivoOptions {
@@ -11,9 +12,16 @@ export interface PlivoOptions {
   /** API origin; defaults to https://api.plivo.com. */
   baseUrl?: string;
   timeoutMs?: number;
+  /**
+   * Where `baseUrl` may lead. The SDK takes no agent (it shares one process-wide), so the origin
+   * is checked before each send, not where its socket connects.
+   */
+  outbound?: OutboundGuard;
 }
 
 export function plivoError(error: unknown): ProviderError {
+  const refused = addressRefused(error);
+  if (refused) return refused;
   // The SDK rejects with a string (the stack) when no response came back at all.
   if (typeof error === 'string') return networkError(new Error(error.split('\n')[0]));
   const status = (error as { status?: unknown }).status;
@@ -39,6 +47,7 @@ export function createPlivoProvider(options: PlivoOptions): Provider<SmsMessage>
       if (!src) throw new ProviderError('plivo: no sender configured', false, 'no_sender');
       let response: { messageUuid?: string[] };
       try {
+        if (options.baseUrl) await options.outbound?.assertPublicHost(new URL(origin).hostname);
         sendOptions?.onHandedOver?.();
         response = await client.messages.create(
           src,

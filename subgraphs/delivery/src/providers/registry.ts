@@ -1,6 +1,7 @@
 // One zod model per provider kind, split into public settings (stored in clear, returned by the
 // API) and secret fields (stored encrypted, never returned), and the factory that turns a stored
 // configuration into a Provider.
+import type { OutboundGuard } from '@mauntic/platform';
 import { z } from 'zod';
 import { createFcmProvider } from './fcm.ts';
 import { createLocalOutboxProvider, type OutboxStore } from './local-outbox.ts';
@@ -168,6 +169,12 @@ export class InvalidProviderConfigError extends Error {
 export interface ProviderDependencies {
   /** Storage of the embedded mode's outbox; required for `local_outbox`. */
   outboxStore?: OutboxStore;
+  /**
+   * Where the hosts and URLs of the configuration may lead (OUTBOUND_ALLOWED_HOSTS), checked
+   * where the adapter connects, so a name rebound after validation is refused too. Without one,
+   * connections are not checked.
+   */
+  outbound?: OutboundGuard;
 }
 
 /** Rejects a message for another channel instead of handing it to an adapter that cannot send it. */
@@ -207,6 +214,7 @@ function build(
   secrets: ProviderSecrets<ProviderKind>,
   dependencies: ProviderDependencies,
 ): Provider<never> {
+  const outbound = dependencies.outbound ? { outbound: dependencies.outbound } : {};
   switch (kind) {
     case 'smtp': {
       const s = settings as ProviderSettings<'smtp'>;
@@ -221,19 +229,26 @@ function build(
         maxMessages: s.pool.maxMessages,
         allowSelfSigned: s.allowSelfSigned,
         timeoutMs: s.timeoutMs,
+        ...outbound,
       });
     }
     case 'ses':
-      return createSesProvider({ ...(settings as ProviderSettings<'ses'>), ...(secrets as ProviderSecrets<'ses'>) });
+      return createSesProvider({
+        ...(settings as ProviderSettings<'ses'>),
+        ...(secrets as ProviderSecrets<'ses'>),
+        ...outbound,
+      });
     case 'sendgrid':
       return createSendgridProvider({
         ...(settings as ProviderSettings<'sendgrid'>),
         ...(secrets as ProviderSecrets<'sendgrid'>),
+        ...outbound,
       });
     case 'mailgun':
       return createMailgunProvider({
         ...(settings as ProviderSettings<'mailgun'>),
         ...(secrets as ProviderSecrets<'mailgun'>),
+        ...outbound,
       });
     case 'local_outbox':
       if (!dependencies.outboxStore) throw new Error('local_outbox needs an outboxStore');
@@ -242,18 +257,25 @@ function build(
       return createTwilioProvider({
         ...(settings as ProviderSettings<'twilio'>),
         ...(secrets as ProviderSecrets<'twilio'>),
+        ...outbound,
       });
     case 'plivo':
       return createPlivoProvider({
         ...(settings as ProviderSettings<'plivo'>),
         ...(secrets as ProviderSecrets<'plivo'>),
+        ...outbound,
       });
     case 'fcm':
-      return createFcmProvider({ ...(settings as ProviderSettings<'fcm'>), ...(secrets as ProviderSecrets<'fcm'>) });
+      return createFcmProvider({
+        ...(settings as ProviderSettings<'fcm'>),
+        ...(secrets as ProviderSecrets<'fcm'>),
+        ...outbound,
+      });
     case 'webhook':
       return createWebhookProvider({
         ...(settings as ProviderSettings<'webhook'>),
         ...(secrets as ProviderSecrets<'webhook'>),
+        ...outbound,
       });
   }
 }

@@ -1,7 +1,8 @@
 // Email through SendGrid's v3 Mail Send API (POST /v3/mail/send, Bearer API key) with the official
 // SDK. SendGrid takes no raw MIME: the message goes as its JSON fields.
+import type { OutboundGuard } from '@mauntic/platform';
 import sendgrid from '@sendgrid/mail';
-import { describe, errorFromStatus, isNetworkError, networkError } from './errors.ts';
+import { addressRefused, describe, errorFromStatus, isNetworkError, networkError } from './errors.ts';
 import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
 
 export interface SendgridOptions {
@@ -9,6 +10,8 @@ export interface SendgridOptions {
   /** API origin; defaults to https://api.sendgrid.com. */
   baseUrl?: string;
   timeoutMs?: number;
+  /** Where `baseUrl` may lead, checked on every connection; unchecked without one. */
+  outbound?: OutboundGuard;
 }
 
 /** Headers SendGrid sets itself and rejects in `headers` (its documented reserved list). */
@@ -37,6 +40,8 @@ interface SendgridClient {
 }
 
 export function sendgridError(error: unknown): ProviderError {
+  const refused = addressRefused(error);
+  if (refused) return refused;
   const response = (error as { response?: { body?: { errors?: { message?: string }[] } } }).response;
   const status = (error as { code?: unknown }).code;
   if (typeof status === 'number') {
@@ -55,6 +60,13 @@ export function createSendgridProvider(options: SendgridOptions): Provider<Email
   client.setApiKey(options.apiKey);
   if (options.baseUrl) client.setDefaultRequest('baseUrl', options.baseUrl.replace(/\/+$/, ''));
   service.setTimeout(options.timeoutMs ?? 15_000);
+  // An origin of the organization's choosing is reached through the guard: the client hands its
+  // default request options, these agents included, to axios.
+  const agents = options.baseUrl ? options.outbound?.agents({ keepAlive: true }) : undefined;
+  if (agents) {
+    client.setDefaultRequest('httpAgent', agents.http);
+    client.setDefaultRequest('httpsAgent', agents.https);
+  }
 
   return {
     kind: 'sendgrid',
@@ -81,6 +93,9 @@ export function createSendgridProvider(options: SendgridOptions): Provider<Email
         throw sendgridError(error);
       }
     },
-    async close() {},
+    async close() {
+      agents?.http.destroy();
+      agents?.https.destroy();
+    },
   };
 }

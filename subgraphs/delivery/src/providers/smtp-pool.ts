@@ -9,8 +9,10 @@
 //   anything we could observe);
 // - speed: it skips the per-message message-object and stream pipeline (~30% of the CPU a send
 //   took through the transport).
+// With an outbound guard, every connection goes to an address the guard checked when it opened.
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import type { OutboundGuard } from '@mauntic/platform';
 import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
 import { dataBytes, type SmtpEnvelope, SmtpSession } from './smtp-session.ts';
 
@@ -68,6 +70,26 @@ export interface SmtpPoolOptions {
   maxMessages: number;
   timeoutMs: number;
   allowSelfSigned: boolean;
+  /** Checks the addresses `host` leads to each time a connection opens; unchecked without one. */
+  outbound?: OutboundGuard;
+}
+
+/**
+ * Where a connection to `host` goes. With a guard the name is resolved and checked here and the
+ * connection made to the checked address: given the name, nodemailer would resolve it again
+ * itself, and a name rebound in between (to 127.0.0.1) would get through. TLS still names the
+ * host (SNI and the certificate check).
+ */
+async function connectionTarget(
+  host: string,
+  outbound?: OutboundGuard,
+): Promise<{ host: string; servername?: string }> {
+  if (!outbound) return { host };
+  const addresses = await outbound.assertPublicHost(host);
+  // One address a connection; IPv4 first, the family a dual-stack relay is most surely reached on.
+  const address = addresses.find((a) => a.family === 4) ?? addresses[0];
+  if (!address) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  return isIP(host) ? { host: address.address } : { host: address.address, servername: host };
 }
 
 interface PooledConnection {
@@ -263,17 +285,22 @@ export class SmtpPool {
     });
   }
 
-  private connect(): Promise<PooledConnection> {
+  private async connect(): Promise<PooledConnection> {
     const { options } = this;
+    const target = await connectionTarget(options.host, options.outbound);
+    if (this.closed) throw new Error('the SMTP pool is closed');
     const connection = new SMTPConnection({
-      host: options.host,
+      host: target.host,
       port: options.port,
       secure: options.secure,
       requireTLS: options.requireTls,
       connectionTimeout: options.timeoutMs,
       greetingTimeout: options.timeoutMs,
       socketTimeout: options.timeoutMs,
-      ...(options.allowSelfSigned ? { tls: { rejectUnauthorized: false } } : {}),
+      tls: {
+        ...(target.servername ? { servername: target.servername } : {}),
+        ...(options.allowSelfSigned ? { rejectUnauthorized: false } : {}),
+      },
     });
     const pooled: PooledConnection = { connection, session: null, inFlight: 0, messages: 0, broken: false };
     return new Promise((resolve, reject) => {

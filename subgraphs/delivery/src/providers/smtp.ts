@@ -1,6 +1,7 @@
 // Email over SMTP through a pool of nodemailer SMTP connections (see smtp-pool.ts): connections
 // stay open between messages, which is what makes bulk sending fast.
-import { describe } from './errors.ts';
+import type { OutboundGuard } from '@mauntic/platform';
+import { addressRefused, describe } from './errors.ts';
 import { composeFields, toMime } from './mime.ts';
 import { SmtpPool } from './smtp-pool.ts';
 import { type EmailMessage, type Provider, ProviderError, type SendOptions, type SendResult } from './types.ts';
@@ -20,6 +21,8 @@ export interface SmtpOptions {
   timeoutMs?: number;
   /** Accept self-signed certificates (test relays, private smarthosts). */
   allowSelfSigned?: boolean;
+  /** Where `host` may lead, checked each time a connection opens; unchecked without one. */
+  outbound?: OutboundGuard;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -45,10 +48,13 @@ interface SmtpFailure {
 
 /**
  * SMTP reply codes decide: 4xx is transient, 5xx a permanent rejection. Failures before any reply
- * (refused connection, timeout, TLS) are transient. Authentication failures are the account's
- * fault, not the recipient's, so they are retryable (`auth_failed`) and fail over.
+ * (refused connection, timeout, TLS) are transient, except an address the outbound guard refused,
+ * which stays refused. Authentication failures are the account's fault, not the recipient's, so
+ * they are retryable (`auth_failed`) and fail over.
  */
 export function smtpError(error: unknown): ProviderError {
+  const refused = addressRefused(error);
+  if (refused) return refused;
   const failure = (error ?? {}) as SmtpFailure;
   const first = failure.responseCode === undefined ? failure.rejectedErrors?.[0] : undefined;
   const responseCode = failure.responseCode ?? first?.responseCode;
@@ -78,6 +84,7 @@ export function createSmtpProvider(options: SmtpOptions): Provider<EmailMessage>
     maxMessages: options.maxMessages ?? 100_000,
     timeoutMs: options.timeoutMs ?? 30_000,
     allowSelfSigned: options.allowSelfSigned ?? false,
+    ...(options.outbound ? { outbound: options.outbound } : {}),
   });
 
   return {

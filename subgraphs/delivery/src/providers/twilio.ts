@@ -1,7 +1,8 @@
 // SMS through Twilio's Programmable Messaging API with the official SDK:
 // POST /2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded, HTTP Basic auth.
+import type { OutboundGuard } from '@mauntic/platform';
 import twilio from 'twilio';
-import { describe, errorFromStatus, isNetworkError, networkError } from './errors.ts';
+import { addressRefused, describe, errorFromStatus, isNetworkError, networkError } from './errors.ts';
 import { type Provider, ProviderError, type SendOptions, type SendResult, type SmsMessage } from './types.ts';
 
 export interface TwilioOptions {
@@ -14,12 +15,16 @@ export interface TwilioOptions {
   /** API origin, e.g. a regional edge or a local test server. Defaults to https://api.twilio.com. */
   baseUrl?: string;
   timeoutMs?: number;
+  /** Where `baseUrl` may lead, checked on every connection; unchecked without one. */
+  outbound?: OutboundGuard;
 }
 
 /** Twilio error codes that reject the recipient for good: invalid or non-mobile number, opted out. */
 const PERMANENT_TWILIO_CODES = new Set([21211, 21214, 21217, 21401, 21407, 21408, 21610, 21612, 21614, 30003]);
 
 export function twilioError(error: unknown): ProviderError {
+  const refused = addressRefused(error);
+  if (refused) return refused;
   const status = (error as { status?: unknown }).status;
   if (typeof status === 'number') {
     const twilioCode = (error as { code?: unknown }).code;
@@ -43,6 +48,13 @@ export function createTwilioProvider(options: TwilioOptions): Provider<SmsMessag
   // The SDK builds every Messages URL from this domain's base URL; overriding it is how the SDK
   // talks to a regional endpoint or a test server while forming exactly the documented request.
   if (options.baseUrl) client.api.baseUrl = options.baseUrl;
+  // ... and then connects through the guard's agents, in place of the SDK's own keep-alive agent.
+  const agents = options.baseUrl ? options.outbound?.agents({ keepAlive: true }) : undefined;
+  if (agents) {
+    const { defaults } = client.httpClient!.axios;
+    defaults.httpAgent = agents.http;
+    defaults.httpsAgent = agents.https;
+  }
 
   return {
     kind: 'twilio',
@@ -68,6 +80,9 @@ export function createTwilioProvider(options: TwilioOptions): Provider<SmsMessag
         throw twilioError(error);
       }
     },
-    async close() {},
+    async close() {
+      agents?.http.destroy();
+      agents?.https.destroy();
+    },
   };
 }
