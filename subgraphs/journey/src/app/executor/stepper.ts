@@ -18,7 +18,7 @@ import { durationMs, EMPTY_DEFINITION, journeyDefinition, type StepId } from '..
 import { contactState } from './contact-state.ts';
 import { enterContacts } from './enter.ts';
 import type { ClaimedRun, ContactRow, LoadedVersion } from './run-state.ts';
-import { completeDelays, pickDueDelays, type WakeableDelay } from './wake-delays.ts';
+import { type WakeableDelay, wakeDueDelays } from './wake-delays.ts';
 import { type WalkResult, walkRun } from './walk.ts';
 
 export interface StepperOptions {
@@ -49,6 +49,9 @@ interface Walked {
 
 export class Stepper {
   private readonly versions = new Map<string, LoadedVersion>();
+  /** The delay steps of the versions parsed, and the versions that do not parse (wakeDelays). */
+  private readonly delays: WakeableDelay[] = [];
+  private readonly invalid: string[] = [];
   readonly batchSize: number;
   readonly wakeSize: number;
   private readonly leaseMs: number;
@@ -80,36 +83,26 @@ export class Stepper {
   }
 
   /**
-   * Completes up to wakeSize due delays set-based (wake-delays.ts), in one transaction: each run
-   * is left ready at its next step for the lanes. Those only the walk can handle stay due.
+   * Completes up to wakeSize due delays set-based, in one statement (wake-delays.ts): each run is
+   * left ready at its next step for the lanes; those only the walk can handle stay due.
    * `claimed` counts the due delays picked, `transitions` the ones completed.
    */
   async wakeDelays(): Promise<BatchStats> {
-    const now = this.options.now();
-    return this.options.handle.db.transaction(async (tx) => {
-      const picked = await pickDueDelays(tx, now, this.wakeSize);
-      if (!picked.length) return { claimed: 0, transitions: 0, lost: 0 };
-      await this.loadVersions(
-        picked.map((p) => p.versionId),
-        tx,
-      );
-      const wakeable = new Map<string, WakeableDelay>();
-      for (const { versionId, stepId } of picked) {
-        const version = this.versions.get(versionId);
-        const step = version?.definition.steps[stepId];
-        if (version && !version.invalid && step?.type === 'delay')
-          wakeable.set(`${versionId}:${stepId}`, { versionId, version: version.version, stepId, next: step.next });
-      }
-      const transitions = wakeable.size
-        ? await completeDelays(
-            tx,
-            picked.map((p) => p.id),
-            [...wakeable.values()],
-            now,
-          )
-        : 0;
-      return { claimed: picked.length, transitions, lost: 0 };
-    });
+    const wake = () =>
+      wakeDueDelays(this.options.handle.db, {
+        now: this.options.now(),
+        limit: this.wakeSize,
+        delays: this.delays,
+        invalid: this.invalid,
+      });
+    let woken = await wake();
+    // Runs of versions not parsed yet were left as they were: parsed now, they wake at once.
+    if (woken.unknownVersions.length) {
+      await this.loadVersions(woken.unknownVersions);
+      const again = await wake();
+      woken = { ...again, picked: woken.woken + again.picked, woken: woken.woken + again.woken };
+    }
+    return { claimed: woken.picked, transitions: woken.woken, lost: 0 };
   }
 
   /** The earliest due time among waiting runs of active journeys, read from the due index. */
@@ -191,9 +184,15 @@ export class Stepper {
     if (!missing.length) return;
     const rows = await executor.select().from(journeyVersions).where(inArray(journeyVersions.id, missing));
     for (const row of rows) {
+      // (Another lane may have read it meanwhile.)
+      if (this.versions.has(row.id)) continue;
       // Stored as parsed at publish; parsing again gives the same definition with its types. One
       // that does not parse fails its own runs, not the batch.
       const parsed = journeyDefinition.safeParse(row.definition);
+      if (!parsed.success) this.invalid.push(row.id);
+      for (const [stepId, step] of Object.entries(parsed.data?.steps ?? {}))
+        if (step.type === 'delay')
+          this.delays.push({ versionId: row.id, version: row.version, stepId, next: step.next });
       this.versions.set(row.id, {
         id: row.id,
         journeyId: row.journeyId,
