@@ -6,6 +6,7 @@ const org = '01900000-0000-7000-8000-000000000001';
 const contact = '01900000-0000-7000-8000-000000000002';
 const segment = '01900000-0000-7000-8000-000000000003';
 const field = '01900000-0000-7000-8000-000000000004';
+const company = '01900000-0000-7000-8000-000000000005';
 
 const roundTrip = (event: unknown) => parseEvent(JSON.parse(JSON.stringify(event)));
 
@@ -49,5 +50,37 @@ describe('crm events others name things by', () => {
       expect(() => roundTrip({ ...event, data: { ...event.data, key: 'Plan Name' } })).toThrow(/invalid/);
       expect(() => roundTrip({ ...event, data: { ...event.data, entity: 'deal' } })).toThrow(/invalid/);
     }
+  });
+
+  it("carry companies keyed by themselves and a contact's companies keyed by the contact, as full lists", () => {
+    const snapshot = { name: 'Acme', domain: 'acme.com', fields: { size: 50 } };
+    for (const def of [catalogue.crm.companyCreated, catalogue.crm.companyUpdated]) {
+      const event = createEvent(def, {
+        organizationId: org,
+        subjectId: company,
+        correlationId: 'c',
+        data: { company: snapshot },
+      });
+      expect(event.subject).toEqual({ type: 'company', id: company });
+      expect(roundTrip(event)).toEqual(event);
+      expect(() => roundTrip({ ...event, data: { company: { ...snapshot, name: '' } } })).toThrow(/invalid/);
+    }
+    const deleted = createEvent(catalogue.crm.companyDeleted, {
+      organizationId: org,
+      subjectId: company,
+      correlationId: 'c',
+      data: {},
+    });
+    expect(roundTrip(deleted)).toEqual(deleted);
+    const links = createEvent(catalogue.crm.contactCompaniesChanged, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: { companyIds: [company], primaryCompanyId: company },
+    });
+    expect(links.subject).toEqual({ type: 'contact', id: contact });
+    expect(roundTrip(links)).toEqual(links);
+    expect(() => roundTrip({ ...links, data: { companyIds: ['acme'], primaryCompanyId: null } })).toThrow(/invalid/);
+    expect(() => roundTrip({ ...links, data: { companyIds: [] } })).toThrow(/invalid/);
   });
 });

@@ -60,6 +60,30 @@ export const contactEventTracked = defineEvent(
   }),
 );
 
+// Companies and which companies a contact works at, for the contexts that read company conditions
+// (journeys): a company's events are keyed by the company, a contact's links by the contact.
+const companySnapshot = z.object({
+  name: z.string().min(1),
+  domain: z.string().nullable(),
+  fields: z.record(z.string(), z.unknown()),
+});
+
+export const companyCreated = defineEvent('crm.company.created', 1, 'company', z.object({ company: companySnapshot }));
+export const companyUpdated = defineEvent('crm.company.updated', 1, 'company', z.object({ company: companySnapshot }));
+/**
+ * Its links to contacts went with it: no crm.contact.companies-changed follows for its contacts,
+ * whose lists keep naming it until they change again (consumers drop the deleted company).
+ */
+export const companyDeleted = defineEvent('crm.company.deleted', 1, 'company', z.object({}));
+
+/** A contact's companies changed (linked, unlinked, a new primary, a merge, a deletion): the full current list. */
+export const contactCompaniesChanged = defineEvent(
+  'crm.contact.companies-changed',
+  1,
+  'contact',
+  z.object({ companyIds: z.array(z.uuid()), primaryCompanyId: z.uuid().nullable() }),
+);
+
 export const segmentEntered = defineEvent('crm.segment.entered', 1, 'contact', z.object({ segmentId: z.uuid() }));
 export const segmentExited = defineEvent('crm.segment.exited', 1, 'contact', z.object({ segmentId: z.uuid() }));
 
