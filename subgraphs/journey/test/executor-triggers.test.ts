@@ -1,6 +1,7 @@
 // Entry triggers on Postgres and PGlite: segment entered and exited, catalogued and custom events
 // with property conditions, date fields (yearly, once, with an offset, in the contact's time
-// zone) and schedules over a segment, each entering a contact once per occurrence.
+// zone) and schedules over a segment (from their start, on their zone's clock across DST, until
+// COUNT runs out), each entering a contact once per occurrence.
 import { catalogue, createEvent, newId } from '@mauntic/kernel';
 import { sql } from '@mauntic/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,17 +147,25 @@ describe.each(['postgres', 'pglite'] as Kind[])('entry triggers on %s', (kind) =
     expect(await runScheduledTriggers(deps)).toBe(2);
   });
 
+  /** A journey published as of `at` (the series of a schedule without dtstart starts then). */
+  const publishAt = (organizationId: string, definition: unknown, at: string) =>
+    publish(db.handle, organizationId, definition, newId(), new Date(at));
+
   it('a schedule enters the segment at each occurrence of its rule, in the journey time zone', async () => {
     // Monday 2026-03-02 09:05 in Paris (CET).
     const clock = testClock('2026-03-02T08:05:00Z');
     const deps = { handle: db.handle, logger, now: clock.now };
     const { organizationId } = newOrg();
     const segmentId = newId();
-    const weekly = await publish(db.handle, organizationId, {
-      entry: [{ type: 'schedule', rrule: 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=9', segmentId }],
-      ...ends,
-      settings: { entryRule: { kind: 'everyTime' }, timezone: 'Europe/Paris' },
-    });
+    const weekly = await publishAt(
+      organizationId,
+      {
+        entry: [{ type: 'schedule', rrule: 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0', segmentId }],
+        ...ends,
+        settings: { entryRule: { kind: 'everyTime' }, timezone: 'Europe/Paris' },
+      },
+      '2026-03-02T07:30:00Z',
+    );
     for (let i = 0; i < 3; i++) await addContact(db.handle, organizationId, { segments: [segmentId] });
     expect(await runScheduledTriggers(deps)).toBe(3);
     clock.set('2026-03-02T08:50:00Z');
@@ -167,5 +176,78 @@ describe.each(['postgres', 'pglite'] as Kind[])('entry triggers on %s', (kind) =
     clock.set('2026-03-09T08:00:30Z');
     expect(await runScheduledTriggers(deps)).toBe(3);
     expect(await runsOf(db.handle, weekly.journeyId)).toHaveLength(6);
+  });
+
+  it('a schedule enrolls the segment once per occurrence, checked every minute, at 09:00 local across DST, until COUNT runs out', async () => {
+    // 28 March 2026 is the last day of CET in Paris; from the 29th, CEST.
+    const clock = testClock('2026-03-28T06:00:00Z');
+    const deps = { handle: db.handle, logger, now: clock.now };
+    const { organizationId } = newOrg();
+    const segmentId = newId();
+    const daily = await publishAt(
+      organizationId,
+      {
+        entry: [
+          {
+            type: 'schedule',
+            rrule: 'FREQ=DAILY;BYHOUR=9;BYMINUTE=0;COUNT=2',
+            dtstart: '2026-03-28T09:00',
+            timezone: 'Europe/Paris',
+            segmentId,
+          },
+        ],
+        ...ends,
+        settings: { entryRule: { kind: 'everyTime' } },
+      },
+      '2026-03-01T00:00:00Z',
+    );
+    const [a, b] = [
+      await addContact(db.handle, organizationId, { segments: [segmentId] }),
+      await addContact(db.handle, organizationId, { segments: [segmentId] }),
+    ];
+    /** Every minute from `from` to `to`: how many entered this journey at each minute that entered any. */
+    const everyMinute = async (from: string, to: string) => {
+      const entered: Record<string, number> = {};
+      let before = (await runsOf(db.handle, daily.journeyId)).length;
+      for (let t = Date.parse(from); t <= Date.parse(to); t += 60_000) {
+        clock.set(new Date(t));
+        await runScheduledTriggers(deps);
+        const after = (await runsOf(db.handle, daily.journeyId)).length;
+        if (after > before) entered[new Date(t).toISOString()] = after - before;
+        before = after;
+      }
+      return entered;
+    };
+    expect(await everyMinute('2026-03-28T07:55:00Z', '2026-03-28T09:05:00Z')).toEqual({
+      '2026-03-28T08:00:00.000Z': 2,
+    });
+    expect(await everyMinute('2026-03-29T06:55:00Z', '2026-03-29T08:05:00Z')).toEqual({
+      '2026-03-29T07:00:00.000Z': 2,
+    });
+    // COUNT=2: the 30th is not an occurrence.
+    expect(await everyMinute('2026-03-30T06:55:00Z', '2026-03-30T07:10:00Z')).toEqual({});
+    expect(await runsOf(db.handle, daily.journeyId, a)).toHaveLength(2);
+    expect(await runsOf(db.handle, daily.journeyId, b)).toHaveLength(2);
+  });
+
+  it('a schedule without dtstart starts at publication: an occurrence earlier that hour does not fire', async () => {
+    // Published at 09:20 Paris; the rule's 09:00 is within the hour a missed occurrence is caught up.
+    const clock = testClock('2026-03-02T08:21:00Z');
+    const deps = { handle: db.handle, logger, now: clock.now };
+    const { organizationId } = newOrg();
+    const segmentId = newId();
+    await publishAt(
+      organizationId,
+      {
+        entry: [{ type: 'schedule', rrule: 'FREQ=DAILY;BYHOUR=9;BYMINUTE=0', segmentId }],
+        ...ends,
+        settings: { entryRule: { kind: 'everyTime' }, timezone: 'Europe/Paris' },
+      },
+      '2026-03-02T08:20:00Z',
+    );
+    await addContact(db.handle, organizationId, { segments: [segmentId] });
+    expect(await runScheduledTriggers(deps)).toBe(0);
+    clock.set('2026-03-03T08:00:00Z');
+    expect(await runScheduledTriggers(deps)).toBe(1);
   });
 });

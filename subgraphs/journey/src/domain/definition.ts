@@ -16,6 +16,7 @@
 // Durations are "<n> <unit>" with unit second, minute, hour, day or week ("30 minutes", "1 day").
 // Conditions and `where` clauses are CRM segment filter trees (see CRM's segment-filter.ts).
 import { z } from 'zod';
+import { parseLocalDateTime } from './schedule.ts';
 
 export const STEP_ID = /^[a-z][a-z0-9_-]{0,63}$/;
 export const MAX_STEPS = 500;
@@ -107,8 +108,22 @@ export const entryTrigger = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('schedule'),
-    /** An RFC 5545 recurrence rule ("FREQ=WEEKLY;BYDAY=MO;BYHOUR=9"), read in the journey's time zone. */
+    /**
+     * An RFC 5545 recurrence rule ("FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0"), read on the
+     * schedule's wall clock. Parts it leaves out come from the start, as RFC 5545 says.
+     */
     rrule: z.string().min(1).max(1000),
+    /**
+     * DTSTART: when the series starts, as a local date and time on the schedule's clock
+     * ("2026-03-02T09:00"). Without it, the series starts at the minute the version is published:
+     * INTERVAL and COUNT count from there.
+     */
+    dtstart: z
+      .string()
+      .refine((v) => parseLocalDateTime(v) !== null, 'must be a local date and time, YYYY-MM-DDTHH:MM')
+      .optional(),
+    /** The zone whose clock the rule is read on; without it, the journey's (settings.timezone, else UTC). */
+    timezone: timeZone.optional(),
     /** Who enters at each occurrence. */
     segmentId: z.uuid(),
   }),

@@ -13,12 +13,14 @@ import {
   edgesOf,
   type Filter,
   type JourneyDefinition,
+  type JourneySettings,
   journeyDefinition,
   SETTABLE_FIELDS,
   type Step,
   type StepId,
 } from './definition.ts';
 import type { IssueCode, JourneyIssue } from './errors.ts';
+import { parseLocalDateTime, Recurrence, ruleProblem, wallClock } from './schedule.ts';
 
 type Path = (string | number)[];
 
@@ -50,7 +52,7 @@ export interface Validation {
 }
 
 /** Every issue of a definition; the data rules run when a context is given. */
-export function validateDefinition(raw: unknown, context?: ValidationContext): Validation {
+export function validateDefinition(raw: unknown, context?: ValidationContext, now: Date = new Date()): Validation {
   const parsed = journeyDefinition.safeParse(raw);
   if (!parsed.success)
     return {
@@ -60,21 +62,21 @@ export function validateDefinition(raw: unknown, context?: ValidationContext): V
   const definition = parsed.data;
   return {
     definition,
-    issues: [...graphIssues(definition), ...(context ? contextIssues(definition, context) : [])],
+    issues: [...graphIssues(definition, now), ...(context ? contextIssues(definition, context) : [])],
   };
 }
 
 // --- the graph -----------------------------------------------------------------------------------
 
-/** The rules that need only the definition. */
-export function graphIssues(definition: JourneyDefinition): JourneyIssue[] {
+/** The rules that need only the definition (and the time, for a schedule's future). */
+export function graphIssues(definition: JourneyDefinition, now: Date = new Date()): JourneyIssue[] {
   return [
     ...unknownReferences(definition),
     ...unreachableSteps(definition),
     ...cyclesWithoutWait(definition),
     ...stepRules(definition),
     ...settingsRules(definition),
-    ...definition.entry.flatMap((trigger, i) => triggerRules(trigger, ['entry', i])),
+    ...definition.entry.flatMap((trigger, i) => triggerRules(trigger, ['entry', i], definition.settings, now)),
   ];
 }
 
@@ -252,16 +254,14 @@ function settingsRules({ steps, settings }: JourneyDefinition): JourneyIssue[] {
   return issues;
 }
 
-function triggerRules(trigger: EntryTrigger, at: Path): JourneyIssue[] {
+function triggerRules(trigger: EntryTrigger, at: Path, settings: JourneySettings, now: Date): JourneyIssue[] {
   switch (trigger.type) {
     case 'event':
       return eventRules(trigger, at);
     case 'dateField':
       return fieldNameRules(trigger.field, DATE_FIELDS, [...at, 'field']);
     case 'schedule':
-      return rruleProblem(trigger.rrule)
-        ? [issue([...at, 'rrule'], 'invalid_rrule', rruleProblem(trigger.rrule)!)]
-        : [];
+      return scheduleRules(trigger, settings, now, at);
     default:
       return [];
   }
@@ -288,39 +288,22 @@ function eventRules(match: Omit<EventMatch, 'type'>, at: Path): JourneyIssue[] {
   return match.name ? [issue([...at, 'name'], 'invalid', 'only custom events have a name')] : [];
 }
 
-const RRULE_PARTS: Record<string, RegExp> = {
-  FREQ: /^(SECONDLY|MINUTELY|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)$/,
-  UNTIL: /^\d{8}(T\d{6}Z?)?$/,
-  COUNT: /^\d{1,6}$/,
-  INTERVAL: /^\d{1,4}$/,
-  BYSECOND: /^\d{1,2}(,\d{1,2})*$/,
-  BYMINUTE: /^\d{1,2}(,\d{1,2})*$/,
-  BYHOUR: /^\d{1,2}(,\d{1,2})*$/,
-  BYDAY: /^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)(,([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU))*$/,
-  BYMONTHDAY: /^[+-]?\d{1,2}(,[+-]?\d{1,2})*$/,
-  BYYEARDAY: /^[+-]?\d{1,3}(,[+-]?\d{1,3})*$/,
-  BYWEEKNO: /^[+-]?\d{1,2}(,[+-]?\d{1,2})*$/,
-  BYMONTH: /^\d{1,2}(,\d{1,2})*$/,
-  BYSETPOS: /^[+-]?\d{1,3}(,[+-]?\d{1,3})*$/,
-  WKST: /^(MO|TU|WE|TH|FR|SA|SU)$/,
-};
+type ScheduleTrigger = Extract<EntryTrigger, { type: 'schedule' }>;
 
-/** What is wrong with an RFC 5545 RRULE value ("FREQ=WEEKLY;BYDAY=MO"), or null. */
-export function rruleProblem(rrule: string): string | null {
-  const parts = rrule.replace(/^RRULE:/i, '').split(';');
-  const seen = new Set<string>();
-  for (const part of parts) {
-    const [raw = '', value, extra] = part.split('=');
-    const name = raw.toUpperCase();
-    const rule = Object.hasOwn(RRULE_PARTS, name) ? RRULE_PARTS[name] : undefined;
-    if (!rule || value === undefined || extra !== undefined) return `${part} is not an RRULE part (NAME=VALUE)`;
-    if (!rule.test(value.toUpperCase())) return `${raw}=${value} is not a valid value`;
-    if (seen.has(name)) return `${raw} is given twice`;
-    seen.add(name);
-  }
-  if (!seen.has('FREQ')) return 'FREQ is required';
-  if (seen.has('UNTIL') && seen.has('COUNT')) return 'UNTIL and COUNT cannot both be given';
-  return null;
+/**
+ * A schedule's rule must be one the executor runs (RFC 5545, at most once a minute) and must still
+ * occur after `now`, on its zone's clock, from its start (now when it gives none: publishing starts it).
+ */
+function scheduleRules(trigger: ScheduleTrigger, settings: JourneySettings, now: Date, at: Path): JourneyIssue[] {
+  const problem = ruleProblem(trigger.rrule);
+  if (problem) return [issue([...at, 'rrule'], 'invalid_rrule', problem)];
+  const zone = trigger.timezone ?? settings.timezone ?? 'UTC';
+  const wallNow = wallClock(now, zone);
+  const start = (trigger.dtstart && parseLocalDateTime(trigger.dtstart)) || wallNow;
+  if (new Recurrence(trigger.rrule, start, zone).firstFrom(wallNow)) return [];
+  return [
+    issue([...at, 'rrule'], 'invalid_rrule', `has no occurrence after ${wallNow.toISOString().slice(0, 16)} (${zone})`),
+  ];
 }
 
 // --- the organization's data ---------------------------------------------------------------------

@@ -1,66 +1,75 @@
-// Whether a minute is an occurrence of an RFC 5545 RRULE, read on the wall clock of the journey's
-// time zone. Pure. Covers FREQ (MINUTELY to YEARLY), INTERVAL (counted from 1970-01-01 on that
-// clock, as there is no DTSTART), UNTIL, BYMONTH, BYMONTHDAY, BYDAY (weekdays; ordinals such as
-// 1MO are read as the weekday), BYHOUR and BYMINUTE. A part the rule leaves out is pinned to the
-// start of its period: minute 0, hour 0, Monday for weekly rules, day 1 for monthly and yearly
-// ones, January for yearly ones. COUNT, BYSETPOS, BYYEARDAY and BYWEEKNO are not applied.
-import type { LocalTime } from './zoned-time.ts';
+// A schedule trigger's occurrences as instants: its series (domain/schedule.ts, the `rrule`
+// library on the wall clock) placed in the schedule's time zone. A wall time that a DST change
+// skips falls on the instant RFC 5545 (3.3.5) gives it, read with the offset before the gap (02:30
+// on the spring-forward day fires at 03:30 new time); one that a change repeats, on its first
+// instant. Series are kept per published version and trigger, so each minute's check expands only
+// the hours around it.
+import type { EntryTrigger, JourneySettings } from '../../domain/definition.ts';
+import { parseLocalDateTime, Recurrence, wallClock } from '../../domain/schedule.ts';
+import { knownZone, zonedInstant } from './zoned-time.ts';
 
-const DAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
-const WEEKDAY_CODE: Record<LocalTime['weekday'], string> = {
-  mon: 'MO',
-  tue: 'TU',
-  wed: 'WE',
-  thu: 'TH',
-  fri: 'FR',
-  sat: 'SA',
-  sun: 'SU',
-};
+type ScheduleTrigger = Extract<EntryTrigger, { type: 'schedule' }>;
 
-const numbers = (value: string | undefined) => value?.split(',').map(Number);
+const HOUR = 3_600_000;
 
-export function isOccurrence(rrule: string, at: LocalTime): boolean {
-  const parts = new Map<string, string>();
-  for (const part of rrule.replace(/^RRULE:/i, '').split(';')) {
-    const [name, value] = part.split('=');
-    if (name && value) parts.set(name.toUpperCase(), value.toUpperCase());
+/** The zone whose clock a schedule is read on: its own, else the journey's, else UTC. */
+export const scheduleZone = (trigger: ScheduleTrigger, settings: JourneySettings) =>
+  knownZone(trigger.timezone ?? settings.timezone);
+
+export class Schedule {
+  readonly zone: string;
+  private readonly recurrence: Recurrence;
+
+  /** `publishedAt`: when the version was published, the start of a series that gives no dtstart. */
+  constructor(trigger: ScheduleTrigger, settings: JourneySettings, publishedAt: Date) {
+    this.zone = scheduleZone(trigger, settings);
+    const start = (trigger.dtstart && parseLocalDateTime(trigger.dtstart)) || wallClock(publishedAt, this.zone);
+    this.recurrence = new Recurrence(trigger.rrule, start, this.zone);
   }
-  const freq = parts.get('FREQ');
-  const interval = Number(parts.get('INTERVAL') ?? 1);
-  const until = parts.get('UNTIL');
-  if (until) {
-    const stamp = `${String(at.year).padStart(4, '0')}${String(at.month).padStart(2, '0')}${String(at.day).padStart(2, '0')}T${String(at.hour).padStart(2, '0')}${String(at.minute).padStart(2, '0')}00`;
-    if (stamp > (until.length === 8 ? `${until}T235959` : until.replace('Z', ''))) return false;
+
+  /** The occurrences after `after` and at or before `upTo`, in order. */
+  occurrences(after: Date, upTo: Date): Date[] {
+    // Where a DST change sets the clock back (by at most two hours anywhere), wall times inside the
+    // interval run past its ends: the wall-clock window is widened, and the instants filtered.
+    const from = new Date(wallClock(after, this.zone).getTime() - 3 * HOUR);
+    const to = new Date(wallClock(upTo, this.zone).getTime() + 3 * HOUR);
+    const instants = new Set<number>();
+    for (const wall of this.recurrence.between(from, to)) {
+      const at = zonedInstant(
+        { year: wall.getUTCFullYear(), month: wall.getUTCMonth() + 1, day: wall.getUTCDate() },
+        { hour: wall.getUTCHours(), minute: wall.getUTCMinutes() },
+        this.zone,
+      ).getTime();
+      if (at > after.getTime() && at <= upTo.getTime()) instants.add(at);
+    }
+    return [...instants].sort((a, b) => a - b).map((at) => new Date(at));
   }
-  const order = ['MINUTELY', 'HOURLY', 'DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY'];
-  const level = order.indexOf(freq ?? '');
-  if (level < 0) return false;
-  const pinned = (name: string, value: number, defaultValue: number, from: number) => {
-    const listed = numbers(parts.get(name));
-    if (listed) return listed.includes(value);
-    return level < from || value === defaultValue;
-  };
-  if (!pinned('BYMINUTE', at.minute, 0, 1)) return false;
-  if (!pinned('BYHOUR', at.hour, 0, 2)) return false;
-  const byDay = parts
-    .get('BYDAY')
-    ?.split(',')
-    .map((d) => d.replace(/^[+-]?\d+/, ''));
-  const code = WEEKDAY_CODE[at.weekday];
-  if (byDay ? !byDay.includes(code) : freq === 'WEEKLY' && code !== DAYS[0]) return false;
-  if (!byDay && !pinned('BYMONTHDAY', at.day, 1, 4)) return false;
-  if (byDay && parts.has('BYMONTHDAY') && !numbers(parts.get('BYMONTHDAY'))!.includes(at.day)) return false;
-  if (!pinned('BYMONTH', at.month, 1, 5)) return false;
-  if (interval <= 1) return true;
-  const days = Math.floor(Date.UTC(at.year, at.month - 1, at.day) / 86_400_000);
-  const count = [
-    days * 1440 + at.hour * 60 + at.minute,
-    days * 24 + at.hour,
-    days,
-    // Weeks from Monday 1970-01-05.
-    Math.floor((days - 4) / 7),
-    (at.year - 1970) * 12 + at.month - 1,
-    at.year - 1970,
-  ][level]!;
-  return count % interval === 0;
+
+  /** The latest occurrence after `after` and at or before `upTo`, or null. */
+  latest(after: Date, upTo: Date): Date | null {
+    return this.occurrences(after, upTo).at(-1) ?? null;
+  }
+}
+
+/** The schedules of the versions being evaluated, by version and trigger; others are let go. */
+export class Schedules {
+  private readonly byKey = new Map<string, Schedule>();
+  private seen = new Set<string>();
+
+  get(versionId: string, index: number, trigger: ScheduleTrigger, settings: JourneySettings, publishedAt: Date) {
+    const key = `${versionId}:${index}`;
+    this.seen.add(key);
+    let schedule = this.byKey.get(key);
+    if (!schedule) {
+      schedule = new Schedule(trigger, settings, publishedAt);
+      this.byKey.set(key, schedule);
+    }
+    return schedule;
+  }
+
+  /** Ends a pass over the active versions: schedules no pass since the last one asked for go. */
+  sweep() {
+    for (const key of this.byKey.keys()) if (!this.seen.has(key)) this.byKey.delete(key);
+    this.seen = new Set();
+  }
 }

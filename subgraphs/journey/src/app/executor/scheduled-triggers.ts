@@ -1,7 +1,8 @@
 // Entry triggers that fire on the clock rather than on an event, evaluated by the executor once a
 // minute: a date field (a birthday, a renewal minus 7 days; yearly or once) reached in each
-// contact's time zone at the trigger's time of day, and a schedule (an RRULE over a segment).
-// Each occurrence is an entry key (`dateField:<i>:<local date>`, `schedule:<i>:<minute>`), so
+// contact's time zone at the trigger's time of day, and a schedule (an RRULE over a segment, from
+// its dtstart or the version's publication, on its zone's clock: rrule.ts).
+// Each occurrence is an entry key (`dateField:<i>:<local date>`, `schedule:<i>:<instant>`), so
 // a contact enters once per occurrence however often, or on however many executors, this runs;
 // the journey's entry rule applies on top.
 import type { DatabaseHandle, Logger } from '@mauntic/platform';
@@ -9,7 +10,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { contacts, journeys, journeyVersions, segmentMemberships } from '../../db/schema.ts';
 import { type EntryTrigger, type JourneyDefinition, journeyDefinition } from '../../domain/definition.ts';
 import { type EntryTarget, enterContacts } from './enter.ts';
-import { isOccurrence } from './rrule.ts';
+import { Schedules } from './rrule.ts';
 import { addDays, knownZone, localTime, parseTimeOfDay } from './zoned-time.ts';
 
 export interface ScheduledTriggerDeps {
@@ -19,7 +20,10 @@ export interface ScheduledTriggerDeps {
 }
 
 /** How far back a schedule's missed occurrence still fires (an executor that was down). */
-const SCHEDULE_CATCH_UP_MINUTES = 60;
+const SCHEDULE_CATCH_UP_MS = 60 * 60_000;
+
+/** The schedules' series, kept from one minute's pass to the next. */
+const schedules = new Schedules();
 
 /** Evaluates every active journey's clock triggers once; returns how many runs entered. */
 export async function runScheduledTriggers(deps: ScheduledTriggerDeps): Promise<number> {
@@ -30,6 +34,7 @@ export async function runScheduledTriggers(deps: ScheduledTriggerDeps): Promise<
       versionId: journeyVersions.id,
       version: journeyVersions.version,
       definition: journeyVersions.definition,
+      publishedAt: journeyVersions.publishedAt,
     })
     .from(journeys)
     .innerJoin(journeyVersions, eq(journeyVersions.id, journeys.currentVersionId))
@@ -49,9 +54,11 @@ export async function runScheduledTriggers(deps: ScheduledTriggerDeps): Promise<
     for (const [index, trigger] of definition.entry.entries()) {
       if (trigger.type === 'dateField')
         entered += await dateFieldEntries(deps, target, definition, trigger, index, now);
-      if (trigger.type === 'schedule') entered += await scheduleEntries(deps, target, definition, trigger, index, now);
+      if (trigger.type === 'schedule')
+        entered += await scheduleEntries(deps, target, definition, trigger, index, row.publishedAt, now);
     }
   }
+  schedules.sweep();
   return entered;
 }
 
@@ -120,15 +127,11 @@ async function scheduleEntries(
   definition: JourneyDefinition,
   trigger: ScheduleTrigger,
   index: number,
+  publishedAt: Date,
   now: Date,
 ): Promise<number> {
-  const zone = knownZone(definition.settings.timezone);
-  const minute = Math.floor(now.getTime() / 60_000) * 60_000;
-  let occurrence: Date | undefined;
-  for (let back = 0; back < SCHEDULE_CATCH_UP_MINUTES && !occurrence; back++) {
-    const at = new Date(minute - back * 60_000);
-    if (isOccurrence(trigger.rrule, localTime(at, zone))) occurrence = at;
-  }
+  const schedule = schedules.get(target.versionId, index, trigger, definition.settings, publishedAt);
+  const occurrence = schedule.latest(new Date(now.getTime() - SCHEDULE_CATCH_UP_MS), now);
   if (!occurrence) return 0;
   const entered = await enterContacts(deps.handle.db, {
     target,
