@@ -18,8 +18,9 @@ export async function checkDefinition(
   organizationId: string,
   journeyId: string,
   raw: unknown,
+  now: Date,
 ): Promise<Validation> {
-  const checked = validateDefinition(raw);
+  const checked = validateDefinition(raw, undefined, now);
   if (!checked.definition) return checked;
   const context = await validationContext(db, organizationId, journeyId, checked.definition);
   return { ...checked, issues: [...checked.issues, ...contextIssues(checked.definition, context)] };

@@ -60,7 +60,13 @@ const setStatus = async (tx: Transaction, id: string, status: JourneyStatus) =>
  */
 export function publishJourney(deps: JourneyDeps, ctx: RequestContext, raw: IdInput) {
   return move(deps, ctx, raw, 'publish', async (tx, current, status, caller) => {
-    const { definition, issues } = await checkDefinition(tx, current.organizationId, current.id, current.definition);
+    const { definition, issues } = await checkDefinition(
+      tx,
+      current.organizationId,
+      current.id,
+      current.definition,
+      deps.now(),
+    );
     // A definition that does not parse always comes with issues.
     if (!definition || issues.length)
       return fail(new JourneyValidationError(issues as [JourneyIssue, ...JourneyIssue[]]));

@@ -170,13 +170,14 @@ export async function validateJourney(
     organizationId,
     row.id,
     input.definition === undefined ? row.definition : input.definition,
+    deps.now(),
   );
   return ok({ valid: issues.length === 0, issues });
 }
 
 /** The issues of a journey's saved draft; for the `issues` field of a journey already read. */
 export async function draftIssues(deps: JourneyDeps, row: JourneyRow): Promise<JourneyIssue[]> {
-  return (await checkDefinition(deps.handle.db, row.organizationId, row.id, row.definition)).issues;
+  return (await checkDefinition(deps.handle.db, row.organizationId, row.id, row.definition, deps.now())).issues;
 }
 
 const journeyOf = async (db: Executor, organizationId: string, id: string) =>
