@@ -168,4 +168,90 @@ describe.each(DATABASES)('catalogued events (%s)', (_name, open) => {
     });
     expect([...(events[1]!.data as { contact: { tags: string[] } }).contact.tags].sort()).toEqual(['beta', 'vip']);
   });
+
+  it('a company is published when created, updated and deleted, with its name, domain and fields', async () => {
+    const ctx = newOrg();
+    const s = crm.services;
+    unwrap(await s.createField(ctx, { entity: 'company', key: 'size', label: 'Size', type: 'number' }));
+    const acme = unwrap(await s.createCompany(ctx, { name: 'Acme', domain: 'acme.com', fields: { size: 50 } }));
+    unwrap(await s.updateCompany(ctx, acme.id, { name: 'Acme Inc', fields: { size: null } }));
+    unwrap(await s.updateCompany(ctx, acme.id, { domain: null }));
+    // Refused changes publish nothing.
+    expect((await s.createCompany(ctx, { name: 'Bad', fields: { nope: 1 } })).ok).toBe(false);
+    expect((await s.updateCompany(newOrg(), acme.id, { name: 'Theirs' })).ok).toBe(false);
+    expect((await s.deleteCompany(newOrg(), acme.id)).ok).toBe(false);
+    unwrap(await s.deleteCompany(ctx, acme.id));
+
+    const events = await published(
+      ctx.organizationId,
+      'crm.company.created',
+      'crm.company.updated',
+      'crm.company.deleted',
+    );
+    const subject = { type: 'company', id: acme.id };
+    expect(events.map((e) => [e.type, e.subject, e.data])).toEqual([
+      ['crm.company.created', subject, { company: { name: 'Acme', domain: 'acme.com', fields: { size: 50 } } }],
+      ['crm.company.updated', subject, { company: { name: 'Acme Inc', domain: 'acme.com', fields: {} } }],
+      ['crm.company.updated', subject, { company: { name: 'Acme Inc', domain: null, fields: {} } }],
+      ['crm.company.deleted', subject, {}],
+    ]);
+    expect(events.every((e) => e.correlationId === ctx.correlationId)).toBe(true);
+  });
+
+  it("a contact's companies are published as its full list whenever they change: link, primary, unlink, merge, deletion, erasure", async () => {
+    const ctx = newOrg();
+    const s = crm.services;
+    const company = async (name: string) => unwrap(await s.createCompany(ctx, { name })).id;
+    const [acme, globex, initech] = [await company('Acme'), await company('Globex'), await company('Initech')];
+    const contact = async (email: string) => unwrap(await s.createContact(ctx, { email })).id;
+    const [ada, bob, cy, dee] = [
+      await contact('ada@example.com'),
+      await contact('bob@example.com'),
+      await contact('cy@example.com'),
+      await contact('dee@example.com'),
+    ];
+    const link = async (contactId: string, companyId: string, primary = false) =>
+      unwrap(await s.linkCompany(ctx, { contactId, companyId, primary }, true));
+    await link(ada, acme);
+    await link(ada, globex, true);
+    unwrap(await s.linkCompany(ctx, { contactId: ada, companyId: acme }, false));
+    // Refused (no such contact, another organization): nothing is published.
+    expect((await s.linkCompany(newOrg(), { contactId: ada, companyId: acme }, true)).ok).toBe(false);
+    // Bob is merged into Ada: Ada takes Initech (not as primary, she has one) and Bob's list empties.
+    await link(bob, initech, true);
+    unwrap(await s.mergeContacts(ctx, { winnerId: ada, loserId: bob }));
+    await link(cy, acme);
+    unwrap(await s.deleteContact(ctx, cy));
+    await link(dee, globex, true);
+    unwrap(await s.eraseContact(ctx, dee));
+    // Deleting a company publishes no list: its contacts' lists still name it until they change.
+    unwrap(await s.deleteCompany(ctx, acme));
+
+    const events = await published(ctx.organizationId, 'crm.contact.companies-changed');
+    const list = (contactId: string, companyIds: string[], primaryCompanyId: string | null) => [
+      { type: 'contact', id: contactId },
+      { companyIds, primaryCompanyId },
+    ];
+    expect(events.map((e) => [e.subject, e.data])).toEqual([
+      list(ada, [acme], null),
+      list(ada, [globex, acme], globex),
+      list(ada, [globex], globex),
+      list(bob, [initech], initech),
+      list(bob, [], null),
+      list(ada, [globex, initech], globex),
+      list(cy, [acme], null),
+      list(cy, [], null),
+      list(dee, [globex], globex),
+      list(dee, [], null),
+    ]);
+    // Merging or deleting a contact without companies publishes no list.
+    const other = newOrg();
+    const [eve, fay] = [
+      unwrap(await s.createContact(other, { email: 'eve@example.com' })).id,
+      unwrap(await s.createContact(other, { email: 'fay@example.com' })).id,
+    ];
+    unwrap(await s.mergeContacts(other, { winnerId: eve, loserId: fay }));
+    unwrap(await s.deleteContact(other, eve));
+    expect(await published(other.organizationId, 'crm.contact.companies-changed')).toEqual([]);
+  });
 });

@@ -1,8 +1,12 @@
 // Companies, with their own custom fields, and the links between contacts and companies (many
 // per contact, at most one primary). Segment filters read companies, so changes re-evaluate
-// the linked contacts.
+// the linked contacts; journeys keep a copy, so each change publishes its crm.company.* or
+// crm.contact.companies-changed event in its transaction.
 import {
   authorize,
+  catalogue,
+  createEvent,
+  type EventEnvelope,
   fail,
   NotFoundError,
   newId,
@@ -11,10 +15,10 @@ import {
   type Result,
   ValidationError,
 } from '@mauntic/kernel';
-import { type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
+import { appendEvents, type Executor, type PageWindow, pageOfOrganization } from '@mauntic/platform';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { companies, contactCompanies, contacts } from '../db/schema.ts';
+import { companies, contactCompanies, contacts, outbox } from '../db/schema.ts';
 import { checkFieldValue } from '../domain/field-types.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
@@ -60,6 +64,59 @@ async function checkCompanyFields(deps: CrmDeps, organizationId: string, fields:
   return { values, issues };
 }
 
+const companyEvent = (
+  def: typeof catalogue.crm.companyCreated | typeof catalogue.crm.companyUpdated,
+  row: CompanyRow,
+  correlationId: string,
+) =>
+  createEvent(def, {
+    organizationId: row.organizationId,
+    subjectId: row.id,
+    correlationId,
+    data: { company: { name: row.name, domain: row.domain, fields: row.fields } },
+  });
+
+/** crm.contact.companies-changed: the contact's companies as they stand (primary first). */
+const linksChanged = (
+  organizationId: string,
+  contactId: string,
+  linked: readonly { id: string; isPrimary: boolean }[],
+  correlationId: string,
+) =>
+  createEvent(catalogue.crm.contactCompaniesChanged, {
+    organizationId,
+    subjectId: contactId,
+    correlationId,
+    data: { companyIds: linked.map((c) => c.id), primaryCompanyId: linked.find((c) => c.isPrimary)?.id ?? null },
+  });
+
+/** The contact's companies changed in this transaction (a merge's winner): its event with the list as it now stands. */
+export async function companyLinksEvent(
+  tx: Executor,
+  organizationId: string,
+  contactId: string,
+  correlationId: string,
+) {
+  return linksChanged(organizationId, contactId, await companiesOfInTx(tx, organizationId, contactId), correlationId);
+}
+
+/**
+ * Unlinks a contact that is going away (deleted, erased, merged) from its companies; gives the
+ * event that says so, if it had any.
+ */
+export async function dropCompanyLinks(
+  tx: Executor,
+  organizationId: string,
+  contactId: string,
+  correlationId: string,
+): Promise<EventEnvelope[]> {
+  const dropped = await tx
+    .delete(contactCompanies)
+    .where(and(eq(contactCompanies.organizationId, organizationId), eq(contactCompanies.contactId, contactId)))
+    .returning({ companyId: contactCompanies.companyId });
+  return dropped.length ? [linksChanged(organizationId, contactId, [], correlationId)] : [];
+}
+
 async function reevaluateLinked(
   tx: Executor,
   deps: CrmDeps,
@@ -89,17 +146,21 @@ export async function createCompany(deps: CrmDeps, ctx: RequestContext, raw: z.i
   if (!input.name) return fail(new ValidationError([{ path: ['input', 'name'], message: 'is required' }]));
   const { values, issues } = await checkCompanyFields(deps, organizationId, input.fields);
   if (issues.length) return fail(new ValidationError(issues));
-  const [row] = await deps.handle.db
-    .insert(companies)
-    .values({
-      id: newId(),
-      organizationId,
-      name: input.name,
-      domain: input.domain ?? null,
-      fields: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null)),
-    })
-    .returning();
-  return ok(row!);
+  const name = input.name;
+  return deps.handle.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(companies)
+      .values({
+        id: newId(),
+        organizationId,
+        name,
+        domain: input.domain ?? null,
+        fields: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null)),
+      })
+      .returning();
+    await appendEvents(tx, outbox, [companyEvent(catalogue.crm.companyCreated, row!, ctx.correlationId)]);
+    return ok(row!);
+  });
 }
 
 export async function updateCompany(deps: CrmDeps, ctx: RequestContext, id: string, raw: z.input<typeof companyInput>) {
@@ -122,6 +183,7 @@ export async function updateCompany(deps: CrmDeps, ctx: RequestContext, id: stri
       .where(and(eq(companies.id, id), eq(companies.organizationId, organizationId)))
       .returning();
     if (!row) return fail(new NotFoundError('Company', id));
+    await appendEvents(tx, outbox, [companyEvent(catalogue.crm.companyUpdated, row, ctx.correlationId)]);
     const outcome = await reevaluateLinked(tx, deps, organizationId, id, ctx.correlationId);
     if (outcome === 'too-many')
       deps.logger.info({ companyId: id }, 'many linked contacts; segments catch up on rebuild');
@@ -154,6 +216,14 @@ export async function deleteCompany(deps: CrmDeps, ctx: RequestContext, id: stri
         .delete(companies)
         .where(and(eq(companies.id, id), eq(companies.organizationId, organizationId)))
         .returning();
+      await appendEvents(tx, outbox, [
+        createEvent(catalogue.crm.companyDeleted, {
+          organizationId,
+          subjectId: id,
+          correlationId: ctx.correlationId,
+          data: {},
+        }),
+      ]);
       if (linked.length > INLINE_REEVALUATION_LIMIT) return ok({ row: row!, outcome: 'too-many' });
       await reevaluateMemberships(tx, deps, {
         organizationId,
@@ -174,7 +244,8 @@ export const linkInput = z.object({ contactId: z.uuid(), companyId: z.uuid(), pr
 
 /**
  * Links a contact to a company (idempotent); `primary` makes it the contact's one primary company.
- * Gives back the contact and its companies after the change.
+ * Gives back the contact and its companies after the change. The contact is locked, so the
+ * contact's link events are written in the order their changes commit.
  */
 export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof linkInput>, link: boolean) {
   const access = authorize(ctx, 'crm:write', linkInput, raw);
@@ -186,7 +257,8 @@ export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.inp
       const [contact] = await tx
         .select()
         .from(contacts)
-        .where(and(eq(contacts.id, contactId), eq(contacts.organizationId, organizationId)));
+        .where(and(eq(contacts.id, contactId), eq(contacts.organizationId, organizationId)))
+        .for('update');
       if (!contact) return fail(new NotFoundError('Contact', contactId));
       const [company] = await tx
         .select({ id: companies.id })
@@ -217,7 +289,9 @@ export async function linkCompany(deps: CrmDeps, ctx: RequestContext, raw: z.inp
         changed: ['company'],
         correlationId: ctx.correlationId,
       });
-      return ok({ contact, companies: await companiesOfInTx(tx, organizationId, contactId) });
+      const linked = await companiesOfInTx(tx, organizationId, contactId);
+      await appendEvents(tx, outbox, [linksChanged(organizationId, contactId, linked, ctx.correlationId)]);
+      return ok({ contact, companies: linked });
     },
   );
 }

@@ -18,6 +18,7 @@ import { recordOwnActivity } from '../db/activities.ts';
 import { activities, contacts, outbox } from '../db/schema.ts';
 import { ContactEmailTakenError } from '../domain/errors.ts';
 import type { FieldDefinition } from '../domain/field-types.ts';
+import { dropCompanyLinks } from './companies.ts';
 import { knownReferences, referenceIssues } from './contact-references.ts';
 import { type ContactInput, type ContactValues, checkContactInput } from './contact-values.ts';
 import type { CrmDeps } from './deps.ts';
@@ -290,12 +291,14 @@ export async function deleteContact(deps: CrmDeps, ctx: RequestContext, id: stri
     await leaveAllSegments(tx, organizationId, [id], ctx.correlationId);
     // A deleted contact leaves nothing behind (erasure, in gdpr.ts, keeps anonymous activity).
     await tx.delete(activities).where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, id)));
+    const links = await dropCompanyLinks(tx, organizationId, id, ctx.correlationId);
     const [row] = await tx
       .delete(contacts)
       .where(and(eq(contacts.id, id), eq(contacts.organizationId, organizationId)))
       .returning({ id: contacts.id });
     if (!row) return fail(new NotFoundError('Contact', id));
     await appendEvents(tx, outbox, [
+      ...links,
       createEvent(catalogue.crm.contactDeleted, {
         organizationId,
         subjectId: id,

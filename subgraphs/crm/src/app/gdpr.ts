@@ -5,7 +5,7 @@ import { authorize, catalogue, createEvent, fail, NotFoundError, ok, type Reques
 import { appendEvents } from '@mauntic/platform';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { activities, contacts, doNotContact, notes, outbox, segmentMembers, segments } from '../db/schema.ts';
-import { companiesOf } from './companies.ts';
+import { companiesOf, dropCompanyLinks } from './companies.ts';
 import type { CrmDeps } from './deps.ts';
 import { leaveAllSegments } from './segment-membership.ts';
 
@@ -73,8 +73,10 @@ export async function eraseContact(deps: CrmDeps, ctx: RequestContext, contactId
         subject: sql`case when ${activities.type} in ('page.visited', 'note.added') then null else ${activities.subject} end`,
       })
       .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, contactId)));
-    await tx.delete(contacts).where(eq(contacts.id, contactId)); // do-not-contact and company links cascade
+    const links = await dropCompanyLinks(tx, organizationId, contactId, ctx.correlationId);
+    await tx.delete(contacts).where(eq(contacts.id, contactId)); // do-not-contact entries cascade
     await appendEvents(tx, outbox, [
+      ...links,
       createEvent(catalogue.crm.contactDeleted, {
         organizationId,
         subjectId: contactId,

@@ -1,8 +1,9 @@
 // Merging two records of the same person. The winner keeps every value it has; where it has
 // none, it takes the loser's. Tags, do-not-contact entries, company links, notes, activities
 // and static segment memberships move to the winner; points add up. The loser is deleted, the
-// winner's dynamic segments are re-evaluated, and its new snapshot is published (crm.contact.updated)
-// so the other contexts' copies keep what it took from the loser.
+// winner's dynamic segments are re-evaluated, and its new snapshot is published (crm.contact.updated,
+// and crm.contact.companies-changed when it took companies) so the other contexts' copies keep what
+// it took from the loser.
 import { authorize, catalogue, createEvent, fail, NotFoundError, ok, type RequestContext } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
@@ -18,6 +19,7 @@ import {
   segmentMembers,
   segments,
 } from '../db/schema.ts';
+import { companyLinksEvent, dropCompanyLinks } from './companies.ts';
 import { type ContactRow, snapshot } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
@@ -84,6 +86,7 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
     const pair: MergePair = { organizationId, winnerId, loserId, correlationId };
     await moveStaticMemberships(tx, pair);
     await moveLoserRecords(tx, pair);
+    const loserLinks = await dropCompanyLinks(tx, organizationId, loserId, correlationId);
     const merged = await replaceLoser(tx, pair, mergedValues(winner, loser));
     await recordOwnActivity(tx, { organizationId, contactId: winnerId, type: 'contact.merged', subject: loserId });
     const base = { organizationId, subjectId: winnerId, correlationId };
@@ -93,6 +96,8 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
         ...base,
         data: { contact: snapshot(merged), changed: mergeChanges(winner, loser) },
       }),
+      ...loserLinks,
+      ...(loserLinks.length ? [await companyLinksEvent(tx, organizationId, winnerId, correlationId)] : []),
     ]);
     await reevaluateMemberships(tx, deps, { organizationId, contactIds: [winnerId], changed: '*', correlationId });
     return ok(merged);
