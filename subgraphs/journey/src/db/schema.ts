@@ -296,4 +296,37 @@ export const lastActivity = journey.table('last_activity', {
   at: timestamp('at', { withTimezone: true }).notNull(),
 });
 
+/**
+ * CRM's companies, for company conditions, from crm.company.*. A deleted company stays as a
+ * tombstone without its values, so a late event cannot bring it back; the lists that still name
+ * it (CRM publishes no new list for its contacts) skip it.
+ */
+export const companies = journey.table(
+  'companies',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    domain: text('domain'),
+    fields: jsonb('fields').$type<Record<string, unknown>>().notNull().default({}),
+    deleted: boolean('deleted').notNull().default(false),
+    /** The time of the last event applied: an older one arriving late is not applied. */
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('companies_organization_idx').on(t.organizationId, t.id)],
+);
+
+/**
+ * Each contact's companies, from crm.contact.companies-changed: one row per contact holding its
+ * full list as the newest event gave it (an empty list once it has none).
+ */
+export const contactCompanies = journey.table('contact_companies', {
+  contactId: uuid('contact_id').primaryKey(),
+  organizationId: uuid('organization_id').notNull(),
+  companyIds: uuid('company_ids').array().notNull(),
+  primaryCompanyId: uuid('primary_company_id'),
+  /** The time of the list applied: an older one arriving late is not applied. */
+  updatedAt: updatedAt(),
+});
+
 export const { outbox, processedEvents } = outboxTables(journey);
