@@ -1,11 +1,12 @@
-// Two executor processes side by side, each killed with SIGKILL in the middle of its batches and
-// started again under its name: every run ends, every step ran once, every send was asked once.
+// Two executor processes side by side, each killed with SIGKILL in the middle of its batches (or of
+// its set-based wakes of due delays) and started again under its name: every run ends, every step
+// ran once, every send was asked once.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { newId } from '@mauntic/kernel';
 import { openDatabase, sql } from '@mauntic/platform';
 import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { enrollSegment } from '../../../subgraphs/journey/src/app/enrollment.ts';
 import {
   addContact,
@@ -17,7 +18,11 @@ import {
 
 const TEMPLATE = '0190a000-0000-7000-8000-000000000001';
 
-function executorStarter(url: string, owner: string): () => Promise<ChildProcess> {
+function executorStarter(
+  url: string,
+  owner: string,
+  settings: Record<string, string> = {},
+): () => Promise<ChildProcess> {
   const script = fileURLToPath(new URL('./fixtures/executor-process.ts', import.meta.url));
   return () =>
     new Promise<ChildProcess>((resolve, reject) => {
@@ -29,6 +34,7 @@ function executorStarter(url: string, owner: string): () => Promise<ChildProcess
           LOG_LEVEL: 'silent',
           EXECUTOR_BATCH_SIZE: '20',
           EXECUTOR_LANES: '2',
+          ...settings,
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
@@ -124,4 +130,74 @@ describe('executors killed with SIGKILL mid-batch', () => {
     ).toBe(total * 5);
     await handle.close();
   });
+
+  it('killed while due delays wake in chunks, neither lose a run nor log a delay or its event twice', async () => {
+    const handle = await openDatabase({ url: own.url, maxConnections: 4 });
+    const ctx = newOrg();
+    const segmentId = newId();
+    const { journeyId } = await publish(handle, ctx.organizationId, {
+      entry: [{ type: 'api' }],
+      start: 'wait',
+      steps: {
+        wait: { type: 'delay', wait: { duration: '2 seconds' }, next: 'tag' },
+        tag: { type: 'updateContact', addTags: ['woken'], next: 'out' },
+        out: { type: 'exit' },
+      },
+      settings: { entryRule: { kind: 'everyTime' } },
+    });
+    const total = 600;
+    await handle.script(`
+      insert into journey.contacts (id, organization_id, email)
+        select gen_random_uuid(), '${ctx.organizationId}', 'c' || g || '@example.com' from generate_series(1, ${total}) g;
+      insert into journey.segment_memberships (organization_id, segment_id, contact_id)
+        select organization_id, '${segmentId}', id from journey.contacts where organization_id = '${ctx.organizationId}';`);
+    const count = async (query: ReturnType<typeof sql>) => (await handle.rows<{ n: number }>(query))[0]!.n;
+    const woken = () =>
+      count(sql`select count(*)::int as n from journey.step_log where journey_id = ${journeyId} and step_id = 'wait'`);
+
+    // One run a chunk: the wake takes as many statements, and the kills fall among them.
+    const settings = { EXECUTOR_WAKE_SIZE: '1' };
+    const starters = [
+      executorStarter(own.url, `wake-a-${newId()}`, settings),
+      executorStarter(own.url, `wake-b-${newId()}`, settings),
+    ];
+    let children = await Promise.all(starters.map((start) => start()));
+    // Killed whatever happens, so that no executor outlives the test.
+    onTestFinished(async () => {
+      await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map(kill));
+    });
+    const entered = await enrollSegment({ handle, logger, now: () => new Date() }, ctx, { journeyId, segmentId });
+    expect(entered).toMatchObject({ ok: true, value: { entered: total } });
+    for (const share of [0.2, 0.6]) {
+      let seen = 0;
+      await until(async () => (seen = await woken()) >= share * total, `${share * 100}% of the delays woken`);
+      expect(seen).toBeLessThan(total);
+      await Promise.all(children.map(kill));
+      children = await Promise.all(starters.map((start) => start()));
+    }
+    await until(
+      async () =>
+        (await count(
+          sql`select count(*)::int as n from journey.runs where journey_id = ${journeyId} and state in ('ready', 'waiting')`,
+        )) === 0,
+      'every run to end',
+    );
+    await Promise.all(children.map(kill));
+
+    expect(
+      await count(
+        sql`select count(*)::int as n from journey.runs where journey_id = ${journeyId} and state = 'exited'`,
+      ),
+    ).toBe(total);
+    expect(await woken()).toBe(total);
+    expect(await count(sql`select count(*)::int as n from journey.step_log where journey_id = ${journeyId}`)).toBe(
+      total * 3,
+    );
+    const delays = await handle.rows<{ n: number; runs: number }>(sql`
+      select count(*)::int as n, count(distinct envelope::jsonb -> 'data' ->> 'runId')::int as runs
+      from journey.outbox where organization_id = ${ctx.organizationId} and type = 'journey.step.completed'
+        and envelope::jsonb -> 'data' ->> 'stepId' = 'wait'`);
+    expect(delays[0]).toEqual({ n: total, runs: total });
+    await handle.close();
+  }, 120_000);
 });
