@@ -2,7 +2,7 @@
 // journey (update contact -> condition -> random split -> send email -> exit), beside raw kafkajs
 // producing and consuming as many messages on the same broker; then N runs parked on a 1-hour
 // delay: the executor's memory with none and with N waiting, and how late they wake once the
-// delay is moved to fall due in 5 s. With --kill the executors are killed (SIGKILL) twice during
+// delay is moved to fall due in 5 s (the delay step's commit, and the exit step's after it). With --kill the executors are killed (SIGKILL) twice during
 // the walk and restarted: steps executed twice and runs lost are counted.
 //
 // Measured at the executor: a transition is a step committed with its step log row, run update
@@ -142,15 +142,22 @@ if (!kill) {
     update journey.runs set due_at = now() + interval '5 seconds' where journey_id = ${journey.id} and state = 'waiting'
     returning due_at as due`)) as [{ due: string }];
   await until(async () => (await active(handle, journey.id)) === 0, 600_000);
-  const lateness = (
-    await handle.rows<{ ms: number }>(sql`
-      select extract(epoch from (at - ${new Date(due).toISOString()}::timestamptz)) * 1000 as ms
-      from journey.step_log where journey_id = ${journey.id} and step_id = 'later'`)
-  )
-    .map((r) => Number(r.ms))
-    .sort((a, b) => a - b);
-  report('journeys', 'wake_lateness_p50_ms', percentile(lateness, 50), 'ms');
-  report('journeys', 'wake_lateness_p99_ms', percentile(lateness, 99), 'ms');
+  // How long after the due time each run's step committed: the delay itself (woken), and the
+  // exit step after it, which the lanes walk once the delay is done.
+  const lateness = async (stepId: string) =>
+    (
+      await handle.rows<{ ms: number }>(sql`
+        select extract(epoch from (at - ${new Date(due).toISOString()}::timestamptz)) * 1000 as ms
+        from journey.step_log where journey_id = ${journey.id} and step_id = ${stepId}`)
+    )
+      .map((r) => Number(r.ms))
+      .sort((a, b) => a - b);
+  const woken = await lateness('later');
+  report('journeys', 'wake_lateness_p50_ms', percentile(woken, 50), 'ms');
+  report('journeys', 'wake_lateness_p99_ms', percentile(woken, 99), 'ms');
+  const next = await lateness('out');
+  report('journeys', 'next_step_lateness_p50_ms', percentile(next, 50), 'ms');
+  report('journeys', 'next_step_lateness_p99_ms', percentile(next, 99), 'ms');
   await stopHard(child);
 }
 
