@@ -1,19 +1,28 @@
 // A journey condition means what the same filter means in a CRM segment: one table of filters
 // (periods, relative dates with month clamping, behaviour windows, counts, subjects, properties,
-// lastActiveAt) run through CRM's SQL compiler over CRM's tables and through the journey's
-// in-memory evaluator over the journey's copies, in three time zones. The same events feed both:
-// CRM's own consumers (and trackContactEvent) write CRM's timeline; the journey's projection
-// applies the events CRM publishes or consumes.
+// lastActiveAt, companies) run through CRM's SQL compiler over CRM's tables and through the
+// journey's in-memory evaluator over the journey's copies, in three time zones. The same events
+// feed both: CRM's own consumers (and trackContactEvent) write CRM's timeline; the journey's
+// projection applies the events CRM publishes or consumes. Companies and links are changed through
+// CRM's use cases, and the journey's copy applies what they published.
 
 import { crmModule } from '@mauntic/crm';
 import { type FilterField, validateFilter } from '@mauntic/crm/filter';
 import { selectMatching } from '@mauntic/crm/segment-sql';
 import { createCrmServices } from '@mauntic/crm/services';
-import { catalogue, createEvent, type EventEnvelope, newId, type OrganizationId } from '@mauntic/kernel';
+import {
+  catalogue,
+  createEvent,
+  type EventEnvelope,
+  newId,
+  type OrganizationId,
+  type RequestContext,
+} from '@mauntic/kernel';
 import { createLogger, type DatabaseHandle, LocalJobQueue, runMigrations } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyActivityEvent } from '../src/app/activity-projection.ts';
+import { applyCompanyEvent, COMPANY_EVENTS } from '../src/app/companies-projection.ts';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
 import { evaluateFilter } from '../src/app/executor/contact-filter.ts';
 import { loadContacts } from '../src/app/executor/contact-state.ts';
@@ -26,7 +35,10 @@ const ago = (ms: number) => new Date(NOW.getTime() - ms);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-const FIELDS: FilterField[] = [{ entity: 'contact', key: 'renewal', type: 'date', options: {} }];
+const FIELDS: FilterField[] = [
+  { entity: 'contact', key: 'renewal', type: 'date', options: {} },
+  { entity: 'company', key: 'size', type: 'number', options: {} },
+];
 const TEMPLATE = newId();
 const FORM = newId();
 
@@ -104,6 +116,27 @@ const CASES: { name: string; filter: unknown }[] = [
       ],
     },
   },
+  // Acme (acme.com, 50): a (primary), b. Globex (no domain, 5): a, c. Initech (initech.io, 500): d,
+  // then deleted. Hooli, renamed Hooli XYZ (hooli.com, no size): e. f was linked to Acme, then unlinked.
+  { name: 'company named acme', filter: { field: 'company.name', op: 'eq', value: 'ACME' } },
+  { name: 'no company named acme', filter: { field: 'company.name', op: 'neq', value: 'acme' } },
+  // empty is notEmpty's complement: no company has one.
+  { name: 'no company with a domain', filter: { field: 'company.domain', op: 'empty' } },
+  { name: 'a company with a domain', filter: { field: 'company.domain', op: 'notEmpty' } },
+  { name: 'a company of 50 or more', filter: { field: 'company.fields.size', op: 'gte', value: 50 } },
+  { name: 'a company under 10', filter: { field: 'company.fields.size', op: 'lt', value: 10 } },
+  { name: 'no company with a size', filter: { field: 'company.fields.size', op: 'empty' } },
+  { name: 'a company as renamed', filter: { field: 'company.name', op: 'startsWith', value: 'hooli x' } },
+  { name: 'no company at all', filter: { not: { field: 'company.name', op: 'notEmpty' } } },
+  {
+    name: 'at acme and at a company under 10',
+    filter: {
+      and: [
+        { field: 'company.name', op: 'eq', value: 'acme' },
+        { field: 'company.fields.size', op: 'lt', value: 10 },
+      ],
+    },
+  },
 ];
 
 /** What each contact did, as the events CRM consumes or publishes. */
@@ -171,6 +204,37 @@ const PURCHASES: { n: Name; plan: string; amount: number | string; at: Date }[] 
   { n: 'e', plan: 'pro', amount: 10, at: ago(22 * DAY) },
 ];
 
+/** The companies of the table's company cases, made and linked through CRM's use cases. */
+async function changeCompanies(
+  crm: ReturnType<typeof createCrmServices>,
+  ctx: RequestContext,
+  ids: Record<Name, string>,
+) {
+  const must = <T>(result: { ok: true; value: T } | { ok: false; error: unknown }): T => {
+    if (!result.ok) throw new Error(JSON.stringify(result.error));
+    return result.value;
+  };
+  must(await crm.createField(ctx, { entity: 'company', key: 'size', label: 'Size', type: 'number' }));
+  const company = async (name: string, domain: string | null, size?: number) =>
+    must(await crm.createCompany(ctx, { name, domain, ...(size === undefined ? {} : { fields: { size } }) })).id;
+  const acme = await company('Acme', 'acme.com', 50);
+  const globex = await company('Globex', null, 5);
+  const initech = await company('Initech', 'initech.io', 500);
+  const hooli = await company('Hooli', null);
+  const link = async (n: Name, companyId: string, primary = false, linked = true) =>
+    must(await crm.linkCompany(ctx, { contactId: ids[n], companyId, primary }, linked));
+  await link('a', acme, true);
+  await link('a', globex);
+  await link('b', acme);
+  await link('c', globex);
+  await link('d', initech);
+  await link('e', hooli);
+  await link('f', acme);
+  await link('f', acme, false, false);
+  must(await crm.updateCompany(ctx, hooli, { name: 'Hooli XYZ', domain: 'hooli.com' }));
+  must(await crm.deleteCompany(ctx, initech));
+}
+
 describe.each(DATABASES)('journey conditions against CRM segment SQL (%s)', (_db, open) => {
   let env: Journey;
   let handle: DatabaseHandle;
@@ -209,7 +273,7 @@ describe.each(DATABASES)('journey conditions against CRM segment SQL (%s)', (_db
       actor: { type: 'user', id: newId() },
       organizationId: org,
       role: 'owner',
-      scopes: ['*:write'],
+      scopes: ['*:write', '*:admin'],
     } as const;
     for (const p of PURCHASES) {
       const tracked = await crm.trackContactEvent(ctx as never, {
@@ -227,6 +291,19 @@ describe.each(DATABASES)('journey conditions against CRM segment SQL (%s)', (_db
       journeyEvents.push(typeof row.envelope === 'string' ? JSON.parse(row.envelope) : row.envelope);
     expect(published).toHaveLength(PURCHASES.length);
     for (const event of journeyEvents) await applyActivityEvent(env.services.deps, event);
+    await changeCompanies(crm, ctx as never, ids);
+    const companyEvents = await handle.rows<{ envelope: EventEnvelope | string }>(
+      sql`select envelope from crm.outbox where organization_id = ${org}
+        and type in (${sql.join(
+          COMPANY_EVENTS.map((e) => sql`${e.type}`),
+          sql`, `,
+        )}) order by seq`,
+    );
+    for (const row of companyEvents)
+      await applyCompanyEvent(
+        env.services.deps,
+        typeof row.envelope === 'string' ? JSON.parse(row.envelope) : row.envelope,
+      );
   });
   afterAll(async () => {
     await queue?.stop();

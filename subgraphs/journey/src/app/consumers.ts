@@ -1,10 +1,12 @@
 // What the journey context consumes from the bus: CRM's contact and segment membership events,
 // kept as the journeys' copy of contacts (contacts-projection.ts), what contacts did, for
-// behaviour conditions (activity-projection.ts), and what definitions may name, CRM's segments and
+// behaviour conditions (activity-projection.ts), CRM's companies and contacts' links to them, for
+// company conditions (companies-projection.ts), and what definitions may name, CRM's segments and
 // custom fields and delivery's templates (definitions-projection.ts). Each event is applied once
 // per consumer group, so a redelivered event changes nothing.
 import type { Subscription } from '@mauntic/platform';
 import { ACTIVITY_CONSUMER, ACTIVITY_EVENTS, applyActivityEvent } from './activity-projection.ts';
+import { applyCompanyEvent, COMPANIES_CONSUMER, COMPANY_EVENTS } from './companies-projection.ts';
 import { applyCrmEvent, CRM_CONSUMER, CRM_EVENTS } from './contacts-projection.ts';
 import { applyDefinitionEvent, DEFINITION_EVENTS, DEFINITIONS_CONSUMER } from './definitions-projection.ts';
 import type { JourneyDeps } from './deps.ts';
@@ -24,6 +26,14 @@ export const journeyConsumers = (deps: JourneyDeps): Subscription[] => [
     types: ACTIVITY_EVENTS.map((e) => e.type),
     handle: async (event) => {
       await applyActivityEvent(deps, event);
+    },
+  },
+  {
+    group: COMPANIES_CONSUMER,
+    contexts: ['crm'],
+    types: COMPANY_EVENTS.map((e) => e.type),
+    handle: async (event) => {
+      await applyCompanyEvent(deps, event);
     },
   },
   {

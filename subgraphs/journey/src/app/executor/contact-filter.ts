@@ -6,11 +6,11 @@
 // day-sized values ("2024-05-01", "today", "-7 days", "this month") are whole local days in the
 // given time zone, while hours, minutes, now and date-times are instants.
 //
-// Company conditions hold when any of the contact's companies matches; behaviour conditions count
-// the contact's activity (behavior-filter.ts), and lastActiveAt is its last behaviour. What the
-// subject does not hold (an event's properties have no companies or activity; the journey context
-// keeps no companies, and only behaviour activity types) evaluates as no match, and the step's
-// outcome says so through `unsupported`.
+// Company conditions hold when any of the contact's companies matches (the journey context's copy
+// of them, loaded by loadContacts); behaviour conditions count the contact's activity
+// (behavior-filter.ts), and lastActiveAt is its last behaviour. What the subject does not hold (an
+// event's properties have no companies or activity; the journey context keeps only behaviour
+// activity types) evaluates as no match, and the step's outcome says so through `unsupported`.
 import { addDays, type DateExpr, localDay, parseDateValue, resolveDate, startOfDay } from '@mauntic/crm/filter';
 import { type ActivityHistory, behaviorCondition, behaviorHolds } from './behavior-filter.ts';
 

@@ -1,15 +1,23 @@
 // The contact a run walks with: the journey context's copy of it, as a mutable value for the
 // walk, so a condition after an update contact or segment step sees the change it asked for; and
 // loadContacts, which reads what a batch of runs needs of its contacts, one query per kind for
-// the whole batch: the contacts, their segment memberships, their last activity, and the activity
-// the batch's behaviour conditions count (only their types, only as far back as they look).
+// the whole batch: the contacts, their segment memberships, their companies, their last activity,
+// and the activity the batch's behaviour conditions count (only their types, only as far back as
+// they look).
 import type { Executor } from '@mauntic/platform';
-import { and, eq, gte, inArray, or, type SQL } from 'drizzle-orm';
-import { activities, contacts, lastActivity, segmentMemberships } from '../../db/schema.ts';
+import { and, eq, gte, inArray, not, or, type SQL, sql } from 'drizzle-orm';
+import {
+  activities,
+  companies,
+  contactCompanies,
+  contacts,
+  lastActivity,
+  segmentMemberships,
+} from '../../db/schema.ts';
 import type { DncChannel, JourneyDefinition } from '../../domain/definition.ts';
 import { keepsActivityType } from '../activity-projection.ts';
 import { type Activity, type ActivityHistory, activityNeeds } from './behavior-filter.ts';
-import type { FilterSubject } from './contact-filter.ts';
+import type { CompanyValues, FilterSubject } from './contact-filter.ts';
 import type { ContactRow } from './run-state.ts';
 
 export interface ContactState extends FilterSubject {
@@ -52,12 +60,13 @@ const STANDARD: Record<string, keyof ContactRow> = {
 
 /**
  * The contact as the walk sees it. Without `activity` (a caller that did not load it), behaviour
- * conditions and lastActiveAt report themselves unsupported.
+ * conditions and lastActiveAt report themselves unsupported; without `companies`, company conditions.
  */
 export function contactState(
   row: ContactRow | undefined,
   segments: Iterable<string>,
   activity?: ActivityHistory,
+  companies?: readonly CompanyValues[],
 ): ContactState {
   const standard: Record<string, unknown> = {};
   for (const [name, column] of Object.entries(STANDARD)) {
@@ -74,6 +83,7 @@ export function contactState(
     dnc: { ...(row?.dnc ?? {}) },
     segments: new Set(segments),
     ...(activity ? { activity } : {}),
+    ...(companies ? { companies } : {}),
     value: (field) => (field.startsWith('fields.') ? fields[field.slice(7)] : standard[field]),
     apply: (change) => {
       for (const [name, value] of Object.entries(change.set ?? {})) {
@@ -103,7 +113,7 @@ export interface ContactRun {
 }
 
 /**
- * What a batch of runs needs of its contacts, read set-based (four queries whatever the batch's
+ * What a batch of runs needs of its contacts, read set-based (five queries whatever the batch's
  * size), and each run's contact state from it. A contact of another organization than the run's
  * is unknown to the run.
  */
@@ -114,7 +124,7 @@ export async function loadContacts(
 ): Promise<(run: Omit<ContactRun, 'definition'>) => ContactState> {
   const ids = [...new Set(runs.map((r) => r.contactId))];
   const needs = activityNeeds(conditionFilters(runs), now);
-  const [rows, memberships, last, history] = await Promise.all([
+  const [rows, memberships, linked, last, history] = await Promise.all([
     ids.length ? db.select().from(contacts).where(inArray(contacts.id, ids)) : [],
     ids.length
       ? db
@@ -122,6 +132,7 @@ export async function loadContacts(
           .from(segmentMemberships)
           .where(inArray(segmentMemberships.contactId, ids))
       : [],
+    loadCompanies(db, ids),
     ids.length ? db.select().from(lastActivity).where(inArray(lastActivity.contactId, ids)) : [],
     loadActivity(db, ids, needs),
   ]);
@@ -129,6 +140,11 @@ export async function loadContacts(
   const segmentsOf = new Map<string, string[]>();
   for (const m of memberships) segmentsOf.set(m.contactId, [...(segmentsOf.get(m.contactId) ?? []), m.segmentId]);
   const lastOf = new Map(last.map((l) => [`${l.organizationId}:${l.contactId}`, l.at]));
+  const companiesOf = new Map<string, CompanyValues[]>();
+  for (const { organizationId, contactId, ...company } of linked) {
+    const key = `${organizationId}:${contactId}`;
+    companiesOf.set(key, [...(companiesOf.get(key) ?? []), company]);
+  }
   return (run) => {
     const row = contactRows.get(run.contactId);
     const key = `${run.organizationId}:${run.contactId}`;
@@ -141,6 +157,8 @@ export async function loadContacts(
         of: (type) => own?.get(type) ?? [],
         lastActiveAt: lastOf.get(key) ?? null,
       },
+      // A contact without a list has no companies, as in CRM.
+      companiesOf.get(key) ?? [],
     );
   };
 }
@@ -151,6 +169,32 @@ function conditionFilters(runs: readonly ContactRun[]): unknown[] {
   return [...definitions].flatMap((d) =>
     Object.values(d.steps).flatMap((s) => (s.type === 'condition' ? [s.filter] : [])),
   );
+}
+
+/**
+ * The batch's contacts' companies, each with its organization and contact. A deleted company is
+ * skipped (the lists CRM published before deleting it still name it).
+ */
+async function loadCompanies(db: Executor, ids: string[]) {
+  if (!ids.length) return [];
+  return db
+    .select({
+      organizationId: contactCompanies.organizationId,
+      contactId: contactCompanies.contactId,
+      name: companies.name,
+      domain: companies.domain,
+      fields: companies.fields,
+    })
+    .from(contactCompanies)
+    .innerJoin(
+      companies,
+      and(
+        sql`${companies.id} = any(${contactCompanies.companyIds})`,
+        eq(companies.organizationId, contactCompanies.organizationId),
+        not(companies.deleted),
+      ),
+    )
+    .where(inArray(contactCompanies.contactId, ids));
 }
 
 /** The batch's activity of the types its conditions count, by organization and contact, then type. */
