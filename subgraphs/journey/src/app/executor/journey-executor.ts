@@ -18,6 +18,8 @@ export interface JourneyExecutorOptions {
   batchSize?: number;
   /** Due delays a lane wakes at once, set-based (Stepper.wakeDelays). */
   wakeSize?: number;
+  /** Due delays are woken set-based while more than this many are due (default: lanes × batch size). */
+  wakeOver?: number;
   /** Batches in flight at once. */
   lanes?: number;
   /** How long a claimed run is this executor's before another may take it. */
@@ -94,13 +96,17 @@ export class JourneyExecutor {
   }
 
   /**
-   * One turn of a lane: due delays are woken set-based first, since many falling due at once is
-   * what a walk is slowest at; while a whole chunk of them woke, the lane keeps at it. Otherwise
-   * it walks one batch (the runs just woken among them). `more`: there may be work left now.
+   * One turn of a lane: when more delays are due than the lanes walk in a round, they are woken
+   * set-based first, since many falling due at once is what a walk is slowest at; while a whole
+   * chunk of them woke, the lane keeps at it. Otherwise it walks one batch (the runs just woken
+   * among them). `more`: there may be work left now.
    */
   async turn(): Promise<BatchStats & { more: boolean }> {
     const { onBatch } = this.options;
-    const woken = await this.stepper.wakeDelays();
+    const over = this.options.wakeOver ?? (this.options.lanes ?? 2) * this.stepper.batchSize;
+    const woken = (await this.stepper.dueDelaysOver(over))
+      ? await this.stepper.wakeDelays()
+      : { claimed: 0, transitions: 0, lost: 0 };
     if (woken.claimed) onBatch?.(woken);
     if (woken.claimed === this.stepper.wakeSize && woken.transitions > 0) return { ...woken, more: true };
     const walked = await this.stepper.runBatch();

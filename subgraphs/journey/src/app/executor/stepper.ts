@@ -105,6 +105,21 @@ export class Stepper {
     return { claimed: woken.picked, transitions: woken.woken, lost: 0 };
   }
 
+  /**
+   * Whether more than `count` due delays of active journeys wait unleased: more than the lanes walk
+   * in one round are worth waking set-based; fewer are walked as any due run, with the steps after
+   * them in the same walk. Reads at most count + 1 entries of the due index.
+   */
+  async dueDelaysOver(count: number): Promise<boolean> {
+    const [row] = await this.options.handle.rows<{ over: boolean }>(sql`
+      select count(*) > ${count} as over from (
+        select 1 from ${runs} r join ${journeys} j on j.id = r.journey_id
+        where r.state = 'waiting' and r.due_at <= ${this.options.now().toISOString()}::timestamptz
+          and j.status = 'active' and r.wait ->> 'kind' = 'delay' and (r.lease_until is null or r.lease_until < now())
+        limit ${count + 1}) due`);
+    return Boolean(row?.over);
+  }
+
   /** The earliest due time among waiting runs of active journeys, read from the due index. */
   async nextDue(): Promise<Date | null> {
     const [row] = await this.options.handle.rows<{ due_at: string | Date }>(sql`
