@@ -18,7 +18,7 @@ export interface JourneyExecutorOptions {
   batchSize?: number;
   /** Due delays a lane wakes at once, set-based (Stepper.wakeDelays). */
   wakeSize?: number;
-  /** Due delays are woken set-based while more than this many are due (default: lanes × batch size). */
+  /** Due delays are woken set-based while more than this many are due (default: lanes × batch size; 0: always). */
   wakeOver?: number;
   /** Batches in flight at once. */
   lanes?: number;
@@ -42,6 +42,8 @@ export class JourneyExecutor {
   private wakers: (() => void)[] = [];
   private sleeping: (() => void)[] = [];
   private unlisten?: () => Promise<void>;
+  /** More delays are due than the lanes walk in a round: they are woken set-based (turn()). */
+  private flood = false;
 
   constructor(private readonly options: JourneyExecutorOptions) {
     this.now = options.now ?? (() => new Date());
@@ -96,26 +98,31 @@ export class JourneyExecutor {
   }
 
   /**
-   * One turn of a lane: when more delays are due than the lanes walk in a round, they are woken
-   * set-based first, since many falling due at once is what a walk is slowest at; while a whole
-   * chunk of them woke, the lane keeps at it. Otherwise it walks one batch (the runs just woken
-   * among them). `more`: there may be work left now.
+   * One turn of a lane. Many delays falling due at once is what a walk is slowest at: once a lane
+   * walked a full batch and more delays are due than the lanes walk in a round, they are woken
+   * set-based first, chunk after chunk, until a chunk comes back short. Otherwise (and when few
+   * fall due, the walk then also taking the steps after them at once) it walks one batch.
+   * `more`: there may be work left now.
    */
   async turn(): Promise<BatchStats & { more: boolean }> {
     const { onBatch } = this.options;
     const over = this.options.wakeOver ?? (this.options.lanes ?? 2) * this.stepper.batchSize;
-    const woken = (await this.stepper.dueDelaysOver(over))
-      ? await this.stepper.wakeDelays()
-      : { claimed: 0, transitions: 0, lost: 0 };
-    if (woken.claimed) onBatch?.(woken);
-    if (woken.claimed === this.stepper.wakeSize && woken.transitions > 0) return { ...woken, more: true };
+    let woken: BatchStats = { claimed: 0, transitions: 0, lost: 0 };
+    if (this.flood || over === 0) {
+      woken = await this.stepper.wakeDelays();
+      if (woken.claimed) onBatch?.(woken);
+      if (woken.claimed === this.stepper.wakeSize && woken.transitions > 0) return { ...woken, more: true };
+      this.flood = false;
+    }
     const walked = await this.stepper.runBatch();
     if (walked.claimed) onBatch?.(walked);
+    const full = walked.claimed >= this.stepper.batchSize;
+    if (full && !this.flood && over > 0) this.flood = await this.stepper.dueDelaysOver(over);
     return {
       claimed: woken.claimed + walked.claimed,
       transitions: woken.transitions + walked.transitions,
       lost: walked.lost,
-      more: walked.claimed >= this.stepper.batchSize,
+      more: full || this.flood,
     };
   }
 
