@@ -195,6 +195,8 @@ async function startEngines(keys: BenchKeys, journalDir: string): Promise<Engine
     DELIVERY_ENCRYPTION_KEY: keys.encryptionKey.toString('base64'),
     TRACKING_SECRET: keys.trackingSecret,
     PUBLIC_BASE_URL,
+    // The engines connect to the sink on loopback, as the sender's validation allowed.
+    OUTBOUND_ALLOWED_HOSTS: EMBEDDED_OUTBOUND_ALLOWED,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
   const start = (k: number) =>

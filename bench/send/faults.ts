@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { outbox } from '@mauntic/delivery/engine';
 import { catalogue, newId } from '@mauntic/kernel';
-import { createLogger, KafkaEventBus, OutboxRelay, sql } from '@mauntic/platform';
+import { createLogger, EMBEDDED_OUTBOUND_ALLOWED, KafkaEventBus, OutboxRelay, sql } from '@mauntic/platform';
 import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
 import {
   type BenchRun,
@@ -108,6 +108,8 @@ async function startWorkers(bench: BenchRun, dir: string, count: number): Promis
     DELIVERY_ENCRYPTION_KEY: bench.keys.encryptionKey.toString('base64'),
     TRACKING_SECRET: bench.keys.trackingSecret,
     PUBLIC_BASE_URL,
+    // The workers connect to the sink on loopback, as the sender's validation allowed.
+    OUTBOUND_ALLOWED_HOSTS: EMBEDDED_OUTBOUND_ALLOWED,
     ENGINE_JOURNAL_DIR: join(dir, 'journal'),
     ENGINE_BATCH_SIZE: String(Math.min(500, Math.max(20, Math.floor(count / 200)))),
     PORT: '0',

@@ -3,7 +3,7 @@
 // batch to the dispatcher (policy, rendering, providers) and records the outcomes with their events
 // in `outbox`; its process is configured with the context's own model and keys (`deliveryModel`,
 // `clusterKeys`).
-import type { DatabaseHandle } from '@mauntic/platform';
+import { type DatabaseHandle, type OutboundGuard, outboundGuard } from '@mauntic/platform';
 import { createDispatcher, type DeliveryDispatcher } from './app/dispatch.ts';
 import { localOutboxStore } from './app/local-outbox.ts';
 import { createProviderDirectory } from './app/provider-directory.ts';
@@ -14,6 +14,8 @@ export type { DeliveryDispatcher, PreparedItem } from './app/dispatch.ts';
 // enqueueMessages: the send benchmark queues its audience in bulk, the way send requests do.
 export { enqueueMessages, messageFacts } from './app/send.ts';
 export { messages, outbox } from './db/schema.ts';
+// tenantVisibleError: delivery.message.failed tells an organization what Message.error does.
+export { tenantVisibleError } from './domain/provider-failure.ts';
 export { clusterKeys, deliveryModel } from './environment.ts';
 export {
   createMemoryRateLimiter,
@@ -33,6 +35,11 @@ export interface DeliveryDispatcherOptions {
   publicBaseUrl: string;
   /** Embedded mode: email without a configured provider goes to the local outbox (/outbox). */
   localOutbox?: boolean;
+  /**
+   * Where organizations' provider hosts and URLs may lead when a provider connects
+   * (OUTBOUND_ALLOWED_HOSTS). Unset: no loopback, private, link-local or metadata address at all.
+   */
+  outbound?: OutboundGuard;
 }
 
 /** Everything the engine does to a claimed batch between the claim and the record. */
@@ -43,6 +50,7 @@ export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): De
     encryptionKey: options.encryptionKey,
     limiter: options.limiter,
     publicBaseUrl,
+    outbound: options.outbound ?? outboundGuard(),
     ...(options.localOutbox ? { localOutbox: localOutboxStore(handle) } : {}),
   });
   const renderer = createRenderer({ trackingKey: options.trackingKey, publicBaseUrl });

@@ -4,17 +4,25 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newId } from '@mauntic/kernel';
+import type { OutboundGuard } from '@mauntic/platform';
 import { createEngine } from '../../../workers/delivery-engine/src/create-engine.ts';
 import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
 import { Journal, journalFile } from '../../../workers/delivery-engine/src/journal.ts';
 import { createMemoryRateLimiter } from '../src/providers/index.ts';
-import { type openDelivery, PUBLIC_BASE_URL } from './harness.ts';
+import { LOOPBACK_ALLOWED, type openDelivery, PUBLIC_BASE_URL } from './harness.ts';
 
 type Env = Awaited<ReturnType<typeof openDelivery>>;
 
 export function startEngineFor(
   env: Env,
-  options: { localOutbox?: boolean; lanes?: number; batchSize?: number; sendConcurrency?: number } = {},
+  options: {
+    localOutbox?: boolean;
+    lanes?: number;
+    batchSize?: number;
+    sendConcurrency?: number;
+    /** Where providers may connect: loopback, where the tests' servers listen, unless given. */
+    outbound?: OutboundGuard;
+  } = {},
 ): DeliveryEngine {
   return createEngine({
     handle: env.handle,
@@ -23,6 +31,7 @@ export function startEngineFor(
     encryptionKey: env.keys.encryptionKey,
     trackingKey: env.keys.trackingKey,
     publicBaseUrl: PUBLIC_BASE_URL,
+    outbound: options.outbound ?? LOOPBACK_ALLOWED,
     owner: `engine-${newId()}`,
     journalDir: mkdtempSync(join(tmpdir(), 'journal-')),
     batchSize: options.batchSize ?? 50,

@@ -23,6 +23,9 @@ export const DATABASES = [
 
 export const PUBLIC_BASE_URL = 'https://mail.example.test';
 
+/** The tests' SMTP and HTTP servers listen on loopback, which providers may reach as in embedded mode. */
+export const LOOPBACK_ALLOWED = outboundGuard({ allow: parseAllowList(EMBEDDED_OUTBOUND_ALLOWED) });
+
 export async function openDelivery(
   open: () => Promise<DatabaseHandle>,
   now: () => Date = () => new Date(),
@@ -40,8 +43,7 @@ export async function openDelivery(
     now,
     ...keys,
     publicBaseUrl: PUBLIC_BASE_URL,
-    // The tests' SMTP and HTTP servers listen on loopback, as in embedded mode.
-    outbound: outboundGuard({ allow: parseAllowList(EMBEDDED_OUTBOUND_ALLOWED) }),
+    outbound: LOOPBACK_ALLOWED,
     ...options,
   });
   for (const job of services.jobs()) queue.register(job);

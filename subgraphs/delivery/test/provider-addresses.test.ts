@@ -6,10 +6,24 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import type { AddressInfo } from 'node:net';
-import { outboundGuard, type Resolver } from '@mauntic/platform';
+import {
+  catalogue,
+  createEvent,
+  type EventEnvelope,
+  newId,
+  parseEvent,
+  type RequestContext,
+  unwrap,
+} from '@mauntic/kernel';
+import { createLogger, type OutboundGuard, outboundGuard, type Resolver } from '@mauntic/platform';
+import { and, eq } from 'drizzle-orm';
+import { graphql } from 'graphql';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { applySendRequest } from '../src/app/send-requests.ts';
+import { messages, outbox } from '../src/db/schema.ts';
 import { CONNECTION_FAILED, tenantVisibleError } from '../src/domain/provider-failure.ts';
+import { schema } from '../src/graphql/index.ts';
 import {
   createProvider,
   type OutboundMessage,
@@ -17,6 +31,7 @@ import {
   type ProviderKind,
   type ProviderSettings,
 } from '../src/providers/index.ts';
+import { drain, startEngineFor } from './engine-driver.ts';
 import {
   fcmSent,
   type HttpFake,
@@ -29,6 +44,7 @@ import {
   twilioMessage,
 } from './fakes/http-fake.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
+import { DATABASES, newOrg, openDelivery, seedContact } from './harness.ts';
 
 /** The names the tests know, like lines in /etc/hosts for one guard; a function answers anew each time. */
 function hostsFile(entries: Record<string, string[] | (() => string[])>): Resolver {
@@ -278,5 +294,157 @@ describe('HTTP providers whose origin or URL the organization set', () => {
     await refusal(sendWith('webhook', {}, {}, refusing, hook(`http://api.internal.test:${port}/hooks/named`)));
     await refusal(sendWith('webhook', { url: 'https://hooks.example.com' }, {}, refusing, hook(`${origin}/hooks/x`)));
     expect(api.requests).toHaveLength(0);
+  });
+});
+
+describe.each(DATABASES)('the engine sending through such a provider (%s)', (_name, open) => {
+  let env: Awaited<ReturnType<typeof openDelivery>>;
+  let relay: SmtpFake;
+  let hooks: HttpFake;
+  // Names that resolve to nothing when the provider is validated and to 127.0.0.1 when the engine
+  // connects: a rebinding attacker's names, or internal ones.
+  const rebound = hostsFile({ 'relay.test': ['127.0.0.1'], 'hooks.internal.test': ['127.0.0.1'] });
+  beforeAll(async () => {
+    env = await openDelivery(open);
+    relay = await startSmtpFake();
+    hooks = await startHttpFake();
+    hooks.route('POST', /^\/hooks\//, () => ({ status: 204 }));
+  });
+  afterAll(async () => {
+    await hooks?.close();
+    await relay?.close();
+    await env?.close();
+  });
+
+  /** Drains the queue with an engine whose providers may reach what `outbound` lets through. */
+  async function runEngine(outbound: OutboundGuard) {
+    const engine = startEngineFor(env, { outbound });
+    try {
+      await drain(engine);
+    } finally {
+      await engine.stop();
+    }
+  }
+
+  async function outcome(ctx: RequestContext & { organizationId: string }, id: string) {
+    const [row] = await env.handle.db.select().from(messages).where(eq(messages.id, id));
+    const result = await graphql({
+      schema,
+      source: 'query($id: ID!) { message(id: $id) { status error } }',
+      variableValues: { id },
+      contextValue: { request: ctx, services: env.services, log: createLogger('test', 'silent') },
+    });
+    expect(result.errors).toBeUndefined();
+    const failed = (
+      await env.handle.db
+        .select()
+        .from(outbox)
+        .where(and(eq(outbox.organizationId, ctx.organizationId), eq(outbox.type, 'delivery.message.failed')))
+    ).map((r) => parseEvent(r.envelope) as EventEnvelope<string, { reason: string; detail: string | null }>);
+    return { row: row!, shown: (result.data as { message: { status: string; error: string | null } }).message, failed };
+  }
+
+  async function emailThrough(host: string) {
+    const ctx = newOrg();
+    unwrap(
+      await env.services.createProviderConfig(ctx, {
+        name: 'relay',
+        kind: 'smtp',
+        config: { host, port: relay.port },
+        isDefault: true,
+      }),
+    );
+    const template = unwrap(
+      await env.services.createTemplate(ctx, {
+        name: 'receipt',
+        channel: 'email',
+        category: 'transactional',
+        source: { html: '<p>Thanks</p>', subject: 'Receipt', fromAddress: 'shop@example.com' },
+      }),
+    );
+    const message = unwrap(
+      await env.services.sendMessage(ctx, 'email', {
+        templateId: template.id,
+        to: 'ada@example.com',
+        idempotencyKey: newId(),
+      }),
+    );
+    return { ctx, id: message.id };
+  }
+
+  it('an SMTP host leading to 127.0.0.1 fails the message for good, unheard by the relay; the organization reads no address', async () => {
+    const before = relay.connections();
+    const { ctx, id } = await emailThrough('relay.test');
+    await runEngine(outboundGuard({ resolve: rebound }));
+    const { row, shown, failed } = await outcome(ctx, id);
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(row.error).toContain('relay.test (127.0.0.1) is a loopback address');
+    expect(shown).toEqual({ status: 'FAILED', error: `provider_error: ${CONNECTION_FAILED}` });
+    expect(failed.map((e) => e.data)).toMatchObject([{ reason: 'provider_error', detail: CONNECTION_FAILED }]);
+    expect(relay.connections()).toBe(before);
+    expect(relay.messages).toHaveLength(0);
+  });
+
+  it('the same host is reached once OUTBOUND_ALLOWED_HOSTS names it', async () => {
+    relay.reset();
+    const { ctx, id } = await emailThrough('relay.test');
+    await runEngine(outboundGuard({ allow: ['relay.test'], resolve: rebound }));
+    expect((await outcome(ctx, id)).row.status).toBe('sent');
+    expect(relay.messages.map((m) => m.rcptTo)).toEqual([['ada@example.com']]);
+  });
+
+  it("a webhook template's URL leading to 127.0.0.1 fails for good, unheard by the receiver, until allowed", async () => {
+    const ctx = newOrg();
+    unwrap(
+      await env.services.createProviderConfig(ctx, { name: 'hooks', kind: 'webhook', config: {}, isDefault: true }),
+    );
+    const template = unwrap(
+      await env.services.createTemplate(ctx, {
+        name: 'notify',
+        channel: 'webhook',
+        source: {
+          method: 'POST',
+          urlTemplate: `http://hooks.internal.test:${new URL(hooks.url).port}/hooks/{{contact.id}}`,
+        },
+      }),
+    );
+    const contactId = await seedContact(env.services, ctx.organizationId, { email: 'ada@example.com' });
+    const requestOnce = async (key: string) => {
+      await applySendRequest(
+        env.services.deps,
+        createEvent(catalogue.delivery.messageRequested, {
+          organizationId: ctx.organizationId,
+          subjectId: contactId,
+          correlationId: newId(),
+          data: {
+            channel: 'webhook',
+            templateId: template.id,
+            contactId,
+            address: null,
+            context: {},
+            idempotencyKey: key,
+            source: { kind: 'journey', id: newId(), stepId: 'notify' },
+          },
+        }),
+      );
+      const [row] = await env.handle.db
+        .select({ id: messages.id })
+        .from(messages)
+        .where(and(eq(messages.organizationId, ctx.organizationId), eq(messages.idempotencyKey, key)));
+      return row!.id;
+    };
+
+    const refused = await requestOnce('journey:hook:1');
+    await runEngine(outboundGuard({ resolve: rebound }));
+    const { row, shown, failed } = await outcome(ctx, refused);
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(shown.error).toBe(`provider_error: ${CONNECTION_FAILED}`);
+    expect(failed.map((e) => e.data.detail)).toEqual([CONNECTION_FAILED]);
+    expect(hooks.requests).toHaveLength(0);
+
+    const allowed = await requestOnce('journey:hook:2');
+    await runEngine(outboundGuard({ allow: ['hooks.internal.test'], resolve: rebound }));
+    expect((await outcome(ctx, allowed)).row.status).toBe('sent');
+    expect(hooks.requests.map((r) => r.path)).toEqual([`/hooks/${contactId}`]);
   });
 });

@@ -23,7 +23,14 @@
 // The bus only wakes the engine; the message table is the source of truth, so a lost or repeated
 // `delivery.message.queued` event neither loses nor duplicates a message.
 
-import { type DeliveryDispatcher, messageFacts, messages, outbox, type PreparedItem } from '@mauntic/delivery/engine';
+import {
+  type DeliveryDispatcher,
+  messageFacts,
+  messages,
+  outbox,
+  type PreparedItem,
+  tenantVisibleError,
+} from '@mauntic/delivery/engine';
 import { catalogue, contextOf, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import {
   type DatabaseHandle,
@@ -525,7 +532,8 @@ function eventsOf(row: MessageRow, o: Outcome): EventEnvelope[] {
   const base = { organizationId: row.organizationId, subjectId: row.contactId ?? row.id, correlationId: row.id };
   if (o.status === 'sent') return [createEvent(catalogue.delivery.messageSent, { ...base, data: messageFacts(row) })];
   if (o.status === 'failed' || o.status === 'skipped') {
-    const [reason, ...detail] = (o.error ?? 'provider_error').split(': ');
+    // The organization's own integrations read this: connection details stay in the row and the log.
+    const [reason, ...detail] = (tenantVisibleError(o.error) ?? 'provider_error').split(': ');
     return [
       createEvent(catalogue.delivery.messageFailed, {
         ...base,

@@ -6,6 +6,7 @@ import {
   ConfigError,
   databaseModel,
   logModel,
+  outboundModel,
   parseEnvironment,
   queueModel,
   serverModel,
@@ -40,6 +41,8 @@ export function parseEngineEnvironment(env: NodeJS.ProcessEnv = process.env) {
       queue: queueModel,
       delivery: deliveryModel,
       engine: engineModel,
+      // The engine is where providers connect: it checks what the delivery subgraph validated.
+      outbound: outboundModel(),
     },
     env,
   );

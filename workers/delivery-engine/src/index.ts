@@ -1,7 +1,15 @@
 // The delivery engine as its own process (cluster mode): config -> clients -> engine -> health
 // and metrics -> shutdown.
 import { createRedisRateLimiter } from '@mauntic/delivery/engine';
-import { createBus, createLogger, openDatabaseFromEnv, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
+import {
+  createBus,
+  createLogger,
+  openDatabaseFromEnv,
+  outboundGuard,
+  runMain,
+  Shutdown,
+  startHttpServer,
+} from '@mauntic/platform';
 import { Redis } from 'ioredis';
 import { createEngine } from './create-engine.ts';
 import { engineSettings, parseEngineEnvironment } from './environment.ts';
@@ -23,6 +31,7 @@ runMain(async () => {
     handle,
     logger,
     limiter: createRedisRateLimiter(redis),
+    outbound: outboundGuard({ allow: env.outbound.OUTBOUND_ALLOWED_HOSTS }),
     ...env.keys,
     ...engineSettings(env.engine),
   });

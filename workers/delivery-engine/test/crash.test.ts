@@ -91,6 +91,8 @@ function engineStarter(databaseUrl: string, keys: Keys): () => Promise<ChildProc
           DELIVERY_ENCRYPTION_KEY: keys.encryptionKey.toString('base64'),
           TRACKING_SECRET: keys.trackingSecret,
           PUBLIC_BASE_URL,
+          // The sink listens on loopback.
+          OUTBOUND_ALLOWED_HOSTS: EMBEDDED_OUTBOUND_ALLOWED,
           LOG_LEVEL: 'silent',
           ENGINE_BATCH_SIZE: '50',
           ENGINE_LANES: '2',

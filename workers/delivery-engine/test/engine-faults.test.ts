@@ -13,7 +13,7 @@ import { ownTestDatabase } from '@mauntic/platform/testing';
 import type { SQL } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMessage } from '../../../subgraphs/delivery/src/app/send.ts';
-import { newOrg, openDelivery } from '../../../subgraphs/delivery/test/harness.ts';
+import { LOOPBACK_ALLOWED, newOrg, openDelivery } from '../../../subgraphs/delivery/test/harness.ts';
 import { createEngine } from '../src/create-engine.ts';
 import type { DeliveryEngine } from '../src/engine.ts';
 import { type SlowSink, slowSink } from './fixtures/slow-sink.ts';
@@ -96,6 +96,7 @@ describe('the delivery engine when its database connections drop', () => {
       encryptionKey: env.keys.encryptionKey,
       trackingKey: env.keys.trackingKey,
       publicBaseUrl: 'https://mail.example.test',
+      outbound: LOOPBACK_ALLOWED,
       owner: options.owner ?? `faults-${newId()}`,
       journalDir: options.journalDir ?? mkdtempSync(join(tmpdir(), 'faults-journal-')),
       batchSize: options.batchSize ?? 10,

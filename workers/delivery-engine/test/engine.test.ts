@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applyCrmEvent } from '../../../subgraphs/delivery/src/app/contacts-projection.ts';
 import { enqueueMessage } from '../../../subgraphs/delivery/src/app/send.ts';
 import { type SmtpFake, startSmtpFake } from '../../../subgraphs/delivery/test/fakes/smtp-server.ts';
-import { newOrg, openDelivery, seedContact } from '../../../subgraphs/delivery/test/harness.ts';
+import { LOOPBACK_ALLOWED, newOrg, openDelivery, seedContact } from '../../../subgraphs/delivery/test/harness.ts';
 import { createEngine } from '../src/create-engine.ts';
 import type { DeliveryEngine } from '../src/engine.ts';
 import { Journal, journalFile } from '../src/journal.ts';
@@ -72,6 +72,7 @@ describe.each(DATABASES)('the delivery engine on %s', (_name, own) => {
       encryptionKey: env.keys.encryptionKey,
       trackingKey: env.keys.trackingKey,
       publicBaseUrl: 'https://mail.example.test',
+      outbound: LOOPBACK_ALLOWED,
       owner,
       journalDir,
       batchSize: 50,

@@ -1,7 +1,7 @@
 // Which provider sends an organization's messages on a channel: its default provider row, with
 // credentials decrypted, wrapped in its rate limit and its failover provider. Built adapters are
 // kept (SMTP pools stay open) until the rows change.
-import type { DatabaseHandle } from '@mauntic/platform';
+import type { DatabaseHandle, OutboundGuard } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 import { providers } from '../db/schema.ts';
 import {
@@ -65,21 +65,21 @@ export interface ProviderDirectoryOptions {
    * callback to `/webhooks/twilio?provider=<id>&m=<message id>`, which webhooks.ts verifies.
    */
   publicBaseUrl?: string;
+  /** Checks where providers connect (see ProviderDependencies.outbound); unchecked without one. */
+  outbound?: OutboundGuard;
 }
 
 /** Builds one provider row's adapter, credentials decrypted and bound to the row. */
 function buildProvider(
   row: ProviderRow,
   key: Buffer,
-  deps: { localOutbox?: OutboxStore; publicBaseUrl?: string },
+  deps: { localOutbox?: OutboxStore; publicBaseUrl?: string; outbound?: OutboundGuard },
 ): Provider<OutboundMessage> {
   const secrets = openSecrets(key, { id: row.id, organizationId: row.organization_id, secrets: row.secrets });
-  const adapter = createProvider(
-    row.kind,
-    row.settings,
-    secrets,
-    deps.localOutbox ? { outboxStore: deps.localOutbox } : {},
-  );
+  const adapter = createProvider(row.kind, row.settings, secrets, {
+    ...(deps.localOutbox ? { outboxStore: deps.localOutbox } : {}),
+    ...(deps.outbound ? { outbound: deps.outbound } : {}),
+  });
   if (row.kind !== 'twilio' || !deps.publicBaseUrl) return adapter;
   const base = deps.publicBaseUrl.replace(/\/+$/, '');
   return {
