@@ -21,6 +21,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
+  visit,
 } from 'graphql';
 import { type CostModel, REGEXP_FILTER_COST } from './cost-model.ts';
 
@@ -28,6 +29,19 @@ import { type CostModel, REGEXP_FILTER_COST } from './cost-model.ts';
 const DEFAULT_LIST_SIZE = 20;
 /** How often one response name may appear in one selection set (with its inline fragments and the fragments it reaches). */
 export const MAX_REPEATED_FIELD = 100;
+/**
+ * How deeply a value written in the document (an argument, a variable's default) may nest objects
+ * and lists, as JSON variables may (the input guard's MAX_JSON_DEPTH)...
+ */
+export const MAX_LITERAL_DEPTH = 32;
+/**
+ * ...and how many lists it may nest: the query planner walks every list of a literal twice
+ * (Apollo's collectVariablesInValue), so its time doubles with each list inside a list — 21 of
+ * them took 1.5 s, 30 would block the event loop for minutes; with 8, a literal as wide as the
+ * token limit allows is planned in under half a second. CRM's filters nest up to 10 levels: deeper
+ * values are sent as variables, which the planner does not walk.
+ */
+export const MAX_LITERAL_LISTS = 8;
 /** How deeply introspection may nest its lists of fields, input fields, interfaces and possible types. */
 export const MAX_INTROSPECTION_LISTS = 2;
 
@@ -157,6 +171,7 @@ export function checkDocument(document: DocumentNode, limits: DocumentLimits): v
       'QUERY_TOO_MANY_FRAGMENTS',
       { fragments: fragmentCount, limit: limits.maxFragments },
     );
+  checkLiterals(document);
   const { aliases, repeated } = measureShape(document, fragments);
   if (aliases > limits.maxAliases)
     throw refused(`The query has ${aliases} aliases; the limit is ${limits.maxAliases}`, 'QUERY_TOO_MANY_ALIASES', {
@@ -168,6 +183,34 @@ export function checkDocument(document: DocumentNode, limits: DocumentLimits): v
       `A field is selected ${repeated} times in one selection set (with the fragments it spreads); the limit is ${MAX_REPEATED_FIELD}`,
       'QUERY_FIELD_REPEATED',
       { times: repeated, limit: MAX_REPEATED_FIELD },
+    );
+}
+
+/** Refuses values written in the document that nest past MAX_LITERAL_DEPTH or MAX_LITERAL_LISTS (graphql's visit is iterative: any depth is safe to walk). */
+function checkLiterals(document: DocumentNode): void {
+  let depth = 0;
+  let lists = 0;
+  let deepest = 0;
+  let mostLists = 0;
+  const enter = (list: boolean) => {
+    depth += 1;
+    if (list) lists += 1;
+    deepest = Math.max(deepest, depth);
+    mostLists = Math.max(mostLists, lists);
+  };
+  const leave = (list: boolean) => {
+    depth -= 1;
+    if (list) lists -= 1;
+  };
+  visit(document, {
+    ObjectValue: { enter: () => enter(false), leave: () => leave(false) },
+    ListValue: { enter: () => enter(true), leave: () => leave(true) },
+  });
+  if (deepest > MAX_LITERAL_DEPTH || mostLists > MAX_LITERAL_LISTS)
+    throw refused(
+      `A value written in the query nests ${deepest} levels (${mostLists} of them lists); the limits are ${MAX_LITERAL_DEPTH} levels and ${MAX_LITERAL_LISTS} lists: send deeper values as variables`,
+      'QUERY_VALUE_TOO_DEEP',
+      { depth: deepest, lists: mostLists, limit: MAX_LITERAL_DEPTH, listLimit: MAX_LITERAL_LISTS },
     );
 }
 

@@ -241,6 +241,24 @@ describe('query limits at the gateway', () => {
     expect(gateway.subgraphCalls()).toBe(0);
   });
 
+  it('refuses a value written in the query that nests 30 lists at once (the planner doubles its work with each), and takes the same as a variable', async () => {
+    const gateway = await startGateway();
+    const nested = (lists: number) => {
+      let value = '1';
+      for (let i = 0; i < lists; i++) value = `{ and: [${value}] }`;
+      return value;
+    };
+    const started = performance.now();
+    const refused = await post(gateway.url, `{ me(filter: ${nested(30)}) { actorType } }`, await bearer());
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(refused.status).toBe(400);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_VALUE_TOO_DEEP', lists: 30, depth: 60 });
+    // Within the limits it goes on to validation (this schema's me takes no argument).
+    const within = await post(gateway.url, `{ me(filter: ${nested(8)}) { actorType } }`, await bearer());
+    expect(within.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(gateway.subgraphCalls()).toBe(0);
+  });
+
   it('refuses a 30-level chain of doubling fragments at once', async () => {
     const gateway = await startGateway();
     let query = '{ me { ...F0 } }\n';
