@@ -7,6 +7,7 @@ import { createLogger, KafkaEventBus, LocalEventBus } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DEFINITIONS_CONSUMER } from '../src/app/definitions-projection.ts';
 import { contacts, customFields, segmentMemberships, segments, templates } from '../src/db/schema.ts';
 import type { JourneyDefinition } from '../src/domain/definition.ts';
 import { crmContactCreated, DATABASES, type Journey, newOrg, openJourney } from './harness.ts';
@@ -147,7 +148,8 @@ describe.each(DATABASES)('the definitions projection (%s, local bus)', (_name, o
     const fields = await env.handle.db.select().from(customFields).where(eq(customFields.organizationId, org));
     expect(fields.map((f) => [f.key, f.type, f.deleted])).toEqual([['plan', 'select', false]]);
     const [applied] = await env.handle.rows<{ n: number }>(
-      sql`select count(*)::int as n from journey.processed_events where organization_id = ${org}`,
+      sql`select count(*)::int as n from journey.processed_events
+          where organization_id = ${org} and consumer = ${DEFINITIONS_CONSUMER}`,
     );
     expect(applied!.n).toBe(9);
   });

@@ -5,6 +5,7 @@
 import { catalogue, createEvent, type EventDefinition, newId } from '@mauntic/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRunEvent } from '../src/app/executor/run-events.ts';
+import { activities } from '../src/db/schema.ts';
 import {
   customEvent,
   dncChanged,
@@ -46,6 +47,8 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
     start: string,
     seed: Parameters<typeof addContact>[2] = {},
     settings = {},
+    /** Runs once the contact exists, before it enters. */
+    prepare?: (organizationId: string, contactId: string) => Promise<void>,
   ) {
     const clock = testClock();
     const { organizationId } = newOrg();
@@ -60,6 +63,7 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
       ...seed,
       segments: [...(seed.segments ?? []), segmentId],
     });
+    await prepare?.(organizationId, contactId);
     const deps = { handle: db.handle, logger, now: clock.now };
     expect(await applyRunEvent(deps, segmentEntered(organizationId, contactId, segmentId))).toBe(true);
     const { drain } = testExecutor(db.handle, clock.now);
@@ -169,7 +173,7 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
     for (const t of [form, page, custom]) expect(await t.run()).toMatchObject({ state: 'converted', step_id: 'yes' });
   });
 
-  it('conditions read fields, tags, points, segments and DNC as the contact is now; behaviour is reported unsupported', async () => {
+  it('conditions read fields, tags, points, segments, DNC and behaviour as the contact is now', async () => {
     const other = newId();
     const filter = {
       and: [
@@ -213,16 +217,28 @@ describe.each(['postgres', 'pglite'] as Kind[])('journey steps on %s', (kind) =>
     });
     expect(await old.run()).toMatchObject({ state: 'exited' });
 
-    const behaviour = await entered(
-      {
-        check: { type: 'condition', filter: { behavior: { type: 'email.opened' } }, yes: 'yes', no: 'no' },
-        yes: { type: 'goal', name: 'g' },
-        no: exit,
+    // Behaviour: from the journey's copy of the contact's activity, within the window.
+    const opened = {
+      check: {
+        type: 'condition',
+        filter: { behavior: { type: 'email.opened', within: '7 days' } },
+        yes: 'yes',
+        no: 'no',
       },
-      'check',
-    );
-    const [step] = await stepsOf(db.handle, (await behaviour.run()).id);
-    expect(step!.outcome).toEqual({ matched: false, unsupported: ['behavior'] });
+      yes: { type: 'goal', name: 'g' },
+      no: exit,
+    };
+    const openedAt = (at: Date) => async (organizationId: string, contactId: string) => {
+      await db.handle.db
+        .insert(activities)
+        .values({ id: newId(), organizationId, contactId, type: 'email.opened', subject: newId(), occurredAt: at });
+    };
+    const reader = await entered(opened, 'check', {}, {}, openedAt(new Date('2026-02-27T09:00:00Z')));
+    expect(await reader.run()).toMatchObject({ state: 'converted' });
+    const lapsed = await entered(opened, 'check', {}, {}, openedAt(new Date('2026-01-01T09:00:00Z')));
+    expect(await lapsed.run()).toMatchObject({ state: 'exited', step_id: 'no' });
+    const [step] = await stepsOf(db.handle, (await lapsed.run()).id);
+    expect(step!.outcome).toEqual({ matched: false });
   });
 
   it('an experiment sends each contact down its variant; a holdout ends the run as exited and counted', async () => {

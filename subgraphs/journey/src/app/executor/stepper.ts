@@ -13,11 +13,11 @@
 import type { EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type DatabaseHandle, type Executor, type Logger, rowsOf } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { contacts, journeys, journeyVersions, outbox, runs, segmentMemberships, stepLog } from '../../db/schema.ts';
+import { journeys, journeyVersions, outbox, runs, stepLog } from '../../db/schema.ts';
 import { durationMs, EMPTY_DEFINITION, journeyDefinition, type StepId } from '../../domain/definition.ts';
-import { contactState } from './contact-state.ts';
+import { loadContacts } from './contact-state.ts';
 import { enterContacts } from './enter.ts';
-import type { ClaimedRun, ContactRow, LoadedVersion } from './run-state.ts';
+import type { ClaimedRun, LoadedVersion } from './run-state.ts';
 import { type WakeableDelay, wakeDueDelays } from './wake-delays.ts';
 import { type WalkResult, walkRun } from './walk.ts';
 
@@ -171,20 +171,20 @@ export class Stepper {
 
   private async walk(claimed: ClaimedRun[], now: Date): Promise<Walked[]> {
     await this.loadVersions(claimed.map((r) => r.versionId));
-    const contactIds = [...new Set(claimed.map((r) => r.contactId))];
-    const [contactRows, memberships, visits, sends] = await Promise.all([
-      this.contacts(contactIds),
-      this.memberships(contactIds),
+    // What the batch's contacts are now: fields, segments, and the companies and activity its
+    // condition steps read.
+    const [contactOf, visits, sends] = await Promise.all([
+      loadContacts(
+        this.options.handle.db,
+        claimed.map((run) => ({ ...run, definition: this.versions.get(run.versionId)!.definition })),
+        now,
+      ),
       this.visits(claimed),
       this.sendCounts(claimed, now),
     ]);
     return claimed.map((run) => {
       const version = this.versions.get(run.versionId)!;
-      const row = contactRows.get(run.contactId);
-      const contact = contactState(
-        row?.organizationId === run.organizationId ? row : undefined,
-        memberships.get(run.contactId) ?? [],
-      );
+      const contact = contactOf(run);
       const capped = { sent: sends.get(`${run.journeyId}:${run.contactId}`) ?? 0 };
       const result = walkRun({ run, version, contact, now, visits: visits.get(run.id) ?? new Map(), capped });
       // Later runs of the same contact in this batch count this one's sends.
@@ -218,21 +218,6 @@ export class Stepper {
           : { invalid: `the version's definition does not parse: ${parsed.error.message.slice(0, 500)}` }),
       });
     }
-  }
-
-  private async contacts(ids: string[]): Promise<Map<string, ContactRow>> {
-    const rows = await this.options.handle.db.select().from(contacts).where(inArray(contacts.id, ids));
-    return new Map(rows.map((r) => [r.id, r]));
-  }
-
-  private async memberships(ids: string[]): Promise<Map<string, string[]>> {
-    const rows = await this.options.handle.db
-      .select({ contactId: segmentMemberships.contactId, segmentId: segmentMemberships.segmentId })
-      .from(segmentMemberships)
-      .where(inArray(segmentMemberships.contactId, ids));
-    const byContact = new Map<string, string[]>();
-    for (const r of rows) byContact.set(r.contactId, [...(byContact.get(r.contactId) ?? []), r.segmentId]);
-    return byContact;
   }
 
   /** The highest visit logged per step, for runs that may have a history (not new ones). */
