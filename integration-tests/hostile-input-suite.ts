@@ -226,7 +226,22 @@ function callsFor(kind: 'query' | 'mutation', field: GraphQLField<unknown, unkno
         variables[a.name] = plausible(a.type, { name: a.name, operation: field.name, fixtures });
     return variables;
   };
+  // The same arguments written inline in the query: literals take another path through the
+  // scalars than variables do (graphql-js builds their objects without a prototype).
+  const inline = (variables: Record<string, unknown>): string | undefined => {
+    const parts = args
+      .filter((a) => a.name in variables)
+      .map((a) => {
+        const text = literalOf(variables[a.name], a.type);
+        return text === undefined ? undefined : `${a.name}: ${text}`;
+      });
+    if (parts.some((p) => p === undefined)) return undefined;
+    const passedInline = parts.length ? `(${parts.join(', ')})` : '';
+    return `${kind} { ${field.name}${passedInline}${selection ? ` { ${selection} }` : ''} }`;
+  };
   const calls: Call[] = [{ label: `${field.name}()`, query, variables: base() }];
+  const inlined = inline(base());
+  if (inlined) calls.push({ label: `${field.name}() inline`, query: inlined, variables: {} });
   for (const arg of args)
     for (const slot of slots(arg.type, [arg.name], arg.name))
       for (const value of hostileValues(slot.type, slot.name)) {
@@ -234,8 +249,54 @@ function callsFor(kind: 'query' | 'mutation', field: GraphQLField<unknown, unkno
         setAt(variables, slot.path, value);
         const shown = JSON.stringify(value)?.slice(0, 40);
         calls.push({ label: `${field.name}(${slot.path.join('.')}=${shown})`, query, variables });
+        const literal = getNamedType(slot.type).name === 'JSON' ? inline(variables) : undefined;
+        if (literal)
+          calls.push({ label: `${field.name}(${slot.path.join('.')}=${shown}) inline`, query: literal, variables: {} });
       }
   return calls;
+}
+
+const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+
+/** A value as a GraphQL literal of its type; undefined when it has none (a JSON key that is not a name, NaN). */
+function literalOf(value: unknown, type: GraphQLInputType): string | undefined {
+  if (value === null || value === undefined) return 'null';
+  if (type instanceof GraphQLNonNull) return literalOf(value, type.ofType);
+  if (type instanceof GraphQLList) {
+    if (!Array.isArray(value)) return literalOf(value, type.ofType);
+    const items = value.map((item) => literalOf(item, type.ofType));
+    return items.some((i) => i === undefined) ? undefined : `[${items.join(', ')}]`;
+  }
+  if (type instanceof GraphQLEnumType) return typeof value === 'string' && NAME.test(value) ? value : undefined;
+  if (type instanceof GraphQLInputObjectType) {
+    if (typeof value !== 'object' || Array.isArray(value)) return undefined;
+    const fields = type.getFields();
+    const parts = Object.entries(value as Record<string, unknown>).map(([key, item]) => {
+      const field = fields[key];
+      const text = field ? literalOf(item, field.type) : undefined;
+      return text === undefined ? undefined : `${key}: ${text}`;
+    });
+    return parts.some((p) => p === undefined) ? undefined : `{ ${parts.join(', ')} }`;
+  }
+  return untypedLiteralOf(value);
+}
+
+function untypedLiteralOf(value: unknown): string | undefined {
+  if (value === null) return 'null';
+  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  if (Array.isArray(value)) {
+    const items = value.map(untypedLiteralOf);
+    return items.some((i) => i === undefined) ? undefined : `[${items.join(', ')}]`;
+  }
+  if (typeof value === 'object') {
+    const parts = Object.entries(value as Record<string, unknown>).map(([key, item]) => {
+      const text = NAME.test(key) ? untypedLiteralOf(item) : undefined;
+      return text === undefined ? undefined : `${key}: ${text}`;
+    });
+    return parts.some((p) => p === undefined) ? undefined : `{ ${parts.join(', ')} }`;
+  }
+  return undefined;
 }
 
 export function operationsOf(schema: GraphQLSchema, fixtures: Fixtures): Call[] {
