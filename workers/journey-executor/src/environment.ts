@@ -1,4 +1,4 @@
-// The journey executor's configuration; see the README for every variable.
+// The journey executor's configuration; docs/configuration.md lists every variable.
 import { hostname } from 'node:os';
 import { busModel, ConfigError, databaseModel, logModel, parseEnvironment, serverModel } from '@mauntic/platform';
 import { z } from 'zod';
