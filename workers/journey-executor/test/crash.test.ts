@@ -170,7 +170,13 @@ describe('executors killed with SIGKILL mid-batch', () => {
     expect(entered).toMatchObject({ ok: true, value: { entered: total } });
     for (const share of [0.2, 0.6]) {
       let seen = 0;
-      await until(async () => (seen = await woken()) >= share * total, `${share * 100}% of the delays woken`);
+      await until(
+        async () => {
+          seen = await woken();
+          return seen >= share * total;
+        },
+        `${share * 100}% of the delays woken`,
+      );
       expect(seen).toBeLessThan(total);
       await Promise.all(children.map(kill));
       children = await Promise.all(starters.map((start) => start()));

@@ -24,6 +24,7 @@ import {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // A NUL byte, or half of a surrogate pair without its other half.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the NUL byte is what this looks for.
 const UNSAFE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const PAGE_SIZE_ARGS = new Set(['first', 'last', 'limit']);
 export const MAX_JSON_DEPTH = 32;

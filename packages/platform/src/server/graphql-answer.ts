@@ -74,7 +74,11 @@ export function refusal(errors: readonly GraphQLError[], mask: ErrorMask, code: 
 export function answerOf(result: ExecutionResult, mask: ErrorMask): GraphQLAnswer {
   const started = result.data !== undefined;
   const { formatted, http } = format(result.errors ?? [], mask, (error) =>
-    started ? 'INTERNAL_SERVER_ERROR' : error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION ? 'BAD_USER_INPUT' : 'BAD_REQUEST',
+    started
+      ? 'INTERNAL_SERVER_ERROR'
+      : error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION
+        ? 'BAD_USER_INPUT'
+        : 'BAD_REQUEST',
   );
   return {
     status: http.status ?? (started ? 200 : 400),
