@@ -57,6 +57,10 @@ const kill = (child: ChildProcess) =>
     child.kill('SIGKILL');
   });
 
+/** How many of the journey's runs are in one of `states`. */
+const runsIn = (count: (query: ReturnType<typeof sql>) => Promise<number>, journeyId: string, states: string[]) =>
+  count(sql`select count(*)::int as n from journey.runs where journey_id = ${journeyId} and state in ${states}`);
+
 describe('executors killed with SIGKILL mid-batch', () => {
   let own: Awaited<ReturnType<typeof ownPostgres>>;
   beforeAll(async () => {
@@ -104,20 +108,10 @@ describe('executors killed with SIGKILL mid-batch', () => {
       await Promise.all(children.map(kill));
       children = await Promise.all(starters.map((start) => start()));
     }
-    await until(
-      async () =>
-        (await count(
-          sql`select count(*)::int as n from journey.runs where journey_id = ${journeyId} and state in ('ready', 'waiting')`,
-        )) === 0,
-      'every run to end',
-    );
+    await until(async () => (await runsIn(count, journeyId, ['ready', 'waiting'])) === 0, 'every run to end');
     await Promise.all(children.map(kill));
 
-    expect(
-      await count(
-        sql`select count(*)::int as n from journey.runs where journey_id = ${journeyId} and state = 'exited'`,
-      ),
-    ).toBe(total);
+    expect(await runsIn(count, journeyId, ['exited'])).toBe(total);
     expect(await logged()).toBe(total * 5);
     const sends = await handle.rows<{ n: number; keys: number }>(sql`
       select count(*)::int as n, count(distinct envelope::jsonb -> 'data' ->> 'idempotencyKey')::int as keys
@@ -181,20 +175,10 @@ describe('executors killed with SIGKILL mid-batch', () => {
       await Promise.all(children.map(kill));
       children = await Promise.all(starters.map((start) => start()));
     }
-    await until(
-      async () =>
-        (await count(
-          sql`select count(*)::int as n from journey.runs where journey_id = ${journeyId} and state in ('ready', 'waiting')`,
-        )) === 0,
-      'every run to end',
-    );
+    await until(async () => (await runsIn(count, journeyId, ['ready', 'waiting'])) === 0, 'every run to end');
     await Promise.all(children.map(kill));
 
-    expect(
-      await count(
-        sql`select count(*)::int as n from journey.runs where journey_id = ${journeyId} and state = 'exited'`,
-      ),
-    ).toBe(total);
+    expect(await runsIn(count, journeyId, ['exited'])).toBe(total);
     expect(await woken()).toBe(total);
     expect(await count(sql`select count(*)::int as n from journey.step_log where journey_id = ${journeyId}`)).toBe(
       total * 3,
