@@ -162,6 +162,36 @@ describe('KafkaEventBus', () => {
     }
   });
 
+  it('buses racing to create the same new topics all publish, and every partition has a leader', async () => {
+    // A prefix nobody used: each bus finds the topics missing and creates them at the same time.
+    const prefix = `${testServices.kafkaTopicPrefix}-race-${newId()}`;
+    const buses = Array.from({ length: 4 }, () => new TestBus({ topicPrefix: prefix }));
+    const topic = topicOf('identity', prefix);
+    try {
+      const org = newId();
+      await Promise.all(
+        buses.map((bus) =>
+          bus.publish(
+            [1, 2, 3].map(() =>
+              createEvent(catalogue.identity.userCreated, {
+                organizationId: org,
+                subjectId: newId(),
+                correlationId: newId(),
+                data: { email: 'race@example.com', name: 'Race' },
+              }),
+            ),
+          ),
+        ),
+      );
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [topic] });
+      expect(metadata[0]?.partitions.length).toBe(3);
+      expect(metadata[0]?.partitions.every((partition) => partition.leader >= 0)).toBe(true);
+    } finally {
+      await Promise.all(buses.map((bus) => bus.close()));
+      if ((await admin.listTopics()).includes(topic)) await admin.deleteTopics({ topics: [topic] });
+    }
+  });
+
   it('measures consumer lag per group and topic, down to zero once consumed', async () => {
     // A fresh context of its own, so the topic holds exactly what this test puts there.
     const context = `lag${newId().replaceAll('-', '').slice(-12)}`;
