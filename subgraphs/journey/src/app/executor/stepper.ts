@@ -1,17 +1,16 @@
 // The stepper: claims ready runs and due waiting runs of active journeys in one batch (skip
 // locked, with a lease naming this executor), loads what the batch needs in one query each
 // (versions once per process, contacts, segment memberships, step visits, send counts), walks
-// every run in memory, and commits the whole batch in one transaction: run updates, step log
-// rows and outbox events together. Due delays, which complete on the clock alone, are woken
-// set-based instead (wakeDelays, wake-delays.ts), thousands per statement.
+// every run in memory, and commits the whole batch at once: run updates, step log rows and outbox
+// events together, in one statement (commit()). Due delays, which complete on the clock alone, are
+// woken set-based instead (wakeDelays, wake-delays.ts), thousands per statement.
 //
 // Exactly once: the run update only applies while this executor still holds the run's lease (a
 // re-claim after the lease ran out, or an interrupt from the event consumer, takes it away), and
 // the step log's primary key (run, step, visit) refuses a step twice: an event is only written
 // with the step log row that asked for it. An executor killed mid-batch committed nothing; its
 // runs are claimed again once the lease runs out (at once when it restarts under the same name).
-import type { EventEnvelope } from '@mauntic/kernel';
-import { appendEvents, type DatabaseHandle, type Executor, type Logger, rowsOf } from '@mauntic/platform';
+import { type DatabaseHandle, type Executor, type Logger, OUTBOX_CHANNEL, outboxRow } from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { journeys, journeyVersions, outbox, runs, stepLog } from '../../db/schema.ts';
 import { durationMs, EMPTY_DEFINITION, journeyDefinition, type StepId } from '../../domain/definition.ts';
@@ -273,27 +272,44 @@ export class Stepper {
     return counts;
   }
 
+  /**
+   * Commits a walked batch. One statement (commitStatement) where it can: postgres.js (3.4.9)
+   * crashes the process when a transaction's connection drops (it writes its ROLLBACK to the
+   * closed socket), which a database restart or a terminated backend does, and an executor must
+   * live through both. A batch with enter-journey steps still needs a transaction, for the
+   * entries (a statement each) to commit with the steps that asked for them.
+   */
   private async commit(walked: Walked[], now: Date): Promise<{ transitions: number; lost: number }> {
     const { handle, owner } = this.options;
-    return handle.db.transaction(async (tx) => {
-      const kept = await this.updateRuns(tx, walked);
-      const mine = walked.filter((w) => kept.has(w.run.id));
-      const logged = await this.insertStepLog(tx, mine, now);
-      const events: EventEnvelope[] = [];
-      for (const { run, result } of mine)
-        for (const { event, step } of result.events)
-          if (!step || logged.has(`${run.id}:${step.stepId}:${step.visit}`)) events.push(event);
-      await appendEvents(tx, outbox, events);
-      await this.enterOtherJourneys(tx, mine, now);
-      if (kept.size < walked.length)
-        this.options.logger.info({ owner, lost: walked.length - kept.size }, 'runs taken over while walked; dropped');
-      return { transitions: logged.size, lost: walked.length - kept.size };
-    });
+    const statement = this.commitStatement(walked, now);
+    const written = (executor: Executor) =>
+      handle
+        .rows<{ id: string; logged: number }>(statement, executor)
+        .then((rows) => ({ kept: new Set(rows.map((r) => r.id)), logged: rows[0]?.logged ?? 0 }));
+    const { kept, logged } = walked.some((w) => w.result.enter.length > 0)
+      ? await handle.db.transaction(async (tx) => {
+          const done = await written(tx);
+          await this.enterOtherJourneys(
+            tx,
+            walked.filter((w) => done.kept.has(w.run.id)),
+            now,
+          );
+          return done;
+        })
+      : await written(handle.db);
+    if (kept.size < walked.length)
+      this.options.logger.info({ owner, lost: walked.length - kept.size }, 'runs taken over while walked; dropped');
+    return { transitions: logged, lost: walked.length - kept.size };
   }
 
-  /** Writes each run's new state where this executor still holds its lease; returns those runs. */
-  private async updateRuns(tx: Executor, walked: Walked[]): Promise<Set<string>> {
-    const rows = walked.map(({ run, result }) => ({
+  /**
+   * The batch in one statement, atomic as a transaction: each run's new state where this executor
+   * still holds its lease (the runs kept), the step log of the runs kept, refused for a (run, step,
+   * visit) already logged, and the events of the runs kept, a step's only with its new step log row.
+   * Returns a row per run kept, with the step log rows written.
+   */
+  private commitStatement(walked: Walked[], now: Date) {
+    const runRows = walked.map(({ run, result }) => ({
       id: run.id,
       state: result.run.state,
       step_id: result.run.stepId,
@@ -302,22 +318,7 @@ export class Stepper {
       wait: result.run.wait,
       ended_at: result.run.endedAt?.toISOString() ?? null,
     }));
-    const updated = await tx.execute(sql`
-      update ${runs} r set state = v.state, step_id = v.step_id, visit = v.visit, due_at = v.due_at, wait = v.wait,
-        ended_at = v.ended_at, lease_owner = null, lease_until = null
-      from json_to_recordset(${JSON.stringify(rows)}::json)
-        as v(id uuid, state text, step_id text, visit int, due_at timestamptz, wait jsonb, ended_at timestamptz)
-      where r.id = v.id and r.lease_owner = ${this.options.owner}
-        -- The ids again as an array: the planner then reads the batch's rows by primary key
-        -- rather than hashing the record set and scanning the table.
-        and r.id = any(${`{${rows.map((r) => r.id).join(',')}}`}::uuid[])
-      returning r.id`);
-    return new Set(rowsOf<{ id: string }>(updated).map((r) => r.id));
-  }
-
-  /** Inserts the step log; returns the (run, step, visit) keys written, which none had before. */
-  private async insertStepLog(tx: Executor, mine: Walked[], now: Date): Promise<Set<string>> {
-    const rows = mine.flatMap(({ run, result }) =>
+    const logRows = walked.flatMap(({ run, result }) =>
       result.logs.map((l, seq) => ({
         seq,
         run_id: run.id,
@@ -329,22 +330,50 @@ export class Stepper {
         outcome: l.outcome,
       })),
     );
-    if (!rows.length) return new Set();
-    const inserted = await tx.execute(sql`
-      insert into ${stepLog} (run_id, step_id, visit, organization_id, journey_id, status, outcome, at)
-      select run_id, step_id, visit, organization_id, journey_id, status, outcome,
-        -- The steps of one walk happen at one instant; a microsecond each keeps their order readable,
-        -- after a delay woken set-based at that same instant (wakeDelays logs it at the instant itself).
-        ${now.toISOString()}::timestamptz + (seq + 1) * interval '1 microsecond'
-      from json_to_recordset(${JSON.stringify(rows)}::json)
-        as v(seq int, run_id uuid, step_id text, visit int, organization_id uuid, journey_id uuid, status text, outcome jsonb)
-      on conflict do nothing
-      returning run_id, step_id, visit`);
-    return new Set(
-      rowsOf<{ run_id: string; step_id: string; visit: number }>(inserted).map(
-        (r) => `${r.run_id}:${r.step_id}:${r.visit}`,
-      ),
+    const eventRows = walked.flatMap(({ run, result }) =>
+      result.events.map(({ event, step }) => ({
+        run_id: run.id,
+        step_id: step?.stepId ?? null,
+        step_visit: step?.visit ?? null,
+        ...outboxRow(event),
+      })),
     );
+    return sql`
+      with kept as (
+        update ${runs} r set state = v.state, step_id = v.step_id, visit = v.visit, due_at = v.due_at, wait = v.wait,
+          ended_at = v.ended_at, lease_owner = null, lease_until = null
+        from json_to_recordset(${JSON.stringify(runRows)}::json)
+          as v(id uuid, state text, step_id text, visit int, due_at timestamptz, wait jsonb, ended_at timestamptz)
+        where r.id = v.id and r.lease_owner = ${this.options.owner}
+          -- The ids again as an array: the planner then reads the batch's rows by primary key
+          -- rather than hashing the record set and scanning the table.
+          and r.id = any(${`{${runRows.map((r) => r.id).join(',')}}`}::uuid[])
+        returning r.id
+      ), logged as (
+        insert into ${stepLog} (run_id, step_id, visit, organization_id, journey_id, status, outcome, at)
+        select run_id, step_id, visit, organization_id, journey_id, status, outcome,
+          -- The steps of one walk happen at one instant; a microsecond each keeps their order readable,
+          -- after a delay woken set-based at that same instant (wakeDelays logs it at the instant itself).
+          ${now.toISOString()}::timestamptz + (seq + 1) * interval '1 microsecond'
+        from json_to_recordset(${JSON.stringify(logRows)}::json)
+          as v(seq int, run_id uuid, step_id text, visit int, organization_id uuid, journey_id uuid, status text, outcome jsonb)
+        where v.run_id in (select id from kept)
+        on conflict do nothing
+        returning run_id, step_id, visit
+      ), events as (
+        insert into ${outbox} (id, organization_id, topic, key, type, envelope)
+        select e.id, e.organization_id, e.topic, e.key, e.type, e.envelope
+        from json_to_recordset(${JSON.stringify(eventRows)}::json)
+          as e(run_id uuid, step_id text, step_visit int, id uuid, organization_id uuid, topic text, key text, type text, envelope json)
+        where e.run_id in (select id from kept)
+          and (e.step_id is null or (e.run_id, e.step_id, e.step_visit) in (select run_id, step_id, visit from logged))
+        returning 1
+      ), notified as (
+        -- The journey outbox's relay woken once, on commit, when events were written.
+        select pg_notify(${OUTBOX_CHANNEL}, 'journey') from events limit 1
+      )
+      select k.id, (select count(*)::int from logged) as logged, (select count(*)::int from notified) as notified
+      from kept k`;
   }
 
   /** Enter journey steps: a run of the named journey (same organization, active), by its entry rule. */
