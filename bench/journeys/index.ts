@@ -3,7 +3,10 @@
 // producing and consuming as many messages on the same broker; then N runs parked on a 1-hour
 // delay: the executor's memory with none and with N waiting, and how late they wake once the
 // delay is moved to fall due in 5 s (the delay step's commit, and the exit step's after it). With --kill the executors are killed (SIGKILL) twice during
-// the walk and restarted: steps executed twice and runs lost are counted.
+// the walk and restarted: steps executed twice and runs lost are counted. With --faults (faults.ts)
+// the executors' worker processes walk while Postgres is restarted, their connections terminated,
+// and the Kafka broker and Redis restarted, each once: duplicates, lost, executors and
+// executors_recovered are reported, and the run exits with an error unless they are 0, 0 and all.
 //
 // Measured at the executor: a transition is a step committed with its step log row, run update
 // and outbox events (the send requests included). Relaying the outbox to delivery is the outbox
@@ -17,9 +20,11 @@ import { newId } from '@mauntic/kernel';
 import { type DatabaseHandle, openDatabase, runMigrations, sql } from '@mauntic/platform';
 import { Kafka, Partitioners } from 'kafkajs';
 import { percentile, report, small } from '../lib/report.ts';
+import { runWithFaults } from './faults.ts';
 
 const size = Number(process.env.BENCH_CONTACTS ?? (small ? 2_000 : 100_000));
 const kill = process.argv.includes('--kill');
+const faults = process.argv.includes('--faults');
 // One executor with two lanes keeps both cores busy; --kill runs two side by side and kills both.
 const executors = Number(process.env.BENCH_EXECUTORS ?? (kill ? 2 : 1));
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
@@ -62,8 +67,51 @@ const waitJourney = {
   settings: { entryRule: { kind: 'everyTime' } },
 };
 
+// --- services failing under the executors (--faults) ----------------------------------------------
+if (faults) {
+  const org = newId();
+  await contactsInSegment(handle, org, size);
+  // Entered once per contact: a slice retried after a lost commit enters nobody twice.
+  const journey = await publish(handle, org, { ...walkJourney, settings: { entryRule: { kind: 'once' } } });
+  const contacts = (
+    await handle.rows<{ id: string }>(sql`select id from journey.contacts where organization_id = ${org} order by id`)
+  ).map((r) => r.id);
+  const run = await runWithFaults({
+    handle,
+    target: {
+      organizationId: org,
+      journeyId: journey.id,
+      versionId: journey.versionId,
+      version: 1,
+      start: journey.definition.start,
+      entryRule: journey.definition.settings.entryRule,
+    },
+    contacts,
+    steps: STEPS,
+  });
+  report('journeys', 'contacts', size, 'contacts');
+  report('journeys', 'faults', run.faults.length, 'faults');
+  report('journeys', 'duplicates', run.duplicates, 'steps');
+  report('journeys', 'lost', run.lost, 'runs or steps');
+  report('journeys', 'executors', run.executors, 'processes');
+  report('journeys', 'executors_recovered', run.executorsRecovered, 'processes');
+  report('journeys', 'transitions_per_s', run.detail.steps_logged! / run.seconds, 'transitions/s');
+  for (const [metric, value] of Object.entries(run.detail)) report('journeys', metric, value, 'count');
+  if (
+    run.duplicates + run.lost > 0 ||
+    run.executorsRecovered < run.executors ||
+    run.faults.length < run.planned ||
+    run.unsettled.length > 0
+  ) {
+    console.error(
+      `[bench journeys --faults] not exactly once, or not every fault injected and survived: ${run.faults.join(', ')}; unsettled: ${run.unsettled.join(', ') || 'none'}`,
+    );
+    process.exitCode = 1;
+  }
+}
+
 // --- transitions per second ------------------------------------------------------------------------
-{
+if (!faults) {
   const org = newId();
   const segment = await contactsInSegment(handle, org, size);
   const journey = await publish(handle, org, walkJourney);
@@ -108,7 +156,7 @@ const waitJourney = {
 }
 
 // --- waiting runs: memory, then wake-up lateness ---------------------------------------------------
-if (!kill) {
+if (!kill && !faults) {
   const org = newId();
   const segment = await contactsInSegment(handle, org, size);
   const journey = await publish(handle, org, waitJourney);
