@@ -127,8 +127,15 @@ export async function runWithFaults({ handle, target, contacts, steps }: Journey
   }
   const seconds = (performance.now() - t0) / 1000;
   const executorsRecovered = await countRecovered(workers, before, logDir);
-  // Every send request the outbox holds reaches Kafka (the relay lives in the executors).
-  await untilTrue(async () => (await sendKeys(handle, org).catch(() => -1)) <= bus.sendKeys(), SETTLE_MS);
+  // Every send request the outbox holds reaches Kafka (the relay lives in the executors): waited
+  // for while events keep arriving (at full size the relay is still draining when the walk ends).
+  let seen = -1;
+  while (Date.now() < deadline) {
+    const arrived = bus.received();
+    if (arrived === seen) break;
+    seen = arrived;
+    if (await untilTrue(async () => (await sendKeys(handle, org).catch(() => -1)) <= bus.sendKeys(), SETTLE_MS)) break;
+  }
   await workers.stop();
   await bus.stop();
   const counts = await countOutcome(handle, target, bus, expected, size);
