@@ -26,6 +26,8 @@ interface Fixtures {
   stage: string;
   field: string;
   pointRule: string;
+  pointGroup: string;
+  pointTrigger: string;
   importId: string;
 }
 
@@ -223,6 +225,29 @@ const MUTATIONS: Record<string, Case> = {
     variables: (a) => ({ id: a.pointRule }),
     expect: notFound('deletePointRule'),
   },
+  createPointGroup: {
+    query: `mutation { createPointGroup(input: { name: "interest" }) { __typename ... on PointGroup { id } } }`,
+    expect: ({ data }, a) => {
+      expect(data.createPointGroup.__typename).toBe('PointGroup');
+      expect(data.createPointGroup.id).not.toBe(a.pointGroup);
+    },
+  },
+  deletePointGroup: {
+    query: `mutation($id: ID!) { deletePointGroup(input: { id: $id }) ${payload} }`,
+    variables: (a) => ({ id: a.pointGroup }),
+    expect: notFound('deletePointGroup'),
+  },
+  createPointTrigger: {
+    // A's group and stage are not B's to name.
+    query: `mutation($g: ID!, $s: ID!) { createPointTrigger(input: { name: "x", groupId: $g, threshold: 1, action: { type: CHANGE_STAGE, stageId: $s } }) ${payload} }`,
+    variables: (a) => ({ g: a.pointGroup, s: a.stage }),
+    expect: typename('createPointTrigger', 'ValidationError'),
+  },
+  deletePointTrigger: {
+    query: `mutation($id: ID!) { deletePointTrigger(input: { id: $id }) ${payload} }`,
+    variables: (a) => ({ id: a.pointTrigger }),
+    expect: notFound('deletePointTrigger'),
+  },
 };
 
 const ids = (list: { id: string }[]) => list.map((x) => x.id);
@@ -300,6 +325,14 @@ const QUERIES: Record<string, Case> = {
     query: `{ pointRules { id } }`,
     expect: ({ data }, a) => expect(ids(data.pointRules)).not.toContain(a.pointRule),
   },
+  pointGroups: {
+    query: `{ pointGroups { id } }`,
+    expect: ({ data }, a) => expect(ids(data.pointGroups)).not.toContain(a.pointGroup),
+  },
+  pointTriggers: {
+    query: `{ pointTriggers { id } }`,
+    expect: ({ data }, a) => expect(ids(data.pointTriggers)).not.toContain(a.pointTrigger),
+  },
   pointRule: {
     query: `query($id: ID!) { pointRule(id: $id) { id } }`,
     variables: (a) => ({ id: a.pointRule }),
@@ -356,6 +389,16 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
     const pointRule = unwrap(
       await s.createPointRule(ctx, { name: 'Buy', eventType: 'custom', customName: 'purchase', delta: 5 }),
     );
+    const pointGroup = unwrap(await s.createPointGroup(ctx, { name: 'engagement' }));
+    const pointTrigger = unwrap(
+      await s.createPointTrigger(ctx, {
+        name: 'Hot',
+        groupId: pointGroup.id,
+        threshold: 1,
+        action: { type: 'change_stage', stageId: stage.id },
+      }),
+    );
+    unwrap(await s.adjustPoints(ctx, { contactId: contact.id, delta: 3, groupId: pointGroup.id }));
     unwrap(await s.trackContactEvent(ctx, { contactId: contact.id, name: 'purchase' }));
     const started = unwrap(
       await s.startContactImport(ctx, { csv: `Email\nimported-${email}\n`, mapping: { Email: 'email' }, tags: [] }),
@@ -371,6 +414,8 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
       stage: stage.id,
       field: field.id,
       pointRule: pointRule.id,
+      pointGroup: pointGroup.id,
+      pointTrigger: pointTrigger.id,
       importId: started.id,
     };
   }
@@ -411,7 +456,7 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
       new RegExp(
         c === QUERIES._service
           ? 'sdl'
-          : `${a.contact.id}|${a.field}|${a.stage}|${a.dynamicSegment}|${a.staticSegment}|${a.importId}|${a.company}|${a.pointRule}|"count":1`,
+          : `${a.contact.id}|${a.field}|${a.stage}|${a.dynamicSegment}|${a.staticSegment}|${a.importId}|${a.company}|${a.pointRule}|${a.pointGroup}|${a.pointTrigger}|"count":1`,
       ),
     );
   });

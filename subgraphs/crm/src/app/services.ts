@@ -29,6 +29,8 @@ import {
 import { mergeContacts } from './merge.ts';
 import { addNote, notesOf } from './notes.ts';
 import { createPointRule, deletePointRule, getPointRule, listPointRules, updatePointRule } from './point-rules.ts';
+import { createPointTrigger, deletePointTrigger, listPointTriggers } from './point-triggers.ts';
+import { createPointGroup, deletePointGroup, listPointGroups } from './points.ts';
 import {
   changeStaticMembers,
   createSegment,
@@ -102,6 +104,12 @@ export function createCrmServices(deps: CrmDeps) {
     deletePointRule: bind(deletePointRule),
     getPointRule: bind(getPointRule),
     listPointRules: bind(listPointRules),
+    createPointGroup: bind(createPointGroup),
+    deletePointGroup: bind(deletePointGroup),
+    listPointGroups: bind(listPointGroups),
+    createPointTrigger: bind(createPointTrigger),
+    deletePointTrigger: bind(deletePointTrigger),
+    listPointTriggers: bind(listPointTriggers),
     /** Batched reads for contact fields; one set per request. */
     contactLoaders: () => createContactLoaders(deps),
     scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),
