@@ -349,6 +349,7 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
       { name: 'Hot', threshold: 50, action: { type: 'ADD_TAGS', tags: ['hot'] } },
       'CreatePointTriggerInput',
     ),
+    await create('category', 'createCategory', { name: 'Newsletters' }, 'CreateCategoryInput'),
     await create('journey', 'createJourney', { name: 'Welcome' }, 'CreateJourneyInput'),
     await create(
       'template',

@@ -1,5 +1,6 @@
 // The CRM context's use cases, bound to their dependencies.
 import { timeline, trackContactEvent } from './activities.ts';
+import { createCategory, deleteCategory, listCategories, setSegmentCategory } from './categories.ts';
 import {
   companiesOf,
   createCompany,
@@ -110,6 +111,10 @@ export function createCrmServices(deps: CrmDeps) {
     createPointTrigger: bind(createPointTrigger),
     deletePointTrigger: bind(deletePointTrigger),
     listPointTriggers: bind(listPointTriggers),
+    createCategory: bind(createCategory),
+    deleteCategory: bind(deleteCategory),
+    listCategories: bind(listCategories),
+    setSegmentCategory: bind(setSegmentCategory),
     /** Batched reads for contact fields; one set per request. */
     contactLoaders: () => createContactLoaders(deps),
     scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),

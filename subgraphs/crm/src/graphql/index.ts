@@ -16,6 +16,7 @@ import './schema/activity.ts';
 import './schema/point-rule.ts';
 import './schema/point-group.ts';
 import './schema/point-trigger.ts';
+import './schema/category.ts';
 
 builder.queryType({});
 builder.mutationType({});
