@@ -134,10 +134,11 @@ export interface ScoreCrossing {
   correlationId: string;
 }
 
-/** Fires the active triggers of this score whose threshold the change crossed upwards. */
-export async function firePointTriggers(tx: Executor, deps: CrmDeps, crossing: ScoreCrossing): Promise<void> {
+/** Fires the active triggers of this score whose threshold the change crossed upwards; true if any fired. */
+export async function firePointTriggers(tx: Executor, deps: CrmDeps, crossing: ScoreCrossing): Promise<boolean> {
   const { organizationId, contactId, groupId, before, after } = crossing;
-  if (after <= before) return;
+  if (after <= before) return false;
+  let fired = false;
   const crossed = await tx
     .select()
     .from(pointTriggers)
@@ -153,15 +154,18 @@ export async function firePointTriggers(tx: Executor, deps: CrmDeps, crossing: S
     .orderBy(asc(pointTriggers.threshold), asc(pointTriggers.createdAt), asc(pointTriggers.id));
   for (const trigger of crossed) {
     const insert = tx.insert(pointTriggerFires).values({ organizationId, triggerId: trigger.id, contactId });
-    const [fired] = await (trigger.repeat
+    const [firing] = await (trigger.repeat
       ? insert.onConflictDoUpdate({
           target: [pointTriggerFires.triggerId, pointTriggerFires.contactId],
           set: { fires: sql`${pointTriggerFires.fires} + 1`, lastFiredAt: sql`now()` },
         })
       : insert.onConflictDoNothing()
     ).returning({ fires: pointTriggerFires.fires });
-    if (fired) await runAction(tx, deps, trigger, contactId, fired.fires, crossing.correlationId);
+    if (!firing) continue;
+    await runAction(tx, deps, trigger, contactId, firing.fires, crossing.correlationId);
+    fired = true;
   }
+  return fired;
 }
 
 /** Does what the trigger says, as the organization's system caller named after the trigger. */

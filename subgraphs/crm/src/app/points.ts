@@ -63,6 +63,21 @@ export async function scorePoints(tx: Executor, deps: CrmDeps, change: PointsCha
       .returning({ points: contactGroupPoints.points });
     points = row!.points;
   }
+  await recordPoints(tx, deps, change, points);
+  return points;
+}
+
+/**
+ * The event, the timeline entry and the triggers of a score change already written (`points`:
+ * the new score). True when a trigger fired (and may have changed the contact).
+ */
+export async function recordPoints(
+  tx: Executor,
+  deps: CrmDeps,
+  change: PointsChange,
+  points: number,
+): Promise<boolean> {
+  const { organizationId, contactId, groupId, delta } = change;
   const envelope = {
     organizationId,
     subjectId: contactId,
@@ -89,7 +104,7 @@ export async function scorePoints(tx: Executor, deps: CrmDeps, change: PointsCha
     },
     ...(change.occurredAt ? { occurredAt: change.occurredAt } : {}),
   });
-  await firePointTriggers(tx, deps, {
+  return firePointTriggers(tx, deps, {
     organizationId,
     contactId,
     groupId,
@@ -97,7 +112,6 @@ export async function scorePoints(tx: Executor, deps: CrmDeps, change: PointsCha
     after: points,
     correlationId: change.correlationId,
   });
-  return points;
 }
 
 export const pointGroupInput = z.object({ name: z.string().trim().min(1).max(100) });
