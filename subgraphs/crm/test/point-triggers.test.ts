@@ -114,6 +114,14 @@ describe.each(DATABASES)('point groups, targeted rules and triggers (%s)', (_nam
     expect((await published(ctx.organizationId, 'crm.group-points.changed')).map((e) => e.data.points)).toEqual([
       10, 20, 7,
     ]);
+    // A merge adds the loser's group scores to the winner's.
+    const bob = unwrap(await s.createContact(ctx, { email: 'bob@example.com' }));
+    unwrap(await s.adjustPoints(ctx, { contactId: bob.id, delta: 5, groupId: interest.id }));
+    unwrap(await s.mergeContacts(ctx, { winnerId: ada.id, loserId: bob.id }));
+    const merged = await runGraphql(s, ctx, `query($id: ID!) { contact(id: $id) { pointGroups { points } } }`, {
+      id: ada.id,
+    });
+    expect(merged.data?.contact.pointGroups).toEqual([{ points: 20 }, { points: 12 }]);
     // Deleting a group takes its scores and rules with it.
     unwrap(await s.deletePointGroup(ctx, engagement.id));
     expect(unwrap(await s.listPointRules(ctx)).map((r) => r.name)).toEqual(['any webinar']);
