@@ -416,6 +416,71 @@ export function crmSuite(name: string, start: PlatformFactory) {
       expect(forged.status).toBe(401);
     });
 
+    it('scores point groups, fires point triggers once, keeps stage history and files segments in categories', async () => {
+      const data = async (query: string, variables: Record<string, unknown> = {}) => {
+        const result = await call(query, variables);
+        expect(result.errors).toBeUndefined();
+        return result.data!;
+      };
+      const group = (
+        await data('mutation { createPointGroup(input: { name: "Product interest" }) { ... on PointGroup { id } } }')
+      ).createPointGroup.id;
+      const stage = (
+        await data('mutation { createStage(input: { name: "Sales ready", position: 5 }) { ... on Stage { id } } }')
+      ).createStage.id;
+      const rule = await data(
+        `mutation($g: ID) { createPointRule(input: { name: "Pricing", eventType: CUSTOM, customName: "viewed", delta: 25,
+          groupId: $g, propertyName: "page", propertyValue: "pricing" }) { __typename ... on PointRule { groupId } } }`,
+        { g: group },
+      );
+      expect(rule.createPointRule).toEqual({ __typename: 'PointRule', groupId: group });
+      for (const [type, field, value] of [
+        ['ADD_TAGS', 'tags', ['sales-ready']],
+        ['CHANGE_STAGE', 'stageId', stage],
+      ] as const) {
+        const trigger = await data(
+          `mutation($g: ID, $a: PointTriggerActionInput!) { createPointTrigger(input: { name: "Ready", groupId: $g, threshold: 50, action: $a }) {
+            __typename } }`,
+          { g: group, a: { type, [field]: value } },
+        );
+        expect(trigger.createPointTrigger.__typename).toBe('PointTrigger');
+      }
+      const lead = (await call(CREATE, { input: { email: 'lead@example.com' } })).data!.createContact.id;
+      for (const page of ['pricing', 'blog', 'pricing', 'pricing'])
+        await data(
+          `mutation($c: ID, $p: JSON) { trackContactEvent(input: { contactId: $c, name: "viewed", properties: $p }) { __typename } }`,
+          { c: lead, p: { page } },
+        );
+      const scored = await data(
+        `query($id: ID!) { contact(id: $id) { points tags stageId pointGroups { group { name } points }
+          stageHistory { fromStageId toStageId reason } } }`,
+        { id: lead },
+      );
+      expect(scored.contact).toEqual({
+        points: 0,
+        tags: ['sales-ready'],
+        stageId: stage,
+        pointGroups: [{ group: { name: 'Product interest' }, points: 75 }],
+        stageHistory: [{ fromStageId: null, toStageId: stage, reason: 'TRIGGER' }],
+      });
+
+      const category = (
+        await data('mutation { createCategory(input: { name: "Newsletters" }) { ... on Category { id } } }')
+      ).createCategory.id;
+      const segment = (
+        await data('mutation { createSegment(input: { name: "Weekly", kind: STATIC }) { ... on Segment { id } } }')
+      ).createSegment.id;
+      const filed = await data(
+        `mutation($s: ID!, $c: ID) { setSegmentCategory(input: { segmentId: $s, categoryId: $c }) { ... on Segment { categoryId } } }`,
+        { s: segment, c: category },
+      );
+      expect(filed.setSegmentCategory.categoryId).toBe(category);
+      const listed = await data('query($c: ID) { segments(first: 10, categoryId: $c) { edges { node { name } } } }', {
+        c: category,
+      });
+      expect(listed.segments.edges).toEqual([{ node: { name: 'Weekly' } }]);
+    });
+
     it('holds API keys to their scopes', async () => {
       const key = await gql(
         platform.url,

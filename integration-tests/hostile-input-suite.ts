@@ -342,6 +342,14 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
       { name: 'Opens', eventType: 'DELIVERY_MESSAGE_OPENED', delta: 1 },
       'CreatePointRuleInput',
     ),
+    await create('pointGroup', 'createPointGroup', { name: 'Engagement' }, 'CreatePointGroupInput'),
+    await create(
+      'pointTrigger',
+      'createPointTrigger',
+      { name: 'Hot', threshold: 50, action: { type: 'ADD_TAGS', tags: ['hot'] } },
+      'CreatePointTriggerInput',
+    ),
+    await create('category', 'createCategory', { name: 'Newsletters' }, 'CreateCategoryInput'),
     await create('journey', 'createJourney', { name: 'Welcome' }, 'CreateJourneyInput'),
     await create(
       'template',

@@ -26,6 +26,9 @@ interface Fixtures {
   stage: string;
   field: string;
   pointRule: string;
+  pointGroup: string;
+  pointTrigger: string;
+  category: string;
   importId: string;
 }
 
@@ -223,6 +226,52 @@ const MUTATIONS: Record<string, Case> = {
     variables: (a) => ({ id: a.pointRule }),
     expect: notFound('deletePointRule'),
   },
+  createPointGroup: {
+    query: `mutation { createPointGroup(input: { name: "interest" }) { __typename ... on PointGroup { id } } }`,
+    expect: ({ data }, a) => {
+      expect(data.createPointGroup.__typename).toBe('PointGroup');
+      expect(data.createPointGroup.id).not.toBe(a.pointGroup);
+    },
+  },
+  deletePointGroup: {
+    query: `mutation($id: ID!) { deletePointGroup(input: { id: $id }) ${payload} }`,
+    variables: (a) => ({ id: a.pointGroup }),
+    expect: notFound('deletePointGroup'),
+  },
+  createPointTrigger: {
+    // A's group and stage are not B's to name.
+    query: `mutation($g: ID!, $s: ID!) { createPointTrigger(input: { name: "x", groupId: $g, threshold: 1, action: { type: CHANGE_STAGE, stageId: $s } }) ${payload} }`,
+    variables: (a) => ({ g: a.pointGroup, s: a.stage }),
+    expect: typename('createPointTrigger', 'ValidationError'),
+  },
+  createCategory: {
+    query: `mutation { createCategory(input: { name: "Other" }) { __typename ... on Category { id } } }`,
+    expect: ({ data }, a) => {
+      expect(data.createCategory.__typename).toBe('Category');
+      expect(data.createCategory.id).not.toBe(a.category);
+    },
+  },
+  deleteCategory: {
+    query: `mutation($id: ID!) { deleteCategory(input: { id: $id }) ${payload} }`,
+    variables: (a) => ({ id: a.category }),
+    expect: notFound('deleteCategory'),
+  },
+  setSegmentCategory: {
+    // A's segment into B's category, and B's segment into A's: neither is found.
+    query: `mutation($s: ID!, $c: ID!, $s2: ID!, $c2: ID!) {
+      x: setSegmentCategory(input: { segmentId: $s, categoryId: $c }) ${payload}
+      setSegmentCategory(input: { segmentId: $s2, categoryId: $c2 }) ${payload} }`,
+    variables: (a, b) => ({ s: a.staticSegment, c: b.category, s2: b.staticSegment, c2: a.category }),
+    expect: ({ data }) => {
+      expect(data.x.__typename).toBe('NotFoundError');
+      expect(data.setSegmentCategory.__typename).toBe('NotFoundError');
+    },
+  },
+  deletePointTrigger: {
+    query: `mutation($id: ID!) { deletePointTrigger(input: { id: $id }) ${payload} }`,
+    variables: (a) => ({ id: a.pointTrigger }),
+    expect: notFound('deletePointTrigger'),
+  },
 };
 
 const ids = (list: { id: string }[]) => list.map((x) => x.id);
@@ -255,8 +304,12 @@ const QUERIES: Record<string, Case> = {
     expect: ({ data }) => expect(data.segment).toBeNull(),
   },
   segments: {
-    query: `{ segments(first: 100) { edges { node { id contacts(first: 100) { edges { node { id } } } } } } }`,
+    query: `query($c: ID) { segments(first: 100) { edges { node { id contacts(first: 100) { edges { node { id } } } } } }
+      inCategory: segments(first: 100, categoryId: $c) { totalCount } }`,
+    variables: (a) => ({ c: a.category }),
     expect: ({ data }, a) => {
+      // Filtering by A's category gives B none of A's segments (its own are in categories of its own).
+      expect(data.inCategory.totalCount).toBe(0);
       const nodes = data.segments.edges.map((e: Data) => e.node);
       expect(ids(nodes)).not.toContain(a.staticSegment);
       for (const n of nodes) expect(n.contacts.edges.map((e: Data) => e.node.id)).not.toContain(a.contact.id);
@@ -299,6 +352,18 @@ const QUERIES: Record<string, Case> = {
   pointRules: {
     query: `{ pointRules { id } }`,
     expect: ({ data }, a) => expect(ids(data.pointRules)).not.toContain(a.pointRule),
+  },
+  pointGroups: {
+    query: `{ pointGroups { id } }`,
+    expect: ({ data }, a) => expect(ids(data.pointGroups)).not.toContain(a.pointGroup),
+  },
+  categories: {
+    query: `{ categories { id } }`,
+    expect: ({ data }, a) => expect(ids(data.categories)).not.toContain(a.category),
+  },
+  pointTriggers: {
+    query: `{ pointTriggers { id } }`,
+    expect: ({ data }, a) => expect(ids(data.pointTriggers)).not.toContain(a.pointTrigger),
   },
   pointRule: {
     query: `query($id: ID!) { pointRule(id: $id) { id } }`,
@@ -356,6 +421,18 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
     const pointRule = unwrap(
       await s.createPointRule(ctx, { name: 'Buy', eventType: 'custom', customName: 'purchase', delta: 5 }),
     );
+    const pointGroup = unwrap(await s.createPointGroup(ctx, { name: 'engagement' }));
+    const pointTrigger = unwrap(
+      await s.createPointTrigger(ctx, {
+        name: 'Hot',
+        groupId: pointGroup.id,
+        threshold: 1,
+        action: { type: 'change_stage', stageId: stage.id },
+      }),
+    );
+    unwrap(await s.adjustPoints(ctx, { contactId: contact.id, delta: 3, groupId: pointGroup.id }));
+    const category = unwrap(await s.createCategory(ctx, { name: 'Newsletters' }));
+    unwrap(await s.setSegmentCategory(ctx, { segmentId: staticSegment.id, categoryId: category.id }));
     unwrap(await s.trackContactEvent(ctx, { contactId: contact.id, name: 'purchase' }));
     const started = unwrap(
       await s.startContactImport(ctx, { csv: `Email\nimported-${email}\n`, mapping: { Email: 'email' }, tags: [] }),
@@ -371,6 +448,9 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
       stage: stage.id,
       field: field.id,
       pointRule: pointRule.id,
+      pointGroup: pointGroup.id,
+      pointTrigger: pointTrigger.id,
+      category: category.id,
       importId: started.id,
     };
   }
@@ -411,7 +491,7 @@ describe.each(DATABASES)('tenant isolation of every CRM field (%s)', (_name, ope
       new RegExp(
         c === QUERIES._service
           ? 'sdl'
-          : `${a.contact.id}|${a.field}|${a.stage}|${a.dynamicSegment}|${a.staticSegment}|${a.importId}|${a.company}|${a.pointRule}|"count":1`,
+          : `${a.contact.id}|${a.field}|${a.stage}|${a.dynamicSegment}|${a.staticSegment}|${a.importId}|${a.company}|${a.pointRule}|${a.pointGroup}|${a.pointTrigger}|${a.category}|"count":1`,
       ),
     );
   });

@@ -1,11 +1,12 @@
 // Enrolling by API, on Postgres and PGlite: one contact or a segment, by the journey's entry
 // rule, only into an active journey with an api trigger, and only the caller's organization's
 // journeys, contacts and segments: another organization's ids are not found and change nothing.
-import { newId } from '@mauntic/kernel';
+import { catalogue, createEvent, newId } from '@mauntic/kernel';
 import { sql } from '@mauntic/platform';
 import { organizationSnapshot } from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollContact, enrollSegment } from '../src/app/enrollment.ts';
+import { applyEnrollmentRequest } from '../src/app/enrollment-requests.ts';
 import {
   addContact,
   type Kind,
@@ -75,6 +76,27 @@ describe.each(['postgres', 'pglite'] as Kind[])('enrollment on %s', (kind) => {
       expect(result.ok ? null : result.error.code).toBe('CONFLICT');
     }
     expect(await runsOf(db.handle, paused.journeyId)).toEqual([]);
+  });
+
+  it('enrolls the contact a CRM point trigger names, once however often the request arrives', async () => {
+    const ctx = newOrg();
+    const { journeyId } = await publish(db.handle, ctx.organizationId, apiJourney('everyTime'));
+    const contactId = await addContact(db.handle, ctx.organizationId);
+    const request = (journey: string) =>
+      createEvent(catalogue.crm.journeyEnrollmentRequested, {
+        organizationId: ctx.organizationId,
+        subjectId: contactId,
+        correlationId: newId(),
+        data: { journeyId: journey, triggerId: newId(), idempotencyKey: 'point-trigger:x:y:1' },
+      });
+    const event = request(journeyId);
+    expect(await applyEnrollmentRequest(deps(), event)).toBe(true);
+    expect(await applyEnrollmentRequest(deps(), event)).toBe(false);
+    expect(await runsOf(db.handle, journeyId)).toHaveLength(1);
+    // A journey of another organization is not found: applied (logged), nothing entered.
+    const other = await publish(db.handle, newOrg().organizationId, apiJourney('everyTime'));
+    expect(await applyEnrollmentRequest(deps(), request(other.journeyId))).toBe(true);
+    expect(await runsOf(db.handle, other.journeyId)).toEqual([]);
   });
 
   it('needs journey:write, and valid ids', async () => {

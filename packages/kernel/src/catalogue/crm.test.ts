@@ -83,4 +83,31 @@ describe('crm events others name things by', () => {
     expect(() => roundTrip({ ...links, data: { companyIds: ['acme'], primaryCompanyId: null } })).toThrow(/invalid/);
     expect(() => roundTrip({ ...links, data: { companyIds: [] } })).toThrow(/invalid/);
   });
+
+  it('carry stage changes, group scores and enrolment requests keyed by the contact, and refuse unknown reasons', () => {
+    const moved = createEvent(catalogue.crm.contactStageChanged, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: { fromStageId: null, toStageId: segment, reason: 'trigger' },
+    });
+    expect(moved).toMatchObject({ type: 'crm.contact.stage-changed', subject: { type: 'contact', id: contact } });
+    expect(roundTrip(moved)).toEqual(moved);
+    expect(() => roundTrip({ ...moved, data: { ...moved.data, reason: 'import' } })).toThrow(/invalid/);
+    const scored = createEvent(catalogue.crm.groupPointsChanged, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: { groupId: field, delta: 5, points: 25 },
+    });
+    expect(roundTrip(scored)).toEqual(scored);
+    const enrol = createEvent(catalogue.crm.journeyEnrollmentRequested, {
+      organizationId: org,
+      subjectId: contact,
+      correlationId: 'c',
+      data: { journeyId: company, triggerId: field, idempotencyKey: 'point-trigger:x:y:1' },
+    });
+    expect(roundTrip(enrol)).toEqual(enrol);
+    expect(() => roundTrip({ ...enrol, data: { ...enrol.data, journeyId: 'nope' } })).toThrow(/invalid/);
+  });
 });

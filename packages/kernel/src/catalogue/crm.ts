@@ -113,6 +113,37 @@ export const pointsChanged = defineEvent(
   z.object({ delta: z.number().int(), points: z.number().int(), reason: z.string().optional() }),
 );
 
+/** A contact's score in a point group changed (the default score is crm.points.changed). */
+export const groupPointsChanged = defineEvent(
+  'crm.group-points.changed',
+  1,
+  'contact',
+  z.object({ groupId: z.uuid(), delta: z.number().int(), points: z.number().int(), reason: z.string().optional() }),
+);
+
+/** A contact moved along the organization's stage pipeline; `reason` says what moved it. */
+export const contactStageChanged = defineEvent(
+  'crm.contact.stage-changed',
+  1,
+  'contact',
+  z.object({
+    fromStageId: z.uuid().nullable(),
+    toStageId: z.uuid().nullable(),
+    reason: z.enum(['manual', 'trigger', 'journey']),
+  }),
+);
+
+/**
+ * A point trigger asks the journey context to enrol the contact in a journey (as the API's
+ * enrollContact does: the journey needs an `api` entry trigger). `idempotencyKey` names the firing.
+ */
+export const journeyEnrollmentRequested = defineEvent(
+  'crm.journey-enrollment.requested',
+  1,
+  'contact',
+  z.object({ journeyId: z.uuid(), triggerId: z.uuid(), idempotencyKey: z.string().min(1).max(200) }),
+);
+
 // Segments and custom field definitions as others name them (a journey's conditions and steps):
 // keyed by the segment or the field definition, so the changes to one keep their order.
 const segment = z.object({ kind: z.enum(['dynamic', 'static']), name: z.string().min(1).max(200) });

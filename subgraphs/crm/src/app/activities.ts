@@ -46,10 +46,10 @@ export async function recordBehaviour(
   const changed = ['activities'];
   if (
     trigger &&
-    (await applyPointRules(tx, {
+    (await applyPointRules(tx, deps, {
       organizationId: activity.organizationId,
       contactId: activity.contactId,
-      trigger,
+      trigger: { subject: activity.subject ?? null, properties: activity.properties ?? {}, ...trigger },
       occurredAt: activity.occurredAt ?? new Date(),
       correlationId,
     }))

@@ -20,6 +20,7 @@ import { contacts, doNotContact, outbox, stages } from '../db/schema.ts';
 import { normalizeTag } from './contact-values.ts';
 import type { ContactRow } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
+import { groupExists, recordPoints, scorePoints } from './points.ts';
 import { reevaluateMemberships } from './segment-membership.ts';
 
 export type StageRow = typeof stages.$inferSelect;
@@ -86,44 +87,50 @@ export const pointsInput = z.object({
   contactId: z.uuid(),
   delta: z.number().int().min(-1_000_000).max(1_000_000),
   reason: z.string().trim().max(200).optional(),
+  /** A point group's score instead of the default one. */
+  groupId: z.uuid().nullable().optional(),
 });
 
 export async function adjustPoints(deps: CrmDeps, ctx: RequestContext, raw: z.input<typeof pointsInput>) {
   const access = authorize(ctx, 'crm:write', pointsInput, raw);
   if (!access.ok) return access;
   const { organizationId, input } = access.value;
+  const groupId = input.groupId ?? null;
   return deps.handle.db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(contacts)
-      .set({ points: sql`${contacts.points} + ${input.delta}`, updatedAt: sql`now()` })
-      .where(and(eq(contacts.id, input.contactId), eq(contacts.organizationId, organizationId)))
-      .returning();
-    if (!row) return fail(new NotFoundError('Contact', input.contactId));
-    await appendEvents(tx, outbox, [
-      createEvent(catalogue.crm.pointsChanged, {
-        organizationId,
-        subjectId: row.id,
-        correlationId: ctx.correlationId,
-        data: {
-          delta: input.delta,
-          points: row.points,
-          ...(input.reason ? { reason: input.reason } : {}),
-        },
-      }),
-    ]);
-    await recordOwnActivity(tx, {
+    const change = {
       organizationId,
-      contactId: row.id,
-      type: 'points.changed',
-      properties: { delta: input.delta, points: row.points },
-    });
+      contactId: input.contactId,
+      groupId,
+      delta: input.delta,
+      ...(input.reason ? { reason: input.reason } : {}),
+      correlationId: ctx.correlationId,
+    };
+    let row: ContactRow | undefined;
+    if (groupId === null) {
+      // The default score: one update, as before groups (and the contact's row comes back with it).
+      [row] = await tx
+        .update(contacts)
+        .set({ points: sql`${contacts.points} + ${input.delta}`, updatedAt: sql`now()` })
+        .where(and(eq(contacts.id, input.contactId), eq(contacts.organizationId, organizationId)))
+        .returning();
+      if (!row) return fail(new NotFoundError('Contact', input.contactId));
+      // A trigger that fired may have moved the contact's stage or tags: answer the contact as it is now.
+      if (await recordPoints(tx, deps, change, row.points))
+        [row] = await tx.select().from(contacts).where(eq(contacts.id, row.id));
+    } else {
+      row = await owned(tx, organizationId, input.contactId);
+      if (!row) return fail(new NotFoundError('Contact', input.contactId));
+      if (!(await groupExists(tx, organizationId, groupId))) return fail(new NotFoundError('PointGroup', groupId));
+      await scorePoints(tx, deps, change);
+      [row] = await tx.select().from(contacts).where(eq(contacts.id, row.id));
+    }
     await reevaluateMemberships(tx, deps, {
       organizationId,
-      contactIds: [row.id],
+      contactIds: [input.contactId],
       changed: ['points'],
       correlationId: ctx.correlationId,
     });
-    return ok(row);
+    return ok(row!);
   });
 }
 

@@ -6,6 +6,8 @@ import { companiesOfContacts } from './companies.ts';
 import { dncOfContacts } from './contact-attributes.ts';
 import type { CrmDeps } from './deps.ts';
 import { notesOfContacts } from './notes.ts';
+import { groupScoresOf } from './points.ts';
+import { stageHistoryOf } from './stages.ts';
 
 /** A contact, with the organization it was authorized in (its row's). */
 export interface ContactKey {
@@ -39,6 +41,8 @@ export const createContactLoaders = (deps: CrmDeps) => ({
   doNotContact: perContact((organizationId, ids) => dncOfContacts(deps, organizationId, ids)),
   companies: perContact((organizationId, ids) => companiesOfContacts(deps.handle.db, organizationId, ids)),
   notes: perContact((organizationId, ids) => notesOfContacts(deps, organizationId, ids)),
+  groupScores: perContact((organizationId, ids) => groupScoresOf(deps, organizationId, ids)),
+  stageHistory: perContact((organizationId, ids) => stageHistoryOf(deps, organizationId, ids)),
 });
 
 export type ContactLoaders = ReturnType<typeof createContactLoaders>;

@@ -24,6 +24,7 @@ import { type ContactInput, type ContactValues, checkContactInput } from './cont
 import type { CrmDeps } from './deps.ts';
 import { fieldDefinitionRows, toDefinition } from './fields.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
+import { recordStageChange } from './stages.ts';
 
 export type ContactRow = typeof contacts.$inferSelect;
 
@@ -137,6 +138,7 @@ export async function createContact(deps: CrmDeps, ctx: RequestContext, input: C
         .onConflictDoNothing()
         .returning();
       if (!row) return fail(new ContactEmailTakenError(values.email ?? ''));
+      await recordStageChange(tx, ctx, { organizationId, contactId: row.id, from: null, to: row.stageId });
       await recordWrite(tx, deps, ctx, row, 'created', [], fields.all);
       return ok(row);
     },
@@ -166,12 +168,23 @@ export async function updateContact(deps: CrmDeps, ctx: RequestContext, id: stri
           );
         if (other && other.id !== id) return fail(new ContactEmailTakenError(values.email));
       }
+      // The stage it leaves, read under the row lock the update takes anyway.
+      const [previous] =
+        values.stageId === undefined
+          ? []
+          : await tx
+              .select({ stageId: contacts.stageId })
+              .from(contacts)
+              .where(and(eq(contacts.id, id), eq(contacts.organizationId, organizationId)))
+              .for('update');
       const [row] = await tx
         .update(contacts)
         .set(setClause(values))
         .where(and(eq(contacts.id, id), eq(contacts.organizationId, organizationId)))
         .returning();
       if (!row) return fail(new NotFoundError('Contact', id));
+      if (previous)
+        await recordStageChange(tx, ctx, { organizationId, contactId: id, from: previous.stageId, to: row.stageId });
       await recordWrite(tx, deps, ctx, row, 'updated', changedNames(values), fields.all);
       return ok(row);
     },

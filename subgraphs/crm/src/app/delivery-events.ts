@@ -78,10 +78,10 @@ export async function applyDeliveryEvent(tx: Executor, deps: CrmDeps, event: Eve
       await recordOwnActivity(tx, { ...base, type: `${data.channel}.sent` });
       // A send is not the contact's doing: only the points it earns can move segments.
       if (
-        await applyPointRules(tx, {
+        await applyPointRules(tx, deps, {
           organizationId: org,
           contactId,
-          trigger: { eventType: d.messageSent.type },
+          trigger: { eventType: d.messageSent.type, subject: data.templateId },
           occurredAt,
           correlationId: event.correlationId,
           causationId: event.id,

@@ -1,4 +1,4 @@
-import type { DatabaseHandle, JobQueue, Logger } from '@mauntic/platform';
+import type { DatabaseHandle, Executor, JobQueue, Logger } from '@mauntic/platform';
 
 export interface CrmDeps {
   handle: DatabaseHandle;
@@ -13,3 +13,13 @@ export interface CrmDeps {
 }
 
 export const DEFAULT_REFRESH_INTERVAL_MS = 15 * 60_000;
+
+/** The deps with every query inside `tx`: a use case's own transaction becomes a savepoint of it. */
+export const inTransaction = (deps: CrmDeps, tx: Executor): CrmDeps => ({
+  ...deps,
+  handle: {
+    ...deps.handle,
+    db: tx as DatabaseHandle['db'],
+    rows: (query, executor = tx) => deps.handle.rows(query, executor),
+  },
+});

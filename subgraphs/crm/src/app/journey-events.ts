@@ -13,14 +13,14 @@ import {
   type Result,
   ValidationError,
 } from '@mauntic/kernel';
-import type { DatabaseHandle, Transaction } from '@mauntic/platform';
+import type { Transaction } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
 import { contacts } from '../db/schema.ts';
 import { trackContactEvent } from './activities.ts';
 import { adjustPoints, setDoNotContact, tagContact } from './contact-attributes.ts';
 import type { ContactInput } from './contact-values.ts';
 import { updateContact } from './contacts.ts';
-import type { CrmDeps } from './deps.ts';
+import { type CrmDeps, inTransaction } from './deps.ts';
 import { changeStaticMembers } from './segments.ts';
 
 const j = catalogue.journeyActions;
@@ -46,7 +46,7 @@ export async function applyJourneyEvent(tx: Transaction, deps: CrmDeps, event: E
     deps.logger.info(log, `${event.type}: the contact does not exist (any more); nothing to change`);
     return;
   }
-  const refusals = await apply({ ...deps, handle: inTransaction(deps.handle, tx) }, systemCaller(event), event);
+  const refusals = await apply(inTransaction(deps, tx), systemCaller(event), event);
   if (refusals.length)
     deps.logger.warn(
       { ...log, refused: refusals.map((r) => ({ part: r.part, code: r.error.code, message: r.error.message })) },
@@ -134,11 +134,4 @@ const systemCaller = (event: EventEnvelope): RequestContext => ({
   actor: { type: 'system', id: 'crm-journey-requests' },
   organizationId: event.organizationId as OrganizationId,
   scopes: ['crm:write'],
-});
-
-/** The handle with every query inside `tx`: a use case's own transaction becomes a savepoint of it. */
-const inTransaction = (handle: DatabaseHandle, tx: Transaction): DatabaseHandle => ({
-  ...handle,
-  db: tx,
-  rows: (query, executor = tx) => handle.rows(query, executor),
 });

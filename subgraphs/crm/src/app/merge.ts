@@ -12,6 +12,7 @@ import { recordOwnActivity } from '../db/activities.ts';
 import {
   activities,
   contactCompanies,
+  contactGroupPoints,
   contacts,
   doNotContact,
   notes,
@@ -163,6 +164,11 @@ async function moveLoserRecords(tx: Executor, { organizationId, winnerId, loserI
       is_primary and not exists (select 1 from ${contactCompanies} w where w.contact_id = ${winnerId} and w.is_primary)
     from ${contactCompanies} where contact_id = ${loserId}
     on conflict do nothing`);
+  // Group scores add up, as the default points do; the stage history and trigger firings stay the winner's.
+  await tx.execute(sql`
+    insert into ${contactGroupPoints} (organization_id, contact_id, group_id, points)
+    select organization_id, ${winnerId}, group_id, points from ${contactGroupPoints} where contact_id = ${loserId}
+    on conflict (contact_id, group_id) do update set points = ${contactGroupPoints}.points + excluded.points`);
   await tx.update(notes).set({ contactId: winnerId }).where(eq(notes.contactId, loserId));
   await tx
     .update(activities)

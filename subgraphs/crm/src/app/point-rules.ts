@@ -1,11 +1,10 @@
 // Point rules: an organization's "when this lands on a contact's timeline, change its points
-// by N (at most M times)". Applied in the transaction that records the activity; each
-// application is a `crm.points.changed` event and a `points.changed` activity whose subject is
-// the rule, which is also how the per-contact limit is counted.
+// (or a point group's) by N (at most M times)", for any occurrence or only one email (template),
+// form, page URL pattern or custom event property. Applied in the transaction that records the
+// activity; each application goes through scorePoints (its event, a `points.changed` activity
+// whose subject is the rule, which is also how the per-contact limit is counted, and triggers).
 import {
   authorize,
-  catalogue,
-  createEvent,
   fail,
   NotFoundError,
   newId,
@@ -14,12 +13,12 @@ import {
   type Result,
   ValidationError,
 } from '@mauntic/kernel';
-import { appendEvents, type Executor } from '@mauntic/platform';
+import type { Executor } from '@mauntic/platform';
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { recordOwnActivity } from '../db/activities.ts';
-import { activities, contacts, outbox, pointRules } from '../db/schema.ts';
+import { activities, contacts, pointRules } from '../db/schema.ts';
 import type { CrmDeps } from './deps.ts';
+import { groupExists, scorePoints } from './points.ts';
 
 export type PointRuleRow = typeof pointRules.$inferSelect;
 
@@ -39,6 +38,10 @@ export interface TriggerOccurrence {
   eventType: PointTrigger;
   /** For `custom`: the event's name. */
   customName?: string;
+  /** What it was about: the template id, the form id, the page URL. */
+  subject?: string | null;
+  /** A custom event's properties. */
+  properties?: Record<string, unknown>;
 }
 
 const ruleFields = {
@@ -53,6 +56,10 @@ const ruleFields = {
     .refine((d) => d !== 0, 'must not be 0'),
   maxPerContact: z.number().int().min(1).max(1_000_000).nullable(),
   active: z.boolean(),
+  groupId: z.uuid().nullable(),
+  subject: z.string().trim().min(1).max(2048).nullable(),
+  propertyName: z.string().trim().min(1).max(200).nullable(),
+  propertyValue: z.string().max(2048).nullable(),
 };
 
 export const createPointRuleInput = z.object({
@@ -60,6 +67,10 @@ export const createPointRuleInput = z.object({
   customName: ruleFields.customName.optional().default(null),
   maxPerContact: ruleFields.maxPerContact.optional().default(null),
   active: ruleFields.active.optional().default(true),
+  groupId: ruleFields.groupId.optional().default(null),
+  subject: ruleFields.subject.optional().default(null),
+  propertyName: ruleFields.propertyName.optional().default(null),
+  propertyValue: ruleFields.propertyValue.optional().default(null),
 });
 
 export const updatePointRuleInput = z.object({
@@ -69,15 +80,73 @@ export const updatePointRuleInput = z.object({
   delta: ruleFields.delta.optional(),
   maxPerContact: ruleFields.maxPerContact.optional(),
   active: ruleFields.active.optional(),
+  subject: ruleFields.subject.optional(),
+  propertyName: ruleFields.propertyName.optional(),
+  propertyValue: ruleFields.propertyValue.optional(),
 });
 
-/** customName belongs to custom rules, and custom rules need one. */
-function checkTrigger(rule: { eventType: PointTrigger; customName: string | null }): ValidationError | null {
-  if (rule.eventType === 'custom' && !rule.customName)
-    return new ValidationError([{ path: ['input', 'customName'], message: 'is required for custom events' }]);
-  if (rule.eventType !== 'custom' && rule.customName)
-    return new ValidationError([{ path: ['input', 'customName'], message: 'is only for custom events' }]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface RuleTarget {
+  eventType: PointTrigger;
+  customName: string | null;
+  subject: string | null;
+  propertyName: string | null;
+  propertyValue: string | null;
+}
+
+/**
+ * customName belongs to custom rules, and custom rules need one; a subject is a template or form
+ * id, or a page URL pattern; a property test is for custom events and needs a name and a value.
+ */
+function checkTrigger(rule: RuleTarget): ValidationError | null {
+  const issue = (field: string, message: string) => new ValidationError([{ path: ['input', field], message }]);
+  if (rule.eventType === 'custom' && !rule.customName) return issue('customName', 'is required for custom events');
+  if (rule.eventType !== 'custom' && rule.customName) return issue('customName', 'is only for custom events');
+  if (rule.subject !== null) {
+    if (rule.eventType === 'custom') return issue('subject', 'is not for custom events (their name is customName)');
+    if (rule.eventType !== 'content.page.visited' && !UUID.test(rule.subject))
+      return issue(
+        'subject',
+        rule.eventType === 'content.form.submitted' ? 'must be a form id' : 'must be a template id',
+      );
+  }
+  if ((rule.propertyName === null) !== (rule.propertyValue === null))
+    return issue(
+      rule.propertyName === null ? 'propertyName' : 'propertyValue',
+      'propertyName and propertyValue go together',
+    );
+  if (rule.propertyName !== null && rule.eventType !== 'custom')
+    return issue('propertyName', 'is only for custom events');
   return null;
+}
+
+/** A page URL pattern (`*` any run of characters, case-insensitive) as a regular expression. */
+const urlPattern = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
+
+/** Whether the rule's target (subject, property) matches the occurrence; a rule without one matches any. */
+function targets(rule: PointRuleRow, occurrence: TriggerOccurrence): boolean {
+  if (rule.subject !== null) {
+    const subject = occurrence.subject ?? '';
+    const matches =
+      rule.eventType === 'content.page.visited'
+        ? urlPattern(rule.subject).test(subject)
+        : subject.toLowerCase() === rule.subject.toLowerCase();
+    if (!matches) return false;
+  }
+  if (rule.propertyName !== null) {
+    const value = occurrence.properties?.[rule.propertyName];
+    if (value === undefined || value === null) return false;
+    if ((typeof value === 'object' ? JSON.stringify(value) : String(value)) !== rule.propertyValue) return false;
+  }
+  return true;
 }
 
 export async function createPointRule(
@@ -90,6 +159,10 @@ export async function createPointRule(
   const { organizationId, input } = access.value;
   const invalid = checkTrigger(input);
   if (invalid) return fail(invalid);
+  if (input.groupId && !(await groupExists(deps.handle.db, organizationId, input.groupId)))
+    return fail(
+      new ValidationError([{ path: ['input', 'groupId'], message: 'is not a point group of this organization' }]),
+    );
   const [row] = await deps.handle.db
     .insert(pointRules)
     .values({ id: newId(), organizationId, ...input })
@@ -116,7 +189,13 @@ export async function updatePointRule(
     const next = { ...current, ...input };
     // Moving a rule off `custom` drops its custom name rather than refusing the change.
     if (input.eventType && input.eventType !== 'custom' && input.customName === undefined) next.customName = null;
-    const invalid = checkTrigger({ eventType: next.eventType as PointTrigger, customName: next.customName });
+    // Moving a rule onto `custom` drops a subject, and off it a property test, the same way.
+    if (input.eventType === 'custom' && input.subject === undefined) next.subject = null;
+    if (input.eventType && input.eventType !== 'custom' && input.propertyName === undefined) {
+      next.propertyName = null;
+      next.propertyValue = null;
+    }
+    const invalid = checkTrigger({ ...next, eventType: next.eventType as PointTrigger });
     if (invalid) return fail(invalid);
     const [row] = await tx
       .update(pointRules)
@@ -127,6 +206,9 @@ export async function updatePointRule(
         delta: next.delta,
         maxPerContact: next.maxPerContact,
         active: next.active,
+        subject: next.subject,
+        propertyName: next.propertyName,
+        propertyValue: next.propertyValue,
         updatedAt: sql`now()`,
       })
       .where(and(eq(pointRules.id, id), eq(pointRules.organizationId, organizationId)))
@@ -187,9 +269,9 @@ export interface PointApplication {
  * caller's transaction. Returns whether the points changed; the caller re-evaluates segments
  * (with `points` among what changed) once for everything it recorded.
  */
-export async function applyPointRules(tx: Executor, application: PointApplication): Promise<boolean> {
+export async function applyPointRules(tx: Executor, deps: CrmDeps, application: PointApplication): Promise<boolean> {
   const { organizationId, contactId, trigger } = application;
-  const rules = await tx
+  const candidates = await tx
     .select()
     .from(pointRules)
     .where(
@@ -203,6 +285,7 @@ export async function applyPointRules(tx: Executor, application: PointApplicatio
       ),
     )
     .orderBy(asc(pointRules.createdAt), asc(pointRules.id));
+  const rules = candidates.filter((rule) => targets(rule, trigger));
   if (rules.length === 0) return false;
   // The contact's row lock serialises concurrent applications, so a limit cannot be overrun.
   const [locked] = await tx
@@ -227,27 +310,16 @@ export async function applyPointRules(tx: Executor, application: PointApplicatio
         );
       if ((applied?.n ?? 0) >= rule.maxPerContact) continue;
     }
-    const [row] = await tx
-      .update(contacts)
-      .set({ points: sql`${contacts.points} + ${rule.delta}`, updatedAt: sql`now()` })
-      .where(eq(contacts.id, contactId))
-      .returning({ points: contacts.points });
-    await appendEvents(tx, outbox, [
-      createEvent(catalogue.crm.pointsChanged, {
-        organizationId,
-        subjectId: contactId,
-        correlationId: application.correlationId,
-        ...(application.causationId ? { causationId: application.causationId } : {}),
-        data: { delta: rule.delta, points: row!.points, reason: `point rule: ${rule.name}` },
-      }),
-    ]);
-    await recordOwnActivity(tx, {
+    await scorePoints(tx, deps, {
       organizationId,
       contactId,
-      type: 'points.changed',
-      subject: rule.id,
-      properties: { delta: rule.delta, points: row!.points, ruleId: rule.id, rule: rule.name },
+      groupId: rule.groupId,
+      delta: rule.delta,
+      reason: `point rule: ${rule.name}`,
+      ruleId: rule.id,
       occurredAt: application.occurredAt,
+      correlationId: application.correlationId,
+      ...(application.causationId ? { causationId: application.causationId } : {}),
     });
     changed = true;
   }

@@ -300,11 +300,18 @@ export async function getSegment(deps: CrmDeps, ctx: RequestContext, id: string)
   return ok(row ?? null);
 }
 
-export async function listSegments(deps: CrmDeps, ctx: RequestContext, window: PageWindow) {
+/** A page of the organization's segments, or of those filed under one category. */
+export async function listSegments(
+  deps: CrmDeps,
+  ctx: RequestContext,
+  window: PageWindow,
+  filter: { categoryId?: string } = {},
+) {
   const access = authorize(ctx, 'crm:read');
   if (!access.ok) return access;
   const { organizationId } = access.value;
-  return ok(await pageOfOrganization(deps.handle.db, segments, organizationId, window));
+  const inCategory = filter.categoryId ? eq(segments.categoryId, filter.categoryId) : undefined;
+  return ok(await pageOfOrganization(deps.handle.db, segments, organizationId, window, inCategory));
 }
 
 export async function segmentMembersPage(deps: CrmDeps, organizationId: string, segmentId: string, window: PageWindow) {

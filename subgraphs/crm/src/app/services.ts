@@ -1,5 +1,6 @@
 // The CRM context's use cases, bound to their dependencies.
 import { timeline, trackContactEvent } from './activities.ts';
+import { createCategory, deleteCategory, listCategories, setSegmentCategory } from './categories.ts';
 import {
   companiesOf,
   createCompany,
@@ -29,6 +30,8 @@ import {
 import { mergeContacts } from './merge.ts';
 import { addNote, notesOf } from './notes.ts';
 import { createPointRule, deletePointRule, getPointRule, listPointRules, updatePointRule } from './point-rules.ts';
+import { createPointTrigger, deletePointTrigger, listPointTriggers } from './point-triggers.ts';
+import { createPointGroup, deletePointGroup, listPointGroups } from './points.ts';
 import {
   changeStaticMembers,
   createSegment,
@@ -102,6 +105,16 @@ export function createCrmServices(deps: CrmDeps) {
     deletePointRule: bind(deletePointRule),
     getPointRule: bind(getPointRule),
     listPointRules: bind(listPointRules),
+    createPointGroup: bind(createPointGroup),
+    deletePointGroup: bind(deletePointGroup),
+    listPointGroups: bind(listPointGroups),
+    createPointTrigger: bind(createPointTrigger),
+    deletePointTrigger: bind(deletePointTrigger),
+    listPointTriggers: bind(listPointTriggers),
+    createCategory: bind(createCategory),
+    deleteCategory: bind(deleteCategory),
+    listCategories: bind(listCategories),
+    setSegmentCategory: bind(setSegmentCategory),
     /** Batched reads for contact fields; one set per request. */
     contactLoaders: () => createContactLoaders(deps),
     scheduleTimeDependentRefreshes: () => scheduleTimeDependentRefreshes(deps),

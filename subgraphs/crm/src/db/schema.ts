@@ -161,6 +161,8 @@ export const segments = crm.table(
     kind: text('kind').$type<'dynamic' | 'static'>().notNull(),
     /** The filter tree (dynamic segments). */
     filter: jsonb('filter'),
+    /** A category of the organization's (Mautic's categories), to organise segment lists. */
+    categoryId: uuid('category_id').references(() => categories.id, { onDelete: 'set null' }),
     memberCount: integer('member_count').notNull().default(0),
     rebuiltAt: timestamp('rebuilt_at', { withTimezone: true }),
     createdAt: createdAt(),
@@ -297,8 +299,129 @@ export const pointRules = crm.table(
     /** At most this many applications per contact; null for no limit. */
     maxPerContact: integer('max_per_contact'),
     active: boolean('active').notNull().default(true),
+    /** The point group whose score the rule changes; null: the contact's default score (`points`). */
+    groupId: uuid('group_id').references(() => pointGroups.id, { onDelete: 'cascade' }),
+    /**
+     * Only this occurrence: a template id (delivery events), a form id (form submissions), or a
+     * URL pattern with `*` wildcards (page visits); null: any.
+     */
+    subject: text('subject'),
+    /** For `custom`: only events whose property `propertyName` equals `propertyValue` (as text). */
+    propertyName: text('property_name'),
+    propertyValue: text('property_value'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [index('point_rules_trigger_idx').on(t.organizationId, t.eventType)],
+);
+
+/** Separate scores besides the default one ("product interest", "engagement"), Mautic's point groups. */
+export const pointGroups = crm.table(
+  'point_groups',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('point_groups_name_key').on(t.organizationId, t.name)],
+);
+
+/** A contact's score in a point group (no row: 0). */
+export const contactGroupPoints = crm.table(
+  'contact_group_points',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => pointGroups.id, { onDelete: 'cascade' }),
+    points: integer('points').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ name: 'contact_group_points_pkey', columns: [t.contactId, t.groupId] }),
+    index('contact_group_points_group_idx').on(t.organizationId, t.groupId, t.points),
+  ],
+);
+
+/** What a point trigger does when a contact's score reaches its threshold. */
+export type PointTriggerAction =
+  | { type: 'add_tags'; tags: string[] }
+  | { type: 'change_stage'; stageId: string }
+  | { type: 'add_to_segment'; segmentId: string }
+  | { type: 'enroll_in_journey'; journeyId: string }
+  /** An email template sent to a member's address. */
+  | { type: 'notify_email'; target: string; templateId: string }
+  /** A webhook template (it names its URL) about the contact. */
+  | { type: 'notify_webhook'; templateId: string };
+
+/** "When the score (of a group) reaches N, do this", Mautic's point triggers. */
+export const pointTriggers = crm.table(
+  'point_triggers',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    /** The group whose score is watched; null: the default score. */
+    groupId: uuid('group_id').references(() => pointGroups.id, { onDelete: 'cascade' }),
+    threshold: integer('threshold').notNull(),
+    action: jsonb('action').$type<PointTriggerAction>().notNull(),
+    /** Fire at every upward crossing of the threshold, not only the first. */
+    repeat: boolean('repeat').notNull().default(false),
+    active: boolean('active').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('point_triggers_group_idx').on(t.organizationId, t.groupId, t.threshold)],
+);
+
+/** How often a trigger fired for a contact: what keeps a one-time trigger at once. */
+export const pointTriggerFires = crm.table(
+  'point_trigger_fires',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    triggerId: uuid('trigger_id')
+      .notNull()
+      .references(() => pointTriggers.id, { onDelete: 'cascade' }),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    fires: integer('fires').notNull().default(1),
+    lastFiredAt: timestamp('last_fired_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'point_trigger_fires_pkey', columns: [t.triggerId, t.contactId] })],
+);
+
+/** A contact's stage history: every move, from where, to where, when and why. */
+export const stageChanges = crm.table(
+  'stage_changes',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    fromStageId: uuid('from_stage_id'),
+    toStageId: uuid('to_stage_id'),
+    reason: text('reason').$type<'manual' | 'trigger' | 'journey'>().notNull(),
+    /** Who moved it: a user or API key id, `point-trigger:<id>`, or the journey requests' caller. */
+    actor: text('actor'),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('stage_changes_contact_idx').on(t.organizationId, t.contactId, t.changedAt)],
+);
+
+/** Mautic's categories: labels that organise segments (and filter their lists). */
+export const categories = crm.table(
+  'categories',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    color: text('color'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('categories_name_key').on(t.organizationId, t.name)],
 );

@@ -14,6 +14,9 @@ import './schema/company.ts';
 import './schema/note.ts';
 import './schema/activity.ts';
 import './schema/point-rule.ts';
+import './schema/point-group.ts';
+import './schema/point-trigger.ts';
+import './schema/category.ts';
 
 builder.queryType({});
 builder.mutationType({});

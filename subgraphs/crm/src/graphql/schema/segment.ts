@@ -23,6 +23,7 @@ export const Segment = builder.objectRef<SegmentRow>('Segment').implement({
       description: 'Exact, kept with the membership; null while the segment is building',
       resolve: (s) => (isBuilding(s) ? null : s.memberCount),
     }),
+    categoryId: t.exposeID('categoryId', { nullable: true, description: 'The category it is filed under' }),
     rebuiltAt: t.expose('rebuiltAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -49,7 +50,15 @@ builder.queryField('segments', (t) =>
   t.connection(
     {
       type: Segment,
-      resolve: async (_, args, ctx) => orThrow(await services(ctx).listSegments(ctx.request, pageWindow(args))),
+      args: { categoryId: t.arg.id({ description: 'Only the segments filed under this category' }) },
+      resolve: async (_, args, ctx) =>
+        orThrow(
+          await services(ctx).listSegments(
+            ctx.request,
+            pageWindow(args),
+            args.categoryId ? { categoryId: String(args.categoryId) } : {},
+          ),
+        ),
     },
     connectionWithTotalCount('SegmentConnection'),
   ),

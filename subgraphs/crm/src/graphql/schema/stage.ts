@@ -2,7 +2,10 @@
 import { unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, orThrow } from '@mauntic/platform';
 import type { StageRow } from '../../app/contact-attributes.ts';
+import type { StageChangeRow } from '../../app/stages.ts';
 import { builder, services } from '../builder.ts';
+import { loaders } from '../loaders.ts';
+import { Contact } from './contact.ts';
 
 const Stage = builder.objectRef<StageRow>('Stage').implement({
   fields: (t) => ({ id: t.exposeID('id'), name: t.exposeString('name'), position: t.exposeInt('position') }),
@@ -28,5 +31,31 @@ builder.mutationField('createStage', (t) =>
     },
     errors: { types: [...COMMON_ERRORS] },
     resolve: async (_, { input }, ctx) => unwrap(await services(ctx).createStage(ctx.request, input)),
+  }),
+);
+
+const StageChangeReason = builder.enumType('StageChangeReason', {
+  values: { MANUAL: { value: 'manual' }, TRIGGER: { value: 'trigger' }, JOURNEY: { value: 'journey' } } as const,
+});
+
+const StageChange = builder.objectRef<StageChangeRow>('StageChange').implement({
+  description: 'One move of a contact along the stage pipeline',
+  fields: (t) => ({
+    fromStageId: t.exposeID('fromStageId', { nullable: true }),
+    toStageId: t.exposeID('toStageId', { nullable: true }),
+    changedAt: t.expose('changedAt', { type: 'DateTime' }),
+    reason: t.field({ type: StageChangeReason, resolve: (c) => c.reason }),
+    actor: t.exposeString('actor', {
+      nullable: true,
+      description: 'The user or API key, `point-trigger:<id>`, or the journey requests caller',
+    }),
+  }),
+});
+
+builder.objectField(Contact, 'stageHistory', (t) =>
+  t.field({
+    type: [StageChange],
+    description: 'Every stage change of the contact, oldest first',
+    resolve: (c, _, ctx) => loaders(ctx).stageHistory.load({ organizationId: c.organizationId, contactId: c.id }),
   }),
 );
