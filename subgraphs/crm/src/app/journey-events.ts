@@ -137,7 +137,7 @@ const systemCaller = (event: EventEnvelope): RequestContext => ({
 });
 
 /** The handle with every query inside `tx`: a use case's own transaction becomes a savepoint of it. */
-const inTransaction = (handle: DatabaseHandle, tx: Transaction): DatabaseHandle => ({
+export const inTransaction = (handle: DatabaseHandle, tx: Transaction): DatabaseHandle => ({
   ...handle,
   db: tx,
   rows: (query, executor = tx) => handle.rows(query, executor),

@@ -12,6 +12,7 @@ import { recordOwnActivity } from '../db/activities.ts';
 import {
   activities,
   contactCompanies,
+  contactIdentities,
   contacts,
   doNotContact,
   notes,
@@ -168,6 +169,11 @@ async function moveLoserRecords(tx: Executor, { organizationId, winnerId, loserI
     .update(activities)
     .set({ contactId: winnerId })
     .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, loserId)));
+  // The ids a source knew the loser by (userId, anonymousId) name the winner from now on.
+  await tx
+    .update(contactIdentities)
+    .set({ contactId: winnerId })
+    .where(and(eq(contactIdentities.organizationId, organizationId), eq(contactIdentities.contactId, loserId)));
 }
 
 /** Deletes the loser (first: its email must be free before the winner may take it) and writes the winner's merged values. */
