@@ -11,7 +11,11 @@ export function integrationsModule(): ContextModule<IntegrationsServices> {
     schema,
     migrations: { schema: 'integrations', folder: fileURLToPath(new URL('../drizzle', import.meta.url)) },
     outbox,
-    createServices: (deps) => createIntegrationsServices({ handle: deps.handle, logger: deps.logger }),
+    createServices: (deps) => createIntegrationsServices({ handle: deps.handle, logger: deps.logger }, deps.queue),
+    jobs: (services) => (services.dedupWindow ? [services.dedupWindow.job] : []),
+    onStart: async (services) => {
+      await services.dedupWindow?.schedule(0);
+    },
   };
 }
 

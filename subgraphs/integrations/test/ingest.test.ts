@@ -3,8 +3,9 @@
 // messageId is acknowledged and not applied again; and what it refuses (oversize, malformed,
 // unknown write key) is answered as Segment documents and leaves nothing written.
 import { type EventEnvelope, parseEvent, unwrap } from '@mauntic/kernel';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEDUP_WINDOW_MS, forgetOldMessageIds } from '../src/app/dedup-window.ts';
 import { outbox, receivedMessages } from '../src/db/schema.ts';
 import { basic, DATABASES, newOrg, openIntegrations } from './harness.ts';
 
@@ -175,5 +176,33 @@ describe.each(DATABASES)('Segment-compatible ingestion (%s)', (_name, open) => {
       (await createIntegrationsServices(env.services.deps).ingest('track', basic(rolled.writeKey), track)).status,
     ).toBe(401);
     expect((await events(org)).length).toBe(2);
+  });
+});
+
+describe.each(DATABASES)('the dedup window (%s)', (_name, open) => {
+  let env: Awaited<ReturnType<typeof openIntegrations>>;
+  beforeAll(async () => {
+    env = await openIntegrations(open);
+  });
+  afterAll(() => env?.close());
+
+  it('forgets messageIds older than a week, so only a call resent after that is applied again', async () => {
+    const ctx = newOrg();
+    const { writeKey, id } = unwrap(await env.services.createSource(ctx, { name: 'App' }));
+    const call = (messageId: string) =>
+      env.services.ingest(
+        'track',
+        basic(writeKey),
+        Buffer.from(JSON.stringify({ messageId, userId: 'u', event: 'E' })),
+      );
+    await call('old');
+    await call('recent');
+    await env.handle.db
+      .update(receivedMessages)
+      .set({ receivedAt: new Date(Date.now() - DEDUP_WINDOW_MS - 60_000) })
+      .where(and(eq(receivedMessages.sourceId, id), eq(receivedMessages.messageId, 'old')));
+    expect(await forgetOldMessageIds(env.services.deps)).toBeGreaterThanOrEqual(1);
+    expect((await call('old')).accepted).toBe(1);
+    expect((await call('recent')).accepted).toBe(0);
   });
 });

@@ -1,9 +1,11 @@
 // The integrations context's use cases, bound to their dependencies.
+import type { JobQueue } from '@mauntic/platform';
+import { dedupWindowJob } from './dedup-window.ts';
 import type { IntegrationsDeps } from './deps.ts';
 import { createIngest } from './ingest.ts';
 import { createSource, deleteSource, getSource, listSources, rollSourceWriteKey } from './sources.ts';
 
-export function createIntegrationsServices(deps: IntegrationsDeps) {
+export function createIntegrationsServices(deps: IntegrationsDeps, queue?: JobQueue) {
   const bind =
     <A extends unknown[], R>(fn: (deps: IntegrationsDeps, ...args: A) => R) =>
     (...args: A) =>
@@ -16,6 +18,7 @@ export function createIntegrationsServices(deps: IntegrationsDeps) {
     getSource: bind(getSource),
     listSources: bind(listSources),
     ingest: createIngest(deps),
+    dedupWindow: queue ? dedupWindowJob(deps, queue) : undefined,
   };
 }
 
