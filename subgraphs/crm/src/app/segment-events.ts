@@ -54,6 +54,9 @@ export async function applySegmentEvent(tx: Transaction, deps: CrmDeps, event: E
       const contactId = (await calls.known(call)) ?? (await calls.create({}, refused));
       if (!contactId) return;
       await calls.link(contactId, call, refused);
+      // Held to the end: a concurrent merge of this contact waits, then takes the event along.
+      const locked = await calls.lock(contactId, call);
+      if (!locked) return;
       const name = call.call === 'track' ? call.event! : EVENT_NAMES[call.call];
       const properties =
         call.call === 'group'
@@ -64,7 +67,7 @@ export async function applySegmentEvent(tx: Transaction, deps: CrmDeps, event: E
               ...call.properties,
             };
       const tracked = await trackContactEvent(scoped, ctx, {
-        contactId,
+        contactId: locked,
         name,
         properties,
         occurredAt: new Date(call.timestamp),
@@ -98,8 +101,27 @@ class SegmentCalls {
     return row?.contactId;
   }
 
+  /**
+   * Locks the contact for the rest of the transaction. When a concurrent merge took it away, the
+   * contact its ids name now (the merge's winner) is locked instead.
+   */
+  async lock(contactId: string, call: Pick<Call, 'userId' | 'anonymousId'>): Promise<string | undefined> {
+    const locked = async (id: string) =>
+      (
+        await this.tx
+          .select({ id: contacts.id })
+          .from(contacts)
+          .where(and(eq(contacts.organizationId, this.organizationId), eq(contacts.id, id)))
+          .for('update')
+      )[0]?.id;
+    const mine = await locked(contactId);
+    if (mine) return mine;
+    const now = await this.known(call);
+    return now ? locked(now) : undefined;
+  }
+
   /** The contact the call's userId, else its anonymousId, names. */
-  async known(call: Call): Promise<string | undefined> {
+  async known(call: Pick<Call, 'userId' | 'anonymousId'>): Promise<string | undefined> {
     return (await this.byIdentity('user', call.userId)) ?? (await this.byIdentity('anonymous', call.anonymousId));
   }
 
