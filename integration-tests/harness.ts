@@ -113,7 +113,8 @@ export const startClusterPlatform = async (
     DELIVERY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     TRACKING_SECRET: randomBytes(32).toString('base64url'),
   };
-  const [identityPort, crmPort, deliveryPort, journeyPort, enginePort, executorPort, gatewayPort] = [
+  const [identityPort, crmPort, deliveryPort, journeyPort, enginePort, executorPort, gatewayPort, integrationsPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -142,7 +143,11 @@ export const startClusterPlatform = async (
     PUBLIC_BASE_URL: publicUrl,
   });
   const journey = startProcess('subgraphs/journey/src/index.ts', { ...services, PORT: String(journeyPort) });
-  const processes = [identity, crm, delivery, journey];
+  const integrations = startProcess('subgraphs/integrations/src/index.ts', {
+    ...services,
+    PORT: String(integrationsPort),
+  });
+  const processes = [identity, crm, delivery, journey, integrations];
   const gateway = startProcess('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
@@ -152,6 +157,7 @@ export const startClusterPlatform = async (
     CRM_URL: `http://127.0.0.1:${crmPort}/graphql`,
     DELIVERY_URL: `http://127.0.0.1:${deliveryPort}/graphql`,
     JOURNEY_URL: `http://127.0.0.1:${journeyPort}/graphql`,
+    INTEGRATIONS_URL: `http://127.0.0.1:${integrationsPort}/graphql`,
     ...env,
   });
   try {
@@ -180,6 +186,7 @@ export const startClusterPlatform = async (
     if (executor) processes.push(executor);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
+    await waitReady(`http://127.0.0.1:${integrationsPort}/readyz`, integrations.child, integrations.output);
     if (executor) await waitReady(`http://127.0.0.1:${executorPort}/readyz`, executor.child, executor.output);
     if (engine) await waitReady(`http://127.0.0.1:${enginePort}/readyz`, engine.child, engine.output);
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);

@@ -324,9 +324,16 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
     return [name, id] as const;
   };
   const me = await gql(url, '{ me { user { id } } }', {}, { token });
+  const source = await gql(
+    url,
+    'mutation { createSource(input: { name: "Fixture" }) { ... on SourceWithWriteKey { source { id } } } }',
+    {},
+    { token },
+  );
   return Object.fromEntries([
     ['user', me.data?.me.user.id],
     ['owner', me.data?.me.user.id],
+    ['source', source.data?.createSource.source.id],
     await create('contact', 'createContact', { email: 'fixture@example.com', firstName: 'Fix' }, 'ContactInput'),
     await create('company', 'createCompany', { name: 'Fixture Inc' }, 'CompanyInput'),
     await create('stage', 'createStage', { name: 'Lead', position: 1 }, 'CreateStageInput'),

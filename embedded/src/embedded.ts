@@ -9,6 +9,7 @@ import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
 import { Gateway, InProcessDataSource, loadSupergraph, rateLimitSettings } from '@mauntic/gateway';
 import { type IdentityServices, identityModule } from '@mauntic/identity';
+import { type IntegrationsServices, integrationsModule, integrationsRoutes } from '@mauntic/integrations';
 import { journeyModule } from '@mauntic/journey';
 import { JourneyExecutor } from '@mauntic/journey/executor';
 import {
@@ -122,6 +123,7 @@ function contextModules(config: EmbeddedConfig, keys: DeliveryKeys): ContextModu
     crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
     deliveryModule(keys),
     journeyModule(),
+    integrationsModule(),
   ];
 }
 
@@ -191,7 +193,10 @@ function journeyExecutor(deps: ContextDeps): JourneyExecutor {
   });
 }
 
-/** One server: the graph, CRM's export downloads, and delivery's tracking, webhooks and /outbox. */
+/**
+ * One server: the graph, CRM's export downloads, delivery's tracking, webhooks and /outbox, and
+ * the Segment-compatible ingestion endpoint (/v1/*).
+ */
 function serve(
   config: EmbeddedConfig,
   gateway: Gateway,
@@ -212,6 +217,7 @@ function serve(
             logIn: servicesOf<IdentityServices>(contexts, 'identity').logIn,
           },
         }),
+        ...integrationsRoutes(servicesOf<IntegrationsServices>(contexts, 'integrations')),
       },
       readiness: { database: () => deps.handle.ping(), bus: () => deps.bus.ping(), queue: () => deps.queue.ping() },
     },

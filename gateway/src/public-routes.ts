@@ -16,6 +16,11 @@ export const PUBLIC_ROUTES: readonly { path: string; subgraph: string }[] = [
     '/webhooks/mailgun',
     '/webhooks/twilio',
   ].map((path) => ({ path, subgraph: 'delivery' })),
+  // The Segment-compatible ingestion endpoint (integrations/src/http/routes.ts).
+  ...['identify', 'track', 'page', 'screen', 'group', 'alias', 'batch', 'import'].map((call) => ({
+    path: `/v1/${call}`,
+    subgraph: 'integrations',
+  })),
 ];
 
 /** Headers that belong to one connection, not to the request or the response. */

@@ -4,6 +4,7 @@
 import { schema as crmSchema } from '@mauntic/crm/schema';
 import { schema as deliverySchema } from '@mauntic/delivery/schema';
 import { schema as identitySchema } from '@mauntic/identity/schema';
+import { schema as integrationsSchema } from '@mauntic/integrations/schema';
 import { schema as journeySchema } from '@mauntic/journey/schema';
 import type { GraphQLSchema } from 'graphql';
 
@@ -18,4 +19,5 @@ export const SUBGRAPHS: SubgraphEntry[] = [
   { name: 'crm', schema: crmSchema, defaultUrl: 'http://127.0.0.1:4002/graphql' },
   { name: 'delivery', schema: deliverySchema, defaultUrl: 'http://127.0.0.1:4003/graphql' },
   { name: 'journey', schema: journeySchema, defaultUrl: 'http://127.0.0.1:4004/graphql' },
+  { name: 'integrations', schema: integrationsSchema, defaultUrl: 'http://127.0.0.1:4005/graphql' },
 ];

@@ -4,11 +4,12 @@ import * as content from '../catalogue/content.ts';
 import * as crm from '../catalogue/crm.ts';
 import * as delivery from '../catalogue/delivery.ts';
 import * as identity from '../catalogue/identity.ts';
+import * as integrations from '../catalogue/integrations.ts';
 import * as journey from '../catalogue/journey.ts';
 import * as journeyActions from '../catalogue/journey-actions.ts';
 import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope.ts';
 
-export const catalogue = { identity, crm, delivery, content, journey, journeyActions } as const;
+export const catalogue = { identity, crm, delivery, content, journey, journeyActions, integrations } as const;
 
 const definitions = new Map<string, EventDefinition>();
 for (const context of Object.values(catalogue)) {

@@ -10,11 +10,13 @@ import { applyDeliveryEvent, DELIVERY_EVENTS } from './delivery-events.ts';
 import type { CrmDeps } from './deps.ts';
 import { applyIdentityEvent, IDENTITY_EVENTS } from './identity-events.ts';
 import { applyJourneyEvent, JOURNEY_EVENTS } from './journey-events.ts';
+import { applySegmentEvent, SEGMENT_EVENTS } from './segment-events.ts';
 
 export const DELIVERY_CONSUMER = 'crm-delivery';
 export const CONTENT_CONSUMER = 'crm-content';
 export const IDENTITY_CONSUMER = 'crm-identity';
 export const JOURNEY_CONSUMER = 'crm-journey';
+export const INTEGRATIONS_CONSUMER = 'crm-integrations';
 
 type Handler = (tx: Transaction, deps: CrmDeps, event: EventEnvelope) => Promise<void>;
 
@@ -48,5 +50,11 @@ export const crmSubscriptions = (deps: CrmDeps): Subscription[] => [
     contexts: ['journey'],
     types: JOURNEY_EVENTS.map((e) => e.type),
     handle: once(deps, JOURNEY_CONSUMER, applyJourneyEvent),
+  },
+  {
+    group: INTEGRATIONS_CONSUMER,
+    contexts: ['integrations'],
+    types: SEGMENT_EVENTS.map((e) => e.type),
+    handle: once(deps, INTEGRATIONS_CONSUMER, applySegmentEvent),
   },
 ];

@@ -13,6 +13,7 @@ import {
   activities,
   contactCompanies,
   contactGroupPoints,
+  contactIdentities,
   contacts,
   doNotContact,
   notes,
@@ -174,6 +175,11 @@ async function moveLoserRecords(tx: Executor, { organizationId, winnerId, loserI
     .update(activities)
     .set({ contactId: winnerId })
     .where(and(eq(activities.organizationId, organizationId), eq(activities.contactId, loserId)));
+  // The ids a source knew the loser by (userId, anonymousId) name the winner from now on.
+  await tx
+    .update(contactIdentities)
+    .set({ contactId: winnerId })
+    .where(and(eq(contactIdentities.organizationId, organizationId), eq(contactIdentities.contactId, loserId)));
 }
 
 /** Deletes the loser (first: its email must be free before the winner may take it) and writes the winner's merged values. */

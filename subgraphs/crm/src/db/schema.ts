@@ -132,6 +132,27 @@ export const doNotContact = crm.table(
   (t) => [primaryKey({ name: 'do_not_contact_pkey', columns: [t.contactId, t.channel] })],
 );
 
+/**
+ * The ids other systems know a contact by: a Segment source's userId (the integrator's own id for
+ * the person) or anonymousId (a browser or device before it is identified).
+ */
+export const contactIdentities = crm.table(
+  'contact_identities',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    kind: text('kind').$type<'user' | 'anonymous'>().notNull(),
+    value: text('value').notNull(),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'contact_identities_pkey', columns: [t.organizationId, t.kind, t.value] }),
+    index('contact_identities_contact_idx').on(t.contactId),
+  ],
+);
+
 /** What contacts did, from CRM and from other contexts' events: the timeline and behavioural filters read it. */
 export const activities = crm.table(
   'activities',

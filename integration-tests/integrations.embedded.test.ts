@@ -1,0 +1,4 @@
+import { startEmbeddedPlatform } from './harness.ts';
+import { integrationsSuite } from './integrations-suite.ts';
+
+integrationsSuite('embedded', startEmbeddedPlatform);
