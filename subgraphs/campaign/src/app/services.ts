@@ -1,0 +1,29 @@
+// The campaign context's use cases, bound to their dependencies.
+import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from './campaign-lifecycle.ts';
+import { campaignStats, clickMap } from './campaign-stats.ts';
+import { createCampaign, getCampaign, listCampaigns, updateCampaign } from './campaigns.ts';
+import { campaignConsumers } from './consumers.ts';
+import type { CampaignDeps } from './deps.ts';
+
+export function createCampaignServices(deps: CampaignDeps) {
+  const bind =
+    <A extends unknown[], R>(fn: (deps: CampaignDeps, ...args: A) => R) =>
+    (...args: A) =>
+      fn(deps, ...args);
+  return {
+    deps,
+    createCampaign: bind(createCampaign),
+    updateCampaign: bind(updateCampaign),
+    launchCampaign: bind(launchCampaign),
+    pauseCampaign: bind(pauseCampaign),
+    resumeCampaign: bind(resumeCampaign),
+    cancelCampaign: bind(cancelCampaign),
+    getCampaign: bind(getCampaign),
+    listCampaigns: bind(listCampaigns),
+    campaignStats: bind(campaignStats),
+    clickMap: bind(clickMap),
+    subscriptions: () => campaignConsumers(deps),
+  };
+}
+
+export type CampaignServices = ReturnType<typeof createCampaignServices>;

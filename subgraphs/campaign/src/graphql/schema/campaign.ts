@@ -1,0 +1,254 @@
+// Campaign: a broadcast to segments, edited as a draft, launched now or at a time, with its live
+// stats by variant; the queries that read campaigns and the mutations that return one.
+import { NotFoundError, unwrap } from '@mauntic/kernel';
+import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
+import type { LinkStats, VariantStats } from '../../app/campaign-stats.ts';
+import type { CampaignRow } from '../../app/campaigns.ts';
+import type { Variant } from '../../domain/campaign.ts';
+import { CampaignTransitionError } from '../../domain/errors.ts';
+import { builder, services } from '../builder.ts';
+import { CampaignChannelEnum, CampaignStatusEnum } from './campaign-status.ts';
+
+const CampaignVariant = builder.objectRef<Variant>('CampaignVariant').implement({
+  fields: (t) => ({
+    key: t.exposeString('key', { description: 'A to E' }),
+    templateId: t.exposeID('templateId'),
+  }),
+});
+
+const CampaignVariantStats = builder.objectRef<VariantStats>('CampaignVariantStats').implement({
+  description: "A variant's figures, from delivery's events, within seconds",
+  fields: (t) => ({
+    variant: t.exposeString('variant'),
+    requested: t.exposeInt('requested', { description: 'Send requests handed to delivery' }),
+    sent: t.exposeInt('sent'),
+    delivered: t.exposeInt('delivered'),
+    openedHuman: t.exposeInt('openedHuman', { description: 'Messages opened by a person (unique)' }),
+    openedMachine: t.exposeInt('openedMachine', { description: 'Messages opened by a mail proxy or scanner (unique)' }),
+    opens: t.exposeInt('opens', { description: 'Human opens, counting repeats' }),
+    clicked: t.exposeInt('clicked', { description: 'Messages with a link clicked by a person (unique)' }),
+    clicks: t.exposeInt('clicks', { description: 'Human clicks, counting repeats' }),
+    bounced: t.exposeInt('bounced'),
+    complained: t.exposeInt('complained'),
+    unsubscribed: t.exposeInt('unsubscribed'),
+    failed: t.exposeInt('failed', {
+      description: 'Not sent: suppressed, do not contact, no address, provider error...',
+    }),
+  }),
+});
+
+const CampaignLinkStats = builder.objectRef<LinkStats>('CampaignLinkStats').implement({
+  fields: (t) => ({
+    variant: t.exposeString('variant'),
+    url: t.exposeString('url'),
+    uniqueClicks: t.exposeInt('uniqueClicks'),
+    clicks: t.exposeInt('clicks'),
+  }),
+});
+
+const CampaignThrottle = builder.objectRef<NonNullable<CampaignRow['throttle']>>('CampaignThrottle').implement({
+  fields: (t) => ({
+    count: t.exposeInt('count'),
+    per: t.exposeString('per', { description: 'minute or hour' }),
+  }),
+});
+
+export const Campaign = builder.objectRef<CampaignRow>('Campaign').implement({
+  description: 'A broadcast to segments: a draft until launched, then scheduled, sending, completed or cancelled.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    channel: t.field({ type: CampaignChannelEnum, resolve: (c) => c.channel }),
+    status: t.field({ type: CampaignStatusEnum, resolve: (c) => c.status }),
+    variants: t.field({ type: [CampaignVariant], resolve: (c) => c.variants }),
+    segmentIds: t.idList({ resolve: (c) => c.segmentIds }),
+    excludedSegmentIds: t.idList({ resolve: (c) => c.excludedSegmentIds }),
+    sendAt: t.expose('sendAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it starts; for a local send time, when the first time zone reaches it',
+    }),
+    localSendAt: t.exposeString('localSendAt', {
+      nullable: true,
+      description: "A wall-clock time (2026-03-29T09:00) read in each contact's time zone",
+    }),
+    timezone: t.exposeString('timezone', { description: 'The zone of contacts without one' }),
+    throttle: t.field({ type: CampaignThrottle, nullable: true, resolve: (c) => c.throttle }),
+    utm: t.field({ type: 'JSON', nullable: true, resolve: (c) => c.utm }),
+    recipientCount: t.exposeInt('recipientCount', {
+      nullable: true,
+      description: 'Contacts chosen when it started (null before)',
+    }),
+    requestedCount: t.exposeInt('requestedCount', { description: 'Recipients handed to delivery so far' }),
+    launchedAt: t.expose('launchedAt', { type: 'DateTime', nullable: true }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    stats: t.field({
+      type: [CampaignVariantStats],
+      description: 'By variant',
+      resolve: (c, _, ctx) => services(ctx).campaignStats(c),
+    }),
+    clickMap: t.field({
+      type: [CampaignLinkStats],
+      description: 'Each link people clicked, by variant, most clicked first',
+      resolve: (c, _, ctx) => services(ctx).clickMap(c),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('campaign', (t) =>
+  t.field({
+    type: Campaign,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_, { id }, ctx) => orThrow(await services(ctx).getCampaign(ctx.request, String(id))),
+  }),
+);
+
+builder.queryField('campaigns', (t) =>
+  t.connection(
+    {
+      type: Campaign,
+      args: { status: t.arg({ type: CampaignStatusEnum }) },
+      resolve: async (_, args, ctx) =>
+        orThrow(
+          await services(ctx).listCampaigns(ctx.request, args.status ? { status: args.status } : {}, pageWindow(args)),
+        ),
+    },
+    connectionWithTotalCount('CampaignConnection'),
+  ),
+);
+
+const VariantInput = builder.inputType('CampaignVariantInput', {
+  fields: (f) => ({
+    key: f.string({ required: true, description: 'A to E' }),
+    templateId: f.id({ required: true }),
+  }),
+});
+
+const ThrottlePeriod = builder.enumType('CampaignThrottlePeriod', {
+  values: { MINUTE: { value: 'minute' }, HOUR: { value: 'hour' } } as const,
+});
+
+const ThrottleInput = builder.inputType('CampaignThrottleInput', {
+  fields: (f) => ({
+    count: f.int({ required: true, description: 'Messages handed to delivery per period at most' }),
+    per: f.field({ type: ThrottlePeriod, required: true }),
+  }),
+});
+
+const UtmInput = builder.inputType('CampaignUtmInput', {
+  fields: (f) => ({
+    source: f.string(),
+    medium: f.string(),
+    campaign: f.string(),
+    term: f.string(),
+    content: f.string(),
+  }),
+});
+
+/** The settings a draft takes, shared by create and update; null clears an optional one. */
+const settingFields = (f: PothosInputFieldBuilder) => ({
+  variants: f.field({ type: [VariantInput], description: 'One, or 2 to 5 for an A/B test' }),
+  segmentIds: f.idList({ description: 'The audience: members of any of these segments' }),
+  excludedSegmentIds: f.idList({ description: 'Minus members of any of these' }),
+  sendAt: f.field({ type: 'DateTime', description: 'Send at this time; null: when launched' }),
+  localSendAt: f.string({
+    description: "Send at this wall-clock time (2026-03-29T09:00) in each contact's time zone",
+  }),
+  timezone: f.string({ description: 'The zone of contacts without one (default UTC)' }),
+  throttle: f.field({ type: ThrottleInput }),
+  utm: f.field({ type: UtmInput, description: 'UTM parameters added to the links of the message' }),
+});
+
+type PothosInputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
+
+/** The input as the use case takes it: ids as strings, fields not given left out. */
+function settingsOf(input: Record<string, unknown>) {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    if (key === 'segmentIds' || key === 'excludedSegmentIds')
+      out[key] = value === null ? null : (value as unknown[]).map(String);
+    else if (key === 'variants')
+      out[key] =
+        value === null
+          ? null
+          : (value as { key: string; templateId: unknown }[]).map((v) => ({
+              key: v.key,
+              templateId: String(v.templateId),
+            }));
+    else if (key === 'sendAt') out[key] = value instanceof Date ? value.toISOString() : value;
+    else if (key === 'id') out[key] = String(value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+builder.mutationField('createCampaign', (t) =>
+  t.field({
+    type: Campaign,
+    description: 'A new draft',
+    args: {
+      input: t.arg({
+        type: builder.inputType('CreateCampaignInput', {
+          fields: (f) => ({
+            name: f.string({ required: true }),
+            channel: f.field({ type: CampaignChannelEnum, required: true }),
+            ...settingFields(f),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(await services(ctx).createCampaign(ctx.request, settingsOf(input) as never)),
+  }),
+);
+
+builder.mutationField('updateCampaign', (t) =>
+  t.field({
+    type: Campaign,
+    description: 'Changes a draft',
+    args: {
+      input: t.arg({
+        type: builder.inputType('UpdateCampaignInput', {
+          fields: (f) => ({ id: f.id({ required: true }), name: f.string(), ...settingFields(f) }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError, CampaignTransitionError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(await services(ctx).updateCampaign(ctx.request, settingsOf(input) as never)),
+  }),
+);
+
+/** A mutation that takes a campaign's id and returns the campaign. */
+function campaignMove(
+  name: 'launchCampaign' | 'pauseCampaign' | 'resumeCampaign' | 'cancelCampaign',
+  description: string,
+) {
+  const input = builder.inputType(`${name.charAt(0).toUpperCase()}${name.slice(1)}Input`, {
+    fields: (f) => ({ id: f.id({ required: true }) }),
+  });
+  builder.mutationField(name, (t) =>
+    t.field({
+      type: Campaign,
+      description,
+      args: { input: t.arg({ type: input, required: true }) },
+      errors: { types: [...COMMON_ERRORS, NotFoundError, CampaignTransitionError] },
+      resolve: async (_, args, ctx) => unwrap(await services(ctx)[name](ctx.request, { id: String(args.input.id) })),
+    }),
+  );
+}
+
+campaignMove(
+  'launchCampaign',
+  'Starts a draft now, or at its send time: its recipients are chosen once, then handed to delivery',
+);
+campaignMove('pauseCampaign', 'No further send request goes out until resumed');
+campaignMove('resumeCampaign', 'Goes on from where it stopped');
+campaignMove('cancelCampaign', 'Stops it for good: recipients not handed over yet get nothing');
