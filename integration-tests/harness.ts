@@ -99,6 +99,8 @@ export interface ClusterOptions {
    * runs. Keep to one platform with an executor per test run.
    */
   journeyExecutor?: boolean;
+  /** Also run a campaign sender. Off unless a suite sends campaigns, for the same reason. */
+  campaignSender?: boolean;
 }
 
 export const startClusterPlatform = async (
@@ -142,7 +144,9 @@ export const startClusterPlatform = async (
     PUBLIC_BASE_URL: publicUrl,
   });
   const journey = startProcess('subgraphs/journey/src/index.ts', { ...services, PORT: String(journeyPort) });
-  const processes = [identity, crm, delivery, journey];
+  const campaignPort = await freePort();
+  const campaign = startProcess('subgraphs/campaign/src/index.ts', { ...services, PORT: String(campaignPort) });
+  const processes = [identity, crm, delivery, journey, campaign];
   const gateway = startProcess('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
@@ -152,6 +156,7 @@ export const startClusterPlatform = async (
     CRM_URL: `http://127.0.0.1:${crmPort}/graphql`,
     DELIVERY_URL: `http://127.0.0.1:${deliveryPort}/graphql`,
     JOURNEY_URL: `http://127.0.0.1:${journeyPort}/graphql`,
+    CAMPAIGN_URL: `http://127.0.0.1:${campaignPort}/graphql`,
     ...env,
   });
   try {
@@ -178,10 +183,18 @@ export const startClusterPlatform = async (
         })
       : undefined;
     if (executor) processes.push(executor);
+    // The sender works on the campaign tables: it starts once the campaign subgraph migrated them.
+    await waitReady(`http://127.0.0.1:${campaignPort}/readyz`, campaign.child, campaign.output);
+    const senderPort = await freePort();
+    const sender = options.campaignSender
+      ? startProcess('workers/campaign-sender/src/index.ts', { ...services, PORT: String(senderPort) })
+      : undefined;
+    if (sender) processes.push(sender);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
     if (executor) await waitReady(`http://127.0.0.1:${executorPort}/readyz`, executor.child, executor.output);
     if (engine) await waitReady(`http://127.0.0.1:${enginePort}/readyz`, engine.child, engine.output);
+    if (sender) await waitReady(`http://127.0.0.1:${senderPort}/readyz`, sender.child, sender.output);
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
   } catch (error) {
     await Promise.all([gateway, ...processes].map((p) => p.stop()));

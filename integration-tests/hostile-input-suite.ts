@@ -343,6 +343,7 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
       'CreatePointRuleInput',
     ),
     await create('journey', 'createJourney', { name: 'Welcome' }, 'CreateJourneyInput'),
+    await create('campaign', 'createCampaign', { name: 'Spring sale', channel: 'EMAIL' }, 'CreateCampaignInput'),
     await create(
       'template',
       'createTemplate',

@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { outcomes, processedEvents, recipients } from '../db/schema.ts';
 import type { CampaignRow } from './campaigns.ts';
 import type { CampaignDeps } from './deps.ts';
+import { audienceOf } from './fan-out.ts';
 
 export const STATS_CONSUMER = 'campaign-stats';
 
@@ -148,4 +149,10 @@ export async function clickMap(deps: CampaignDeps, row: CampaignRow): Promise<Li
       group by variant, detail
       order by "uniqueClicks" desc, url`),
   );
+}
+
+/** How many contacts the campaign would reach if it started now (a draft's audience as it stands). */
+export async function audienceCount(deps: CampaignDeps, row: CampaignRow): Promise<number> {
+  if (!row.segmentIds.length) return 0;
+  return rowsOf<{ n: number }>(await deps.handle.db.execute(sql`select count(*)::int as n ${audienceOf(row)}`))[0]!.n;
 }

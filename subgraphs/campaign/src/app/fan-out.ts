@@ -68,13 +68,28 @@ async function startCampaign(tx: Transaction, deps: CampaignDeps, id: string, no
 }
 
 /**
- * Writes the audience, once: members of any of the segments, minus members of any excluded
- * segment, minus contacts deleted or not to be contacted on the channel. Each recipient is due
- * at the campaign's start, or, for a send at a local time, at that time in its zone (the
- * campaign's zone when it has none, or none Postgres knows).
+ * The audience as of now: members of any of the segments, minus members of any excluded
+ * segment, minus contacts deleted or not to be contacted on the channel (`m` the membership,
+ * `c` the contact).
+ */
+export const audienceOf = (row: CampaignRow) => {
+  const org = row.organizationId;
+  return sql`
+    from (select distinct contact_id from campaign.segment_memberships
+          where organization_id = ${org} and segment_id = any(${uuidArray(row.segmentIds)})) m
+    join campaign.contacts c on c.id = m.contact_id and c.organization_id = ${org}
+    where not c.deleted and not jsonb_exists(c.dnc, ${row.channel})
+      and not exists (select 1 from campaign.segment_memberships x
+                      where x.organization_id = ${org} and x.contact_id = m.contact_id
+                        and x.segment_id = any(${uuidArray(row.excludedSegmentIds)}))`;
+};
+
+/**
+ * Writes the audience, once. Each recipient is due at the campaign's start, or, for a send at a
+ * local time, at that time in its zone (the campaign's zone when it has none, or none Postgres
+ * knows). An A/B test's recipients get their variant later (ab-test.ts).
  */
 async function materialise(tx: Transaction, row: CampaignRow, now: Date): Promise<number> {
-  const org = row.organizationId;
   const variant = row.abTest ? null : row.variants[0]!.key;
   const dueAt = row.localSendAt
     ? sql`(${row.localSendAt}::timestamp at time zone coalesce(
@@ -84,14 +99,8 @@ async function materialise(tx: Transaction, row: CampaignRow, now: Date): Promis
     await tx.execute(sql`
       with ins as (
         insert into ${recipients} (campaign_id, contact_id, organization_id, variant, due_at)
-        select ${row.id}::uuid, m.contact_id, ${org}::uuid, ${variant}::text, ${dueAt}
-        from (select distinct contact_id from campaign.segment_memberships
-              where organization_id = ${org} and segment_id = any(${uuidArray(row.segmentIds)})) m
-        join campaign.contacts c on c.id = m.contact_id and c.organization_id = ${org}
-        where not c.deleted and not jsonb_exists(c.dnc, ${row.channel})
-          and not exists (select 1 from campaign.segment_memberships x
-                          where x.organization_id = ${org} and x.contact_id = m.contact_id
-                            and x.segment_id = any(${uuidArray(row.excludedSegmentIds)}))
+        select ${row.id}::uuid, m.contact_id, ${row.organizationId}::uuid, ${variant}::text, ${dueAt}
+        ${audienceOf(row)}
         on conflict do nothing
         returning 1)
       select count(*)::int as n from ins`),

@@ -1,6 +1,6 @@
 // The campaign context's use cases, bound to their dependencies.
 import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from './campaign-lifecycle.ts';
-import { campaignStats, clickMap } from './campaign-stats.ts';
+import { audienceCount, campaignStats, clickMap } from './campaign-stats.ts';
 import { createCampaign, getCampaign, listCampaigns, updateCampaign } from './campaigns.ts';
 import { campaignConsumers } from './consumers.ts';
 import type { CampaignDeps } from './deps.ts';
@@ -20,6 +20,7 @@ export function createCampaignServices(deps: CampaignDeps) {
     cancelCampaign: bind(cancelCampaign),
     getCampaign: bind(getCampaign),
     listCampaigns: bind(listCampaigns),
+    audienceCount: bind(audienceCount),
     campaignStats: bind(campaignStats),
     clickMap: bind(clickMap),
     subscriptions: () => campaignConsumers(deps),

@@ -79,6 +79,10 @@ export const Campaign = builder.objectRef<CampaignRow>('Campaign').implement({
       nullable: true,
       description: 'Contacts chosen when it started (null before)',
     }),
+    audienceCount: t.int({
+      description: 'Contacts it would reach if it started now (segments minus exclusions, do-not-contact, deleted)',
+      resolve: (c, _, ctx) => services(ctx).audienceCount(c),
+    }),
     requestedCount: t.exposeInt('requestedCount', { description: 'Recipients handed to delivery so far' }),
     launchedAt: t.expose('launchedAt', { type: 'DateTime', nullable: true }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
