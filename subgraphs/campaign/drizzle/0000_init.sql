@@ -15,6 +15,9 @@ CREATE TABLE "campaign"."campaigns" (
 	"throttle" jsonb,
 	"utm" jsonb,
 	"ab_test" jsonb,
+	"sample_size" integer,
+	"sample_sent_at" timestamp with time zone,
+	"scores" jsonb,
 	"winner" text,
 	"winner_decided_at" timestamp with time zone,
 	"recipient_count" integer,
@@ -40,6 +43,15 @@ CREATE TABLE "campaign"."contacts" (
 	"dnc" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"deleted" boolean DEFAULT false NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "campaign"."conversions" (
+	"campaign_id" uuid NOT NULL,
+	"contact_id" uuid NOT NULL,
+	"organization_id" uuid NOT NULL,
+	"variant" text NOT NULL,
+	"at" timestamp with time zone NOT NULL,
+	CONSTRAINT "conversions_pkey" PRIMARY KEY("campaign_id","contact_id")
 );
 --> statement-breakpoint
 CREATE TABLE "campaign"."outbox" (

@@ -65,6 +65,11 @@ const MUTATIONS: Record<string, Case> = {
     variables: (a) => ({ id: a.paused }),
     expect: notFound('resumeCampaign'),
   },
+  chooseCampaignWinner: {
+    query: `mutation($id: ID!) { chooseCampaignWinner(input: { id: $id, variant: "A" }) ${PAYLOAD} }`,
+    variables: (a) => ({ id: a.sending }),
+    expect: notFound('chooseCampaignWinner'),
+  },
   cancelCampaign: {
     query: byId('cancelCampaign'),
     variables: (a) => ({ id: a.sending }),

@@ -1,8 +1,9 @@
-// The fan-out's loop: starts the campaigns due to start and hands each sending campaign's
+// The fan-out's loop: starts the campaigns due to start, chooses A/B winners whose window passed, and hands each sending campaign's
 // recipients to delivery, batch after batch, until there is nothing to do; then it polls. Run by
 // workers/campaign-sender (cluster) and in-process by `pnpm start` (embedded). Several may run at
 // once: each campaign's batch is taken by one of them at a time (its row lock, skip locked).
 import type { DatabaseHandle, Logger } from '@mauntic/platform';
+import { decideDueWinners } from './ab-test.ts';
 import type { CampaignDeps } from './deps.ts';
 import { handOver, sendingCampaigns, startDueCampaigns } from './fan-out.ts';
 
@@ -51,6 +52,7 @@ export class CampaignSender {
   /** One pass over the work there is now; returns how many requests it wrote. */
   async tick(): Promise<number> {
     await startDueCampaigns(this.deps);
+    await decideDueWinners(this.deps);
     let requested = 0;
     for (const id of await sendingCampaigns(this.deps)) {
       for (;;) {

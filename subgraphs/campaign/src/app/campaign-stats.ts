@@ -4,7 +4,7 @@
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, rowsOf } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
-import { outcomes, processedEvents, recipients } from '../db/schema.ts';
+import { conversions, outcomes, processedEvents, recipients } from '../db/schema.ts';
 import type { CampaignRow } from './campaigns.ts';
 import type { CampaignDeps } from './deps.ts';
 import { audienceOf } from './fan-out.ts';
@@ -85,11 +85,12 @@ export interface VariantStats {
   complained: number;
   unsubscribed: number;
   failed: number;
+  converted: number;
 }
 
 /** The campaign's figures for each of its variants, in the variants' order. */
 export async function campaignStats(deps: CampaignDeps, row: CampaignRow): Promise<VariantStats[]> {
-  const counted = rowsOf<Omit<VariantStats, 'requested'>>(
+  const counted = rowsOf<Omit<VariantStats, 'requested' | 'converted'>>(
     await deps.handle.db.execute(sql`
       select variant,
         count(*) filter (where kind = 'sent')::int as sent,
@@ -113,6 +114,12 @@ export async function campaignStats(deps: CampaignDeps, row: CampaignRow): Promi
       where campaign_id = ${row.id} and organization_id = ${row.organizationId} and requested_at is not null
       group by variant`),
   );
+  const converted = rowsOf<{ variant: string; n: number }>(
+    await deps.handle.db.execute(sql`
+      select variant, count(*)::int as n from ${conversions}
+      where campaign_id = ${row.id} and organization_id = ${row.organizationId}
+      group by variant`),
+  );
   return row.variants.map(({ key }) => ({
     variant: key,
     requested: requested.find((r) => r.variant === key)?.n ?? 0,
@@ -128,6 +135,7 @@ export async function campaignStats(deps: CampaignDeps, row: CampaignRow): Promi
     unsubscribed: 0,
     failed: 0,
     ...counted.find((c) => c.variant === key),
+    converted: converted.find((c) => c.variant === key)?.n ?? 0,
   }));
 }
 

@@ -1,11 +1,12 @@
 // The campaign context's copy of CRM's contacts (alive or not, their time zone, their
 // do-not-contact channels) and segment memberships: what a launch reads to choose its audience,
-// kept from CRM's events, each applied once, so the context never reads CRM's schema.
+// and the tracked events A/B tests count as conversions, kept from CRM's events, each applied once, so the context never reads CRM's schema.
 import { catalogue, type EventEnvelope } from '@mauntic/kernel';
 import { applyOnce, type Executor } from '@mauntic/platform';
 import { and, eq, sql } from 'drizzle-orm';
 import { contacts, processedEvents, segmentMemberships } from '../db/schema.ts';
 import { timeZone } from '../domain/campaign.ts';
+import { recordConversion } from './ab-test.ts';
 import type { CampaignDeps } from './deps.ts';
 
 export const CRM_CONSUMER = 'campaign-crm';
@@ -21,6 +22,7 @@ export const CRM_EVENTS = [
   c.dncChanged,
   c.segmentEntered,
   c.segmentExited,
+  c.contactEventTracked,
 ];
 
 /** Applies one CRM event to the copy unless this consumer already did; true if it applied it. */
@@ -67,6 +69,11 @@ async function apply(tx: Executor, event: EventEnvelope) {
             : sql`${contacts.dnc} - ${channel}::text`,
         })
         .where(and(eq(contacts.organizationId, org), eq(contacts.id, id)));
+      break;
+    }
+    case c.contactEventTracked.type: {
+      const tracked = c.contactEventTracked.data.parse(event.data);
+      await recordConversion(tx, org, id, tracked.name, new Date(tracked.occurredAt));
       break;
     }
     case c.segmentEntered.type:

@@ -10,6 +10,7 @@ import { appendEvents, OUTBOX_CHANNEL, rowsOf, type Transaction } from '@mauntic
 import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { campaigns, outbox, recipients } from '../db/schema.ts';
 import { transition } from '../domain/lifecycle.ts';
+import { assignSample } from './ab-test.ts';
 import { campaignEvent } from './campaign-lifecycle.ts';
 import type { CampaignRow } from './campaigns.ts';
 import type { CampaignDeps } from './deps.ts';
@@ -51,9 +52,17 @@ async function startCampaign(tx: Transaction, deps: CampaignDeps, id: string, no
   const next = row.status === 'scheduled' ? transition(row.status, 'start') : { ok: true as const };
   if (!next.ok) return false;
   const count = await materialise(tx, row, now);
+  const sampleSize = row.abTest ? await assignSample(tx, row, count) : null;
   const [started] = await tx
     .update(campaigns)
-    .set({ status: 'sending', materialisedAt: now, launchedAt: now, recipientCount: count, updatedAt: sql`now()` })
+    .set({
+      status: 'sending',
+      materialisedAt: now,
+      launchedAt: now,
+      recipientCount: count,
+      sampleSize,
+      updatedAt: sql`now()`,
+    })
     .where(eq(campaigns.id, id))
     .returning();
   await appendEvents(tx, outbox, [
@@ -87,7 +96,7 @@ export const audienceOf = (row: CampaignRow) => {
 /**
  * Writes the audience, once. Each recipient is due at the campaign's start, or, for a send at a
  * local time, at that time in its zone (the campaign's zone when it has none, or none Postgres
- * knows). An A/B test's recipients get their variant later (ab-test.ts).
+ * knows). An A/B test's recipients get their variant after (ab-test.ts).
  */
 async function materialise(tx: Transaction, row: CampaignRow, now: Date): Promise<number> {
   const variant = row.abTest ? null : row.variants[0]!.key;
@@ -143,6 +152,10 @@ export async function handOver(deps: CampaignDeps, campaignId: string, batchSize
         requestedCount: sql`${campaigns.requestedCount} + ${result.requested}`,
         ...(result.last ? { cursorDueAt: new Date(result.last.dueAt), cursorContactId: result.last.contactId } : {}),
         ...(window ? { windowStartedAt: window.startedAt, windowCount: window.count + result.requested } : {}),
+        // An A/B test's window starts once its whole sample has been handed over.
+        ...(row.sampleSize !== null && !row.sampleSentAt && row.requestedCount + result.requested >= row.sampleSize
+          ? { sampleSentAt: now }
+          : {}),
       })
       .where(eq(campaigns.id, row.id))
       .returning();

@@ -1,4 +1,5 @@
 // The campaign context's use cases, bound to their dependencies.
+import { chooseWinner } from './ab-test.ts';
 import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from './campaign-lifecycle.ts';
 import { audienceCount, campaignStats, clickMap } from './campaign-stats.ts';
 import { createCampaign, getCampaign, listCampaigns, updateCampaign } from './campaigns.ts';
@@ -18,6 +19,7 @@ export function createCampaignServices(deps: CampaignDeps) {
     pauseCampaign: bind(pauseCampaign),
     resumeCampaign: bind(resumeCampaign),
     cancelCampaign: bind(cancelCampaign),
+    chooseWinner: bind(chooseWinner),
     getCampaign: bind(getCampaign),
     listCampaigns: bind(listCampaigns),
     audienceCount: bind(audienceCount),

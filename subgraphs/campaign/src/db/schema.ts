@@ -49,7 +49,11 @@ export const campaigns = campaign.table(
     throttle: jsonb('throttle').$type<Throttle | null>(),
     utm: jsonb('utm').$type<Utm | null>(),
     abTest: jsonb('ab_test').$type<AbTest | null>(),
-    /** The A/B test's winner, once chosen (automatically or by hand). */
+    /** An A/B test's sample: how many recipients get a variant first, and when the last of them was handed over. */
+    sampleSize: integer('sample_size'),
+    sampleSentAt: timestamp('sample_sent_at', { withTimezone: true }),
+    /** The A/B test's winner, once chosen (automatically or by hand), and each variant's score then. */
+    scores: jsonb('scores').$type<Record<string, number> | null>(),
     winner: text('winner'),
     winnerDecidedAt: timestamp('winner_decided_at', { withTimezone: true }),
     /** How the recipients were chosen when materialised: how many, and when. */
@@ -153,6 +157,19 @@ export const segmentMemberships = campaign.table(
     primaryKey({ name: 'segment_memberships_pkey', columns: [t.contactId, t.segmentId] }),
     index('segment_memberships_segment_idx').on(t.organizationId, t.segmentId, t.contactId),
   ],
+);
+
+/** Contacts who did an A/B test's conversion event after their message was requested, once per campaign. */
+export const conversions = campaign.table(
+  'conversions',
+  {
+    campaignId: uuid('campaign_id').notNull(),
+    contactId: uuid('contact_id').notNull(),
+    organizationId: uuid('organization_id').notNull(),
+    variant: text('variant').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'conversions_pkey', columns: [t.campaignId, t.contactId] })],
 );
 
 export const { outbox, processedEvents } = outboxTables(campaign);

@@ -24,4 +24,5 @@ const PAST: Record<CampaignAction, string> = {
   resume: 'resumed',
   cancel: 'cancelled',
   complete: 'completed',
+  pickWinner: 'given a winner',
 };

@@ -6,14 +6,24 @@
 //   sending --complete--> completed      (the sender, once every recipient has been handed over)
 //   scheduled | sending | paused --cancel--> cancelled
 //
-// Only a draft is edited. completed and cancelled are final.
+// Only a draft is edited. completed and cancelled are final. An A/B test's winner may be picked by
+// hand while the campaign is sending or paused.
 import { fail, ok, type Result } from '@mauntic/kernel';
 import { CampaignTransitionError } from './errors.ts';
 
 export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'paused', 'completed', 'cancelled'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
-export type CampaignAction = 'edit' | 'launch' | 'schedule' | 'start' | 'pause' | 'resume' | 'cancel' | 'complete';
+export type CampaignAction =
+  | 'edit'
+  | 'launch'
+  | 'schedule'
+  | 'start'
+  | 'pause'
+  | 'resume'
+  | 'cancel'
+  | 'complete'
+  | 'pickWinner';
 
 const MOVES: Record<CampaignAction, Partial<Record<CampaignStatus, CampaignStatus>>> = {
   edit: { draft: 'draft' },
@@ -25,6 +35,8 @@ const MOVES: Record<CampaignAction, Partial<Record<CampaignStatus, CampaignStatu
   resume: { paused: 'sending' },
   cancel: { scheduled: 'cancelled', sending: 'cancelled', paused: 'cancelled' },
   complete: { sending: 'completed' },
+  // An A/B test's winner, by hand, while its sample is out.
+  pickWinner: { sending: 'sending', paused: 'paused' },
 };
 
 /**

@@ -75,6 +75,21 @@ export const Campaign = builder.objectRef<CampaignRow>('Campaign').implement({
     timezone: t.exposeString('timezone', { description: 'The zone of contacts without one' }),
     throttle: t.field({ type: CampaignThrottle, nullable: true, resolve: (c) => c.throttle }),
     utm: t.field({ type: 'JSON', nullable: true, resolve: (c) => c.utm }),
+    abTest: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: '{ samplePercent | sampleCount, criterion, conversionEvent?, windowMinutes }',
+      resolve: (c) => c.abTest,
+    }),
+    sampleSize: t.exposeInt('sampleSize', { nullable: true, description: "The A/B test's sample, once drawn" }),
+    winner: t.exposeString('winner', { nullable: true, description: "The A/B test's winning variant, once chosen" }),
+    winnerDecidedAt: t.expose('winnerDecidedAt', { type: 'DateTime', nullable: true }),
+    scores: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: "Each variant's score when the winner was chosen, under the test's criterion",
+      resolve: (c) => c.scores,
+    }),
     recipientCount: t.exposeInt('recipientCount', {
       nullable: true,
       description: 'Contacts chosen when it started (null before)',
@@ -152,6 +167,24 @@ const UtmInput = builder.inputType('CampaignUtmInput', {
   }),
 });
 
+const AbCriterion = builder.enumType('CampaignAbCriterion', {
+  values: {
+    OPENS: { value: 'opens', description: 'Unique human opens' },
+    CLICKS: { value: 'clicks', description: 'Unique human clicks' },
+    CONVERSIONS: { value: 'conversions', description: 'Contacts who did the conversion event after the send' },
+  } as const,
+});
+
+const AbTestInput = builder.inputType('CampaignAbTestInput', {
+  fields: (f) => ({
+    samplePercent: f.int({ description: 'The sample as a share of the audience (1-100); or sampleCount' }),
+    sampleCount: f.int({ description: 'The sample as a number of contacts' }),
+    criterion: f.field({ type: AbCriterion, required: true }),
+    conversionEvent: f.string({ description: 'For CONVERSIONS: the tracked event name that counts' }),
+    windowMinutes: f.int({ required: true, description: 'How long after the sample went out the winner is chosen' }),
+  }),
+});
+
 /** The settings a draft takes, shared by create and update; null clears an optional one. */
 const settingFields = (f: PothosInputFieldBuilder) => ({
   variants: f.field({ type: [VariantInput], description: 'One, or 2 to 5 for an A/B test' }),
@@ -164,6 +197,7 @@ const settingFields = (f: PothosInputFieldBuilder) => ({
   timezone: f.string({ description: 'The zone of contacts without one (default UTC)' }),
   throttle: f.field({ type: ThrottleInput }),
   utm: f.field({ type: UtmInput, description: 'UTM parameters added to the links of the message' }),
+  abTest: f.field({ type: AbTestInput, description: 'With 2 to 5 variants: the sample and how the winner is chosen' }),
 });
 
 type PothosInputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
@@ -185,6 +219,8 @@ function settingsOf(input: Record<string, unknown>) {
             }));
     else if (key === 'sendAt') out[key] = value instanceof Date ? value.toISOString() : value;
     else if (key === 'id') out[key] = String(value);
+    else if (key === 'abTest' && value)
+      out[key] = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined));
     else out[key] = value;
   }
   return out;
@@ -256,3 +292,24 @@ campaignMove(
 campaignMove('pauseCampaign', 'No further send request goes out until resumed');
 campaignMove('resumeCampaign', 'Goes on from where it stopped');
 campaignMove('cancelCampaign', 'Stops it for good: recipients not handed over yet get nothing');
+
+builder.mutationField('chooseCampaignWinner', (t) =>
+  t.field({
+    type: Campaign,
+    description: "Picks an A/B test's winner by hand (before its window passed): the rest of the audience gets it",
+    args: {
+      input: t.arg({
+        type: builder.inputType('ChooseCampaignWinnerInput', {
+          fields: (f) => ({
+            id: f.id({ required: true }),
+            variant: f.string({ required: true, description: 'A to E' }),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError, CampaignTransitionError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(await services(ctx).chooseWinner(ctx.request, { id: String(input.id), variant: input.variant as never })),
+  }),
+);

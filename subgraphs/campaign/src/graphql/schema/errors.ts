@@ -13,6 +13,6 @@ builder.objectType(CampaignTransitionError, {
   interfaces: [ErrorInterface],
   fields: (t) => ({
     status: t.field({ type: CampaignStatusEnum, resolve: (e) => e.status }),
-    action: t.exposeString('action', { description: 'edit, launch, pause, resume or cancel' }),
+    action: t.exposeString('action', { description: 'edit, launch, pause, resume, cancel or pickWinner' }),
   }),
 });
