@@ -250,6 +250,30 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
     ]);
   });
 
+  it('a test send asks delivery for each variant to each chosen address, anew each time', async () => {
+    const org = newOrg();
+    const template = newId();
+    const campaign = await draft(org, { variants: [{ key: 'A', templateId: template }] });
+    const sent = await ctx.services.sendCampaignTest(org, {
+      id: campaign.id,
+      addresses: ['me@example.com', 'boss@example.com'],
+    });
+    expect(sent.ok && sent.value.status).toBe('draft');
+    await ctx.services.sendCampaignTest(
+      { ...org, correlationId: newId() },
+      { id: campaign.id, addresses: ['me@example.com'] },
+    );
+    const requests = await requestsOf(ctx, campaign.id);
+    expect(requests.map((r) => [r.contactId, r.templateId, r.variant])).toEqual([
+      [null, template, 'test'],
+      [null, template, 'test'],
+      [null, template, 'test'],
+    ]);
+    expect(new Set(requests.map((r) => r.idempotencyKey)).size).toBe(3);
+    const bad = await ctx.services.sendCampaignTest(org, { id: campaign.id, addresses: ['not an address'] });
+    expect(bad.ok ? null : bad.error).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
   it('refuses to launch a draft without a template or a segment, every issue at once', async () => {
     const org = newOrg();
     const campaign = await draft(org, {});

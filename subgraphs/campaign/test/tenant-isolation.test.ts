@@ -70,6 +70,11 @@ const MUTATIONS: Record<string, Case> = {
     variables: (a) => ({ id: a.sending }),
     expect: notFound('chooseCampaignWinner'),
   },
+  sendCampaignTest: {
+    query: `mutation($id: ID!) { sendCampaignTest(input: { id: $id, addresses: ["b@example.com"] }) ${PAYLOAD} }`,
+    variables: (a) => ({ id: a.draft }),
+    expect: notFound('sendCampaignTest'),
+  },
   cancelCampaign: {
     query: byId('cancelCampaign'),
     variables: (a) => ({ id: a.sending }),

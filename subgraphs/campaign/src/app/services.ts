@@ -5,6 +5,7 @@ import { audienceCount, campaignStats, clickMap } from './campaign-stats.ts';
 import { createCampaign, getCampaign, listCampaigns, updateCampaign } from './campaigns.ts';
 import { campaignConsumers } from './consumers.ts';
 import type { CampaignDeps } from './deps.ts';
+import { sendCampaignTest } from './test-send.ts';
 
 export function createCampaignServices(deps: CampaignDeps) {
   const bind =
@@ -20,6 +21,7 @@ export function createCampaignServices(deps: CampaignDeps) {
     resumeCampaign: bind(resumeCampaign),
     cancelCampaign: bind(cancelCampaign),
     chooseWinner: bind(chooseWinner),
+    sendCampaignTest: bind(sendCampaignTest),
     getCampaign: bind(getCampaign),
     listCampaigns: bind(listCampaigns),
     audienceCount: bind(audienceCount),

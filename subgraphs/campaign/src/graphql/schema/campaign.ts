@@ -313,3 +313,21 @@ builder.mutationField('chooseCampaignWinner', (t) =>
       unwrap(await services(ctx).chooseWinner(ctx.request, { id: String(input.id), variant: input.variant as never })),
   }),
 );
+
+builder.mutationField('sendCampaignTest', (t) =>
+  t.field({
+    type: Campaign,
+    description: 'Sends each variant to up to 10 chosen addresses, in any status; counted in no stats',
+    args: {
+      input: t.arg({
+        type: builder.inputType('SendCampaignTestInput', {
+          fields: (f) => ({ id: f.id({ required: true }), addresses: f.stringList({ required: true }) }),
+        }),
+        required: true,
+      }),
+    },
+    errors: { types: [...COMMON_ERRORS, NotFoundError] },
+    resolve: async (_, { input }, ctx) =>
+      unwrap(await services(ctx).sendCampaignTest(ctx.request, { id: String(input.id), addresses: input.addresses })),
+  }),
+);
