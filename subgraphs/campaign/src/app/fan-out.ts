@@ -52,6 +52,9 @@ async function startCampaign(tx: Transaction, deps: CampaignDeps, id: string, no
   const next = row.status === 'scheduled' ? transition(row.status, 'start') : { ok: true as const };
   if (!next.ok) return false;
   const count = await materialise(tx, row, now);
+  // Fresh statistics for the hand-off's plan: without them the planner takes the million rows
+  // just written for a handful and scans them for every batch.
+  await tx.execute(sql`analyze ${recipients}`);
   const sampleSize = row.abTest ? await assignSample(tx, row, count) : null;
   const [started] = await tx
     .update(campaigns)
@@ -198,12 +201,16 @@ async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit
         where r.campaign_id = ${row.id} and r.contact_id = p.contact_id
           and r.requested_at is null and r.variant is not null
         returning r.contact_id, r.variant
+      ), identified as (
+        -- In the select list, a volatile function runs once per row (in a FROM subquery the
+        -- planner may run it once for all).
+        select ${UUID_V7} as id, contact_id, variant from marked
       ), sent as (
         insert into ${outbox} (id, organization_id, topic, key, type, envelope)
-        select e.id, ${row.organizationId}::uuid, ${topicOf('delivery')}, m.contact_id::text,
+        select m.id, ${row.organizationId}::uuid, ${topicOf('delivery')}, m.contact_id::text,
                'delivery.message.requested',
                json_build_object(
-                 'id', e.id, 'type', 'delivery.message.requested', 'version', 1,
+                 'id', m.id, 'type', 'delivery.message.requested', 'version', 1,
                  'organizationId', ${row.organizationId}::uuid,
                  'occurredAt', to_char(${now.toISOString()}::timestamptz at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                  'correlationId', ${row.correlationId ?? row.id}::text,
@@ -214,9 +221,8 @@ async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit
                    'context', json_build_object('campaignId', ${row.id}::uuid, 'variant', m.variant),
                    'idempotencyKey', 'campaign:' || ${row.id}::text || ':' || m.contact_id || ':' || m.variant,
                    'source', json_build_object('kind', 'campaign', 'id', ${row.id}::uuid, 'stepId', m.variant)))
-        from marked m
+        from identified m
         join json_to_recordset(${variants}::json) as v(key text, "templateId" uuid) on v.key = m.variant
-        cross join lateral (select ${UUID_V7} as id) e
         returning 1
       )
       select (select count(*) from sent)::int as requested, (select count(*) from picked)::int as scanned,
