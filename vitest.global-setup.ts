@@ -1,5 +1,6 @@
 // Runs once before all suites: a fresh test database with every context's migrations applied.
 // The services themselves are started by scripts/test.sh (scripts/services.sh up).
+import { campaignModule } from '@mauntic/campaign';
 import { crmModule } from '@mauntic/crm';
 import { deliveryModule } from '@mauntic/delivery';
 import { identityModule } from '@mauntic/identity';
@@ -30,7 +31,7 @@ export default async function setup() {
     await admin.end();
   }
   const handle = await openDatabase({ url: testServices.databaseUrl });
-  for (const module of [identityModule(), crmModule(), deliveryModule(), journeyModule()])
+  for (const module of [identityModule(), crmModule(), deliveryModule(), journeyModule(), campaignModule()])
     await runMigrations(handle, module.migrations);
   await handle.close();
 }

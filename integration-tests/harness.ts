@@ -99,6 +99,8 @@ export interface ClusterOptions {
    * runs. Keep to one platform with an executor per test run.
    */
   journeyExecutor?: boolean;
+  /** Also run a campaign sender. Off unless a suite sends campaigns, for the same reason. */
+  campaignSender?: boolean;
 }
 
 export const startClusterPlatform = async (
@@ -147,7 +149,9 @@ export const startClusterPlatform = async (
     ...services,
     PORT: String(integrationsPort),
   });
-  const processes = [identity, crm, delivery, journey, integrations];
+  const campaignPort = await freePort();
+  const campaign = startProcess('subgraphs/campaign/src/index.ts', { ...services, PORT: String(campaignPort) });
+  const processes = [identity, crm, delivery, journey, integrations, campaign];
   const gateway = startProcess('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
@@ -158,6 +162,7 @@ export const startClusterPlatform = async (
     DELIVERY_URL: `http://127.0.0.1:${deliveryPort}/graphql`,
     JOURNEY_URL: `http://127.0.0.1:${journeyPort}/graphql`,
     INTEGRATIONS_URL: `http://127.0.0.1:${integrationsPort}/graphql`,
+    CAMPAIGN_URL: `http://127.0.0.1:${campaignPort}/graphql`,
     ...env,
   });
   try {
@@ -184,11 +189,19 @@ export const startClusterPlatform = async (
         })
       : undefined;
     if (executor) processes.push(executor);
+    // The sender works on the campaign tables: it starts once the campaign subgraph migrated them.
+    await waitReady(`http://127.0.0.1:${campaignPort}/readyz`, campaign.child, campaign.output);
+    const senderPort = await freePort();
+    const sender = options.campaignSender
+      ? startProcess('workers/campaign-sender/src/index.ts', { ...services, PORT: String(senderPort) })
+      : undefined;
+    if (sender) processes.push(sender);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
     await waitReady(`http://127.0.0.1:${integrationsPort}/readyz`, integrations.child, integrations.output);
     if (executor) await waitReady(`http://127.0.0.1:${executorPort}/readyz`, executor.child, executor.output);
     if (engine) await waitReady(`http://127.0.0.1:${enginePort}/readyz`, engine.child, engine.output);
+    if (sender) await waitReady(`http://127.0.0.1:${senderPort}/readyz`, sender.child, sender.output);
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
   } catch (error) {
     await Promise.all([gateway, ...processes].map((p) => p.stop()));

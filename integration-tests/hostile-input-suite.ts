@@ -358,6 +358,7 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
     ),
     await create('category', 'createCategory', { name: 'Newsletters' }, 'CreateCategoryInput'),
     await create('journey', 'createJourney', { name: 'Welcome' }, 'CreateJourneyInput'),
+    await create('campaign', 'createCampaign', { name: 'Spring sale', channel: 'EMAIL' }, 'CreateCampaignInput'),
     await create(
       'template',
       'createTemplate',

@@ -2,6 +2,8 @@
 // and every worker, over PGlite in a data folder, the local bus and the local job queue.
 // Setting DATABASE_URL, KAFKA_BROKERS or REDIS_URL swaps in the real service: same code path.
 import { resolve } from 'node:path';
+import { campaignModule } from '@mauntic/campaign';
+import { CampaignSender } from '@mauntic/campaign/sender';
 import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
 import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
 import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
@@ -68,9 +70,11 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   deps.bus.subscribe(engine.subscription());
   const executor = journeyExecutor(deps);
   deps.bus.subscribe(executor.subscription());
+  const sender = new CampaignSender({ handle: deps.handle, logger: deps.logger.child({ worker: 'campaign-sender' }) });
   await startPorts(deps, contexts);
   await engine.start();
   await executor.start();
+  await sender.start();
   const http = await serve(config, gateway, contexts, deps);
 
   let stopping: Promise<void> | undefined;
@@ -82,6 +86,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
       // Stop taking requests first, then the workers, then the contexts, then the ports.
       stopping ??= (async () => {
         await http.close();
+        await sender.stop();
         await executor.stop();
         await engine.stop();
         redis?.disconnect();
@@ -124,6 +129,7 @@ function contextModules(config: EmbeddedConfig, keys: DeliveryKeys): ContextModu
     deliveryModule(keys),
     journeyModule(),
     integrationsModule(),
+    campaignModule(),
   ];
 }
 

@@ -1,5 +1,6 @@
 // Every event type and version the platform knows. Producers build events from these
 // definitions; consumers validate what they receive against them.
+import * as campaign from '../catalogue/campaign.ts';
 import * as content from '../catalogue/content.ts';
 import * as crm from '../catalogue/crm.ts';
 import * as delivery from '../catalogue/delivery.ts';
@@ -9,7 +10,7 @@ import * as journey from '../catalogue/journey.ts';
 import * as journeyActions from '../catalogue/journey-actions.ts';
 import { type EventDefinition, type EventEnvelope, eventEnvelopeSchema } from './envelope.ts';
 
-export const catalogue = { identity, crm, delivery, content, journey, journeyActions, integrations } as const;
+export const catalogue = { identity, crm, delivery, content, journey, journeyActions, integrations, campaign } as const;
 
 const definitions = new Map<string, EventDefinition>();
 for (const context of Object.values(catalogue)) {
