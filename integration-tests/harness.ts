@@ -152,6 +152,9 @@ export const startClusterPlatform = async (
     CRM_URL: `http://127.0.0.1:${crmPort}/graphql`,
     DELIVERY_URL: `http://127.0.0.1:${deliveryPort}/graphql`,
     JOURNEY_URL: `http://127.0.0.1:${journeyPort}/graphql`,
+    // Subscriptions read the events from Kafka.
+    KAFKA_BROKERS: services.KAFKA_BROKERS,
+    KAFKA_TOPIC_PREFIX: services.KAFKA_TOPIC_PREFIX,
     ...env,
   });
   try {
