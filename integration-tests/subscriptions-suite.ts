@@ -72,6 +72,8 @@ export function subscriptionsSuite(name: string, start: PlatformFactory) {
         connectionParams: authorization ? { authorization } : {},
         retryAttempts: 0,
         lazy: false,
+        // A refused or closed connection is what several tests expect: on.closed records it.
+        onNonLazyError: () => {},
         on: { closed: (event) => closed.push(event as { code: number }) },
       });
       clients.push(client);
