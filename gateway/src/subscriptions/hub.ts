@@ -8,7 +8,7 @@ import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { RootField } from './fields.ts';
 import type { EventSource } from './sources.ts';
 
-/** WebSocket close codes (and SSE `error` events) the subscriptions end with; docs/graph.md lists them. */
+/** WebSocket close codes (over SSE: a last error with `closeCode`) the subscriptions end with; docs/graph.md lists them. */
 export const CLOSE = {
   /** The session token expired: refresh it and reconnect. */
   TOKEN_EXPIRED: { code: 4401, reason: 'Token expired' },
