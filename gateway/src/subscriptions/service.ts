@@ -325,6 +325,8 @@ export class Subscriptions {
       return json(refusal(opened as GraphQLError[], this.mask, 'BAD_REQUEST'));
     }
     results = opened as AsyncGenerator<EventResult>;
+    // A first comment at once: the response's headers go out with it, so the client knows it is subscribed.
+    write(':\n\n');
     const keepAlive = setInterval(() => write(':\n\n'), SSE_KEEPALIVE_MS);
     stream.once('close', () => {
       clearInterval(keepAlive);
