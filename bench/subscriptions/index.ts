@@ -221,7 +221,6 @@ await admin.disconnect();
 await handle.script(`drop schema ${schemaName} cascade`);
 await handle.close();
 
-if (received < sent) throw new Error(`clients received ${received} of ${sent} events`);
 clientLatencies.sort((a, b) => a - b);
 baselineLatencies.sort((a, b) => a - b);
 report(
@@ -241,3 +240,6 @@ report(
 report('subscriptions', 'events_per_s', sent / publishSeconds, 'events/s');
 report('subscriptions', 'connections', connections, 'connections');
 report('subscriptions', 'gateway_rss_mb', rssMb, 'MB');
+// Reported before failing, so a run that falls behind still shows how far and where (baseline vs clients).
+report('subscriptions', 'events_delivered', received, 'events', baselineLatencies.length);
+if (received < sent) throw new Error(`clients received ${received} of ${sent} events within 15 s of the last`);
