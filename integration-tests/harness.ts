@@ -163,6 +163,9 @@ export const startClusterPlatform = async (
     JOURNEY_URL: `http://127.0.0.1:${journeyPort}/graphql`,
     INTEGRATIONS_URL: `http://127.0.0.1:${integrationsPort}/graphql`,
     CAMPAIGN_URL: `http://127.0.0.1:${campaignPort}/graphql`,
+    // Subscriptions read the events from Kafka.
+    KAFKA_BROKERS: services.KAFKA_BROKERS,
+    KAFKA_TOPIC_PREFIX: services.KAFKA_TOPIC_PREFIX,
     ...env,
   });
   try {

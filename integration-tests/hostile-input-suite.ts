@@ -213,7 +213,11 @@ interface Call {
   variables: Record<string, unknown>;
 }
 
-function callsFor(kind: 'query' | 'mutation', field: GraphQLField<unknown, unknown>, fixtures: Fixtures): Call[] {
+function callsFor(
+  kind: 'query' | 'mutation' | 'subscription',
+  field: GraphQLField<unknown, unknown>,
+  fixtures: Fixtures,
+): Call[] {
   const args: readonly GraphQLArgument[] = field.args;
   const header = args.length ? `(${args.map((a) => `$${a.name}: ${a.type}`).join(', ')})` : '';
   const passed = args.length ? `(${args.map((a) => `${a.name}: $${a.name}`).join(', ')})` : '';
@@ -309,6 +313,10 @@ export function operationsOf(schema: GraphQLSchema, fixtures: Fixtures): Call[] 
   );
 }
 
+/** The gateway's own Subscription fields, called over SSE (each call opens a stream, or is refused). */
+export const subscriptionCallsOf = (schema: GraphQLSchema, fixtures: Fixtures): Call[] =>
+  Object.values(schema.getSubscriptionType()?.getFields() ?? {}).flatMap((f) => callsFor('subscription', f, fixtures));
+
 /** One row of each kind the graph can create, in the caller's organization. */
 async function createFixtures(url: string, token: string): Promise<Fixtures> {
   const create = async (name: string, mutation: string, input: Record<string, unknown>, type: string) => {
@@ -399,5 +407,38 @@ export function hostileInputSuite(name: string, start: PlatformFactory) {
       }
       expect(failures, `${failures.length} of ${calls.length} calls failed`).toEqual([]);
     }, 900_000);
+
+    it('never answers a subscription (over SSE) with INTERNAL_SERVER_ERROR or a 5xx', async () => {
+      const calls = subscriptionCallsOf(schema, fixtures);
+      expect(calls.length).toBeGreaterThan(100);
+      const failures: string[] = [];
+      let opened = 0;
+      for (const call of calls) {
+        const abort = new AbortController();
+        const response = await fetch(platform.url, {
+          method: 'POST',
+          signal: abort.signal,
+          headers: {
+            'content-type': 'application/json',
+            accept: 'text/event-stream',
+            authorization: `Bearer ${token}`,
+          },
+          body: JSON.stringify({ query: call.query, variables: call.variables }),
+        });
+        // A stream means the subscription was admitted and opened: nothing more to see here.
+        if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+          opened++;
+          abort.abort();
+          continue;
+        }
+        const body = (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
+        const internal = body.errors?.find((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR');
+        if (response.status >= 500 || internal)
+          failures.push(`${call.label}: ${response.status} ${internal?.message ?? body.errors?.[0]?.message ?? ''}`);
+      }
+      expect(failures, `${failures.length} of ${calls.length} calls failed`).toEqual([]);
+      // At least each field's plain call (no argument is required) opened its stream.
+      expect(opened).toBeGreaterThanOrEqual(Object.keys(schema.getSubscriptionType()!.getFields()).length);
+    }, 300_000);
   });
 }

@@ -9,7 +9,13 @@ import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
 import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
 import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
-import { Gateway, InProcessDataSource, loadSupergraph, rateLimitSettings } from '@mauntic/gateway';
+import {
+  Gateway,
+  InProcessDataSource,
+  loadSupergraph,
+  rateLimitSettings,
+  subscriptionSettings,
+} from '@mauntic/gateway';
 import { type IdentityServices, identityModule } from '@mauntic/identity';
 import { type IntegrationsServices, integrationsModule, integrationsRoutes } from '@mauntic/integrations';
 import { journeyModule } from '@mauntic/journey';
@@ -76,6 +82,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   await executor.start();
   await sender.start();
   const http = await serve(config, gateway, contexts, deps);
+  gateway.attachWebSockets(http.server);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -85,6 +92,8 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
     stop: () => {
       // Stop taking requests first, then the workers, then the contexts, then the ports.
       stopping ??= (async () => {
+        // The gateway's subscriptions end first: their open responses would hold the server's close up.
+        await gateway.stopSubscriptions();
         await http.close();
         await sender.stop();
         await executor.stop();
@@ -172,6 +181,7 @@ async function startGateway(
     introspection: config.gateway.GATEWAY_INTROSPECTION,
     rateLimits: rateLimitSettings(config.gateway),
     rateLimiter: budgets.limiter,
+    subscriptions: subscriptionSettings(config.gateway, config.bus, deps.logger, deps.bus),
   });
   await gateway.start();
   return gateway;

@@ -27,7 +27,10 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 // the claims until the token expires (at most a minute). A signed token cannot be revoked
 // before it expires anyway, so the cache changes nothing a caller can observe.
 const TOKEN_CACHE_MS = 60_000;
-const verifiedTokens = new LRUCache<string, AccessClaims>({ max: 10_000, ttl: TOKEN_CACHE_MS });
+const verifiedTokens = new LRUCache<string, { claims: AccessClaims; expiresAt: number }>({
+  max: 10_000,
+  ttl: TOKEN_CACHE_MS,
+});
 
 export function correlationIdFrom(header: string | undefined): string {
   return header && CORRELATION_ID.test(header) ? header : newId();
@@ -41,7 +44,24 @@ export async function authenticate(
   correlationId: string,
   deps: { jwtKey: Uint8Array; verifyApiKey: ApiKeyVerifier },
 ): Promise<RequestContext> {
-  if (!authorization) return anonymousContext(correlationId);
+  return (await authenticateCredential(authorization, correlationId, deps)).caller;
+}
+
+/** The caller, and what a long-lived connection (a subscription) re-checks: the token's expiry or the API key. */
+export interface Credential {
+  caller: RequestContext;
+  /** A session token's expiry (ms since the epoch). */
+  expiresAt?: number;
+  /** An API key, to ask again whether it is still valid. */
+  apiKey?: string;
+}
+
+export async function authenticateCredential(
+  authorization: string | undefined,
+  correlationId: string,
+  deps: { jwtKey: Uint8Array; verifyApiKey: ApiKeyVerifier },
+): Promise<Credential> {
+  if (!authorization) return { caller: anonymousContext(correlationId) };
   const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
   if (!match) throw unauthenticated('Authorization must be "Bearer <token>"', 'invalid');
   const token = match[1]!;
@@ -50,15 +70,18 @@ export async function authenticate(
     const principal = await deps.verifyApiKey(token);
     if (!principal) throw unauthenticated('The API key is not valid', 'invalid');
     return {
-      correlationId,
-      actor: { type: 'api_key', id: principal.apiKeyId, createdBy: principal.createdBy },
-      organizationId: principal.organizationId as OrganizationId,
-      scopes: principal.scopes,
+      caller: {
+        correlationId,
+        actor: { type: 'api_key', id: principal.apiKeyId, createdBy: principal.createdBy },
+        organizationId: principal.organizationId as OrganizationId,
+        scopes: principal.scopes,
+      },
+      apiKey: token,
     };
   }
 
-  let claims = verifiedTokens.get(token);
-  if (!claims) {
+  let verified = verifiedTokens.get(token);
+  if (!verified) {
     const check = await verifyAccessToken(token, deps.jwtKey);
     if (!check.ok)
       throw unauthenticated(
@@ -67,14 +90,18 @@ export async function authenticate(
           : 'The access token is not valid',
         check.reason,
       );
-    claims = check.claims;
-    verifiedTokens.set(token, claims, { ttl: Math.min(TOKEN_CACHE_MS, check.expiresAt - Date.now()) });
+    verified = { claims: check.claims, expiresAt: check.expiresAt };
+    verifiedTokens.set(token, verified, { ttl: Math.min(TOKEN_CACHE_MS, check.expiresAt - Date.now()) });
   }
+  const { claims, expiresAt } = verified;
   return {
-    correlationId,
-    actor: { type: 'user', id: claims.userId },
-    organizationId: claims.organizationId as OrganizationId,
-    role: claims.role,
-    scopes: [...ROLE_SCOPES[claims.role]],
+    caller: {
+      correlationId,
+      actor: { type: 'user', id: claims.userId },
+      organizationId: claims.organizationId as OrganizationId,
+      role: claims.role,
+      scopes: [...ROLE_SCOPES[claims.role]],
+    },
+    expiresAt,
   };
 }

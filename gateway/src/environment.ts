@@ -1,5 +1,6 @@
 // The gateway's configuration; docs/configuration.md lists every variable.
 import {
+  busModel,
   ConfigError,
   logModel,
   optionalString,
@@ -11,6 +12,7 @@ import {
 import { z } from 'zod';
 import { INTROSPECTION_ACCESS } from './limits.ts';
 import type { RateLimitSettings } from './rate-limits.ts';
+import type { SubscriptionLimits } from './subscriptions/hub.ts';
 import type { Supergraph } from './supergraph.ts';
 
 const count = (min: number) => z.coerce.number().int().min(min);
@@ -42,12 +44,32 @@ export const gatewayModel = z.object({
   IDENTITY_INTERNAL_URL: z.url().default('http://127.0.0.1:4001'),
   /** The composed supergraph to serve; unset = the one @mauntic/schema ships. */
   SUPERGRAPH_PATH: optionalString,
+  /** Subscriptions open at once on one WebSocket. */
+  GATEWAY_SUBSCRIPTIONS_PER_CONNECTION: count(1).default(100),
+  /** Subscriptions open at once for one organization, on each gateway instance. */
+  GATEWAY_SUBSCRIPTIONS_PER_ORGANIZATION: count(1).default(1000),
+  /** Events queued for one subscription whose client has not taken them yet; past it the client is dropped (close code 4008). */
+  GATEWAY_SUBSCRIPTION_QUEUE: count(1).default(1000),
+  /** How far back a client can resume (`after`): Kafka's topics are read back that far (they must keep as much); embedded mode keeps that much in memory. */
+  GATEWAY_SUBSCRIPTION_RETENTION_HOURS: count(1).default(24),
+  /** Embedded mode: the most recent events kept in memory for resuming, at most. */
+  GATEWAY_SUBSCRIPTION_RETAINED_EVENTS: count(0).default(100_000),
+  /** How often the API key of an open subscription connection is checked again (a revoked key closes it with 4403). */
+  GATEWAY_SUBSCRIPTION_RECHECK_SECONDS: count(1).default(60),
 });
 
 export const parseGatewayEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
   parseEnvironment(
     // REDIS_URL: the rate-limit budgets, shared by every replica; unset = each process's memory.
-    { server: serverModel(4000), log: logModel, secrets: secretsModel, gateway: gatewayModel, redis: queueModel },
+    // KAFKA_*: where subscriptions read events; unset = no subscriptions (the type is still served).
+    {
+      server: serverModel(4000),
+      log: logModel,
+      secrets: secretsModel,
+      gateway: gatewayModel,
+      redis: queueModel,
+      bus: busModel,
+    },
     env,
   );
 
@@ -74,4 +96,10 @@ export const rateLimitSettings = (settings: GatewaySettings): RateLimitSettings 
   anonymousPerMinute: settings.GATEWAY_RATE_LIMIT_ANONYMOUS_PER_MINUTE,
   authenticatedPerMinute: settings.GATEWAY_RATE_LIMIT_AUTHENTICATED_PER_MINUTE,
   trustedProxies: settings.GATEWAY_TRUSTED_PROXIES,
+});
+
+export const subscriptionLimits = (settings: GatewaySettings): SubscriptionLimits => ({
+  perConnection: settings.GATEWAY_SUBSCRIPTIONS_PER_CONNECTION,
+  perOrganization: settings.GATEWAY_SUBSCRIPTIONS_PER_ORGANIZATION,
+  queue: settings.GATEWAY_SUBSCRIPTION_QUEUE,
 });

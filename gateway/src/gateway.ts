@@ -6,6 +6,7 @@
 // Apollo Server's per-request pipeline cost about three times what planning and running the
 // operation did. Documents are parsed, checked and validated once per query text.
 import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
 import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
 import type { RequestContext } from '@mauntic/kernel';
 import {
@@ -23,9 +24,20 @@ import {
   refusal,
   runWithLogScope,
 } from '@mauntic/platform';
-import { type DocumentNode, GraphQLError, type GraphQLSchema, getOperationAST, parse, validate } from 'graphql';
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  execute,
+  GraphQLError,
+  type GraphQLSchema,
+  getOperationAST,
+  Kind,
+  type OperationDefinitionNode,
+  parse,
+  validate,
+} from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { type ApiKeyVerifier, authenticate, correlationIdFrom } from './auth.ts';
+import { type ApiKeyVerifier, authenticateCredential, type Credential, correlationIdFrom } from './auth.ts';
 import { costModelOf } from './cost-model.ts';
 import type { GatewayContext } from './data-sources.ts';
 import { gatewayModel, rateLimitSettings } from './environment.ts';
@@ -40,6 +52,7 @@ import {
   type OperationLimits,
 } from './limits.ts';
 import { budgetOf, clientAddress, limiterFailureLog, type RateLimitSettings, spend } from './rate-limits.ts';
+import { mergeSubscriptionSchema, type SubscriptionSettings, Subscriptions } from './subscriptions/service.ts';
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -59,6 +72,18 @@ export interface GatewayOptions {
   rateLimits?: RateLimitSettings;
   /** Where request budgets are kept; default: this process's memory. */
   rateLimiter?: RateLimiter;
+  /** Where subscriptions get their events; without it, subscribing is refused (the type is still served). */
+  subscriptions?: SubscriptionSettings;
+}
+
+/** An operation admitted to run: parsed, within the limits, valid, for a known caller. */
+export interface Admitted {
+  served: { schema: GraphQLSchema; executor: Executor };
+  request: GraphQLRequest;
+  caller: RequestContext;
+  document: DocumentNode;
+  hash: string;
+  operation: OperationDefinitionNode;
 }
 
 const DEFAULTS = gatewayModel.parse({});
@@ -83,6 +108,7 @@ const NO_CACHE: ExecutionContext['cache'] = {
 export class Gateway {
   private readonly gateway: ApolloGateway;
   private served?: { schema: GraphQLSchema; executor: Executor };
+  private readonly subscriptions: Subscriptions;
   private readonly mask: ErrorMask;
   private readonly rateLimiter: RateLimiter;
   private readonly rateLimits: RateLimitSettings;
@@ -129,24 +155,37 @@ export class Gateway {
       queryPlannerConfig: { exposeDocumentNodeInFetchNode: true },
       logger: this.apolloLogger,
     });
+    this.subscriptions = new Subscriptions(this, options.subscriptions, this.mask, options.logger);
   }
 
   async start(): Promise<void> {
     const { schema, executor } = await this.gateway.load();
     if (!schema || !executor) throw new Error('the gateway loaded no schema from the supergraph');
-    this.served = { schema, executor };
+    // The API schema with the gateway's own Subscription type: what is validated and introspected.
+    this.served = { schema: mergeSubscriptionSchema(schema), executor };
+    await this.subscriptions.start();
   }
 
-  stop(): Promise<void> {
-    return this.gateway.stop();
+  /** Ends the open subscriptions (clients reconnect elsewhere with `after`); before the HTTP server closes. */
+  stopSubscriptions(): Promise<void> {
+    return this.subscriptions.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.subscriptions.stop();
+    await this.gateway.stop();
+  }
+
+  /** Serves graphql-ws on the server's /graphql (WebSocket upgrades). */
+  attachWebSockets(server: Server): void {
+    this.subscriptions.attach(server);
   }
 
   /** Who calls, once their request is within their budget (a failed sign-in spends the address's). */
-  private async caller(req: HttpRequest, correlationId: string): Promise<RequestContext> {
-    const address = clientAddress(req, this.rateLimits.trustedProxies);
-    let caller: RequestContext;
+  async credential(authorization: string | undefined, address: string, correlationId: string): Promise<Credential> {
+    let credential: Credential;
     try {
-      caller = await authenticate(req.headers.authorization, correlationId, {
+      credential = await authenticateCredential(authorization, correlationId, {
         jwtKey: this.options.jwtKey,
         verifyApiKey: this.options.verifyApiKey,
       });
@@ -154,8 +193,22 @@ export class Gateway {
       await spend(this.rateLimiter, budgetOf(undefined, address, this.rateLimits), this.limiterFailed);
       throw error;
     }
-    await spend(this.rateLimiter, budgetOf(caller, address, this.rateLimits), this.limiterFailed);
-    return caller;
+    await spend(this.rateLimiter, budgetOf(credential.caller, address, this.rateLimits), this.limiterFailed);
+    return credential;
+  }
+
+  /** The address budgets are kept by: the socket's peer, or the one the trusted proxies name. */
+  addressOf(req: Pick<HttpRequest, 'headers' | 'raw'>): string {
+    return clientAddress(req, this.rateLimits.trustedProxies);
+  }
+
+  /** Spends one request of the caller's budget (each operation sent over a WebSocket). */
+  spend(caller: RequestContext, address: string): Promise<void> {
+    return spend(this.rateLimiter, budgetOf(caller, address, this.rateLimits), this.limiterFailed);
+  }
+
+  verifyApiKey(key: string) {
+    return this.options.verifyApiKey(key);
   }
 
   /**
@@ -180,11 +233,16 @@ export class Gateway {
   }
 
   /** Everything a request goes through before its operation runs; what it fails is thrown. */
-  private async admitted(req: HttpRequest, correlationId: string) {
+  private async admitted(req: HttpRequest, correlationId: string): Promise<Admitted> {
+    const request = graphQLRequestOf(req);
+    const { caller } = await this.credential(req.headers.authorization, this.addressOf(req), correlationId);
+    return this.admit(request, caller, req.method);
+  }
+
+  /** An operation's checks once its caller is known (HTTP, WebSocket and SSE alike); thrown: Refused or GraphQLError. */
+  admit(request: GraphQLRequest, caller: RequestContext, method = 'POST'): Admitted {
     const served = this.served;
     if (!served) throw new Error('the gateway has not started');
-    const request = graphQLRequestOf(req);
-    const caller = await this.caller(req, correlationId);
     const { document, hash } = this.checkedDocument(request.query, served.schema);
     const operation = getOperationAST(document, request.operationName);
     if (!operation)
@@ -194,7 +252,7 @@ export class Gateway {
           : 'Must provide operation name if query contains multiple operations.',
         'OPERATION_RESOLUTION_FAILURE',
       );
-    if (req.method === 'GET' && operation.operation !== 'query')
+    if (method === 'GET' && operation.operation !== 'query')
       throw badRequest(
         `GET requests only support query operations, not ${operation.operation} operations`,
         'BAD_REQUEST',
@@ -209,33 +267,39 @@ export class Gateway {
     return { served, request, caller, document, hash, operation };
   }
 
+  /** A refusal as the client sees it (thrown by admit()), or undefined for an unexpected error. */
+  refusalOf(error: unknown): GraphQLAnswer | undefined {
+    if (error instanceof Refused) return refusal(error.errors, this.mask, error.code);
+    if (error instanceof GraphQLError) return refusal([error], this.mask, 'BAD_REQUEST');
+    return undefined;
+  }
+
   private async answer(req: HttpRequest, correlationId: string): Promise<GraphQLAnswer> {
-    let admitted: Awaited<ReturnType<Gateway['admitted']>>;
+    let admitted: Admitted;
     try {
       admitted = await this.admitted(req, correlationId);
     } catch (error) {
-      if (error instanceof Refused) return refusal(error.errors, this.mask, error.code);
-      if (error instanceof GraphQLError) return refusal([error], this.mask, 'BAD_REQUEST');
+      const refused = this.refusalOf(error);
+      if (refused) return refused;
       throw error;
     }
-    const { served, request, caller, document, hash, operation } = admitted;
-    let result: Awaited<ReturnType<Executor>>;
+    if (admitted.operation.operation === 'subscription')
+      return refusal(
+        [
+          badRequest(
+            'Subscriptions are served over graphql-ws (a WebSocket on this path) or SSE (Accept: text/event-stream)',
+            'BAD_REQUEST',
+            {
+              status: 405,
+            },
+          ),
+        ],
+        this.mask,
+        'BAD_REQUEST',
+      );
+    let result: ExecutionResult;
     try {
-      result = await served.executor({
-        request: requestFor(request),
-        logger: this.apolloLogger,
-        schema: served.schema,
-        schemaHash: '' as ExecutionContext['schemaHash'],
-        context: { request: caller } satisfies GatewayContext,
-        cache: NO_CACHE,
-        queryHash: hash,
-        document,
-        source: request.query,
-        operationName: operation.name?.value ?? null,
-        operation,
-        metrics: {},
-        overallCachePolicy: undefined,
-      });
+      result = await this.run(admitted);
     } catch (error) {
       // Masked and logged once, as an unexpected error in a result is.
       return refusal(
@@ -246,6 +310,36 @@ export class Gateway {
       );
     }
     return answerOf(result, this.mask);
+  }
+
+  /**
+   * Runs an admitted query or mutation. Introspection alone is answered from the served schema
+   * (which holds the gateway's Subscription type, unknown to @apollo/gateway's own schema).
+   */
+  run(admitted: Admitted): Promise<ExecutionResult> | ExecutionResult {
+    const { served, request, caller, document, hash, operation } = admitted;
+    if (operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__')))
+      return execute({
+        schema: served.schema,
+        document,
+        operationName: operation.name?.value ?? null,
+        variableValues: request.variables ?? {},
+      });
+    return served.executor({
+      request: requestFor(request),
+      logger: this.apolloLogger,
+      schema: served.schema,
+      schemaHash: '' as ExecutionContext['schemaHash'],
+      context: { request: caller } satisfies GatewayContext,
+      cache: NO_CACHE,
+      queryHash: hash,
+      document,
+      source: request.query,
+      operationName: operation.name?.value ?? null,
+      operation,
+      metrics: {},
+      overallCachePolicy: undefined,
+    });
   }
 
   private corsHeaders(origin: string | undefined): Record<string, string> {
@@ -265,6 +359,8 @@ export class Gateway {
       const cors = this.corsHeaders(req.headers.origin);
       if (req.method === 'OPTIONS') return { status: 204, headers: cors };
       const correlationId = correlationIdFrom(req.headers[CORRELATION_HEADER] as string | undefined);
+      if (req.method === 'POST' && req.headers.accept?.includes('text/event-stream'))
+        return this.subscriptions.sse(req, correlationId, { ...cors, [CORRELATION_HEADER]: correlationId });
       return runWithLogScope({ correlationId }, async () =>
         httpAnswer(await this.answer(req, correlationId), { ...cors, [CORRELATION_HEADER]: correlationId }),
       );

@@ -5,6 +5,7 @@ import { SignedRemoteDataSource } from './data-sources.ts';
 import { parseGatewayEnvironment, rateLimitSettings, subgraphUrls } from './environment.ts';
 import { Gateway } from './gateway.ts';
 import { PUBLIC_ROUTES, proxyTo } from './public-routes.ts';
+import { subscriptionSettings } from './subscriptions/settings.ts';
 import { loadSupergraph } from './supergraph.ts';
 
 runMain(async () => {
@@ -35,6 +36,7 @@ runMain(async () => {
     introspection: settings.GATEWAY_INTROSPECTION,
     rateLimits: rateLimitSettings(settings),
     rateLimiter: budgets.limiter,
+    subscriptions: subscriptionSettings(settings, env.bus, logger),
   });
   await gateway.start();
   const publicRoutes = Object.fromEntries(
@@ -45,8 +47,11 @@ runMain(async () => {
     env.server.PORT,
     env.server.HOST,
   );
+  gateway.attachWebSockets(http.server);
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
   shutdown.add('graphql', async () => {
+    // Subscriptions first: their long-lived responses would hold the server's close up.
+    await gateway.stopSubscriptions();
     await http.close();
     await gateway.stop();
     await budgets.close();

@@ -1,0 +1,4 @@
+import { startEmbeddedPlatform } from './harness.ts';
+import { subscriptionsSuite } from './subscriptions-suite.ts';
+
+subscriptionsSuite('embedded', startEmbeddedPlatform);
