@@ -163,8 +163,9 @@ describe('document shape, checked before validation', () => {
     checkDocument(parse('{ me { user { id } } }'), roomy); // warm up
     const started = performance.now();
     expect(() => checkDocument(document, roomy)).toThrow(/selected 5050 times/);
-    // Validating it took about a second.
-    expect(performance.now() - started).toBeLessThan(100);
+    // Validating it took about a second (and grows with the fragments' fan-out); now a few
+    // milliseconds. The bound leaves room for a machine busy with other work.
+    expect(performance.now() - started).toBeLessThan(400);
   });
 });
 
