@@ -59,13 +59,13 @@ describe.each(DATABASES)('DKIM, SPF and DMARC of sent email (%s)', (_name, open)
   });
 
   /** An organization with a sending domain whose records are published (or not) and checked. */
-  async function domainFor(publish: boolean) {
+  async function domainFor() {
     const ctx = newOrg();
     const domain = `d${randomBytes(5).toString('hex')}.test`;
     const added = unwrap(await env.services.addSendingDomain(ctx, { domain }));
     await publishZone(
       domain,
-      added.records.filter((r) => r.kind !== 'ptr' && (publish || r.kind !== 'dkim')),
+      added.records.filter((r) => r.kind !== 'ptr'),
     );
     const checked = unwrap(await env.services.verifySendingDomain(ctx, { id: added.id }));
     await useSmtpRelay(env.services, ctx, smtp.port);
@@ -96,7 +96,7 @@ describe.each(DATABASES)('DKIM, SPF and DMARC of sent email (%s)', (_name, open)
   }
 
   it('a domain whose records are all published verifies; its keys are one RSA and one Ed25519', async () => {
-    const { checked } = await domainFor(true);
+    const { checked } = await domainFor();
     expect(checked.status).toBe('verified');
     expect(checked.records.filter((r) => r.kind !== 'ptr').every((r) => r.check?.ok)).toBe(true);
     expect(checked.records.find((r) => r.kind === 'ptr' && r.value === 'mta1.mauntic.test')?.check?.ok).toBe(true);
@@ -107,7 +107,7 @@ describe.each(DATABASES)('DKIM, SPF and DMARC of sent email (%s)', (_name, open)
   });
 
   it('marketing and transactional email pass SPF, DKIM (RSA and Ed25519) and DMARC at a receiver', async () => {
-    const { ctx, domain } = await domainFor(true);
+    const { ctx, domain } = await domainFor();
     const sent = [
       await send(ctx, 'marketing'),
       await send(ctx, 'transactional'),
@@ -141,7 +141,7 @@ describe.each(DATABASES)('DKIM, SPF and DMARC of sent email (%s)', (_name, open)
   });
 
   it('a changed header breaks the signatures: they cover what the receiver reads', async () => {
-    const { ctx } = await domainFor(true);
+    const { ctx } = await domainFor();
     const message = await send(ctx, 'marketing');
     await drain(startEngineFor(env));
     const mail = smtp.messages.find((m) => m.rcptTo[0] === message.address)!;
@@ -163,12 +163,23 @@ describe.each(DATABASES)('DKIM, SPF and DMARC of sent email (%s)', (_name, open)
     expect(result.dkim.results.map((r) => r.status.result)).toEqual(['fail', 'fail']);
   });
 
-  it('a domain missing its DKIM records does not verify, and its marketing email is refused while transactional goes', async () => {
-    const { ctx, checked } = await domainFor(false);
-    expect(checked.status).toBe('pending');
-    expect(checked.records.filter((r) => r.kind === 'dkim').map((r) => r.check?.ok)).toEqual([false, false]);
+  it('a domain missing its DKIM records does not verify, and the engine fails marketing email queued from it while transactional goes', async () => {
+    // Queued before the domain was added (the API refuses it afterwards: sending-domains.test.ts),
+    // so the engine is the one that holds the line.
+    const ctx = newOrg();
+    const domain = `d${randomBytes(5).toString('hex')}.test`;
+    await useSmtpRelay(env.services, ctx, smtp.port);
+    unwrap(await env.services.updateSettings(ctx, { defaultFromAddress: `news@${domain}` }));
     const marketing = await send(ctx, 'marketing');
     const transactional = await send(ctx, 'transactional');
+    const added = unwrap(await env.services.addSendingDomain(ctx, { domain }));
+    await publishZone(
+      domain,
+      added.records.filter((r) => r.kind !== 'ptr' && r.kind !== 'dkim'),
+    );
+    const checked = unwrap(await env.services.verifySendingDomain(ctx, { id: added.id }));
+    expect(checked.status).toBe('pending');
+    expect(checked.records.filter((r) => r.kind === 'dkim').map((r) => r.check?.ok)).toEqual([false, false]);
     await drain(startEngineFor(env));
     const after = unwrap(await env.services.getMessage(ctx, marketing.id));
     expect(after?.status).toBe('failed');

@@ -160,9 +160,8 @@ export async function getSendingDomain(deps: DeliveryDeps, ctx: RequestContext, 
   const access = authorize(ctx, 'delivery:read', byId, raw);
   if (!access.ok) return access;
   const row = await domainOf(deps.handle.db, access.value.organizationId, access.value.input.id);
-  return row
-    ? ok(await viewOf(deps.handle.db, deps, row))
-    : fail(new NotFoundError('SendingDomain', access.value.input.id));
+  // Absent (or another organization's) reads as null, as `message` does.
+  return ok(row ? await viewOf(deps.handle.db, deps, row) : null);
 }
 
 export async function listSendingDomains(deps: DeliveryDeps, ctx: RequestContext) {
@@ -187,7 +186,8 @@ export async function deleteSendingDomain(deps: DeliveryDeps, ctx: RequestContex
       .returning();
     if (!row) return fail(new NotFoundError('SendingDomain', input.id));
     await tx.delete(dkimKeys).where(and(eq(dkimKeys.organizationId, organizationId), eq(dkimKeys.domainId, row.id)));
-    return ok(row);
+    const gone: SendingDomainView = { ...row, records: [], keys: [] };
+    return ok(gone);
   });
 }
 
@@ -272,14 +272,14 @@ export async function checkDomain(deps: DeliveryDeps, row: SendingDomainRow): Pr
   );
   const checks: RecordCheck[] = await Promise.all(
     records.map(async (record) => {
-      const found = await lookup(dns, record);
-      return {
-        kind: record.kind,
-        name: record.name,
-        ok: recordMatches(record, found, platform),
-        found,
-        ...(record.selector ? { selector: record.selector } : {}),
-      };
+      const base = { kind: record.kind, name: record.name, ...(record.selector ? { selector: record.selector } : {}) };
+      try {
+        const found = await lookup(dns, record);
+        return { ...base, ok: recordMatches(record, found, platform), found };
+      } catch (error) {
+        // A resolver that fails or times out found nothing: the record counts as missing, and says why.
+        return { ...base, ok: false, found: [], error: (error as Error).message.slice(0, 200) };
+      }
     }),
   );
   const okSelectors = new Set(checks.filter((c) => c.kind === 'dkim' && c.ok).map((c) => c.selector));

@@ -21,6 +21,8 @@ export interface RecordCheck {
   /** What DNS answered (joined TXT strings, MX hosts, PTR names); empty when nothing. */
   found: string[];
   selector?: string;
+  /** Why nothing was found when the resolver failed (timeout, refused) rather than answering. */
+  error?: string;
 }
 
 /** The platform's side of every domain's records (DELIVERY_SENDING_IPS, DELIVERY_BOUNCE_HOST). */
