@@ -304,6 +304,8 @@ dns_up() {
   apt_install nsd
   mkdir -p "$DNS_DIR/zones"
   if [ -f "$DNS_DIR/nsd.conf" ] && dns_ready; then log "nsd already answers on $DNS_PORT"; return; fi
+  # Tests publish zones through this checkout's control socket: a server of another checkout will not do.
+  port_open "$DNS_PORT" && die "port $DNS_PORT is taken by another DNS server (another checkout's nsd?): stop it, or set MAUNTIC_DNS_PORT"
   cat >"$DNS_DIR/nsd.conf" <<CONF
 server:
   ip-address: 127.0.0.1@$DNS_PORT
