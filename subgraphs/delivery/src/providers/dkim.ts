@@ -30,13 +30,6 @@ const { generateCanonicalizedHeader } = require('mailauth/lib/dkim/header') as {
     options: Record<string, unknown>,
   ): { canonicalizedHeader: Buffer; dkimHeaderOpts: Record<string, string | number> };
 };
-const { dkimBody } = require('mailauth/lib/dkim/body') as {
-  dkimBody(
-    canon: 'relaxed',
-    algorithm: 'sha256',
-    maxLength: false,
-  ): { update(chunk: Buffer): void; digest(encoding: 'base64'): string };
-};
 
 const signAsync = promisify(sign);
 
@@ -64,7 +57,20 @@ export const DKIM_SIGNED_HEADERS = [
   'List-Unsubscribe-Post',
 ].join(':');
 
-const CANONICALIZATION = 'relaxed/relaxed';
+/**
+ * Relaxed headers (Postfix or a relay may refold them), simple body: the body is written once by
+ * buildRawMessage (CRLF lines, 7bit or quoted-printable) and no hop here rewrites it, and its hash
+ * is then one native SHA-256 instead of mailauth's relaxed canonicalization in JavaScript (~0.1 ms
+ * a 10 KB message).
+ */
+const CANONICALIZATION = 'relaxed/simple';
+
+/** RFC 6376 §3.4.3: the body as it is, its trailing empty lines removed, ending in one CRLF. */
+function simpleBodyHash(body: Buffer): string {
+  let end = body.length;
+  while (end >= 2 && body[end - 1] === 0x0a && body[end - 2] === 0x0d) end -= 2;
+  return createHash('sha256').update(body.subarray(0, end)).update('\r\n').digest('base64');
+}
 
 /**
  * The message with a DKIM-Signature header per key in front. `raw` must be CRLF-canonical (as
@@ -76,9 +82,7 @@ export async function signMessage(raw: Buffer, keys: readonly DkimKey[], now: Da
   if (split < 0) throw new Error('a message to sign has no body separator');
   const headers = tools.parseHeaders(raw.subarray(0, split + 2));
   const lines = tools.getSigningHeaderLines(headers.parsed, DKIM_SIGNED_HEADERS);
-  const body = dkimBody('relaxed', 'sha256', false);
-  body.update(raw.subarray(split + 4));
-  const bodyHash = body.digest('base64');
+  const bodyHash = simpleBodyHash(raw.subarray(split + 4));
   const signatures = await Promise.all(
     keys.map(async (key) => {
       const { canonicalizedHeader, dkimHeaderOpts } = generateCanonicalizedHeader('DKIM', lines, {
