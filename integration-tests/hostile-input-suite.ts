@@ -377,6 +377,7 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
       },
       'CreateTemplateInput',
     ),
+    await create('sendingDomain', 'addSendingDomain', { domain: 'mail.fixture.example' }, 'AddSendingDomainInput'),
   ]);
 }
 

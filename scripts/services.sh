@@ -3,7 +3,8 @@
 # all on 127.0.0.1: PostgreSQL 15 and Redis 7 (Debian packages), a single-node Apache
 # Kafka broker in KRaft mode (jars from Maven Central, run on the machine's Java), and the
 # mail stack from Debian's postfix package: Postfix's `smtp-sink` (accepts and discards,
-# port 2525) and a real Postfix MTA (port 2526) that relays everything to that sink.
+# port 2525) and a real Postfix MTA (port 2526) that relays everything to that sink; NSD (port
+# 5300) serving the DNS test zones of the sending-domain and DKIM tests.
 #   scripts/services.sh up|down|status|env
 #   scripts/services.sh up|down|restart postgres|redis|kafka   (one service; the fault benchmark)
 # Idempotent: a service that already answers is left alone.
@@ -22,6 +23,7 @@ KAFKA_PORT=${MAUNTIC_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
 SINK_PORT=${SMTP_SINK_PORT:-2525}
 POSTFIX_PORT=${SMTP_POSTFIX_PORT:-2526}
+DNS_PORT=${MAUNTIC_DNS_PORT:-5300}
 PG_VERSION=15
 # The default port is Debian's `main` cluster; any other port gets a cluster of its own.
 if [ "$PG_PORT" = 5432 ]; then PG_CLUSTER=main; else PG_CLUSTER=mauntic$PG_PORT; fi
@@ -288,6 +290,62 @@ postfix_down() {
   as_root postfix stop >/dev/null 2>&1 || true
 }
 
+# ------------------------------------------------------------------------ DNS
+# NSD (Debian's nsd): an authoritative server on 127.0.0.1:$DNS_PORT for the test zones that the
+# sending-domain and DKIM tests publish and check with a real resolver. A test writes
+# `$DNS_DIR/zones/<zone>.zone` and adds or reloads it with `nsd-control -c $DNS_DIR/nsd.conf`
+# (over a unix socket, so no control certificates are needed). The base zone names the two sending
+# addresses (127.0.0.2, 127.0.0.3) and their PTR records.
+DNS_DIR=$STATE/dns
+
+dns_ready() { nsd-control -c "$DNS_DIR/nsd.conf" status >/dev/null 2>&1; }
+
+dns_up() {
+  apt_install nsd
+  mkdir -p "$DNS_DIR/zones"
+  if [ -f "$DNS_DIR/nsd.conf" ] && dns_ready; then log "nsd already answers on $DNS_PORT"; return; fi
+  # Tests publish zones through this checkout's control socket: a server of another checkout will not do.
+  port_open "$DNS_PORT" && die "port $DNS_PORT is taken by another DNS server (another checkout's nsd?): stop it, or set MAUNTIC_DNS_PORT"
+  cat >"$DNS_DIR/nsd.conf" <<CONF
+server:
+  ip-address: 127.0.0.1@$DNS_PORT
+  username: ""
+  chroot: ""
+  database: ""
+  zonesdir: "$DNS_DIR/zones"
+  zonelistfile: "$DNS_DIR/zone.list"
+  xfrdfile: "$DNS_DIR/xfrd.state"
+  pidfile: "$DNS_DIR/nsd.pid"
+  logfile: "$DNS_DIR/nsd.log"
+  server-count: 1
+  hide-version: yes
+remote-control:
+  control-enable: yes
+  control-interface: "$DNS_DIR/nsd.ctl"
+pattern:
+  name: mauntic
+  zonefile: "$DNS_DIR/zones/%s.zone"
+zone:
+  name: mauntic.test
+  include-pattern: mauntic
+zone:
+  name: 0.0.127.in-addr.arpa
+  include-pattern: mauntic
+CONF
+  local soa='@ 3600 IN SOA ns.mauntic.test. hostmaster.mauntic.test. 1 3600 600 86400 60'
+  printf '%s\n' '$ORIGIN mauntic.test.' "$soa" '@ IN NS ns' 'ns IN A 127.0.0.1' \
+    'mta1 IN A 127.0.0.2' 'mta2 IN A 127.0.0.3' 'inbound IN A 127.0.0.1' >"$DNS_DIR/zones/mauntic.test.zone"
+  printf '%s\n' '$ORIGIN 0.0.127.in-addr.arpa.' "$soa" '@ IN NS ns.mauntic.test.' \
+    '2 IN PTR mta1.mauntic.test.' '3 IN PTR mta2.mauntic.test.' >"$DNS_DIR/zones/0.0.127.in-addr.arpa.zone"
+  log "starting nsd on 127.0.0.1:$DNS_PORT"
+  nsd -c "$DNS_DIR/nsd.conf" || die "nsd did not start; see $DNS_DIR/nsd.log"
+  wait_for nsd 20 dns_ready
+}
+
+dns_down() {
+  [ -f "$DNS_DIR/nsd.conf" ] && nsd-control -c "$DNS_DIR/nsd.conf" stop >/dev/null 2>&1 || true
+}
+
 print_env() {
   echo "DATABASE_URL=postgres://postgres:postgres@127.0.0.1:$PG_PORT/mauntic"
   echo "TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:$PG_PORT/mauntic_test"
@@ -295,6 +353,8 @@ print_env() {
   echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
   echo "SMTP_SINK_URL=smtp://127.0.0.1:$SINK_PORT"
   echo "SMTP_POSTFIX_URL=smtp://127.0.0.1:$POSTFIX_PORT"
+  echo "DNS_TEST_SERVER=127.0.0.1:$DNS_PORT"
+  echo "DNS_TEST_CONTROL=$DNS_DIR/nsd.conf"
 }
 
 status() {
@@ -304,6 +364,7 @@ status() {
   if kafka_ready; then echo "kafka     up    127.0.0.1:$KAFKA_PORT"; else echo "kafka     down"; rc=1; fi
   if sink_ready; then echo "smtp-sink up    127.0.0.1:$SINK_PORT"; else echo "smtp-sink down"; rc=1; fi
   if postfix_ready; then echo "postfix   up    127.0.0.1:$POSTFIX_PORT -> smtp-sink"; else echo "postfix   down"; rc=1; fi
+  if dns_ready; then echo "nsd       up    127.0.0.1:$DNS_PORT (test zones)"; else echo "nsd       down"; rc=1; fi
   return $rc
 }
 
@@ -322,8 +383,8 @@ one() { # action, service
 }
 
 case "${1:-}" in
-  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; status; fi ;;
-  down) if [ -n "${2:-}" ]; then one down "$2"; else postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
+  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; dns_up; status; fi ;;
+  down) if [ -n "${2:-}" ]; then one down "$2"; else dns_down; postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
   restart) one restart "${2:-}" ;;
   status) status ;;
   env) print_env ;;

@@ -35,6 +35,11 @@ for dir in bench/*/; do
   [ -f "$dir/index.ts" ] || continue
   BENCH_SIZE=small bash scripts/bench.sh "$name" || { echo "benchmark $name failed"; status=1; }
 done
+# DKIM signing beside none, and signed mail through Postfix beside Postfix alone.
+for run in "send --dkim" "send --via-postfix --dkim"; do
+  # shellcheck disable=SC2086
+  BENCH_SIZE=small bash scripts/bench.sh $run || { echo "benchmark $run failed"; status=1; }
+done
 
 # The runs that kill workers and restart services under them, on private instances of Postgres,
 # Redis and Kafka (the fault run restarts them), so nothing else is disturbed.

@@ -31,6 +31,8 @@ export interface EngineRunOptions {
   count: number;
   sinkUrl: string;
   kills: number;
+  /** Send from a sending domain, so every message is DKIM-signed (RSA-2048 and Ed25519) and VERP-addressed. */
+  dkim?: boolean;
 }
 
 export interface EngineRunResult {
@@ -75,7 +77,7 @@ ${cards}
 }
 
 export async function runEngine(options: EngineRunOptions): Promise<EngineRunResult> {
-  const run = await setUpRun(options.count, new URL(options.sinkUrl));
+  const run = await setUpRun(options.count, new URL(options.sinkUrl), undefined, options.dkim);
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
   const engines = await startEngines(run.keys, journalDir);
 
@@ -105,12 +107,12 @@ export interface BenchRun {
  * sink (limited to `ratePerSecond` if given: the limiter then runs in Redis for worker engines)
  * and `count` contacts.
  */
-export async function setUpRun(count: number, sink: URL, ratePerSecond?: number): Promise<BenchRun> {
+export async function setUpRun(count: number, sink: URL, ratePerSecond?: number, dkim = false): Promise<BenchRun> {
   const handle = await openDatabase({ url: databaseUrl, maxConnections: 4 });
   await runMigrations(handle, deliveryModule().migrations);
   const keys: BenchKeys = { encryptionKey: randomBytes(32), trackingSecret: randomBytes(32).toString('base64url') };
   const ctx = benchOwner();
-  const templateId = await setUpSender(handle, keys, ctx, sink, ratePerSecond);
+  const templateId = await setUpSender(handle, keys, ctx, sink, ratePerSecond, dkim);
   const audience = await seedAudience(handle, ctx.organizationId, count);
   return { handle, keys, org: ctx.organizationId, templateId, audience };
 }
@@ -127,6 +129,7 @@ async function setUpSender(
   ctx: RequestContext,
   sink: URL,
   ratePerSecond?: number,
+  dkim = false,
 ): Promise<string> {
   const logger = createLogger('bench', 'silent');
   const services = createDeliveryServices({
@@ -161,6 +164,12 @@ async function setUpSender(
       ...(ratePerSecond ? { ratePerSecond } : {}),
     }),
   );
+  if (dkim) {
+    // The From domain as a sending domain: its two DKIM keys sign every message. Marked verified
+    // here (the benchmark publishes no DNS; the tests check records against a real server).
+    const domain = unwrap(await services.addSendingDomain(ctx, { domain: BENCH_FROM.split('@')[1]! }));
+    await handle.rows(sql`update delivery.sending_domains set status = 'verified' where id = ${domain.id}`);
+  }
   return template.id;
 }
 
@@ -287,6 +296,6 @@ export async function reportAndRemove(handle: DatabaseHandle, org: string) {
     sql`select status, count(*)::int as n from delivery.messages where organization_id = ${org} group by status`,
   );
   if (failed.some((f) => f.status !== 'sent')) console.error('[bench send] statuses:', JSON.stringify(failed));
-  for (const table of ['messages', 'outbox', 'contacts', 'templates', 'providers'])
+  for (const table of ['messages', 'outbox', 'contacts', 'templates', 'providers', 'sending_domains', 'dkim_keys'])
     await handle.rows(sql`delete from ${sql.raw(`delivery.${table}`)} where organization_id = ${org}`);
 }

@@ -8,6 +8,7 @@ import { createDispatcher, type DeliveryDispatcher } from './app/dispatch.ts';
 import { localOutboxStore } from './app/local-outbox.ts';
 import { createProviderDirectory } from './app/provider-directory.ts';
 import { createRenderer } from './app/render-message.ts';
+import { createSigningDirectory } from './app/signing.ts';
 import type { RateLimiter } from './providers/index.ts';
 
 export type { DeliveryDispatcher, PreparedItem } from './app/dispatch.ts';
@@ -40,6 +41,8 @@ export interface DeliveryDispatcherOptions {
    * (OUTBOUND_ALLOWED_HOSTS). Unset: no loopback, private, link-local or metadata address at all.
    */
   outbound?: OutboundGuard;
+  /** The VERP return path domain of email not sent from a sending domain (DELIVERY_RETURN_PATH_DOMAIN). */
+  returnPathDomain?: string;
 }
 
 /** Everything the engine does to a claimed batch between the claim and the record. */
@@ -54,5 +57,12 @@ export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): De
     ...(options.localOutbox ? { localOutbox: localOutboxStore(handle) } : {}),
   });
   const renderer = createRenderer({ trackingKey: options.trackingKey, publicBaseUrl });
-  return createDispatcher({ handle, providers, renderer });
+  const signing = createSigningDirectory({ handle, encryptionKey: options.encryptionKey });
+  return createDispatcher({
+    handle,
+    providers,
+    renderer,
+    signing,
+    ...(options.returnPathDomain ? { returnPathDomain: options.returnPathDomain } : {}),
+  });
 }

@@ -13,7 +13,23 @@ import {
   serverModel,
 } from '@mauntic/platform';
 import { z } from 'zod';
+import { dnsLookup } from './app/dns.ts';
+import { DOMAIN_PATTERN, type MailPlatform } from './domain/sending-domain.ts';
 import { parseEncryptionKey } from './providers/crypto.ts';
+
+const commaList = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+);
+const hostName = z.string().toLowerCase().regex(DOMAIN_PATTERN, 'expected a host name');
 
 export const deliveryModel = z.object({
   /** Where recipients reach the platform: tracking pixels, click redirects, unsubscribe pages. */
@@ -24,7 +40,34 @@ export const deliveryModel = z.object({
   TRACKING_SECRET: secret('TRACKING_SECRET'),
   /** Port of the inbound SMTP endpoint that takes DSN bounces and ARF complaints; 0 turns it off. */
   DELIVERY_INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** DNS servers that check sending domains' records (`host` or `host:port`, comma-separated); the system's when empty. */
+  DELIVERY_DNS_SERVERS: commaList,
+  /** The addresses mail leaves from, each with its PTR name: `ip=hostname`, comma-separated (SPF and PTR records). */
+  DELIVERY_SENDING_IPS: commaList.pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^\d{1,3}(\.\d{1,3}){3}=[^=]+$/, 'expected ip=hostname')
+        .transform((entry) => {
+          const [ip, hostname] = entry.split('=') as [string, string];
+          return { ip, hostname: hostname.toLowerCase() };
+        }),
+    ),
+  ),
+  /** The host that receives bounces: the MX of every return path domain. */
+  DELIVERY_BOUNCE_HOST: z.preprocess(emptyToUndefined, hostName.default('localhost')),
+  /** VERP return path domain of email whose From domain is no sending domain; unset: such email keeps its From as return path. */
+  DELIVERY_RETURN_PATH_DOMAIN: z.preprocess(emptyToUndefined, hostName.optional()),
 });
+
+/** How sending domains are checked (the DNS servers) and what their records name (addresses, bounce host). */
+export function mailSettings(delivery: z.infer<typeof deliveryModel>) {
+  const platform: MailPlatform = {
+    sendingIps: delivery.DELIVERY_SENDING_IPS,
+    bounceHost: delivery.DELIVERY_BOUNCE_HOST,
+  };
+  return { mail: { dns: dnsLookup(delivery.DELIVERY_DNS_SERVERS), platform } };
+}
 
 export const parseDeliveryEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
   parseEnvironment(
@@ -55,5 +98,6 @@ export function clusterKeys(delivery: z.infer<typeof deliveryModel>) {
     publicBaseUrl: delivery.PUBLIC_BASE_URL,
     encryptionKey: parseEncryptionKey(delivery.DELIVERY_ENCRYPTION_KEY),
     trackingKey: Buffer.from(delivery.TRACKING_SECRET!, 'utf8'),
+    ...(delivery.DELIVERY_RETURN_PATH_DOMAIN ? { returnPathDomain: delivery.DELIVERY_RETURN_PATH_DOMAIN } : {}),
   };
 }

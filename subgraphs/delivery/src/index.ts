@@ -2,7 +2,7 @@
 // webhook endpoints, and (when DELIVERY_INBOUND_SMTP_PORT is set) the inbound SMTP endpoint
 // that takes DSN bounces and ARF complaints.
 import { outboundGuard, runClusterContext, runMain } from '@mauntic/platform';
-import { clusterKeys, parseDeliveryEnvironment } from './environment.ts';
+import { clusterKeys, mailSettings, parseDeliveryEnvironment } from './environment.ts';
 import { deliveryRoutes } from './http/routes.ts';
 import { startFeedbackEndpoint } from './inbound/smtp-endpoint.ts';
 import { deliveryModule } from './module.ts';
@@ -11,7 +11,7 @@ runMain(async () => {
   const env = parseDeliveryEnvironment();
   const outbound = outboundGuard({ allow: env.outbound.OUTBOUND_ALLOWED_HOSTS });
   const { context, shutdown } = await runClusterContext(
-    deliveryModule({ ...clusterKeys(env.delivery), outbound }),
+    deliveryModule({ ...clusterKeys(env.delivery), ...mailSettings(env.delivery), outbound }),
     env,
     {
       migrate: env.db.MIGRATE_ON_START,

@@ -1,6 +1,7 @@
 // The delivery context as the runtime wires it (cluster: src/index.ts; embedded: one process).
 import { fileURLToPath } from 'node:url';
 import type { ContextModule, OutboundGuard } from '@mauntic/platform';
+import type { DeliveryDeps } from './app/deps.ts';
 import { createDeliveryServices, type DeliveryServices } from './app/services.ts';
 import { outbox } from './db/schema.ts';
 import { schema } from './graphql/index.ts';
@@ -14,6 +15,8 @@ export interface DeliveryModuleOptions {
   trackingKey: Buffer;
   /** Where organizations' provider hosts and URLs may point; unset refuses every private address. */
   outbound?: OutboundGuard;
+  /** How sending domains are checked (environment.ts mailSettings). */
+  mail?: DeliveryDeps['mail'];
   now?: () => Date;
 }
 
@@ -42,6 +45,7 @@ export function deliveryModule(options: DeliveryModuleOptions = NO_KEYS): Contex
         trackingKey: options.trackingKey,
         publicBaseUrl: options.publicBaseUrl.replace(/\/+$/, ''),
         outbound: options.outbound,
+        ...(options.mail ? { mail: options.mail } : {}),
       });
     },
     subscriptions: (services) => services.subscriptions(),
@@ -49,6 +53,7 @@ export function deliveryModule(options: DeliveryModuleOptions = NO_KEYS): Contex
     // Send requests whose deadline passed while nothing ran end now; the next sweep is scheduled.
     onStart: async (services) => {
       await services.expirePendingRequests();
+      await services.scheduleSendingDomainRecheck();
     },
   };
 }

@@ -13,6 +13,7 @@ import {
 } from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
+import type { DeliveryDeps } from '../src/app/deps.ts';
 import { createDeliveryServices, type DeliveryServices } from '../src/app/services.ts';
 import { deliveryModule } from '../src/module.ts';
 
@@ -29,7 +30,7 @@ export const LOOPBACK_ALLOWED = outboundGuard({ allow: parseAllowList(EMBEDDED_O
 export async function openDelivery(
   open: () => Promise<DatabaseHandle>,
   now: () => Date = () => new Date(),
-  options: { pendingContactMs?: number } = {},
+  options: Partial<Pick<DeliveryDeps, 'pendingContactMs' | 'mail'>> = {},
 ) {
   const handle = await open();
   await runMigrations(handle, deliveryModule().migrations);

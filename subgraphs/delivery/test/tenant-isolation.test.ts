@@ -28,6 +28,9 @@ interface Fixtures {
   /** Suppressed addresses: one B adds for itself, one B tries to remove. */
   kept: string;
   removable: string;
+  /** A sending domain: its id and name. */
+  domain: string;
+  domainName: string;
 }
 
 type Case = IsolationCase<Fixtures>;
@@ -41,6 +44,30 @@ const payload = PAYLOAD;
 const A_MARKER = 'a-marker';
 
 const MUTATIONS: Record<string, Case> = {
+  addSendingDomain: {
+    // Domains are per organization: B adding A's domain name gets its own row and keys.
+    query: `mutation($d: String!) { addSendingDomain(input: { domain: $d }) { __typename ... on SendingDomain { id domain } } }`,
+    variables: (a) => ({ d: a.domainName }),
+    expect: ({ data }, a) => {
+      expect(data.addSendingDomain).toMatchObject({ __typename: 'SendingDomain', domain: a.domainName });
+      expect(data.addSendingDomain.id).not.toBe(a.domain);
+    },
+  },
+  verifySendingDomain: {
+    query: `mutation($id: ID!) { verifySendingDomain(id: $id) ${payload} }`,
+    variables: (a) => ({ id: a.domain }),
+    expect: notFound('verifySendingDomain'),
+  },
+  rotateDkimKeys: {
+    query: `mutation($id: ID!) { rotateDkimKeys(id: $id) ${payload} }`,
+    variables: (a) => ({ id: a.domain }),
+    expect: notFound('rotateDkimKeys'),
+  },
+  deleteSendingDomain: {
+    query: `mutation($id: ID!) { deleteSendingDomain(id: $id) ${payload} }`,
+    variables: (a) => ({ id: a.domain }),
+    expect: notFound('deleteSendingDomain'),
+  },
   addSuppression: {
     // Suppressions are per organization: B suppressing A's address makes B's own row.
     query: `mutation($e: String!) { addSuppression(input: { channel: EMAIL, address: $e, reason: MANUAL }) { __typename ... on Suppression { id reason } } }`,
@@ -169,6 +196,15 @@ const QUERIES: Record<string, Case> = {
     query: `{ providers(first: 100) { totalCount edges { node { id } } } }`,
     expect: ({ data }, a) => expect(nodeIds(data.providers)).not.toContain(a.provider),
   },
+  sendingDomain: {
+    query: `query($id: ID!) { sendingDomain(id: $id) { id records { name value } } }`,
+    variables: (a) => ({ id: a.domain }),
+    expect: ({ data }) => expect(data.sendingDomain).toBeNull(),
+  },
+  sendingDomains: {
+    query: `{ sendingDomains { id domain dkimKeys { selector } } }`,
+    expect: ({ data }, a) => expect(data.sendingDomains.map((d: Data) => d.id)).not.toContain(a.domain),
+  },
   suppressions: {
     query: `{ suppressions(first: 100) { edges { node { id address } } } }`,
     expect: ({ data }, a) =>
@@ -239,6 +275,8 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
     const message = unwrap(
       await s.sendMessage(ctx, 'email', { templateId: emailTemplate.id, contactId: contact, idempotencyKey: 'k' }),
     );
+    const domainName = `${marker}-${newId().slice(0, 8)}.example`;
+    const domain = unwrap(await s.addSendingDomain(ctx, { domain: domainName }));
     return {
       ctx,
       email,
@@ -250,6 +288,8 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
       message: message.id,
       kept,
       removable,
+      domain: domain.id,
+      domainName,
     };
   }
 
@@ -285,7 +325,7 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
     expect(own.errors).toBeUndefined();
     expect(JSON.stringify(own.data)).toMatch(
       new RegExp(
-        `${a.contact}|${a.emailTemplate}|${a.message}|${a.provider}|${a.removable}|${A_MARKER}|"sdl"|"__typename":"Contact"`,
+        `${a.contact}|${a.emailTemplate}|${a.message}|${a.provider}|${a.removable}|${a.domain}|${A_MARKER}|"sdl"|"__typename":"Contact"`,
       ),
     );
   });

@@ -1,4 +1,6 @@
 import type { DatabaseHandle, JobQueue, Logger, OutboundGuard } from '@mauntic/platform';
+import type { MailPlatform } from '../domain/sending-domain.ts';
+import type { DnsLookup } from './dns.ts';
 
 export interface DeliveryDeps {
   handle: DatabaseHandle;
@@ -18,4 +20,10 @@ export interface DeliveryDeps {
   outbound?: OutboundGuard;
   /** How long a send request waits for a contact delivery has not heard of (PENDING_CONTACT_MS by default). */
   pendingContactMs?: number;
+  /**
+   * How sending domains are checked: the DNS resolvers (DELIVERY_DNS_SERVERS) and the platform's
+   * side of the records (DELIVERY_SENDING_IPS, DELIVERY_BOUNCE_HOST). Unset: the system's resolver,
+   * no sending addresses, bounces to `localhost`.
+   */
+  mail?: { dns: DnsLookup; platform: MailPlatform };
 }

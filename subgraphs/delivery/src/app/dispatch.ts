@@ -5,10 +5,14 @@ import type { DatabaseHandle } from '@mauntic/platform';
 import { inArray, sql } from 'drizzle-orm';
 import { contacts, messages, settings, suppressions, templates } from '../db/schema.ts';
 import { MAX_ATTEMPTS, type QuietHours, quietHoursDecision, retryDelayMs } from '../domain/policy.ts';
+import { verpAddress } from '../domain/sending-domain.ts';
+import { signMessage } from '../providers/dkim.ts';
+import { buildRawMessage } from '../providers/mime.ts';
 import type { OutboundMessage } from '../providers/types.ts';
 import { ProviderError } from '../providers/types.ts';
 import { NotTried, type ProviderDirectory, type ResolvedProvider } from './provider-directory.ts';
 import { type ContactForRender, type MessageRenderer, renderFailure, type Sender } from './render-message.ts';
+import type { SigningDirectory, SigningIdentity } from './signing.ts';
 
 type MessageRow = typeof messages.$inferSelect;
 type TemplateRow = Pick<typeof templates.$inferSelect, 'id' | 'version' | 'channel' | 'category' | 'compiled'>;
@@ -49,6 +53,13 @@ export interface DispatcherOptions {
   handle: DatabaseHandle;
   providers: ProviderDirectory;
   renderer: MessageRenderer;
+  /** The organizations' sending domains: email from one is DKIM-signed and gets its VERP return path. */
+  signing: SigningDirectory;
+  /**
+   * The return path domain of email from a domain that is not a sending domain
+   * (DELIVERY_RETURN_PATH_DOMAIN); without one such email keeps its From as return path.
+   */
+  returnPathDomain?: string;
   /** How long a template, settings or provider read stays cached. */
   cacheMs?: number;
 }
@@ -62,6 +73,7 @@ interface BatchReads {
   cacheMs: number;
   templates: Cache<TemplateRow>;
   settings: Cache<OrgSettings>;
+  signing: SigningDirectory;
 }
 
 /** What a batch's decisions rest on, read with one query each. */
@@ -75,6 +87,8 @@ interface BatchFacts {
   counts: Map<string, number>;
   /** Capped messages this batch has let through so far, by `contact|channel`. */
   taken: Map<string, number>;
+  /** The organizations' sending domains, by `organization|domain`. */
+  domains: Map<string, SigningIdentity>;
 }
 
 export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher {
@@ -84,11 +98,13 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
     cacheMs: options.cacheMs ?? 5000,
     templates: new Map(),
     settings: new Map(),
+    signing: options.signing,
   };
+  const envelope: Envelope = { returnPathDomain: options.returnPathDomain };
   return {
     async prepare(rows, now) {
       const facts = await readBatchFacts(reads, rows, now.getTime());
-      return rows.map((row) => prepareOne(row, facts, now, renderer, providers));
+      return rows.map((row) => prepareOne(row, facts, now, renderer, providers, envelope));
     },
     close: () => providers.close(),
   };
@@ -96,14 +112,17 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
 
 /** The templates, settings, contacts, suppressions and frequency counts of a batch. */
 async function readBatchFacts(reads: BatchReads, rows: MessageRow[], at: number): Promise<BatchFacts> {
-  const [templates, settings, contacts, suppressions] = await Promise.all([
+  const orgs = [...new Set(rows.map((r) => r.organizationId))];
+  const emailOrgs = [...new Set(rows.filter((r) => r.channel === 'email').map((r) => r.organizationId))];
+  const [templates, settings, contacts, suppressions, domains] = await Promise.all([
     loadTemplates(reads, [...new Set(rows.map((r) => r.templateId).filter((id): id is string => Boolean(id)))], at),
-    loadSettings(reads, [...new Set(rows.map((r) => r.organizationId))], at),
+    loadSettings(reads, orgs, at),
     loadContacts(reads.handle, rows),
     loadSuppressions(reads.handle, rows),
+    reads.signing.forOrganizations(emailOrgs, at),
   ]);
   const counts = await loadCounts(reads.handle, rows, settings);
-  return { templates, settings, contacts, suppressions, counts, taken: new Map() };
+  return { templates, settings, contacts, suppressions, counts, taken: new Map(), domains };
 }
 
 /** One message's decision: fail, skip, defer, or send (rendered when it is sent). */
@@ -113,6 +132,7 @@ function prepareOne(
   now: Date,
   renderer: MessageRenderer,
   providers: ProviderDirectory,
+  envelope: Envelope,
 ): PreparedItem {
   const template = row.templateId ? facts.templates.get(row.templateId) : undefined;
   if (!template) return { kind: 'fail', row, reason: 'render_error: the template was deleted' };
@@ -122,6 +142,14 @@ function prepareOne(
   const refusal = consentRefusal(row, contact, marketing, facts.suppressions);
   if (refusal) return { kind: 'skip', row, reason: refusal };
   const policy = facts.settings.get(row.organizationId)!;
+  let identity: SigningIdentity | undefined;
+  if (row.channel === 'email') {
+    const fromAddress = (template.compiled as { fromAddress?: string | null }).fromAddress ?? policy.sender.address;
+    const fromDomain = fromAddress.slice(fromAddress.lastIndexOf('@') + 1).toLowerCase();
+    identity = facts.domains.get(`${row.organizationId}|${fromDomain}`);
+    if (marketing && identity && identity.status !== 'verified')
+      return { kind: 'fail', row, reason: `unverified_sending_domain: ${fromDomain} is not verified` };
+  }
   if (marketing && row.sourceKind !== 'transactional') {
     const held = campaignHold(row, contact, policy, facts, now);
     if (held) return held;
@@ -129,7 +157,8 @@ function prepareOne(
   // Rendered when it is sent, not here: a batch of rendered pages held through the send
   // phase outlived the young generation, and copying them doubled the engine's GC time.
   const render = () => renderer.render(row, template, contact ?? null, marketing, policy.sender);
-  return { kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, render, onHandedOver, now) };
+  const sign = signer(row, identity, envelope);
+  return { kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, render, sign, onHandedOver, now) };
 }
 
 /** Why the recipient must not get this message: a suppression, or do-not-contact for marketing. */
@@ -291,16 +320,38 @@ async function loadCounts(
   return new Map(counts.map((c) => [`${c.contact_id}|${c.channel}`, c.n]));
 }
 
+interface Envelope {
+  returnPathDomain: string | undefined;
+}
+
+/**
+ * What email gets before it leaves: the VERP return path of its sending domain (else of the
+ * platform's return path domain), and a DKIM signature per active key of its sending domain,
+ * over the message as it will be sent.
+ */
+function signer(row: MessageRow, identity: SigningIdentity | undefined, envelope: Envelope) {
+  const returnPath = identity?.returnPathDomain ?? envelope.returnPathDomain;
+  if (row.channel !== 'email' || !returnPath) return null;
+  return async (message: OutboundMessage, now: Date): Promise<OutboundMessage> => {
+    if (message.channel !== 'email') return message;
+    const signed = { ...message, envelopeFrom: verpAddress(row.id, returnPath) };
+    if (identity?.keys.length) signed.raw = await signMessage(buildRawMessage(signed, now), identity.keys, now);
+    return signed;
+  };
+}
+
 async function sendWith(
   directory: ProviderDirectory,
   row: MessageRow,
   render: () => OutboundMessage,
+  sign: ((message: OutboundMessage, now: Date) => Promise<OutboundMessage>) | null,
   onHandedOver: () => void,
   now: Date,
 ): Promise<SendAttempt> {
   let message: OutboundMessage;
   try {
     message = render();
+    if (sign) message = await sign(message, new Date());
   } catch (error) {
     return { ok: false, error: renderFailure(error), retryAt: null };
   }

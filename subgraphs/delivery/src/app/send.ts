@@ -17,9 +17,10 @@ import {
 import { appendEvents, type Executor, rowsOf } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { contacts, messages, outbox, templates } from '../db/schema.ts';
-import { IdempotencyConflictError } from '../domain/errors.ts';
+import { contacts, messages, outbox, settings, templates } from '../db/schema.ts';
+import { IdempotencyConflictError, UnverifiedSendingDomainError } from '../domain/errors.ts';
 import type { DeliveryDeps } from './deps.ts';
+import { domainStatuses } from './sending-domains.ts';
 
 export type MessageRow = typeof messages.$inferSelect;
 /** The channels the transactional API sends on. */
@@ -211,6 +212,8 @@ async function send(
     return await deps.handle.db.transaction(async (tx) => {
       const template = await checkTemplate(tx, organizationId, channel, templateId);
       if (!template.ok) return template;
+      const sender = await checkSendingDomain(tx, organizationId, template.value);
+      if (!sender.ok) return sender;
       const recipients = contactId
         ? await contactRecipients(tx, organizationId, channel, contactId, idempotencyKey)
         : bareRecipient(channel, input.to, idempotencyKey);
@@ -245,13 +248,43 @@ async function send(
 
 async function checkTemplate(tx: Executor, organizationId: string, channel: SendChannel, templateId: string) {
   const [template] = await tx
-    .select({ id: templates.id, channel: templates.channel })
+    .select({
+      id: templates.id,
+      channel: templates.channel,
+      category: templates.category,
+      compiled: templates.compiled,
+    })
     .from(templates)
     .where(and(eq(templates.organizationId, organizationId), eq(templates.id, templateId)));
   if (!template) return fail(new NotFoundError('Template', templateId));
   if (template.channel !== channel)
     return fail(new ValidationError([{ path: ['input', 'templateId'], message: `is a ${template.channel} template` }]));
   return ok(template);
+}
+
+/**
+ * Marketing email from a sending domain the organization added must wait until the domain's
+ * records are verified (the engine holds the same rule for campaigns and journeys). A From domain
+ * that is no sending domain is not held up here.
+ */
+async function checkSendingDomain(
+  tx: Executor,
+  organizationId: string,
+  template: { channel: string; category: string; compiled: Record<string, unknown> },
+): Promise<Result<null>> {
+  if (template.channel !== 'email' || template.category === 'transactional') return ok(null);
+  let from = template.compiled.fromAddress as string | null | undefined;
+  if (!from) {
+    const [row] = await tx
+      .select({ from: settings.defaultFromAddress })
+      .from(settings)
+      .where(eq(settings.organizationId, organizationId));
+    from = row?.from;
+  }
+  if (!from) return ok(null);
+  const domain = from.slice(from.lastIndexOf('@') + 1).toLowerCase();
+  const status = (await domainStatuses(tx, organizationId, [domain])).get(domain);
+  return status && status !== 'verified' ? fail(new UnverifiedSendingDomainError(domain)) : ok(null);
 }
 
 /** A push request's key for one of its contact's devices: the same for the same request and token. */

@@ -15,6 +15,16 @@ import {
 } from './providers.ts';
 import { registerPushToken, sendMessage, sendPush } from './send.ts';
 import { expirePendingJob, expirePendingRequests } from './send-requests.ts';
+import {
+  addSendingDomain,
+  deleteSendingDomain,
+  getSendingDomain,
+  listSendingDomains,
+  recheckSendingDomainsJob,
+  rotateDkimKeys,
+  scheduleRecheck,
+  verifySendingDomain,
+} from './sending-domains.ts';
 import { getSettings, updateSettings } from './settings.ts';
 import { addSuppression, listSuppressions, removeSuppression } from './suppressions.ts';
 import {
@@ -55,6 +65,12 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     addSuppression: bind(addSuppression),
     removeSuppression: bind(removeSuppression),
     listSuppressions: bind(listSuppressions),
+    addSendingDomain: bind(addSendingDomain),
+    getSendingDomain: bind(getSendingDomain),
+    listSendingDomains: bind(listSendingDomains),
+    deleteSendingDomain: bind(deleteSendingDomain),
+    verifySendingDomain: bind(verifySendingDomain),
+    rotateDkimKeys: bind(rotateDkimKeys),
     getSettings: bind(getSettings),
     updateSettings: bind(updateSettings),
     applyFeedback: bind(applyFeedback),
@@ -67,9 +83,11 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     listLocalOutbox: bind(listLocalOutbox),
     getLocalOutboxMessage: bind(getLocalOutboxMessage),
     subscriptions: () => deliveryConsumers(deps),
-    jobs: () => [expirePendingJob(deps)],
+    jobs: () => [expirePendingJob(deps), recheckSendingDomainsJob(deps)],
     /** Ends the send requests whose deadline passed while nothing was running, and schedules the next sweep. */
     expirePendingRequests: () => expirePendingRequests(deps),
+    /** Schedules the daily check of every sending domain's records. */
+    scheduleSendingDomainRecheck: () => scheduleRecheck(deps),
   };
 }
 

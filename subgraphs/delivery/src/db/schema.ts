@@ -110,6 +110,65 @@ export const settings = delivery.table('settings', {
 });
 
 /**
+ * A domain an organization sends email from. Its DNS records (domain/sending-domain.ts) are checked
+ * when asked and daily; marketing email from a domain that is not verified is refused.
+ */
+export const sendingDomains = delivery.table(
+  'sending_domains',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    /** Lower-case, no trailing dot. */
+    domain: text('domain').notNull(),
+    /** Where bounces return (VERP: bounces+<message id>@<return path domain>). */
+    returnPathDomain: text('return_path_domain').notNull(),
+    /** pending (never passed) | verified | failing (passed before, a record is now missing) */
+    status: text('status').notNull().default('pending'),
+    /** The last check of each record: { kind, name, ok, found }[]. */
+    checks: jsonb('checks').$type<unknown[]>().notNull().default([]),
+    checkedAt: timestamp('checked_at', { withTimezone: true }),
+    verifiedAt: timestamp('verified_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('sending_domains_domain_key').on(t.organizationId, t.domain),
+    index('sending_domains_organization_idx').on(t.organizationId, t.id),
+  ],
+);
+
+/**
+ * A DKIM key of a sending domain. Keys come in pairs (RSA-2048 and Ed25519) of one generation;
+ * the private key is AES-256-GCM sealed like provider secrets. A rotation adds a `pending`
+ * generation (published, not signing); once its records verify it signs and the old one is
+ * `retiring` (still published, for mail in flight) until `retire_at`, then `retired`.
+ */
+export const dkimKeys = delivery.table(
+  'dkim_keys',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    domainId: uuid('domain_id').notNull(),
+    generation: integer('generation').notNull(),
+    selector: text('selector').notNull(),
+    /** rsa-sha256 | ed25519-sha256 */
+    algorithm: text('algorithm').notNull(),
+    /** The p= value of the DNS record (base64). */
+    publicKey: text('public_key').notNull(),
+    /** Sealed PKCS#8 PEM; never returned by the API. */
+    privateKey: text('private_key').notNull(),
+    /** pending | active | retiring | retired */
+    status: text('status').notNull(),
+    retireAt: timestamp('retire_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('dkim_keys_selector_key').on(t.domainId, t.selector),
+    index('dkim_keys_domain_idx').on(t.organizationId, t.domainId),
+  ],
+);
+
+/**
  * Delivery's copy of CRM contacts, kept from crm.contact.* and crm.dnc.changed events, so the
  * engine renders and checks do-not-contact without calling CRM per message.
  */

@@ -103,3 +103,21 @@ export class StaleWebhookError extends DomainError {
 }
 
 export type WebhookError = InvalidSignatureError | InvalidPayloadError | UntrustedSenderError | StaleWebhookError;
+
+// --- Sending domains -----------------------------------------------------------------------------
+
+export class SendingDomainTakenError extends ConflictError {
+  override readonly code = 'SENDING_DOMAIN_TAKEN';
+  constructor(readonly domain: string) {
+    super(`the sending domain ${domain} is already added`);
+  }
+}
+
+/** Marketing email from a sending domain whose SPF, DKIM, DMARC and return-path records are not verified. */
+export class UnverifiedSendingDomainError extends DomainError {
+  readonly type = 'unverified_sending_domain' as const;
+  readonly code = 'SENDING_DOMAIN_UNVERIFIED';
+  constructor(readonly domain: string) {
+    super(`marketing email from ${domain} needs its DNS records verified first`);
+  }
+}

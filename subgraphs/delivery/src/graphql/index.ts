@@ -13,6 +13,7 @@ import './schema/template-preview.ts';
 import './schema/provider.ts';
 import './schema/suppression.ts';
 import './schema/delivery-settings.ts';
+import './schema/sending-domain.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -13,8 +13,11 @@ export interface BounceFeedback {
    * type-checking, where absent reads as `unknown`.
    */
   reason?: BounceReason;
-  /** Lower-cased email address, or the E.164 number for SMS. */
-  recipient: string;
+  /**
+   * Lower-cased email address, or the E.164 number for SMS. Absent only when the bounce names no
+   * address but names our message (its VERP return path): we send one message per recipient.
+   */
+  recipient?: string;
   /** Enhanced status code (`5.1.1`) or the provider's error code. */
   status?: string;
   diagnostic?: string;

@@ -70,14 +70,17 @@ export function parseNonStandardBounce(
     const outcomes = deliveryStatusOutcomes(prose, { prose, messageId, fallbackRecipient: returnedRecipient(message) });
     if (outcomes.length) return outcomes;
   }
-  const recipients = failedRecipients(message, prose, context);
+  // A bounce that names no address still names our message when it came back to its VERP
+  // return path: the message tells whom it went to.
+  const named = failedRecipients(message, prose, context);
+  const recipients: (string | undefined)[] = named.length || !messageId ? named : [undefined];
   const delayed = DELAY_MESSAGE.test(header(message, 'subject') ?? '') || DELAY_MESSAGE.test(prose);
   const reportingMta = prose.match(
     /(?:qmail-send program at|mail server at|reporting[- ]mta:?)\s+([A-Za-z0-9.-]+[A-Za-z0-9])/i,
   )?.[1];
-  const segmentOf = recipientSegments(prose, recipients);
+  const segmentOf = recipientSegments(prose, named);
   return recipients.map((recipient) => {
-    const segment = segmentOf(recipient);
+    const segment = recipient ? segmentOf(recipient) : prose;
     const classified = classifyBounce({
       action: delayed ? 'delayed' : 'failed',
       diagnostic: segment,

@@ -4,9 +4,11 @@ import { addCommonTypes } from '@mauntic/platform';
 import {
   IdempotencyConflictError,
   ProviderNameTakenError,
+  SendingDomainTakenError,
   TemplateNameTakenError,
   TemplateSyntaxError,
   type TemplateSyntaxIssue,
+  UnverifiedSendingDomainError,
 } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 
@@ -52,4 +54,17 @@ builder.objectType(TemplateSyntaxError, {
     column: t.exposeInt('column'),
     issues: t.field({ type: [SyntaxIssue], resolve: (e) => e.issues }),
   }),
+});
+
+builder.objectType(SendingDomainTakenError, {
+  name: 'SendingDomainTakenError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ domain: t.exposeString('domain') }),
+});
+
+builder.objectType(UnverifiedSendingDomainError, {
+  name: 'UnverifiedSendingDomainError',
+  description: 'Marketing email from a sending domain whose DNS records are not verified; verify it first.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ domain: t.exposeString('domain') }),
 });

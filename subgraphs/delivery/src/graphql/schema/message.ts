@@ -2,7 +2,7 @@ import { NotFoundError, unwrap } from '@mauntic/kernel';
 import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@mauntic/platform';
 import { MESSAGE_STATUSES } from '../../app/messages.ts';
 import type { MessageRow } from '../../app/send.ts';
-import { IdempotencyConflictError } from '../../domain/errors.ts';
+import { IdempotencyConflictError, UnverifiedSendingDomainError } from '../../domain/errors.ts';
 import { tenantVisibleError } from '../../domain/provider-failure.ts';
 import { builder, services } from '../builder.ts';
 import { ChannelEnum } from './channel.ts';
@@ -97,7 +97,7 @@ for (const [field, channel] of [
       type: Message,
       description: `Queues one ${channel} message; sending it twice with one idempotency key sends it once.`,
       args: { input: t.arg({ type: SendInput, required: true }) },
-      errors: { types: [...COMMON_ERRORS, NotFoundError, IdempotencyConflictError] },
+      errors: { types: [...COMMON_ERRORS, NotFoundError, IdempotencyConflictError, UnverifiedSendingDomainError] },
       resolve: async (_, { input }, ctx) =>
         unwrap(await services(ctx).sendMessage(ctx.request, channel, sendArgs(input))),
     }),
