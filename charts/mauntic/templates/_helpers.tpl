@@ -192,8 +192,8 @@ failureThreshold: {{ $p.failureThreshold }}
 {{- $c := $def.values -}}
 metadata:
   labels:
-    {{- include "mauntic.componentLabels" . | nindent 4 }}
-    {{- with $c.podLabels }}{{ toYaml . | nindent 4 }}{{ end }}
+    {{- /* podLabels win, so one that overrides a selector label is a mismatch the server refuses. */}}
+    {{- merge (dict) $c.podLabels (fromYaml (include "mauntic.componentLabels" .)) | toYaml | nindent 4 }}
   annotations:
     {{- with $def.podAnnotations }}{{ toYaml . | nindent 4 }}{{ end }}
     {{- with $c.podAnnotations }}{{ toYaml . | nindent 4 }}{{ end }}
