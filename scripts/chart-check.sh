@@ -32,6 +32,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 passed=0
 failed=0
@@ -61,7 +62,6 @@ refuse() {
 		tail -10 "$work/out" | sed 's/^/    /'
 	fi
 }
-helm() { command helm "$@" 2> >(grep -v 'found symbolic link' >&2); }
 
 echo "== images"
 if [[ ! -x "$cache/hadolint/bin/hadolint" ]]; then
@@ -177,7 +177,7 @@ has_pods() { [[ "$(kubectl -n "$ns" get pods -l "app.kubernetes.io/component=$1"
 has_rs() { [[ "$(kubectl -n "$ns" get rs -l "app.kubernetes.io/component=$1" -o name | wc -l)" -ge 1 ]]; }
 # Autoscaled ones (gateway, crm in production) start with one Pod; the rest with their replicas (2).
 for c in gateway:1 identity:2 crm:1 delivery:2 journey:2 journey-executor:2; do
-	wait_for "Deployment ${c%:*} has a ReplicaSet and ${c#*:}+ Pods" sh -c "$(declare -f has_pods has_rs); ns=$ns; has_rs ${c%:*} && has_pods ${c%:*} ${c#*:}"
+	wait_for "Deployment ${c%:*} has a ReplicaSet and ${c#*:}+ Pods" bash -c "$(declare -f has_pods has_rs); ns=$ns; has_rs ${c%:*} && has_pods ${c%:*} ${c#*:}"
 done
 wait_for "StatefulSet delivery-engine has 2 Pods and 2 PVCs" sh -c \
 	"[ \$(kubectl -n $ns get pvc -l app.kubernetes.io/component=delivery-engine -o name | wc -l) -eq 2 ] && [ \$(kubectl -n $ns get pods -l app.kubernetes.io/component=delivery-engine -o name | wc -l) -eq 2 ]"
@@ -193,7 +193,7 @@ key_bytes="$(echo "$secret_before" | base64 -d | base64 -d | wc -c)"
 
 expect "helm upgrade with a changed value (journey replicas 3)" \
 	helm upgrade mauntic "$chart" -n "$ns" -f "$chart/values-production.yaml" --set components.journey.replicas=3 --timeout 3m
-wait_for "the upgrade reached the Deployment's Pods (3 journey Pods)" sh -c "$(declare -f has_pods); ns=$ns; has_pods journey 3"
+wait_for "the upgrade reached the Deployment's Pods (3 journey Pods)" bash -c "$(declare -f has_pods); ns=$ns; has_pods journey 3"
 [[ "$(kubectl -n "$ns" get secret mauntic-secrets -o jsonpath='{.data.DELIVERY_ENCRYPTION_KEY}')" == "$secret_before" ]] &&
 	ok "generated secrets kept across the upgrade" || fail "the upgrade changed the generated secrets"
 [[ "$(helm history mauntic -n "$ns" --max 1 -o json | grep -o '"status":"[a-z]*"')" == '"status":"deployed"' ]] &&
@@ -203,8 +203,9 @@ wait_for "the upgrade reached the Deployment's Pods (3 journey Pods)" sh -c "$(d
 refuse "a CPU request above its limit is refused by the server" "must be less than or equal to cpu limit" \
 	helm upgrade mauntic "$chart" -n "$ns" -f "$chart/values-production.yaml" --timeout 1m \
 	--set components.crm.resources.requests.cpu=2 --set components.crm.resources.limits.cpu=1
+printf 'components:\n  crm:\n    podLabels:\n      app.kubernetes.io/instance: other\n' >"$work/broken-labels.yaml"
 refuse "pod labels that break the selector are refused by the server" "selector. does not match template .labels|must match" \
-	sh -c "helm template mauntic '$chart' -n $ns -f '$chart/values-production.yaml' --set-string components.crm.podLabels.app\\.kubernetes\\.io/instance=other --show-only templates/crm/workload.yaml | kubectl apply -n $ns --dry-run=server -f -"
+	sh -c "helm template mauntic '$chart' -n $ns -f '$chart/values-production.yaml' -f '$work/broken-labels.yaml' --show-only templates/crm/workload.yaml | kubectl apply -n $ns --dry-run=server -f -"
 
 expect "helm uninstall" helm uninstall mauntic -n "$ns" --wait --timeout 2m
 left="$(kubectl -n "$ns" get deploy,sts,svc,hpa,pdb,networkpolicy,serviceaccount,configmap -l app.kubernetes.io/instance=mauntic -o name | wc -l)"

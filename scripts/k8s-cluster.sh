@@ -4,7 +4,8 @@
 # created and stay Pending). Sourced by scripts/chart-check.sh:
 #   source scripts/k8s-cluster.sh; cluster_up <bin dir> <work dir>; ...; cluster_down
 # cluster_up exports KUBECONFIG (an admin client cert). Ports: MAUNTIC_K8S_PORT (kube-apiserver,
-# default 36443), etcd on that +1/+2, the controller-manager's health on +3; all on 127.0.0.1.
+# default 16443: below the ephemeral range outgoing connections take ports from), etcd on that +1/+2,
+# the controller-manager's health on +3; all on 127.0.0.1.
 
 cluster_pids=()
 
@@ -42,7 +43,7 @@ EOF
 cluster_up() {
 	local bin="$1"
 	cluster_dir="$2"
-	cluster_port="${MAUNTIC_K8S_PORT:-36443}"
+	cluster_port="${MAUNTIC_K8S_PORT:-16443}"
 	local etcd_client=$((cluster_port + 1)) etcd_peer=$((cluster_port + 2)) cm_port=$((cluster_port + 3))
 	local pki="$cluster_dir/pki" logs="$cluster_dir/logs"
 	mkdir -p "$pki" "$logs" "$cluster_dir/etcd"
@@ -107,17 +108,19 @@ cluster_down() {
 # Marks every unfinished Helm hook Job of <namespace> complete through its status subresource:
 # nothing runs Pods here, and Helm waits for hook Jobs to finish. Loops until killed.
 cluster_complete_hook_jobs() {
-	local ns="$1" job now
+	local ns="$1" job started now
 	while true; do
-		for job in $(kubectl -n "$ns" get jobs -o jsonpath='{range .items[?(@.metadata.annotations.helm\.sh/hook)]}{.metadata.name}{" "}{.status.succeeded}{"\n"}{end}' 2>/dev/null | awk '$2 == "" {print $1}'); do
+		# name and startTime of each hook Job not yet succeeded (the Job controller may have set startTime, which is then immutable)
+		while read -r job started; do
+			[[ -n "$job" ]] || continue
 			now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 			kubectl -n "$ns" patch job "$job" --subresource=status --type=merge -p "{\"status\":{
-				\"startTime\":\"$now\",\"completionTime\":\"$now\",\"succeeded\":1,\"active\":0,\"ready\":0,
+				\"startTime\":\"${started:-$now}\",\"completionTime\":\"$now\",\"succeeded\":1,\"active\":0,\"ready\":0,
 				\"conditions\":[
 					{\"type\":\"SuccessCriteriaMet\",\"status\":\"True\",\"lastProbeTime\":\"$now\",\"lastTransitionTime\":\"$now\"},
 					{\"type\":\"Complete\",\"status\":\"True\",\"lastProbeTime\":\"$now\",\"lastTransitionTime\":\"$now\"}]}}" \
 				>/dev/null 2>>"$cluster_dir/logs/hook-jobs.log" && echo "$ns/$job" >>"$cluster_dir/hook-jobs-completed"
-		done
+		done < <(kubectl -n "$ns" get jobs -o jsonpath='{range .items[?(@.metadata.annotations.helm\.sh/hook)]}{.metadata.name}{" "}{.status.succeeded}{" "}{.status.startTime}{"\n"}{end}' 2>/dev/null | awk '$2 !~ /^[0-9]+$/ {print $1, $2}')
 		sleep 0.5
 	done
 }
