@@ -44,6 +44,11 @@ cluster_up() {
 	local bin="$1"
 	cluster_dir="$2"
 	cluster_port="${MAUNTIC_K8S_PORT:-16443}"
+	# Move past ports something else listens on (another run, a server still shutting down).
+	local p
+	for p in 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$((cluster_port + p))") 2>/dev/null; then cluster_port=$((cluster_port + 10)); fi
+	done
 	local etcd_client=$((cluster_port + 1)) etcd_peer=$((cluster_port + 2)) cm_port=$((cluster_port + 3))
 	local pki="$cluster_dir/pki" logs="$cluster_dir/logs"
 	mkdir -p "$pki" "$logs" "$cluster_dir/etcd"
