@@ -106,6 +106,15 @@ cluster_up() {
 cluster_down() {
 	local pid
 	for pid in "${cluster_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	# kube-apiserver's graceful shutdown can outlast the run: give it 10 s, then end it.
+	local alive
+	for _ in $(seq 1 10); do
+		alive=""
+		for pid in "${cluster_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		[[ -n "$alive" ]] || break
+		sleep 1
+	done
+	for pid in "${cluster_pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
 	for pid in "${cluster_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	cluster_pids=()
 }
