@@ -19,6 +19,8 @@ echo "== lint"; pnpm lint || status=1
 echo "== typecheck"; pnpm typecheck || status=1
 echo "== schema"; pnpm schema:check || status=1
 echo "== build"; pnpm build || status=1
+# Images and the Helm chart: lint, render, schemas, unit tests, coverage, a real API server.
+echo "== chart"; bash scripts/chart-check.sh || status=1
 
 echo "== tests"
 mkdir -p .tmp
