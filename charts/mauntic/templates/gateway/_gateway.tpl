@@ -1,6 +1,6 @@
 {{/* The gateway: serves the supergraph (mounted from its ConfigMap) over every subgraph it names. */}}
 {{- define "mauntic.component.gateway" -}}
-needs: [secrets, redis]
+needs: [secrets, redis, kafka]
 ingressFrom: [public]
 podAnnotations:
   # A new supergraph rolls the gateway's pods.

@@ -1,0 +1,5 @@
+{{/* The integrations subgraph: GraphQL and the Segment-compatible /v1 endpoint, both reached through the gateway. */}}
+{{- define "mauntic.component.integrations" -}}
+needs: [db, kafka, redis, secrets]
+ingressFrom: [gateway]
+{{- end }}
