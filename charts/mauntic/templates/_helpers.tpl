@@ -146,6 +146,8 @@ env and extraEnv. Later entries of the same name win in Kubernetes, so the compo
   valueFrom:
     secretKeyRef:
       {{- include "mauntic.redisSecretRef" $root | nindent 6 }}
+- name: REDIS_KEY_PREFIX
+  value: {{ $root.Values.redis.keyPrefix | quote }}
 {{- end }}
 {{- if has "secrets" $needs }}
 {{ include "mauntic.secretEnv" (dict "root" $root "var" "INTERNAL_CONTEXT_SECRET") }}

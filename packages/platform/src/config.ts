@@ -70,6 +70,11 @@ export const busModel = z.object({
 export const queueModel = z.object({
   /** redis://... ; unset = the in-process job queue. */
   REDIS_URL: z.preprocess(emptyToUndefined, z.url().optional()),
+  /** Prefix of the job queue's Redis keys: lets environments share one Redis. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('mauntic'),
 });
 
 export const secret = (name: string) =>

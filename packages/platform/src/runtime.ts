@@ -44,7 +44,9 @@ export function createBus(env: z.infer<typeof busModel>, logger: Logger): EventB
 }
 
 export function createQueue(env: z.infer<typeof queueModel>, logger: Logger): JobQueue {
-  return env.REDIS_URL ? new BullMqJobQueue({ redisUrl: env.REDIS_URL, logger }) : new LocalJobQueue({ logger });
+  return env.REDIS_URL
+    ? new BullMqJobQueue({ redisUrl: env.REDIS_URL, prefix: env.REDIS_KEY_PREFIX, logger })
+    : new LocalJobQueue({ logger });
 }
 
 /**

@@ -4,8 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { parseEnvironment, queueModel } from '../src/config.ts';
 import { BullMqJobQueue } from '../src/jobs/bullmq-job-queue.ts';
 import { defineJob } from '../src/jobs/job-queue.ts';
+import { createLogger } from '../src/logger.ts';
+import { createQueue } from '../src/runtime.ts';
 import { testServices } from '../src/testing/index.ts';
 import { jobQueueContract } from './contract/job-queue.contract.ts';
 
@@ -29,6 +32,31 @@ jobQueueContract('bullmq', async () => {
 });
 
 describe('BullMqJobQueue', () => {
+  it('keeps its keys under REDIS_KEY_PREFIX, so deployments sharing a Redis keep their jobs apart', async () => {
+    const { queue: env } = parseEnvironment({ queue: queueModel }, { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix });
+    const name = `prefixed-${randomUUID().slice(0, 8)}`;
+    const done: number[] = [];
+    const job = defineJob({ name, schema: z.object({ n: z.number() }), handle: async ({ n }) => void done.push(n) });
+    const queue = createQueue(env, createLogger('jobs', 'silent'));
+    queue.register(job);
+    await queue.start();
+    const redis = new Redis(redisUrl);
+    try {
+      await queue.enqueue(job, { n: 1 });
+      await vi.waitFor(() => expect(done).toEqual([1]), { timeout: 5000, interval: 10 });
+      const keys = async (match: string) => {
+        const found: string[] = [];
+        for await (const batch of redis.scanStream({ match, count: 500 })) found.push(...(batch as string[]));
+        return found;
+      };
+      expect(await keys(`${prefix}:${name}:*`)).not.toEqual([]);
+      expect(await keys(`mauntic:${name}:*`)).toEqual([]);
+    } finally {
+      await queue.stop();
+      await redis.quit();
+    }
+  });
+
   it('runs a delayed job after every worker that saw it enqueued has stopped', async () => {
     const runs: Array<{ n: number; at: number }> = [];
     const job = defineJob({
