@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded } from '@mauntic/embedded';
-import { TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
+import { ownTestDatabase, TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
+import postgres from 'postgres';
 
 export interface Platform {
   mode: 'embedded' | 'cluster';
@@ -127,13 +128,21 @@ export const startClusterPlatform = async (
   ];
   // Recipients reach tracking and unsubscribe through the gateway, which passes them to delivery.
   const publicUrl = `http://127.0.0.1:${gatewayPort}`;
+  // Each platform is a deployment of its own: its own database, topics, consumer groups and job
+  // keys. Platforms of suites running side by side would otherwise be replicas of one another,
+  // with different secrets: one's engine claiming the other's messages, one's consumers taking
+  // the other's partitions (and stalling them while it stops).
+  const database = await ownTestDatabase();
+  const instance = `${testServices.kafkaTopicPrefix}-${randomBytes(4).toString('hex')}`;
+  await createMigrationsSchema(database.url);
   const services = {
     ...secrets,
     HOST: '127.0.0.1',
-    DATABASE_URL: testServices.databaseUrl,
+    DATABASE_URL: database.url,
     KAFKA_BROKERS: testServices.kafkaBrokers.join(','),
     REDIS_URL: testServices.redisUrl,
-    KAFKA_TOPIC_PREFIX: testServices.kafkaTopicPrefix,
+    KAFKA_TOPIC_PREFIX: instance,
+    REDIS_KEY_PREFIX: instance,
     ...env,
   };
   const identity = startProcess('subgraphs/identity/src/index.ts', { ...services, PORT: String(identityPort) });
@@ -208,6 +217,7 @@ export const startClusterPlatform = async (
     await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
   } catch (error) {
     await Promise.all([gateway, ...processes].map((p) => p.stop()));
+    await database.drop();
     throw error;
   }
   return {
@@ -219,9 +229,23 @@ export const startClusterPlatform = async (
     stop: async () => {
       await gateway.stop();
       await Promise.all(processes.map((p) => p.stop()));
+      await database.drop();
     },
   };
 };
+
+/**
+ * Every subgraph migrates its own schema when it starts, all at once here; the bookkeeping schema
+ * they share is made first, so their `create schema if not exists` calls do not race.
+ */
+async function createMigrationsSchema(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`create schema if not exists mauntic_migrations`;
+  } finally {
+    await sql.end();
+  }
+}
 
 export interface GraphQLResult<T = Record<string, any>> {
   status: number;
