@@ -41,7 +41,17 @@ class TestBus extends KafkaEventBus {
     await admin.deleteTopics({
       topics: this.groupNames.map((g) => deadLetterTopicOf(g, testServices.kafkaTopicPrefix)),
     });
-    await admin.deleteGroups(this.groupNames.map((g) => groupIdOf(g, testServices.kafkaTopicPrefix)));
+    // A group its member has just left may still be settling on a busy broker: try again briefly.
+    const groups = this.groupNames.map((g) => groupIdOf(g, testServices.kafkaTopicPrefix));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.deleteGroups(groups);
+        return;
+      } catch (error) {
+        if (attempt >= 10) throw error;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 }
 
