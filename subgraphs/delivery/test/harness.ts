@@ -11,7 +11,7 @@ import {
   parseAllowList,
   runMigrations,
 } from '@mauntic/platform';
-import { testServices } from '@mauntic/platform/testing';
+import { ownTestDatabase, testServices } from '@mauntic/platform/testing';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
 import type { DeliveryDeps } from '../src/app/deps.ts';
 import { createDeliveryServices, type DeliveryServices } from '../src/app/services.ts';
@@ -20,6 +20,28 @@ import { deliveryModule } from '../src/module.ts';
 export const DATABASES = [
   ['postgres', () => openDatabase({ url: testServices.databaseUrl, maxConnections: 8 })],
   ['pglite', () => openDatabase({ memory: true })],
+] as const;
+
+/**
+ * DATABASES for suites that drive the engine and wait for their own messages: on Postgres a
+ * database of their own (dropped on close), as another suite's engine draining the shared test
+ * database claims every organization's messages, with its own keys and mail settings.
+ */
+export const OWN_DATABASES = [
+  [
+    'postgres',
+    async () => {
+      const own = await ownTestDatabase();
+      const handle = await openDatabase({ url: own.url, maxConnections: 8 });
+      const close = handle.close;
+      handle.close = async () => {
+        await close();
+        await own.drop();
+      };
+      return handle;
+    },
+  ],
+  DATABASES[1],
 ] as const;
 
 export const PUBLIC_BASE_URL = 'https://mail.example.test';

@@ -11,7 +11,7 @@ import type { InboundServer } from '../src/inbound/inbound-server.ts';
 import { startFeedbackEndpoint } from '../src/inbound/smtp-endpoint.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
-import { DATABASES, newOrg, openDelivery, useSmtpRelay } from './harness.ts';
+import { newOrg, OWN_DATABASES, openDelivery, useSmtpRelay } from './harness.ts';
 
 /** Bounces that quote nothing of the message: no original headers, no Message-ID, no X-Mauntic-Message. */
 const BOUNCES = {
@@ -54,7 +54,7 @@ const BOUNCES = {
     ].join('\r\n'),
 };
 
-describe.each(DATABASES)('VERP return paths and bounces (%s)', (_name, open) => {
+describe.each(OWN_DATABASES)('VERP return paths and bounces (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let smtp: SmtpFake;
   let inbound: InboundServer;
