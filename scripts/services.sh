@@ -371,8 +371,8 @@ status() {
 # One of the services a fault test restarts, by name.
 one() { # action, service
   case "$2" in
-    postgres | redis | kafka) ;;
-    *) echo "usage: $0 up|down|restart postgres|redis|kafka" >&2; exit 2 ;;
+    postgres | redis | kafka | dns) ;;
+    *) echo "usage: $0 up|down|restart postgres|redis|kafka|dns" >&2; exit 2 ;;
   esac
   local fn=${2/postgres/pg}
   case "$1" in
