@@ -15,32 +15,34 @@ while IFS= read -r line; do export "$line"; done < <(bash scripts/services.sh en
 export KAFKAJS_NO_PARTITIONER_WARNING=1
 
 status=0
-echo "== lint"; pnpm lint || status=1
-echo "== typecheck"; pnpm typecheck || status=1
-echo "== schema"; pnpm schema:check || status=1
-echo "== build"; pnpm build || status=1
+failed=() # what failed, repeated at the very end: CI shows only the tail of the output
+fail() { failed+=("$1"); status=1; }
+echo "== lint"; pnpm lint || fail lint
+echo "== typecheck"; pnpm typecheck || fail typecheck
+echo "== schema"; pnpm schema:check || fail schema
+echo "== build"; pnpm build || fail build
 # Images and the Helm chart: lint, render, schemas, unit tests, coverage, a real API server.
-echo "== chart"; bash scripts/chart-check.sh || status=1
+echo "== chart"; bash scripts/chart-check.sh || fail chart
 
 echo "== tests"
 mkdir -p .tmp
-pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || status=$?
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || fail vitest
 node -e '
   const r = require("./.tmp/vitest.json");
   console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
   if (r.numTotalTests === 0 || r.numPendingTests + r.numTodoTests > 0) { console.error("no test may be empty or skipped"); process.exit(1); }
-' || status=1
+' || fail "vitest: empty or skipped tests"
 
 echo "== benchmarks (small)"
 for dir in bench/*/; do
   name=$(basename "$dir")
   [ -f "$dir/index.ts" ] || continue
-  BENCH_SIZE=small bash scripts/bench.sh "$name" || { echo "benchmark $name failed"; status=1; }
+  BENCH_SIZE=small bash scripts/bench.sh "$name" || { echo "benchmark $name failed"; fail "bench $name"; }
 done
 # DKIM signing beside none, and signed mail through Postfix beside Postfix alone.
 for run in "send --dkim" "send --via-postfix --dkim"; do
   # shellcheck disable=SC2086
-  BENCH_SIZE=small bash scripts/bench.sh $run || { echo "benchmark $run failed"; status=1; }
+  BENCH_SIZE=small bash scripts/bench.sh $run || { echo "benchmark $run failed"; fail "bench $run"; }
 done
 
 # The runs that kill workers and restart services under them, on private instances of Postgres,
@@ -49,7 +51,23 @@ echo "== fault runs (small)"
 faults_env=(MAUNTIC_SERVICES_DIR="$PWD/.services/faults" MAUNTIC_PG_PORT=5442 MAUNTIC_REDIS_PORT=6389 MAUNTIC_KAFKA_PORT=9102 MAUNTIC_DNS_PORT=5310)
 for run in "send --kill" "send --faults" "journeys --kill" "journeys --faults" "campaign --kill"; do
   # shellcheck disable=SC2086
-  env "${faults_env[@]}" BENCH_SIZE=small bash scripts/bench.sh $run || { echo "benchmark $run failed"; status=1; }
+  env "${faults_env[@]}" BENCH_SIZE=small bash scripts/bench.sh $run || { echo "benchmark $run failed"; fail "bench $run"; }
 done
 for service in dns kafka redis postgres; do env "${faults_env[@]}" bash scripts/services.sh down "$service" >/dev/null || true; done
+
+echo "== summary"
+if [ -f .tmp/vitest.json ]; then
+  node -e '
+    const r = require("./.tmp/vitest.json");
+    console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numTotalTests} in all`);
+    for (const file of r.testResults) {
+      if (file.status !== "failed") continue;
+      const tests = file.assertionResults.filter((t) => t.status === "failed");
+      console.log(`FAILED ${file.name.replace(process.cwd() + "/", "")}`);
+      if (tests.length === 0) console.log(`  ${String(file.message).split("\n")[0].slice(0, 400)}`);
+      for (const t of tests) console.log(`  - ${t.fullName}: ${String(t.failureMessages[0] ?? "").split("\n")[0].slice(0, 400)}`);
+    }
+  ' || true
+fi
+if [ "${#failed[@]}" -eq 0 ]; then echo "all passed"; else printf 'FAILED: %s\n' "${failed[@]}"; fi
 exit $status
