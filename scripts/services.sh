@@ -3,8 +3,9 @@
 # all on 127.0.0.1: PostgreSQL 15 and Redis 7 (Debian packages), a single-node Apache
 # Kafka broker in KRaft mode (jars from Maven Central, run on the machine's Java), and the
 # mail stack from Debian's postfix package: Postfix's `smtp-sink` (accepts and discards,
-# port 2525) and a real Postfix MTA (port 2526) that relays everything to that sink; NSD (port
-# 5300) serving the DNS test zones of the sending-domain and DKIM tests.
+# port 2525) and a real Postfix MTA (port 2526) that relays everything to that sink, plus the mail
+# stack's two sending instances (mail-stack/, one Postfix per sending IP: 127.0.0.2 and 127.0.0.3,
+# port 2526); NSD (port 5300) serving the DNS test zones of the sending-domain and DKIM tests.
 #   scripts/services.sh up|down|status|env
 #   scripts/services.sh up|down|restart postgres|redis|kafka   (one service; the fault benchmark)
 # Idempotent: a service that already answers is left alone.
@@ -290,6 +291,63 @@ postfix_down() {
   as_root postfix stop >/dev/null 2>&1 || true
 }
 
+# The mail stack's sending instances (mail-stack/configure.sh): one Postfix instance per sending
+# address, 127.0.0.2 (mta1.mauntic.test) and 127.0.0.3 (mta2.mauntic.test), each listening on its
+# own address (port $POSTFIX_PORT) and sending from it, relaying to the sink. Bounces and
+# complaints to a return-path domain (bounces.*) go to the delivery service's LMTP endpoint on
+# 127.0.0.1:$LMTP_PORT (the mail-stack test starts one there). For the tests only, mail to
+# <name>.observe.mauntic.test goes to 127.0.0.1:$OBSERVE_PORT, where the test's SMTP server sees
+# which address and name an instance sent from, and refuses the recipients it should bounce.
+MAILSTACK_IPS="127.0.0.2=mta1.mauntic.test 127.0.0.3=mta2.mauntic.test"
+LMTP_PORT=${MAUNTIC_LMTP_PORT:-2530}
+OBSERVE_PORT=${MAUNTIC_OBSERVE_PORT:-2529}
+
+port_open_at() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+mailstack_ready() {
+  local entry
+  for entry in $MAILSTACK_IPS; do port_open_at "${entry%%=*}" "$POSTFIX_PORT" || return 1; done
+}
+
+mailstack_up() {
+  postfix_install
+  mkdir -p "$MAIL_DIR"
+  local entry ip name conf dirs=
+  for entry in $MAILSTACK_IPS; do dirs="$dirs /etc/postfix-mauntic-${entry%%=*}"; done
+  # `postfix -c` takes only folders the default instance lists.
+  as_root postconf -e "alternate_config_directories =$dirs"
+  echo "/@[a-z]+\\.observe\\.mauntic\\.test\$/ smtp:[127.0.0.1]:$OBSERVE_PORT" >"$MAIL_DIR/test-transports.regexp"
+  for entry in $MAILSTACK_IPS; do
+    ip=${entry%%=*} name=${entry#*=} conf=/etc/postfix-mauntic-$ip
+    if port_open_at "$ip" "$POSTFIX_PORT"; then log "postfix $ip already answers on $POSTFIX_PORT"; continue; fi
+    # Postfix listens only on addresses an interface has: give them to lo (it routes all of 127/8).
+    if ! ip -4 addr show dev lo | grep -q "inet $ip/"; then
+      as_root ip addr add "$ip/32" dev lo || die "could not add $ip to lo (needs CAP_NET_ADMIN)"
+    fi
+    as_root env MAILSTACK_CONFIG_DIR="$conf" MAILSTACK_HOSTNAME="$name" MAILSTACK_SENDING_IP="$ip" \
+      MAILSTACK_LISTEN="$ip:$POSTFIX_PORT" MAILSTACK_RELAYHOST="[127.0.0.1]:$SINK_PORT" \
+      MAILSTACK_LMTP="127.0.0.1:$LMTP_PORT" MAILSTACK_EXTRA_TRANSPORTS="$MAIL_DIR/test-transports.regexp" \
+      MAILSTACK_QUEUE_DIR="/var/spool/postfix-mauntic-$ip" MAILSTACK_DATA_DIR="/var/lib/postfix-mauntic-$ip" \
+      MAILSTACK_LOG="/var/log/postfix-mauntic-$ip.log" sh "$ROOT/mail-stack/configure.sh"
+    # Postfix creates what is inside these itself (postfix-script's check), not the folders.
+    as_root mkdir -p "/var/spool/postfix-mauntic-$ip" "/var/lib/postfix-mauntic-$ip"
+    as_root chown postfix:postfix "/var/lib/postfix-mauntic-$ip"
+    as_root postfix -c "$conf" stop >/dev/null 2>&1 || true
+    log "starting postfix $ip on $ip:$POSTFIX_PORT ($name)"
+    as_root postfix -c "$conf" start >/dev/null 2>&1 || die "postfix $ip did not start; see /var/log/postfix-mauntic-$ip.log"
+  done
+  wait_for "postfix instances" 30 mailstack_ready
+}
+
+mailstack_down() {
+  command -v postfix >/dev/null || return 0
+  local entry
+  for entry in $MAILSTACK_IPS; do
+    [ -d "/etc/postfix-mauntic-${entry%%=*}" ] && as_root postfix -c "/etc/postfix-mauntic-${entry%%=*}" stop >/dev/null 2>&1
+  done
+  return 0
+}
+
 # ------------------------------------------------------------------------ DNS
 # NSD (Debian's nsd): an authoritative server on 127.0.0.1:$DNS_PORT for the test zones that the
 # sending-domain and DKIM tests publish and check with a real resolver. A test writes
@@ -353,6 +411,9 @@ print_env() {
   echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
   echo "SMTP_SINK_URL=smtp://127.0.0.1:$SINK_PORT"
   echo "SMTP_POSTFIX_URL=smtp://127.0.0.1:$POSTFIX_PORT"
+  echo "MAIL_STACK_INSTANCES=$(echo "$MAILSTACK_IPS" | sed "s/=\([^ ]*\)/:$POSTFIX_PORT=\1/g; s/ /,/g")"
+  echo "MAIL_STACK_LMTP_PORT=$LMTP_PORT"
+  echo "MAIL_STACK_OBSERVE_PORT=$OBSERVE_PORT"
   echo "DNS_TEST_SERVER=127.0.0.1:$DNS_PORT"
   echo "DNS_TEST_CONTROL=$DNS_DIR/nsd.conf"
 }
@@ -364,6 +425,7 @@ status() {
   if kafka_ready; then echo "kafka     up    127.0.0.1:$KAFKA_PORT"; else echo "kafka     down"; rc=1; fi
   if sink_ready; then echo "smtp-sink up    127.0.0.1:$SINK_PORT"; else echo "smtp-sink down"; rc=1; fi
   if postfix_ready; then echo "postfix   up    127.0.0.1:$POSTFIX_PORT -> smtp-sink"; else echo "postfix   down"; rc=1; fi
+  if mailstack_ready; then echo "mailstack up    127.0.0.2/.3:$POSTFIX_PORT (one Postfix per sending IP)"; else echo "mailstack down"; rc=1; fi
   if dns_ready; then echo "nsd       up    127.0.0.1:$DNS_PORT (test zones)"; else echo "nsd       down"; rc=1; fi
   return $rc
 }
@@ -383,8 +445,8 @@ one() { # action, service
 }
 
 case "${1:-}" in
-  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; dns_up; status; fi ;;
-  down) if [ -n "${2:-}" ]; then one down "$2"; else dns_down; postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
+  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; mailstack_up; dns_up; status; fi ;;
+  down) if [ -n "${2:-}" ]; then one down "$2"; else dns_down; mailstack_down; postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
   restart) one restart "${2:-}" ;;
   status) status ;;
   env) print_env ;;

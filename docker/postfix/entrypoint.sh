@@ -1,11 +1,15 @@
 #!/bin/sh
-# Writes this pod's Postfix configuration under /run/postfix (the root filesystem is read-only) from
-# the environment the chart sets, then runs Postfix in the foreground so the pod lives as long as it.
+# Writes this pod's Postfix configuration under /run/postfix (the root filesystem is read-only)
+# with mail-stack/configure.sh, from the environment the chart sets, then runs Postfix in the
+# foreground so the pod lives as long as it.
 #   POSTFIX_MYHOSTNAME   the name the sending IP's PTR record points at (HELO, Received headers)
 #   POSTFIX_MYHOSTNAMES  optional comma-separated list, one per StatefulSet pod: entry <ordinal of
 #                        POD_NAME> wins over POSTFIX_MYHOSTNAME (pod N sends from sending IP N)
 #   POSTFIX_MYNETWORKS   who may relay through it besides loopback: the cluster's pod CIDR(s)
 #   POSTFIX_RELAYHOST    optional smarthost, e.g. [smtp.example.com]:587
+#   POSTFIX_LMTP         optional host:port of the delivery service's inbound LMTP endpoint, where
+#                        bounces and complaints to the return-path domains go
+#   POSTFIX_BOUNCE_DOMAINS optional return-path domains besides bounces.* (comma-separated)
 set -eu
 hostname="${POSTFIX_MYHOSTNAME:?POSTFIX_MYHOSTNAME is required}"
 if [ -n "${POSTFIX_MYHOSTNAMES:-}" ] && [ -n "${POD_NAME:-}" ]; then
@@ -13,11 +17,8 @@ if [ -n "${POSTFIX_MYHOSTNAMES:-}" ] && [ -n "${POD_NAME:-}" ]; then
   picked="$(echo "$POSTFIX_MYHOSTNAMES" | cut -d, -f"$((ordinal + 1))")"
   [ -n "$picked" ] && hostname="$picked"
 fi
-conf=/run/postfix
-mkdir -p "$conf"
-cp /etc/postfix/main.cf /etc/postfix/master.cf "$conf/"
-postconf -c "$conf" -e \
-  "myhostname = $hostname" \
-  "mynetworks = 127.0.0.0/8 ${POSTFIX_MYNETWORKS:-}" \
-  "relayhost = ${POSTFIX_RELAYHOST:-}"
-exec postfix -c "$conf" start-fg
+MAILSTACK_CONFIG_DIR=/run/postfix MAILSTACK_HOSTNAME="$hostname" \
+  MAILSTACK_MYNETWORKS="${POSTFIX_MYNETWORKS:-}" MAILSTACK_RELAYHOST="${POSTFIX_RELAYHOST:-}" \
+  MAILSTACK_LMTP="${POSTFIX_LMTP:-}" MAILSTACK_BOUNCE_DOMAINS="${POSTFIX_BOUNCE_DOMAINS:-}" \
+  sh /opt/mail-stack/configure.sh
+exec postfix -c /run/postfix start-fg

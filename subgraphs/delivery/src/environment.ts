@@ -40,6 +40,13 @@ export const deliveryModel = z.object({
   TRACKING_SECRET: secret('TRACKING_SECRET'),
   /** Port of the inbound SMTP endpoint that takes DSN bounces and ARF complaints; 0 turns it off. */
   DELIVERY_INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Where that endpoint listens: loopback unless the mail stack runs on other hosts (its pods). */
+  DELIVERY_INBOUND_SMTP_HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
+  /** The endpoint speaks LMTP (RFC 2033), as the mail stack's Postfix hands bounces over, instead of SMTP. */
+  DELIVERY_INBOUND_LMTP: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** DNS servers that check sending domains' records (`host` or `host:port`, comma-separated); the system's when empty. */
   DELIVERY_DNS_SERVERS: commaList,
   /** The addresses mail leaves from, each with its PTR name: `ip=hostname`, comma-separated (SPF and PTR records). */

@@ -19,7 +19,11 @@ runMain(async () => {
     },
   );
   if (env.delivery.DELIVERY_INBOUND_SMTP_PORT) {
-    const inbound = await startFeedbackEndpoint(context.services, { port: env.delivery.DELIVERY_INBOUND_SMTP_PORT });
+    const inbound = await startFeedbackEndpoint(context.services, {
+      port: env.delivery.DELIVERY_INBOUND_SMTP_PORT,
+      host: env.delivery.DELIVERY_INBOUND_SMTP_HOST,
+      lmtp: env.delivery.DELIVERY_INBOUND_LMTP,
+    });
     shutdown.add('inbound-smtp', () => inbound.close());
   }
 });

@@ -44,6 +44,10 @@ wiredEnv:
     value: {{ .Values.mail.mynetworks | quote }}
   - name: POSTFIX_RELAYHOST
     value: {{ .Values.mail.relayhost | quote }}
+  - name: POSTFIX_LMTP
+    value: {{ .Values.mail.lmtp | quote }}
+  - name: POSTFIX_BOUNCE_DOMAINS
+    value: {{ .Values.mail.bounceDomains | quote }}
 {{- end }}
 
 {{- define "mauntic.postfixHostnames" -}}

@@ -8,6 +8,9 @@ export interface RecordedMail {
   rcptTo: string[];
   raw: Buffer;
   user?: string;
+  /** Where the connection came from, and the name the client gave in EHLO/HELO. */
+  remoteAddress: string;
+  helo: string;
 }
 
 export interface SmtpFake {
@@ -22,7 +25,16 @@ export interface SmtpFake {
 }
 
 export async function startSmtpFake(
-  options: { user?: string; pass?: string /** Announce PIPELINING (default true). */; pipelining?: boolean } = {},
+  options: {
+    user?: string;
+    pass?: string;
+    /** Announce PIPELINING (default true). */
+    pipelining?: boolean;
+    /** A fixed port (a Postfix transport points at it); a free one when absent. */
+    port?: number;
+    /** Refuses the recipients it answers for, with that reply (e.g. 550 and "5.1.1 No such user"). */
+    refuse?: (address: string) => { code: number; text: string } | undefined;
+  } = {},
 ): Promise<SmtpFake> {
   const messages: RecordedMail[] = [];
   let rejection: { code: number; remaining: number } | undefined;
@@ -45,7 +57,12 @@ export async function startSmtpFake(
       }
       callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
     },
-    onRcptTo(_address, _session, callback) {
+    onRcptTo(address, _session, callback) {
+      const refusal = options.refuse?.(address.address);
+      if (refusal) {
+        callback(Object.assign(new Error(refusal.text), { responseCode: refusal.code }));
+        return;
+      }
       if (rejection && rejection.remaining > 0) {
         rejection.remaining -= 1;
         const text = rejection.code < 500 ? 'Try again later' : 'No such user here';
@@ -64,6 +81,8 @@ export async function startSmtpFake(
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks),
           user: typeof session.user === 'string' ? session.user : undefined,
+          remoteAddress: session.remoteAddress,
+          helo: session.hostNameAppearsAs,
         });
         callback(null, `Ok: queued as Q${messages.length}`);
       });
@@ -72,7 +91,7 @@ export async function startSmtpFake(
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
 
