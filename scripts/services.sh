@@ -5,7 +5,8 @@
 # mail stack from Debian's postfix package: Postfix's `smtp-sink` (accepts and discards,
 # port 2525) and a real Postfix MTA (port 2526) that relays everything to that sink, plus the mail
 # stack's two sending instances (mail-stack/, one Postfix per sending IP: 127.0.0.2 and 127.0.0.3,
-# port 2526); NSD (port 5300) serving the DNS test zones of the sending-domain and DKIM tests.
+# port 2526); NSD (port 5300) serving the DNS test zones of the sending-domain and DKIM tests;
+# Rspamd (port 11333) scoring template previews for spam.
 #   scripts/services.sh up|down|status|env
 #   scripts/services.sh up|down|restart postgres|redis|kafka   (one service; the fault benchmark)
 # Idempotent: a service that already answers is left alone.
@@ -348,6 +349,32 @@ mailstack_down() {
   return 0
 }
 
+# ---------------------------------------------------------------------- Rspamd
+# Rspamd (Debian's rspamd) with its packaged configuration: the normal worker on 127.0.0.1:11333
+# scores template previews for spam (DELIVERY_RSPAMD_URL). Offline it logs that it cannot fetch
+# its online maps; the local rules still score.
+RSPAMD_PORT=11333
+
+rspamd_ready() { curl -sf "http://127.0.0.1:$RSPAMD_PORT/ping" >/dev/null; }
+
+rspamd_up() {
+  if rspamd_ready; then log "rspamd already answers on $RSPAMD_PORT"; return; fi
+  apt_install rspamd curl
+  local dir
+  for dir in /run/rspamd /var/lib/rspamd /var/log/rspamd; do
+    as_root mkdir -p "$dir"
+    as_root chown _rspamd:_rspamd "$dir"
+  done
+  log "starting rspamd on 127.0.0.1:$RSPAMD_PORT"
+  as_root rspamd -u _rspamd -g _rspamd </dev/null >/dev/null 2>&1 || die "rspamd did not start; see /var/log/rspamd/rspamd.log"
+  wait_for rspamd 60 rspamd_ready
+}
+
+rspamd_down() {
+  [ -f /run/rspamd/rspamd.pid ] && as_root kill "$(cat /run/rspamd/rspamd.pid)" 2>/dev/null
+  return 0
+}
+
 # ------------------------------------------------------------------------ DNS
 # NSD (Debian's nsd): an authoritative server on 127.0.0.1:$DNS_PORT for the test zones that the
 # sending-domain and DKIM tests publish and check with a real resolver. A test writes
@@ -415,6 +442,7 @@ print_env() {
   echo "MAIL_STACK_LMTP_PORT=$LMTP_PORT"
   echo "MAIL_STACK_OBSERVE_PORT=$OBSERVE_PORT"
   echo "DNS_TEST_SERVER=127.0.0.1:$DNS_PORT"
+  echo "RSPAMD_TEST_URL=http://127.0.0.1:$RSPAMD_PORT"
   echo "DNS_TEST_CONTROL=$DNS_DIR/nsd.conf"
 }
 
@@ -427,6 +455,7 @@ status() {
   if postfix_ready; then echo "postfix   up    127.0.0.1:$POSTFIX_PORT -> smtp-sink"; else echo "postfix   down"; rc=1; fi
   if mailstack_ready; then echo "mailstack up    127.0.0.2/.3:$POSTFIX_PORT (one Postfix per sending IP)"; else echo "mailstack down"; rc=1; fi
   if dns_ready; then echo "nsd       up    127.0.0.1:$DNS_PORT (test zones)"; else echo "nsd       down"; rc=1; fi
+  if rspamd_ready; then echo "rspamd    up    127.0.0.1:$RSPAMD_PORT"; else echo "rspamd    down"; rc=1; fi
   return $rc
 }
 
@@ -445,8 +474,8 @@ one() { # action, service
 }
 
 case "${1:-}" in
-  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; mailstack_up; dns_up; status; fi ;;
-  down) if [ -n "${2:-}" ]; then one down "$2"; else dns_down; mailstack_down; postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
+  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; mailstack_up; dns_up; rspamd_up; status; fi ;;
+  down) if [ -n "${2:-}" ]; then one down "$2"; else rspamd_down; dns_down; mailstack_down; postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
   restart) one restart "${2:-}" ;;
   status) status ;;
   env) print_env ;;

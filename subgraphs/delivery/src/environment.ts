@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { dnsLookup } from './app/dns.ts';
 import { DOMAIN_PATTERN, type MailPlatform } from './domain/sending-domain.ts';
 import { parseEncryptionKey } from './providers/crypto.ts';
+import { rspamdChecker } from './providers/rspamd.ts';
 
 const commaList = z.preprocess(
   emptyToUndefined,
@@ -65,15 +66,20 @@ export const deliveryModel = z.object({
   DELIVERY_BOUNCE_HOST: z.preprocess(emptyToUndefined, hostName.default('localhost')),
   /** VERP return path domain of email whose From domain is no sending domain; unset: such email keeps its From as return path. */
   DELIVERY_RETURN_PATH_DOMAIN: z.preprocess(emptyToUndefined, hostName.optional()),
+  /** Rspamd's normal worker (e.g. http://127.0.0.1:11333): scores template previews for spam; unset: no score. */
+  DELIVERY_RSPAMD_URL: z.preprocess(emptyToUndefined, z.url().optional()),
 });
 
-/** How sending domains are checked (the DNS servers) and what their records name (addresses, bounce host). */
+/** How sending domains are checked (the DNS servers), what their records name (addresses, bounce host), and the spam checker. */
 export function mailSettings(delivery: z.infer<typeof deliveryModel>) {
   const platform: MailPlatform = {
     sendingIps: delivery.DELIVERY_SENDING_IPS,
     bounceHost: delivery.DELIVERY_BOUNCE_HOST,
   };
-  return { mail: { dns: dnsLookup(delivery.DELIVERY_DNS_SERVERS), platform } };
+  return {
+    mail: { dns: dnsLookup(delivery.DELIVERY_DNS_SERVERS), platform },
+    ...(delivery.DELIVERY_RSPAMD_URL ? { spamChecker: rspamdChecker(delivery.DELIVERY_RSPAMD_URL) } : {}),
+  };
 }
 
 export const parseDeliveryEnvironment = (env: NodeJS.ProcessEnv = process.env) =>

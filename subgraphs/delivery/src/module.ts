@@ -17,6 +17,8 @@ export interface DeliveryModuleOptions {
   outbound?: OutboundGuard;
   /** How sending domains are checked (environment.ts mailSettings). */
   mail?: DeliveryDeps['mail'];
+  /** Scores previews for spam (environment.ts mailSettings). */
+  spamChecker?: DeliveryDeps['spamChecker'];
   now?: () => Date;
 }
 
@@ -46,6 +48,7 @@ export function deliveryModule(options: DeliveryModuleOptions = NO_KEYS): Contex
         publicBaseUrl: options.publicBaseUrl.replace(/\/+$/, ''),
         outbound: options.outbound,
         ...(options.mail ? { mail: options.mail } : {}),
+        ...(options.spamChecker ? { spamChecker: options.spamChecker } : {}),
       });
     },
     subscriptions: (services) => services.subscriptions(),

@@ -52,7 +52,7 @@ export const LOOPBACK_ALLOWED = outboundGuard({ allow: parseAllowList(EMBEDDED_O
 export async function openDelivery(
   open: () => Promise<DatabaseHandle>,
   now: () => Date = () => new Date(),
-  options: Partial<Pick<DeliveryDeps, 'pendingContactMs' | 'mail'>> = {},
+  options: Partial<Pick<DeliveryDeps, 'pendingContactMs' | 'mail' | 'spamChecker'>> = {},
 ) {
   const handle = await open();
   await runMigrations(handle, deliveryModule().migrations);

@@ -1,5 +1,6 @@
 import type { DatabaseHandle, JobQueue, Logger, OutboundGuard } from '@mauntic/platform';
 import type { MailPlatform } from '../domain/sending-domain.ts';
+import type { SpamChecker } from '../providers/rspamd.ts';
 import type { DnsLookup } from './dns.ts';
 
 export interface DeliveryDeps {
@@ -26,4 +27,6 @@ export interface DeliveryDeps {
    * no sending addresses, bounces to `localhost`.
    */
   mail?: { dns: DnsLookup; platform: MailPlatform };
+  /** Scores previewed email for spam (Rspamd at DELIVERY_RSPAMD_URL). Unset: previews carry no score. */
+  spamChecker?: SpamChecker;
 }

@@ -33,6 +33,7 @@ import {
   getTemplate,
   listTemplates,
   previewTemplate,
+  scorePreview,
   updateTemplate,
 } from './templates.ts';
 import { preferencesOf, resubscribe, trackClick, trackOpen, unsubscribe } from './tracking.ts';
@@ -57,6 +58,7 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     getTemplate: bind(getTemplate),
     listTemplates: bind(listTemplates),
     previewTemplate: bind(previewTemplate),
+    scorePreview: bind(scorePreview),
     createProviderConfig: bind(createProviderConfig),
     updateProviderConfig: bind(updateProviderConfig),
     deleteProviderConfig: bind(deleteProviderConfig),

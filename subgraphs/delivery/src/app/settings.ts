@@ -35,7 +35,7 @@ const empty = (organizationId: string): SettingsRow => ({
   updatedAt: new Date(0),
 });
 
-async function settingsOf(deps: DeliveryDeps, organizationId: string): Promise<SettingsRow> {
+export async function settingsOf(deps: DeliveryDeps, organizationId: string): Promise<SettingsRow> {
   const [row] = await deps.handle.db.select().from(settings).where(eq(settings.organizationId, organizationId));
   return row ?? empty(organizationId);
 }

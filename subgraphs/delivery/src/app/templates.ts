@@ -3,6 +3,7 @@
 // comes back as a TemplateSyntaxError with its field, line and column, and nothing is saved.
 // Creating, changing and deleting one publishes it (delivery.template.*), for the contexts that
 // name templates (a journey's send steps).
+import { randomUUID } from 'node:crypto';
 import {
   authorize,
   catalogue,
@@ -21,7 +22,7 @@ import { appendEvents, type Executor, type PageWindow, pageOfOrganization } from
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, outbox, templates } from '../db/schema.ts';
-import { TemplateNameTakenError, type TemplateSyntaxError } from '../domain/errors.ts';
+import { SpamCheckUnavailableError, TemplateNameTakenError, type TemplateSyntaxError } from '../domain/errors.ts';
 import {
   compileEmailTemplate,
   compilePushTemplate,
@@ -33,8 +34,11 @@ import {
   renderSms,
   renderWebhook,
 } from '../domain/templates/index.ts';
+import { buildRawMessage } from '../providers/mime.ts';
+import type { SpamReport } from '../providers/rspamd.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { contactVars } from './render-message.ts';
+import { settingsOf } from './settings.ts';
 
 export type TemplateRow = typeof templates.$inferSelect;
 export type TemplateChannel = 'email' | 'sms' | 'push' | 'webhook';
@@ -314,6 +318,42 @@ export async function previewTemplate(
     preferencesUrl: `${deps.publicBaseUrl}/t/preferences`,
   };
   return renderPreview(template, vars, input.locale);
+}
+
+/**
+ * How the spam checker scores a previewed email as it would leave (from the organization's
+ * default sender, to the preview's contact); null when no checker is configured or the preview
+ * is not an email.
+ */
+export async function scorePreview(
+  deps: DeliveryDeps,
+  ctx: RequestContext,
+  preview: TemplatePreview,
+): Promise<Result<SpamReport | null, DomainError>> {
+  const access = authorize(ctx, 'delivery:read');
+  if (!access.ok) return access;
+  if (!deps.spamChecker || preview.subject === null || preview.html === null) return ok(null);
+  const settings = await settingsOf(deps, access.value.organizationId);
+  const from = settings.defaultFromAddress ?? 'preview@example.com';
+  const to = SAMPLE.email!;
+  const raw = buildRawMessage(
+    {
+      messageId: randomUUID(),
+      from: { address: from },
+      to,
+      subject: preview.subject,
+      html: preview.html,
+      text: preview.text ?? '',
+      headers: {},
+    },
+    deps.now(),
+  );
+  try {
+    return ok(await deps.spamChecker.check(raw, { from, to }));
+  } catch (error) {
+    deps.logger.warn({ err: error }, 'spam check failed');
+    return fail(new SpamCheckUnavailableError());
+  }
 }
 
 async function previewContact(deps: DeliveryDeps, organizationId: string, contactId: string) {

@@ -121,3 +121,14 @@ export class UnverifiedSendingDomainError extends DomainError {
     super(`marketing email from ${domain} needs its DNS records verified first`);
   }
 }
+
+// --- Spam scoring --------------------------------------------------------------------------------
+
+/** The spam checker (Rspamd, DELIVERY_RSPAMD_URL) did not answer; the preview itself stands. */
+export class SpamCheckUnavailableError extends DomainError {
+  readonly type = 'spam_check_unavailable' as const;
+  readonly code = 'SPAM_CHECK_UNAVAILABLE';
+  constructor() {
+    super('the spam checker did not answer; try the preview again later');
+  }
+}

@@ -1,6 +1,28 @@
 import { orThrow } from '@mauntic/platform';
 import type { TemplatePreview } from '../../app/templates.ts';
+import type { SpamReport, SpamRule } from '../../providers/rspamd.ts';
 import { builder, services } from '../builder.ts';
+
+const Rule = builder.objectRef<SpamRule>('SpamRule').implement({
+  description: 'A spam-checker rule that moved the score',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    score: t.exposeFloat('score'),
+    description: t.exposeString('description', { nullable: true }),
+  }),
+});
+
+const Report = builder.objectRef<SpamReport>('SpamReport').implement({
+  description: 'How the spam checker (Rspamd) scores the email as it would leave',
+  fields: (t) => ({
+    score: t.exposeFloat('score'),
+    requiredScore: t.exposeFloat('requiredScore', { description: 'The score at which it would be rejected' }),
+    action: t.exposeString('action', {
+      description: 'no action, greylist, add header, rewrite subject, soft reject or reject',
+    }),
+    rules: t.field({ type: [Rule], resolve: (r) => r.rules, description: 'Largest effect first' }),
+  }),
+});
 
 const Preview = builder.objectRef<TemplatePreview>('TemplatePreview').implement({
   fields: (t) => ({
@@ -14,6 +36,13 @@ const Preview = builder.objectRef<TemplatePreview>('TemplatePreview').implement(
     url: t.exposeString('url', { nullable: true }),
     method: t.exposeString('method', { nullable: true }),
     locale: t.exposeString('locale', { nullable: true, description: 'The locale variant used' }),
+    spam: t.field({
+      type: Report,
+      nullable: true,
+      description:
+        'Email only: the spam score, scored when asked for; null when no spam checker is configured (DELIVERY_RSPAMD_URL)',
+      resolve: async (preview, _args, ctx) => orThrow(await services(ctx).scorePreview(ctx.request, preview)),
+    }),
   }),
 });
 
