@@ -91,5 +91,6 @@ describe('pnpm deploy --prod', () => {
     expect(signUp.data?.signUp.__typename).toBe('Session');
     const me = await gql(url, '{ me { user { email } } }', {}, { token: signUp.data?.signUp.accessToken });
     expect(me.data?.me.user.email).toBe(email);
-  });
+    // Two processes to start and migrate: more than the default 10 s on a busy machine.
+  }, 90_000);
 });

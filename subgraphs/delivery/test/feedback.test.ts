@@ -18,7 +18,7 @@ import { startFeedbackEndpoint } from '../src/inbound/smtp-endpoint.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type HttpFake, startHttpFake, twilioMessage } from './fakes/http-fake.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
-import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, useSmtpRelay } from './harness.ts';
+import { newOrg, OWN_DATABASES, openDelivery, PUBLIC_BASE_URL, useSmtpRelay } from './harness.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'inbound');
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
@@ -32,7 +32,7 @@ const TWILIO = { accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 't
 type Org = ReturnType<typeof newOrg>;
 const unique = (name: string, domain = 'example.net') => `${name}-${newId().slice(-12)}@${domain}`;
 
-describe.each(DATABASES)('feedback from mail servers and providers (%s)', (_name, open) => {
+describe.each(OWN_DATABASES)('feedback from mail servers and providers (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let smtp: SmtpFake;
   let twilioApi: HttpFake;

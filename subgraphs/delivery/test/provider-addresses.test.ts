@@ -44,7 +44,7 @@ import {
   twilioMessage,
 } from './fakes/http-fake.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
-import { DATABASES, newOrg, openDelivery, seedContact } from './harness.ts';
+import { newOrg, OWN_DATABASES, openDelivery, seedContact } from './harness.ts';
 
 /** The names the tests know, like lines in /etc/hosts for one guard; a function answers anew each time. */
 function hostsFile(entries: Record<string, string[] | (() => string[])>): Resolver {
@@ -297,7 +297,7 @@ describe('HTTP providers whose origin or URL the organization set', () => {
   });
 });
 
-describe.each(DATABASES)('the engine sending through such a provider (%s)', (_name, open) => {
+describe.each(OWN_DATABASES)('the engine sending through such a provider (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let relay: SmtpFake;
   let hooks: HttpFake;

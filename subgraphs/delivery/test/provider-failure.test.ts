@@ -10,7 +10,7 @@ import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine
 import { schema } from '../src/graphql/index.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
-import { DATABASES, newOrg, openDelivery, useSmtpRelay } from './harness.ts';
+import { newOrg, OWN_DATABASES, openDelivery, useSmtpRelay } from './harness.ts';
 
 const logger = createLogger('test', 'silent');
 
@@ -23,7 +23,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe.each(DATABASES)('failure reasons an organization reads (%s)', (_name, open) => {
+describe.each(OWN_DATABASES)('failure reasons an organization reads (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let engine: DeliveryEngine;
   let smtp: SmtpFake;

@@ -12,13 +12,13 @@ import { schema } from '../src/graphql/index.ts';
 import { signToken } from '../src/tracking/index.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
-import { DATABASES, newOrg, openDelivery, seedContact, useSmtpRelay } from './harness.ts';
+import { newOrg, OWN_DATABASES, openDelivery, seedContact, useSmtpRelay } from './harness.ts';
 
 const logger = createLogger('test', 'silent');
 type Org = ReturnType<typeof newOrg>;
 type Data = Record<string, any>;
 
-describe.each(DATABASES)('sending and reading messages (%s)', (_name, open) => {
+describe.each(OWN_DATABASES)('sending and reading messages (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let smtp: SmtpFake;
 

@@ -11,7 +11,7 @@ import { applyNotificationRequest, applySendRequest } from '../src/app/send-requ
 import { messages, outbox, pendingRequests } from '../src/db/schema.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type HttpFake, startHttpFake } from './fakes/http-fake.ts';
-import { DATABASES, newOrg, openDelivery, seedContact } from './harness.ts';
+import { newOrg, OWN_DATABASES, openDelivery, seedContact } from './harness.ts';
 
 type Org = ReturnType<typeof newOrg>;
 type Channel = 'email' | 'sms' | 'push' | 'webhook';
@@ -19,7 +19,7 @@ type Channel = 'email' | 'sms' | 'push' | 'webhook';
 /** How long a request waits here for its contact. */
 const PENDING_MS = 1500;
 
-describe.each(DATABASES)('send requests from the bus (%s)', (_name, open) => {
+describe.each(OWN_DATABASES)('send requests from the bus (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let hooks: HttpFake;
   beforeAll(async () => {

@@ -11,7 +11,7 @@ import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine
 import { accessTokenAuthenticator, deliveryRoutes } from '../src/http/routes.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type SmtpFake, startSmtpFake } from './fakes/smtp-server.ts';
-import { DATABASES, newOrg, openDelivery, PUBLIC_BASE_URL, seedContact, useSmtpRelay } from './harness.ts';
+import { newOrg, OWN_DATABASES, openDelivery, PUBLIC_BASE_URL, seedContact, useSmtpRelay } from './harness.ts';
 
 const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text>Hello {{contact.firstName}}, deals for you.</mj-text>
@@ -25,7 +25,7 @@ const APPLE_MPP_UA = 'Mozilla/5.0';
 
 type Org = ReturnType<typeof newOrg>;
 
-describe.each(DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open) => {
+describe.each(OWN_DATABASES)('tracking and unsubscribe endpoints (%s)', (_name, open) => {
   let env: Awaited<ReturnType<typeof openDelivery>>;
   let smtp: SmtpFake;
   let http: RunningHttpServer;
