@@ -14,7 +14,7 @@ export default defineConfig({
   },
   environments: { ssr: { resolve }, __vitest__: { resolve } },
   test: {
-    include: ['{packages,subgraphs,workers,gateway,embedded,schema,integration-tests,bench}/**/*.test.ts'],
+    include: ['{packages,subgraphs,workers,gateway,embedded,schema,integration-tests,bench,mail-stack}/**/*.test.ts'],
     exclude: ['**/node_modules/**'],
     globalSetup: ['./vitest.global-setup.ts'],
     pool: 'forks',

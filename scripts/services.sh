@@ -298,10 +298,12 @@ postfix_down() {
 # complaints to a return-path domain (bounces.*) go to the delivery service's LMTP endpoint on
 # 127.0.0.1:$LMTP_PORT (the mail-stack test starts one there). For the tests only, mail to
 # <name>.observe.mauntic.test goes to 127.0.0.1:$OBSERVE_PORT, where the test's SMTP server sees
-# which address and name an instance sent from, and refuses the recipients it should bounce.
+# which address and name an instance sent from, and refuses the recipients it should bounce; mail
+# to <name>.sidecar.mauntic.test goes to 127.0.0.1:$SIDECAR_OBSERVE_PORT (the sidecar's test).
 MAILSTACK_IPS="127.0.0.2=mta1.mauntic.test 127.0.0.3=mta2.mauntic.test"
 LMTP_PORT=${MAUNTIC_LMTP_PORT:-2530}
 OBSERVE_PORT=${MAUNTIC_OBSERVE_PORT:-2529}
+SIDECAR_OBSERVE_PORT=${MAUNTIC_SIDECAR_OBSERVE_PORT:-2531}
 
 port_open_at() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -317,7 +319,8 @@ mailstack_up() {
   for entry in $MAILSTACK_IPS; do dirs="$dirs /etc/postfix-mauntic-${entry%%=*}"; done
   # `postfix -c` takes only folders the default instance lists.
   as_root postconf -e "alternate_config_directories =$dirs"
-  echo "/@[a-z]+\\.observe\\.mauntic\\.test\$/ smtp:[127.0.0.1]:$OBSERVE_PORT" >"$MAIL_DIR/test-transports.regexp"
+  printf '%s\n' "/@[a-z]+\\.observe\\.mauntic\\.test\$/ smtp:[127.0.0.1]:$OBSERVE_PORT" \
+    "/@[a-z]+\\.sidecar\\.mauntic\\.test\$/ smtp:[127.0.0.1]:$SIDECAR_OBSERVE_PORT" >"$MAIL_DIR/test-transports.regexp"
   for entry in $MAILSTACK_IPS; do
     ip=${entry%%=*} name=${entry#*=} conf=/etc/postfix-mauntic-$ip
     if port_open_at "$ip" "$POSTFIX_PORT"; then log "postfix $ip already answers on $POSTFIX_PORT"; continue; fi
@@ -441,6 +444,7 @@ print_env() {
   echo "MAIL_STACK_INSTANCES=$(echo "$MAILSTACK_IPS" | sed "s/=\([^ ]*\)/:$POSTFIX_PORT=\1/g; s/ /,/g")"
   echo "MAIL_STACK_LMTP_PORT=$LMTP_PORT"
   echo "MAIL_STACK_OBSERVE_PORT=$OBSERVE_PORT"
+  echo "MAIL_STACK_SIDECAR_OBSERVE_PORT=$SIDECAR_OBSERVE_PORT"
   echo "DNS_TEST_SERVER=127.0.0.1:$DNS_PORT"
   echo "RSPAMD_TEST_URL=http://127.0.0.1:$RSPAMD_PORT"
   echo "DNS_TEST_CONTROL=$DNS_DIR/nsd.conf"
