@@ -10,6 +10,7 @@
 #   POSTFIX_LMTP         optional host:port of the delivery service's inbound LMTP endpoint, where
 #                        bounces and complaints to the return-path domains go
 #   POSTFIX_BOUNCE_DOMAINS optional return-path domains besides bounces.* (comma-separated)
+#   POSTFIX_MAILLOG      where Postfix logs (default /dev/stdout; the chart's sidecar reads a file)
 set -eu
 hostname="${POSTFIX_MYHOSTNAME:?POSTFIX_MYHOSTNAME is required}"
 if [ -n "${POSTFIX_MYHOSTNAMES:-}" ] && [ -n "${POD_NAME:-}" ]; then
@@ -20,5 +21,6 @@ fi
 MAILSTACK_CONFIG_DIR=/run/postfix MAILSTACK_HOSTNAME="$hostname" \
   MAILSTACK_MYNETWORKS="${POSTFIX_MYNETWORKS:-}" MAILSTACK_RELAYHOST="${POSTFIX_RELAYHOST:-}" \
   MAILSTACK_LMTP="${POSTFIX_LMTP:-}" MAILSTACK_BOUNCE_DOMAINS="${POSTFIX_BOUNCE_DOMAINS:-}" \
+  MAILSTACK_LOG="${POSTFIX_MAILLOG:-/dev/stdout}" \
   sh /opt/mail-stack/configure.sh
 exec postfix -c /run/postfix start-fg

@@ -211,6 +211,9 @@ spec:
   securityContext:
     {{- toYaml ($def.podSecurityContext | default $root.Values.podSecurityContext) | nindent 4 }}
   terminationGracePeriodSeconds: {{ add 15 (div (int (index $root.Values.env "SHUTDOWN_TIMEOUT_MS" | default 15000)) 1000) }}
+  {{- if $def.shareProcessNamespace }}
+  shareProcessNamespace: true
+  {{- end }}
   containers:
     - name: {{ .name }}
       {{- include "mauntic.image" . | nindent 6 }}
@@ -239,6 +242,7 @@ spec:
         - name: data
           mountPath: {{ $c.persistence.mountPath }}
         {{- end }}
+    {{- with $def.sidecars }}{{ toYaml . | nindent 4 }}{{ end }}
   volumes:
     - name: tmp
       emptyDir: {}
