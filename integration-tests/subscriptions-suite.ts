@@ -54,6 +54,35 @@ async function until(check: () => boolean, what: string, timeoutMs = 20_000, sta
   }
 }
 
+/**
+ * Makes an event (one a second) until the subscriber has received one of them, and returns the
+ * first it received: a subscription is live only once the gateway has it, which a busy machine
+ * may take seconds to reach, so no fixed wait would do.
+ */
+async function firstDelivered<T>(
+  events: Record<string, any>[],
+  make: () => Promise<T>,
+  matches: (event: Record<string, any>, made: T) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<{ event: Record<string, any>; made: T }> {
+  const deadline = Date.now() + timeoutMs;
+  const made: T[] = [];
+  let nextAt = 0;
+  for (;;) {
+    for (const event of events) {
+      const hit = made.find((m) => matches(event, m));
+      if (hit !== undefined) return { event, made: hit };
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() >= nextAt) {
+      made.push(await make());
+      nextAt = Date.now() + 1000;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function subscriptionsSuite(name: string, start: PlatformFactory) {
   describe(`subscriptions through the gateway (${name})`, () => {
     const jwtSecret = randomBytes(32).toString('base64url');
@@ -119,17 +148,16 @@ export function subscriptionsSuite(name: string, start: PlatformFactory) {
     it('delivers typed events with entity fields over graphql-ws, to the organization alone', async () => {
       const mine = subscribe(connect(`Bearer ${token}`), CREATED);
       const theirs = subscribe(connect(`Bearer ${otherToken}`), CREATED);
-      await new Promise((r) => setTimeout(r, 300));
-      const email = `ws.${randomBytes(4).toString('hex')}@example.com`;
-      const id = await createContact(email);
-      await until(
-        () => mine.events.some((e) => e.contactId === id),
+      const { event, made } = await firstDelivered(
+        mine.events,
+        async () => {
+          const email = `ws.${randomBytes(4).toString('hex')}@example.com`;
+          return { email, id: await createContact(email) };
+        },
+        (e, m) => e.contactId === m.id,
         'the contact.created event',
-        20_000,
-        () => mine,
       );
-      const event = mine.events.find((e) => e.contactId === id)!;
-      expect(event).toMatchObject({ type: 'crm.contact.created', contact: { email, firstName: 'Sub' } });
+      expect(event).toMatchObject({ type: 'crm.contact.created', contact: { email: made.email, firstName: 'Sub' } });
       expect(mine.errors).toEqual([]);
       // The other organization's subscriber saw none of it (nor anything else).
       await new Promise((r) => setTimeout(r, 500));
@@ -146,20 +174,26 @@ export function subscriptionsSuite(name: string, start: PlatformFactory) {
       });
       const events: Record<string, any>[] = [];
       const stop = client.subscribe(
-        { query: `subscription { contactUpdated { id changed person: contact { mail: email lastName } } }` },
+        { query: `subscription { contactUpdated { id contactId changed person: contact { mail: email lastName } } }` },
         {
           next: (r) => r.data && events.push(r.data.contactUpdated as Record<string, any>),
           error: () => {},
           complete: () => {},
         },
       );
-      await new Promise((r) => setTimeout(r, 300));
-      const id = await createContact(`sse.${randomBytes(4).toString('hex')}@example.com`);
-      const updated = await gql(platform.url, UPDATE, { id, set: { lastName: 'Streamed' } }, { token });
-      expect(updated.data?.updateContact.__typename).toBe('Contact');
-      await until(() => events.length > 0, 'the contact.updated event over SSE');
-      expect(events[0]).toMatchObject({ changed: ['lastName'], person: { lastName: 'Streamed' } });
-      expect(events[0]!.person.mail).toMatch(/^sse\./);
+      const { event } = await firstDelivered(
+        events,
+        async () => {
+          const id = await createContact(`sse.${randomBytes(4).toString('hex')}@example.com`);
+          const updated = await gql(platform.url, UPDATE, { id, set: { lastName: 'Streamed' } }, { token });
+          expect(updated.data?.updateContact.__typename).toBe('Contact');
+          return id;
+        },
+        (e, id) => e.contactId === id,
+        'the contact.updated event over SSE',
+      );
+      expect(event).toMatchObject({ changed: ['lastName'], person: { lastName: 'Streamed' } });
+      expect(event.person.mail).toMatch(/^sse\./);
       stop();
       client.dispose();
     });
@@ -179,10 +213,13 @@ export function subscriptionsSuite(name: string, start: PlatformFactory) {
 
     it('resumes after the last event id it saw, in order, without loss or duplicates', async () => {
       const first = subscribe(connect(`Bearer ${token}`), CREATED);
-      await new Promise((r) => setTimeout(r, 300));
-      const a = await createContact(`resume.a.${randomBytes(3).toString('hex')}@example.com`);
-      await until(() => first.events.some((e) => e.contactId === a), 'the first event');
-      const seen = first.events.find((e) => e.contactId === a)!.id as string;
+      const { event: firstEvent, made: a } = await firstDelivered(
+        first.events,
+        () => createContact(`resume.a.${randomBytes(3).toString('hex')}@example.com`),
+        (e, id) => e.contactId === id,
+        'the first event',
+      );
+      const seen = firstEvent.id as string;
       first.stop();
       const missed: string[] = [];
       for (const label of ['b', 'c', 'd'])
