@@ -146,4 +146,17 @@ describe('tracing', () => {
       await receiver.close();
     }
   });
+
+  it('exports OTLP http/protobuf when no protocol is named', async () => {
+    const receiver = await startOtlpReceiver();
+    vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', receiver.url);
+    try {
+      expect(await startTracing('unit')).toBe(true);
+      await inSpan('work', {}, async () => {});
+      await stopTracing();
+      expect(receiver.contentTypes).toEqual(['application/x-protobuf']);
+    } finally {
+      await receiver.close();
+    }
+  });
 });

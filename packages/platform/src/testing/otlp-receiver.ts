@@ -1,5 +1,6 @@
 // An OTLP/HTTP trace receiver for tests: takes what the SDK's http/json exporter posts to
-// /v1/traces and keeps every span, flattened with its service name.
+// /v1/traces and keeps every span, flattened with its service name. Protobuf exports are accepted
+// and counted (with their content type), not decoded.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -21,6 +22,8 @@ export interface OtlpReceiver {
   spans: ReceivedSpan[];
   /** How many export requests arrived (any content type). */
   requests: number;
+  /** The content type of each, in order. */
+  contentTypes: string[];
   close(): Promise<void>;
 }
 
@@ -55,12 +58,22 @@ const plainValue = (v: AnyValue) =>
 const attributesOf = (list: KeyValue[] = []) => Object.fromEntries(list.map((a) => [a.key, plainValue(a.value)]));
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const receiver: OtlpReceiver = { url: '', spans: [], requests: 0, close: async () => {} };
+  const receiver: OtlpReceiver = { url: '', spans: [], requests: 0, contentTypes: [], close: async () => {} };
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     receiver.requests++;
-    if (req.url !== '/v1/traces' || !req.headers['content-type']?.includes('json')) {
+    receiver.contentTypes.push(req.headers['content-type'] ?? '');
+    if (req.url !== '/v1/traces') {
+      res.writeHead(404).end();
+      return;
+    }
+    // An empty protobuf ExportTraceServiceResponse: accepted, not decoded.
+    if (req.headers['content-type'] === 'application/x-protobuf') {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      return;
+    }
+    if (req.headers['content-type'] !== 'application/json') {
       res.writeHead(415).end();
       return;
     }
