@@ -84,6 +84,8 @@ describe('tracing', () => {
     const receiver = await startOtlpReceiver();
     vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', receiver.url);
     vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json');
+    // The operator's name wins over the deployable's own.
+    vi.stubEnv('OTEL_SERVICE_NAME', 'unit-renamed');
     try {
       expect(await startTracing('unit')).toBe(true);
       const callerTrace = '0af7651916cd43dd8448eb211c80319c';
@@ -133,7 +135,7 @@ describe('tracing', () => {
       const server = receiver.spans.find((s) => s.name === 'GET /work');
       const consume = receiver.spans.find((s) => s.name === 'consume');
       expect(server).toMatchObject({
-        service: 'unit',
+        service: 'unit-renamed',
         traceId: callerTrace,
         parentSpanId: callerSpan,
         kind: 2,
