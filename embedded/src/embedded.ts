@@ -39,6 +39,8 @@ import {
   startContext,
   startHttpServer,
   startPorts,
+  startTracing,
+  stopTracing,
 } from '@mauntic/platform';
 import { Redis } from 'ioredis';
 import { type EmbeddedConfig, parseEmbeddedEnvironment } from './environment.ts';
@@ -61,6 +63,8 @@ interface DeliveryKeys {
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<Embedded> {
   const config = parseEmbeddedEnvironment(env);
   const logger = createLogger('mauntic', config.log.LOG_LEVEL);
+  // Before the gateway is built: its subgraph data sources are traced only if tracing is on.
+  const traced = await startTracing('mauntic');
   const dataDir = resolve(config.db.DATA_DIR);
   const deps = await openPorts(config, dataDir, logger);
   const keys = deliveryKeys(config, dataDir, env);
@@ -105,6 +109,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
         await deps.queue.stop();
         await deps.bus.stop();
         await deps.handle.close();
+        if (traced) await stopTracing();
       })();
       return stopping;
     },

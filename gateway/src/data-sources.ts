@@ -2,7 +2,16 @@
 // over HTTP in cluster mode, and by calling the subgraph's execute directly in embedded mode.
 import { type GraphQLDataSource, type GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { RequestContext } from '@mauntic/kernel';
-import { CORRELATION_HEADER, INTERNAL_CONTEXT_HEADER, type Subgraph, signInternalContext } from '@mauntic/platform';
+import {
+  CORRELATION_HEADER,
+  INTERNAL_CONTEXT_HEADER,
+  injectTraceHeaders,
+  inSpan,
+  SpanKind,
+  type Subgraph,
+  signInternalContext,
+  tracing,
+} from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 
 export interface GatewayContext {
@@ -28,6 +37,8 @@ export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayConte
     const ctx = contextOf(context as Partial<GatewayContext>);
     request.http?.headers.set(INTERNAL_CONTEXT_HEADER, signInternalContext(ctx, this.internalKey));
     request.http?.headers.set(CORRELATION_HEADER, ctx.correlationId);
+    const headers = request.http?.headers;
+    if (headers) injectTraceHeaders((name, value) => headers.set(name, value));
   }
 
   /**
@@ -73,4 +84,29 @@ export class InProcessDataSource implements GraphQLDataSource<GatewayContext> {
     });
     return result;
   }
+}
+
+/**
+ * Each fetch from a subgraph as a CLIENT span (the subgraph's own request span is its child,
+ * through the traceparent header); while tracing is off the data source is used as it is.
+ */
+export function tracedDataSource(
+  name: string,
+  source: GraphQLDataSource<GatewayContext>,
+): GraphQLDataSource<GatewayContext> {
+  if (!tracing.enabled) return source;
+  return {
+    process: (options) =>
+      inSpan(
+        `subgraph ${name}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            'mauntic.subgraph': name,
+            ...(options.request.operationName ? { 'graphql.operation.name': options.request.operationName } : {}),
+          },
+        },
+        () => source.process(options),
+      ),
+  };
 }

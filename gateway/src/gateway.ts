@@ -39,7 +39,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import { type ApiKeyVerifier, authenticateCredential, type Credential, correlationIdFrom } from './auth.ts';
 import { costModelOf } from './cost-model.ts';
-import type { GatewayContext } from './data-sources.ts';
+import { type GatewayContext, tracedDataSource } from './data-sources.ts';
 import { gatewayModel, rateLimitSettings } from './environment.ts';
 import { badRequest, type GraphQLRequest, graphQLRequestOf } from './graphql-request.ts';
 import {
@@ -150,7 +150,7 @@ export class Gateway {
     };
     this.gateway = new ApolloGateway({
       supergraphSdl: options.supergraphSdl,
-      buildService: ({ name, url }) => options.dataSource(name, url ?? ''),
+      buildService: ({ name, url }) => tracedDataSource(name, options.dataSource(name, url ?? '')),
       // Each fetch of a cached plan carries its parsed operation: an in-process subgraph runs it as is.
       queryPlannerConfig: { exposeDocumentNodeInFetchNode: true },
       logger: this.apolloLogger,

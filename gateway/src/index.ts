@@ -1,5 +1,14 @@
 // The gateway as its own process (cluster mode): subgraphs over HTTP.
-import { createLogger, loadSecrets, openRateLimiter, runMain, Shutdown, startHttpServer } from '@mauntic/platform';
+import {
+  createLogger,
+  loadSecrets,
+  openRateLimiter,
+  runMain,
+  Shutdown,
+  startHttpServer,
+  startTracing,
+  stopTracing,
+} from '@mauntic/platform';
 import { httpApiKeyVerifier } from './api-key-client.ts';
 import { SignedRemoteDataSource } from './data-sources.ts';
 import { parseGatewayEnvironment, rateLimitSettings, subgraphUrls } from './environment.ts';
@@ -11,6 +20,8 @@ import { loadSupergraph } from './supergraph.ts';
 runMain(async () => {
   const env = parseGatewayEnvironment();
   const logger = createLogger('gateway');
+  // Before the gateway is built: its subgraph data sources are traced only if tracing is on.
+  const traced = await startTracing('gateway');
   const secrets = loadSecrets(env.secrets);
   const supergraph = loadSupergraph(env.gateway.SUPERGRAPH_PATH);
   const urls = subgraphUrls(supergraph);
@@ -49,6 +60,7 @@ runMain(async () => {
   );
   gateway.attachWebSockets(http.server);
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
+  if (traced) shutdown.add('tracing', stopTracing);
   shutdown.add('graphql', async () => {
     // Subscriptions first: their long-lived responses would hold the server's close up.
     await gateway.stopSubscriptions();

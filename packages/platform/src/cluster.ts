@@ -16,6 +16,7 @@ import type { ContextModule } from './module.ts';
 import { createBus, createQueue, loadSecrets, openDatabaseFromEnv, startContext, startPorts } from './runtime.ts';
 import { type HttpHandler, startHttpServer } from './server/http.ts';
 import { Shutdown } from './server/shutdown.ts';
+import { startTracing, stopTracing } from './telemetry/tracing.ts';
 
 export interface ClusterEnv {
   server: z.infer<ReturnType<typeof serverModel>>;
@@ -39,6 +40,8 @@ export async function runClusterContext<TServices>(
 
   const logger = createLogger(module.name);
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
+  // Registered first, so it runs last: the spans of the steps before it are exported.
+  if (await startTracing(module.name)) shutdown.add('tracing', stopTracing);
   const secrets = loadSecrets(env.secrets);
   const handle = await openDatabaseFromEnv(env.db, module.name);
   shutdown.add('database', () => handle.close());

@@ -30,3 +30,4 @@ export * from './server/http.ts';
 export * from './server/internal-context.ts';
 export * from './server/shutdown.ts';
 export * from './server/subgraph.ts';
+export * from './telemetry/tracing.ts';

@@ -10,6 +10,8 @@ import {
   runMain,
   Shutdown,
   startHttpServer,
+  startTracing,
+  stopTracing,
 } from '@mauntic/platform';
 import { parseSenderEnvironment, senderSettings } from './environment.ts';
 import { countBatch } from './metrics.ts';
@@ -18,6 +20,7 @@ runMain(async () => {
   const env = parseSenderEnvironment();
   const logger = createLogger('campaign-sender', env.log.LOG_LEVEL);
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
+  if (await startTracing('campaign-sender')) shutdown.add('tracing', stopTracing);
   const handle = await openDatabaseFromEnv(env.db, 'campaign-sender');
   shutdown.add('database', () => handle.close());
   const bus = createBus(env.bus, logger);

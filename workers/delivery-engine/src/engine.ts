@@ -33,12 +33,16 @@ import {
 } from '@mauntic/delivery/engine';
 import { catalogue, contextOf, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import {
+  contextFromTraceparent,
   type DatabaseHandle,
+  inSpan,
   type Logger,
   OUTBOX_CHANNEL,
   outboxRow,
   registry,
+  SpanKind,
   type Subscription,
+  tracing,
 } from '@mauntic/platform';
 import { and, eq, lte, notInArray, sql } from 'drizzle-orm';
 import { Counter, Histogram } from 'prom-client';
@@ -331,7 +335,9 @@ export class DeliveryEngine {
     if (item.kind === 'skip') return { ...base, status: 'skipped', error: item.reason };
     if (item.kind === 'fail') return { ...base, status: 'failed', error: item.reason };
     if (item.kind === 'defer') return { ...base, status: 'queued', notBefore: item.until.toISOString() };
-    const result = await item.send(() => journal.handed(item.row.id));
+    const result = tracing.enabled
+      ? await this.tracedSend(item, journal)
+      : await item.send(() => journal.handed(item.row.id));
     if (result.ok) {
       journal.sent(item.row.id, result.providerMessageId);
       return { ...base, status: 'sent', providerId: result.providerId, providerMessageId: result.providerMessageId };
@@ -341,6 +347,29 @@ export class DeliveryEngine {
     if (result.retryAt)
       return { ...base, status: 'queued', error: result.error, notBefore: result.retryAt.toISOString() };
     return { ...base, status: 'failed', error: result.error };
+  }
+
+  /**
+   * Tracing on: the send as a CLIENT span in the trace of the request that queued the message (its
+   * stored traceparent), so one trace runs from the gateway to the provider's answer.
+   */
+  private tracedSend(item: Extract<PreparedItem, { kind: 'send' }>, journal: Journal) {
+    const { row } = item;
+    return inSpan(
+      `send ${row.channel}`,
+      {
+        kind: SpanKind.CLIENT,
+        parent: contextFromTraceparent(row.traceParent),
+        attributes: { 'mauntic.message.id': row.id, 'mauntic.channel': row.channel, 'mauntic.source': row.sourceKind },
+      },
+      async (span) => {
+        const result = await item.send(() => journal.handed(row.id));
+        span.setAttribute('mauntic.outcome', result.ok ? 'sent' : result.error === null ? 'not_tried' : 'failed');
+        if (result.ok && result.providerId) span.setAttribute('mauntic.provider.id', result.providerId);
+        if (!result.ok && result.error) span.setAttribute('error.type', result.error.split(':')[0]!);
+        return result;
+      },
+    );
   }
 
   /** Runs `fn` until it succeeds, waiting longer after each failure; gives up only when the engine stops. */
@@ -529,6 +558,10 @@ function toRecord(o: Outcome) {
 }
 
 function eventsOf(row: MessageRow, o: Outcome): EventEnvelope[] {
+  return outcomeEvents(row, o).map((event) => (row.traceParent ? { ...event, traceparent: row.traceParent } : event));
+}
+
+function outcomeEvents(row: MessageRow, o: Outcome): EventEnvelope[] {
   const base = { organizationId: row.organizationId, subjectId: row.contactId ?? row.id, correlationId: row.id };
   if (o.status === 'sent') return [createEvent(catalogue.delivery.messageSent, { ...base, data: messageFacts(row) })];
   if (o.status === 'failed' || o.status === 'skipped') {

@@ -9,6 +9,8 @@ import {
   runMain,
   Shutdown,
   startHttpServer,
+  startTracing,
+  stopTracing,
 } from '@mauntic/platform';
 import { Redis } from 'ioredis';
 import { createEngine } from './create-engine.ts';
@@ -18,6 +20,7 @@ runMain(async () => {
   const env = parseEngineEnvironment();
   const logger = createLogger('delivery-engine', env.log.LOG_LEVEL);
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
+  if (await startTracing('delivery-engine')) shutdown.add('tracing', stopTracing);
   const handle = await openDatabaseFromEnv(env.db, 'delivery-engine');
   shutdown.add('database', () => handle.close());
   const redis = new Redis(env.queue.REDIS_URL!, { maxRetriesPerRequest: 3 });

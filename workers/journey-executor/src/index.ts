@@ -10,6 +10,8 @@ import {
   runMain,
   Shutdown,
   startHttpServer,
+  startTracing,
+  stopTracing,
 } from '@mauntic/platform';
 import { executorSettings, parseExecutorEnvironment } from './environment.ts';
 import { countBatch } from './metrics.ts';
@@ -18,6 +20,7 @@ runMain(async () => {
   const env = parseExecutorEnvironment();
   const logger = createLogger('journey-executor', env.log.LOG_LEVEL);
   const shutdown = new Shutdown(logger, env.server.SHUTDOWN_TIMEOUT_MS);
+  if (await startTracing('journey-executor')) shutdown.add('tracing', stopTracing);
   const handle = await openDatabaseFromEnv(env.db, 'journey-executor');
   shutdown.add('database', () => handle.close());
   const bus = createBus(env.bus, logger);

@@ -12,6 +12,14 @@ export const eventEnvelopeSchema = z.object({
   causationId: z.string().min(1).max(200).optional(),
   subject: z.object({ type: z.string().min(1), id: z.string().min(1) }),
   data: z.unknown(),
+  /**
+   * The W3C trace context of the work that caused the event, when tracing is on: it crosses the
+   * outbox with the event, so consumers continue the same trace.
+   */
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
 });
 
 export type EventEnvelope<TType extends string = string, TData = unknown> = Omit<

@@ -39,6 +39,17 @@ import {
 } from 'kafkajs';
 import { createLogger, type Logger } from '../logger.ts';
 import { metrics } from '../metrics.ts';
+import {
+  contextFromHeaders,
+  contextFromTraceparent,
+  contextOfSpan,
+  failSpan,
+  injectTraceHeaders,
+  type Span,
+  SpanKind,
+  startSpan,
+  tracing,
+} from '../telemetry/tracing.ts';
 import { type DeadLetter, deadLetterTopicOf, type EventBus, groupIdOf, type Subscription } from './event-bus.ts';
 import { errorText, handleWithRetries } from './local-event-bus.ts';
 
@@ -122,19 +133,50 @@ export class KafkaEventBus implements EventBus {
     this.assertOpen();
     if (events.length === 0) return;
     const byTopic = new Map<string, Message[]>();
+    const spans: Span[] = [];
     for (const event of events) {
       const topic = topicOf(contextOf(event.type), this.prefix);
       const messages = byTopic.get(topic) ?? [];
-      messages.push({ key: event.subject.id, value: JSON.stringify(event), headers: { 'event-type': event.type } });
+      const headers: Record<string, string> = { 'event-type': event.type };
+      if (tracing.enabled && event.traceparent) spans.push(this.publishSpan(event, topic, headers));
+      messages.push({ key: event.subject.id, value: JSON.stringify(event), headers });
       byTopic.set(topic, messages);
     }
-    await Promise.all([this.connectProducer(), this.connectAdmin()]);
-    await this.ensureTopics([...byTopic.keys()]);
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    try {
+      await Promise.all([this.connectProducer(), this.connectAdmin()]);
+      await this.ensureTopics([...byTopic.keys()]);
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      for (const span of spans) failSpan(span, error);
+      throw error;
+    } finally {
+      for (const span of spans) span.end();
+    }
     for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
+  }
+
+  /**
+   * A PRODUCER span per traced event, child of the work that wrote it to the outbox; its context
+   * goes in the message's W3C headers, where consumers (ours or anyone's) pick it up.
+   */
+  private publishSpan(event: EventEnvelope, topic: string, headers: Record<string, string>): Span {
+    const span = startSpan(`publish ${topic}`, {
+      kind: SpanKind.PRODUCER,
+      parent: contextFromTraceparent(event.traceparent),
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': topic,
+        'messaging.message.id': event.id,
+        'mauntic.event.type': event.type,
+      },
+    })!;
+    injectTraceHeaders((name, value) => {
+      headers[name] = value;
+    }, contextOfSpan(span));
+    return span;
   }
 
   async start(): Promise<void> {
@@ -355,6 +397,9 @@ export class KafkaEventBus implements EventBus {
     const result = await handleWithRetries(subscription, event, topic, this.logger, {
       beforeRetry: heartbeat,
       stopping: () => this.state === 'stopped',
+      // The producer span's context, from the message's headers (the envelope's if they have none).
+      traceParent: () =>
+        message.headers?.traceparent ? contextFromHeaders(message.headers) : contextFromTraceparent(event.traceparent),
     });
     if (result.outcome === 'dead_lettered') await this.deadLetter(subscription, payload, result.error, result.attempts);
     metrics.eventsConsumed.inc({ group, type: event.type, outcome: result.outcome });

@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { contextOf, type EventEnvelope, parseEvent, topicOf } from '@mauntic/kernel';
 import { createLogger, type Logger, runWithLogScope } from '../logger.ts';
 import { metrics } from '../metrics.ts';
+import { type Context, contextFromTraceparent, inSpan, SpanKind, tracing } from '../telemetry/tracing.ts';
 import {
   DEFAULT_MAX_ATTEMPTS,
   type DeadLetter,
@@ -49,6 +50,8 @@ export interface RetryOptions {
   beforeRetry?: () => Promise<void>;
   /** True once the bus is stopping: a handler waiting for an unreachable service then gives up. */
   stopping?: () => boolean;
+  /** The trace context the event arrived with (Kafka's message headers); default: the envelope's. */
+  traceParent?: () => Context;
 }
 
 /**
@@ -59,12 +62,41 @@ export interface RetryOptions {
  * until the service answers — or, if the bus stops meanwhile, the error is thrown so the event is
  * neither acknowledged nor dead-lettered (Kafka redelivers it; the relay publishes it again).
  */
-export async function handleWithRetries(
+export function handleWithRetries(
   subscription: Subscription,
   event: EventEnvelope,
   topic: string,
   logger: Logger,
-  { beforeRetry, stopping }: RetryOptions = {},
+  options: RetryOptions = {},
+): Promise<HandleOutcome> {
+  if (!tracing.enabled) return retried(subscription, event, topic, logger, options);
+  // A CONSUMER span, child of the producer's: the trace goes on from the work that caused the event.
+  return inSpan(
+    `process ${topic}`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: options.traceParent?.() ?? contextFromTraceparent(event.traceparent),
+      attributes: {
+        'messaging.destination.name': topic,
+        'messaging.consumer.group.name': subscription.group,
+        'messaging.message.id': event.id,
+        'mauntic.event.type': event.type,
+      },
+    },
+    async (span) => {
+      const result = await retried(subscription, event, topic, logger, options);
+      span.setAttribute('mauntic.outcome', result.outcome);
+      return result;
+    },
+  );
+}
+
+async function retried(
+  subscription: Subscription,
+  event: EventEnvelope,
+  topic: string,
+  logger: Logger,
+  { beforeRetry, stopping }: RetryOptions,
 ): Promise<HandleOutcome> {
   const maxAttempts = subscription.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const scope = { correlationId: event.correlationId, organizationId: event.organizationId };

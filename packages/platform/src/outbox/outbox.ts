@@ -3,6 +3,7 @@
 import { contextOf, type EventEnvelope, topicOf } from '@mauntic/kernel';
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.ts';
+import { inSpan, traceparentOf, tracing } from '../telemetry/tracing.ts';
 import type { OutboxTable } from './tables.ts';
 
 export const OUTBOX_CHANNEL = 'mauntic_outbox';
@@ -21,6 +22,20 @@ export function outboxRow(event: EventEnvelope) {
 
 export async function appendEvents(tx: Executor, table: OutboxTable, events: EventEnvelope[]): Promise<void> {
   if (events.length === 0) return;
+  if (!tracing.enabled) return insertEvents(tx, table, events);
+  const context = contextOf(events[0]!.type);
+  await inSpan(
+    `outbox append ${context}`,
+    { attributes: { 'mauntic.context': context, 'messaging.batch.message_count': events.length } },
+    async () => {
+      // Stamped inside the span: the relay's publish span and the consumers' spans are its children.
+      const traceparent = traceparentOf();
+      await insertEvents(tx, table, traceparent ? events.map((event) => ({ ...event, traceparent })) : events);
+    },
+  );
+}
+
+async function insertEvents(tx: Executor, table: OutboxTable, events: EventEnvelope[]): Promise<void> {
   const rows = events.map(outboxRow);
   // One round trip: the rows travel as one JSON parameter, and the NOTIFY rides along.
   await tx.execute(sql`

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../logger.ts';
 import { metrics, registry } from '../metrics.ts';
+import { contextFromHeaders, inSpan, SpanKind, tracing } from '../telemetry/tracing.ts';
 
 export interface HttpRequest {
   method: string;
@@ -55,13 +56,19 @@ const json = (status: number, value: unknown): HttpResponse => ({
   body: JSON.stringify(value),
 });
 
+const HEALTH = '/healthz';
+const READY = '/readyz';
+const METRICS = '/metrics';
+/** Probes and scrapes are not traced: they would bury the requests in spans. */
+const UNTRACED = new Set([HEALTH, READY, METRICS]);
+
 export function httpRoutesWithProbes(
   options: HttpServerOptions,
   isDraining: () => boolean,
 ): Record<string, HttpHandler> {
   return {
-    '/healthz': async () => json(200, { status: 'ok' }),
-    '/readyz': async () => {
+    [HEALTH]: async () => json(200, { status: 'ok' }),
+    [READY]: async () => {
       if (isDraining()) return json(503, { status: 'draining' });
       const results: Record<string, string> = {};
       let ready = true;
@@ -76,7 +83,7 @@ export function httpRoutesWithProbes(
       }
       return json(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks: results });
     },
-    '/metrics': async () => ({
+    [METRICS]: async () => ({
       status: 200,
       headers: { 'content-type': registry.contentType },
       body: await registry.metrics(),
@@ -100,6 +107,24 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** A request as a SERVER span, a child of the caller's traceparent if it sent one. */
+function tracedRequest(service: string, request: HttpRequest, handler: HttpHandler): Promise<HttpResponse> {
+  const { method, path } = request;
+  return inSpan(
+    `${method} ${path}`,
+    {
+      kind: SpanKind.SERVER,
+      parent: contextFromHeaders(request.headers),
+      attributes: { 'http.request.method': method, 'http.route': path, 'mauntic.service': service },
+    },
+    async (span) => {
+      const response = await handler(request);
+      span.setAttribute('http.response.status_code', response.status);
+      return response;
+    },
+  );
+}
+
 export async function startHttpServer(
   options: HttpServerOptions,
   port: number,
@@ -121,14 +146,18 @@ export async function startHttpServer(
       if (!handler) response = json(404, { error: 'not found' });
       else {
         const body = await readBody(req, limit);
-        response = await handler({
+        const request = {
           method: req.method ?? 'GET',
           path: url.pathname,
           search: url.search,
           headers: req.headers,
           body,
           raw: req,
-        });
+        };
+        response =
+          tracing.enabled && !UNTRACED.has(url.pathname)
+            ? await tracedRequest(options.service, request, handler)
+            : await handler(request);
       }
     } catch (error) {
       const status = (error as { status?: number }).status ?? 500;

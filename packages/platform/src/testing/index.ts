@@ -1,2 +1,3 @@
+export * from './otlp-receiver.ts';
 export * from './services.ts';
 export * from './tenant-isolation.ts';

@@ -14,7 +14,7 @@ import {
   type Result,
   ValidationError,
 } from '@mauntic/kernel';
-import { appendEvents, type Executor, rowsOf } from '@mauntic/platform';
+import { appendEvents, type Executor, rowsOf, traceparentOf } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, messages, outbox, settings, templates } from '../db/schema.ts';
@@ -99,6 +99,8 @@ export async function enqueueMessages(
   correlationId: string,
 ): Promise<string[]> {
   const queued: string[] = [];
+  // Tracing on: the engine's send span joins the trace of the work that queued the message.
+  const traceParent = traceparentOf() ?? null;
   for (let i = 0; i < requests.length; i += SLICE) {
     const slice = requests.slice(i, i + SLICE).map((r) => ({
       id: newId(),
@@ -115,9 +117,9 @@ export async function enqueueMessages(
     }));
     const inserted = await tx.execute(sql`
       insert into ${messages} (id, organization_id, idempotency_key, channel, template_id, contact_id, address,
-                               source_kind, source_id, source_step_id, context)
+                               source_kind, source_id, source_step_id, context, trace_parent)
       select r.id, ${organizationId}, r."idempotencyKey", r.channel, r."templateId", r."contactId", r.address,
-             r."sourceKind", r."sourceId", r."sourceStepId", r.context
+             r."sourceKind", r."sourceId", r."sourceStepId", r.context, ${traceParent}::text
       from json_to_recordset(${JSON.stringify(slice)}::json)
         as r(id uuid, "idempotencyKey" text, channel text, "templateId" uuid, "contactId" uuid, address text,
              "sourceKind" text, "sourceId" text, "sourceStepId" text, context jsonb)

@@ -216,6 +216,8 @@ export const messages = delivery.table(
     sourceStepId: text('source_step_id'),
     /** Per-send template variables. */
     context: jsonb('context').$type<Record<string, unknown>>().notNull().default({}),
+    /** The W3C trace context of the request that queued it (tracing on): the engine's send span joins that trace. */
+    traceParent: text('trace_parent'),
     /** queued | sending | sent | delivered | opened | clicked | bounced | complained | failed | skipped */
     status: text('status').notNull().default('queued'),
     /**

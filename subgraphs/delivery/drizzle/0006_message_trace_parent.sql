@@ -1,0 +1,1 @@
+ALTER TABLE "delivery"."messages" ADD COLUMN "trace_parent" text;
