@@ -21,8 +21,12 @@ export interface Platform {
   identityUrl?: string;
   /** Cluster only: sends SIGTERM to the identity process and resolves with its exit code. */
   terminateIdentity?: () => Promise<number | null>;
+  /** Cluster only: each deployable's process by name (gateway, identity, ..., delivery-engine), to signal. */
+  processes?: Record<string, StartedProcess>;
   stop(): Promise<void>;
 }
+
+export type StartedProcess = ReturnType<typeof startProcess>;
 
 export type PlatformFactory = (env?: Record<string, string>) => Promise<Platform>;
 
@@ -161,6 +165,11 @@ export const startClusterPlatform = async (
   const campaignPort = await freePort();
   const campaign = startProcess('subgraphs/campaign/src/index.ts', { ...services, PORT: String(campaignPort) });
   const processes = [identity, crm, delivery, journey, integrations, campaign];
+  const named: Record<string, StartedProcess> = { identity, crm, delivery, journey, integrations, campaign };
+  const keep = (name: string, started: StartedProcess) => {
+    processes.push(started);
+    named[name] = started;
+  };
   const gateway = startProcess('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
@@ -190,7 +199,7 @@ export const startClusterPlatform = async (
           ENGINE_JOURNAL_DIR: mkdtempSync(join(tmpdir(), 'mauntic-engine-journal-')),
         })
       : undefined;
-    if (engine) processes.push(engine);
+    if (engine) keep('delivery-engine', engine);
     // The executor works on the journey tables: it starts once the journey subgraph migrated them.
     await waitReady(`http://127.0.0.1:${journeyPort}/readyz`, journey.child, journey.output);
     const executor = options.journeyExecutor
@@ -200,14 +209,14 @@ export const startClusterPlatform = async (
           EXECUTOR_OWNER: `itest-executor-${randomBytes(4).toString('hex')}`,
         })
       : undefined;
-    if (executor) processes.push(executor);
+    if (executor) keep('journey-executor', executor);
     // The sender works on the campaign tables: it starts once the campaign subgraph migrated them.
     await waitReady(`http://127.0.0.1:${campaignPort}/readyz`, campaign.child, campaign.output);
     const senderPort = await freePort();
     const sender = options.campaignSender
       ? startProcess('workers/campaign-sender/src/index.ts', { ...services, PORT: String(senderPort) })
       : undefined;
-    if (sender) processes.push(sender);
+    if (sender) keep('campaign-sender', sender);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
     await waitReady(`http://127.0.0.1:${integrationsPort}/readyz`, integrations.child, integrations.output);
@@ -226,6 +235,7 @@ export const startClusterPlatform = async (
     publicUrl,
     identityUrl: `http://127.0.0.1:${identityPort}/graphql`,
     terminateIdentity: identity.terminate,
+    processes: { ...named, gateway },
     stop: async () => {
       await gateway.stop();
       await Promise.all(processes.map((p) => p.stop()));
