@@ -52,6 +52,7 @@ runMain(async () => {
   const http = await startHttpServer(
     {
       service: 'gateway',
+      metricsPort: env.server.METRICS_PORT,
       logger,
       routes: { '/graphql': gateway.route(), ...publicRoutes },
       // Out of readiness while a subgraph it routes to does not answer.
