@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded } from '@mauntic/embedded';
 import { ownTestDatabase, TYPESCRIPT_NODE_ARGS, testServices } from '@mauntic/platform/testing';
@@ -21,8 +21,14 @@ export interface Platform {
   identityUrl?: string;
   /** Cluster only: sends SIGTERM to the identity process and resolves with its exit code. */
   terminateIdentity?: () => Promise<number | null>;
+  /** Cluster only: each deployable's process by name (gateway, identity, ..., delivery-engine), to signal. */
+  processes?: Record<string, StartedProcess>;
+  /** Cluster only: the platform's topic and consumer-group prefix; each process's Kafka client id is `<prefix>.<name>`. */
+  kafkaPrefix?: string;
   stop(): Promise<void>;
 }
+
+export type StartedProcess = ReturnType<typeof startProcess>;
 
 export type PlatformFactory = (env?: Record<string, string>) => Promise<Platform>;
 
@@ -145,23 +151,31 @@ export const startClusterPlatform = async (
     REDIS_KEY_PREFIX: instance,
     ...env,
   };
-  const identity = startProcess('subgraphs/identity/src/index.ts', { ...services, PORT: String(identityPort) });
-  const crm = startProcess('subgraphs/crm/src/index.ts', { ...services, PORT: String(crmPort) });
-  const delivery = startProcess('subgraphs/delivery/src/index.ts', {
+  // Each process its own Kafka client id, so a test can tell its consumer-group memberships apart.
+  const start = (entry: string, env: Record<string, string>) =>
+    startProcess(entry, { KAFKA_CLIENT_ID: `${instance}.${basename(dirname(dirname(entry)))}`, ...env });
+  const identity = start('subgraphs/identity/src/index.ts', { ...services, PORT: String(identityPort) });
+  const crm = start('subgraphs/crm/src/index.ts', { ...services, PORT: String(crmPort) });
+  const delivery = start('subgraphs/delivery/src/index.ts', {
     ...services,
     ...deliverySecrets,
     PORT: String(deliveryPort),
     PUBLIC_BASE_URL: publicUrl,
   });
-  const journey = startProcess('subgraphs/journey/src/index.ts', { ...services, PORT: String(journeyPort) });
-  const integrations = startProcess('subgraphs/integrations/src/index.ts', {
+  const journey = start('subgraphs/journey/src/index.ts', { ...services, PORT: String(journeyPort) });
+  const integrations = start('subgraphs/integrations/src/index.ts', {
     ...services,
     PORT: String(integrationsPort),
   });
   const campaignPort = await freePort();
-  const campaign = startProcess('subgraphs/campaign/src/index.ts', { ...services, PORT: String(campaignPort) });
+  const campaign = start('subgraphs/campaign/src/index.ts', { ...services, PORT: String(campaignPort) });
   const processes = [identity, crm, delivery, journey, integrations, campaign];
-  const gateway = startProcess('gateway/src/index.ts', {
+  const named: Record<string, StartedProcess> = { identity, crm, delivery, journey, integrations, campaign };
+  const keep = (name: string, started: StartedProcess) => {
+    processes.push(started);
+    named[name] = started;
+  };
+  const gateway = start('gateway/src/index.ts', {
     ...secrets,
     PORT: String(gatewayPort),
     HOST: '127.0.0.1',
@@ -181,7 +195,7 @@ export const startClusterPlatform = async (
     // The engine works on delivery's tables: it starts once delivery has migrated them.
     await waitReady(`http://127.0.0.1:${deliveryPort}/readyz`, delivery.child, delivery.output);
     const engine = options.deliveryEngine
-      ? startProcess('workers/delivery-engine/src/index.ts', {
+      ? start('workers/delivery-engine/src/index.ts', {
           ...services,
           ...deliverySecrets,
           PORT: String(enginePort),
@@ -190,24 +204,24 @@ export const startClusterPlatform = async (
           ENGINE_JOURNAL_DIR: mkdtempSync(join(tmpdir(), 'mauntic-engine-journal-')),
         })
       : undefined;
-    if (engine) processes.push(engine);
+    if (engine) keep('delivery-engine', engine);
     // The executor works on the journey tables: it starts once the journey subgraph migrated them.
     await waitReady(`http://127.0.0.1:${journeyPort}/readyz`, journey.child, journey.output);
     const executor = options.journeyExecutor
-      ? startProcess('workers/journey-executor/src/index.ts', {
+      ? start('workers/journey-executor/src/index.ts', {
           ...services,
           PORT: String(executorPort),
           EXECUTOR_OWNER: `itest-executor-${randomBytes(4).toString('hex')}`,
         })
       : undefined;
-    if (executor) processes.push(executor);
+    if (executor) keep('journey-executor', executor);
     // The sender works on the campaign tables: it starts once the campaign subgraph migrated them.
     await waitReady(`http://127.0.0.1:${campaignPort}/readyz`, campaign.child, campaign.output);
     const senderPort = await freePort();
     const sender = options.campaignSender
-      ? startProcess('workers/campaign-sender/src/index.ts', { ...services, PORT: String(senderPort) })
+      ? start('workers/campaign-sender/src/index.ts', { ...services, PORT: String(senderPort) })
       : undefined;
-    if (sender) processes.push(sender);
+    if (sender) keep('campaign-sender', sender);
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
     await waitReady(`http://127.0.0.1:${integrationsPort}/readyz`, integrations.child, integrations.output);
@@ -226,6 +240,8 @@ export const startClusterPlatform = async (
     publicUrl,
     identityUrl: `http://127.0.0.1:${identityPort}/graphql`,
     terminateIdentity: identity.terminate,
+    processes: { ...named, gateway },
+    kafkaPrefix: instance,
     stop: async () => {
       await gateway.stop();
       await Promise.all(processes.map((p) => p.stop()));

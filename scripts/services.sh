@@ -9,7 +9,8 @@
 # Rspamd (port 11333) scoring template previews for spam.
 #   scripts/services.sh up|down|status|env
 #   scripts/services.sh up|down|restart postgres|redis|kafka   (one service; the fault benchmark)
-# Idempotent: a service that already answers is left alone.
+# Idempotent: a service that already answers is left alone, and `down` leaves it running too (it
+# stops only what `up` started); `down <service>` stops that one whatever started it.
 # Other ports (MAUNTIC_PG_PORT, MAUNTIC_REDIS_PORT, MAUNTIC_KAFKA_PORT) with another
 # MAUNTIC_SERVICES_DIR run private instances beside the default ones: Postgres as its own cluster
 # (`mauntic<port>`), Redis and Kafka with their data in that folder. Fault tests restart those,
@@ -463,6 +464,26 @@ status() {
   return $rc
 }
 
+# `up` notes each service it started itself in $STARTED; `down` stops those alone, never one that
+# `up` found already running (another user's, the machine's own Postgres or Postfix).
+STARTED=$STATE/started-by-up
+
+up_noting() { # service function prefix: pg, redis, kafka, sink, postfix, mailstack, dns, rspamd
+  local fn=$1
+  if "${fn}_ready" >/dev/null 2>&1; then "${fn}_up"; return; fi
+  "${fn}_up"
+  mkdir -p "$STATE"
+  grep -qx "$fn" "$STARTED" 2>/dev/null || echo "$fn" >>"$STARTED"
+}
+
+down_noted() {
+  if [ ! -f "$STARTED" ]; then log "up started no service here; nothing stopped"; return 0; fi
+  for fn in rspamd dns mailstack postfix sink kafka redis pg; do
+    if grep -qx "$fn" "$STARTED"; then log "stopping $fn"; "${fn}_down"; fi
+  done
+  rm -f "$STARTED"
+}
+
 # One of the services a fault test restarts, by name.
 one() { # action, service
   case "$2" in
@@ -478,8 +499,8 @@ one() { # action, service
 }
 
 case "${1:-}" in
-  up) if [ -n "${2:-}" ]; then one up "$2"; else pg_up; redis_up; kafka_up; sink_up; postfix_up; mailstack_up; dns_up; rspamd_up; status; fi ;;
-  down) if [ -n "${2:-}" ]; then one down "$2"; else rspamd_down; dns_down; mailstack_down; postfix_down; sink_down; kafka_down; redis_down; pg_down; fi ;;
+  up) if [ -n "${2:-}" ]; then one up "$2"; else for fn in pg redis kafka sink postfix mailstack dns rspamd; do up_noting "$fn"; done; status; fi ;;
+  down) if [ -n "${2:-}" ]; then one down "$2"; else down_noted; fi ;;
   restart) one restart "${2:-}" ;;
   status) status ;;
   env) print_env ;;

@@ -7,6 +7,7 @@ import {
   INTERNAL_CONTEXT_HEADER,
   injectTraceHeaders,
   inSpan,
+  type Logger,
   SpanKind,
   type Subgraph,
   signInternalContext,
@@ -23,11 +24,43 @@ const contextOf = (context: Partial<GatewayContext> | undefined): RequestContext
   context?.request ?? { correlationId: 'gateway', actor: { type: 'system', id: 'gateway' }, scopes: [] };
 
 export class SignedRemoteDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(
-    url: string,
-    private readonly internalKey: Uint8Array,
-  ) {
-    super({ url });
+  /**
+   * `timeoutMs` bounds each call, answer included: a subgraph that stops answering (frozen,
+   * partitioned away) fails the fields it owns instead of holding the query open forever.
+   */
+  private readonly name: string;
+  private readonly internalKey: Uint8Array;
+  private readonly timeoutMs: number;
+  private readonly logger: Logger;
+
+  constructor(options: { name: string; url: string; internalKey: Uint8Array; timeoutMs: number; logger: Logger }) {
+    super({ url: options.url });
+    this.name = options.name;
+    this.internalKey = options.internalKey;
+    this.timeoutMs = options.timeoutMs;
+    this.logger = options.logger;
+    const { timeoutMs } = options;
+    const fetcher = this.fetcher;
+    this.fetcher = (input, init) =>
+      fetcher(input, { ...init, signal: AbortSignal.timeout(timeoutMs) } as Parameters<typeof fetcher>[1]);
+  }
+
+  /** A subgraph that did not answer is named in the error the client gets, not masked as internal. */
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
+    try {
+      return await super.process(options);
+    } catch (error) {
+      if (error instanceof GraphQLError) throw error;
+      const name = (error as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new GraphQLError(`Subgraph "${this.name}" did not answer within ${this.timeoutMs} ms`, {
+          extensions: { code: 'SUBGRAPH_TIMEOUT', serviceName: this.name },
+        });
+      this.logger.warn({ err: error, subgraph: this.name }, 'subgraph call failed');
+      throw new GraphQLError(`Subgraph "${this.name}" is unavailable`, {
+        extensions: { code: 'SUBGRAPH_UNAVAILABLE', serviceName: this.name },
+      });
+    }
   }
 
   override async willSendRequest({
@@ -108,5 +141,30 @@ export function tracedDataSource(
         },
         () => source.process(options),
       ),
+  };
+}
+
+/**
+ * The gateway's readiness: every subgraph it routes to answers its /healthz within `timeoutMs`.
+ * Liveness, not the subgraph's own readiness: a subgraph out of readiness for a moment (its
+ * database or Kafka flapping) should not take every gateway out of its Service with it; a frozen
+ * or gone one does.
+ */
+export function subgraphsAnswer(urls: Record<string, string>, timeoutMs = 2000): () => Promise<void> {
+  const check = async (name: string, url: string): Promise<string | undefined> => {
+    try {
+      const response = await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(timeoutMs) });
+      await response.body?.cancel();
+      return response.ok ? undefined : `${name}: HTTP ${response.status}`;
+    } catch (error) {
+      if ((error as Error).name === 'TimeoutError') return `${name}: no answer within ${timeoutMs} ms`;
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      return `${name}: unreachable${cause ? ` (${cause})` : ''}`;
+    }
+  };
+  return async () => {
+    const failed = await Promise.all(Object.entries(urls).map(([name, url]) => check(name, url)));
+    const problems = failed.filter((problem) => problem !== undefined);
+    if (problems.length) throw new Error(problems.join('; '));
   };
 }

@@ -42,6 +42,8 @@ export const gatewayModel = z.object({
   GATEWAY_CORS_ORIGINS: z.string().default('*'),
   /** Where identity answers API-key checks (cluster mode). */
   IDENTITY_INTERNAL_URL: z.url().default('http://127.0.0.1:4001'),
+  /** How long one call to a subgraph may take, answer included; past it the fields it owns fail with SUBGRAPH_TIMEOUT. */
+  GATEWAY_SUBGRAPH_TIMEOUT_MS: count(1).default(10_000),
   /** The composed supergraph to serve; unset = the one @mauntic/schema ships. */
   SUPERGRAPH_PATH: optionalString,
   /** Subscriptions open at once on one WebSocket. */

@@ -10,7 +10,7 @@ import {
   stopTracing,
 } from '@mauntic/platform';
 import { httpApiKeyVerifier } from './api-key-client.ts';
-import { SignedRemoteDataSource } from './data-sources.ts';
+import { SignedRemoteDataSource, subgraphsAnswer } from './data-sources.ts';
 import { parseGatewayEnvironment, rateLimitSettings, subgraphUrls } from './environment.ts';
 import { Gateway } from './gateway.ts';
 import { PUBLIC_ROUTES, proxyTo } from './public-routes.ts';
@@ -33,7 +33,14 @@ runMain(async () => {
   });
   const gateway = new Gateway({
     supergraphSdl: supergraph.sdl,
-    dataSource: (name) => new SignedRemoteDataSource(urls[name]!, secrets.internalKey),
+    dataSource: (name) =>
+      new SignedRemoteDataSource({
+        name,
+        url: urls[name]!,
+        internalKey: secrets.internalKey,
+        timeoutMs: settings.GATEWAY_SUBGRAPH_TIMEOUT_MS,
+        logger,
+      }),
     jwtKey: secrets.jwtKey,
     verifyApiKey: httpApiKeyVerifier(env.gateway.IDENTITY_INTERNAL_URL, secrets.internalKey),
     logger,
@@ -54,7 +61,14 @@ runMain(async () => {
     PUBLIC_ROUTES.map((r) => [r.path, proxyTo(new URL(urls[r.subgraph]!).origin)]),
   );
   const http = await startHttpServer(
-    { service: 'gateway', logger, routes: { '/graphql': gateway.route(), ...publicRoutes } },
+    {
+      service: 'gateway',
+      metricsPort: env.server.METRICS_PORT,
+      logger,
+      routes: { '/graphql': gateway.route(), ...publicRoutes },
+      // Out of readiness while a subgraph it routes to does not answer.
+      readiness: { subgraphs: subgraphsAnswer(urls) },
+    },
     env.server.PORT,
     env.server.HOST,
   );

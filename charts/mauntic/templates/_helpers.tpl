@@ -121,6 +121,10 @@ env and extraEnv. Later entries of the same name win in Kubernetes, so the compo
 {{- range $k, $v := $c.env }}{{ $_ := set $vars $k $v }}{{ end -}}
 - name: PORT
   value: {{ $c.port | quote }}
+{{- if not $def.noMetrics }}
+- name: METRICS_PORT
+  value: {{ $root.Values.metrics.port | quote }}
+{{- end }}
 {{- if has "db" $needs }}
 - name: DATABASE_URL
   valueFrom:
@@ -224,6 +228,11 @@ spec:
         - name: {{ $def.portName | default "http" }}
           containerPort: {{ $c.port }}
           protocol: TCP
+        {{- if not $def.noMetrics }}
+        - name: metrics
+          containerPort: {{ $root.Values.metrics.port }}
+          protocol: TCP
+        {{- end }}
       env:
         {{- include "mauntic.env" . | nindent 8 }}
       livenessProbe:
@@ -402,7 +411,8 @@ spec:
 
 {{/*
 Ingress policy: the definition's `ingressFrom` names the components allowed in ("*" = anyone, or
-networkPolicy.gatewayFrom for the gateway); networkPolicy.metricsFrom may always scrape.
+networkPolicy.gatewayFrom for the gateway) on its application port; networkPolicy.metricsFrom may
+always scrape, on the metrics port (metrics.port) alone.
 */}}
 {{- define "mauntic.networkPolicy" -}}
 {{- $root := .root }}
@@ -444,7 +454,7 @@ spec:
     {{- end }}
     {{- with $root.Values.networkPolicy.metricsFrom }}
     - ports:
-        - port: {{ $port }}
+        - port: {{ ternary $port "metrics" (default false $def.noMetrics) }}
       from: {{- toYaml . | nindent 8 }}
     {{- end }}
 {{- end }}

@@ -22,6 +22,7 @@ export function subscriptionSettings(
         clientId: `${bus.KAFKA_CLIENT_ID}-gateway-subscriptions`,
         topicPrefix: bus.KAFKA_TOPIC_PREFIX,
         retentionMs,
+        partitions: bus.KAFKA_TOPIC_PARTITIONS,
         logger,
       })
     : localBus

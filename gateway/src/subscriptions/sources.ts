@@ -6,7 +6,7 @@
 //   from Kafka itself, whose topics keep far more than the retention window, by event time.
 import { randomBytes } from 'node:crypto';
 import { type EventEnvelope, parseEvent, topicOf } from '@mauntic/kernel';
-import type { EventBus, Logger } from '@mauntic/platform';
+import { createMissingTopics, type EventBus, type Logger } from '@mauntic/platform';
 import { GraphQLError } from 'graphql';
 import { Kafka, logLevel } from 'kafkajs';
 import { STREAMED_CONTEXTS, STREAMED_TYPES } from './fields.ts';
@@ -111,6 +111,8 @@ export interface KafkaSourceOptions {
   clientId: string;
   topicPrefix: string;
   retentionMs: number;
+  /** Partitions of the topics it creates, as the bus would create them. */
+  partitions: number;
   logger: Logger;
 }
 
@@ -157,11 +159,8 @@ export class KafkaEventSource implements EventSource {
   }
 
   /** The topics exist before the group asks for them (a subgraph that has not published yet has none). */
-  private async ensureTopics(topics: string[]) {
-    const existing = new Set(await this.admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length)
-      await this.admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+  private ensureTopics(topics: string[]) {
+    return createMissingTopics(this.admin, topics, this.options.partitions);
   }
 
   private parse(value: Buffer | null): EventEnvelope | undefined {

@@ -55,6 +55,7 @@ export async function runClusterContext<TServices>(
   const http = await startHttpServer(
     {
       service: module.name,
+      metricsPort: env.server.METRICS_PORT,
       logger,
       routes: { '/graphql': context.subgraph.route(), ...options.routes?.(context.services) },
       readiness: { database: () => handle.ping(), bus: () => bus.ping(), queue: () => queue.ping() },

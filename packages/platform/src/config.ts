@@ -92,6 +92,8 @@ export const serverModel = (defaultPort: number) =>
     PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
     HOST: z.string().default('0.0.0.0'),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(15_000),
+    /** A port of its own for /metrics (not then served on PORT); unset: /metrics on PORT. */
+    METRICS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).optional()),
   });
 
 export const requireValue = <T>(value: T | undefined, name: string): T => {

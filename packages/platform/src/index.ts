@@ -2,6 +2,7 @@ export * from './auth/access-token.ts';
 export * from './auth/signed-token.ts';
 export * from './bus/event-bus.ts';
 export * from './bus/kafka-event-bus.ts';
+export * from './bus/kafka-topics.ts';
 export * from './bus/local-event-bus.ts';
 export * from './cluster.ts';
 export * from './config.ts';

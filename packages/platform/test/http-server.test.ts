@@ -86,3 +86,42 @@ describe('http server', () => {
     expect(closed).toBe(false);
   });
 });
+
+describe('metrics on a port of their own (METRICS_PORT)', () => {
+  const start = (metricsPort?: number) =>
+    startHttpServer(
+      {
+        service: 'test',
+        logger: createLogger('http-test', 'silent'),
+        routes: { '/graphql': async () => ({ status: 200, body: 'ok' }) },
+        metricsPort,
+      },
+      0,
+      '127.0.0.1',
+    );
+
+  it('serves /metrics on the main port when unset', async () => {
+    server = await start();
+    expect(server.metricsPort).toBeUndefined();
+    const metrics = await fetch(`${server.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('mauntic_http_requests');
+  });
+
+  it('serves /metrics only on that port when set, the application and probes on the main one', async () => {
+    server = await start(0);
+    expect(server.metricsPort).toBeGreaterThan(0);
+    expect(server.metricsPort).not.toBe(server.port);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${server.url}/graphql`)).status).toBe(200);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const metrics = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('mauntic_http_requests');
+    expect((await fetch(`http://127.0.0.1:${server.metricsPort}/graphql`)).status).toBe(404);
+    const metricsPort = server.metricsPort;
+    await server.close();
+    server = undefined;
+    await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
+  });
+});

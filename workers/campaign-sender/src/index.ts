@@ -35,6 +35,7 @@ runMain(async () => {
   const http = await startHttpServer(
     {
       service: 'campaign-sender',
+      metricsPort: env.server.METRICS_PORT,
       logger,
       routes: {},
       readiness: { database: () => handle.ping(), bus: () => bus.ping() },

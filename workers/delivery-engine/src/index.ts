@@ -44,6 +44,7 @@ runMain(async () => {
   const http = await startHttpServer(
     {
       service: 'delivery-engine',
+      metricsPort: env.server.METRICS_PORT,
       logger,
       routes: {},
       readiness: { database: () => handle.ping(), bus: () => bus.ping(), redis: async () => void (await redis.ping()) },

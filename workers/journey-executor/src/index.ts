@@ -36,6 +36,7 @@ runMain(async () => {
   const http = await startHttpServer(
     {
       service: 'journey-executor',
+      metricsPort: env.server.METRICS_PORT,
       logger,
       routes: {},
       readiness: { database: () => handle.ping(), bus: () => bus.ping() },

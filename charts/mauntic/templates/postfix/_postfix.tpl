@@ -7,6 +7,8 @@ the configuration is written under /run, Postfix's state under /var/lib/postfix.
 {{- define "mauntic.component.postfix" -}}
 statefulSet: true
 portName: smtp
+# Not a Node deployable: no /metrics of the platform's, no METRICS_PORT.
+noMetrics: true
 needs: []
 ingressFrom: ["*"]
 replicasFrom: mauntic.postfixReplicas

@@ -51,6 +51,7 @@ import {
   tracing,
 } from '../telemetry/tracing.ts';
 import { type DeadLetter, deadLetterTopicOf, type EventBus, groupIdOf, type Subscription } from './event-bus.ts';
+import { createMissingTopics } from './kafka-topics.ts';
 import { errorText, handleWithRetries } from './local-event-bus.ts';
 
 export interface KafkaEventBusOptions {
@@ -81,9 +82,6 @@ const FETCH_MAX_WAIT_MS = 1000;
 const DISCONNECT_GRACE_MS = 3000;
 // Cap on the x-error header: a handler's error message may be huge (a whole SQL statement).
 const MAX_ERROR_HEADER_CHARS = 4000;
-// How long a new topic may take to get a leader for every partition, and how often to look.
-const TOPIC_LEADERS_TIMEOUT_MS = 30_000;
-const TOPIC_LEADERS_POLL_MS = 100;
 
 export class KafkaEventBus implements EventBus {
   readonly kind = 'kafka';
@@ -306,38 +304,8 @@ export class KafkaEventBus implements EventBus {
     await Promise.all(topics.map((topic) => this.ensured.get(topic)));
   }
 
-  private async createTopics(topics: string[]): Promise<void> {
-    // Listing first spares the broker (and the logs) a CreateTopics error for every topic
-    // that exists; createTopics still tolerates one created in between.
-    const existing = new Set(await this.admin.listTopics());
-    const absent = topics.filter((topic) => !existing.has(topic));
-    if (absent.length === 0) return;
-    // kafkajs' own waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION, which a
-    // KRaft broker answers while a just-created topic's metadata is still spreading (seen in
-    // CI on a loaded machine): the wait below treats every retriable answer as "not yet".
-    await this.admin.createTopics({
-      waitForLeaders: false,
-      topics: absent.map((topic) => ({ topic, numPartitions: this.partitions })),
-    });
-    await this.waitForLeaders(absent);
-  }
-
-  private async waitForLeaders(topics: string[]): Promise<void> {
-    const deadline = Date.now() + TOPIC_LEADERS_TIMEOUT_MS;
-    for (;;) {
-      try {
-        const { topics: metadata } = await this.admin.fetchTopicMetadata({ topics });
-        const led = metadata.every(
-          (topic) => topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
-        );
-        if (led) return;
-        if (Date.now() > deadline)
-          throw new Error(`topics ${topics.join(', ')} have no leader after ${TOPIC_LEADERS_TIMEOUT_MS} ms`);
-      } catch (error) {
-        if (!isRetriable(error) || Date.now() > deadline) throw error;
-      }
-      await delay(TOPIC_LEADERS_POLL_MS);
-    }
+  private createTopics(topics: string[]): Promise<void> {
+    return createMissingTopics(this.admin, topics, this.partitions);
   }
 
   private async startGroup(group: Group): Promise<void> {
@@ -451,14 +419,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => st
 }
 
 /** A Kafka answer that says "not yet" (kafkajs marks those retriable), not "never". */
-function isRetriable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);

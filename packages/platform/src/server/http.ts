@@ -38,6 +38,11 @@ export interface HttpServerOptions {
   /** Readiness checks for /readyz; each throws when its dependency is unavailable. */
   readiness?: Record<string, () => Promise<void>>;
   maxBodyBytes?: number;
+  /**
+   * A port of its own for /metrics (METRICS_PORT), on the same host, which then is not served on
+   * the main port: the port a NetworkPolicy opens to the scraper alone. Unset: /metrics on the main port.
+   */
+  metricsPort?: number | undefined;
 }
 
 export interface RunningHttpServer {
@@ -48,6 +53,8 @@ export interface RunningHttpServer {
   close(): Promise<void>;
   /** Marks the server not ready (for /readyz) ahead of shutdown. */
   draining(): void;
+  /** Where /metrics is served when it has a port of its own. */
+  metricsPort?: number | undefined;
 }
 
 const json = (status: number, value: unknown): HttpResponse => ({
@@ -131,7 +138,8 @@ export async function startHttpServer(
   host = '0.0.0.0',
 ): Promise<RunningHttpServer> {
   let isDraining = false;
-  const routes = httpRoutesWithProbes(options, () => isDraining);
+  const { '/metrics': metricsRoute, ...appRoutes } = httpRoutesWithProbes(options, () => isDraining);
+  const routes = options.metricsPort === undefined ? { '/metrics': metricsRoute!, ...appRoutes } : appRoutes;
   // Large enough for a CSV import sent through GraphQL (startContactImport); docs/graph.md.
   const limit = options.maxBodyBytes ?? 32 * 1024 * 1024;
 
@@ -191,14 +199,19 @@ export async function startHttpServer(
   });
   server.keepAliveTimeout = 65_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const actualPort = (server.address() as AddressInfo).port;
+  const actualPort = await listen(server, port, host);
+  const metricsServer =
+    options.metricsPort === undefined
+      ? undefined
+      : createServer(async (req, res) => {
+          if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/metrics') res.writeHead(404).end();
+          else res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+        });
+  const metricsPort = metricsServer && (await listen(metricsServer, options.metricsPort!, host));
   return {
     server,
     port: actualPort,
+    ...(metricsPort === undefined ? {} : { metricsPort }),
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`,
     draining: () => {
       isDraining = true;
@@ -208,6 +221,7 @@ export async function startHttpServer(
         isDraining = true;
         // Connections that finish their request after this become idle later: close those too.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        metricsServer?.close();
         server.close(() => {
           clearInterval(sweep);
           resolve();
@@ -215,4 +229,12 @@ export async function startHttpServer(
         server.closeIdleConnections();
       }),
   };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
 }
