@@ -42,6 +42,9 @@ import { metrics } from '../metrics.ts';
 import { type DeadLetter, deadLetterTopicOf, type EventBus, groupIdOf, type Subscription } from './event-bus.ts';
 import { errorText, handleWithRetries } from './local-event-bus.ts';
 
+/** The most event bytes one produce request carries: half the broker's default message.max.bytes. */
+export const PUBLISH_REQUEST_BYTES = 512 * 1024;
+
 export interface KafkaEventBusOptions {
   brokers: string[];
   clientId: string;
@@ -121,20 +124,33 @@ export class KafkaEventBus implements EventBus {
   async publish(events: EventEnvelope[]): Promise<void> {
     this.assertOpen();
     if (events.length === 0) return;
-    const byTopic = new Map<string, Message[]>();
+    // In requests of at most PUBLISH_REQUEST_BYTES, one after the other (so each subject's events
+    // keep their order): the broker refuses a partition's batch above its message.max.bytes (1 MB
+    // by default), and an outbox relay catching up after an outage publishes thousands at once.
+    const chunks: Map<string, Message[]>[] = [];
+    let bytes = Number.POSITIVE_INFINITY;
     for (const event of events) {
       const topic = topicOf(contextOf(event.type), this.prefix);
+      const value = JSON.stringify(event);
+      if (bytes + value.length > PUBLISH_REQUEST_BYTES) {
+        chunks.push(new Map());
+        bytes = 0;
+      }
+      bytes += value.length;
+      const byTopic = chunks.at(-1)!;
       const messages = byTopic.get(topic) ?? [];
-      messages.push({ key: event.subject.id, value: JSON.stringify(event), headers: { 'event-type': event.type } });
+      messages.push({ key: event.subject.id, value, headers: { 'event-type': event.type } });
       byTopic.set(topic, messages);
     }
     await Promise.all([this.connectProducer(), this.connectAdmin()]);
-    await this.ensureTopics([...byTopic.keys()]);
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
-    for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
+    await this.ensureTopics([...new Set(chunks.flatMap((byTopic) => [...byTopic.keys()]))]);
+    for (const byTopic of chunks) {
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
+    }
   }
 
   async start(): Promise<void> {
