@@ -59,7 +59,7 @@ export interface WorkerSpec {
   main: string;
   processes: number;
   env: NodeJS.ProcessEnv;
-  /** The variable naming each process (EXECUTOR_OWNER...), set to `<label>-<k>`; none when unset. */
+  /** The variable naming each process (EXECUTOR_OWNER...), set to `bench-faults-<label>-<k>`. */
   ownerVariable?: string;
   /** What the worker logs (JSON, with its `port`) once it runs. */
   runningLine: string;
@@ -73,7 +73,10 @@ export async function startWorkers(spec: WorkerSpec): Promise<Workers> {
   const start = (k: number) =>
     new Promise<Worker>((resolve, reject) => {
       const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, spec.main], {
-        env: { ...spec.env, ...(spec.ownerVariable ? { [spec.ownerVariable]: `${spec.label}-${k}` } : {}) },
+        env: {
+          ...spec.env,
+          ...(spec.ownerVariable ? { [spec.ownerVariable]: `bench-faults-${spec.label}-${k}` } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const log = createWriteStream(join(spec.dir, `${spec.label}-${k}.log`));
