@@ -1,7 +1,7 @@
 // A broadcast end to end through the gateway, as a client and its recipients meet it: contacts
 // join a segment in CRM -> a campaign to that segment minus an exclusion segment is launched ->
-// the members get the email once, the excluded one gets nothing -> an open and a click show in the
-// campaign's live stats and click map. Embedded mode reads the mail in /outbox; cluster mode at a
+// the members get the email once, the excluded one gets nothing -> an open and a click (landing on
+// the link with the campaign's UTM values) show in the campaign's live stats and click map. Embedded mode reads the mail in /outbox; cluster mode at a
 // real SMTP server, with the campaign sender as its own process. The campaign context learns
 // memberships from CRM's events: the launch waits until its audience has arrived.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,7 @@ export function campaignSuite(
             variants: [{ key: 'A', templateId: template }],
             segmentIds: [buyers],
             excludedSegmentIds: [blocked],
+            utm: { source: 'newsletter', medium: 'email', campaign: 'spring-sale' },
           },
         })
       ).createCampaign;
@@ -122,7 +123,17 @@ export function campaignSuite(
       expect((await fetch(local(pixel!), { headers: { 'user-agent': MAIL_CLIENT } })).status).toBe(200);
       // A click within 2 s of the send is a link scanner's, not a person's.
       await new Promise((r) => setTimeout(r, 2_500));
-      await fetch(local(link!), { headers: { 'user-agent': MAIL_CLIENT }, redirect: 'manual' });
+      const click = await fetch(local(link!), { headers: { 'user-agent': MAIL_CLIENT }, redirect: 'manual' });
+      // The visitor lands on the link with the campaign's UTM values added, its own parameter kept.
+      expect(click.status).toBe(302);
+      const target = new URL(click.headers.get('location')!);
+      expect(target.origin + target.pathname).toBe(new URL(LINK).origin + new URL(LINK).pathname);
+      expect(Object.fromEntries(target.searchParams)).toEqual({
+        ...Object.fromEntries(new URL(LINK).searchParams),
+        utm_source: 'newsletter',
+        utm_medium: 'email',
+        utm_campaign: 'spring-sale',
+      });
 
       const stats = await eventually('the open and the click in the stats', async () => {
         const c = (await call(CAMPAIGN, { id: campaign.id })).campaign;

@@ -6,24 +6,57 @@
 //                    one transaction (baseline: a plain INSERT ... SELECT of the same rows, the
 //                    same envelopes, into a copy of the outbox table, in the same database)
 //   first_request_s  launch -> the first send request committed to the outbox
+// Then a campaign of E recipients (100,000; small: 1,000; BENCH_E2E_CONTACTS) through the whole
+// cluster path: the sender, the campaign outbox relay to Kafka, delivery's send-request consumer,
+// the delivery engine's processes (bench/send/engine-run.ts) and Postfix's smtp-sink:
+//   first_message_s        launch -> the first message the sink accepted (its sent_at)
+//   end_to_end_msgs_per_s  recipients the sink accepted per second, launch to the last one
+//                          (baseline: the engine alone sending as many messages to the same sink,
+//                          `pnpm bench send`'s msgs_per_s, measured in this run)
 // With --kill the sender runs as its own process, killed with SIGKILL twice mid-launch and
 // started again: duplicates (requests beyond one per recipient) and lost (recipients without one).
+// With --faults the sender's worker processes hand campaigns of 200,000 recipients together
+// (small: 20,000; BENCH_FAULT_CONTACTS) over while Postgres, their connections, Kafka and Redis
+// fail under them (faults.ts): duplicates and lost (in the outbox and on Kafka), faults,
+// senders_recovered; it exits with an error unless duplicates and lost are 0, every fault was
+// injected and waited out, and every sender recovered.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { campaignModule } from '@mauntic/campaign';
-import { CampaignSender, startDueCampaigns } from '@mauntic/campaign/sender';
+import { CampaignSender, outbox, startDueCampaigns } from '@mauntic/campaign/sender';
 import { createCampaignServices } from '@mauntic/campaign/services';
-import { newId, unwrap } from '@mauntic/kernel';
-import { createLogger, type DatabaseHandle, openDatabase, rowsOf, runMigrations, sql } from '@mauntic/platform';
+import { createDeliveryServices } from '@mauntic/delivery/services';
+import { catalogue, newId, type OrganizationId, unwrap } from '@mauntic/kernel';
+import {
+  createLogger,
+  KafkaEventBus,
+  LocalJobQueue,
+  OutboxRelay,
+  openDatabase,
+  rowsOf,
+  runMigrations,
+  sql,
+} from '@mauntic/platform';
 import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
 import { benchOwner } from '../lib/context.ts';
 import { report, small } from '../lib/report.ts';
+import { PUBLIC_BASE_URL, reportAndRemove, runEngine, setUpRun, startEngines } from '../send/engine-run.ts';
+import { CAMPAIGNS, runWithFaults } from './faults.ts';
 
 const BENCH = 'campaign';
 const size = Number(process.env.BENCH_CONTACTS ?? (small ? 20_000 : 1_000_000));
 const kill = process.argv.includes('--kill');
+const faults = process.argv.includes('--faults');
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/mauntic';
 const batchSize = Number(process.env.SENDER_BATCH_SIZE ?? 5000);
+const e2eSize = Number(process.env.BENCH_E2E_CONTACTS ?? (small ? 1_000 : 100_000));
+const sinkUrl = process.env.SMTP_SINK_URL ?? 'smtp://127.0.0.1:2525';
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+/** How long the end-to-end campaign may take before the run gives up. */
+const E2E_DEADLINE_MS = (small ? 3 : 30) * 60_000;
 const logger = createLogger('bench-campaign', 'silent');
 
 const running = new Set<ChildProcess>();
@@ -37,8 +70,18 @@ const owner = benchOwner();
 const org = owner.organizationId;
 const count = async (query: ReturnType<typeof sql>) => rowsOf<{ n: number }>(await handle.db.execute(query))[0]!.n;
 
+if (faults) {
+  await faultRun();
+  // The figures are out: a Kafka client still reconnecting after the broker restart must not hold
+  // the process (and the test command) open; the exit code is the run's.
+  process.exit();
+}
+
 try {
-  const segment = await seed(handle);
+  await handle.db.execute(sql`
+    insert into campaign.contacts (id, organization_id, timezone)
+    select gen_random_uuid(), ${org}::uuid, 'Europe/Paris' from generate_series(1, ${size})`);
+  const segment = await segmentOfAll(org);
   const services = createCampaignServices({ handle, logger, now: () => new Date() });
   const campaign = unwrap(
     await services.createCampaign(owner, {
@@ -49,23 +92,25 @@ try {
     }),
   );
   if (kill) await killRun(campaign.id, services);
-  else await throughputRun(campaign.id, services);
+  else {
+    await throughputRun(campaign.id, services);
+    // Its million requests go before the next campaign's relay starts, which would publish them.
+    await cleanUp(org);
+    await deliveryRun(services);
+  }
 } finally {
-  await cleanUp();
+  await cleanUp(org);
   await handle.close();
 }
 
-/** N contacts in the campaign context's copy of CRM, all in one segment. */
-async function seed(db: DatabaseHandle): Promise<string> {
+/** One segment of every contact of the organization in the campaign context's copy of CRM. */
+async function segmentOfAll(organizationId: string): Promise<string> {
   const segment = newId();
-  await db.db.execute(sql`
-    insert into campaign.contacts (id, organization_id, timezone)
-    select gen_random_uuid(), ${org}::uuid, 'Europe/Paris' from generate_series(1, ${size})`);
-  await db.db.execute(sql`
+  await handle.db.execute(sql`
     insert into campaign.segment_memberships (organization_id, segment_id, contact_id)
-    select ${org}::uuid, ${segment}::uuid, id from campaign.contacts where organization_id = ${org}`);
-  await db.db.execute(sql`analyze campaign.contacts`);
-  await db.db.execute(sql`analyze campaign.segment_memberships`);
+    select ${organizationId}::uuid, ${segment}::uuid, id from campaign.contacts where organization_id = ${organizationId}`);
+  await handle.db.execute(sql`analyze campaign.contacts`);
+  await handle.db.execute(sql`analyze campaign.segment_memberships`);
   return segment;
 }
 
@@ -127,6 +172,153 @@ async function killRun(campaignId: string, services: Services) {
   if (figures!.requests !== size || figures!.keys !== size) process.exitCode = 1;
 }
 
+/**
+ * A campaign of e2eSize recipients from launch to the sink, every part as in the cluster: the
+ * sender and the campaign outbox relay (as workers/campaign-sender runs them), Kafka, delivery's
+ * send-request consumer (as the delivery subgraph runs it), the engine's processes. The engine
+ * alone on the same sink first, as the baseline.
+ */
+async function deliveryRun(services: Services) {
+  const alone = await runEngine({ count: e2eSize, sinkUrl, kills: 0 });
+  const run = await setUpRun(e2eSize, new URL(sinkUrl));
+  const ctx = { ...benchOwner(), organizationId: run.org as OrganizationId };
+  // The campaign context's copy of the same contacts (CRM's events would have put them in both).
+  await handle.db.execute(sql`
+    insert into campaign.contacts (id, organization_id, timezone)
+    select id, organization_id, 'Europe/Paris' from delivery.contacts where organization_id = ${run.org}`);
+  const campaign = unwrap(
+    await services.createCampaign(ctx, {
+      name: 'Bench end to end',
+      channel: 'email',
+      variants: [{ key: 'A', templateId: run.templateId }],
+      segmentIds: [await segmentOfAll(run.org)],
+    }),
+  );
+  const journalDir = mkdtempSync(join(tmpdir(), 'bench-campaign-'));
+  const bus = new KafkaEventBus({
+    brokers,
+    clientId: 'bench-campaign',
+    topicPrefix: `mauntic-bench-campaign-${newId().slice(-12)}`,
+    logger,
+  });
+  const delivery = createDeliveryServices({
+    handle: run.handle,
+    queue: new LocalJobQueue({ logger }),
+    logger,
+    now: () => new Date(),
+    encryptionKey: run.keys.encryptionKey,
+    trackingKey: Buffer.from(run.keys.trackingSecret, 'utf8'),
+    publicBaseUrl: PUBLIC_BASE_URL,
+  });
+  for (const subscription of delivery.subscriptions())
+    if (subscription.types?.includes(catalogue.delivery.messageRequested.type)) bus.subscribe(subscription);
+  await bus.start();
+  const relay = new OutboxRelay({ handle, context: 'campaign', table: outbox, bus, logger, batchSize: 5000 });
+  const sender = new CampaignSender({ handle, logger, batchSize, pollMs: 50 });
+  const engines = await startEngines(run.keys, journalDir);
+  await relay.start();
+  await sender.start();
+  try {
+    const launchedAt = Date.now();
+    unwrap(await services.launchCampaign(ctx, { id: campaign.id }));
+    const deadline = launchedAt + E2E_DEADLINE_MS;
+    let figures = await sentFigures(run.org);
+    while (figures.sent + figures.other < e2eSize && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      figures = await sentFigures(run.org);
+    }
+    if (figures.sent !== e2eSize) {
+      process.exitCode = 1;
+      console.error(`[bench campaign] ${figures.sent} of ${e2eSize} recipients reached the sink`);
+    }
+    report(BENCH, 'e2e_recipients', e2eSize, 'recipients');
+    report(BENCH, 'first_message_s', (figures.first - launchedAt) / 1000, 's');
+    report(
+      BENCH,
+      'end_to_end_msgs_per_s',
+      figures.sent / ((figures.last - launchedAt) / 1000),
+      'msgs/s',
+      e2eSize / alone.seconds,
+    );
+  } finally {
+    await sender.stop();
+    await relay.stop();
+    await bus.stop();
+    await engines.stop();
+    rmSync(journalDir, { recursive: true, force: true });
+    await reportAndRemove(run.handle, run.org);
+    await run.handle.close();
+    await cleanUp(run.org);
+  }
+}
+
+/** The organization's messages the sink accepted (first and last, in ms) and those settled otherwise. */
+async function sentFigures(organizationId: string) {
+  const [row] = rowsOf<{ sent: number; other: number; first: number | null; last: number | null }>(
+    await handle.db.execute(sql`
+      select count(*) filter (where status = 'sent')::int as sent,
+             count(*) filter (where status not in ('queued', 'sending', 'sent'))::int as other,
+             (extract(epoch from min(sent_at)) * 1000)::float8 as first,
+             (extract(epoch from max(sent_at)) * 1000)::float8 as last
+      from delivery.messages where organization_id = ${organizationId}`),
+  );
+  return { sent: row!.sent, other: row!.other, first: row!.first ?? 0, last: row!.last ?? 0 };
+}
+
+/** `--faults`: CAMPAIGNS campaigns, each to its own share of the contacts (faults.ts). */
+async function faultRun() {
+  const recipients = Number(process.env.BENCH_FAULT_CONTACTS ?? (small ? 20_000 : 200_000));
+  try {
+    await handle.db.execute(sql`
+      insert into campaign.contacts (id, organization_id, timezone)
+      select gen_random_uuid(), ${org}::uuid, 'Europe/Paris' from generate_series(1, ${recipients})`);
+    const segments = Array.from({ length: CAMPAIGNS }, () => newId());
+    await handle.db.execute(sql`
+      insert into campaign.segment_memberships (organization_id, segment_id, contact_id)
+      select ${org}::uuid, (${`{${segments.join(',')}}`}::uuid[])[1 + (row_number() over (order by id) - 1) % ${CAMPAIGNS}], id
+      from campaign.contacts where organization_id = ${org}`);
+    await handle.db.execute(sql`analyze campaign.segment_memberships`);
+    const services = createCampaignServices({ handle, logger, now: () => new Date() });
+    const campaigns: string[] = [];
+    for (const [k, segment] of segments.entries())
+      campaigns.push(
+        unwrap(
+          await services.createCampaign(owner, {
+            name: `Faults ${k}`,
+            channel: 'email',
+            variants: [{ key: 'A', templateId: newId() }],
+            segmentIds: [segment],
+          }),
+        ).id,
+      );
+    const run = await runWithFaults({ handle, owner, services, campaigns, size: recipients, databaseUrl });
+    report(BENCH, 'recipients', recipients, 'recipients');
+    report(BENCH, 'campaigns', CAMPAIGNS, 'campaigns');
+    report(BENCH, 'faults', run.faults.length, 'faults');
+    report(BENCH, 'faults_during_launch', run.duringLaunch, 'faults');
+    report(BENCH, 'duplicates', run.duplicates, 'requests');
+    report(BENCH, 'lost', run.lost, 'recipients');
+    report(BENCH, 'senders', run.senders, 'processes');
+    report(BENCH, 'senders_recovered', run.sendersRecovered, 'processes');
+    report(BENCH, 'fault_run_seconds', run.seconds, 's');
+    for (const [metric, value] of Object.entries(run.detail)) report(BENCH, metric, value, 'count');
+    const failed =
+      run.duplicates + run.lost > 0 ||
+      run.sendersRecovered < run.senders ||
+      run.faults.length < run.planned ||
+      run.unsettled.length > 0;
+    if (failed) {
+      console.error(
+        `[bench campaign --faults] not exactly once, or not every fault injected and survived: ${run.faults.join(', ')}; unsettled: ${run.unsettled.join(', ')}`,
+      );
+      process.exitCode = 1;
+    }
+  } finally {
+    await cleanUp(org);
+    await handle.close();
+  }
+}
+
 function startSender(): Promise<ChildProcess> {
   const script = fileURLToPath(new URL('./sender-process.ts', import.meta.url));
   return new Promise((resolve, reject) => {
@@ -162,8 +354,8 @@ async function status(id: string) {
 }
 
 /** The benchmark's rows go, so runs do not pile up (and nothing relays its requests anywhere). */
-async function cleanUp() {
+async function cleanUp(organizationId: string) {
   await handle.db.execute(sql`drop table if exists campaign.bench_outbox`);
   for (const table of ['outbox', 'recipients', 'segment_memberships', 'contacts', 'campaigns'])
-    await handle.db.execute(sql`delete from ${sql.raw(`campaign.${table}`)} where organization_id = ${org}`);
+    await handle.db.execute(sql`delete from ${sql.raw(`campaign.${table}`)} where organization_id = ${organizationId}`);
 }

@@ -14,20 +14,23 @@
 // The services restarted are the ones the environment names (scripts/services.sh, with
 // MAUNTIC_SERVICES_DIR, MAUNTIC_PG_PORT, MAUNTIC_REDIS_PORT, MAUNTIC_KAFKA_PORT): point it at
 // private instances when anyone else uses the default ones.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { type EntryTarget, enterContacts } from '@mauntic/journey/executor';
 import { catalogue, newId } from '@mauntic/kernel';
 import { createLogger, type DatabaseHandle, KafkaEventBus, sql } from '@mauntic/platform';
-import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
+import {
+  countRecovered,
+  metricOf,
+  serviceFaults,
+  startWorkers,
+  untilTrue,
+  type Worker,
+  type Workers,
+} from '../lib/faults.ts';
 
-const run = promisify(execFile);
-const SERVICES = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
 const WORKER = fileURLToPath(new URL('../../workers/journey-executor/src/index.ts', import.meta.url));
 const processes = Number(process.env.BENCH_EXECUTORS ?? 2);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -36,6 +39,8 @@ const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@12
 const ENTRY_SECONDS = Number(process.env.BENCH_ENTRY_SECONDS ?? 40);
 /** The executors' name in pg_stat_activity (openDatabaseFromEnv in the worker's main). */
 const EXECUTOR_APPLICATION = 'journey-executor';
+/** The executor's counter of steps walked. */
+const WALKED_METRIC = 'mauntic_journey_transitions_total';
 /** How long one fault may take to settle, and the run to finish, before the run reports what it has. */
 const SETTLE_MS = 120_000;
 // The small run (the test command's) gives up sooner, so a stuck run cannot hold CI for half an hour.
@@ -74,8 +79,8 @@ export async function runWithFaults({ handle, target, contacts, steps }: Journey
   const logDir = mkdtempSync(join(tmpdir(), 'bench-journey-faults-'));
   const topicPrefix = `mauntic-bench-jfaults-${newId().slice(-12)}`;
   const bus = await startEventCount(org, topicPrefix);
-  const workers = await startWorkers(logDir, size, topicPrefix);
-  const list = faultList(handle);
+  const workers = await startExecutors(logDir, size, topicPrefix);
+  const list = serviceFaults(handle, { application: EXECUTOR_APPLICATION, label: 'executor' });
 
   const logged = () =>
     count(handle, sql`select count(*)::int as n from journey.step_log where journey_id = ${target.journeyId}`);
@@ -127,7 +132,11 @@ export async function runWithFaults({ handle, target, contacts, steps }: Journey
     await new Promise((r) => setTimeout(r, 200));
   }
   const seconds = (performance.now() - t0) / 1000;
-  const executorsRecovered = await countRecovered(workers, before, logDir);
+  const executorsRecovered = await countRecovered(workers, before, WALKED_METRIC, {
+    bench: 'journeys',
+    label: 'executor',
+    dir: logDir,
+  });
   // Every send request the outbox holds reaches Kafka (the relay lives in the executors): waited
   // for while events keep arriving (at full size the relay is still draining when the walk ends).
   let seen = -1;
@@ -227,126 +236,32 @@ function active(h: DatabaseHandle, journeyId: string): Promise<number> {
 
 // ------------------------------------------------------------------------------- the workers
 
-interface Worker {
-  child: ChildProcess;
-  port: number;
-  exited: boolean;
-}
-
-interface Workers {
-  list: Worker[];
-  stop(): Promise<void>;
-}
-
-/** The executor workers, each on a free port, answering once they log that they run. */
-async function startWorkers(dir: string, size: number, topicPrefix: string): Promise<Workers> {
-  const env = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    KAFKA_BROKERS: brokers.join(','),
-    KAFKA_TOPIC_PREFIX: topicPrefix,
-    // Batches small enough that every executor takes part in the walk after the last fault.
-    EXECUTOR_BATCH_SIZE: String(Math.min(500, Math.max(20, Math.floor(size / 100)))),
-    EXECUTOR_SWEEP_MS: '100',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-  };
-  const start = (k: number) =>
-    new Promise<Worker>((resolve, reject) => {
-      const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, WORKER], {
-        env: { ...env, EXECUTOR_OWNER: `bench-faults-executor-${k}` },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const log = createWriteStream(join(dir, `executor-${k}.log`));
-      child.stderr!.pipe(log);
-      const worker: Worker = { child, port: 0, exited: false };
-      child.once('exit', (code, signal) => {
-        worker.exited = true;
-        reject(new Error(`executor ${k} exited (${signal ?? code}) before it ran`));
-      });
-      child.once('error', reject);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        log.write(`${line}\n`);
-        if (worker.port === 0 && line.includes('journey executor running')) {
-          worker.port = JSON.parse(line).port;
-          resolve(worker);
-        }
-      });
-    });
-  const list = await Promise.all(Array.from({ length: processes }, (_, k) => start(k)));
-  const killAll = () => {
-    for (const w of list) if (!w.exited) w.child.kill('SIGKILL');
-  };
-  process.once('exit', killAll);
-  return {
-    list,
-    async stop() {
-      for (const w of list) if (!w.exited) w.child.kill('SIGTERM');
-      await Promise.all(list.map((w) => new Promise((r) => (w.exited ? r(null) : w.child.once('exit', r)))));
-      process.off('exit', killAll);
+/** The executor workers (bench/lib/faults.ts). */
+function startExecutors(dir: string, size: number, topicPrefix: string): Promise<Workers> {
+  return startWorkers({
+    main: WORKER,
+    processes,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_TOPIC_PREFIX: topicPrefix,
+      // Batches small enough that every executor takes part in the walk after the last fault.
+      EXECUTOR_BATCH_SIZE: String(Math.min(500, Math.max(20, Math.floor(size / 100)))),
+      EXECUTOR_SWEEP_MS: '100',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
     },
-  };
+    ownerVariable: 'EXECUTOR_OWNER',
+    runningLine: 'journey executor running',
+    dir,
+    label: 'executor',
+  });
 }
 
-/** Steps the worker walked so far (its mauntic_journey_transitions_total), or null if it does not answer. */
-async function walkedBy(worker: Worker): Promise<number | null> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('mauntic_journey_transitions_total'));
-    return line ? Number(line.split(' ').pop()) : 0;
-  } catch {
-    return null;
-  }
-}
-
-/** Recovered: never exited, ready (database, Kafka) and walked steps after the last fault. */
-async function countRecovered(workers: Workers, before: (number | null)[], dir: string): Promise<number> {
-  let recovered = 0;
-  for (const [k, worker] of workers.list.entries()) {
-    const ready = await untilTrue(async () => {
-      const res = await fetch(`http://127.0.0.1:${worker.port}/readyz`).catch(() => null);
-      return res?.status === 200;
-    }, 30_000);
-    const after = await walkedBy(worker);
-    const progressed = after !== null && after > (before[k] ?? 0);
-    if (!worker.exited && ready && progressed) recovered++;
-    else
-      process.stderr.write(
-        `[bench journeys --faults] executor ${k}: exited=${worker.exited} ready=${ready} walked ${before[k]} -> ${after}; logs in ${dir}\n`,
-      );
-  }
-  return recovered;
-}
-
-// ----------------------------------------------------------------------------- the faults
-
-/** The faults, in the order they are injected. */
-function faultList(handle: DatabaseHandle): { name: string; inject: () => Promise<void> }[] {
-  const services = (action: string, service: string) => run('bash', [SERVICES, action, service]).then(() => {});
-  return [
-    { name: 'postgres_restarted', inject: () => services('restart', 'postgres') },
-    {
-      name: 'executor_connections_terminated',
-      inject: async () => {
-        await handle.rows(
-          sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${EXECUTOR_APPLICATION}`,
-        );
-      },
-    },
-    { name: 'kafka_restarted', inject: () => services('restart', 'kafka') },
-    { name: 'redis_restarted', inject: () => services('restart', 'redis') },
-  ];
-}
-
-async function untilTrue(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
-}
+/** Steps the worker walked so far, or null if it does not answer. */
+const walkedBy = (worker: Worker) => metricOf(worker, WALKED_METRIC);
 
 // ------------------------------------------------------------------------------ the events
 

@@ -188,14 +188,14 @@ async function seedAudience(handle: DatabaseHandle, org: string, count: number) 
   );
 }
 
-interface Engines {
+export interface Engines {
   /** Kills engine process k with SIGKILL and starts it again under the same name. */
   restart(k: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** The engine processes (engine-process.ts), each answering `ready` before this returns. */
-async function startEngines(keys: BenchKeys, journalDir: string): Promise<Engines> {
+export async function startEngines(keys: BenchKeys, journalDir: string): Promise<Engines> {
   const script = fileURLToPath(new URL('./engine-process.ts', import.meta.url));
   const env = {
     ...process.env,

@@ -10,17 +10,14 @@
 // The services restarted are the ones the environment names (scripts/services.sh, with
 // MAUNTIC_SERVICES_DIR, MAUNTIC_PG_PORT, MAUNTIC_REDIS_PORT, MAUNTIC_KAFKA_PORT): point it at
 // private instances when anyone else uses the default ones.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { outbox } from '@mauntic/delivery/engine';
 import { catalogue, newId } from '@mauntic/kernel';
 import { createLogger, EMBEDDED_OUTBOUND_ALLOWED, KafkaEventBus, OutboxRelay, sql } from '@mauntic/platform';
-import { TYPESCRIPT_NODE_ARGS } from '@mauntic/platform/testing';
+import { countRecovered, metricOf, serviceFaults, startWorkers, untilTrue, type Workers } from '../lib/faults.ts';
 import {
   type BenchRun,
   databaseUrl,
@@ -30,8 +27,6 @@ import {
   setUpRun,
 } from './engine-run.ts';
 
-const run = promisify(execFile);
-const SERVICES = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
 const WORKER = fileURLToPath(new URL('../../workers/delivery-engine/src/index.ts', import.meta.url));
 const processes = Number(process.env.BENCH_ENGINE_PROCESSES ?? 2);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -39,6 +34,8 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOPIC_PREFIX = 'mauntic-bench-faults';
 /** The engines' name in pg_stat_activity (openDatabaseFromEnv in the worker's main). */
 const ENGINE_APPLICATION = 'delivery-engine';
+/** The engine's counter of messages settled. */
+const SETTLED_METRIC = 'mauntic_delivery_messages_total';
 /** How long a run may take before it stops waiting and reports what it has. */
 const DEADLINE_MS = 30 * 60_000;
 
@@ -63,14 +60,18 @@ export async function runWithFaults(count: number, sinkUrl: string): Promise<Fau
   const bench = await setUpRun(count, new URL(sinkUrl), Math.min(100_000, Math.max(10, Math.ceil(count / 40))));
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-faults-'));
   const events = await startEventFlow(bench);
-  const workers = await startWorkers(bench, journalDir, count);
+  const workers = await startEngines(bench, journalDir, count);
 
   const t0 = performance.now();
   await enqueueAudience(bench);
   const { faults, before } = await untilSettledWithFaults(bench, count, workers);
   const seconds = (performance.now() - t0) / 1000;
 
-  const enginesRecovered = await countRecovered(workers, before, journalDir);
+  const enginesRecovered = await countRecovered(workers, before, SETTLED_METRIC, {
+    bench: 'send',
+    label: 'engine',
+    dir: journalDir,
+  });
   await workers.stop();
   const consumed = await events.finish();
   await reportAndRemove(bench.handle, bench.org);
@@ -83,122 +84,41 @@ export async function runWithFaults(count: number, sinkUrl: string): Promise<Fau
 
 // ------------------------------------------------------------------------------- the workers
 
-interface Worker {
-  child: ChildProcess;
-  port: number;
-  exited: boolean;
-}
-
-interface Workers {
-  list: Worker[];
-  stop(): Promise<void>;
-}
-
 /**
- * The engine workers, each on a free port, answering once they log that they run. Small batches,
- * so that the work left after the last fault is shared among them.
+ * The engine workers (bench/lib/faults.ts). Small batches, so that the work left after the last
+ * fault is shared among them.
  */
-async function startWorkers(bench: BenchRun, dir: string, count: number): Promise<Workers> {
-  const env = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    KAFKA_BROKERS: brokers.join(','),
-    KAFKA_TOPIC_PREFIX: TOPIC_PREFIX,
-    REDIS_URL: redisUrl,
-    DELIVERY_ENCRYPTION_KEY: bench.keys.encryptionKey.toString('base64'),
-    TRACKING_SECRET: bench.keys.trackingSecret,
-    PUBLIC_BASE_URL,
-    // The workers connect to the sink on loopback, as the sender's validation allowed.
-    OUTBOUND_ALLOWED_HOSTS: EMBEDDED_OUTBOUND_ALLOWED,
-    ENGINE_JOURNAL_DIR: join(dir, 'journal'),
-    ENGINE_BATCH_SIZE: String(Math.min(500, Math.max(20, Math.floor(count / 200)))),
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-  };
-  const start = (k: number) =>
-    new Promise<Worker>((resolve, reject) => {
-      const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, WORKER], {
-        env: { ...env, ENGINE_OWNER: `bench-faults-engine-${k}` },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const log = createWriteStream(join(dir, `engine-${k}.log`));
-      child.stderr!.pipe(log);
-      const worker: Worker = { child, port: 0, exited: false };
-      child.once('exit', (code, signal) => {
-        worker.exited = true;
-        reject(new Error(`engine ${k} exited (${signal ?? code}) before it ran`));
-      });
-      child.once('error', reject);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        log.write(`${line}\n`);
-        if (worker.port === 0 && line.includes('delivery engine running')) {
-          worker.port = JSON.parse(line).port;
-          resolve(worker);
-        }
-      });
-    });
-  const list = await Promise.all(Array.from({ length: processes }, (_, k) => start(k)));
-  return {
-    list,
-    async stop() {
-      for (const w of list) if (!w.exited) w.child.kill('SIGTERM');
-      await Promise.all(list.map((w) => new Promise((r) => (w.exited ? r(null) : w.child.once('exit', r)))));
+function startEngines(bench: BenchRun, dir: string, count: number): Promise<Workers> {
+  return startWorkers({
+    main: WORKER,
+    processes,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_TOPIC_PREFIX: TOPIC_PREFIX,
+      REDIS_URL: redisUrl,
+      DELIVERY_ENCRYPTION_KEY: bench.keys.encryptionKey.toString('base64'),
+      TRACKING_SECRET: bench.keys.trackingSecret,
+      PUBLIC_BASE_URL,
+      // The workers connect to the sink on loopback, as the sender's validation allowed.
+      OUTBOUND_ALLOWED_HOSTS: EMBEDDED_OUTBOUND_ALLOWED,
+      ENGINE_JOURNAL_DIR: join(dir, 'journal'),
+      ENGINE_BATCH_SIZE: String(Math.min(500, Math.max(20, Math.floor(count / 200)))),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
     },
-  };
+    ownerVariable: 'ENGINE_OWNER',
+    runningLine: 'delivery engine running',
+    dir,
+    label: 'engine',
+  });
 }
 
-/** Messages the worker settled so far (its mauntic_delivery_messages_total), or null if it does not answer. */
-async function settledBy(worker: Worker): Promise<number | null> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
-    return text
-      .split('\n')
-      .filter((line) => line.startsWith('mauntic_delivery_messages_total{'))
-      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
-  } catch {
-    return null;
-  }
-}
-
-/** Recovered: never exited, ready (database, Kafka, Redis) and settled messages after the last fault. */
-async function countRecovered(workers: Workers, before: (number | null)[], dir: string): Promise<number> {
-  let recovered = 0;
-  for (const [k, worker] of workers.list.entries()) {
-    const ready = await untilTrue(async () => {
-      const res = await fetch(`http://127.0.0.1:${worker.port}/readyz`).catch(() => null);
-      return res?.status === 200;
-    }, 30_000);
-    const after = await settledBy(worker);
-    const progressed = after !== null && after > (before[k] ?? 0);
-    if (!worker.exited && ready && progressed) recovered++;
-    else
-      process.stderr.write(
-        `[bench send --faults] engine ${k}: exited=${worker.exited} ready=${ready} settled ${before[k]} -> ${after}; logs in ${dir}\n`,
-      );
-  }
-  return recovered;
-}
-
-// ----------------------------------------------------------------------------- the faults
-
-/** The faults, in the order they are injected. */
-function faultList(bench: BenchRun): { name: string; inject: () => Promise<void> }[] {
-  const services = (action: string, service: string) => run('bash', [SERVICES, action, service]).then(() => {});
-  return [
-    { name: 'postgres_restarted', inject: () => services('restart', 'postgres') },
-    {
-      name: 'engine_connections_terminated',
-      inject: async () => {
-        await bench.handle.rows(
-          sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${ENGINE_APPLICATION}`,
-        );
-      },
-    },
-    { name: 'kafka_restarted', inject: () => services('restart', 'kafka') },
-    { name: 'redis_restarted', inject: () => services('restart', 'redis') },
-  ];
-}
+/** The faults, in the order they are injected (bench/lib/faults.ts). */
+const faultList = (bench: BenchRun) =>
+  serviceFaults(bench.handle, { application: ENGINE_APPLICATION, label: 'engine' });
 
 /**
  * Waits until no message is queued or sending, injecting each fault once the engines have
@@ -226,20 +146,12 @@ async function untilSettledWithFaults(bench: BenchRun, count: number, workers: W
       process.stderr.write(`[bench send --faults] ${next.name} at ${count - left} settled\n`);
       await next.inject();
       faults.push(next.name);
-      if (faults.length === list.length) before = await Promise.all(workers.list.map(settledBy));
+      if (faults.length === list.length)
+        before = await Promise.all(workers.list.map((w) => metricOf(w, SETTLED_METRIC)));
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { faults, before };
-}
-
-async function untilTrue(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
 }
 
 // ------------------------------------------------------------------------------ the events

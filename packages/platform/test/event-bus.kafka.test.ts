@@ -146,6 +146,38 @@ describe('KafkaEventBus', () => {
     }
   });
 
+  it("publishes a backlog larger than the broker's message size limit at once, every event once and in order", async () => {
+    const bus = new TestBus();
+    try {
+      const org = newId();
+      const subject = newId();
+      // About 3 MB, on one subject (one partition): one batch of it would be refused (1 MB limit).
+      const events = Array.from({ length: 3000 }, (_, i) =>
+        createEvent(catalogue.identity.userCreated, {
+          organizationId: org,
+          subjectId: subject,
+          correlationId: newId(),
+          data: { email: `backlog${i}@example.com`, name: 'x'.repeat(900) },
+        }),
+      );
+      expect(events.reduce((sum, e) => sum + JSON.stringify(e).length, 0)).toBeGreaterThan(2 * 1024 * 1024);
+      const handled: string[] = [];
+      bus.subscribe({
+        group: `kafka-backlog.${newId()}`,
+        contexts: ['identity'],
+        handle: async (e) => {
+          if (e.organizationId === org) handled.push(e.id);
+        },
+      });
+      await bus.start();
+      await bus.publish(events);
+      await vi.waitFor(() => expect(handled).toHaveLength(events.length), { timeout: 60_000, interval: 50 });
+      expect(handled).toEqual(events.map((e) => e.id));
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('a new group receives events published before its first start', async () => {
     const bus = new TestBus();
     try {

@@ -88,7 +88,7 @@ describe.each(DATABASES)('A/B tests (%s)', (_, open) => {
         ctx.services.deps,
         createEvent(catalogue.delivery.messageOpened, {
           organizationId: org.organizationId,
-          subjectId: sample[0]!.contactId,
+          subjectId: sample[0]!.contactId!,
           correlationId: 't',
           data: {
             messageId: newId(),
@@ -101,7 +101,7 @@ describe.each(DATABASES)('A/B tests (%s)', (_, open) => {
           },
         }),
       );
-      await favourB(criterion, org, campaign.id, sample.find((r) => r.variant === 'B')!.contactId);
+      await favourB(criterion, org, campaign.id, sample.find((r) => r.variant === 'B')!.contactId!);
 
       // Within the window nothing more goes out.
       ctx.clock.now = new Date('2026-05-01T10:59:00Z');

@@ -56,6 +56,7 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
       variants: [{ key: 'A', templateId: template }],
       segmentIds: [buyers, vips],
       excludedSegmentIds: [blocked],
+      utm: { source: 'newsletter', medium: 'email', campaign: 'spring-sale' },
     });
     const launched = await ctx.services.launchCampaign(org, { id: campaign.id });
     expect(launched.ok && launched.value.status).toBe('sending');
@@ -65,6 +66,12 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
     expect(requests.every((r) => r.templateId === template && r.variant === 'A')).toBe(true);
     expect(requests.map((r) => r.idempotencyKey)).toContain(`campaign:${campaign.id}:${a}:A`);
     expect(requests.map((r) => r.contactId)).not.toContain(excluded);
+    // Each request carries the campaign's UTM values: delivery adds them to the tracked links.
+    expect(requests[0]!.context).toEqual({
+      campaignId: campaign.id,
+      variant: 'A',
+      utm: { source: 'newsletter', medium: 'email', campaign: 'spring-sale' },
+    });
 
     // Later ticks repeat no one; the campaign completed with its events.
     await ctx.sender.tick();
@@ -150,6 +157,8 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
       expect(await requestsOf(ctx, campaign.id)).toHaveLength(expected);
     };
     await at(0, 2);
+    // Without UTM values, the context names the campaign and variant only.
+    expect((await requestsOf(ctx, campaign.id))[0]!.context).toEqual({ campaignId: campaign.id, variant: 'A' });
     await at(30 * 60_000, 2);
     await at(60 * 60_000, 4);
     await at(120 * 60_000, 5);
@@ -253,7 +262,7 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
   it('a test send asks delivery for each variant to each chosen address, anew each time', async () => {
     const org = newOrg();
     const template = newId();
-    const campaign = await draft(org, { variants: [{ key: 'A', templateId: template }] });
+    const campaign = await draft(org, { variants: [{ key: 'A', templateId: template }], utm: { source: 'test' } });
     const sent = await ctx.services.sendCampaignTest(org, {
       id: campaign.id,
       addresses: ['me@example.com', 'boss@example.com'],
@@ -270,6 +279,12 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
       [null, template, 'test'],
     ]);
     expect(new Set(requests.map((r) => r.idempotencyKey)).size).toBe(3);
+    expect(requests[0]!.context).toEqual({
+      campaignId: campaign.id,
+      variant: 'A',
+      test: true,
+      utm: { source: 'test' },
+    });
     const bad = await ctx.services.sendCampaignTest(org, { id: campaign.id, addresses: ['not an address'] });
     expect(bad.ok ? null : bad.error).toMatchObject({ code: 'VALIDATION_FAILED' });
   });

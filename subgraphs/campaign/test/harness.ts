@@ -88,10 +88,11 @@ export async function contact(
 }
 
 export interface Requested {
-  contactId: string;
+  contactId: string | null;
   templateId: string;
   idempotencyKey: string;
   variant: string;
+  context: Record<string, unknown>;
 }
 
 /** The send requests a campaign wrote to the outbox, as delivery will read them. */
@@ -102,12 +103,15 @@ export async function requestsOf(ctx: Context, campaignId: string): Promise<Requ
         and envelope::jsonb #>> '{data,source,id}' = ${campaignId} order by seq`),
   );
   return rows.map((r) => {
-    const { data } = typeof r.envelope === 'string' ? JSON.parse(r.envelope) : r.envelope;
+    const envelope = typeof r.envelope === 'string' ? JSON.parse(r.envelope) : r.envelope;
+    // As delivery's consumer reads it: a request that does not fit the catalogue fails here.
+    const data = catalogue.delivery.messageRequested.data.parse(envelope.data);
     return {
       contactId: data.contactId,
       templateId: data.templateId,
       idempotencyKey: data.idempotencyKey,
-      variant: data.source.stepId,
+      variant: data.source.stepId!,
+      context: data.context,
     };
   });
 }

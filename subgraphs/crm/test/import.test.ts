@@ -200,6 +200,44 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     expect(updated!.envelope.data.changed.sort()).toEqual(['fields.revenue', 'lastName', 'tags']);
   });
 
+  it("records the stage moves an import's rows make in the stage history, with their events", async () => {
+    const ctx = newOrg();
+    const s = crm.services;
+    const [lead, customer] = [
+      unwrap(await s.createStage(ctx, { name: 'Lead', position: 1 })),
+      unwrap(await s.createStage(ctx, { name: 'Customer', position: 2 })),
+    ];
+    const kim = unwrap(await s.createContact(ctx, { email: 'kim@example.com', stageId: lead.id }));
+    const lee = unwrap(await s.createContact(ctx, { email: 'lee@example.com', stageId: lead.id }));
+    // Kim moves on, Lee stays (the same stage, and an empty cell keeps it), a new contact starts as a lead.
+    const csv = `email,stage\nkim@example.com,${customer.id}\nlee@example.com,${lead.id}\nnew@example.com,${lead.id}\n`;
+    const summary = await importCsv(ctx, csv, { email: 'email', stage: 'stageId' });
+    expect(summary).toMatchObject({ status: 'completed', rowsDone: 3 });
+    const moves = await crm.handle.rows<{ email: string; from: string | null; to: string; reason: string }>(sql`
+      select c.email, h.from_stage_id as "from", h.to_stage_id as "to", h.reason
+      from crm.stage_changes h join crm.contacts c on c.id = h.contact_id
+      where h.organization_id = ${ctx.organizationId} and h.reason = 'import' order by c.email`);
+    expect(moves).toEqual([
+      { email: 'kim@example.com', from: lead.id, to: customer.id, reason: 'import' },
+      { email: 'new@example.com', from: null, to: lead.id, reason: 'import' },
+    ]);
+    const events = await crm.handle.rows<{ envelope: { subject: { id: string }; data: unknown } }>(sql`
+      select envelope from crm.outbox where organization_id = ${ctx.organizationId}
+        and type = 'crm.contact.stage-changed' and envelope::jsonb #>> '{data,reason}' = 'import'`);
+    const envelopeOf = (e: { envelope: unknown }) =>
+      (typeof e.envelope === 'string' ? JSON.parse(e.envelope) : e.envelope) as {
+        subject: { id: string };
+        data: unknown;
+      };
+    expect(events.map(envelopeOf).find((e) => e.subject.id === kim.id)?.data).toEqual({
+      fromStageId: lead.id,
+      toStageId: customer.id,
+      reason: 'import',
+    });
+    expect(events).toHaveLength(2);
+    expect(events.map(envelopeOf).some((e) => e.subject.id === lee.id)).toBe(false);
+  });
+
   it('runs as a background job from stored chunks, and its progress reaches completed with exact counts', async () => {
     const ctx = newOrg();
     await withFields(ctx);

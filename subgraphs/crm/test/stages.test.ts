@@ -1,10 +1,10 @@
-// Stage history on real databases: every move of a contact along the pipeline, by hand, by a
-// point trigger or by a journey step, is kept (from, to, when, why) and published once.
+// Stage history on real databases: every move of a contact along the pipeline, by hand (an
+// update, an upsert, a batch upsert), by a point trigger or by a journey step, is kept (from, to, when, why) and published once.
 import { catalogue, createEvent, newId, unwrap } from '@mauntic/kernel';
 import { createLogger, LocalEventBus } from '@mauntic/platform';
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outbox } from '../src/db/schema.ts';
+import { outbox, stageChanges } from '../src/db/schema.ts';
 import { DATABASES, newOrg, openCrm, runGraphql } from './harness.ts';
 
 describe.each(DATABASES)('stage history (%s)', (_name, open) => {
@@ -92,6 +92,42 @@ describe.each(DATABASES)('stage history (%s)', (_name, open) => {
       { fromStageId: null, toStageId: lead.id, reason: 'manual' },
       { fromStageId: lead.id, toStageId: mql.id, reason: 'trigger' },
       { fromStageId: mql.id, toStageId: customer.id, reason: 'journey' },
+    ]);
+  });
+
+  it('upserts by email, one or in a batch, record the moves they make too', async () => {
+    const ctx = newOrg();
+    const s = crm.services;
+    const [lead, customer] = [
+      unwrap(await s.createStage(ctx, { name: 'Lead', position: 1 })),
+      unwrap(await s.createStage(ctx, { name: 'Customer', position: 2 })),
+    ];
+    const grace = unwrap(await s.upsertContact(ctx, { email: 'grace@example.com', stageId: lead.id }));
+    unwrap(await s.upsertContact(ctx, { email: 'GRACE@example.com', firstName: 'Grace' })); // no stage: no move
+    unwrap(
+      await s.batchUpsertContacts(ctx, [
+        { email: 'grace@example.com', stageId: customer.id },
+        { email: 'alan@example.com' },
+      ]),
+    );
+    unwrap(await s.batchUpsertContacts(ctx, [{ email: 'grace@example.com', stageId: customer.id }])); // same stage
+    const rows = await crm.handle.db
+      .select({ from: stageChanges.fromStageId, to: stageChanges.toStageId, reason: stageChanges.reason })
+      .from(stageChanges)
+      .where(eq(stageChanges.contactId, grace.row.id))
+      .orderBy(asc(stageChanges.changedAt), asc(stageChanges.id));
+    expect(rows).toEqual([
+      { from: null, to: lead.id, reason: 'manual' },
+      { from: lead.id, to: customer.id, reason: 'manual' },
+    ]);
+    const events = await crm.handle.db
+      .select({ envelope: outbox.envelope })
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, ctx.organizationId), eq(outbox.type, 'crm.contact.stage-changed')))
+      .orderBy(asc(outbox.seq));
+    expect(events.map((e) => (e.envelope as { data: unknown }).data)).toEqual([
+      { fromStageId: null, toStageId: lead.id, reason: 'manual' },
+      { fromStageId: lead.id, toStageId: customer.id, reason: 'manual' },
     ]);
   });
 });

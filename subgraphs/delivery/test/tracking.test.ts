@@ -1,4 +1,4 @@
-import { insertOpenPixel, rewriteLinks } from '@mauntic/delivery/templates';
+import { addUtm, insertOpenPixel, rewriteLinks } from '@mauntic/delivery/templates';
 import { classifyMachineEvent, listUnsubscribeHeaders, signToken, verifyToken } from '@mauntic/delivery/tracking';
 import { InvalidSignedTokenError } from '@mauntic/platform';
 import { describe, expect, it } from 'vitest';
@@ -270,5 +270,40 @@ describe('classifyMachineEvent', () => {
     });
     expect(classifyMachineEvent({ ...human, kind: 'click', secondsSinceSent: 2 }).machine).toBe(false);
     expect(classifyMachineEvent({ ...human, kind: 'open', secondsSinceSent: 0.5 }).machine).toBe(false);
+  });
+});
+
+describe('UTM parameters on tracked links', () => {
+  const utm = { source: 'newsletter', medium: 'email', campaign: 'spring sale', content: 'hero', term: 'lamps' };
+
+  it('adds every value the link lacks, keeping its own parameters and fragment', () => {
+    const url = new URL(addUtm('https://shop.example.com/p/1?ref=mail#top', utm));
+    expect(url.origin + url.pathname + url.hash).toBe('https://shop.example.com/p/1#top');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      ref: 'mail',
+      utm_source: 'newsletter',
+      utm_medium: 'email',
+      utm_campaign: 'spring sale',
+      utm_content: 'hero',
+      utm_term: 'lamps',
+    });
+  });
+
+  it("keeps an author's own utm value and adds only the missing ones", () => {
+    const url = new URL(addUtm('http://shop.example.com/?utm_source=blog', { source: 'newsletter', medium: 'email' }));
+    expect(url.searchParams.getAll('utm_source')).toEqual(['blog']);
+    expect(url.searchParams.get('utm_medium')).toBe('email');
+  });
+
+  it('leaves other schemes, the platform’s own endpoints and sends without values exactly as they are', () => {
+    expect(addUtm('mailto:a@example.com', utm)).toBe('mailto:a@example.com');
+    const own = 'https://t.mauntic.example/t/unsubscribe?t=abc';
+    expect(addUtm(own, utm, 'https://t.mauntic.example')).toBe(own);
+    const odd = 'https://shop.example.com/a%20b?x=1&y';
+    expect(addUtm(odd, null)).toBe(odd);
+    expect(addUtm(odd, {})).toBe(odd);
+    expect(addUtm('https://shop.example.com/?utm_source=x', { source: 'y' })).toBe(
+      'https://shop.example.com/?utm_source=x',
+    );
   });
 });

@@ -93,7 +93,7 @@ describe('crm events others name things by', () => {
     });
     expect(moved).toMatchObject({ type: 'crm.contact.stage-changed', subject: { type: 'contact', id: contact } });
     expect(roundTrip(moved)).toEqual(moved);
-    expect(() => roundTrip({ ...moved, data: { ...moved.data, reason: 'import' } })).toThrow(/invalid/);
+    expect(() => roundTrip({ ...moved, data: { ...moved.data, reason: 'cron' } })).toThrow(/invalid/);
     const scored = createEvent(catalogue.crm.groupPointsChanged, {
       organizationId: org,
       subjectId: contact,

@@ -129,7 +129,8 @@ export const contactStageChanged = defineEvent(
   z.object({
     fromStageId: z.uuid().nullable(),
     toStageId: z.uuid().nullable(),
-    reason: z.enum(['manual', 'trigger', 'journey']),
+    /** import: a contact import's row set the stage. */
+    reason: z.enum(['manual', 'trigger', 'journey', 'import']),
   }),
 );
 

@@ -126,6 +126,11 @@ export const messageRequested = defineEvent(
      */
     contactId: z.uuid().nullable(),
     address: z.string().min(1).max(4096).nullable(),
+    /**
+     * What the template reads as {{context.…}}. `context.utm` ({ source, medium, campaign, content,
+     * term }: a campaign's UTM values) is added as utm_* parameters to the message's tracked http(s)
+     * links that do not carry them, where a click sends the visitor.
+     */
     context: z.record(z.string(), z.unknown()).default({}),
     idempotencyKey: z.string().min(1).max(200),
     source: message.source,

@@ -54,6 +54,9 @@ import { type DeadLetter, deadLetterTopicOf, type EventBus, groupIdOf, type Subs
 import { createMissingTopics } from './kafka-topics.ts';
 import { errorText, handleWithRetries } from './local-event-bus.ts';
 
+/** The most event bytes one produce request carries: half the broker's default message.max.bytes. */
+export const PUBLISH_REQUEST_BYTES = 512 * 1024;
+
 export interface KafkaEventBusOptions {
   brokers: string[];
   clientId: string;
@@ -130,30 +133,43 @@ export class KafkaEventBus implements EventBus {
   async publish(events: EventEnvelope[]): Promise<void> {
     this.assertOpen();
     if (events.length === 0) return;
-    const byTopic = new Map<string, Message[]>();
+    // In requests of at most PUBLISH_REQUEST_BYTES, one after the other (so each subject's events
+    // keep their order): the broker refuses a partition's batch above its message.max.bytes (1 MB
+    // by default), and an outbox relay catching up after an outage publishes thousands at once.
+    const chunks: Map<string, Message[]>[] = [];
     const spans: Span[] = [];
+    let bytes = Number.POSITIVE_INFINITY;
     for (const event of events) {
       const topic = topicOf(contextOf(event.type), this.prefix);
+      const value = JSON.stringify(event);
+      if (bytes + value.length > PUBLISH_REQUEST_BYTES) {
+        chunks.push(new Map());
+        bytes = 0;
+      }
+      bytes += value.length;
+      const byTopic = chunks.at(-1)!;
       const messages = byTopic.get(topic) ?? [];
       const headers: Record<string, string> = { 'event-type': event.type };
       if (tracing.enabled && event.traceparent) spans.push(this.publishSpan(event, topic, headers));
-      messages.push({ key: event.subject.id, value: JSON.stringify(event), headers });
+      messages.push({ key: event.subject.id, value, headers });
       byTopic.set(topic, messages);
     }
     try {
       await Promise.all([this.connectProducer(), this.connectAdmin()]);
-      await this.ensureTopics([...byTopic.keys()]);
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      await this.ensureTopics([...new Set(chunks.flatMap((byTopic) => [...byTopic.keys()]))]);
+      for (const byTopic of chunks) {
+        await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
+      }
     } catch (error) {
       for (const span of spans) failSpan(span, error);
       throw error;
     } finally {
       for (const span of spans) span.end();
     }
-    for (const [topic, messages] of byTopic) metrics.eventsPublished.inc({ topic }, messages.length);
   }
 
   /**

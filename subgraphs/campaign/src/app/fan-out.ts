@@ -218,7 +218,9 @@ async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit
                  'data', json_build_object(
                    'channel', ${row.channel}::text, 'templateId', v."templateId", 'contactId', m.contact_id,
                    'address', null,
-                   'context', json_build_object('campaignId', ${row.id}::uuid, 'variant', m.variant),
+                   -- The UTM values go with each request: delivery adds them to the tracked links.
+                   'context', json_build_object('campaignId', ${row.id}::uuid, 'variant', m.variant)::jsonb
+                              || ${JSON.stringify(row.utm ? { utm: row.utm } : {})}::jsonb,
                    'idempotencyKey', 'campaign:' || ${row.id}::text || ':' || m.contact_id || ':' || m.variant,
                    'source', json_build_object('kind', 'campaign', 'id', ${row.id}::uuid, 'stepId', m.variant)))
         from identified m

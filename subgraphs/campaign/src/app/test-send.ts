@@ -45,7 +45,7 @@ export async function sendCampaignTest(
           templateId: variant.templateId,
           contactId: null,
           address,
-          context: { campaignId: row.id, variant: variant.key, test: true },
+          context: { campaignId: row.id, variant: variant.key, test: true, ...(row.utm ? { utm: row.utm } : {}) },
           // The request's correlation id makes each test send its own.
           idempotencyKey: `campaign-test:${row.id}:${variant.key}:${address}:${ctx.correlationId}`.slice(0, 200),
           source: { kind: 'campaign', id: row.id, stepId: 'test' },

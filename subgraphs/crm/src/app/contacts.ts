@@ -203,8 +203,9 @@ export async function upsertContactInTx(
   values: ContactValues & { email: string },
   fields: FieldDefinition[],
 ): Promise<{ row: ContactRow; created: boolean }> {
+  // The stage it leaves too, read under the lock the update needs anyway.
   const [existing] = await tx
-    .select({ id: contacts.id })
+    .select({ id: contacts.id, stageId: contacts.stageId })
     .from(contacts)
     .where(
       and(eq(contacts.organizationId, organizationId), sql`lower(${contacts.email}) = ${values.email.toLowerCase()}`),
@@ -214,10 +215,12 @@ export async function upsertContactInTx(
     // The email only matched (case-insensitively); the stored spelling stays.
     const { email: _matched, ...rest } = values;
     const [row] = await tx.update(contacts).set(setClause(rest)).where(eq(contacts.id, existing.id)).returning();
+    await recordStageChange(tx, ctx, { organizationId, contactId: row!.id, from: existing.stageId, to: row!.stageId });
     await recordWrite(tx, deps, ctx, row!, 'updated', changedNames(rest), fields);
     return { row: row!, created: false };
   }
   const [row] = await tx.insert(contacts).values(insertValues(organizationId, values)).returning();
+  await recordStageChange(tx, ctx, { organizationId, contactId: row!.id, from: null, to: row!.stageId });
   await recordWrite(tx, deps, ctx, row!, 'created', [], fields);
   return { row: row!, created: true };
 }

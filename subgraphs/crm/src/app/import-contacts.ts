@@ -224,6 +224,7 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
     organizationId,
     importId,
     correlationId: ctx.correlationId,
+    actor: 'id' in ctx.actor ? ctx.actor.id : null,
     tags,
     mappedColumns: standardColumnsOf(request.mapping),
   };

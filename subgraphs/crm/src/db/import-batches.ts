@@ -11,6 +11,8 @@ export interface BatchTarget {
   organizationId: string;
   importId: string;
   correlationId: string;
+  /** Who runs the import, as the stage history names it. */
+  actor: string | null;
   /** Added to every contact of the import. */
   tags: string[];
   /** The standard columns the mapping fills (snake_case); only these change on an existing contact. */
@@ -25,7 +27,8 @@ export interface RowError {
 }
 
 /**
- * One batch: contacts upserted and their events written in a single statement. Ids (a new
+ * One batch: contacts upserted and their events written in a single statement, stage moves with
+ * their history rows and crm.contact.stage-changed events. Ids (a new
  * contact's, each event's) come with the rows from here, and each envelope is built as JSON text
  * (the outbox keeps it as written), never parsed into jsonb.
  */
@@ -34,6 +37,7 @@ export function upsertBatchSql(batch: BatchTarget, rows: BatchRow[]) {
   const topic = topicOf('crm');
   const created = catalogue.crm.contactCreated.type;
   const updated = catalogue.crm.contactUpdated.type;
+  const stageChanged = catalogue.crm.contactStageChanged.type;
   const occurredAt = new Date().toISOString();
   // Only the mapped columns change on an existing contact; an empty cell keeps its value.
   const sets = mappedColumns.filter((c) => c !== 'email').map((c) => sql.raw(`${c} = coalesce(excluded.${c}, c.${c})`));
@@ -48,6 +52,10 @@ export function upsertBatchSql(batch: BatchTarget, rows: BatchRow[]) {
     ), latest as (
       -- The same address twice in one batch: the later row wins.
       select distinct on (lower(email)) * from input order by lower(email), n desc
+    ), prior as (
+      -- The stages before the batch: every part of one statement sees the same snapshot.
+      select c.id, c.stage_id from crm.contacts c
+      where c.organization_id = ${organizationId} and lower(c.email) in (select lower(email) from latest)
     ), upserted as (
       insert into crm.contacts as c (id, organization_id, email, first_name, last_name, phone, timezone, locale,
         owner_id, stage_id, points, fields, tags)
@@ -74,6 +82,24 @@ export function upsertBatchSql(batch: BatchTarget, rows: BatchRow[]) {
             'stageId', u.stage_id, 'points', u.points, 'tags', to_json(u.tags), 'fields', u.fields) as snapshot
         from upserted u join latest l on lower(l.email) = lower(u.email)
       ) ev
+      returning 1
+    ), moves as (
+      select gen_random_uuid() as id, gen_random_uuid() as event_id, u.id as contact_id,
+        p.stage_id as from_stage_id, u.stage_id as to_stage_id
+      from upserted u left join prior p on p.id = u.id
+      where u.stage_id is distinct from p.stage_id
+    ), history as (
+      insert into crm.stage_changes (id, organization_id, contact_id, from_stage_id, to_stage_id, reason, actor)
+      select id, ${organizationId}, contact_id, from_stage_id, to_stage_id, 'import', ${batch.actor}::text from moves
+      returning 1
+    ), stage_events as (
+      insert into crm.outbox (id, organization_id, topic, key, type, envelope)
+      select m.event_id, ${organizationId}, ${topic}, m.contact_id::text, ${stageChanged}::text, json_build_object(
+        'id', m.event_id, 'type', ${stageChanged}::text, 'version', 1, 'organizationId', ${organizationId}::text,
+        'occurredAt', ${occurredAt}::text, 'correlationId', ${correlationId}::text,
+        'subject', json_build_object('type', 'contact', 'id', m.contact_id::text),
+        'data', json_build_object('fromStageId', m.from_stage_id, 'toStageId', m.to_stage_id, 'reason', 'import'))
+      from moves m
       returning 1
     )
     select (select count(*) from upserted where created)::int as created,

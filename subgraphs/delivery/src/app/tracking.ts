@@ -5,7 +5,7 @@ import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents } from '@mauntic/platform';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { contacts, messageEvents, messages, outbox, suppressions, templates } from '../db/schema.ts';
-import { type CompiledEmailTemplate, resolveLink } from '../domain/templates/index.ts';
+import { addUtm, type CompiledEmailTemplate, resolveLink, type UtmValues } from '../domain/templates/index.ts';
 import { classifyMachineEvent, type TrackingToken, verifyToken } from '../tracking/index.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { contactVars } from './render-message.ts';
@@ -150,9 +150,14 @@ export async function trackClick(
     message: { id: message.id },
   });
   if (!url || !/^https?:\/\//i.test(url)) return null;
+  // The click map counts the link as written; the visitor goes on with the send's UTM values.
   await recordEngagement(deps, message, 'click', visit, url);
-  return url;
+  return addUtm(url, utmOf(message.context), deps.publicBaseUrl);
 }
+
+/** The UTM values a send's context carries (`context.utm`, as a campaign's requests do), if any. */
+const utmOf = (context: Record<string, unknown>): UtmValues | null =>
+  context.utm && typeof context.utm === 'object' ? (context.utm as UtmValues) : null;
 
 /**
  * Unsubscribes the message's recipient from its channel (RFC 8058 one-click POST, or the

@@ -35,7 +35,12 @@ builder.mutationField('createStage', (t) =>
 );
 
 const StageChangeReason = builder.enumType('StageChangeReason', {
-  values: { MANUAL: { value: 'manual' }, TRIGGER: { value: 'trigger' }, JOURNEY: { value: 'journey' } } as const,
+  values: {
+    MANUAL: { value: 'manual' },
+    TRIGGER: { value: 'trigger' },
+    JOURNEY: { value: 'journey' },
+    IMPORT: { value: 'import', description: "A contact import's row set it" },
+  } as const,
 });
 
 const StageChange = builder.objectRef<StageChangeRow>('StageChange').implement({

@@ -21,12 +21,14 @@ export {
 } from './email.ts';
 export { KNOWN_HELPERS } from './handlebars.ts';
 export {
+  addUtm,
   decodeEntities,
   insertOpenPixel,
   NO_TRACK_ATTRIBUTE,
   type RewriteLinksOptions,
   type RewrittenHtml,
   rewriteLinks,
+  type UtmValues,
 } from './links.ts';
 export { canonicalLocale, localeFallbacks, selectLocale } from './locale.ts';
 export { checkMjmlStructure } from './mjml.ts';

@@ -190,3 +190,38 @@ export function insertOpenPixel(html: string, pixelUrl: string): string {
   if (closing < 0) return html + pixel;
   return html.slice(0, closing) + pixel + html.slice(closing);
 }
+
+/** UTM values a send asks to add to its tracked links (a campaign's: `context.utm` of its requests). */
+export interface UtmValues {
+  source?: string;
+  medium?: string;
+  campaign?: string;
+  content?: string;
+  term?: string;
+}
+
+const UTM_KEYS = ['source', 'medium', 'campaign', 'content', 'term'] as const;
+
+/**
+ * The link with the send's UTM parameters added: each utm_<key> the link does not carry already
+ * (an author's own value wins), its other parameters and fragment kept. Only absolute http(s) links
+ * outside `exceptUnder` (the platform's own tracking and unsubscribe endpoints) change; a link with
+ * nothing to add comes back exactly as given.
+ */
+export function addUtm(link: string, utm: UtmValues | null | undefined, exceptUnder?: string): string {
+  if (!utm || !isHttpUrl(link) || (exceptUnder && link.startsWith(exceptUnder))) return link;
+  let url: URL;
+  try {
+    url = new URL(link);
+  } catch {
+    return link;
+  }
+  let added = false;
+  for (const key of UTM_KEYS) {
+    const value = utm[key];
+    if (typeof value !== 'string' || !value || url.searchParams.has(`utm_${key}`)) continue;
+    url.searchParams.append(`utm_${key}`, value);
+    added = true;
+  }
+  return added ? url.toString() : link;
+}
