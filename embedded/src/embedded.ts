@@ -6,7 +6,12 @@ import { campaignModule } from '@mauntic/campaign';
 import { CampaignSender } from '@mauntic/campaign/sender';
 import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
 import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
-import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
+import {
+  createMemoryRateLimiter,
+  createRedisRateLimiter,
+  createRedisWarmupCounters,
+  parseEncryptionKey,
+} from '@mauntic/delivery/engine';
 import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
 import {
@@ -193,6 +198,7 @@ function deliveryEngine(deps: ContextDeps, keys: DeliveryKeys, dataDir: string, 
     handle: deps.handle,
     logger: deps.logger.child({ worker: 'delivery-engine' }),
     limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
+    ...(redis ? { warmupCounters: createRedisWarmupCounters(redis) } : {}),
     ...keys,
     owner: 'embedded',
     journalDir: resolve(dataDir, 'engine-journal'),

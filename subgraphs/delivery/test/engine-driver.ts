@@ -8,6 +8,7 @@ import type { OutboundGuard } from '@mauntic/platform';
 import { createEngine } from '../../../workers/delivery-engine/src/create-engine.ts';
 import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
 import { Journal, journalFile } from '../../../workers/delivery-engine/src/journal.ts';
+import type { WarmupCounters } from '../src/app/sending-ips.ts';
 import { createMemoryRateLimiter } from '../src/providers/index.ts';
 import { LOOPBACK_ALLOWED, type openDelivery, PUBLIC_BASE_URL } from './harness.ts';
 
@@ -22,6 +23,10 @@ export function startEngineFor(
     sendConcurrency?: number;
     /** Where providers may connect: loopback, where the tests' servers listen, unless given. */
     outbound?: OutboundGuard;
+    /** The engine's clock (warm-up windows, reputation decay). */
+    now?: () => Date;
+    /** The sending IPs' warm-up counters; in memory unless given. */
+    warmupCounters?: WarmupCounters;
   } = {},
 ): DeliveryEngine {
   return createEngine({
@@ -39,6 +44,8 @@ export function startEngineFor(
     sendConcurrency: options.sendConcurrency ?? 4,
     pollMs: 20,
     ...(options.localOutbox ? { localOutbox: true } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.warmupCounters ? { warmupCounters: options.warmupCounters } : {}),
   });
 }
 

@@ -88,6 +88,9 @@ interface Outcome {
   providerMessageId: string | null;
   notBefore: string | null;
   unconfirmed: boolean;
+  /** The pool IP and sending domain an email left from (or was refused at). */
+  sendingIp?: string | null;
+  sendingDomain?: string | null;
 }
 
 /** Thrown out of a lane that stops while it cannot record its batch: the journal keeps it for the next start. */
@@ -303,6 +306,12 @@ export class DeliveryEngine {
     const settled = await this.send(prepared, journal);
     journal.flush();
     end();
+    try {
+      await this.options.dispatcher.settle(this.now());
+    } catch (error) {
+      // Kept for the next batch: reputation hears of it a little later.
+      this.options.logger.warn({ err: error }, 'could not record what the sends said about the sending IPs');
+    }
     return settled;
   }
 
@@ -320,7 +329,7 @@ export class DeliveryEngine {
   }
 
   private async sendOne(item: PreparedItem, journal: Journal): Promise<Outcome> {
-    const base = {
+    const base: Omit<Outcome, 'status'> & { error: null } = {
       id: item.row.id,
       error: null,
       providerId: null,
@@ -332,6 +341,8 @@ export class DeliveryEngine {
     if (item.kind === 'fail') return { ...base, status: 'failed', error: item.reason };
     if (item.kind === 'defer') return { ...base, status: 'queued', notBefore: item.until.toISOString() };
     const result = await item.send(() => journal.handed(item.row.id));
+    base.sendingIp = result.sendingIp ?? null;
+    base.sendingDomain = result.sendingDomain ?? null;
     if (result.ok) {
       journal.sent(item.row.id, result.providerMessageId);
       return { ...base, status: 'sent', providerId: result.providerId, providerMessageId: result.providerMessageId };
@@ -371,7 +382,7 @@ export class DeliveryEngine {
       with r as (
         select * from json_to_recordset(${JSON.stringify(outcomes.map(toRecord))}::json)
           as r(id uuid, status text, error text, provider_id uuid, provider_message_id text,
-               not_before timestamptz, unconfirmed boolean)
+               not_before timestamptz, unconfirmed boolean, sending_ip text, sending_domain text)
       ), recorded as (
         update ${messages} m set
           status = r.status,
@@ -380,6 +391,8 @@ export class DeliveryEngine {
           provider_message_id = coalesce(r.provider_message_id, m.provider_message_id),
           not_before = coalesce(r.not_before, m.not_before),
           unconfirmed = r.unconfirmed,
+          sending_ip = coalesce(r.sending_ip, m.sending_ip),
+          sending_domain = coalesce(r.sending_domain, m.sending_domain),
           -- A deferral (quiet hours, a provider not reachable) is not a try.
           attempts = case when r.status = 'queued' and r.error is null then m.attempts - 1 else m.attempts end,
           sent_at = case when r.status = 'sent' then now() else m.sent_at end,
@@ -525,6 +538,8 @@ function toRecord(o: Outcome) {
     provider_message_id: o.providerMessageId,
     not_before: o.notBefore,
     unconfirmed: o.unconfirmed,
+    sending_ip: o.sendingIp ?? null,
+    sending_domain: o.sendingDomain ?? null,
   };
 }
 

@@ -42,6 +42,8 @@ export interface EmailMessage {
   raw?: Buffer;
   /** Envelope sender (Return-Path) for bounces, e.g. a VERP address; `from.address` when absent. */
   envelopeFrom?: string;
+  /** The local address to send from (a pool IP); the system's choice when absent. SMTP adapters bind it. */
+  localAddress?: string;
 }
 
 export interface SmsMessage {

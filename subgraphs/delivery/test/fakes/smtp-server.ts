@@ -8,6 +8,8 @@ export interface RecordedMail {
   rcptTo: string[];
   raw: Buffer;
   user?: string;
+  /** The address the client connected from (a sending IP it bound). */
+  remoteAddress: string;
 }
 
 export interface SmtpFake {
@@ -64,6 +66,7 @@ export async function startSmtpFake(
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks),
           user: typeof session.user === 'string' ? session.user : undefined,
+          remoteAddress: session.remoteAddress,
         });
         callback(null, `Ok: queued as Q${messages.length}`);
       });
