@@ -10,7 +10,7 @@ import { createProviderDirectory } from './app/provider-directory.ts';
 import { createRenderer } from './app/render-message.ts';
 import { createMemoryWarmupCounters, createPoolDirectory, type WarmupCounters } from './app/sending-ips.ts';
 import { createSigningDirectory } from './app/signing.ts';
-import type { RateLimiter } from './providers/index.ts';
+import type { PostfixInstance, RateLimiter } from './providers/index.ts';
 
 export type { DeliveryDispatcher, PreparedItem } from './app/dispatch.ts';
 // enqueueMessages: the send benchmark queues its audience in bulk, the way send requests do.
@@ -47,6 +47,8 @@ export interface DeliveryDispatcherOptions {
   returnPathDomain?: string;
   /** The sending IPs' warm-up counters: in Redis, shared by every engine; in memory when unset (embedded mode). */
   warmupCounters?: WarmupCounters;
+  /** The platform's Postfix instances, one per sending IP (DELIVERY_POSTFIX_INSTANCES): where POSTFIX providers send. */
+  postfixInstances?: readonly PostfixInstance[];
 }
 
 /** Everything the engine does to a claimed batch between the claim and the record. */
@@ -59,6 +61,7 @@ export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): De
     publicBaseUrl,
     outbound: options.outbound ?? outboundGuard(),
     ...(options.localOutbox ? { localOutbox: localOutboxStore(handle) } : {}),
+    ...(options.postfixInstances ? { postfixInstances: options.postfixInstances } : {}),
   });
   const renderer = createRenderer({ trackingKey: options.trackingKey, publicBaseUrl });
   const signing = createSigningDirectory({ handle, encryptionKey: options.encryptionKey });

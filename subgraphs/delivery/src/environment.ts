@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { dnsLookup } from './app/dns.ts';
 import { DOMAIN_PATTERN, type MailPlatform } from './domain/sending-domain.ts';
 import { parseEncryptionKey } from './providers/crypto.ts';
+import { POSTFIX_INSTANCE, parsePostfixInstance } from './providers/postfix.ts';
 
 const commaList = z.preprocess(
   emptyToUndefined,
@@ -58,6 +59,10 @@ export const deliveryModel = z.object({
   DELIVERY_BOUNCE_HOST: z.preprocess(emptyToUndefined, hostName.default('localhost')),
   /** VERP return path domain of email whose From domain is no sending domain; unset: such email keeps its From as return path. */
   DELIVERY_RETURN_PATH_DOMAIN: z.preprocess(emptyToUndefined, hostName.optional()),
+  /** The platform's Postfix instances, one per sending IP: `ip=host:port`, comma-separated (POSTFIX providers). */
+  DELIVERY_POSTFIX_INSTANCES: commaList.pipe(
+    z.array(z.string().regex(POSTFIX_INSTANCE, 'expected ip=host:port').transform(parsePostfixInstance)),
+  ),
 });
 
 /** How sending domains are checked (the DNS servers) and what their records name (addresses, bounce host). */
@@ -99,5 +104,6 @@ export function clusterKeys(delivery: z.infer<typeof deliveryModel>) {
     encryptionKey: parseEncryptionKey(delivery.DELIVERY_ENCRYPTION_KEY),
     trackingKey: Buffer.from(delivery.TRACKING_SECRET!, 'utf8'),
     ...(delivery.DELIVERY_RETURN_PATH_DOMAIN ? { returnPathDomain: delivery.DELIVERY_RETURN_PATH_DOMAIN } : {}),
+    ...(delivery.DELIVERY_POSTFIX_INSTANCES.length ? { postfixInstances: delivery.DELIVERY_POSTFIX_INSTANCES } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { createEngine } from '../../../workers/delivery-engine/src/create-engine
 import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
 import { Journal, journalFile } from '../../../workers/delivery-engine/src/journal.ts';
 import type { WarmupCounters } from '../src/app/sending-ips.ts';
-import { createMemoryRateLimiter } from '../src/providers/index.ts';
+import { createMemoryRateLimiter, type PostfixInstance } from '../src/providers/index.ts';
 import { LOOPBACK_ALLOWED, type openDelivery, PUBLIC_BASE_URL } from './harness.ts';
 
 type Env = Awaited<ReturnType<typeof openDelivery>>;
@@ -27,6 +27,8 @@ export function startEngineFor(
     now?: () => Date;
     /** The sending IPs' warm-up counters; in memory unless given. */
     warmupCounters?: WarmupCounters;
+    /** Where POSTFIX providers send. */
+    postfixInstances?: PostfixInstance[];
   } = {},
 ): DeliveryEngine {
   return createEngine({
@@ -46,6 +48,7 @@ export function startEngineFor(
     ...(options.localOutbox ? { localOutbox: true } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.warmupCounters ? { warmupCounters: options.warmupCounters } : {}),
+    ...(options.postfixInstances ? { postfixInstances: options.postfixInstances } : {}),
   });
 }
 

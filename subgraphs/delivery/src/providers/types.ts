@@ -10,6 +10,7 @@ export type ProviderKind =
   | 'sendgrid'
   | 'mailgun'
   | 'local_outbox'
+  | 'postfix'
   | 'twilio'
   | 'plivo'
   | 'fcm'
@@ -21,6 +22,7 @@ export const CHANNEL_OF: Record<ProviderKind, Channel> = {
   sendgrid: 'email',
   mailgun: 'email',
   local_outbox: 'email',
+  postfix: 'email',
   twilio: 'sms',
   plivo: 'sms',
   fcm: 'push',
