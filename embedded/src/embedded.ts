@@ -61,6 +61,8 @@ interface DeliveryKeys {
   trackingKey: Buffer;
   publicBaseUrl: string;
   outbound: OutboundGuard;
+  /** The platform's Postfix instances (DELIVERY_POSTFIX_INSTANCES), where POSTFIX providers send. */
+  postfixInstances: { ip: string; host: string; port: number }[];
 }
 
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<Embedded> {
@@ -133,6 +135,7 @@ function deliveryKeys(config: EmbeddedConfig, dataDir: string, env: NodeJS.Proce
     // Links in mail point at this very server unless told otherwise.
     publicBaseUrl: env.PUBLIC_BASE_URL ? delivery.PUBLIC_BASE_URL : `http://localhost:${config.server.PORT}`,
     outbound: outboundGuard({ allow: config.outbound.OUTBOUND_ALLOWED_HOSTS }),
+    postfixInstances: delivery.DELIVERY_POSTFIX_INSTANCES,
   };
 }
 
