@@ -378,6 +378,7 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
       'CreateTemplateInput',
     ),
     await create('sendingDomain', 'addSendingDomain', { domain: 'mail.fixture.example' }, 'AddSendingDomainInput'),
+    await create('ipPool', 'createIpPool', { name: 'Fixture pool' }, 'CreateIpPoolInput'),
   ]);
 }
 

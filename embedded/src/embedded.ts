@@ -6,7 +6,12 @@ import { campaignModule } from '@mauntic/campaign';
 import { CampaignSender } from '@mauntic/campaign/sender';
 import { type CrmServices, crmHttpRoutes, crmModule } from '@mauntic/crm';
 import { type DeliveryServices, deliveryModule } from '@mauntic/delivery';
-import { createMemoryRateLimiter, createRedisRateLimiter, parseEncryptionKey } from '@mauntic/delivery/engine';
+import {
+  createMemoryRateLimiter,
+  createRedisRateLimiter,
+  createRedisWarmupCounters,
+  parseEncryptionKey,
+} from '@mauntic/delivery/engine';
 import { accessTokenAuthenticator, deliveryRoutes } from '@mauntic/delivery/http';
 import { createEngine, type DeliveryEngine } from '@mauntic/delivery-engine';
 import {
@@ -58,6 +63,8 @@ interface DeliveryKeys {
   trackingKey: Buffer;
   publicBaseUrl: string;
   outbound: OutboundGuard;
+  /** The platform's Postfix instances (DELIVERY_POSTFIX_INSTANCES), where POSTFIX providers send. */
+  postfixInstances: { ip: string; host: string; port: number }[];
 }
 
 export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promise<Embedded> {
@@ -133,6 +140,7 @@ function deliveryKeys(config: EmbeddedConfig, dataDir: string, env: NodeJS.Proce
     // Links in mail point at this very server unless told otherwise.
     publicBaseUrl: env.PUBLIC_BASE_URL ? delivery.PUBLIC_BASE_URL : `http://localhost:${config.server.PORT}`,
     outbound: outboundGuard({ allow: config.outbound.OUTBOUND_ALLOWED_HOSTS }),
+    postfixInstances: delivery.DELIVERY_POSTFIX_INSTANCES,
   };
 }
 
@@ -198,6 +206,7 @@ function deliveryEngine(deps: ContextDeps, keys: DeliveryKeys, dataDir: string, 
     handle: deps.handle,
     logger: deps.logger.child({ worker: 'delivery-engine' }),
     limiter: redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter(),
+    ...(redis ? { warmupCounters: createRedisWarmupCounters(redis) } : {}),
     ...keys,
     owner: 'embedded',
     journalDir: resolve(dataDir, 'engine-journal'),

@@ -8,12 +8,14 @@ import { createDispatcher, type DeliveryDispatcher } from './app/dispatch.ts';
 import { localOutboxStore } from './app/local-outbox.ts';
 import { createProviderDirectory } from './app/provider-directory.ts';
 import { createRenderer } from './app/render-message.ts';
+import { createMemoryWarmupCounters, createPoolDirectory, type WarmupCounters } from './app/sending-ips.ts';
 import { createSigningDirectory } from './app/signing.ts';
-import type { RateLimiter } from './providers/index.ts';
+import type { PostfixInstance, RateLimiter } from './providers/index.ts';
 
 export type { DeliveryDispatcher, PreparedItem } from './app/dispatch.ts';
 // enqueueMessages: the send benchmark queues its audience in bulk, the way send requests do.
 export { enqueueMessages, messageFacts } from './app/send.ts';
+export { createMemoryWarmupCounters, createRedisWarmupCounters, type WarmupCounters } from './app/sending-ips.ts';
 export { messages, outbox } from './db/schema.ts';
 // tenantVisibleError: delivery.message.failed tells an organization what Message.error does.
 export { tenantVisibleError } from './domain/provider-failure.ts';
@@ -43,6 +45,10 @@ export interface DeliveryDispatcherOptions {
   outbound?: OutboundGuard;
   /** The VERP return path domain of email not sent from a sending domain (DELIVERY_RETURN_PATH_DOMAIN). */
   returnPathDomain?: string;
+  /** The sending IPs' warm-up counters: in Redis, shared by every engine; in memory when unset (embedded mode). */
+  warmupCounters?: WarmupCounters;
+  /** The platform's Postfix instances, one per sending IP (DELIVERY_POSTFIX_INSTANCES): where POSTFIX providers send. */
+  postfixInstances?: readonly PostfixInstance[];
 }
 
 /** Everything the engine does to a claimed batch between the claim and the record. */
@@ -55,6 +61,7 @@ export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): De
     publicBaseUrl,
     outbound: options.outbound ?? outboundGuard(),
     ...(options.localOutbox ? { localOutbox: localOutboxStore(handle) } : {}),
+    ...(options.postfixInstances ? { postfixInstances: options.postfixInstances } : {}),
   });
   const renderer = createRenderer({ trackingKey: options.trackingKey, publicBaseUrl });
   const signing = createSigningDirectory({ handle, encryptionKey: options.encryptionKey });
@@ -63,6 +70,7 @@ export function createDeliveryDispatcher(options: DeliveryDispatcherOptions): De
     providers,
     renderer,
     signing,
+    pools: createPoolDirectory({ handle, counters: options.warmupCounters ?? createMemoryWarmupCounters() }),
     ...(options.returnPathDomain ? { returnPathDomain: options.returnPathDomain } : {}),
   });
 }

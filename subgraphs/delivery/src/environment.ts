@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { dnsLookup } from './app/dns.ts';
 import { DOMAIN_PATTERN, type MailPlatform } from './domain/sending-domain.ts';
 import { parseEncryptionKey } from './providers/crypto.ts';
+import { POSTFIX_INSTANCE, parsePostfixInstance } from './providers/postfix.ts';
 import { rspamdChecker } from './providers/rspamd.ts';
 
 const commaList = z.preprocess(
@@ -68,6 +69,10 @@ export const deliveryModel = z.object({
   DELIVERY_RETURN_PATH_DOMAIN: z.preprocess(emptyToUndefined, hostName.optional()),
   /** Rspamd's normal worker (e.g. http://127.0.0.1:11333): scores template previews for spam; unset: no score. */
   DELIVERY_RSPAMD_URL: z.preprocess(emptyToUndefined, z.url().optional()),
+  /** The platform's Postfix instances, one per sending IP: `ip=host:port`, comma-separated (POSTFIX providers). */
+  DELIVERY_POSTFIX_INSTANCES: commaList.pipe(
+    z.array(z.string().regex(POSTFIX_INSTANCE, 'expected ip=host:port').transform(parsePostfixInstance)),
+  ),
 });
 
 /** How sending domains are checked (the DNS servers), what their records name (addresses, bounce host), and the spam checker. */
@@ -112,5 +117,6 @@ export function clusterKeys(delivery: z.infer<typeof deliveryModel>) {
     encryptionKey: parseEncryptionKey(delivery.DELIVERY_ENCRYPTION_KEY),
     trackingKey: Buffer.from(delivery.TRACKING_SECRET!, 'utf8'),
     ...(delivery.DELIVERY_RETURN_PATH_DOMAIN ? { returnPathDomain: delivery.DELIVERY_RETURN_PATH_DOMAIN } : {}),
+    ...(delivery.DELIVERY_POSTFIX_INSTANCES.length ? { postfixInstances: delivery.DELIVERY_POSTFIX_INSTANCES } : {}),
   };
 }

@@ -8,7 +8,8 @@ import type { OutboundGuard } from '@mauntic/platform';
 import { createEngine } from '../../../workers/delivery-engine/src/create-engine.ts';
 import type { DeliveryEngine } from '../../../workers/delivery-engine/src/engine.ts';
 import { Journal, journalFile } from '../../../workers/delivery-engine/src/journal.ts';
-import { createMemoryRateLimiter } from '../src/providers/index.ts';
+import type { WarmupCounters } from '../src/app/sending-ips.ts';
+import { createMemoryRateLimiter, type PostfixInstance } from '../src/providers/index.ts';
 import { LOOPBACK_ALLOWED, type openDelivery, PUBLIC_BASE_URL } from './harness.ts';
 
 type Env = Awaited<ReturnType<typeof openDelivery>>;
@@ -22,6 +23,12 @@ export function startEngineFor(
     sendConcurrency?: number;
     /** Where providers may connect: loopback, where the tests' servers listen, unless given. */
     outbound?: OutboundGuard;
+    /** The engine's clock (warm-up windows, reputation decay). */
+    now?: () => Date;
+    /** The sending IPs' warm-up counters; in memory unless given. */
+    warmupCounters?: WarmupCounters;
+    /** Where POSTFIX providers send. */
+    postfixInstances?: PostfixInstance[];
   } = {},
 ): DeliveryEngine {
   return createEngine({
@@ -39,6 +46,9 @@ export function startEngineFor(
     sendConcurrency: options.sendConcurrency ?? 4,
     pollMs: 20,
     ...(options.localOutbox ? { localOutbox: true } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.warmupCounters ? { warmupCounters: options.warmupCounters } : {}),
+    ...(options.postfixInstances ? { postfixInstances: options.postfixInstances } : {}),
   });
 }
 

@@ -31,6 +31,9 @@ interface Fixtures {
   /** A sending domain: its id and name. */
   domain: string;
   domainName: string;
+  /** An IP pool with one IP, and its name. */
+  pool: string;
+  poolName: string;
 }
 
 type Case = IsolationCase<Fixtures>;
@@ -44,6 +47,46 @@ const payload = PAYLOAD;
 const A_MARKER = 'a-marker';
 
 const MUTATIONS: Record<string, Case> = {
+  createIpPool: {
+    // Pools are per organization: B naming a pool as A did gets its own.
+    query: `mutation($n: String!) { createIpPool(input: { name: $n, isDefault: true }) { __typename ... on IpPool { id name } } }`,
+    variables: (a) => ({ n: a.poolName }),
+    expect: ({ data }, a) => {
+      expect(data.createIpPool).toMatchObject({ __typename: 'IpPool', name: a.poolName });
+      expect(data.createIpPool.id).not.toBe(a.pool);
+    },
+  },
+  updateIpPool: {
+    query: `mutation($id: ID!) { updateIpPool(input: { id: $id, name: "taken", isDefault: false }) ${payload} }`,
+    variables: (a) => ({ id: a.pool }),
+    expect: notFound('updateIpPool'),
+  },
+  deleteIpPool: {
+    query: `mutation($id: ID!) { deleteIpPool(id: $id) ${payload} }`,
+    variables: (a) => ({ id: a.pool }),
+    expect: notFound('deleteIpPool'),
+  },
+  addPoolIp: {
+    query: `mutation($id: ID!) { addPoolIp(input: { ipPoolId: $id, ip: "127.0.0.3", weight: 5 }) ${payload} }`,
+    variables: (a) => ({ id: a.pool }),
+    expect: notFound('addPoolIp'),
+  },
+  removePoolIp: {
+    query: `mutation($id: ID!) { removePoolIp(input: { ipPoolId: $id, ip: "127.0.0.2" }) ${payload} }`,
+    variables: (a) => ({ id: a.pool }),
+    expect: notFound('removePoolIp'),
+  },
+  assignIpPool: {
+    // Neither A's domain to B's pool, nor B's domain to A's pool.
+    query: `mutation($d: ID!, $p: ID, $bd: ID!, $bp: ID) {
+      mine: assignIpPool(input: { sendingDomainId: $d, ipPoolId: $p }) ${payload}
+      theirs: assignIpPool(input: { sendingDomainId: $bd, ipPoolId: $bp }) ${payload} }`,
+    variables: (a, b) => ({ d: a.domain, p: b.pool, bd: b.domain, bp: a.pool }),
+    expect: ({ data }) => {
+      expect(data.mine.__typename).toBe('NotFoundError');
+      expect(data.theirs.__typename).toBe('NotFoundError');
+    },
+  },
   addSendingDomain: {
     // Domains are per organization: B adding A's domain name gets its own row and keys.
     query: `mutation($d: String!) { addSendingDomain(input: { domain: $d }) { __typename ... on SendingDomain { id domain } } }`,
@@ -201,6 +244,15 @@ const QUERIES: Record<string, Case> = {
     variables: (a) => ({ id: a.domain }),
     expect: ({ data }) => expect(data.sendingDomain).toBeNull(),
   },
+  ipPool: {
+    query: `query($id: ID!) { ipPool(id: $id) { id ips { ip } } }`,
+    variables: (a) => ({ id: a.pool }),
+    expect: ({ data }) => expect(data.ipPool).toBeNull(),
+  },
+  ipPools: {
+    query: `{ ipPools { id name ips { ip weight reputation state } } }`,
+    expect: ({ data }, a) => expect(data.ipPools.map((p: Data) => p.id)).not.toContain(a.pool),
+  },
   sendingDomains: {
     query: `{ sendingDomains { id domain dkimKeys { selector } } }`,
     expect: ({ data }, a) => expect(data.sendingDomains.map((d: Data) => d.id)).not.toContain(a.domain),
@@ -277,6 +329,10 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
     );
     const domainName = `${marker}-${newId().slice(0, 8)}.example`;
     const domain = unwrap(await s.addSendingDomain(ctx, { domain: domainName }));
+    const poolName = `${marker}-pool`;
+    const pool = unwrap(await s.createIpPool(ctx, { name: poolName, isDefault: true }));
+    unwrap(await s.addPoolIp(ctx, { poolId: pool.id, ip: '127.0.0.2' }));
+    unwrap(await s.assignIpPool(ctx, { sendingDomainId: domain.id, poolId: pool.id }));
     return {
       ctx,
       email,
@@ -290,6 +346,8 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
       removable,
       domain: domain.id,
       domainName,
+      pool: pool.id,
+      poolName,
     };
   }
 
@@ -325,7 +383,7 @@ describe.each(DATABASES)('tenant isolation of every delivery field (%s)', (_name
     expect(own.errors).toBeUndefined();
     expect(JSON.stringify(own.data)).toMatch(
       new RegExp(
-        `${a.contact}|${a.emailTemplate}|${a.message}|${a.provider}|${a.removable}|${a.domain}|${A_MARKER}|"sdl"|"__typename":"Contact"`,
+        `${a.contact}|${a.emailTemplate}|${a.message}|${a.provider}|${a.removable}|${a.domain}|${a.pool}|${A_MARKER}|"sdl"|"__typename":"Contact"`,
       ),
     );
   });

@@ -92,6 +92,9 @@ interface Outcome {
   providerMessageId: string | null;
   notBefore: string | null;
   unconfirmed: boolean;
+  /** The pool IP and sending domain an email left from (or was refused at). */
+  sendingIp?: string | null;
+  sendingDomain?: string | null;
 }
 
 /** Thrown out of a lane that stops while it cannot record its batch: the journal keeps it for the next start. */
@@ -307,6 +310,12 @@ export class DeliveryEngine {
     const settled = await this.send(prepared, journal);
     journal.flush();
     end();
+    try {
+      await this.options.dispatcher.settle(this.now());
+    } catch (error) {
+      // Kept for the next batch: reputation hears of it a little later.
+      this.options.logger.warn({ err: error }, 'could not record what the sends said about the sending IPs');
+    }
     return settled;
   }
 
@@ -324,7 +333,7 @@ export class DeliveryEngine {
   }
 
   private async sendOne(item: PreparedItem, journal: Journal): Promise<Outcome> {
-    const base = {
+    const base: Omit<Outcome, 'status'> & { error: null } = {
       id: item.row.id,
       error: null,
       providerId: null,
@@ -338,6 +347,8 @@ export class DeliveryEngine {
     const result = tracing.enabled
       ? await this.tracedSend(item, journal)
       : await item.send(() => journal.handed(item.row.id));
+    base.sendingIp = result.sendingIp ?? null;
+    base.sendingDomain = result.sendingDomain ?? null;
     if (result.ok) {
       journal.sent(item.row.id, result.providerMessageId);
       return { ...base, status: 'sent', providerId: result.providerId, providerMessageId: result.providerMessageId };
@@ -400,7 +411,7 @@ export class DeliveryEngine {
       with r as (
         select * from json_to_recordset(${JSON.stringify(outcomes.map(toRecord))}::json)
           as r(id uuid, status text, error text, provider_id uuid, provider_message_id text,
-               not_before timestamptz, unconfirmed boolean)
+               not_before timestamptz, unconfirmed boolean, sending_ip text, sending_domain text)
       ), recorded as (
         update ${messages} m set
           status = r.status,
@@ -409,6 +420,8 @@ export class DeliveryEngine {
           provider_message_id = coalesce(r.provider_message_id, m.provider_message_id),
           not_before = coalesce(r.not_before, m.not_before),
           unconfirmed = r.unconfirmed,
+          sending_ip = coalesce(r.sending_ip, m.sending_ip),
+          sending_domain = coalesce(r.sending_domain, m.sending_domain),
           -- A deferral (quiet hours, a provider not reachable) is not a try.
           attempts = case when r.status = 'queued' and r.error is null then m.attempts - 1 else m.attempts end,
           sent_at = case when r.status = 'sent' then now() else m.sent_at end,
@@ -554,6 +567,8 @@ function toRecord(o: Outcome) {
     provider_message_id: o.providerMessageId,
     not_before: o.notBefore,
     unconfirmed: o.unconfirmed,
+    sending_ip: o.sendingIp ?? null,
+    sending_domain: o.sendingDomain ?? null,
   };
 }
 

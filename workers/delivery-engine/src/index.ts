@@ -1,6 +1,6 @@
 // The delivery engine as its own process (cluster mode): config -> clients -> engine -> health
 // and metrics -> shutdown.
-import { createRedisRateLimiter } from '@mauntic/delivery/engine';
+import { createRedisRateLimiter, createRedisWarmupCounters } from '@mauntic/delivery/engine';
 import {
   createBus,
   createLogger,
@@ -34,6 +34,7 @@ runMain(async () => {
     handle,
     logger,
     limiter: createRedisRateLimiter(redis),
+    warmupCounters: createRedisWarmupCounters(redis),
     outbound: outboundGuard({ allow: env.outbound.OUTBOUND_ALLOWED_HOSTS }),
     ...env.keys,
     ...engineSettings(env.engine),

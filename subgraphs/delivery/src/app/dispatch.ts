@@ -4,6 +4,7 @@
 import type { DatabaseHandle } from '@mauntic/platform';
 import { inArray, sql } from 'drizzle-orm';
 import { contacts, messages, settings, suppressions, templates } from '../db/schema.ts';
+import { classifyBounce, countsAgainstSender } from '../domain/bounce.ts';
 import { MAX_ATTEMPTS, type QuietHours, quietHoursDecision, retryDelayMs } from '../domain/policy.ts';
 import { verpAddress } from '../domain/sending-domain.ts';
 import { signMessage } from '../providers/dkim.ts';
@@ -12,17 +13,26 @@ import type { OutboundMessage } from '../providers/types.ts';
 import { ProviderError } from '../providers/types.ts';
 import { NotTried, type ProviderDirectory, type ResolvedProvider } from './provider-directory.ts';
 import { type ContactForRender, type MessageRenderer, renderFailure, type Sender } from './render-message.ts';
+import type { IpRequest, PoolDirectory } from './sending-ips.ts';
 import type { SigningDirectory, SigningIdentity } from './signing.ts';
 
 type MessageRow = typeof messages.$inferSelect;
 type TemplateRow = Pick<typeof templates.$inferSelect, 'id' | 'version' | 'channel' | 'category' | 'compiled'>;
 
-export type SendAttempt =
+/** The pool IP an email left from and its sending domain: its reputation hears of it. */
+export interface SentVia {
+  sendingIp: string | null;
+  sendingDomain: string | null;
+}
+
+export type SendAttempt = (
   | { ok: true; providerId: string | null; providerMessageId: string | null }
   /** Tried and failed: again at `retryAt` when a later try may succeed. Counts as a try. */
   | { ok: false; error: string; retryAt: Date | null }
   /** Not tried: its provider could not be reached for reasons of ours (see NotTried). Again at `retryAt`, not a try. */
-  | { ok: false; error: null; retryAt: Date };
+  | { ok: false; error: null; retryAt: Date }
+) &
+  Partial<SentVia>;
 
 export type PreparedItem =
   | { kind: 'send'; row: MessageRow; send(onHandedOver: () => void): Promise<SendAttempt> }
@@ -32,6 +42,8 @@ export type PreparedItem =
 
 export interface DeliveryDispatcher {
   prepare(rows: MessageRow[], now: Date): Promise<PreparedItem[]>;
+  /** After a batch's sends: writes what their replies said about the sending IPs and domains (one statement, if any). */
+  settle(now: Date): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,6 +67,8 @@ export interface DispatcherOptions {
   renderer: MessageRenderer;
   /** The organizations' sending domains: email from one is DKIM-signed and gets its VERP return path. */
   signing: SigningDirectory;
+  /** The organizations' IP pools: which IP each email leaves from, within its warm-up and reputation. */
+  pools: PoolDirectory;
   /**
    * The return path domain of email from a domain that is not a sending domain
    * (DELIVERY_RETURN_PATH_DOMAIN); without one such email keeps its From as return path.
@@ -74,6 +88,7 @@ interface BatchReads {
   templates: Cache<TemplateRow>;
   settings: Cache<OrgSettings>;
   signing: SigningDirectory;
+  pools: PoolDirectory;
 }
 
 /** What a batch's decisions rest on, read with one query each. */
@@ -99,19 +114,43 @@ export function createDispatcher(options: DispatcherOptions): DeliveryDispatcher
     templates: new Map(),
     settings: new Map(),
     signing: options.signing,
+    pools: options.pools,
   };
   const envelope: Envelope = { returnPathDomain: options.returnPathDomain };
   return {
     async prepare(rows, now) {
-      const facts = await readBatchFacts(reads, rows, now.getTime());
-      return rows.map((row) => prepareOne(row, facts, now, renderer, providers, envelope));
+      const facts = await readBatchFacts(reads, rows, now);
+      const routed: Routed[] = [];
+      const items = rows.map((row, index) =>
+        prepareOne(row, facts, now, renderer, providers, envelope, (request) => {
+          const route: Route = { ip: null, domain: request.domain, penalize: reads.pools.penalize };
+          routed.push({ index, request, route });
+          return route;
+        }),
+      );
+      if (routed.length) {
+        const answers = await reads.pools.assign(
+          routed.map((r) => r.request),
+          now,
+        );
+        answers.forEach((answer, i) => {
+          const { index, route } = routed[i]!;
+          if (!answer) return;
+          if ('ip' in answer) route.ip = answer.ip;
+          // Over its IPs' warm-up caps (or every IP paused): it waits for the next window.
+          else items[index] = { kind: 'defer', row: rows[index]!, until: answer.waitUntil };
+        });
+      }
+      return items;
     },
+    settle: (now) => reads.pools.flush(now),
     close: () => providers.close(),
   };
 }
 
 /** The templates, settings, contacts, suppressions and frequency counts of a batch. */
-async function readBatchFacts(reads: BatchReads, rows: MessageRow[], at: number): Promise<BatchFacts> {
+async function readBatchFacts(reads: BatchReads, rows: MessageRow[], now: Date): Promise<BatchFacts> {
+  const at = now.getTime();
   const orgs = [...new Set(rows.map((r) => r.organizationId))];
   const emailOrgs = [...new Set(rows.filter((r) => r.channel === 'email').map((r) => r.organizationId))];
   const [templates, settings, contacts, suppressions, domains] = await Promise.all([
@@ -120,6 +159,7 @@ async function readBatchFacts(reads: BatchReads, rows: MessageRow[], at: number)
     loadContacts(reads.handle, rows),
     loadSuppressions(reads.handle, rows),
     reads.signing.forOrganizations(emailOrgs, at),
+    reads.pools.load(emailOrgs, at),
   ]);
   const counts = await loadCounts(reads.handle, rows, settings);
   return { templates, settings, contacts, suppressions, counts, taken: new Map(), domains };
@@ -133,6 +173,7 @@ function prepareOne(
   renderer: MessageRenderer,
   providers: ProviderDirectory,
   envelope: Envelope,
+  routeOf: (request: IpRequest) => Route,
 ): PreparedItem {
   const template = row.templateId ? facts.templates.get(row.templateId) : undefined;
   if (!template) return { kind: 'fail', row, reason: 'render_error: the template was deleted' };
@@ -158,7 +199,20 @@ function prepareOne(
   // phase outlived the young generation, and copying them doubled the engine's GC time.
   const render = () => renderer.render(row, template, contact ?? null, marketing, policy.sender);
   const sign = signer(row, identity, envelope);
-  return { kind: 'send', row, send: (onHandedOver) => sendWith(providers, row, render, sign, onHandedOver, now) };
+  const route =
+    row.channel === 'email'
+      ? routeOf({
+          organizationId: row.organizationId,
+          address: row.address,
+          poolId: identity?.ipPoolId ?? null,
+          domain: identity?.domain ?? null,
+        })
+      : null;
+  return {
+    kind: 'send',
+    row,
+    send: (onHandedOver) => sendWith(providers, row, render, sign, route, onHandedOver, now),
+  };
 }
 
 /** Why the recipient must not get this message: a suppression, or do-not-contact for marketing. */
@@ -324,6 +378,38 @@ interface Envelope {
   returnPathDomain: string | undefined;
 }
 
+/** Where an email leaves from: its pool IP (none without a pool) and sending domain. */
+interface Route {
+  ip: string | null;
+  domain: string | null;
+  penalize: PoolDirectory['penalize'];
+}
+
+interface Routed {
+  index: number;
+  request: IpRequest;
+  route: Route;
+}
+
+/**
+ * What a refused send says about the IP and domain it came from: a 4xx reply is a deferral; a
+ * 5xx reply the bounce classifier puts on the sender (policy, reputation) is a policy bounce.
+ */
+function penalizeRefusal(row: MessageRow, route: Route, error: unknown): void {
+  if (!route.ip && !route.domain) return;
+  const code = error instanceof ProviderError ? error.code : undefined;
+  let penalty: 'deferral' | 'policy_bounce' | 'reputation_bounce' | null = null;
+  if (code?.startsWith('smtp_4')) penalty = 'deferral';
+  else if (code?.startsWith('smtp_5')) {
+    const { reason } = classifyBounce({ action: 'failed', diagnostic: (error as Error).message });
+    if (countsAgainstSender(reason))
+      penalty = reason === 'blocklisted_reputation' ? 'reputation_bounce' : 'policy_bounce';
+  }
+  if (!penalty) return;
+  if (route.ip) route.penalize(row.organizationId, 'ip', route.ip, penalty);
+  if (route.domain) route.penalize(row.organizationId, 'domain', route.domain, penalty);
+}
+
 /**
  * What email gets before it leaves: the VERP return path of its sending domain (else of the
  * platform's return path domain), and a DKIM signature per active key of its sending domain,
@@ -345,13 +431,16 @@ async function sendWith(
   row: MessageRow,
   render: () => OutboundMessage,
   sign: ((message: OutboundMessage, now: Date) => Promise<OutboundMessage>) | null,
+  route: Route | null,
   onHandedOver: () => void,
   now: Date,
 ): Promise<SendAttempt> {
+  const via: SentVia = { sendingIp: route?.ip ?? null, sendingDomain: route?.domain ?? null };
   let message: OutboundMessage;
   try {
     message = render();
     if (sign) message = await sign(message, new Date());
+    if (route?.ip && message.channel === 'email') message = { ...message, localAddress: route.ip };
   } catch (error) {
     return { ok: false, error: renderFailure(error), retryAt: null };
   }
@@ -366,9 +455,10 @@ async function sendWith(
   if (!provider) return { ok: false, error: 'no_provider: no default provider for this channel', retryAt: null };
   try {
     const result = await provider.send(message, onHandedOver);
-    return { ok: true, providerId: result.providerId, providerMessageId: result.providerMessageId };
+    return { ok: true, providerId: result.providerId, providerMessageId: result.providerMessageId, ...via };
   } catch (error) {
     if (error instanceof NotTried) return notTried;
+    if (route) penalizeRefusal(row, route, error);
     const retryable = error instanceof ProviderError ? error.retryable : true;
     const text = `provider_error: ${(error as Error).message}`.slice(0, 1000);
     if (retryable && row.attempts < MAX_ATTEMPTS)

@@ -6,11 +6,13 @@ import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
 import { and, desc, eq, gt, sql } from 'drizzle-orm';
 import { messageEvents, messages, outbox } from '../db/schema.ts';
-import { BOUNCE_EFFECTS, type BounceReason } from '../domain/bounce.ts';
+import { BOUNCE_EFFECTS, type BounceReason, countsAgainstSender } from '../domain/bounce.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from '../domain/policy.ts';
+import { PENALTIES, type PenaltyKind } from '../domain/warmup.ts';
 import type { BounceType, Feedback } from '../inbound/feedback.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { type MessageRow, messageFacts } from './send.ts';
+import { recordPenalties } from './sending-ips.ts';
 import { suppressInTx } from './suppressions.ts';
 
 const RECENT_MS = 14 * 24 * 3600_000;
@@ -79,6 +81,7 @@ export async function applyFeedback(
     await recordReport(report, feedback);
     const event = await applyReport(report, feedback);
     if (event) await appendEvents(tx, outbox, [event]);
+    await penalizeSender(deps, report, feedback);
     return 'applied';
   });
 }
@@ -123,6 +126,33 @@ function applyReport(report: Report, feedback: Feedback): Promise<EventEnvelope 
     case 'unsubscribe':
       return applyUnsubscribe(report);
   }
+}
+
+/** What a report counts against the IP and sending domain the message left from. */
+function penaltyOf(feedback: Feedback): PenaltyKind | null {
+  if (feedback.kind === 'complaint') return 'complaint';
+  if (feedback.kind !== 'bounce') return null;
+  if (feedback.bounceType === 'delayed') return 'deferral';
+  const reason = feedback.reason ?? 'unknown';
+  if (!countsAgainstSender(reason)) return null;
+  return reason === 'blocklisted_reputation' ? 'reputation_bounce' : 'policy_bounce';
+}
+
+async function penalizeSender(deps: DeliveryDeps, { tx, message, now }: Report, feedback: Feedback) {
+  const penalty = penaltyOf(feedback);
+  if (!penalty) return;
+  const subjects = [
+    ['ip', message.sendingIp],
+    ['domain', message.sendingDomain],
+  ] as const;
+  await recordPenalties(
+    deps.handle,
+    subjects.flatMap(([kind, subject]) =>
+      subject ? [{ organization_id: message.organizationId, kind, subject, points: PENALTIES[penalty] }] : [],
+    ),
+    now,
+    tx,
+  );
 }
 
 const eventBase = (message: MessageRow) => ({

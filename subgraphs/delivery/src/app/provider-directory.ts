@@ -8,6 +8,7 @@ import {
   createProvider,
   type OutboundMessage,
   type OutboxStore,
+  type PostfixInstance,
   type Provider,
   type ProviderKind,
   type RateLimiter,
@@ -67,18 +68,26 @@ export interface ProviderDirectoryOptions {
   publicBaseUrl?: string;
   /** Checks where providers connect (see ProviderDependencies.outbound); unchecked without one. */
   outbound?: OutboundGuard;
+  /** The platform's Postfix instances (DELIVERY_POSTFIX_INSTANCES), for POSTFIX providers. */
+  postfixInstances?: readonly PostfixInstance[];
 }
 
 /** Builds one provider row's adapter, credentials decrypted and bound to the row. */
 function buildProvider(
   row: ProviderRow,
   key: Buffer,
-  deps: { localOutbox?: OutboxStore; publicBaseUrl?: string; outbound?: OutboundGuard },
+  deps: {
+    localOutbox?: OutboxStore;
+    publicBaseUrl?: string;
+    outbound?: OutboundGuard;
+    postfixInstances?: readonly PostfixInstance[];
+  },
 ): Provider<OutboundMessage> {
   const secrets = openSecrets(key, { id: row.id, organizationId: row.organization_id, secrets: row.secrets });
   const adapter = createProvider(row.kind, row.settings, secrets, {
     ...(deps.localOutbox ? { outboxStore: deps.localOutbox } : {}),
     ...(deps.outbound ? { outbound: deps.outbound } : {}),
+    ...(deps.postfixInstances ? { postfixInstances: deps.postfixInstances } : {}),
   });
   if (row.kind !== 'twilio' || !deps.publicBaseUrl) return adapter;
   const base = deps.publicBaseUrl.replace(/\/+$/, '');

@@ -6,7 +6,7 @@ import { authorize, fail, NotFoundError, newId, ok, type RequestContext } from '
 import { defineJob, type Executor } from '@mauntic/platform';
 import { and, asc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { dkimKeys, sendingDomains } from '../db/schema.ts';
+import { dkimKeys, sendingDomains, sendingReputation } from '../db/schema.ts';
 import { SendingDomainTakenError } from '../domain/errors.ts';
 import {
   allPass,
@@ -18,6 +18,7 @@ import {
   recordsToPublish,
   returnPathDomainOf,
 } from '../domain/sending-domain.ts';
+import { decayed, scoreOf } from '../domain/warmup.ts';
 import { decryptSecret, type EncryptionKey, encryptSecret } from '../providers/crypto.ts';
 import { type DkimAlgorithm, generateDkimKey } from '../providers/dkim.ts';
 import type { DeliveryDeps } from './deps.ts';
@@ -54,6 +55,8 @@ const byId = z.object({ id: z.uuid() });
 export interface SendingDomainView extends SendingDomainRow {
   records: (DnsRecord & { check: RecordCheck | null })[];
   keys: Pick<DkimKeyRow, 'id' | 'selector' | 'algorithm' | 'status' | 'generation' | 'retireAt' | 'createdAt'>[];
+  /** Its reputation score (100 less decayed penalties for deferrals, sender-caused bounces, complaints). */
+  reputation: number;
 }
 
 /** The AAD of a sealed DKIM key: its organization and key row, as provider secrets bind theirs. */
@@ -87,7 +90,7 @@ function newKeys(deps: DeliveryDeps, domain: SendingDomainRow, generation: numbe
   });
 }
 
-async function viewOf(db: Executor, deps: DeliveryDeps, row: SendingDomainRow): Promise<SendingDomainView> {
+export async function viewOf(db: Executor, deps: DeliveryDeps, row: SendingDomainRow): Promise<SendingDomainView> {
   const keys = await db
     .select()
     .from(dkimKeys)
@@ -99,6 +102,16 @@ async function viewOf(db: Executor, deps: DeliveryDeps, row: SendingDomainRow): 
       ),
     )
     .orderBy(asc(dkimKeys.generation), asc(dkimKeys.algorithm));
+  const [penalty] = await db
+    .select()
+    .from(sendingReputation)
+    .where(
+      and(
+        eq(sendingReputation.organizationId, row.organizationId),
+        eq(sendingReputation.kind, 'domain'),
+        eq(sendingReputation.subject, row.domain),
+      ),
+    );
   const checks = row.checks as RecordCheck[];
   const records = recordsToPublish(
     row,
@@ -107,6 +120,7 @@ async function viewOf(db: Executor, deps: DeliveryDeps, row: SendingDomainRow): 
   );
   return {
     ...row,
+    reputation: scoreOf(penalty ? decayed(penalty.points, penalty.updatedAt, deps.now()) : 0),
     records: records.map((r) => ({
       ...r,
       check: checks.find((c) => c.kind === r.kind && c.name === r.name) ?? null,
@@ -186,7 +200,7 @@ export async function deleteSendingDomain(deps: DeliveryDeps, ctx: RequestContex
       .returning();
     if (!row) return fail(new NotFoundError('SendingDomain', input.id));
     await tx.delete(dkimKeys).where(and(eq(dkimKeys.organizationId, organizationId), eq(dkimKeys.domainId, row.id)));
-    const gone: SendingDomainView = { ...row, records: [], keys: [] };
+    const gone: SendingDomainView = { ...row, records: [], keys: [], reputation: 100 };
     return ok(gone);
   });
 }

@@ -3,6 +3,16 @@
 import { deliveryConsumers } from './consumers.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { applyFeedback } from './feedback.ts';
+import {
+  addPoolIp,
+  assignIpPool,
+  createIpPool,
+  deleteIpPool,
+  getIpPool,
+  listIpPools,
+  removePoolIp,
+  updateIpPool,
+} from './ip-pools.ts';
 import { getLocalOutboxMessage, listLocalOutbox } from './local-outbox-reader.ts';
 import { deliveryStats, getMessage, listMessages } from './messages.ts';
 import type { ProviderRow } from './providers.ts';
@@ -73,6 +83,14 @@ export function createDeliveryServices(deps: DeliveryDeps) {
     deleteSendingDomain: bind(deleteSendingDomain),
     verifySendingDomain: bind(verifySendingDomain),
     rotateDkimKeys: bind(rotateDkimKeys),
+    listIpPools: bind(listIpPools),
+    getIpPool: bind(getIpPool),
+    createIpPool: bind(createIpPool),
+    updateIpPool: bind(updateIpPool),
+    deleteIpPool: bind(deleteIpPool),
+    addPoolIp: bind(addPoolIp),
+    removePoolIp: bind(removePoolIp),
+    assignIpPool: bind(assignIpPool),
     getSettings: bind(getSettings),
     updateSettings: bind(updateSettings),
     applyFeedback: bind(applyFeedback),

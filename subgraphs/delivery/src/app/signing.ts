@@ -14,6 +14,8 @@ export interface SigningIdentity {
   status: string;
   returnPathDomain: string;
   keys: DkimKey[];
+  /** The IP pool its email leaves from; null: the organization's default pool. */
+  ipPoolId: string | null;
 }
 
 export interface SigningDirectory {
@@ -41,12 +43,13 @@ export function createSigningDirectory(options: {
           domain: string;
           status: string;
           return_path_domain: string;
+          ip_pool_id: string | null;
           key_id: string | null;
           selector: string | null;
           algorithm: DkimAlgorithm | null;
           private_key: string | null;
         }>(sql`
-          select d.organization_id, d.domain, d.status, d.return_path_domain,
+          select d.organization_id, d.domain, d.status, d.return_path_domain, d.ip_pool_id,
                  k.id as key_id, k.selector, k.algorithm, k.private_key
           from ${sendingDomains} d
           left join ${dkimKeys} k on k.organization_id = d.organization_id and k.domain_id = d.id and k.status = 'active'
@@ -59,7 +62,13 @@ export function createSigningDirectory(options: {
           const domains = byOrg.get(r.organization_id)!;
           let identity = domains.get(r.domain);
           if (!identity) {
-            identity = { domain: r.domain, status: r.status, returnPathDomain: r.return_path_domain, keys: [] };
+            identity = {
+              domain: r.domain,
+              status: r.status,
+              returnPathDomain: r.return_path_domain,
+              keys: [],
+              ipPoolId: r.ip_pool_id,
+            };
             domains.set(r.domain, identity);
           }
           if (!r.key_id || !r.selector || !r.algorithm || !r.private_key) continue;

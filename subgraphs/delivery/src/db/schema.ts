@@ -5,6 +5,8 @@ import { sql } from 'drizzle-orm';
 import {
   bigserial,
   boolean,
+  date,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -128,6 +130,8 @@ export const sendingDomains = delivery.table(
     checks: jsonb('checks').$type<unknown[]>().notNull().default([]),
     checkedAt: timestamp('checked_at', { withTimezone: true }),
     verifiedAt: timestamp('verified_at', { withTimezone: true }),
+    /** The IP pool its email leaves from; null: the organization's default pool, if any. */
+    ipPoolId: uuid('ip_pool_id'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -166,6 +170,66 @@ export const dkimKeys = delivery.table(
     uniqueIndex('dkim_keys_selector_key').on(t.domainId, t.selector),
     index('dkim_keys_domain_idx').on(t.organizationId, t.domainId),
   ],
+);
+
+/** A pool of sending IPs of an organization: a sending domain's email leaves from its pool's IPs. */
+export const ipPools = delivery.table(
+  'ip_pools',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    name: text('name').notNull(),
+    /** The pool of email whose sending domain names no pool (one per organization). */
+    isDefault: boolean('is_default').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('ip_pools_name_key').on(t.organizationId, t.name),
+    uniqueIndex('ip_pools_default_key').on(t.organizationId).where(sql`is_default`),
+  ],
+);
+
+/**
+ * An IP of a pool: picked by weight, within its warm-up caps (domain/warmup.ts) counted from its
+ * start date. An address is in one pool of an organization at most.
+ */
+export const poolIps = delivery.table(
+  'pool_ips',
+  {
+    id: uuid('id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    poolId: uuid('pool_id').notNull(),
+    ip: text('ip').notNull(),
+    weight: integer('weight').notNull().default(1),
+    /** The warm-up curve ({ daily, growth, hourlyShare }); null: a warm IP, no caps. */
+    warmup: jsonb('warmup').$type<{ daily: number[]; growth: number; hourlyShare: number } | null>(),
+    /** Day 1 of its curve (UTC). */
+    warmupStartedOn: date('warmup_started_on', { mode: 'string' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('pool_ips_ip_key').on(t.organizationId, t.ip),
+    index('pool_ips_pool_idx').on(t.organizationId, t.poolId),
+  ],
+);
+
+/**
+ * Penalty points against an IP or a sending domain of an organization (deferrals, sender-caused
+ * bounces, complaints), decaying with time: `points` as they were at `updated_at`.
+ */
+export const sendingReputation = delivery.table(
+  'sending_reputation',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    /** ip | domain */
+    kind: text('kind').notNull(),
+    /** The IP address or the domain name. */
+    subject: text('subject').notNull(),
+    points: doublePrecision('points').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'sending_reputation_pkey', columns: [t.organizationId, t.kind, t.subject] })],
 );
 
 /**
@@ -246,6 +310,10 @@ export const messages = delivery.table(
     bouncedAt: timestamp('bounced_at', { withTimezone: true }),
     /** Why its last bounce came back (domain/bounce.ts reasons): dead address, sender-caused or transient. */
     bounceReason: text('bounce_reason'),
+    /** The pool IP it left from (the SMTP local address): its bounces and complaints count against it. */
+    sendingIp: text('sending_ip'),
+    /** The sending domain it was sent from, when it was from one: its bounces count against it too. */
+    sendingDomain: text('sending_domain'),
     complainedAt: timestamp('complained_at', { withTimezone: true }),
     failedAt: timestamp('failed_at', { withTimezone: true }),
     updatedAt: updatedAt(),

@@ -132,3 +132,29 @@ export class SpamCheckUnavailableError extends DomainError {
     super('the spam checker did not answer; try the preview again later');
   }
 }
+
+// --- IP pools ------------------------------------------------------------------------------------
+
+export class IpPoolNameTakenError extends ConflictError {
+  override readonly code = 'IP_POOL_NAME_TAKEN';
+  constructor(readonly takenName: string) {
+    super(`an IP pool named ${takenName} exists`);
+  }
+}
+
+/** An address is in one pool of an organization at most: its warm-up and reputation are its own. */
+export class SendingIpTakenError extends ConflictError {
+  override readonly code = 'SENDING_IP_TAKEN';
+  constructor(readonly ip: string) {
+    super(`${ip} is already in another IP pool`);
+  }
+}
+
+/** Not one of the platform's sending addresses (DELIVERY_SENDING_IPS): mail cannot leave from it. */
+export class SendingIpNotAllowedError extends DomainError {
+  readonly type = 'sending_ip_not_allowed' as const;
+  readonly code = 'SENDING_IP_NOT_ALLOWED';
+  constructor(readonly ip: string) {
+    super(`${ip} is not one of the platform's sending addresses`);
+  }
+}

@@ -14,6 +14,7 @@ import './schema/provider.ts';
 import './schema/suppression.ts';
 import './schema/delivery-settings.ts';
 import './schema/sending-domain.ts';
+import './schema/ip-pool.ts';
 
 builder.queryType({});
 builder.mutationType({});

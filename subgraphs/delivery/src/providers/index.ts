@@ -7,6 +7,7 @@ export { createLocalOutboxProvider, type OutboxStore } from './local-outbox.ts';
 export { createMailgunProvider, type MailgunOptions } from './mailgun.ts';
 export { buildRawMessage, messageIdHeader, toMime } from './mime.ts';
 export { createPlivoProvider, type PlivoOptions } from './plivo.ts';
+export { createPostfixProvider, type PostfixInstance } from './postfix.ts';
 export * from './rate-limit.ts';
 export * from './registry.ts';
 export { createSendgridProvider, type SendgridOptions } from './sendgrid.ts';

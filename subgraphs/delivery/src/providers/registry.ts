@@ -7,6 +7,7 @@ import { createFcmProvider } from './fcm.ts';
 import { createLocalOutboxProvider, type OutboxStore } from './local-outbox.ts';
 import { createMailgunProvider } from './mailgun.ts';
 import { createPlivoProvider } from './plivo.ts';
+import { createPostfixProvider, type PostfixInstance } from './postfix.ts';
 import { createSendgridProvider } from './sendgrid.ts';
 import { createSesProvider } from './ses.ts';
 import { createSmtpProvider } from './smtp.ts';
@@ -73,6 +74,11 @@ const models = {
     secrets: z.object({ apiKey: required, webhookSigningKey: z.string().optional() }),
   },
   local_outbox: {
+    settings: z.object({}),
+    secrets: z.object({}),
+  },
+  /** The platform's Postfix instances (DELIVERY_POSTFIX_INSTANCES): nothing to set. */
+  postfix: {
     settings: z.object({}),
     secrets: z.object({}),
   },
@@ -175,6 +181,8 @@ export interface ProviderDependencies {
    * connections are not checked.
    */
   outbound?: OutboundGuard;
+  /** The platform's Postfix instances, one per sending IP; required for `postfix`. */
+  postfixInstances?: readonly PostfixInstance[];
 }
 
 /** Rejects a message for another channel instead of handing it to an adapter that cannot send it. */
@@ -253,6 +261,8 @@ function build(
     case 'local_outbox':
       if (!dependencies.outboxStore) throw new Error('local_outbox needs an outboxStore');
       return createLocalOutboxProvider(dependencies.outboxStore);
+    case 'postfix':
+      return createPostfixProvider(dependencies.postfixInstances ?? []);
     case 'twilio':
       return createTwilioProvider({
         ...(settings as ProviderSettings<'twilio'>),

@@ -72,6 +72,8 @@ export interface SmtpPoolOptions {
   allowSelfSigned: boolean;
   /** Checks the addresses `host` leads to each time a connection opens; unchecked without one. */
   outbound?: OutboundGuard;
+  /** The local address connections leave from (a sending IP). */
+  localAddress?: string;
 }
 
 /**
@@ -292,6 +294,7 @@ export class SmtpPool {
     const connection = new SMTPConnection({
       host: target.host,
       port: options.port,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       secure: options.secure,
       requireTLS: options.requireTls,
       connectionTimeout: options.timeoutMs,

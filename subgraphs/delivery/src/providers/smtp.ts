@@ -74,18 +74,16 @@ export function smtpError(error: unknown): ProviderError {
 }
 
 export function createSmtpProvider(options: SmtpOptions): Provider<EmailMessage> {
-  const pool = new SmtpPool({
-    host: options.host,
-    port: options.port,
-    secure: options.secure,
-    requireTls: options.requireTls ?? false,
-    ...(options.user ? { auth: { user: options.user, pass: options.pass ?? '' } } : {}),
-    maxConnections: options.maxConnections ?? 5,
-    maxMessages: options.maxMessages ?? 100_000,
-    timeoutMs: options.timeoutMs ?? 30_000,
-    allowSelfSigned: options.allowSelfSigned ?? false,
-    ...(options.outbound ? { outbound: options.outbound } : {}),
-  });
+  // One pool per local address: a connection leaves from the sending IP chosen for its messages.
+  const pools = new Map<string, SmtpPool>();
+  const poolFor = (localAddress = '') => {
+    let pool = pools.get(localAddress);
+    if (!pool) {
+      pool = newPool(options, localAddress);
+      pools.set(localAddress, pool);
+    }
+    return pool;
+  };
 
   return {
     kind: 'smtp',
@@ -96,7 +94,11 @@ export function createSmtpProvider(options: SmtpOptions): Provider<EmailMessage>
         // is written: from then on the server may have the message even if its reply never
         // reaches us (RFC 1047). Earlier failures (refused connection, rejected recipient) leave
         // the message not handed over.
-        const info = await pool.send(fields.envelope, await toMime(message), sendOptions?.onHandedOver);
+        const info = await poolFor(message.localAddress).send(
+          fields.envelope,
+          await toMime(message),
+          sendOptions?.onHandedOver,
+        );
         // Postfix and most MTAs answer "250 2.0.0 Ok: queued as <id>"; that id finds the message in
         // the relay's logs. Otherwise our own Message-ID is the best handle there is.
         const queued = /queued as ([\w.-]+)/i.exec(info.response);
@@ -105,6 +107,24 @@ export function createSmtpProvider(options: SmtpOptions): Provider<EmailMessage>
         throw smtpError(error);
       }
     },
-    close: () => pool.close(),
+    close: async () => {
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+    },
   };
+}
+
+function newPool(options: SmtpOptions, localAddress: string): SmtpPool {
+  return new SmtpPool({
+    host: options.host,
+    port: options.port,
+    secure: options.secure,
+    requireTls: options.requireTls ?? false,
+    ...(options.user ? { auth: { user: options.user, pass: options.pass ?? '' } } : {}),
+    maxConnections: options.maxConnections ?? 5,
+    maxMessages: options.maxMessages ?? 100_000,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    allowSelfSigned: options.allowSelfSigned ?? false,
+    ...(options.outbound ? { outbound: options.outbound } : {}),
+    ...(localAddress ? { localAddress } : {}),
+  });
 }

@@ -10,6 +10,7 @@ export type ProviderKind =
   | 'sendgrid'
   | 'mailgun'
   | 'local_outbox'
+  | 'postfix'
   | 'twilio'
   | 'plivo'
   | 'fcm'
@@ -21,6 +22,7 @@ export const CHANNEL_OF: Record<ProviderKind, Channel> = {
   sendgrid: 'email',
   mailgun: 'email',
   local_outbox: 'email',
+  postfix: 'email',
   twilio: 'sms',
   plivo: 'sms',
   fcm: 'push',
@@ -42,6 +44,8 @@ export interface EmailMessage {
   raw?: Buffer;
   /** Envelope sender (Return-Path) for bounces, e.g. a VERP address; `from.address` when absent. */
   envelopeFrom?: string;
+  /** The local address to send from (a pool IP); the system's choice when absent. SMTP adapters bind it. */
+  localAddress?: string;
 }
 
 export interface SmsMessage {

@@ -3,8 +3,11 @@
 import { addCommonTypes } from '@mauntic/platform';
 import {
   IdempotencyConflictError,
+  IpPoolNameTakenError,
   ProviderNameTakenError,
   SendingDomainTakenError,
+  SendingIpNotAllowedError,
+  SendingIpTakenError,
   TemplateNameTakenError,
   TemplateSyntaxError,
   type TemplateSyntaxIssue,
@@ -67,4 +70,24 @@ builder.objectType(UnverifiedSendingDomainError, {
   description: 'Marketing email from a sending domain whose DNS records are not verified; verify it first.',
   interfaces: [ErrorInterface],
   fields: (t) => ({ domain: t.exposeString('domain') }),
+});
+
+builder.objectType(IpPoolNameTakenError, {
+  name: 'IpPoolNameTakenError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ name: t.exposeString('takenName') }),
+});
+
+builder.objectType(SendingIpTakenError, {
+  name: 'SendingIpTakenError',
+  description: 'The address is in another IP pool of this organization; remove it there first.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ ip: t.exposeString('ip') }),
+});
+
+builder.objectType(SendingIpNotAllowedError, {
+  name: 'SendingIpNotAllowedError',
+  description: "Not one of the platform's sending addresses: mail cannot leave from it.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ ip: t.exposeString('ip') }),
 });

@@ -49,7 +49,7 @@ const DkimKey = builder.objectRef<KeyView>('DkimKey').implement({
   }),
 });
 
-const SendingDomain = builder.objectRef<SendingDomainView>('SendingDomain').implement({
+export const SendingDomain = builder.objectRef<SendingDomainView>('SendingDomain').implement({
   description: 'A domain email is sent from, signed with its DKIM keys, bounces returning to its return path domain.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -58,6 +58,13 @@ const SendingDomain = builder.objectRef<SendingDomainView>('SendingDomain').impl
     status: t.field({ type: StatusEnum, resolve: (d) => d.status.toUpperCase() as never }),
     records: t.field({ type: [DnsRecord], resolve: (d) => d.records }),
     dkimKeys: t.field({ type: [DkimKey], resolve: (d) => d.keys }),
+    ipPoolId: t.exposeID('ipPoolId', {
+      nullable: true,
+      description: "The IP pool its email leaves from; null: the organization's default pool",
+    }),
+    reputation: t.exposeFloat('reputation', {
+      description: 'From 100 down: decayed penalties for deferrals, sender-caused bounces and complaints',
+    }),
     checkedAt: t.expose('checkedAt', { type: 'DateTime', nullable: true }),
     verifiedAt: t.expose('verifiedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
