@@ -56,8 +56,10 @@ export interface FaultRunResult {
 }
 
 export async function runWithFaults(count: number, sinkUrl: string): Promise<FaultRunResult> {
-  // Spread over 40 s at least (the limit lives in Redis), so each fault lands mid-run.
-  const bench = await setUpRun(count, new URL(sinkUrl), Math.min(100_000, Math.max(10, Math.ceil(count / 40))));
+  // Spread over 90 s at least (the limit lives in Redis), so each fault lands mid-run: injecting
+  // one (a Kafka restart on a busy machine) can take 20 s and more while the engines keep sending,
+  // and at 40 s the run once ended before the last fault.
+  const bench = await setUpRun(count, new URL(sinkUrl), Math.min(100_000, Math.max(10, Math.ceil(count / 90))));
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-faults-'));
   const events = await startEventFlow(bench);
   const workers = await startEngines(bench, journalDir, count);
