@@ -19,7 +19,7 @@ export default defineConfig({
     globalSetup: ['./vitest.global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
-    hookTimeout: 120_000,
+    hookTimeout: 300_000,
     env: { KAFKAJS_NO_PARTITIONER_WARNING: '1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
   },
 });

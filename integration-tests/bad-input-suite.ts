@@ -52,7 +52,7 @@ export function badInputSuite(name: string, start: PlatformFactory) {
         { token },
       );
       expect(contact.data?.contact.points).toBe(2_147 * step);
-    }, 120_000);
+    }, 300_000);
 
     it('answers a timeline cursor that is not one with BAD_USER_INPUT, whether or not it decodes', async () => {
       const encoded = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

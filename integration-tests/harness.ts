@@ -53,7 +53,11 @@ export const startEmbeddedPlatform: PlatformFactory = async (env = {}) => {
   return { mode: 'embedded', url: app.url, publicUrl: app.http.url, stop: app.stop };
 };
 
-export async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000) {
+/**
+ * Waits for a process's readiness. 150 s: a cluster platform starts about ten processes, each
+ * compiling its TypeScript, and with other suites doing the same on 2 cores one took over 60 s.
+ */
+export async function waitReady(url: string, child: ChildProcess, output: () => string, timeoutMs = 150_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)

@@ -125,7 +125,7 @@ export function subscriptionsSuite(name: string, start: PlatformFactory) {
       organizationId = session.organization.id;
       userId = session.user.id;
       otherToken = (await signUp(platform.url, 'subs-other')).session.accessToken;
-    }, 120_000);
+    }, 300_000);
     afterAll(async () => {
       for (const client of clients) await client.dispose();
       await platform?.stop();
