@@ -154,8 +154,10 @@ export const startClusterPlatform = async (
     PUBLIC_BASE_URL: publicUrl,
   });
   const journey = startProcess('subgraphs/journey/src/index.ts', { ...services, PORT: String(journeyPort) });
+  const integrationsSecrets = { INTEGRATIONS_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   const integrations = startProcess('subgraphs/integrations/src/index.ts', {
     ...services,
+    ...integrationsSecrets,
     PORT: String(integrationsPort),
   });
   const campaignPort = await freePort();

@@ -64,7 +64,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const dataDir = resolve(config.db.DATA_DIR);
   const deps = await openPorts(config, dataDir, logger);
   const keys = deliveryKeys(config, dataDir, env);
-  const contexts = await startContexts(contextModules(config, keys), deps);
+  const contexts = await startContexts(contextModules(config, keys, dataDir), deps);
   const budgets = openRateLimiter({
     redisUrl: config.queue.REDIS_URL,
     prefix: config.gateway.GATEWAY_RATE_LIMIT_PREFIX,
@@ -131,13 +131,18 @@ function deliveryKeys(config: EmbeddedConfig, dataDir: string, env: NodeJS.Proce
   };
 }
 
-function contextModules(config: EmbeddedConfig, keys: DeliveryKeys): ContextModule<any>[] {
+function contextModules(config: EmbeddedConfig, keys: DeliveryKeys, dataDir: string): ContextModule<any>[] {
   return [
     identityModule(config.identity),
     crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
     deliveryModule(keys),
     journeyModule(),
-    integrationsModule(),
+    integrationsModule({
+      encryptionKey: parseEncryptionKey(
+        namedSecret('INTEGRATIONS_ENCRYPTION_KEY', config.integrations.INTEGRATIONS_ENCRYPTION_KEY, dataDir),
+      ),
+      outbound: keys.outbound,
+    }),
     campaignModule(),
   ];
 }
