@@ -40,3 +40,40 @@ export function clusterEncryptionKey(integrations: z.infer<typeof integrationsMo
     throw new ConfigError(['INTEGRATIONS_ENCRYPTION_KEY: required in cluster mode']);
   return parseEncryptionKey(integrations.INTEGRATIONS_ENCRYPTION_KEY);
 }
+
+/** The webhook dispatcher's settings (workers/webhook-dispatcher, and embedded mode). */
+export const dispatcherModel = z.object({
+  /** Deliveries in flight at once in one dispatcher. */
+  WEBHOOK_CAPACITY: z.coerce.number().int().min(1).max(1000).default(32),
+  /** How often it looks for due deliveries when nothing woke it. */
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /** A POST gets no longer than this, connection included. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** First retry after about this long; each next one waits twice as long (with jitter), up to WEBHOOK_RETRY_CAP_MS. */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  WEBHOOK_RETRY_CAP_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(86_400_000)
+    .default(6 * 3_600_000),
+  /** An endpoint is disabled after this many failed attempts in a row ... */
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(100_000).default(50),
+  /** ... going on for at least this long. */
+  WEBHOOK_DISABLE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400_000)
+    .default(24 * 3_600_000),
+});
+
+export const dispatcherSettings = (dispatcher: z.infer<typeof dispatcherModel>) => ({
+  capacity: dispatcher.WEBHOOK_CAPACITY,
+  pollMs: dispatcher.WEBHOOK_POLL_MS,
+  timeoutMs: dispatcher.WEBHOOK_TIMEOUT_MS,
+  retryBaseMs: dispatcher.WEBHOOK_RETRY_BASE_MS,
+  retryCapMs: dispatcher.WEBHOOK_RETRY_CAP_MS,
+  disableAfterFailures: dispatcher.WEBHOOK_DISABLE_AFTER_FAILURES,
+  disableAfterMs: dispatcher.WEBHOOK_DISABLE_AFTER_MS,
+});
