@@ -4,14 +4,16 @@
 // retried, disabled with an event, replayed, kept in order per contact and within each endpoint's
 // concurrency limit.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { catalogue, createEvent, type EventEnvelope, newId, unwrap } from '@mauntic/kernel';
-import { type DatabaseHandle, type OutboundGuard, openDatabase, rowsOf } from '@mauntic/platform';
+import { type DatabaseHandle, type OutboundGuard, openDatabase, outboundGuard, rowsOf } from '@mauntic/platform';
 import { ownTestDatabase } from '@mauntic/platform/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookDispatcher } from '../src/app/dispatcher/webhook-dispatcher.ts';
+import { createIntegrationsServices } from '../src/app/services.ts';
 import { recordWebhookEvent } from '../src/app/webhook-events.ts';
 import { encryptionKey, LOOPBACK_ALLOWED, logger, newOrg, openIntegrations } from './harness.ts';
 
@@ -406,7 +408,6 @@ describe('the SSRF guard on webhook URLs', () => {
   };
   beforeAll(async () => {
     // The platform's default: no private address allowed.
-    const { outboundGuard } = await import('@mauntic/platform');
     env = await openIntegrations(() => openDatabase({ memory: true }), outboundGuard());
   });
   afterAll(() => env?.close());
@@ -426,5 +427,91 @@ describe('the SSRF guard on webhook URLs', () => {
       await env.handle.db.execute(sql`select count(*)::int as n from integrations.webhook_endpoints`),
     );
     expect(count!.n).toBe(0);
+  });
+});
+
+describe('the SSRF guard where the dispatcher connects', () => {
+  let env: Awaited<ReturnType<typeof openIntegrations>>;
+  let dispatcher: WebhookDispatcher | undefined;
+  const servers: Awaited<ReturnType<typeof receiver>>[] = [];
+  /** The test DNS server (NSD, scripts/services.sh) names inbound.mauntic.test 127.0.0.1. */
+  const testDns: OutboundGuard = outboundGuard({
+    resolve: async (host) => {
+      const resolver = new Resolver({ timeout: 2000, tries: 2 });
+      resolver.setServers([process.env.DNS_TEST_SERVER ?? '127.0.0.1:5300']);
+      return (await resolver.resolve4(host)).map((address) => ({ address, family: 4 }));
+    },
+  });
+
+  beforeAll(async () => {
+    env = await openIntegrations(() => openDatabase({ memory: true }));
+  });
+  afterEach(async () => {
+    await dispatcher?.stop();
+    dispatcher = undefined;
+    for (const server of servers.splice(0)) await server.close();
+  });
+  afterAll(() => env?.close());
+
+  /** An endpoint saved (through `saving`'s guard), an event for it, and a dispatcher with `guard`; its first attempt. */
+  async function firstAttempt(url: string, guard: OutboundGuard, saving = LOOPBACK_ALLOWED) {
+    const org = newOrg();
+    const services = createIntegrationsServices({ handle: env.handle, logger, encryptionKey, outbound: saving });
+    const made = unwrap(await services.createWebhookEndpoint(org, { url, eventTypes: ['crm.segment.entered'] }));
+    dispatcher = new WebhookDispatcher({ handle: env.handle, logger, encryptionKey, outbound: guard, pollMs: 20 });
+    await dispatcher.start();
+    await recordWebhookEvent(env, segmentEntered(org, newId()));
+    dispatcher.wake();
+    let log: Awaited<ReturnType<typeof env.services.webhookAttempts>> = [];
+    await until(async () => {
+      const page = unwrap(
+        await env.services.listWebhookDeliveries(org, { endpointId: made.id }, { fetch: 2, limit: 1 }),
+      );
+      log = page.edges[0] ? await env.services.webhookAttempts(page.edges[0].node) : [];
+      return log.length > 0;
+    });
+    return log[0]!;
+  }
+
+  it('refuses a name that resolves to 127.0.0.1, when saved and when sending (DNS rebinding)', async () => {
+    const hooks = await receiver();
+    servers.push(hooks);
+    const url = `http://inbound.mauntic.test:${hooks.port}/hook`;
+    const saving = await openIntegrations(() => openDatabase({ memory: true }), testDns);
+    const saved = await saving.services.createWebhookEndpoint(newOrg(), { url, eventTypes: ['crm.segment.entered'] });
+    await saving.close();
+    expect(!saved.ok && saved.error.code).toBe('WEBHOOK_URL_REFUSED');
+    // Saved while the name resolved to a public address, sent once it resolves to loopback.
+    const publicThen = outboundGuard({ resolve: async () => [{ address: '93.184.216.34', family: 4 }] });
+    const attempt = await firstAttempt(url, testDns, publicThen);
+    expect(attempt.statusCode).toBeNull();
+    expect(attempt.error).toMatch(/inbound\.mauntic\.test \(127\.0\.0\.1\) is a loopback address/);
+    expect(hooks.received).toHaveLength(0);
+  });
+
+  it('refuses a loopback literal when sending, whatever was allowed when it was saved', async () => {
+    const hooks = await receiver();
+    servers.push(hooks);
+    const attempt = await firstAttempt(hooks.url, outboundGuard());
+    expect(attempt.error).toMatch(/127\.0\.0\.1 is a loopback address/);
+    expect(hooks.received).toHaveLength(0);
+  });
+
+  it('does not follow a redirect to a private address: the 3xx is a failed attempt', async () => {
+    const inside = await receiver('127.0.0.2');
+    const hooks = await receiver();
+    servers.push(inside, hooks);
+    hooks.answer((_r, res) => {
+      res.statusCode = 307;
+      res.setHeader('location', inside.url);
+      res.end();
+    });
+    // Only the receiver itself is allowed, as an operator would allow one internal host.
+    const attempt = await firstAttempt(hooks.url, outboundGuard({ allow: ['127.0.0.1'] }));
+    expect(attempt.statusCode).toBe(307);
+    expect(attempt.nextAttemptAt).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hooks.received).toHaveLength(1);
+    expect(inside.received).toHaveLength(0);
   });
 });
