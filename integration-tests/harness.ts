@@ -112,6 +112,8 @@ export interface ClusterOptions {
   journeyExecutor?: boolean;
   /** Also run a campaign sender. Off unless a suite sends campaigns, for the same reason. */
   campaignSender?: boolean;
+  /** Also run a webhook dispatcher. Off unless a suite sends webhooks. */
+  webhookDispatcher?: boolean;
 }
 
 export const startClusterPlatform = async (
@@ -167,8 +169,10 @@ export const startClusterPlatform = async (
     PUBLIC_BASE_URL: publicUrl,
   });
   const journey = start('subgraphs/journey/src/index.ts', { ...services, PORT: String(journeyPort) });
+  const integrationsSecrets = { INTEGRATIONS_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   const integrations = start('subgraphs/integrations/src/index.ts', {
     ...services,
+    ...integrationsSecrets,
     PORT: String(integrationsPort),
   });
   const campaignPort = await freePort();
@@ -229,6 +233,19 @@ export const startClusterPlatform = async (
     await waitReady(`http://127.0.0.1:${identityPort}/readyz`, identity.child, identity.output);
     await waitReady(`http://127.0.0.1:${crmPort}/readyz`, crm.child, crm.output);
     await waitReady(`http://127.0.0.1:${integrationsPort}/readyz`, integrations.child, integrations.output);
+    // The dispatcher works on the integrations tables: it starts once the subgraph migrated them.
+    const dispatcherPort = await freePort();
+    const dispatcher = options.webhookDispatcher
+      ? start('workers/webhook-dispatcher/src/index.ts', {
+          ...services,
+          ...integrationsSecrets,
+          PORT: String(dispatcherPort),
+        })
+      : undefined;
+    if (dispatcher) {
+      keep('webhook-dispatcher', dispatcher);
+      await waitReady(`http://127.0.0.1:${dispatcherPort}/readyz`, dispatcher.child, dispatcher.output);
+    }
     if (executor) await waitReady(`http://127.0.0.1:${executorPort}/readyz`, executor.child, executor.output);
     if (engine) await waitReady(`http://127.0.0.1:${enginePort}/readyz`, engine.child, engine.output);
     if (sender) await waitReady(`http://127.0.0.1:${senderPort}/readyz`, sender.child, sender.output);

@@ -338,8 +338,17 @@ async function createFixtures(url: string, token: string): Promise<Fixtures> {
     {},
     { token },
   );
+  const hook = await gql(
+    url,
+    `mutation { createWebhookEndpoint(input: { url: "https://hooks.example.com/fixture", eventTypes: ["crm.contact.created"] })
+      { ... on WebhookEndpointWithSecret { endpoint { id } } } }`,
+    {},
+    { token },
+  );
   return Object.fromEntries([
     ['user', me.data?.me.user.id],
+    ['webhookEndpoint', hook.data?.createWebhookEndpoint.endpoint.id],
+    ['endpoint', hook.data?.createWebhookEndpoint.endpoint.id],
     ['owner', me.data?.me.user.id],
     ['source', source.data?.createSource.source.id],
     await create('contact', 'createContact', { email: 'fixture@example.com', firstName: 'Fix' }, 'ContactInput'),

@@ -8,10 +8,12 @@ import { type IntegrationsServices, integrationsModule, integrationsRoutes } fro
 import { catalogue, createEvent, newId, type OrganizationId, type RequestContext, unwrap } from '@mauntic/kernel';
 import {
   createLogger,
+  generateEncryptionKey,
   KafkaEventBus,
   LocalJobQueue,
   loadSecrets,
   openDatabase,
+  parseEncryptionKey,
   startContext,
   startHttpServer,
   startPorts,
@@ -34,7 +36,11 @@ const handle = await openDatabase({ url: databaseUrl, maxConnections: 20, applic
 const bus = new KafkaEventBus({ brokers, clientId: 'bench-ingest', logger, topicPrefix });
 const queue = new LocalJobQueue({ logger });
 const secrets = loadSecrets({ INTERNAL_CONTEXT_SECRET: 'bench-internal', AUTH_JWT_SECRET: 'bench-jwt' });
-const context = await startContext(integrationsModule(), { handle, bus, queue, logger, secrets }, { migrate: true });
+const context = await startContext(
+  integrationsModule({ encryptionKey: parseEncryptionKey(generateEncryptionKey()) }),
+  { handle, bus, queue, logger, secrets },
+  { migrate: true },
+);
 await startPorts({ bus, queue }, [context as never]);
 const services = context.services as IntegrationsServices;
 const http = await startHttpServer({ service: 'bench', logger, routes: integrationsRoutes(services) }, 0, '127.0.0.1');

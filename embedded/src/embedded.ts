@@ -23,6 +23,8 @@ import {
 } from '@mauntic/gateway';
 import { type IdentityServices, identityModule } from '@mauntic/identity';
 import { type IntegrationsServices, integrationsModule, integrationsRoutes } from '@mauntic/integrations';
+import { WebhookDispatcher } from '@mauntic/integrations/dispatcher';
+import { dispatcherSettings } from '@mauntic/integrations/environment';
 import { journeyModule } from '@mauntic/journey';
 import { JourneyExecutor } from '@mauntic/journey/executor';
 import {
@@ -75,7 +77,10 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const dataDir = resolve(config.db.DATA_DIR);
   const deps = await openPorts(config, dataDir, logger);
   const keys = deliveryKeys(config, dataDir, env);
-  const contexts = await startContexts(contextModules(config, keys), deps);
+  const webhookKey = parseEncryptionKey(
+    namedSecret('INTEGRATIONS_ENCRYPTION_KEY', config.integrations.INTEGRATIONS_ENCRYPTION_KEY, dataDir),
+  );
+  const contexts = await startContexts(contextModules(config, keys, webhookKey), deps);
   const budgets = openRateLimiter({
     redisUrl: config.queue.REDIS_URL,
     prefix: config.gateway.GATEWAY_RATE_LIMIT_PREFIX,
@@ -88,10 +93,19 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
   const executor = journeyExecutor(deps);
   deps.bus.subscribe(executor.subscription());
   const sender = new CampaignSender({ handle: deps.handle, logger: deps.logger.child({ worker: 'campaign-sender' }) });
+  const webhooks = new WebhookDispatcher({
+    handle: deps.handle,
+    logger: deps.logger.child({ worker: 'webhook-dispatcher' }),
+    encryptionKey: webhookKey,
+    outbound: keys.outbound,
+    ...dispatcherSettings(config.webhooks),
+  });
+  deps.bus.subscribe(webhooks.subscription());
   await startPorts(deps, contexts);
   await engine.start();
   await executor.start();
   await sender.start();
+  await webhooks.start();
   const http = await serve(config, gateway, contexts, deps);
   gateway.attachWebSockets(http.server);
 
@@ -106,6 +120,7 @@ export async function startEmbedded(env: NodeJS.ProcessEnv = process.env): Promi
         // The gateway's subscriptions end first: their open responses would hold the server's close up.
         await gateway.stopSubscriptions();
         await http.close();
+        await webhooks.stop();
         await sender.stop();
         await executor.stop();
         await engine.stop();
@@ -144,13 +159,13 @@ function deliveryKeys(config: EmbeddedConfig, dataDir: string, env: NodeJS.Proce
   };
 }
 
-function contextModules(config: EmbeddedConfig, keys: DeliveryKeys): ContextModule<any>[] {
+function contextModules(config: EmbeddedConfig, keys: DeliveryKeys, webhookKey: Buffer): ContextModule<any>[] {
   return [
     identityModule(config.identity),
     crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
     deliveryModule(keys),
     journeyModule(),
-    integrationsModule(),
+    integrationsModule({ encryptionKey: webhookKey, outbound: keys.outbound }),
     campaignModule(),
   ];
 }

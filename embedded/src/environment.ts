@@ -4,6 +4,7 @@ import { crmModel } from '@mauntic/crm/environment';
 import { deliveryModel } from '@mauntic/delivery/environment';
 import { gatewayModel } from '@mauntic/gateway';
 import { identityModel } from '@mauntic/identity/environment';
+import { dispatcherModel, integrationsModel } from '@mauntic/integrations/environment';
 import {
   busModel,
   databaseModel,
@@ -33,6 +34,8 @@ export const parseEmbeddedEnvironment = (env: NodeJS.ProcessEnv = process.env) =
       identity: identityModel,
       crm: crmModel,
       delivery: deliveryModel,
+      integrations: integrationsModel,
+      webhooks: dispatcherModel,
       // A person's own machine: its local servers (a test relay, a webhook receiver) are reachable.
       outbound: outboundModel(EMBEDDED_OUTBOUND_ALLOWED),
     },

@@ -108,7 +108,7 @@ key: redis-url
 
 {{/*
 The container's environment: PORT, the shared env, what the definition's `needs` lists (db, kafka,
-redis, secrets, deliveryKeys), the folder's own wired variables (`wiredEnv`), then the component's
+redis, secrets, deliveryKeys, integrationsKeys), the folder's own wired variables (`wiredEnv`), then the component's
 env and extraEnv. Later entries of the same name win in Kubernetes, so the component's env comes last.
 */}}
 {{- define "mauntic.env" -}}
@@ -156,6 +156,9 @@ env and extraEnv. Later entries of the same name win in Kubernetes, so the compo
 {{- if has "secrets" $needs }}
 {{ include "mauntic.secretEnv" (dict "root" $root "var" "INTERNAL_CONTEXT_SECRET") }}
 {{ include "mauntic.secretEnv" (dict "root" $root "var" "AUTH_JWT_SECRET") }}
+{{- end }}
+{{- if has "integrationsKeys" $needs }}
+{{ include "mauntic.secretEnv" (dict "root" $root "var" "INTEGRATIONS_ENCRYPTION_KEY") }}
 {{- end }}
 {{- if has "deliveryKeys" $needs }}
 {{ include "mauntic.secretEnv" (dict "root" $root "var" "DELIVERY_ENCRYPTION_KEY") }}

@@ -6,6 +6,7 @@ export * from './bus/kafka-topics.ts';
 export * from './bus/local-event-bus.ts';
 export * from './cluster.ts';
 export * from './config.ts';
+export * from './crypto/sealed-secret.ts';
 export * from './db/database.ts';
 export * from './db/folder-lock.ts';
 export * from './db/keyset.ts';

@@ -1,13 +1,17 @@
 // The integrations subgraph as its own process (cluster mode), serving the Segment-compatible
-// ingestion endpoint beside its GraphQL.
-import { runClusterContext, runMain } from '@mauntic/platform';
-import { parseIntegrationsEnvironment } from './environment.ts';
+// ingestion endpoint and the webhook endpoints' API beside its GraphQL.
+import { outboundGuard, runClusterContext, runMain } from '@mauntic/platform';
+import { clusterEncryptionKey, parseIntegrationsEnvironment } from './environment.ts';
 import { integrationsRoutes } from './http/routes.ts';
 import { integrationsModule } from './module.ts';
 
 runMain(async () => {
   const env = parseIntegrationsEnvironment();
-  await runClusterContext(integrationsModule(), env, {
+  const module = integrationsModule({
+    encryptionKey: clusterEncryptionKey(env.integrations),
+    outbound: outboundGuard({ allow: env.outbound.OUTBOUND_ALLOWED_HOSTS }),
+  });
+  await runClusterContext(module, env, {
     migrate: env.db.MIGRATE_ON_START,
     routes: (services) => integrationsRoutes(services),
   });

@@ -1,6 +1,17 @@
 // Integrations use cases on a real database (Postgres or PGlite).
 import { newId, type OrganizationId, type RequestContext } from '@mauntic/kernel';
-import { createLogger, type DatabaseHandle, openDatabase, runMigrations } from '@mauntic/platform';
+import {
+  createLogger,
+  type DatabaseHandle,
+  EMBEDDED_OUTBOUND_ALLOWED,
+  generateEncryptionKey,
+  type OutboundGuard,
+  openDatabase,
+  outboundGuard,
+  parseAllowList,
+  parseEncryptionKey,
+  runMigrations,
+} from '@mauntic/platform';
 import { testServices } from '@mauntic/platform/testing';
 import { createIntegrationsServices, type IntegrationsServices } from '../src/app/services.ts';
 import { integrationsModule } from '../src/module.ts';
@@ -10,12 +21,18 @@ export const DATABASES = [
   ['pglite', () => openDatabase({ memory: true })],
 ] as const;
 
-const logger = createLogger('integrations-test', 'silent');
+export const logger = createLogger('integrations-test', (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
+export const encryptionKey = parseEncryptionKey(generateEncryptionKey());
+/** Loopback reachable, as in embedded mode: the tests' webhook receivers listen on 127.0.0.1. */
+export const LOOPBACK_ALLOWED = outboundGuard({ allow: parseAllowList(EMBEDDED_OUTBOUND_ALLOWED) });
 
-export async function openIntegrations(open: () => Promise<DatabaseHandle>) {
+export async function openIntegrations(
+  open: () => Promise<DatabaseHandle>,
+  outbound: OutboundGuard = LOOPBACK_ALLOWED,
+) {
   const handle = await open();
   await runMigrations(handle, integrationsModule().migrations);
-  const services: IntegrationsServices = createIntegrationsServices({ handle, logger });
+  const services: IntegrationsServices = createIntegrationsServices({ handle, logger, encryptionKey, outbound });
   return { handle, services, close: () => handle.close() };
 }
 

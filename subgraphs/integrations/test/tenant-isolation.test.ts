@@ -2,7 +2,7 @@
 // by organization B with organization A's ids, through the subgraph schema. Each case asserts what
 // B gets (nothing of A's), and after each one every integrations row of A must be exactly as it
 // was (its write key's hash among them). A field added without a case fails the coverage test.
-import { unwrap } from '@mauntic/kernel';
+import { catalogue, createEvent, newId, unwrap } from '@mauntic/kernel';
 import {
   type Data,
   fieldsOf,
@@ -12,6 +12,7 @@ import {
   runAs,
 } from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordWebhookEvent } from '../src/app/webhook-events.ts';
 import { schema } from '../src/graphql/index.ts';
 import { DATABASES, newOrg, openIntegrations } from './harness.ts';
 
@@ -19,6 +20,8 @@ type Org = ReturnType<typeof newOrg>;
 interface Fixtures {
   ctx: Org;
   source: string;
+  endpoint: string;
+  delivery: string;
 }
 type Case = IsolationCase<Fixtures>;
 
@@ -49,6 +52,24 @@ const QUERIES: Record<string, Case> = {
       expect(JSON.stringify(data.sources)).not.toContain(a.source);
     },
   },
+  webhookEndpoint: {
+    query: 'query($id: ID!) { webhookEndpoint(id: $id) { id } }',
+    variables: (a) => ({ id: a.endpoint }),
+    expect: ({ data }) => expect(data.webhookEndpoint).toBeNull(),
+  },
+  webhookEndpoints: {
+    query: '{ webhookEndpoints(first: 100) { totalCount edges { node { id url description } } } }',
+    expect: ({ data }, a) => {
+      expect(data.webhookEndpoints.totalCount).toBe(1);
+      expect(JSON.stringify(data.webhookEndpoints)).not.toContain(a.endpoint);
+    },
+  },
+  webhookDeliveries: {
+    query: `query($id: ID!) { webhookDeliveries(endpointId: $id, first: 100) {
+      totalCount edges { node { id endpointId payload log { attempt } } } } }`,
+    variables: (a) => ({ id: a.endpoint }),
+    expect: ({ data }) => expect(data.webhookDeliveries).toMatchObject({ totalCount: 0, edges: [] }),
+  },
 };
 
 const MUTATIONS: Record<string, Case> = {
@@ -62,6 +83,48 @@ const MUTATIONS: Record<string, Case> = {
     expect: notFound('rollSourceWriteKey'),
   },
   deleteSource: { query: byId('deleteSource'), variables: (a) => ({ id: a.source }), expect: notFound('deleteSource') },
+  createWebhookEndpoint: {
+    query: `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/b", eventTypes: ["crm.contact.created"] })
+      { __typename } }`,
+    expect: ({ data }) => expect(data.createWebhookEndpoint).toEqual({ __typename: 'WebhookEndpointWithSecret' }),
+  },
+  updateWebhookEndpoint: {
+    query: `mutation($id: ID!) { updateWebhookEndpoint(input: { id: $id, url: "http://127.0.0.1:9/b", description: "b" })
+      ${PAYLOAD} }`,
+    variables: (a) => ({ id: a.endpoint }),
+    expect: notFound('updateWebhookEndpoint'),
+  },
+  deleteWebhookEndpoint: {
+    query: byId('deleteWebhookEndpoint'),
+    variables: (a) => ({ id: a.endpoint }),
+    expect: notFound('deleteWebhookEndpoint'),
+  },
+  rotateWebhookSecret: {
+    query: byId('rotateWebhookSecret'),
+    variables: (a) => ({ id: a.endpoint }),
+    expect: notFound('rotateWebhookSecret'),
+  },
+  enableWebhookEndpoint: {
+    query: byId('enableWebhookEndpoint'),
+    variables: (a) => ({ id: a.endpoint }),
+    expect: notFound('enableWebhookEndpoint'),
+  },
+  disableWebhookEndpoint: {
+    query: `mutation($id: ID!) { disableWebhookEndpoint(input: { id: $id, reason: "b" }) ${PAYLOAD} }`,
+    variables: (a) => ({ id: a.endpoint }),
+    expect: notFound('disableWebhookEndpoint'),
+  },
+  replayWebhookDelivery: {
+    query: byId('replayWebhookDelivery'),
+    variables: (a) => ({ id: a.delivery }),
+    expect: notFound('replayWebhookDelivery'),
+  },
+  replayWebhookDeliveries: {
+    query: `mutation($id: ID!) { replayWebhookDeliveries(input: { endpointId: $id, from: "2000-01-01T00:00:00Z",
+      to: "2100-01-01T00:00:00Z" }) ${PAYLOAD} }`,
+    variables: (a) => ({ id: a.endpoint }),
+    expect: notFound('replayWebhookDeliveries'),
+  },
 };
 
 describe.each(DATABASES)('tenant isolation of every integrations field (%s)', (_name, open) => {
@@ -72,7 +135,24 @@ describe.each(DATABASES)('tenant isolation of every integrations field (%s)', (_
 
   async function fixtures(ctx: Org, marker: string): Promise<Fixtures> {
     const made = unwrap(await env.services.createSource(ctx, { name: `${marker} website` }));
-    return { ctx, source: made.id };
+    const endpoint = unwrap(
+      await env.services.createWebhookEndpoint(ctx, {
+        url: `http://127.0.0.1:9/${marker}`,
+        description: marker,
+        eventTypes: ['crm.segment.entered'],
+      }),
+    );
+    const event = createEvent(catalogue.crm.segmentEntered, {
+      organizationId: ctx.organizationId,
+      subjectId: newId(),
+      data: { segmentId: newId() },
+      correlationId: newId(),
+    });
+    await recordWebhookEvent(env, event);
+    const [delivery] = unwrap(
+      await env.services.listWebhookDeliveries(ctx, { endpointId: endpoint.id }, { fetch: 2, limit: 1 }),
+    ).edges;
+    return { ctx, source: made.id, endpoint: endpoint.id, delivery: delivery!.node.id };
   }
 
   const snapshot = (organizationId: string) => organizationSnapshot(env.handle, 'integrations', organizationId);
@@ -101,7 +181,7 @@ describe.each(DATABASES)('tenant isolation of every integrations field (%s)', (_
     // A itself sees its own (the case is not passing because the field is broken).
     const own = await run(c, a);
     expect(own.errors).toBeUndefined();
-    expect(JSON.stringify(own.data)).toMatch(new RegExp(`${a.source}|"sdl"`));
+    expect(JSON.stringify(own.data)).toMatch(new RegExp(`${a.source}|${a.endpoint}|${a.delivery}|"sdl"`));
   });
 
   it.each(Object.entries(MUTATIONS))("B cannot change A's data through mutation %s", async (_field, c) => {

@@ -38,3 +38,21 @@ export const segmentCallReceived = defineEvent(
     receivedAt: z.iso.datetime({ offset: true }),
   }),
 );
+
+/**
+ * An outbound webhook endpoint was turned off by the dispatcher: it answered 410 Gone, or kept
+ * failing (every delivery for `failingForMs` and at least `consecutiveFailures` attempts in a row).
+ * An endpoint turned off by a person publishes nothing.
+ */
+export const webhookEndpointDisabled = defineEvent(
+  'integrations.webhook-endpoint.disabled',
+  1,
+  'webhook-endpoint',
+  z.object({
+    endpointId: z.uuid(),
+    url: z.string().max(2048),
+    reason: z.enum(['gone', 'failing']),
+    consecutiveFailures: z.number().int().min(0),
+    failingForMs: z.number().int().min(0),
+  }),
+);

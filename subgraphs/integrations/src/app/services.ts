@@ -4,6 +4,22 @@ import { dedupWindowJob } from './dedup-window.ts';
 import type { IntegrationsDeps } from './deps.ts';
 import { createIngest } from './ingest.ts';
 import { createSource, deleteSource, getSource, listSources, rollSourceWriteKey } from './sources.ts';
+import {
+  attemptsOf,
+  listWebhookDeliveries,
+  replayWebhookDeliveries,
+  replayWebhookDelivery,
+} from './webhook-deliveries.ts';
+import {
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  disableWebhookEndpoint,
+  enableWebhookEndpoint,
+  getWebhookEndpoint,
+  listWebhookEndpoints,
+  rotateWebhookSecret,
+  updateWebhookEndpoint,
+} from './webhook-endpoints.ts';
 
 export function createIntegrationsServices(deps: IntegrationsDeps, queue?: JobQueue) {
   const bind =
@@ -17,6 +33,18 @@ export function createIntegrationsServices(deps: IntegrationsDeps, queue?: JobQu
     deleteSource: bind(deleteSource),
     getSource: bind(getSource),
     listSources: bind(listSources),
+    createWebhookEndpoint: bind(createWebhookEndpoint),
+    updateWebhookEndpoint: bind(updateWebhookEndpoint),
+    deleteWebhookEndpoint: bind(deleteWebhookEndpoint),
+    rotateWebhookSecret: bind(rotateWebhookSecret),
+    enableWebhookEndpoint: bind(enableWebhookEndpoint),
+    disableWebhookEndpoint: bind(disableWebhookEndpoint),
+    getWebhookEndpoint: bind(getWebhookEndpoint),
+    listWebhookEndpoints: bind(listWebhookEndpoints),
+    listWebhookDeliveries: bind(listWebhookDeliveries),
+    webhookAttempts: bind(attemptsOf),
+    replayWebhookDelivery: bind(replayWebhookDelivery),
+    replayWebhookDeliveries: bind(replayWebhookDeliveries),
     ingest: createIngest(deps),
     dedupWindow: queue ? dedupWindowJob(deps, queue) : undefined,
   };

@@ -5,6 +5,7 @@ import { builder } from './builder.ts';
 import './schema/errors.ts';
 // This order is the order of the Query and Mutation fields in the printed SDL.
 import './schema/source.ts';
+import './schema/webhook.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -1,0 +1,331 @@
+// Sends recorded webhook deliveries. Postgres holds every delivery and its due time (retries wait
+// up to 3 days, longer than a queue should hold a timer), so the dispatcher is a claim loop:
+// it leases due deliveries with one statement, under a transaction-scoped advisory lock so that
+// dispatchers side by side respect each endpoint's concurrency limit together, and
+// - skips a delivery while an earlier one of the same endpoint and ordering key (the event's
+//   subject, usually a contact) is pending: per-contact order per endpoint;
+// - takes at most the endpoint's max_concurrency minus what is already in flight.
+// A dispatcher killed mid-POST leaves its lease to run out; the delivery is then tried again
+// (at least once: the receiver deduplicates by event id, as with any webhook sender).
+import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
+import {
+  appendEvents,
+  type DatabaseHandle,
+  type EncryptionKey,
+  type Logger,
+  type OutboundGuard,
+  outboundGuard,
+  rowsOf,
+  type Subscription,
+} from '@mauntic/platform';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { outbox, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../../db/schema.ts';
+import { outcomeOf, retryDelayMs, SIGNATURE_HEADER, shouldDisable, signatureHeader } from '../../domain/webhook.ts';
+import { signingSecrets, type WebhookEndpointRow } from '../webhook-endpoints.ts';
+import { recordWebhookEvent, WEBHOOK_CONSUMER, WEBHOOK_SOURCE_CONTEXTS } from '../webhook-events.ts';
+import { type Agents, type PostResult, postWebhook } from './post.ts';
+
+export interface WebhookDispatcherOptions {
+  handle: DatabaseHandle;
+  logger: Logger;
+  encryptionKey: EncryptionKey;
+  /** Where endpoints may point; unset refuses every private address. */
+  outbound?: OutboundGuard;
+  /** Deliveries in flight at once in this dispatcher. */
+  capacity?: number;
+  /** How often it looks for due deliveries when nothing woke it. */
+  pollMs?: number;
+  /** A POST gets no longer than this, connection included. */
+  timeoutMs?: number;
+  /** First retry after about this long; each next one waits twice as long, up to retryCapMs. */
+  retryBaseMs?: number;
+  retryCapMs?: number;
+  /** An endpoint is disabled after this many failed attempts in a row ... */
+  disableAfterFailures?: number;
+  /** ... that went on for at least this long. */
+  disableAfterMs?: number;
+  /** Called after each attempt (metrics). */
+  onAttempt?: (outcome: 'succeeded' | 'failed', latencyMs: number) => void;
+  now?: () => Date;
+}
+
+type Claimed = typeof webhookDeliveries.$inferSelect;
+
+/** How long a claim is this dispatcher's: the timeout and a margin to record the answer. */
+const leaseMs = (timeoutMs: number) => timeoutMs + 30_000;
+// Any constant: the claim lock of every dispatcher on this database.
+const CLAIM_LOCK = 7_401_993_211;
+
+export class WebhookDispatcher {
+  private readonly settings: Required<Omit<WebhookDispatcherOptions, 'outbound' | 'onAttempt' | 'now'>>;
+  private readonly agents: Agents;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private inFlight = new Set<Promise<void>>();
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+
+  constructor(private readonly options: WebhookDispatcherOptions) {
+    this.settings = {
+      handle: options.handle,
+      logger: options.logger,
+      encryptionKey: options.encryptionKey,
+      capacity: options.capacity ?? 32,
+      pollMs: options.pollMs ?? 500,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      retryBaseMs: options.retryBaseMs ?? 30_000,
+      retryCapMs: options.retryCapMs ?? 6 * 3600_000,
+      disableAfterFailures: options.disableAfterFailures ?? 50,
+      disableAfterMs: options.disableAfterMs ?? 24 * 3600_000,
+    };
+    this.agents = (options.outbound ?? outboundGuard()).agents({ keepAlive: true, maxSockets: 64 });
+  }
+
+  /** Records a delivery per endpoint that wants the event, and wakes the loop. */
+  subscription(): Subscription {
+    return {
+      group: WEBHOOK_CONSUMER,
+      contexts: WEBHOOK_SOURCE_CONTEXTS,
+      handle: async (event: EventEnvelope) => {
+        if (await recordWebhookEvent(this.options, event, this.now())) this.wake();
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops claiming, waits for the deliveries in flight to be recorded. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake();
+    await this.loop;
+    await Promise.all(this.inFlight);
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private now() {
+    return this.options.now?.() ?? new Date();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.woken = false;
+      const room = this.settings.capacity - this.inFlight.size;
+      let claimed: Claimed[] = [];
+      if (room > 0) {
+        try {
+          claimed = await this.claim(room);
+        } catch (error) {
+          this.settings.logger.error({ err: error }, 'could not claim webhook deliveries');
+        }
+      }
+      for (const delivery of claimed) {
+        const attempt = this.attempt(delivery)
+          .catch((error) =>
+            this.settings.logger.error({ err: error, deliveryId: delivery.id }, 'webhook attempt failed'),
+          )
+          .finally(() => {
+            this.inFlight.delete(attempt);
+            // A finished delivery may unblock the next of its contact, or free a slot.
+            this.wake();
+          });
+        this.inFlight.add(attempt);
+      }
+      // A full claim likely left more: look again at once.
+      if (claimed.length && claimed.length === room) continue;
+      if (!this.woken && this.running)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.settings.pollMs);
+          this.wakeUp = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      this.wakeUp = undefined;
+    }
+  }
+
+  /** Leases up to `limit` due deliveries that their endpoint's order and concurrency allow. */
+  private async claim(limit: number): Promise<Claimed[]> {
+    // Raw SQL parameters travel as text: postgres.js does not serialise a Date there.
+    const at = this.now();
+    const now = sql`${at.toISOString()}::timestamptz`;
+    const leaseUntil = sql`${new Date(at.getTime() + leaseMs(this.settings.timeoutMs)).toISOString()}::timestamptz`;
+    const ids = await this.settings.handle.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
+      const result = await tx.execute(sql`
+        with due as (
+          select d.id, d.endpoint_id, d.seq, d.next_attempt_at
+          from ${webhookDeliveries} d
+          join ${webhookEndpoints} e on e.id = d.endpoint_id and e.enabled
+          where d.status = 'pending' and d.next_attempt_at <= ${now}
+            and (d.lease_until is null or d.lease_until <= ${now})
+            and not exists (
+              select 1 from ${webhookDeliveries} p
+              where p.endpoint_id = d.endpoint_id and p.ordering_key = d.ordering_key
+                and p.status = 'pending' and p.seq < d.seq)
+          order by d.next_attempt_at, d.seq
+          limit ${limit * 20}
+        ),
+        busy as (
+          select endpoint_id, count(*)::int as n from ${webhookDeliveries}
+          where status = 'pending' and lease_until > ${now}
+            and endpoint_id in (select endpoint_id from due)
+          group by endpoint_id
+        ),
+        ranked as (
+          select due.id, due.next_attempt_at, due.seq,
+                 row_number() over (partition by due.endpoint_id order by due.next_attempt_at, due.seq) as rank,
+                 e.max_concurrency - coalesce(busy.n, 0) as room
+          from due
+          join ${webhookEndpoints} e on e.id = due.endpoint_id
+          left join busy on busy.endpoint_id = due.endpoint_id
+        )
+        update ${webhookDeliveries} w
+        set lease_until = ${leaseUntil}, attempts = w.attempts + 1
+        where w.id in (select id from ranked where rank <= room order by next_attempt_at, seq limit ${limit})
+        returning w.id`);
+      return rowsOf<{ id: string }>(result).map((r) => r.id);
+    });
+    if (!ids.length) return [];
+    return this.settings.handle.db.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, ids));
+  }
+
+  private async attempt(delivery: Claimed): Promise<void> {
+    const [endpoint] = await this.settings.handle.db
+      .select()
+      .from(webhookEndpoints)
+      .where(eq(webhookEndpoints.id, delivery.endpointId));
+    if (!endpoint) return; // deleted meanwhile: its deliveries went with it
+    const sentAt = this.now();
+    const timestamp = Math.floor(sentAt.getTime() / 1000);
+    const result = await postWebhook(
+      this.agents,
+      endpoint.url,
+      {
+        'user-agent': 'Mauntic-Webhooks/1',
+        [SIGNATURE_HEADER.toLowerCase()]: signatureHeader(
+          signingSecrets(this.settings, endpoint, sentAt),
+          timestamp,
+          delivery.body,
+        ),
+        'mauntic-event-id': delivery.eventId,
+        'mauntic-event-type': delivery.eventType,
+        'mauntic-delivery-attempt': String(delivery.attempts),
+      },
+      delivery.body,
+      this.settings.timeoutMs,
+    );
+    await this.record(delivery, endpoint, result);
+  }
+
+  /** The attempt in the log, the delivery's next state and the endpoint's health, in one transaction. */
+  private async record(delivery: Claimed, endpoint: WebhookEndpointRow, result: PostResult): Promise<void> {
+    const at = this.now();
+    const outcome = outcomeOf(result.statusCode);
+    const failedAttempt = outcome.kind !== 'succeeded';
+    const retryAt = new Date(
+      at.getTime() + retryDelayMs(delivery.attempts, this.settings.retryBaseMs, this.settings.retryCapMs),
+    );
+    const givesUp = outcome.kind === 'gone' || retryAt > delivery.retryUntil;
+    const nextAttemptAt = failedAttempt && !givesUp ? retryAt : null;
+    this.options.onAttempt?.(failedAttempt ? 'failed' : 'succeeded', result.latencyMs);
+    await this.settings.handle.db.transaction(async (tx) => {
+      const [mine] = await tx
+        .update(webhookDeliveries)
+        .set({
+          status: !failedAttempt ? 'succeeded' : givesUp ? 'failed' : 'pending',
+          nextAttemptAt,
+          leaseUntil: null,
+          lastStatusCode: result.statusCode,
+          lastError: result.error,
+          ...(failedAttempt ? {} : { deliveredAt: at }),
+        })
+        // Only while the lease is still this attempt's (a replay or a takeover after expiry wins).
+        .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.attempts, delivery.attempts)))
+        .returning({ id: webhookDeliveries.id });
+      if (!mine) return;
+      await tx
+        .insert(webhookAttempts)
+        .values({
+          deliveryId: delivery.id,
+          attempt: delivery.attempts,
+          organizationId: delivery.organizationId,
+          statusCode: result.statusCode,
+          latencyMs: result.latencyMs,
+          response: result.response,
+          error: result.error,
+          nextAttemptAt,
+          attemptedAt: at,
+        })
+        .onConflictDoNothing();
+      if (!failedAttempt) {
+        if (endpoint.consecutiveFailures > 0)
+          await tx
+            .update(webhookEndpoints)
+            .set({ consecutiveFailures: 0, failingSince: null })
+            .where(eq(webhookEndpoints.id, endpoint.id));
+        return;
+      }
+      const [health] = await tx
+        .update(webhookEndpoints)
+        .set({
+          consecutiveFailures: sql`${webhookEndpoints.consecutiveFailures} + 1`,
+          failingSince: sql`coalesce(${webhookEndpoints.failingSince}, ${at.toISOString()}::timestamptz)`,
+        })
+        .where(eq(webhookEndpoints.id, endpoint.id))
+        .returning({ failures: webhookEndpoints.consecutiveFailures, since: webhookEndpoints.failingSince });
+      if (!health) return;
+      const policy = { failures: this.settings.disableAfterFailures, forMs: this.settings.disableAfterMs };
+      const reason =
+        outcome.kind === 'gone' ? 'gone' : shouldDisable(health.failures, health.since!, at, policy) ? 'failing' : null;
+      if (reason) await this.disable(tx, endpoint, reason, health.failures, at.getTime() - health.since!.getTime(), at);
+    });
+  }
+
+  private async disable(
+    tx: Parameters<Parameters<DatabaseHandle['db']['transaction']>[0]>[0],
+    endpoint: WebhookEndpointRow,
+    reason: 'gone' | 'failing',
+    consecutiveFailures: number,
+    failingForMs: number,
+    at: Date,
+  ): Promise<void> {
+    const [disabled] = await tx
+      .update(webhookEndpoints)
+      .set({
+        enabled: false,
+        disabledReason:
+          reason === 'gone'
+            ? 'the endpoint answered 410 Gone'
+            : `${consecutiveFailures} failed attempts in a row over ${Math.round(failingForMs / 60_000)} min`,
+        disabledAt: at,
+        updatedAt: at,
+      })
+      // Once: concurrent failures of one endpoint disable it, and announce it, a single time.
+      .where(and(eq(webhookEndpoints.id, endpoint.id), eq(webhookEndpoints.enabled, true)))
+      .returning({ id: webhookEndpoints.id });
+    if (!disabled) return;
+    this.settings.logger.warn({ endpointId: endpoint.id, reason, consecutiveFailures }, 'disabled a webhook endpoint');
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.integrations.webhookEndpointDisabled, {
+        organizationId: endpoint.organizationId,
+        subjectId: endpoint.id,
+        correlationId: endpoint.id,
+        data: { endpointId: endpoint.id, url: endpoint.url, reason, consecutiveFailures, failingForMs },
+        occurredAt: at,
+      }),
+    ]);
+  }
+}
