@@ -136,9 +136,15 @@ describe('the mail stack: one Postfix instance per sending IP', () => {
 
   it("a policy rejection comes back the same way, bounces its message as the sender's fault and suppresses nothing", async () => {
     const to = `reader-${newId()}@policy.observe.mauntic.test`;
-    const { ctx, message } = await sendThrough(INSTANCES[1]!, to);
+    const { ctx, domain, message } = await sendThrough(INSTANCES[1]!, to);
     const bounced = await statusOf(ctx, message.id, 'bounced');
     expect(bounced.bounceReason).toBe('policy_authentication');
     expect(await suppressions(ctx)).toEqual([]);
+    // It counts against the sending domain's reputation instead.
+    const reputation = await env.handle.rows<{ kind: string; subject: string; points: number }>(
+      sql`select kind, subject, points from delivery.sending_reputation where organization_id = ${ctx.organizationId}`,
+    );
+    expect(reputation).toEqual([{ kind: 'domain', subject: domain, points: expect.any(Number) }]);
+    expect(reputation[0]!.points).toBeGreaterThan(0);
   });
 });
