@@ -3,11 +3,15 @@
 // differs: a real SMTP server the test runs (cluster), or the local outbox read in a browser
 // (embedded, where no provider is set up).
 import { randomBytes } from 'node:crypto';
+import { eventually } from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmtpFake, startSmtpFake } from '../subgraphs/delivery/test/fakes/smtp-server.ts';
 import { type GraphQLResult, gql, type Platform, type PlatformFactory, uniqueEmail } from './harness.ts';
 import { signUp } from './identity-suite.ts';
 import { decodeEntities, readMail } from './mail.ts';
+
+// The suites that import it from here keep doing so.
+export { eventually };
 
 const CREATE_CONTACT = `mutation($input: ContactInput!) { createContact(input: $input) {
   __typename ... on Contact { id email firstName } ... on Error { code message } } }`;
@@ -41,27 +45,6 @@ export const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text>Hello {{contact.firstName}}, your order {{context.order}} shipped.</mj-text>
   <mj-button href="${LINK}">Track it</mj-button>
 </mj-column></mj-section></mj-body></mjml>`;
-
-/** Polls `probe` until it returns a value, or fails with what it saw last. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  { timeoutMs = 30_000, intervalMs = 100 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 export interface ReceivedMail {
   subject: string;

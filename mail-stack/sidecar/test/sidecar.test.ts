@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '@mauntic/platform/testing';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,16 +21,6 @@ const LOG = `/var/log/postfix-mauntic-${IP}.log`;
 const CONFIG = `/etc/postfix-mauntic-${IP}`;
 const RECEIVER_PORT = Number(process.env.MAIL_STACK_SIDECAR_OBSERVE_PORT ?? 2531);
 const TOKEN = 'r'.repeat(40);
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A sample's value in Prometheus text, or 0 when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number {

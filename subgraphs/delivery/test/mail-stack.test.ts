@@ -8,6 +8,7 @@
 // policy.* (550 5.7.26, Gmail's DMARC refusal) after Postfix has accepted the message, so Postfix bounces them back.
 import { randomBytes } from 'node:crypto';
 import { newId, unwrap } from '@mauntic/kernel';
+import { eventually } from '@mauntic/platform/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundServer } from '../src/inbound/inbound-server.ts';
@@ -28,16 +29,6 @@ const INSTANCES = (
   });
 const LMTP_PORT = Number(process.env.MAIL_STACK_LMTP_PORT ?? 2530);
 const OBSERVE_PORT = Number(process.env.MAIL_STACK_OBSERVE_PORT ?? 2529);
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('the mail stack: one Postfix instance per sending IP', () => {
   const [, open] = OWN_DATABASES[0];
