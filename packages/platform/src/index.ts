@@ -11,6 +11,7 @@ export * from './db/database.ts';
 export * from './db/folder-lock.ts';
 export * from './db/keyset.ts';
 export * from './db/migrate.ts';
+export * from './db/uuid-v7.ts';
 export * from './graphql/builder.ts';
 export * from './graphql/common.ts';
 export * from './graphql/connection.ts';

@@ -6,7 +6,7 @@
 // skips nor repeats anyone, and delivery makes one message per (campaign, contact, variant) key
 // however often a request arrives.
 import { catalogue, topicOf } from '@mauntic/kernel';
-import { appendEvents, OUTBOX_CHANNEL, rowsOf, type Transaction } from '@mauntic/platform';
+import { appendEvents, OUTBOX_CHANNEL, rowsOf, type Transaction, UUID_V7_SQL } from '@mauntic/platform';
 import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { campaigns, outbox, recipients } from '../db/schema.ts';
 import { transition } from '../domain/lifecycle.ts';
@@ -20,10 +20,7 @@ const THROTTLE_WINDOW_MS = { minute: 60_000, hour: 3_600_000 } as const;
 /** The set literal of uuids Postgres reads as uuid[] (the ids were validated as uuids). */
 const uuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
 
-/** A uuid v7 made by Postgres (15 has no uuidv7()): the time in ms over a random v4, version bits set. */
-const UUID_V7 = sql.raw(`encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
-  substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1),
-  'hex')::uuid`);
+const UUID_V7 = UUID_V7_SQL;
 
 /**
  * Starts every campaign due to start (launched to send now, or scheduled and its time come),

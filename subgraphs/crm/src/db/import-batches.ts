@@ -1,6 +1,7 @@
 // The set-based statements of one import batch: its valid rows upserted by email together with
 // their created/updated events, and its rejected rows recorded for the error report.
 import { catalogue, topicOf } from '@mauntic/kernel';
+import { UUID_V7_SQL } from '@mauntic/platform';
 import { sql } from 'drizzle-orm';
 
 /** A valid row as the batch statement reads it (snake_case, only what the row gives). */
@@ -84,7 +85,7 @@ export function upsertBatchSql(batch: BatchTarget, rows: BatchRow[]) {
       ) ev
       returning 1
     ), moves as (
-      select gen_random_uuid() as id, gen_random_uuid() as event_id, u.id as contact_id,
+      select ${UUID_V7_SQL} as id, ${UUID_V7_SQL} as event_id, u.id as contact_id,
         p.stage_id as from_stage_id, u.stage_id as to_stage_id
       from upserted u left join prior p on p.id = u.id
       where u.stage_id is distinct from p.stage_id

@@ -7,7 +7,7 @@
 //   oneActive   one key per contact, renewed only once the run it names has ended;
 //   everyTime   no key: every trigger enters.
 import { catalogue, topicOf } from '@mauntic/kernel';
-import { type Executor, rowsOf } from '@mauntic/platform';
+import { type Executor, rowsOf, UUID_V7_SQL } from '@mauntic/platform';
 import { type SQL, sql } from 'drizzle-orm';
 import { entries, outbox, runs } from '../../db/schema.ts';
 import { durationMs, type EntryRule } from '../../domain/definition.ts';
@@ -15,9 +15,8 @@ import { durationMs, type EntryRule } from '../../domain/definition.ts';
 /** The channel a stepper listens on: new ready runs. */
 export const RUNS_CHANNEL = 'mauntic_journey_runs';
 
-/** A uuid v7 made in SQL (PostgreSQL 15 has no uuidv7()), so ids sort by creation like newId()'s. */
-export const UUID_V7 = sql.raw(`encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
-  substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid`);
+/** A uuid v7 made in SQL, so ids sort by creation like newId()'s. */
+export const UUID_V7 = UUID_V7_SQL;
 
 export interface EntryTarget {
   organizationId: string;
