@@ -79,7 +79,11 @@ describe('pnpm deploy --prod', () => {
       { cwd: gatewayDir, nodeArgs: [] },
     );
     running.push(gateway);
-    await waitReady(`http://127.0.0.1:${gatewayPort}/readyz`, gateway.child, gateway.output);
+    // Alive, not ready: readiness wants every subgraph the gateway routes to, and only identity runs here.
+    await waitReady(`http://127.0.0.1:${gatewayPort}/healthz`, gateway.child, gateway.output);
+    const readiness = await fetch(`http://127.0.0.1:${gatewayPort}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(await readiness.text()).toContain('crm');
 
     const url = `http://127.0.0.1:${gatewayPort}/graphql`;
     const email = uniqueEmail('deployed');
