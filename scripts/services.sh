@@ -189,7 +189,7 @@ L4J
   nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \
     >"$KAFKA_DIR/stdout.log" 2>&1 &
   echo $! >"$KAFKA_DIR/kafka.pid"
-  wait_for kafka 90 kafka_ready
+  wait_for kafka 180 kafka_ready
 }
 
 kafka_down() {

@@ -97,7 +97,13 @@ describe('executors killed with SIGKILL mid-batch', () => {
     const count = async (query: ReturnType<typeof sql>) => (await handle.rows<{ n: number }>(query))[0]!.n;
     const logged = () => count(sql`select count(*)::int as n from journey.step_log where journey_id = ${journeyId}`);
 
-    const starters = [executorStarter(own.url, `crash-a-${newId()}`), executorStarter(own.url, `crash-b-${newId()}`)];
+    // Small batches, one lane: on a quiet machine the default walked all 3,000 steps before the
+    // first kill could land.
+    const slow = { EXECUTOR_BATCH_SIZE: '5', EXECUTOR_LANES: '1' };
+    const starters = [
+      executorStarter(own.url, `crash-a-${newId()}`, slow),
+      executorStarter(own.url, `crash-b-${newId()}`, slow),
+    ];
     let children = await Promise.all(starters.map((start) => start()));
     const entered = await enrollSegment({ handle, logger, now: () => new Date() }, ctx, { journeyId, segmentId });
     expect(entered).toMatchObject({ ok: true, value: { entered: total } });
