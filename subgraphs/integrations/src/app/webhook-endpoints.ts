@@ -1,6 +1,7 @@
 // Outbound webhook endpoints: an organization's URLs subscribed to catalogued event types. The
 // signing secret is returned once, when made or rotated, and kept sealed; a rotation keeps the
 // previous secret signing for ROTATION_OVERLAP_MS so receivers can switch without losing events.
+
 import {
   authorize,
   catalogueEntries,
@@ -21,6 +22,7 @@ import {
   sealSecret,
 } from '@mauntic/platform';
 import { and, eq } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { webhookEndpoints } from '../db/schema.ts';
 import { WebhookUrlRefusedError } from '../domain/errors.ts';
@@ -140,12 +142,7 @@ export async function updateWebhookEndpoint(
     const refused = await checkUrl(deps, changes.url);
     if (refused) return fail(refused);
   }
-  const [row] = await deps.handle.db
-    .update(webhookEndpoints)
-    .set({ ...changes, updatedAt: now(deps) })
-    .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.organizationId, organizationId)))
-    .returning();
-  return row ? ok(row) : fail(new NotFoundError('WebhookEndpoint', id));
+  return changeEndpoint(deps, organizationId, id, { ...changes, updatedAt: now(deps) });
 }
 
 /** Deletes the endpoint and its delivery log; nothing more is sent to it. */
@@ -175,19 +172,15 @@ export async function rotateWebhookSecret(
   const { organizationId, input } = access.value;
   const secret = newWebhookSecret();
   const at = now(deps);
-  const [row] = await deps.handle.db
-    .update(webhookEndpoints)
-    .set({
-      // The previous secret is the current one as stored: it stays sealed for the same row.
-      previousSecretSealed: webhookEndpoints.secretSealed,
-      previousSecretExpiresAt: new Date(at.getTime() + ROTATION_OVERLAP_MS),
-      secretSealed: seal(deps.encryptionKey, { organizationId, id: input.id }, secret),
-      secretPrefix: secretPrefix(secret),
-      updatedAt: at,
-    })
-    .where(and(eq(webhookEndpoints.id, input.id), eq(webhookEndpoints.organizationId, organizationId)))
-    .returning();
-  return row ? ok({ ...row, secret }) : fail(new NotFoundError('WebhookEndpoint', input.id));
+  const changed = await changeEndpoint(deps, organizationId, input.id, {
+    // The previous secret is the current one as stored: it stays sealed for the same row.
+    previousSecretSealed: webhookEndpoints.secretSealed,
+    previousSecretExpiresAt: new Date(at.getTime() + ROTATION_OVERLAP_MS),
+    secretSealed: seal(deps.encryptionKey, { organizationId, id: input.id }, secret),
+    secretPrefix: secretPrefix(secret),
+    updatedAt: at,
+  });
+  return changed.ok ? ok({ ...changed.value, secret }) : changed;
 }
 
 /** Enabled again: its pending deliveries go out, and its failure count starts over. */
@@ -199,19 +192,14 @@ export async function enableWebhookEndpoint(
   const access = authorize(ctx, 'integrations:admin', idInput, raw, ['input']);
   if (!access.ok) return access;
   const { organizationId, input } = access.value;
-  const [row] = await deps.handle.db
-    .update(webhookEndpoints)
-    .set({
-      enabled: true,
-      disabledReason: null,
-      disabledAt: null,
-      consecutiveFailures: 0,
-      failingSince: null,
-      updatedAt: now(deps),
-    })
-    .where(and(eq(webhookEndpoints.id, input.id), eq(webhookEndpoints.organizationId, organizationId)))
-    .returning();
-  return row ? ok(row) : fail(new NotFoundError('WebhookEndpoint', input.id));
+  return changeEndpoint(deps, organizationId, input.id, {
+    enabled: true,
+    disabledReason: null,
+    disabledAt: null,
+    consecutiveFailures: 0,
+    failingSince: null,
+    updatedAt: now(deps),
+  });
 }
 
 /** Disabled by a person: no new event is recorded for it, and its pending deliveries wait. */
@@ -224,12 +212,12 @@ export async function disableWebhookEndpoint(
   if (!access.ok) return access;
   const { organizationId, input } = access.value;
   const at = now(deps);
-  const [row] = await deps.handle.db
-    .update(webhookEndpoints)
-    .set({ enabled: false, disabledReason: input.reason || 'disabled by a user', disabledAt: at, updatedAt: at })
-    .where(and(eq(webhookEndpoints.id, input.id), eq(webhookEndpoints.organizationId, organizationId)))
-    .returning();
-  return row ? ok(row) : fail(new NotFoundError('WebhookEndpoint', input.id));
+  return changeEndpoint(deps, organizationId, input.id, {
+    enabled: false,
+    disabledReason: input.reason || 'disabled by a user',
+    disabledAt: at,
+    updatedAt: at,
+  });
 }
 
 export async function getWebhookEndpoint(
@@ -254,3 +242,18 @@ export async function listWebhookEndpoints(deps: IntegrationsDeps, ctx: RequestC
 }
 
 const now = (deps: IntegrationsDeps) => deps.now?.() ?? new Date();
+
+/** Changes one endpoint of the organization; NotFound when it has none with that id. */
+async function changeEndpoint(
+  deps: IntegrationsDeps,
+  organizationId: string,
+  id: string,
+  changes: PgUpdateSetSource<typeof webhookEndpoints>,
+): Promise<Result<WebhookEndpointRow>> {
+  const [row] = await deps.handle.db
+    .update(webhookEndpoints)
+    .set(changes)
+    .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.organizationId, organizationId)))
+    .returning();
+  return row ? ok(row) : fail(new NotFoundError('WebhookEndpoint', id));
+}
