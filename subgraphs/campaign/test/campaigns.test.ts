@@ -82,6 +82,63 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
     expect(await eventsOf(ctx, campaign.id)).toEqual(['campaign.campaign.launched', 'campaign.campaign.completed']);
   });
 
+  it('passes by whoever left the audience between the launch and their turn, and adds nobody who joined', async () => {
+    const org = newOrg();
+    const [segment, blocked] = [newId(), newId()];
+    const members: string[] = [];
+    for (let i = 0; i < 6; i++) members.push(await contact(ctx, org.organizationId, [segment]));
+    const campaign = await draft(org, {
+      variants: [{ key: 'A', templateId: newId() }],
+      segmentIds: [segment],
+      excludedSegmentIds: [blocked],
+      throttle: { count: 2, per: 'hour' },
+    });
+    await ctx.services.launchCampaign(org, { id: campaign.id });
+    const start = ctx.clock.now.getTime();
+    await ctx.sender.tick();
+    const first = (await requestsOf(ctx, campaign.id)).map((r) => r.contactId!);
+    expect(first).toHaveLength(2);
+
+    // While the throttle holds the rest: one leaves the segment, one enters the excluded segment,
+    // one may no longer be emailed, and a new member joins.
+    const [left, excluded, unsubscribed, ...staying] = members.filter((id) => !first.includes(id));
+    const deps = ctx.services.deps;
+    const base = { organizationId: org.organizationId, correlationId: 't' };
+    await applyCrmEvent(
+      deps,
+      createEvent(catalogue.crm.segmentExited, { ...base, subjectId: left!, data: { segmentId: segment } }),
+    );
+    await applyCrmEvent(
+      deps,
+      createEvent(catalogue.crm.segmentEntered, { ...base, subjectId: excluded!, data: { segmentId: blocked } }),
+    );
+    await applyCrmEvent(
+      deps,
+      createEvent(catalogue.crm.dncChanged, {
+        ...base,
+        subjectId: unsubscribed!,
+        data: { channel: 'email', doNotContact: true, reason: 'unsubscribed' },
+      }),
+    );
+    const joined = await contact(ctx, org.organizationId, [segment]);
+
+    for (const hours of [1, 2, 3]) {
+      ctx.clock.now = new Date(start + hours * 3_600_000);
+      await ctx.sender.tick();
+    }
+    const requested = (await requestsOf(ctx, campaign.id)).map((r) => r.contactId!);
+    expect(requested.sort()).toEqual([...first, ...staying].sort());
+    expect(requested).not.toContain(joined);
+    const done = await ctx.services.getCampaign(org, campaign.id);
+    expect(done.ok && done.value).toMatchObject({
+      status: 'completed',
+      recipientCount: 6,
+      requestedCount: 3,
+      skippedCount: 3,
+    });
+    ctx.clock.now = new Date();
+  });
+
   it('refuses illegal moves with a typed error, and a paused campaign hands nothing over', async () => {
     const org = newOrg();
     const segment = newId();

@@ -7,7 +7,7 @@
 // however often a request arrives.
 import { catalogue, topicOf } from '@mauntic/kernel';
 import { appendEvents, OUTBOX_CHANNEL, rowsOf, type Transaction, UUID_V7_SQL } from '@mauntic/platform';
-import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { campaigns, outbox, recipients } from '../db/schema.ts';
 import { transition } from '../domain/lifecycle.ts';
 import { assignSample } from './ab-test.ts';
@@ -81,17 +81,28 @@ async function startCampaign(tx: Transaction, deps: CampaignDeps, id: string, no
  * segment, minus contacts deleted or not to be contacted on the channel (`m` the membership,
  * `c` the contact).
  */
-export const audienceOf = (row: CampaignRow) => {
-  const org = row.organizationId;
-  return sql`
+export const audienceOf = (row: CampaignRow) => sql`
     from (select distinct contact_id from campaign.segment_memberships
-          where organization_id = ${org} and segment_id = any(${uuidArray(row.segmentIds)})) m
-    join campaign.contacts c on c.id = m.contact_id and c.organization_id = ${org}
-    where not c.deleted and not jsonb_exists(c.dnc, ${row.channel})
-      and not exists (select 1 from campaign.segment_memberships x
-                      where x.organization_id = ${org} and x.contact_id = m.contact_id
-                        and x.segment_id = any(${uuidArray(row.excludedSegmentIds)}))`;
-};
+          where organization_id = ${row.organizationId} and segment_id = any(${uuidArray(row.segmentIds)})) m
+    join campaign.contacts c on c.id = m.contact_id and c.organization_id = ${row.organizationId}
+    where ${reachable(row)} and ${notExcluded(row, sql`m.contact_id`)}`;
+
+/** The contact `c` is not deleted and may be contacted on the campaign's channel. */
+const reachable = (row: CampaignRow) => sql`not c.deleted and not jsonb_exists(c.dnc, ${row.channel})`;
+
+const notExcluded = (row: CampaignRow, contactId: SQL) => sql`
+  not exists (select 1 from campaign.segment_memberships x
+              where x.organization_id = ${row.organizationId} and x.contact_id = ${contactId}
+                and x.segment_id = any(${uuidArray(row.excludedSegmentIds)}))`;
+
+/** Whether a recipient is still in the audience at its turn, by the same rules as audienceOf. */
+const stillInAudience = (row: CampaignRow, contactId: SQL) => sql`
+  exists (select 1 from campaign.segment_memberships s
+          where s.contact_id = ${contactId} and s.organization_id = ${row.organizationId}
+            and s.segment_id = any(${uuidArray(row.segmentIds)}))
+  and exists (select 1 from campaign.contacts c
+              where c.id = ${contactId} and c.organization_id = ${row.organizationId} and ${reachable(row)})
+  and ${notExcluded(row, contactId)}`;
 
 /**
  * Writes the audience, once. Each recipient is due at the campaign's start, or, for a send at a
@@ -138,7 +149,7 @@ export async function handOver(deps: CampaignDeps, campaignId: string, batchSize
       .where(and(eq(campaigns.id, campaignId), eq(campaigns.status, 'sending')))
       .for('update', { skipLocked: true });
     if (!row?.materialisedAt) return { requested: 0, idle: true };
-    if (row.requestedCount >= (row.recipientCount ?? 0)) {
+    if (row.requestedCount + row.skippedCount >= (row.recipientCount ?? 0)) {
       await complete(tx, row);
       return { requested: 0, idle: true };
     }
@@ -150,16 +161,19 @@ export async function handOver(deps: CampaignDeps, campaignId: string, batchSize
       .update(campaigns)
       .set({
         requestedCount: sql`${campaigns.requestedCount} + ${result.requested}`,
+        skippedCount: sql`${campaigns.skippedCount} + ${result.skipped}`,
         ...(result.last ? { cursorDueAt: new Date(result.last.dueAt), cursorContactId: result.last.contactId } : {}),
         ...(window ? { windowStartedAt: window.startedAt, windowCount: window.count + result.requested } : {}),
         // An A/B test's window starts once its whole sample has been handed over.
-        ...(row.sampleSize !== null && !row.sampleSentAt && row.requestedCount + result.requested >= row.sampleSize
+        ...(row.sampleSize !== null &&
+        !row.sampleSentAt &&
+        row.requestedCount + row.skippedCount + result.requested + result.skipped >= row.sampleSize
           ? { sampleSentAt: now }
           : {}),
       })
       .where(eq(campaigns.id, row.id))
       .returning();
-    const done = updated!.requestedCount >= (updated!.recipientCount ?? 0);
+    const done = updated!.requestedCount + updated!.skippedCount >= (updated!.recipientCount ?? 0);
     if (done) await complete(tx, updated!);
     if (result.requested || done) await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'campaign')`);
     return { requested: result.requested, idle: done || result.scanned < limit };
@@ -176,13 +190,22 @@ function throttleWindow(row: CampaignRow, now: Date) {
 }
 
 /**
- * One statement: the next `limit` recipients after the cursor that are due, those with a variant
- * and not requested yet marked requested, and their send requests inserted into the outbox as
- * delivery.message.requested envelopes built by Postgres.
+ * One statement: the next `limit` recipients after the cursor that are due; of those with a
+ * variant and not handled yet, the ones still in the audience marked requested, with their send
+ * requests inserted into the outbox as delivery.message.requested envelopes built by Postgres, and
+ * the ones that left it since the launch (out of every segment, into an excluded one, deleted,
+ * not to be contacted) marked skipped. Who joined after the launch is not added: the audience was
+ * chosen once, at the launch.
  */
 async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit: number) {
   const variants = JSON.stringify(row.variants);
-  const [result] = rowsOf<{ requested: number; scanned: number; due_at: string | null; contact_id: string | null }>(
+  const [result] = rowsOf<{
+    requested: number;
+    skipped: number;
+    scanned: number;
+    due_at: string | null;
+    contact_id: string | null;
+  }>(
     await tx.execute(sql`
       with picked as (
         select contact_id, due_at from ${recipients}
@@ -192,12 +215,21 @@ async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit
           and due_at <= ${now.toISOString()}::timestamptz
         order by due_at, contact_id
         limit ${limit}
+      ), kept as (
+        select p.contact_id from picked p where ${stillInAudience(row, sql`p.contact_id`)}
       ), marked as (
         update ${recipients} r set requested_at = ${now.toISOString()}::timestamptz
+        from kept p
+        where r.campaign_id = ${row.id} and r.contact_id = p.contact_id
+          and r.requested_at is null and r.skipped_at is null and r.variant is not null
+        returning r.contact_id, r.variant
+      ), skipped as (
+        update ${recipients} r set skipped_at = ${now.toISOString()}::timestamptz
         from picked p
         where r.campaign_id = ${row.id} and r.contact_id = p.contact_id
-          and r.requested_at is null and r.variant is not null
-        returning r.contact_id, r.variant
+          and r.requested_at is null and r.skipped_at is null and r.variant is not null
+          and p.contact_id not in (select contact_id from kept)
+        returning 1
       ), identified as (
         -- In the select list, a volatile function runs once per row (in a FROM subquery the
         -- planner may run it once for all).
@@ -224,13 +256,15 @@ async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit
         join json_to_recordset(${variants}::json) as v(key text, "templateId" uuid) on v.key = m.variant
         returning 1
       )
-      select (select count(*) from sent)::int as requested, (select count(*) from picked)::int as scanned,
+      select (select count(*) from sent)::int as requested, (select count(*) from skipped)::int as skipped,
+             (select count(*) from picked)::int as scanned,
              last.due_at, last.contact_id
       from (select 1) one
       left join lateral (select due_at, contact_id from picked order by due_at desc, contact_id desc limit 1) last on true`),
   );
   return {
     requested: result!.requested,
+    skipped: result!.skipped,
     scanned: result!.scanned,
     last: result!.contact_id ? { dueAt: result!.due_at!, contactId: result!.contact_id } : null,
   };

@@ -61,8 +61,10 @@ export const campaigns = campaign.table(
     materialisedAt: timestamp('materialised_at', { withTimezone: true }),
     launchedAt: timestamp('launched_at', { withTimezone: true }),
     completedAt: timestamp('completed_at', { withTimezone: true }),
-    /** Recipients handed to delivery so far; the campaign completes when it reaches recipient_count. */
+    /** Recipients handed to delivery so far; the campaign completes when it and skipped_count reach recipient_count. */
     requestedCount: integer('requested_count').notNull().default(0),
+    /** Recipients passed by because they left the audience before their turn (counted towards completion). */
+    skippedCount: integer('skipped_count').notNull().default(0),
     /** Where the fan-out stands in (due_at, contact_id) order: every recipient before it was handed over. */
     cursorDueAt: timestamp('cursor_due_at', { withTimezone: true }),
     cursorContactId: uuid('cursor_contact_id'),
@@ -100,6 +102,8 @@ export const recipients = campaign.table(
     /** When its message may go: the campaign's start, or the contact's local send time. */
     dueAt: timestamp('due_at', { withTimezone: true }).notNull(),
     requestedAt: timestamp('requested_at', { withTimezone: true }),
+    /** When the fan-out passed it by: it had left the audience between the launch and its turn. */
+    skippedAt: timestamp('skipped_at', { withTimezone: true }),
   },
   (t) => [
     primaryKey({ name: 'recipients_pkey', columns: [t.campaignId, t.contactId] }),

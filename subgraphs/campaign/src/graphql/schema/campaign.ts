@@ -99,6 +99,10 @@ export const Campaign = builder.objectRef<CampaignRow>('Campaign').implement({
       resolve: (c, _, ctx) => services(ctx).audienceCount(c),
     }),
     requestedCount: t.exposeInt('requestedCount', { description: 'Recipients handed to delivery so far' }),
+    skippedCount: t.exposeInt('skippedCount', {
+      description:
+        'Recipients passed by: they left the audience (a segment, an exclusion, do-not-contact) before their turn',
+    }),
     launchedAt: t.expose('launchedAt', { type: 'DateTime', nullable: true }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
     stats: t.field({
