@@ -130,4 +130,35 @@ describe.each(DATABASES)('stage history (%s)', (_name, open) => {
       { fromStageId: lead.id, toStageId: customer.id, reason: 'manual' },
     ]);
   });
+  it("a merge that gives the winner the loser's stage records the move, and one that keeps its own records none", async () => {
+    const ctx = newOrg();
+    const s = crm.services;
+    const [lead, customer] = [
+      unwrap(await s.createStage(ctx, { name: 'Lead', position: 1 })),
+      unwrap(await s.createStage(ctx, { name: 'Customer', position: 2 })),
+    ];
+    const staged = unwrap(await s.createContact(ctx, { email: 'staged@example.com', stageId: customer.id }));
+    const bare = unwrap(await s.createContact(ctx, { email: 'bare@example.com' }));
+    unwrap(await s.mergeContacts(ctx, { winnerId: bare.id, loserId: staged.id }));
+    const kept = unwrap(await s.createContact(ctx, { email: 'kept@example.com', stageId: lead.id }));
+    const other = unwrap(await s.createContact(ctx, { email: 'other@example.com', stageId: customer.id }));
+    unwrap(await s.mergeContacts(ctx, { winnerId: kept.id, loserId: other.id }));
+
+    const historyOf = (contactId: string) =>
+      crm.handle.db
+        .select({ from: stageChanges.fromStageId, to: stageChanges.toStageId, reason: stageChanges.reason })
+        .from(stageChanges)
+        .where(eq(stageChanges.contactId, contactId))
+        .orderBy(asc(stageChanges.changedAt), asc(stageChanges.id));
+    expect(await historyOf(bare.id)).toEqual([{ from: null, to: customer.id, reason: 'merge' }]);
+    expect(await historyOf(kept.id)).toEqual([{ from: null, to: lead.id, reason: 'manual' }]);
+    const events = await crm.handle.db
+      .select({ subject: outbox.key, envelope: outbox.envelope })
+      .from(outbox)
+      .where(and(eq(outbox.organizationId, ctx.organizationId), eq(outbox.type, 'crm.contact.stage-changed')))
+      .orderBy(asc(outbox.seq));
+    expect(events.filter((e) => e.subject === bare.id).map((e) => (e.envelope as { data: unknown }).data)).toEqual([
+      { fromStageId: null, toStageId: customer.id, reason: 'merge' },
+    ]);
+  });
 });

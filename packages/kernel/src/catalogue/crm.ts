@@ -130,7 +130,7 @@ export const contactStageChanged = defineEvent(
     fromStageId: z.uuid().nullable(),
     toStageId: z.uuid().nullable(),
     /** import: a contact import's row set the stage. */
-    reason: z.enum(['manual', 'trigger', 'journey', 'import']),
+    reason: z.enum(['manual', 'trigger', 'journey', 'import', 'merge']),
   }),
 );
 

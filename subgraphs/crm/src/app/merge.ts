@@ -25,6 +25,7 @@ import { companyLinksEvent, dropCompanyLinks } from './companies.ts';
 import { type ContactRow, snapshot } from './contacts.ts';
 import type { CrmDeps } from './deps.ts';
 import { leaveAllSegments, reevaluateMemberships } from './segment-membership.ts';
+import { recordStageChange } from './stages.ts';
 
 export const mergeInput = z.object({ winnerId: z.uuid(), loserId: z.uuid() }).refine((m) => m.winnerId !== m.loserId, {
   message: 'a contact cannot be merged into itself',
@@ -90,6 +91,13 @@ export async function mergeContacts(deps: CrmDeps, ctx: RequestContext, raw: z.i
     await moveLoserRecords(tx, pair);
     const loserLinks = await dropCompanyLinks(tx, organizationId, loserId, correlationId);
     const merged = await replaceLoser(tx, pair, mergedValues(winner, loser));
+    // A winner without a stage takes the loser's: a move in its history like any other.
+    await recordStageChange(
+      tx,
+      ctx,
+      { organizationId, contactId: winnerId, from: winner.stageId, to: merged.stageId },
+      'merge',
+    );
     await recordOwnActivity(tx, { organizationId, contactId: winnerId, type: 'contact.merged', subject: loserId });
     const base = { organizationId, subjectId: winnerId, correlationId };
     await appendEvents(tx, outbox, [

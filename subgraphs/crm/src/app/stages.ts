@@ -1,6 +1,6 @@
 // A contact's stage history: each move along the organization's stage pipeline, from where, to
-// where, when and why (by hand, a point trigger or a journey, read from the caller; a contact import
-// records its own set-based, db/import-batches.ts), recorded and
+// where, when and why (by hand, a point trigger or a journey, read from the caller, or a merge; a
+// contact import records its own set-based, db/import-batches.ts), recorded and
 // published as crm.contact.stage-changed in the transaction of the contact write that moved it.
 import { catalogue, createEvent, newId, type RequestContext } from '@mauntic/kernel';
 import { appendEvents, type Executor } from '@mauntic/platform';
@@ -22,9 +22,9 @@ export async function recordStageChange(
   tx: Executor,
   ctx: RequestContext,
   change: { organizationId: string; contactId: string; from: string | null; to: string | null },
+  reason: StageChangeRow['reason'] = reasonOf(ctx),
 ): Promise<void> {
   if (change.from === change.to) return;
-  const reason = reasonOf(ctx);
   await tx.insert(stageChanges).values({
     id: newId(),
     organizationId: change.organizationId,

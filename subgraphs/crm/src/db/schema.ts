@@ -426,7 +426,7 @@ export const stageChanges = crm.table(
       .references(() => contacts.id, { onDelete: 'cascade' }),
     fromStageId: uuid('from_stage_id'),
     toStageId: uuid('to_stage_id'),
-    reason: text('reason').$type<'manual' | 'trigger' | 'journey' | 'import'>().notNull(),
+    reason: text('reason').$type<'manual' | 'trigger' | 'journey' | 'import' | 'merge'>().notNull(),
     /** Who moved it: a user or API key id, `point-trigger:<id>`, or the journey requests' caller. */
     actor: text('actor'),
     changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),

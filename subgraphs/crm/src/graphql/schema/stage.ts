@@ -40,6 +40,7 @@ const StageChangeReason = builder.enumType('StageChangeReason', {
     TRIGGER: { value: 'trigger' },
     JOURNEY: { value: 'journey' },
     IMPORT: { value: 'import', description: "A contact import's row set it" },
+    MERGE: { value: 'merge', description: 'A merge gave the contact the stage of the contact merged into it' },
   } as const,
 });
 
