@@ -185,6 +185,21 @@ wait_for "StatefulSet postfix has a Pod and a PVC per sending IP (2)" sh -c \
 	"[ \$(kubectl -n $ns get pvc -l app.kubernetes.io/component=postfix -o name | wc -l) -eq 2 ] && [ \$(kubectl -n $ns get pods -l app.kubernetes.io/component=postfix -o name | wc -l) -eq 2 ]"
 lb="$(kubectl -n "$ns" get svc mauntic-postfix-ip-1 -o jsonpath='{.spec.type} {.spec.externalTrafficPolicy} {.spec.loadBalancerIP} {.spec.healthCheckNodePort}' 2>&1)"
 [[ "$lb" =~ ^LoadBalancer\ Local\ 203\.0\.113\.11\ [0-9]+$ ]] && ok "per-IP Service accepted: $lb" || fail "per-IP Service: $lb"
+# The derived mail wiring names objects that exist: each engine's Postfix instance is a Service with
+# port 25, and Postfix's LMTP target is a port of the delivery Service.
+env_of() { kubectl -n "$ns" get "$1" -o jsonpath="{.spec.template.spec.containers[0].env[?(@.name==\"$2\")].value}"; }
+instances="$(env_of statefulset/mauntic-delivery-engine DELIVERY_POSTFIX_INSTANCES)"
+missing=""
+for entry in ${instances//,/ }; do
+	target="${entry#*=}"
+	[[ "$(kubectl -n "$ns" get svc "${target%:*}" -o jsonpath='{.spec.ports[0].port}' 2>&1)" == "${target#*:}" ]] || missing+=" $target"
+done
+[[ -n "$instances" && -z "$missing" ]] && ok "DELIVERY_POSTFIX_INSTANCES names the per-IP Services: $instances" ||
+	fail "DELIVERY_POSTFIX_INSTANCES '$instances' (no such Service:$missing)"
+lmtp="$(env_of statefulset/mauntic-postfix POSTFIX_LMTP)"
+lmtp_port="$(kubectl -n "$ns" get svc "${lmtp%:*}" -o jsonpath='{.spec.ports[?(@.name=="lmtp")].port}' 2>&1)"
+[[ -n "$lmtp" && "$lmtp_port" == "${lmtp#*:}" ]] && ok "Postfix hands bounces to the delivery Service's lmtp port: $lmtp" ||
+	fail "POSTFIX_LMTP '$lmtp' (Service port: $lmtp_port)"
 hpa="$(kubectl -n "$ns" get hpa -o name | wc -l)"
 [[ "$hpa" -eq 2 ]] && ok "HPAs (gateway, crm)" || fail "HPAs: $hpa"
 secret_before="$(kubectl -n "$ns" get secret mauntic-secrets -o jsonpath='{.data.DELIVERY_ENCRYPTION_KEY}')"

@@ -109,7 +109,7 @@ key: redis-url
 {{/*
 The container's environment: PORT, the shared env, what the definition's `needs` lists (db, kafka,
 redis, secrets, deliveryKeys, integrationsKeys), the folder's own wired variables (`wiredEnv`), then the component's
-env and extraEnv. Later entries of the same name win in Kubernetes, so the component's env comes last.
+env (over the definition's `defaultEnv`, which an empty value leaves in place) and extraEnv. Later entries of the same name win in Kubernetes, so the component's env comes last.
 */}}
 {{- define "mauntic.env" -}}
 {{- $root := .root }}
@@ -117,8 +117,10 @@ env and extraEnv. Later entries of the same name win in Kubernetes, so the compo
 {{- $c := $def.values }}
 {{- $needs := $def.needs | default list }}
 {{- $vars := dict }}
-{{- range $k, $v := $root.Values.env }}{{ $_ := set $vars $k $v }}{{ end }}
-{{- range $k, $v := $c.env }}{{ $_ := set $vars $k $v }}{{ end -}}
+{{- /* defaultEnv: values the chart derives (e.g. from mail.sendingIps), kept unless env sets a non-empty one. */}}
+{{- range $k, $v := $def.defaultEnv }}{{ $_ := set $vars $k $v }}{{ end }}
+{{- range $k, $v := $root.Values.env }}{{ if or (toString $v) (not (hasKey ($def.defaultEnv | default dict) $k)) }}{{ $_ := set $vars $k $v }}{{ end }}{{ end }}
+{{- range $k, $v := $c.env }}{{ if or (toString $v) (not (hasKey ($def.defaultEnv | default dict) $k)) }}{{ $_ := set $vars $k $v }}{{ end }}{{ end -}}
 - name: PORT
   value: {{ $c.port | quote }}
 {{- if not $def.noMetrics }}
@@ -236,6 +238,11 @@ spec:
           containerPort: {{ $root.Values.metrics.port }}
           protocol: TCP
         {{- end }}
+        {{- range $def.extraPorts }}
+        - name: {{ .name }}
+          containerPort: {{ .port }}
+          protocol: TCP
+        {{- end }}
       env:
         {{- include "mauntic.env" . | nindent 8 }}
       livenessProbe:
@@ -350,6 +357,12 @@ spec:
       port: {{ $c.port }}
       targetPort: {{ $def.portName | default "http" }}
       protocol: TCP
+    {{- range $def.extraPorts }}
+    - name: {{ .name }}
+      port: {{ .port }}
+      targetPort: {{ .name }}
+      protocol: TCP
+    {{- end }}
 {{- end }}
 {{- end }}
 
@@ -414,8 +427,9 @@ spec:
 
 {{/*
 Ingress policy: the definition's `ingressFrom` names the components allowed in ("*" = anyone, or
-networkPolicy.gatewayFrom for the gateway) on its application port; networkPolicy.metricsFrom may
-always scrape, on the metrics port (metrics.port) alone.
+networkPolicy.gatewayFrom for the gateway) on its application port; each of its `extraPorts` admits
+the components its `from` lists; networkPolicy.metricsFrom may always scrape, on the metrics port
+(metrics.port) alone.
 */}}
 {{- define "mauntic.networkPolicy" -}}
 {{- $root := .root }}
@@ -450,6 +464,16 @@ spec:
         - port: {{ $port }}
       from:
         {{- range $from }}
+        - podSelector:
+            matchLabels:
+              {{- include "mauntic.selectorLabels" (dict "root" $root "name" .) | nindent 14 }}
+        {{- end }}
+    {{- end }}
+    {{- range $def.extraPorts }}
+    - ports:
+        - port: {{ .name }}
+      from:
+        {{- range .from }}
         - podSelector:
             matchLabels:
               {{- include "mauntic.selectorLabels" (dict "root" $root "name" .) | nindent 14 }}

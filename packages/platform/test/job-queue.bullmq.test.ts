@@ -8,6 +8,7 @@ import { parseEnvironment, queueModel } from '../src/config.ts';
 import { BullMqJobQueue } from '../src/jobs/bullmq-job-queue.ts';
 import { defineJob } from '../src/jobs/job-queue.ts';
 import { createLogger } from '../src/logger.ts';
+import { registry } from '../src/metrics.ts';
 import { createQueue } from '../src/runtime.ts';
 import { testServices } from '../src/testing/index.ts';
 import { jobQueueContract } from './contract/job-queue.contract.ts';
@@ -84,6 +85,54 @@ describe('BullMqJobQueue', () => {
     } finally {
       await after.stop();
     }
+  });
+
+  it("reports each queue's depth at /metrics: waiting, delayed and active jobs, as they change", async () => {
+    const name = `depth-${randomUUID().slice(0, 8)}`;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const done: number[] = [];
+    const job = defineJob({
+      name,
+      schema: z.object({ n: z.number() }),
+      handle: async ({ n }) => {
+        await held;
+        done.push(n);
+      },
+    });
+    const depth = async () => {
+      const { values } = await registry.getSingleMetric('mauntic_job_queue_depth')!.get();
+      const of = (state: string) => values.find((v) => v.labels.queue === name && v.labels.state === state)?.value;
+      return { waiting: of('waiting'), delayed: of('delayed'), active: of('active') };
+    };
+    // A producer that runs no worker reports the queue it feeds.
+    const producer = new BullMqJobQueue({ redisUrl, prefix });
+    const worker = new BullMqJobQueue({ redisUrl, prefix });
+    try {
+      for (const n of [1, 2, 3]) await producer.enqueue(job, { n });
+      await producer.enqueue(job, { n: 4 }, { delayMs: 60_000 });
+      expect(await depth()).toEqual({ waiting: 3, delayed: 1, active: 0 });
+
+      worker.register(job);
+      await worker.start();
+      await vi.waitFor(async () => expect(await depth()).toEqual({ waiting: 2, delayed: 1, active: 1 }), {
+        timeout: 5000,
+        interval: 20,
+      });
+      release();
+      await vi.waitFor(() => expect(done).toEqual([1, 2, 3]), { timeout: 5000, interval: 10 });
+      await vi.waitFor(async () => expect(await depth()).toEqual({ waiting: 0, delayed: 1, active: 0 }), {
+        timeout: 5000,
+        interval: 20,
+      });
+    } finally {
+      release();
+      await Promise.all([producer.stop(), worker.stop()]);
+    }
+    // A stopped queue no longer reports.
+    expect(await depth()).toEqual({ waiting: undefined, delayed: undefined, active: undefined });
   });
 
   it('answers ping() while Redis is reachable and fails it promptly when it is not', async () => {

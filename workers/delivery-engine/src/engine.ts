@@ -47,6 +47,7 @@ import {
 import { and, eq, lte, notInArray, sql } from 'drizzle-orm';
 import { Counter, Histogram } from 'prom-client';
 import { clearJournals, Journal, type JournalState, journalFile, journalFiles, readJournals } from './journal.ts';
+import { reportQueueDepth } from './queue-depth.ts';
 
 type MessageRow = typeof messages.$inferSelect;
 
@@ -130,6 +131,7 @@ export class DeliveryEngine {
   private orphansSuspected = false;
   /** Since when (ms) every heartbeat has reached the database. */
   private reachableSince?: number;
+  private stopReportingDepth?: () => void;
 
   constructor(private readonly options: EngineOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -164,11 +166,13 @@ export class DeliveryEngine {
     this.running = Array.from({ length: this.lanes }, (_, lane) => this.lane(lane));
     this.heartbeat = setInterval(() => void this.beat(), this.leaseMs / 4);
     this.heartbeat.unref();
+    this.stopReportingDepth = reportQueueDepth(this.options.handle, this.options.logger);
   }
 
   async stop(): Promise<void> {
     this.state = 'stopping';
     clearInterval(this.heartbeat);
+    this.stopReportingDepth?.();
     this.wake();
     for (const s of this.sleepers.splice(0)) s();
     await Promise.all(this.running);

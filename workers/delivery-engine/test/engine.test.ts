@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryRateLimiter } from '@mauntic/delivery/engine';
 import { catalogue, createEvent, newId, unwrap } from '@mauntic/kernel';
-import { openDatabase } from '@mauntic/platform';
+import { openDatabase, registry } from '@mauntic/platform';
 import { ownTestDatabase } from '@mauntic/platform/testing';
 import { sql } from 'drizzle-orm';
 import { simpleParser } from 'mailparser';
@@ -17,6 +17,7 @@ import { LOOPBACK_ALLOWED, newOrg, openDelivery, seedContact } from '../../../su
 import { createEngine } from '../src/create-engine.ts';
 import type { DeliveryEngine } from '../src/engine.ts';
 import { Journal, journalFile } from '../src/journal.ts';
+import { reportQueueDepth } from '../src/queue-depth.ts';
 
 const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text>Hello {{contact.firstName}}, your order {{context.order}} shipped.</mj-text>
@@ -385,6 +386,61 @@ describe.each(DATABASES)('the delivery engine on %s', (_name, own) => {
     expect(rows.every((r) => r.status === 'sent')).toBe(true);
     expect(byId.get(ids[0]!)).toMatchObject({ unconfirmed: false, provider_message_id: 'Q-before-crash' });
     expect(byId.get(ids[1]!)).toMatchObject({ unconfirmed: true });
+  });
+
+  it('reports the queue depth at /metrics, across organizations: due, deferred and being sent', async () => {
+    const depth = async () => {
+      const { values } = await registry.getSingleMetric('mauntic_delivery_queue_depth')!.get();
+      return Object.fromEntries(values.map((v) => [v.labels.state, v.value]));
+    };
+    const working = await setUp();
+    const broken = await setUp({ port: 1 }); // nothing listens on port 1: its sends wait for a retry
+    const queue = async (at: typeof working, n: number) =>
+      unwrap(
+        await env.services.sendMessage(at.ctx, 'email', {
+          templateId: at.template.id,
+          to: `depth-${n}@example.com`,
+          idempotencyKey: `depth-${n}`,
+        }),
+      );
+    await drain(engine()); // what earlier tests left due
+    const stop = reportQueueDepth(env.handle, env.logger, { cacheMs: 0 });
+    let before: Record<string, number>;
+    try {
+      before = await depth();
+      await queue(working, 1);
+      await queue(working, 2);
+      const retried = await queue(broken, 3);
+      expect(await depth()).toEqual({ ...before, due: before.due! + 3 });
+
+      await drain(engine());
+      expect(smtp.messages).toHaveLength(2);
+      expect(await depth()).toEqual({ ...before, deferred: before.deferred! + 1 });
+
+      await env.handle.rows(sql`update delivery.messages set status = 'sending' where id = ${retried.id}`);
+      expect(await depth()).toEqual({ ...before, sending: before.sending! + 1 });
+      await env.handle.rows(sql`update delivery.messages set status = 'queued' where id = ${retried.id}`);
+    } finally {
+      stop();
+    }
+    expect(await depth()).toEqual({}); // no engine reports
+
+    // Counted at most once per cache period, however often it is scraped.
+    const stopCached = reportQueueDepth(env.handle, env.logger, { cacheMs: 60_000 });
+    try {
+      const first = await depth();
+      await queue(broken, 4);
+      expect(await depth()).toEqual(first);
+    } finally {
+      stopCached();
+    }
+
+    // A running engine reports until it stops.
+    const running = engine();
+    await running.start();
+    expect(Object.keys(await depth()).sort()).toEqual(['deferred', 'due', 'sending']);
+    await running.stop();
+    expect(await depth()).toEqual({});
   });
 
   it('keeps organizations apart: one cannot send with, read or count another one`s messages', async () => {

@@ -5,6 +5,10 @@ and journal files) and its own volume for the hand-over journal across restarts.
 {{- define "mauntic.component.delivery-engine" -}}
 statefulSet: true
 needs: [db, kafka, redis, deliveryKeys]
+defaultEnv:
+  {{- with include "mauntic.postfixInstances" . }}
+  DELIVERY_POSTFIX_INSTANCES: {{ . | quote }}
+  {{- end }}
 wiredEnv:
   - name: ENGINE_OWNER
     valueFrom:

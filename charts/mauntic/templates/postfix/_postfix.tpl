@@ -102,7 +102,7 @@ wiredEnv:
   - name: POSTFIX_RELAYHOST
     value: {{ .Values.mail.relayhost | quote }}
   - name: POSTFIX_LMTP
-    value: {{ .Values.mail.lmtp | quote }}
+    value: {{ include "mauntic.mailLmtp" . | quote }}
   - name: POSTFIX_BOUNCE_DOMAINS
     value: {{ .Values.mail.bounceDomains | quote }}
   {{- if .Values.mail.sidecar.enabled }}
@@ -120,4 +120,9 @@ wiredEnv:
 
 {{- define "mauntic.postfixReplicas" -}}
 {{- with .Values.mail.sendingIps }}{{ len . }}{{ else }}{{ .Values.components.postfix.replicas }}{{ end }}
+{{- end }}
+
+{{/* The Service of sending IP number .index: (dict "root" $ "index" 0). */}}
+{{- define "mauntic.postfixIpService" -}}
+{{- printf "%s-ip-%d" (include "mauntic.componentName" (dict "root" .root "name" "postfix")) (int .index) }}
 {{- end }}

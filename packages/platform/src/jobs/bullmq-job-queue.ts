@@ -12,8 +12,9 @@
 //   promised to callers.
 import { type Job, type Processor, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
 import { createLogger, type Logger } from '../logger.ts';
-import { metrics } from '../metrics.ts';
+import { metrics, registry } from '../metrics.ts';
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
@@ -43,6 +44,27 @@ const PING_TIMEOUT_MS = 2000;
 const toBullMqId = (jobId: string): string => `j${encodeURIComponent(jobId)}`;
 const fromBullMqId = (id: string): string => (id.startsWith('j') ? decodeURIComponent(id.slice(1)) : id);
 
+/** The job queues of this process that are open, for the depth gauge. */
+const openQueues = new Set<BullMqJobQueue>();
+const DEPTH_STATES = ['waiting', 'delayed', 'active'] as const;
+
+// Read from Redis on each scrape (three counters per queue, one round trip): every queue this
+// process runs or feeds. Processes sharing a queue report the same figure: aggregate with max().
+new Gauge({
+  name: 'mauntic_job_queue_depth',
+  help: 'Jobs in each BullMQ queue this process runs or feeds, by state (waiting, delayed, active)',
+  labelNames: ['queue', 'state'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    for (const jobQueue of openQueues) {
+      for (const [queue, counts] of await jobQueue.depths()) {
+        for (const state of DEPTH_STATES) this.set({ queue, state }, counts[state] ?? 0);
+      }
+    }
+  },
+});
+
 export class BullMqJobQueue implements JobQueue {
   readonly kind = 'bullmq' as const;
   private readonly prefix: string;
@@ -64,6 +86,27 @@ export class BullMqJobQueue implements JobQueue {
     this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     // Without a listener ioredis prints every reconnect failure to stderr as "unhandled".
     this.connection.on('error', (error) => this.logger.warn({ err: error }, 'redis connection error'));
+    openQueues.add(this);
+  }
+
+  /**
+   * Jobs waiting, delayed and active in every queue this process runs (its definitions) or enqueued
+   * into; none while Redis does not answer (a scrape must not wait for it to come back).
+   */
+  async depths(): Promise<ReadonlyArray<readonly [string, Record<string, number>]>> {
+    const names = [...new Set([...this.definitions.keys(), ...this.queues.keys()])];
+    try {
+      return await withTimeout(
+        Promise.all(
+          names.map(async (name) => [name, await this.queueFor(name).getJobCounts(...DEPTH_STATES)] as const),
+        ),
+        PING_TIMEOUT_MS,
+        `redis did not answer queue counts within ${PING_TIMEOUT_MS} ms`,
+      );
+    } catch (error) {
+      this.logger.warn({ err: error }, 'job queue depths unavailable');
+      return [];
+    }
   }
 
   register(definition: JobDefinition<any>): void {
@@ -110,21 +153,15 @@ export class BullMqJobQueue implements JobQueue {
   async ping(): Promise<void> {
     // Commands on this connection retry forever, so while Redis is down a PING would wait for it to
     // come back; a readiness probe needs an answer now.
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`redis did not answer PING within ${PING_TIMEOUT_MS} ms`)),
-        PING_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([this.connection.ping(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(
+      this.connection.ping(),
+      PING_TIMEOUT_MS,
+      `redis did not answer PING within ${PING_TIMEOUT_MS} ms`,
+    );
   }
 
   private async close(): Promise<void> {
+    openQueues.delete(this);
     // Workers first: close() lets active jobs finish, and they may still enqueue follow-up jobs.
     await Promise.all(this.workers.map((worker) => worker.close()));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
@@ -169,6 +206,18 @@ export class BullMqJobQueue implements JobQueue {
       }
       metrics.jobs.inc({ job: definition.name, outcome: 'ok' });
     };
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
