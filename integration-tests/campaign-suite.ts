@@ -4,11 +4,15 @@
 // the link with the campaign's UTM values) show in the campaign's live stats and click map. Embedded mode reads the mail in /outbox; cluster mode at a
 // real SMTP server, with the campaign sender as its own process. The campaign context learns
 // memberships from CRM's events: the launch waits until its audience has arrived.
+import { newId } from '@mauntic/kernel';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { eventually, LINK, type Mailbox, MJML } from './delivery-suite.ts';
 import { gql, type Platform, uniqueEmail } from './harness.ts';
 import { signUp } from './identity-suite.ts';
 import { decodeEntities } from './mail.ts';
+import { subscribe } from './subscriptions-suite.ts';
 
 const CREATE_TEMPLATE = `mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { __typename ... on Template { id } } }`;
 const CREATE_CONTACT = `mutation($input: ContactInput!) { createContact(input: $input) { __typename ... on Contact { id } } }`;
@@ -20,6 +24,8 @@ const CAMPAIGN = `query($id: ID!) { campaign(id: $id) { status audienceCount rec
   stats { variant requested sent openedHuman clicked } clickMap { url uniqueClicks } } }`;
 const LAUNCH = `mutation($id: ID!) { launchCampaign(input: { id: $id }) {
   __typename ... on Campaign { status } ... on CampaignTransitionError { status action } ... on Error { code message } } }`;
+const PROGRESS = `subscription($id: ID!, $after: ID) { campaignProgress(campaignId: $id, after: $after) {
+  id type campaignId recipients requested skipped campaign { name } } }`;
 const PAUSE = `mutation($id: ID!) { pauseCampaign(input: { id: $id }) {
   __typename ... on CampaignTransitionError { status action code } } }`;
 
@@ -96,6 +102,15 @@ export function campaignSuite(
       await eventually('the audience to arrive', async () =>
         (await call(CAMPAIGN, { id: campaign.id })).campaign.audienceCount === 2 ? true : undefined,
       );
+      // The launch's progress over graphql-ws: from an id made now, so none of it is missed
+      // however long the gateway takes to have the subscription live.
+      const ws = createClient({
+        url: platform.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${session.accessToken}` },
+        retryAttempts: 0,
+      });
+      const progress = subscribe(ws, PROGRESS, { id: campaign.id, after: newId() });
       expect((await call(LAUNCH, { id: campaign.id })).launchCampaign.__typename).toBe('Campaign');
 
       const read = (address: string) => mailbox.received(address, session.accessToken);
@@ -113,6 +128,38 @@ export function campaignSuite(
         return c.status === 'COMPLETED' ? c : undefined;
       });
       expect(done).toMatchObject({ recipientCount: 2, requestedCount: 2 });
+      await eventually('the completion in the progress subscription', async () =>
+        progress.events.some((e) => e.type === 'campaign.campaign.completed') ? true : undefined,
+      );
+      expect(progress.errors).toEqual([]);
+      expect(progress.events.map(({ id: _, ...e }) => e)).toEqual([
+        {
+          type: 'campaign.campaign.launched',
+          campaignId: campaign.id,
+          recipients: 2,
+          requested: null,
+          skipped: null,
+          campaign: { name: 'Spring sale' },
+        },
+        {
+          type: 'campaign.campaign.progressed',
+          campaignId: campaign.id,
+          recipients: 2,
+          requested: 2,
+          skipped: 0,
+          campaign: { name: 'Spring sale' },
+        },
+        {
+          type: 'campaign.campaign.completed',
+          campaignId: campaign.id,
+          recipients: null,
+          requested: 2,
+          skipped: null,
+          campaign: { name: 'Spring sale' },
+        },
+      ]);
+      progress.stop();
+      await ws.dispose();
 
       // The recipient opens the message and clicks its link.
       const html = decodeEntities(ann!.html);

@@ -16,14 +16,14 @@ const CREATE_KEY = `mutation($scopes: [String!]!) { createApiKey(input: { name: 
 const REVOKE_KEY = `mutation($id: ID!) { revokeApiKey(input: { id: $id }) { __typename } }`;
 const CREATED = `subscription($after: ID) { contactCreated(after: $after) { id type occurredAt contactId contact { email firstName } } }`;
 
-interface Received {
+export interface Received {
   events: Record<string, any>[];
   errors: unknown[];
   done: Promise<void>;
   stop(): void;
 }
 
-function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}): Received {
+export function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}): Received {
   const events: Record<string, any>[] = [];
   const errors: unknown[] = [];
   let stop = () => {};

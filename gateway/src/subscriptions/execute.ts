@@ -34,7 +34,7 @@ export type QueryRunner = (
 ) => Promise<ExecutionResult>;
 
 /** Payload fields resolved through the graph: each has `<name>Id` beside it and a `Query.<name>(id: ID!)`. */
-const ENTITY_FIELDS = new Set(['contact', 'segment', 'message', 'template', 'journey']);
+const ENTITY_FIELDS = new Set(['contact', 'segment', 'message', 'template', 'journey', 'campaign']);
 const ID_VARIABLE = 'subscriptionEntityId';
 
 interface EntityQuery {

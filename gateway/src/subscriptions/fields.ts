@@ -15,7 +15,7 @@ type Args = Record<string, unknown>;
 
 export interface RootField {
   /** Contexts whose topics carry its events. */
-  context: 'crm' | 'delivery' | 'journey';
+  context: 'crm' | 'delivery' | 'journey' | 'campaign';
   scope: Scope;
   types: readonly string[];
   /** True when the event passes the field's arguments (besides the event type). */
@@ -124,6 +124,36 @@ const journeyField = (type: string): RootField => ({
   },
 });
 
+/** A campaign's lifecycle and the progress of its launch, batch by batch. */
+const CAMPAIGN_PROGRESS = [
+  'campaign.campaign.launched',
+  'campaign.campaign.progressed',
+  'campaign.campaign.paused',
+  'campaign.campaign.resumed',
+  'campaign.variant.won',
+  'campaign.campaign.completed',
+  'campaign.campaign.cancelled',
+] as const;
+
+const campaignProgress: RootField = {
+  context: 'campaign',
+  scope: 'campaign:read',
+  types: CAMPAIGN_PROGRESS,
+  accepts: (event, args) => args.campaignId == null || event.subject.id === args.campaignId,
+  payload: (event) => {
+    const data = event.data as Data;
+    return new EventPayload({
+      ...base(event),
+      campaignId: event.subject.id,
+      name: data.name,
+      recipients: data.recipients ?? null,
+      requested: data.requested ?? null,
+      skipped: data.skipped ?? null,
+      variant: data.variant ?? null,
+    });
+  },
+};
+
 export const ROOT_FIELDS: Record<string, RootField> = {
   contactCreated: contactField('crm.contact.created'),
   contactUpdated: contactField('crm.contact.updated'),
@@ -157,6 +187,7 @@ export const ROOT_FIELDS: Record<string, RootField> = {
   journeyRunStarted: journeyField('journey.run.started'),
   journeyStepCompleted: journeyField('journey.step.completed'),
   journeyRunCompleted: journeyField('journey.run.completed'),
+  campaignProgress,
 };
 
 /** Every event type some field streams: the rest are not worth keeping for replay. */

@@ -120,11 +120,8 @@ describe.each(DATABASES)('A/B tests (%s)', (_, open) => {
         scores: { A: 0, B: 1 },
         sampleSize: 4,
       });
-      expect(await eventsOf(ctx, campaign.id)).toEqual([
-        'campaign.campaign.launched',
-        'campaign.variant.won',
-        'campaign.campaign.completed',
-      ]);
+      const lifecycle = (await eventsOf(ctx, campaign.id)).filter((t) => t !== 'campaign.campaign.progressed');
+      expect(lifecycle).toEqual(['campaign.campaign.launched', 'campaign.variant.won', 'campaign.campaign.completed']);
       if (criterion === 'conversions' && done.ok && done.value) {
         const [a, b] = await ctx.services.campaignStats(done.value);
         expect([a!.converted, b!.converted]).toEqual([0, 1]);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyDeliveryEvent } from '../src/app/campaign-stats.ts';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
 import { CampaignTransitionError } from '../src/domain/errors.ts';
-import { type Context, contact, DATABASES, eventsOf, newOrg, openCampaign, requestsOf } from './harness.ts';
+import { type Context, contact, DATABASES, eventsOf, newOrg, openCampaign, progressOf, requestsOf } from './harness.ts';
 
 describe.each(DATABASES)('campaigns (%s)', (_, open) => {
   let ctx: Context;
@@ -79,7 +79,12 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
     expect(await requestsOf(ctx, campaign.id)).toHaveLength(2);
     const done = await ctx.services.getCampaign(org, campaign.id);
     expect(done.ok && done.value).toMatchObject({ status: 'completed', recipientCount: 2, requestedCount: 2 });
-    expect(await eventsOf(ctx, campaign.id)).toEqual(['campaign.campaign.launched', 'campaign.campaign.completed']);
+    expect(await eventsOf(ctx, campaign.id)).toEqual([
+      'campaign.campaign.launched',
+      'campaign.campaign.progressed',
+      'campaign.campaign.completed',
+    ]);
+    expect(await progressOf(ctx, campaign.id)).toEqual([{ recipients: 2, requested: 2, skipped: 0 }]);
   });
 
   it('passes by whoever left the audience between the launch and their turn, and adds nobody who joined', async () => {
@@ -136,6 +141,7 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
       requestedCount: 3,
       skippedCount: 3,
     });
+    expect((await progressOf(ctx, campaign.id)).at(-1)).toEqual({ recipients: 6, requested: 3, skipped: 3 });
     ctx.clock.now = new Date();
   });
 
@@ -173,8 +179,13 @@ describe.each(DATABASES)('campaigns (%s)', (_, open) => {
       'campaign.campaign.paused',
       'campaign.campaign.resumed',
       'campaign.campaign.launched',
+      'campaign.campaign.progressed',
+      'campaign.campaign.progressed',
+      'campaign.campaign.progressed',
       'campaign.campaign.completed',
     ]);
+    // One progress event per batch of 3, with where the launch stands.
+    expect((await progressOf(ctx, campaign.id)).map((p) => p.requested)).toEqual([3, 6, 7]);
   });
 
   it('cancelling mid-way hands over nobody else, and says how many were handed over', async () => {

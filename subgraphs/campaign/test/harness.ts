@@ -123,3 +123,15 @@ export async function eventsOf(ctx: Context, campaignId: string): Promise<string
   );
   return rows.map((r) => r.type);
 }
+
+/** What each campaign.campaign.progressed event of the campaign said, in order. */
+export async function progressOf(ctx: Context, campaignId: string): Promise<Record<string, unknown>[]> {
+  const rows = rowsOf<{ envelope: { data: Record<string, unknown> } | string }>(
+    await ctx.handle.db.execute(sql`select envelope from campaign.outbox
+      where key = ${campaignId} and type = 'campaign.campaign.progressed' order by seq`),
+  );
+  return rows.map((r) => {
+    const { name: _, ...counts } = (typeof r.envelope === 'string' ? JSON.parse(r.envelope) : r.envelope).data;
+    return counts;
+  });
+}

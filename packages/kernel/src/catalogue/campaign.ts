@@ -21,6 +21,21 @@ export const campaignLaunched = defineEvent(
 );
 
 /** No further send request goes out until it is resumed. */
+/**
+ * A batch of its recipients went to delivery (or was passed by, having left the audience): where
+ * the launch stands, for progress bars and subscribers.
+ */
+export const campaignProgressed = defineEvent(
+  'campaign.campaign.progressed',
+  1,
+  'campaign',
+  z.object({
+    ...campaign,
+    recipients: z.number().int().min(0),
+    requested: z.number().int().min(0),
+    skipped: z.number().int().min(0),
+  }),
+);
 export const campaignPaused = defineEvent('campaign.campaign.paused', 1, 'campaign', z.object(campaign));
 export const campaignResumed = defineEvent('campaign.campaign.resumed', 1, 'campaign', z.object(campaign));
 /** Every recipient's send request has gone to delivery. */

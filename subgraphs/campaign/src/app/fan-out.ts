@@ -174,6 +174,15 @@ export async function handOver(deps: CampaignDeps, campaignId: string, batchSize
       .where(eq(campaigns.id, row.id))
       .returning();
     const done = updated!.requestedCount + updated!.skippedCount >= (updated!.recipientCount ?? 0);
+    if (result.requested || result.skipped)
+      await appendEvents(tx, outbox, [
+        campaignEvent(row.correlationId ?? row.id, updated!, catalogue.campaign.campaignProgressed, {
+          name: row.name,
+          recipients: updated!.recipientCount ?? 0,
+          requested: updated!.requestedCount,
+          skipped: updated!.skippedCount,
+        }),
+      ]);
     if (done) await complete(tx, updated!);
     if (result.requested || done) await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'campaign')`);
     return { requested: result.requested, idle: done || result.scanned < limit };
