@@ -1,7 +1,11 @@
 // CRM through the gateway, as a client calls it; the same suite runs against both modes.
+import { newId } from '@mauntic/kernel';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
 import { gql, type Platform, type PlatformFactory } from './harness.ts';
 import { signUp } from './identity-suite.ts';
+import { subscribe } from './subscriptions-suite.ts';
 
 const CONTACT = 'id email firstName lastName phone timezone locale points tags fields stageId owner { id }';
 const CREATE_FIELD = `mutation($input: CreateFieldInput!) { createField(input: $input) { __typename ... on FieldDefinition { key type } ... on Error { code message } } }`;
@@ -295,6 +299,19 @@ export function crmSuite(name: string, start: PlatformFactory) {
     it('imports a CSV in the background with progress and row errors, and exports a filter', async () => {
       const csv =
         '\ufeffEmail,First,Plan\nimp.1@example.com,Imp,pro\nnot-an-email,Bad,free\nimp.2@example.com,"Quoted, name",gold\nimp.3@example.com,Three,free\n';
+      // Every import's progress over graphql-ws, from an id made now: none of it is missed however
+      // long the gateway takes to have the subscription live.
+      const ws = createClient({
+        url: platform.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${token}` },
+        retryAttempts: 0,
+      });
+      const stream = subscribe(
+        ws,
+        `subscription($after: ID) { importProgress(after: $after) { type importId rowsDone rowsFailed percent status } }`,
+        { after: newId() },
+      );
       const started = await call(
         `mutation($csv: String!, $m: JSON!) { startContactImport(input: { csv: $csv, mapping: $m, tags: ["imported"] }) { __typename ... on ContactImport { id } ... on Error { code message } } }`,
         { csv, m: { Email: 'email', First: 'firstName', Plan: 'fields.plan' } },
@@ -312,6 +329,30 @@ export function crmSuite(name: string, start: PlatformFactory) {
       const done = (await call(progress, { id })).data!.contactImport;
       expect(done).toMatchObject({ rowsDone: 2, rowsFailed: 2 });
       expect(done.errors.edges.map((e: any) => e.node.row)).toEqual([2, 3]);
+      await vi.waitFor(() => expect(stream.events.map((e) => e.type)).toContain('crm.import.finished'), {
+        timeout: 20_000,
+        interval: 100,
+      });
+      expect(stream.errors).toEqual([]);
+      expect(stream.events.every((e) => e.importId === id)).toBe(true);
+      expect(stream.events.at(-2)).toEqual({
+        type: 'crm.import.progressed',
+        importId: id,
+        rowsDone: 2,
+        rowsFailed: 2,
+        percent: 100,
+        status: null,
+      });
+      expect(stream.events.at(-1)).toEqual({
+        type: 'crm.import.finished',
+        importId: id,
+        rowsDone: 2,
+        rowsFailed: 2,
+        percent: null,
+        status: 'COMPLETED',
+      });
+      stream.stop();
+      await ws.dispose();
       const csvOut = await call(`query($f: JSON) { exportContacts(filter: $f) }`, {
         f: { tags: { op: 'includesAny', value: ['imported'] } },
       });

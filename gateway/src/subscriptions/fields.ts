@@ -154,6 +154,28 @@ const campaignProgress: RootField = {
   },
 };
 
+/** A contact import's batches as they are written, then its end. */
+const importProgress: RootField = {
+  context: 'crm',
+  scope: 'crm:read',
+  types: ['crm.import.progressed', 'crm.import.finished'],
+  accepts: (event, args) => args.importId == null || event.subject.id === args.importId,
+  payload: (event) => {
+    const data = event.data as Data;
+    return new EventPayload({
+      ...base(event),
+      importId: event.subject.id,
+      rowsDone: data.rowsDone,
+      rowsFailed: data.rowsFailed,
+      rowsCreated: data.rowsCreated,
+      rowsUpdated: data.rowsUpdated,
+      percent: data.percent ?? null,
+      status: data.status ? String(data.status).toUpperCase() : null,
+      error: data.error ?? null,
+    });
+  },
+};
+
 export const ROOT_FIELDS: Record<string, RootField> = {
   contactCreated: contactField('crm.contact.created'),
   contactUpdated: contactField('crm.contact.updated'),
@@ -188,6 +210,7 @@ export const ROOT_FIELDS: Record<string, RootField> = {
   journeyStepCompleted: journeyField('journey.step.completed'),
   journeyRunCompleted: journeyField('journey.run.completed'),
   campaignProgress,
+  importProgress,
 };
 
 /** Every event type some field streams: the rest are not worth keeping for replay. */

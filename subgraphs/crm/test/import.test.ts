@@ -50,6 +50,16 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     );
     return Object.fromEntries(rows.map((r) => [r.type, r.n]));
   };
+  /** An import's progress and finish events, in the order they were written. */
+  const importEvents = async (importId: string) => {
+    const rows = await crm.handle.rows<{ type: string; envelope: { data: Record<string, unknown> } | string }>(
+      sql`select type, envelope from crm.outbox where key = ${importId} order by seq`,
+    );
+    return rows.map((r) => ({
+      type: r.type,
+      ...(typeof r.envelope === 'string' ? JSON.parse(r.envelope) : r.envelope).data,
+    }));
+  };
   const MAPPING = {
     email: 'email',
     first: 'firstName',
@@ -78,6 +88,22 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     ].join('\n');
     const summary = await importCsv(ctx, csv, MAPPING, { batchSize: 3 });
     expect(summary).toMatchObject({ status: 'completed', rowsDone: 3, rowsFailed: 6, rowsCreated: 2, rowsUpdated: 1 });
+    // Each batch published the totals so far (batches of 3 rows, valid or not), then the end.
+    const events = await importEvents(summary.importId);
+    const progressed = events.filter((e) => e.type === 'crm.import.progressed');
+    expect(progressed.length).toBeGreaterThanOrEqual(3);
+    const seen = progressed.map((e) => (e.rowsDone as number) + (e.rowsFailed as number));
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(seen.at(-1)).toBe(9);
+    expect(events.at(-1)).toEqual({
+      type: 'crm.import.finished',
+      status: 'completed',
+      error: null,
+      rowsDone: 3,
+      rowsFailed: 6,
+      rowsCreated: 2,
+      rowsUpdated: 1,
+    });
 
     const report = await crm.services.importErrors(ctx.organizationId, summary.importId, 0, 100);
     expect(report.map((e) => e.rowNumber)).toEqual([2, 3, 4, 5, 6, 7]);
@@ -259,6 +285,9 @@ describe.each(DATABASES)('contact import and export (%s)', (_name, open) => {
     expect(row).toMatchObject({ status: 'completed', rowsDone: 225, rowsFailed: 25, rowsCreated: 225 });
     expect(row!.bytesRead).toBe(row!.totalBytes);
     expect(row!.finishedAt).toBeInstanceOf(Date);
+    const events = await importEvents(started.id);
+    expect(events.at(-2)).toMatchObject({ type: 'crm.import.progressed', rowsDone: 225, rowsFailed: 25, percent: 100 });
+    expect(events.at(-1)).toMatchObject({ type: 'crm.import.finished', status: 'completed', rowsDone: 225 });
     // The job deletes the stored chunks once the import has committed its completion.
     await vi.waitFor(
       async () =>

@@ -168,3 +168,26 @@ const field = z.object({
 export const fieldCreated = defineEvent('crm.field.created', 1, 'field', field);
 /** The definition is gone, and every value stored under its key with it. */
 export const fieldDeleted = defineEvent('crm.field.deleted', 1, 'field', field);
+
+const importCounts = {
+  rowsDone: z.number().int().min(0),
+  rowsFailed: z.number().int().min(0),
+  rowsCreated: z.number().int().min(0),
+  rowsUpdated: z.number().int().min(0),
+};
+
+/** A batch of a contact import's rows was written: the totals so far, and how much of the file was read. */
+export const importProgressed = defineEvent(
+  'crm.import.progressed',
+  1,
+  'import',
+  z.object({ ...importCounts, percent: z.number().min(0).max(100).nullable() }),
+);
+
+/** A contact import ended: completed, or failed and why (a database failure, a file that is not CSV). */
+export const importFinished = defineEvent(
+  'crm.import.finished',
+  1,
+  'import',
+  z.object({ ...importCounts, status: z.enum(['completed', 'failed']), error: z.string().nullable() }),
+);

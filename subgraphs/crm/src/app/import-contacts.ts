@@ -202,7 +202,8 @@ export async function importContacts(deps: CrmDeps, ctx: RequestContext, request
   const tags = [...new Set((request.tags ?? []).map(normalizeTag).filter(Boolean))];
   if (!(await markImportRunning(deps, organizationId, request, tags)))
     return fail(new NotFoundError('ContactImport', importId));
-  const finish = (summary: Omit<ImportSummary, 'importId'>) => finishImport(deps, organizationId, importId, summary);
+  const finish = (summary: Omit<ImportSummary, 'importId'>) =>
+    finishImport(deps, organizationId, importId, ctx.correlationId, summary);
 
   const definitions = await contactFieldMap(deps, organizationId);
   const mappingIssues = checkMapping(request.mapping, definitions, ['mapping']);
@@ -276,18 +277,50 @@ async function markImportRunning(deps: CrmDeps, organizationId: string, request:
   return started.length > 0;
 }
 
+/** The import's end, with its crm.import.finished event (the totals as stored, every batch counted). */
 async function finishImport(
   deps: CrmDeps,
   organizationId: string,
   importId: string,
+  correlationId: string,
   summary: Omit<ImportSummary, 'importId'>,
 ): Promise<ImportSummary> {
-  await deps.handle.db.execute(sql`
-    update crm.contact_imports set status = ${summary.status}, error = ${summary.error}, finished_at = now(),
-      bytes_read = case when ${summary.status} = 'completed' then coalesce(total_bytes, bytes_read) else bytes_read end
-    where id = ${importId} and organization_id = ${organizationId}`);
+  await deps.handle.db.transaction(async (tx) => {
+    const [row] = rowsOf<ImportTotalsRow>(
+      await tx.execute(sql`
+        update crm.contact_imports set status = ${summary.status}, error = ${summary.error}, finished_at = now(),
+          bytes_read = case when ${summary.status} = 'completed' then coalesce(total_bytes, bytes_read) else bytes_read end
+        where id = ${importId} and organization_id = ${organizationId}
+        returning rows_done, rows_failed, rows_created, rows_updated, bytes_read, total_bytes`),
+    );
+    if (!row) return;
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.importFinished, {
+        organizationId,
+        subjectId: importId,
+        correlationId,
+        data: { ...totalsOf(row), status: summary.status, error: summary.error },
+      }),
+    ]);
+  });
   return { importId, ...summary };
 }
+
+interface ImportTotalsRow {
+  rows_done: number;
+  rows_failed: number;
+  rows_created: number;
+  rows_updated: number;
+  bytes_read: number | string;
+  total_bytes: number | string | null;
+}
+
+const totalsOf = (row: ImportTotalsRow) => ({
+  rowsDone: Number(row.rows_done),
+  rowsFailed: Number(row.rows_failed),
+  rowsCreated: Number(row.rows_created),
+  rowsUpdated: Number(row.rows_updated),
+});
 
 /** One batch in one transaction: its statements, then the import's progress. */
 async function writeBatch(deps: CrmDeps, batch: BatchTarget, valid: BatchRow[], errors: RowError[], bytesRead: number) {
@@ -301,7 +334,22 @@ async function writeBatch(deps: CrmDeps, batch: BatchTarget, valid: BatchRow[], 
       await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'crm')`);
     }
     if (errors.length) await tx.execute(errorsSql(batch, errors));
-    await tx.execute(progressSql(batch, { valid: valid.length, failed: errors.length, created, updated, bytesRead }));
+    const [progress] = rowsOf<ImportTotalsRow>(
+      await tx.execute(progressSql(batch, { valid: valid.length, failed: errors.length, created, updated, bytesRead })),
+    );
+    await appendEvents(tx, outbox, [
+      createEvent(catalogue.crm.importProgressed, {
+        organizationId: batch.organizationId,
+        subjectId: batch.importId,
+        correlationId: batch.correlationId,
+        data: {
+          ...totalsOf(progress!),
+          percent: progress!.total_bytes
+            ? percentOf(Number(progress!.bytes_read), Number(progress!.total_bytes))
+            : null,
+        },
+      }),
+    ]);
     return { created, updated };
   });
 }
@@ -402,8 +450,10 @@ export async function getContactImport(
 export function importPercent(row: ContactImportRow): number {
   if (row.status === 'completed') return 100;
   if (!row.totalBytes) return 0;
-  return Math.min(100, Math.floor((row.bytesRead / row.totalBytes) * 1000) / 10);
+  return percentOf(row.bytesRead, row.totalBytes);
 }
+
+const percentOf = (read: number, total: number) => Math.min(100, Math.floor((read / total) * 1000) / 10);
 
 /** Rejected rows in row order, from after the given row number. */
 export async function importErrorsPage(

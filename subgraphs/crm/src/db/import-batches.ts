@@ -122,4 +122,5 @@ export const progressSql = (
   update crm.contact_imports set rows_done = rows_done + ${done.valid}, rows_failed = rows_failed + ${done.failed},
     rows_created = rows_created + ${done.created}, rows_updated = rows_updated + ${done.updated},
     bytes_read = greatest(bytes_read, ${done.bytesRead})
-  where id = ${batch.importId} and organization_id = ${batch.organizationId}`;
+  where id = ${batch.importId} and organization_id = ${batch.organizationId}
+  returning rows_done, rows_failed, rows_created, rows_updated, bytes_read, total_bytes`;
