@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, MJML, smtpMailbox } from './delivery-suite.ts';
 import { gql, type Platform, startClusterPlatform, uniqueEmail } from './harness.ts';
 import { signUp } from './identity-suite.ts';
+import { journeyAndCampaignTraces } from './tracing-suite.ts';
 
 const CREATE_CONTACT = `mutation($input: ContactInput!) { createContact(input: $input) {
   __typename ... on Contact { id } ... on Error { code message } } }`;
@@ -37,7 +38,7 @@ describe('tracing (cluster)', () => {
         // Export within a fifth of a second rather than the default five.
         OTEL_BSP_SCHEDULE_DELAY: '200',
       },
-      { deliveryEngine: true },
+      { deliveryEngine: true, journeyExecutor: true, campaignSender: true },
     );
   });
   afterAll(async () => {
@@ -126,5 +127,13 @@ describe('tracing (cluster)', () => {
     const publish = byId(consume.parentSpanId)!;
     expect(publish).toMatchObject({ kind: PRODUCER, attributes: { 'messaging.system': 'kafka' } });
     expect(consume.attributes['messaging.consumer.group.name']).toBe('delivery-engine');
+  });
+
+  journeyAndCampaignTraces({
+    platform: () => platform,
+    receiver: () => receiver,
+    mailbox: () => mailbox,
+    label: (span) => `${span.service}: ${span.name}`,
+    kafka: true,
   });
 });

@@ -3,9 +3,10 @@
 // (http/json) to a receiver this test runs.
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '@mauntic/platform/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { eventually, MJML, outboxList } from './delivery-suite.ts';
+import { eventually, MJML, outboxList, outboxMailbox } from './delivery-suite.ts';
 import { gql, type Platform, startEmbeddedPlatform, uniqueEmail } from './harness.ts';
 import { signUp } from './identity-suite.ts';
+import { journeyAndCampaignTraces } from './tracing-suite.ts';
 
 describe('tracing (embedded)', () => {
   let receiver: OtlpReceiver;
@@ -77,5 +78,13 @@ describe('tracing (embedded)', () => {
       'outbox append delivery',
       'process mauntic.delivery.events',
     ]);
+  });
+
+  journeyAndCampaignTraces({
+    platform: () => platform,
+    receiver: () => receiver,
+    mailbox: () => outboxMailbox(() => platform),
+    label: (span) => span.name,
+    kafka: false,
   });
 });

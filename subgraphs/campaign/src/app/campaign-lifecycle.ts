@@ -15,7 +15,7 @@ import {
   type Result,
   ValidationError,
 } from '@mauntic/kernel';
-import { appendEvents, type Executor, type Transaction } from '@mauntic/platform';
+import { appendEvents, type Executor, type Transaction, traceparentOf } from '@mauntic/platform';
 import { and, count, eq, isNotNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { campaigns, outbox, recipients } from '../db/schema.ts';
@@ -90,7 +90,12 @@ export function launchCampaign(deps: CampaignDeps, ctx: RequestContext, raw: IdI
     const next = transition(current.status, later ? 'schedule' : 'launch');
     if (!next.ok) return next;
     return ok(
-      await setStatus(tx, current.id, next.value!, { sendAt: sendAt ?? now, correlationId: ctx.correlationId }),
+      await setStatus(tx, current.id, next.value!, {
+        sendAt: sendAt ?? now,
+        correlationId: ctx.correlationId,
+        // Tracing on: the fan-out, now or at the send time, goes on in the launch request's trace.
+        traceParent: traceparentOf() ?? null,
+      }),
     );
   });
 }

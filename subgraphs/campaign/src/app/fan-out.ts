@@ -6,7 +6,17 @@
 // skips nor repeats anyone, and delivery makes one message per (campaign, contact, variant) key
 // however often a request arrives.
 import { catalogue, topicOf } from '@mauntic/kernel';
-import { appendEvents, OUTBOX_CHANNEL, rowsOf, type Transaction, UUID_V7_SQL } from '@mauntic/platform';
+import {
+  appendEvents,
+  contextFromTraceparent,
+  inSpan,
+  OUTBOX_CHANNEL,
+  rowsOf,
+  type Transaction,
+  traceparentOf,
+  tracing,
+  UUID_V7_SQL,
+} from '@mauntic/platform';
 import { and, eq, inArray, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { campaigns, outbox, recipients } from '../db/schema.ts';
 import { transition } from '../domain/lifecycle.ts';
@@ -29,7 +39,7 @@ const UUID_V7 = UUID_V7_SQL;
 export async function startDueCampaigns(deps: CampaignDeps): Promise<number> {
   const now = deps.now();
   const due = await deps.handle.db
-    .select({ id: campaigns.id })
+    .select({ id: campaigns.id, traceParent: campaigns.traceParent })
     .from(campaigns)
     .where(
       or(
@@ -38,7 +48,19 @@ export async function startDueCampaigns(deps: CampaignDeps): Promise<number> {
       ),
     );
   let started = 0;
-  for (const { id } of due) if (await deps.handle.db.transaction((tx) => startCampaign(tx, deps, id, now))) started++;
+  for (const { id, traceParent } of due) {
+    const start = () => deps.handle.db.transaction((tx) => startCampaign(tx, deps, id, now));
+    // Tracing on: the start (its campaign.launched event) goes on in the launch request's trace.
+    const done =
+      tracing.enabled && traceParent
+        ? await inSpan(
+            'start campaign',
+            { parent: contextFromTraceparent(traceParent), attributes: { 'mauntic.campaign.id': id } },
+            start,
+          )
+        : await start();
+    if (done) started++;
+  }
   return started;
 }
 
@@ -149,45 +171,73 @@ export async function handOver(deps: CampaignDeps, campaignId: string, batchSize
       .where(and(eq(campaigns.id, campaignId), eq(campaigns.status, 'sending')))
       .for('update', { skipLocked: true });
     if (!row?.materialisedAt) return { requested: 0, idle: true };
-    if (row.requestedCount + row.skippedCount >= (row.recipientCount ?? 0)) {
-      await complete(tx, row);
-      return { requested: 0, idle: true };
-    }
-    const window = throttleWindow(row, now);
-    const limit = Math.min(batchSize, window ? window.left : batchSize);
-    if (limit <= 0) return { requested: 0, idle: true };
-    const result = await writeRequests(tx, row, now, limit);
-    const [updated] = await tx
-      .update(campaigns)
-      .set({
-        requestedCount: sql`${campaigns.requestedCount} + ${result.requested}`,
-        skippedCount: sql`${campaigns.skippedCount} + ${result.skipped}`,
-        ...(result.last ? { cursorDueAt: new Date(result.last.dueAt), cursorContactId: result.last.contactId } : {}),
-        ...(window ? { windowStartedAt: window.startedAt, windowCount: window.count + result.requested } : {}),
-        // An A/B test's window starts once its whole sample has been handed over.
-        ...(row.sampleSize !== null &&
-        !row.sampleSentAt &&
-        row.requestedCount + row.skippedCount + result.requested + result.skipped >= row.sampleSize
-          ? { sampleSentAt: now }
-          : {}),
-      })
-      .where(eq(campaigns.id, row.id))
-      .returning();
-    const done = updated!.requestedCount + updated!.skippedCount >= (updated!.recipientCount ?? 0);
-    if (result.requested || result.skipped)
-      await appendEvents(tx, outbox, [
-        campaignEvent(row.correlationId ?? row.id, updated!, catalogue.campaign.campaignProgressed, {
-          name: row.name,
-          recipients: updated!.recipientCount ?? 0,
-          requested: updated!.requestedCount,
-          skipped: updated!.skippedCount,
-        }),
-      ]);
-    if (done) await complete(tx, updated!);
-    if (result.requested || done) await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'campaign')`);
-    return { requested: result.requested, idle: done || result.scanned < limit };
+    if (!tracing.enabled || !row.traceParent) return handOverBatch(tx, row, now, batchSize);
+    // Tracing on: a span per batch in the launch request's trace, the parent of its send requests
+    // (README, "Tracing": one parent per batch rather than links). A campaign throttled or waiting
+    // for its recipients' local times is looked at every poll: no span for a look that hands
+    // nothing over.
+    const waiting =
+      row.requestedCount + row.skippedCount < (row.recipientCount ?? 0) &&
+      ((throttleWindow(row, now)?.left ?? 1) <= 0 ||
+        !rowsOf(await tx.execute(sql`select 1 from ${recipients} where ${dueAfterCursor(row, now)} limit 1`)).length);
+    if (waiting) return { requested: 0, idle: true };
+    return inSpan(
+      'hand over campaign',
+      { parent: contextFromTraceparent(row.traceParent), attributes: { 'mauntic.campaign.id': row.id } },
+      async (span) => {
+        const handed = await handOverBatch(tx, row, now, batchSize);
+        span.setAttribute('messaging.batch.message_count', handed.requested);
+        return handed;
+      },
+    );
   });
 }
+
+async function handOverBatch(tx: Transaction, row: CampaignRow, now: Date, batchSize: number): Promise<HandOver> {
+  if (row.requestedCount + row.skippedCount >= (row.recipientCount ?? 0)) {
+    await complete(tx, row);
+    return { requested: 0, idle: true };
+  }
+  const window = throttleWindow(row, now);
+  const limit = Math.min(batchSize, window ? window.left : batchSize);
+  if (limit <= 0) return { requested: 0, idle: true };
+  const result = await writeRequests(tx, row, now, limit);
+  const [updated] = await tx
+    .update(campaigns)
+    .set({
+      requestedCount: sql`${campaigns.requestedCount} + ${result.requested}`,
+      skippedCount: sql`${campaigns.skippedCount} + ${result.skipped}`,
+      ...(result.last ? { cursorDueAt: new Date(result.last.dueAt), cursorContactId: result.last.contactId } : {}),
+      ...(window ? { windowStartedAt: window.startedAt, windowCount: window.count + result.requested } : {}),
+      // An A/B test's window starts once its whole sample has been handed over.
+      ...(row.sampleSize !== null &&
+      !row.sampleSentAt &&
+      row.requestedCount + row.skippedCount + result.requested + result.skipped >= row.sampleSize
+        ? { sampleSentAt: now }
+        : {}),
+    })
+    .where(eq(campaigns.id, row.id))
+    .returning();
+  const done = updated!.requestedCount + updated!.skippedCount >= (updated!.recipientCount ?? 0);
+  if (result.requested || result.skipped)
+    await appendEvents(tx, outbox, [
+      campaignEvent(row.correlationId ?? row.id, updated!, catalogue.campaign.campaignProgressed, {
+        name: row.name,
+        recipients: updated!.recipientCount ?? 0,
+        requested: updated!.requestedCount,
+        skipped: updated!.skippedCount,
+      }),
+    ]);
+  if (done) await complete(tx, updated!);
+  if (result.requested || done) await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, 'campaign')`);
+  return { requested: result.requested, idle: done || result.scanned < limit };
+}
+
+/** The campaign's recipients due by now and not handed over yet (after the fan-out's cursor). */
+const dueAfterCursor = (row: CampaignRow, now: Date) => sql`campaign_id = ${row.id}
+  and (due_at, contact_id) > (${row.cursorDueAt?.toISOString() ?? '-infinity'}::timestamptz,
+                              ${row.cursorContactId ?? '00000000-0000-0000-0000-000000000000'}::uuid)
+  and due_at <= ${now.toISOString()}::timestamptz`;
 
 /** The throttle's window as of now (a new one when the last has run out) and what it still allows. */
 function throttleWindow(row: CampaignRow, now: Date) {
@@ -208,6 +258,10 @@ function throttleWindow(row: CampaignRow, now: Date) {
  */
 async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit: number) {
   const variants = JSON.stringify(row.variants);
+  // Tracing on: every request of the batch carries the batch's span, so delivery's work on it and
+  // the engine's send join the launch's trace.
+  const traceparent = traceparentOf();
+  const traced = traceparent ? sql`, 'traceparent', ${traceparent}::text` : sql``;
   const [result] = rowsOf<{
     requested: number;
     skipped: number;
@@ -218,10 +272,7 @@ async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit
     await tx.execute(sql`
       with picked as (
         select contact_id, due_at from ${recipients}
-        where campaign_id = ${row.id}
-          and (due_at, contact_id) > (${row.cursorDueAt?.toISOString() ?? '-infinity'}::timestamptz,
-                                      ${row.cursorContactId ?? '00000000-0000-0000-0000-000000000000'}::uuid)
-          and due_at <= ${now.toISOString()}::timestamptz
+        where ${dueAfterCursor(row, now)}
         order by due_at, contact_id
         limit ${limit}
       ), kept as (
@@ -260,7 +311,7 @@ async function writeRequests(tx: Transaction, row: CampaignRow, now: Date, limit
                    'context', json_build_object('campaignId', ${row.id}::uuid, 'variant', m.variant)::jsonb
                               || ${JSON.stringify(row.utm ? { utm: row.utm } : {})}::jsonb,
                    'idempotencyKey', 'campaign:' || ${row.id}::text || ':' || m.contact_id || ':' || m.variant,
-                   'source', json_build_object('kind', 'campaign', 'id', ${row.id}::uuid, 'stepId', m.variant)))
+                   'source', json_build_object('kind', 'campaign', 'id', ${row.id}::uuid, 'stepId', m.variant))${traced})
         from identified m
         join json_to_recordset(${variants}::json) as v(key text, "templateId" uuid) on v.key = m.variant
         returning 1

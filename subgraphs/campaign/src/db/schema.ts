@@ -73,6 +73,8 @@ export const campaigns = campaign.table(
     windowCount: integer('window_count').notNull().default(0),
     /** The correlation id of the launch, carried by every send request it makes. */
     correlationId: text('correlation_id'),
+    /** The W3C trace context of the launch (tracing on): the fan-out's batches and their sends continue it. */
+    traceParent: text('trace_parent'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -112,6 +112,11 @@ export const runs = journey.table(
     endedAt: timestamp('ended_at', { withTimezone: true }),
     leaseOwner: text('lease_owner'),
     leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    /**
+     * The W3C trace context of the work that entered the run (tracing on): each walk of the run,
+     * however much later, and the sends it requests continue that trace.
+     */
+    traceParent: text('trace_parent'),
   },
   (t) => [
     check('runs_state_check', oneOf('state', RUN_STATES)),

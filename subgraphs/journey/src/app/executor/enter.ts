@@ -7,7 +7,7 @@
 //   oneActive   one key per contact, renewed only once the run it names has ended;
 //   everyTime   no key: every trigger enters.
 import { catalogue, topicOf } from '@mauntic/kernel';
-import { type Executor, rowsOf, UUID_V7_SQL } from '@mauntic/platform';
+import { type Executor, rowsOf, traceparentOf, UUID_V7_SQL } from '@mauntic/platform';
 import { type SQL, sql } from 'drizzle-orm';
 import { entries, outbox, runs } from '../../db/schema.ts';
 import { durationMs, type EntryRule } from '../../domain/definition.ts';
@@ -42,20 +42,29 @@ export interface Entry {
    * occurrence (`dateField:0:2026-12-07`), so a scan that runs twice enters nobody twice.
    */
   occurrence?: string;
+  /**
+   * The trace the runs continue (tracing on), kept on each run; default: the active context's
+   * (the event or request that entered them).
+   */
+  traceParent?: string | null;
 }
 
 /** Inserts the runs; returns the new runs' ids with their contacts. */
 export async function enterContacts(tx: Executor, entry: Entry): Promise<{ runId: string; contactId: string }[]> {
   const { target, now } = entry;
+  const traceParent = entry.traceParent !== undefined ? entry.traceParent : (traceparentOf() ?? null);
+  // Tracing on: the run.started events carry the trace too.
+  const traced = traceParent ? sql`, 'traceparent', ${traceParent}::text` : sql``;
   const rows = await tx.execute(sql`
     with candidates as (
       select c.contact_id, ${UUID_V7} as run_id from (select distinct contact_id from (${entry.contacts}) s) c
     ), once_per_occurrence as (${occurrenceFilter(entry)}
     ), admitted as (${ruleStatement(entry)}
     ), inserted as (
-      insert into ${runs} (id, organization_id, journey_id, version_id, contact_id, state, step_id, visit, data, entered_at)
+      insert into ${runs} (id, organization_id, journey_id, version_id, contact_id, state, step_id, visit, data, entered_at,
+        trace_parent)
       select run_id, ${target.organizationId}, ${target.journeyId}, ${target.versionId}, contact_id, 'ready',
-        ${target.start}, 1, ${JSON.stringify(entry.data)}::jsonb, ${now.toISOString()}::timestamptz
+        ${target.start}, 1, ${JSON.stringify(entry.data)}::jsonb, ${now.toISOString()}::timestamptz, ${traceParent}::text
       from admitted
       returning id, contact_id
     ), events as (
@@ -66,7 +75,7 @@ export async function enterContacts(tx: Executor, entry: Entry): Promise<{ runId
           'correlationId', ${entry.correlationId}::text,
           'subject', json_build_object('type', 'contact', 'id', ev.contact_id),
           'data', json_build_object('runId', ev.run_id, 'journeyId', ${target.journeyId}::text,
-            'versionId', ${target.versionId}::text, 'version', ${target.version}::int, 'trigger', ${entry.trigger}::text))
+            'versionId', ${target.versionId}::text, 'version', ${target.version}::int, 'trigger', ${entry.trigger}::text)${traced})
       from (select ${UUID_V7} as id, id as run_id, contact_id from inserted) ev
       returning 1
     )

@@ -28,6 +28,8 @@ export interface ClaimedRun {
   dueAt: Date | null;
   wait: RunWait | null;
   data: Record<string, unknown>;
+  /** The trace the run continues (runs.trace_parent), if it was entered while tracing was on. */
+  traceParent?: string | null;
 }
 
 export interface LoadedVersion {

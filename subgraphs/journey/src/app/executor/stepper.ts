@@ -10,7 +10,19 @@
 // the step log's primary key (run, step, visit) refuses a step twice: an event is only written
 // with the step log row that asked for it. An executor killed mid-batch committed nothing; its
 // runs are claimed again once the lease runs out (at once when it restarts under the same name).
-import { type DatabaseHandle, type Executor, type Logger, OUTBOX_CHANNEL, outboxRow } from '@mauntic/platform';
+import {
+  contextFromTraceparent,
+  contextOfSpan,
+  type DatabaseHandle,
+  type Executor,
+  type Logger,
+  OUTBOX_CHANNEL,
+  outboxRow,
+  type Span,
+  startSpan,
+  traceparentOf,
+  tracing,
+} from '@mauntic/platform';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { journeys, journeyVersions, outbox, runs, stepLog } from '../../db/schema.ts';
 import { durationMs, EMPTY_DEFINITION, journeyDefinition, type StepId } from '../../domain/definition.ts';
@@ -44,6 +56,8 @@ interface Walked {
   run: ClaimedRun;
   version: LoadedVersion;
   result: WalkResult;
+  /** Tracing on, for a run that carries a trace: the walk's span (its events are its children). */
+  traced?: { span: Span; traceparent: string };
 }
 
 export class Stepper {
@@ -76,9 +90,21 @@ export class Stepper {
     const now = this.options.now();
     const claimed = await this.claim(now);
     if (claimed.length === 0) return { claimed: 0, transitions: 0, lost: 0 };
-    const walked = await this.walk(claimed, now);
-    const { transitions, lost } = await this.commit(walked, now);
-    return { claimed: claimed.length, transitions, lost };
+    if (!tracing.enabled) {
+      const { transitions, lost } = await this.commit(await this.walk(claimed, now), now);
+      return { claimed: claimed.length, transitions, lost };
+    }
+    const spans = new Map(claimed.flatMap((run) => walkSpan(run)));
+    try {
+      const walked = await this.walk(claimed, now);
+      for (const w of walked) traceWalk(w, spans.get(w.run.id));
+      const { transitions, lost, kept } = await this.commit(walked, now);
+      for (const { traced, run, result } of walked)
+        traced?.span.setAttribute('mauntic.outcome', kept.has(run.id) ? result.run.state : 'lost');
+      return { claimed: claimed.length, transitions, lost };
+    } finally {
+      for (const { span } of spans.values()) span.end();
+    }
   }
 
   /**
@@ -150,7 +176,7 @@ export class Stepper {
       update ${runs} r set lease_owner = ${owner}, lease_until = now() + ${lease}::interval
       where r.id = any(array(select id from ready union all select id from due))
       returning r.id, r.organization_id, r.journey_id, r.version_id, r.contact_id, r.state, r.step_id, r.visit,
-        r.due_at, r.wait, r.data`);
+        r.due_at, r.wait, r.data, r.trace_parent`);
     return rows
       .map((r) => ({
         id: r.id as string,
@@ -164,6 +190,7 @@ export class Stepper {
         dueAt: r.due_at ? new Date(r.due_at as string) : null,
         wait: (typeof r.wait === 'string' ? JSON.parse(r.wait) : r.wait) as ClaimedRun['wait'],
         data: (typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
+        traceParent: (r.trace_parent as string | null) ?? null,
       }))
       .sort((a, b) => (a.dueAt?.getTime() ?? 0) - (b.dueAt?.getTime() ?? 0));
   }
@@ -279,7 +306,7 @@ export class Stepper {
    * live through both. A batch with enter-journey steps still needs a transaction, for the
    * entries (a statement each) to commit with the steps that asked for them.
    */
-  private async commit(walked: Walked[], now: Date): Promise<{ transitions: number; lost: number }> {
+  private async commit(walked: Walked[], now: Date): Promise<{ transitions: number; lost: number; kept: Set<string> }> {
     const { handle, owner } = this.options;
     const statement = this.commitStatement(walked, now);
     const written = (executor: Executor) =>
@@ -299,7 +326,7 @@ export class Stepper {
       : await written(handle.db);
     if (kept.size < walked.length)
       this.options.logger.info({ owner, lost: walked.length - kept.size }, 'runs taken over while walked; dropped');
-    return { transitions: logged, lost: walked.length - kept.size };
+    return { transitions: logged, lost: walked.length - kept.size, kept };
   }
 
   /**
@@ -378,7 +405,9 @@ export class Stepper {
 
   /** Enter journey steps: a run of the named journey (same organization, active), by its entry rule. */
   private async enterOtherJourneys(tx: Executor, mine: Walked[], now: Date) {
-    const requests = mine.flatMap(({ run, result }) => result.enter.map((journeyId) => ({ run, journeyId })));
+    const requests = mine.flatMap(({ run, result, traced }) =>
+      result.enter.map((journeyId) => ({ run, journeyId, traceParent: traced?.traceparent ?? null })),
+    );
     if (!requests.length) return;
     const targets = await tx
       .select({ id: journeys.id, organizationId: journeys.organizationId, versionId: journeys.currentVersionId })
@@ -389,7 +418,7 @@ export class Stepper {
       targets.flatMap((t) => (t.versionId ? [t.versionId] : [])),
       tx,
     );
-    for (const { run, journeyId } of requests) {
+    for (const { run, journeyId, traceParent } of requests) {
       const target = targets.find((t) => t.id === journeyId && t.organizationId === run.organizationId);
       const version = target?.versionId ? this.versions.get(target.versionId) : undefined;
       if (!target || !version) continue;
@@ -407,7 +436,34 @@ export class Stepper {
         data: run.data,
         now,
         correlationId: run.id,
+        traceParent,
       });
     }
   }
+}
+
+/**
+ * Tracing on: a run entered in a trace (an event, an enrollment request) is walked in a span of
+ * that trace, however long after it waited, and every event of its walk (the send requests among
+ * them) carries the span's context, so delivery's work and the engine's send join the same trace.
+ * A span per run, not per batch: each run of a batch may come from a different trace.
+ */
+function walkSpan(run: ClaimedRun): [string, NonNullable<Walked['traced']>][] {
+  if (!run.traceParent) return [];
+  const span = startSpan('walk journey run', {
+    parent: contextFromTraceparent(run.traceParent),
+    attributes: { 'mauntic.journey.id': run.journeyId, 'mauntic.run.id': run.id, 'mauntic.step.id': run.stepId },
+  });
+  const traceparent = span && traceparentOf(contextOfSpan(span));
+  return span && traceparent ? [[run.id, { span, traceparent }]] : [];
+}
+
+function traceWalk(walked: Walked, traced: Walked['traced']): void {
+  if (!traced) return;
+  walked.traced = traced;
+  traced.span.setAttribute('mauntic.steps', walked.result.logs.length);
+  walked.result.events = walked.result.events.map((e) => ({
+    ...e,
+    event: { ...e.event, traceparent: traced.traceparent },
+  }));
 }

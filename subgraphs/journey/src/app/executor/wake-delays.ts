@@ -12,8 +12,8 @@
 // not picked (a deleted contact ends the run; a version that does not parse fails its runs): the
 // walk takes those.
 import { catalogue, topicOf } from '@mauntic/kernel';
-import { type Executor, OUTBOX_CHANNEL, rowsOf } from '@mauntic/platform';
-import { sql } from 'drizzle-orm';
+import { type Executor, OUTBOX_CHANNEL, rowsOf, tracing } from '@mauntic/platform';
+import { type SQL, sql } from 'drizzle-orm';
 import { contacts, journeys, outbox, runs, stepLog } from '../../db/schema.ts';
 import type { StepId } from '../../domain/definition.ts';
 import { RUNS_CHANNEL, UUID_V7 } from './enter.ts';
@@ -53,9 +53,16 @@ export async function wakeDueDelays(tx: Executor, wake: DelayWake): Promise<Woke
   const at = wake.now.toISOString();
   const event = catalogue.journey.stepCompleted;
   const known = [...new Set(wake.delays.map((d) => d.versionId))];
+  // Tracing on: each event carries its run's trace (the key stripped where the run has none; no
+  // other field of the event is ever null).
+  const envelope = (fields: SQL) =>
+    tracing.enabled
+      ? sql`json_strip_nulls(json_build_object(${fields}, 'traceparent', ev.trace_parent))`
+      : sql`json_build_object(${fields})`;
   const result = await tx.execute(sql`
     with picked as materialized (
-      select r.id, r.organization_id, r.journey_id, r.version_id, r.contact_id, r.step_id, r.visit, r.due_at
+      select r.id, r.organization_id, r.journey_id, r.version_id, r.contact_id, r.step_id, r.visit, r.due_at,
+        r.trace_parent
       from ${runs} r join ${journeys} j on j.id = r.journey_id
       where r.state = 'waiting' and r.due_at <= ${at}::timestamptz and j.status = 'active'
         and r.wait ->> 'kind' = 'delay' and (r.lease_until is null or r.lease_until < now())
@@ -90,15 +97,15 @@ export async function wakeDueDelays(tx: Executor, wake: DelayWake): Promise<Woke
       insert into ${outbox} (id, organization_id, topic, key, type, envelope)
       select ev.id, ev.organization_id, ${topicOf('journey')}, ev.contact_id::text, ${event.type},
         -- The envelope createEvent makes, field for field and in its order (see the walk's record()).
-        json_build_object('id', ev.id, 'type', ${event.type}::text, 'version', ${event.version}::int,
+        ${envelope(sql`'id', ev.id, 'type', ${event.type}::text, 'version', ${event.version}::int,
           'organizationId', ev.organization_id, 'occurredAt', ${at}::text, 'correlationId', ev.run_id,
           'subject', json_build_object('type', ${event.subjectType}::text, 'id', ev.contact_id),
           'data', json_build_object('runId', ev.run_id, 'journeyId', ev.journey_id, 'versionId', ev.version_id,
             'version', ev.version, 'stepId', ev.step_id, 'stepType', 'delay', 'visit', ev.visit, 'status', 'completed',
             'outcome', json_build_object('waitedUntil',
-              to_char(ev.due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))))
+              to_char(ev.due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))`)}
       from (select ${UUID_V7} as id, w.id as run_id, w.organization_id, w.journey_id, w.version_id, w.version,
-          w.contact_id, w.step_id, w.visit, w.due_at
+          w.contact_id, w.step_id, w.visit, w.due_at, w.trace_parent
         from woken w where unlogged) ev
       order by ev.due_at
     )

@@ -1,0 +1,1 @@
+ALTER TABLE "campaign"."campaigns" ADD COLUMN "trace_parent" text;

@@ -1,0 +1,1 @@
+ALTER TABLE "journey"."runs" ADD COLUMN "trace_parent" text;
