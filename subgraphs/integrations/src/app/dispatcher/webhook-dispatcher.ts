@@ -12,6 +12,7 @@ import {
   appendEvents,
   type DatabaseHandle,
   type EncryptionKey,
+  isTransientError,
   type Logger,
   type OutboundGuard,
   outboundGuard,
@@ -55,6 +56,8 @@ type Claimed = typeof webhookDeliveries.$inferSelect;
 const leaseMs = (timeoutMs: number) => timeoutMs + 30_000;
 // Any constant: the claim lock of every dispatcher on this database.
 const CLAIM_LOCK = 7_401_993_211;
+/** A late answer is recorded only this long before its lease runs out (and another may take it). */
+const LEASE_MARGIN_MS = 5_000;
 
 export class WebhookDispatcher {
   private readonly settings: Required<Omit<WebhookDispatcherOptions, 'outbound' | 'onAttempt' | 'now'>>;
@@ -162,7 +165,7 @@ export class WebhookDispatcher {
     const at = this.now();
     const now = sql`${at.toISOString()}::timestamptz`;
     const leaseUntil = sql`${new Date(at.getTime() + leaseMs(this.settings.timeoutMs)).toISOString()}::timestamptz`;
-    const ids = await this.settings.handle.db.transaction(async (tx) => {
+    return this.settings.handle.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
       const result = await tx.execute(sql`
         with due as (
@@ -196,17 +199,17 @@ export class WebhookDispatcher {
         set lease_until = ${leaseUntil}, attempts = w.attempts + 1
         where w.id in (select id from ranked where rank <= room order by next_attempt_at, seq limit ${limit})
         returning w.id`);
-      return rowsOf<{ id: string }>(result).map((r) => r.id);
+      const ids = rowsOf<{ id: string }>(result).map((r) => r.id);
+      // Read in the same transaction: a lease whose rows could not be read is not taken (it would
+      // hold its deliveries back until it ran out).
+      return ids.length ? tx.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, ids)) : [];
     });
-    if (!ids.length) return [];
-    return this.settings.handle.db.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, ids));
   }
 
   private async attempt(delivery: Claimed): Promise<void> {
-    const [endpoint] = await this.settings.handle.db
-      .select()
-      .from(webhookEndpoints)
-      .where(eq(webhookEndpoints.id, delivery.endpointId));
+    const [endpoint] = await this.withinLease(delivery, () =>
+      this.settings.handle.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, delivery.endpointId)),
+    );
     if (!endpoint) return; // deleted meanwhile: its deliveries went with it
     const sentAt = this.now();
     const timestamp = Math.floor(sentAt.getTime() / 1000);
@@ -227,7 +230,28 @@ export class WebhookDispatcher {
       delivery.body,
       this.settings.timeoutMs,
     );
-    await this.record(delivery, endpoint, result);
+    this.options.onAttempt?.(
+      outcomeOf(result.statusCode).kind === 'succeeded' ? 'succeeded' : 'failed',
+      result.latencyMs,
+    );
+    await this.withinLease(delivery, () => this.record(delivery, endpoint, result));
+  }
+
+  /**
+   * `work` tried again while the database is out of reach (a restart, a failover, a dropped
+   * connection), as long as the delivery's lease leaves time: an answer recorded late is better
+   * than the POST made again once the lease runs out. Past that, the error stands.
+   */
+  private async withinLease<T>(delivery: Claimed, work: () => Promise<T>): Promise<T> {
+    const leaseEnd = delivery.leaseUntil!.getTime() - LEASE_MARGIN_MS;
+    for (let waitMs = 100; ; waitMs = Math.min(waitMs * 2, 2000)) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isTransientError(error) || this.now().getTime() + waitMs > leaseEnd) throw error;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
   }
 
   /** The attempt in the log, the delivery's next state and the endpoint's health, in one transaction. */
@@ -240,7 +264,6 @@ export class WebhookDispatcher {
     );
     const givesUp = outcome.kind === 'gone' || retryAt > delivery.retryUntil;
     const nextAttemptAt = failedAttempt && !givesUp ? retryAt : null;
-    this.options.onAttempt?.(failedAttempt ? 'failed' : 'succeeded', result.latencyMs);
     await this.settings.handle.db.transaction(async (tx) => {
       const [mine] = await tx
         .update(webhookDeliveries)
