@@ -66,6 +66,8 @@ export const dispatcherModel = z.object({
     .min(0)
     .max(30 * 86_400_000)
     .default(24 * 3_600_000),
+  /** Settled deliveries and their attempts are deleted once older than this many days (hourly, in batches). */
+  WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 export const dispatcherSettings = (dispatcher: z.infer<typeof dispatcherModel>) => ({
@@ -76,4 +78,5 @@ export const dispatcherSettings = (dispatcher: z.infer<typeof dispatcherModel>) 
   retryCapMs: dispatcher.WEBHOOK_RETRY_CAP_MS,
   disableAfterFailures: dispatcher.WEBHOOK_DISABLE_AFTER_FAILURES,
   disableAfterMs: dispatcher.WEBHOOK_DISABLE_AFTER_MS,
+  retentionDays: dispatcher.WEBHOOK_RETENTION_DAYS,
 });

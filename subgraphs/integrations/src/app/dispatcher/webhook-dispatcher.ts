@@ -25,6 +25,7 @@ import { outcomeOf, retryDelayMs, SIGNATURE_HEADER, shouldDisable, signatureHead
 import { signingSecrets, type WebhookEndpointRow } from '../webhook-endpoints.ts';
 import { recordWebhookEvent, WEBHOOK_CONSUMER, WEBHOOK_SOURCE_CONTEXTS } from '../webhook-events.ts';
 import { type Agents, type PostResult, postWebhook } from './post.ts';
+import { pruneWebhookDeliveries } from './retention.ts';
 
 export interface WebhookDispatcherOptions {
   handle: DatabaseHandle;
@@ -45,6 +46,8 @@ export interface WebhookDispatcherOptions {
   disableAfterFailures?: number;
   /** ... that went on for at least this long. */
   disableAfterMs?: number;
+  /** Settled deliveries (and their attempts) older than this many days are deleted, hourly. */
+  retentionDays?: number;
   /** Called after each attempt (metrics). */
   onAttempt?: (outcome: 'succeeded' | 'failed', latencyMs: number) => void;
   now?: () => Date;
@@ -56,6 +59,8 @@ type Claimed = typeof webhookDeliveries.$inferSelect;
 const leaseMs = (timeoutMs: number) => timeoutMs + 30_000;
 // Any constant: the claim lock of every dispatcher on this database.
 const CLAIM_LOCK = 7_401_993_211;
+/** How often the delivery log's retention runs. */
+const RETENTION_INTERVAL_MS = 3600_000;
 /** A late answer is recorded only this long before its lease runs out (and another may take it). */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -67,6 +72,8 @@ export class WebhookDispatcher {
   private inFlight = new Set<Promise<void>>();
   private wakeUp: (() => void) | undefined;
   private woken = false;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: WebhookDispatcherOptions) {
     this.settings = {
@@ -80,6 +87,7 @@ export class WebhookDispatcher {
       retryCapMs: options.retryCapMs ?? 6 * 3600_000,
       disableAfterFailures: options.disableAfterFailures ?? 50,
       disableAfterMs: options.disableAfterMs ?? 24 * 3600_000,
+      retentionDays: options.retentionDays ?? 30,
     };
     this.agents = (options.outbound ?? outboundGuard()).agents({ keepAlive: true, maxSockets: 64 });
   }
@@ -99,14 +107,32 @@ export class WebhookDispatcher {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    this.prune();
+    this.retentionTimer = setInterval(() => this.prune(), RETENTION_INTERVAL_MS);
+    this.retentionTimer.unref();
+  }
+
+  /** One pass of the retention (after the one before, if that is still going); errors are logged. */
+  private prune(): void {
+    this.pruning = this.pruning.then(async () => {
+      const cutoff = new Date(this.now().getTime() - this.settings.retentionDays * 86_400_000);
+      try {
+        const deleted = await pruneWebhookDeliveries(this.settings.handle, cutoff);
+        if (deleted) this.settings.logger.info({ deleted, cutoff }, 'deleted webhook deliveries past retention');
+      } catch (error) {
+        this.settings.logger.error({ err: error }, 'could not delete webhook deliveries past retention');
+      }
+    });
   }
 
   /** Stops claiming, waits for the deliveries in flight to be recorded. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearInterval(this.retentionTimer);
     this.wake();
     await this.loop;
+    await this.pruning;
     await Promise.all(this.inFlight);
     this.agents.http.destroy();
     this.agents.https.destroy();
