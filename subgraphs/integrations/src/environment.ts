@@ -19,6 +19,12 @@ export const integrationsModel = z.object({
   INTEGRATIONS_ENCRYPTION_KEY: secret('INTEGRATIONS_ENCRYPTION_KEY'),
 });
 
+/** The integrations subgraph's own limits (embedded mode reads them too). */
+export const webhookEndpointsModel = z.object({
+  /** Webhook endpoints an organization may have; creating one more is refused with WebhookEndpointLimitError. */
+  WEBHOOK_MAX_ENDPOINTS: z.coerce.number().int().min(1).max(10_000).default(25),
+});
+
 export const parseIntegrationsEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
   parseEnvironment(
     {
@@ -29,6 +35,7 @@ export const parseIntegrationsEnvironment = (env: NodeJS.ProcessEnv = process.en
       queue: queueModel,
       secrets: secretsModel,
       integrations: integrationsModel,
+      webhookEndpoints: webhookEndpointsModel,
       outbound: outboundModel(),
     },
     env,
