@@ -12,11 +12,13 @@ import { signUp } from './identity-suite.ts';
 
 const CREATE_ENDPOINT = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
   __typename ... on WebhookEndpointWithSecret { secret endpoint { id enabled secretPrefix } }
-  ... on WebhookUrlRefusedError { reason } ... on Error { code } } }`;
+  ... on WebhookUrlRefusedError { reason } ... on WebhookEndpointLimitError { limit } ... on Error { code } } }`;
 const CREATE_CONTACT = `mutation($input: ContactInput!) { createContact(input: $input) {
   __typename ... on Contact { id } ... on Error { code } } }`;
 const DELIVERIES = `query($id: ID!) { webhookDeliveries(endpointId: $id, first: 10) { totalCount edges { node {
   eventId eventType status attempts payload log { attempt statusCode response } } } } }`;
+
+const ENDPOINT_LIMIT = 2;
 
 /** The README's check, as a receiver writes it. */
 function verified(header: string, body: string, secret: string, toleranceS = 300) {
@@ -51,7 +53,8 @@ export function webhooksSuite(name: string, start: PlatformFactory) {
 
     beforeAll(async () => {
       await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-      platform = await start();
+      // A low endpoint limit, so that reaching it takes a few calls.
+      platform = await start({ WEBHOOK_MAX_ENDPOINTS: String(ENDPOINT_LIMIT) });
       token = (await signUp(platform.url, 'webhooks')).session.accessToken;
     }, 180_000);
     afterAll(async () => {
@@ -106,6 +109,30 @@ export function webhooksSuite(name: string, start: PlatformFactory) {
         code: 'WEBHOOK_URL_REFUSED',
         reason: 'it is not a public address',
       });
+    });
+
+    it('refuses an endpoint beyond the organization limit with a typed error, and creates nothing', async () => {
+      // An organization of its own: the other tests' endpoints do not count against it.
+      const own = (await signUp(platform.url, 'webhook-limit')).session.accessToken;
+      const { port } = receiver.address() as AddressInfo;
+      const create = async (n: number) => {
+        const result = await gql(
+          platform.url,
+          CREATE_ENDPOINT,
+          { input: { url: `http://127.0.0.1:${port}/limit-${n}`, eventTypes: ['crm.contact.created'] } },
+          { token: own },
+        );
+        expect(result.errors).toBeUndefined();
+        return result.data!.createWebhookEndpoint;
+      };
+      for (let n = 0; n < ENDPOINT_LIMIT; n++) expect((await create(n)).__typename).toBe('WebhookEndpointWithSecret');
+      expect(await create(ENDPOINT_LIMIT)).toEqual({
+        __typename: 'WebhookEndpointLimitError',
+        code: 'WEBHOOK_ENDPOINT_LIMIT',
+        limit: ENDPOINT_LIMIT,
+      });
+      const listed = await gql(platform.url, '{ webhookEndpoints(first: 10) { totalCount } }', {}, { token: own });
+      expect(listed.data!.webhookEndpoints.totalCount).toBe(ENDPOINT_LIMIT);
     });
   });
 }

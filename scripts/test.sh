@@ -49,7 +49,7 @@ done
 # Redis and Kafka (the fault run restarts them), so nothing else is disturbed.
 echo "== fault runs (small)"
 faults_env=(MAUNTIC_SERVICES_DIR="$PWD/.services/faults" MAUNTIC_PG_PORT=5442 MAUNTIC_REDIS_PORT=6389 MAUNTIC_KAFKA_PORT=9102 MAUNTIC_DNS_PORT=5310)
-for run in "send --kill" "send --faults" "journeys --kill" "journeys --faults" "campaign --kill" "campaign --faults"; do
+for run in "send --kill" "send --faults" "journeys --kill" "journeys --faults" "campaign --kill" "campaign --faults" "webhooks --kill" "webhooks --faults"; do
   # shellcheck disable=SC2086
   env "${faults_env[@]}" BENCH_SIZE=small bash scripts/bench.sh $run || { echo "benchmark $run failed"; fail "bench $run"; }
 done

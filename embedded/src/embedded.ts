@@ -165,7 +165,11 @@ function contextModules(config: EmbeddedConfig, keys: DeliveryKeys, webhookKey: 
     crmModule({ refreshIntervalMs: config.crm.CRM_SEGMENT_REFRESH_SECONDS * 1000 }),
     deliveryModule(keys),
     journeyModule(),
-    integrationsModule({ encryptionKey: webhookKey, outbound: keys.outbound }),
+    integrationsModule({
+      encryptionKey: webhookKey,
+      outbound: keys.outbound,
+      maxWebhookEndpoints: config.webhookEndpoints.WEBHOOK_MAX_ENDPOINTS,
+    }),
     campaignModule(),
   ];
 }

@@ -4,7 +4,7 @@ import { crmModel } from '@mauntic/crm/environment';
 import { deliveryModel } from '@mauntic/delivery/environment';
 import { gatewayModel } from '@mauntic/gateway';
 import { identityModel } from '@mauntic/identity/environment';
-import { dispatcherModel, integrationsModel } from '@mauntic/integrations/environment';
+import { dispatcherModel, integrationsModel, webhookEndpointsModel } from '@mauntic/integrations/environment';
 import {
   busModel,
   databaseModel,
@@ -36,6 +36,7 @@ export const parseEmbeddedEnvironment = (env: NodeJS.ProcessEnv = process.env) =
       delivery: deliveryModel,
       integrations: integrationsModel,
       webhooks: dispatcherModel,
+      webhookEndpoints: webhookEndpointsModel,
       // A person's own machine: its local servers (a test relay, a webhook receiver) are reachable.
       outbound: outboundModel(EMBEDDED_OUTBOUND_ALLOWED),
     },

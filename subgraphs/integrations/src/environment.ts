@@ -19,6 +19,12 @@ export const integrationsModel = z.object({
   INTEGRATIONS_ENCRYPTION_KEY: secret('INTEGRATIONS_ENCRYPTION_KEY'),
 });
 
+/** The integrations subgraph's own limits (embedded mode reads them too). */
+export const webhookEndpointsModel = z.object({
+  /** Webhook endpoints an organization may have; creating one more is refused with WebhookEndpointLimitError. */
+  WEBHOOK_MAX_ENDPOINTS: z.coerce.number().int().min(1).max(10_000).default(25),
+});
+
 export const parseIntegrationsEnvironment = (env: NodeJS.ProcessEnv = process.env) =>
   parseEnvironment(
     {
@@ -29,6 +35,7 @@ export const parseIntegrationsEnvironment = (env: NodeJS.ProcessEnv = process.en
       queue: queueModel,
       secrets: secretsModel,
       integrations: integrationsModel,
+      webhookEndpoints: webhookEndpointsModel,
       outbound: outboundModel(),
     },
     env,
@@ -66,6 +73,8 @@ export const dispatcherModel = z.object({
     .min(0)
     .max(30 * 86_400_000)
     .default(24 * 3_600_000),
+  /** Settled deliveries and their attempts are deleted once older than this many days (hourly, in batches). */
+  WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 export const dispatcherSettings = (dispatcher: z.infer<typeof dispatcherModel>) => ({
@@ -76,4 +85,5 @@ export const dispatcherSettings = (dispatcher: z.infer<typeof dispatcherModel>) 
   retryCapMs: dispatcher.WEBHOOK_RETRY_CAP_MS,
   disableAfterFailures: dispatcher.WEBHOOK_DISABLE_AFTER_FAILURES,
   disableAfterMs: dispatcher.WEBHOOK_DISABLE_AFTER_MS,
+  retentionDays: dispatcher.WEBHOOK_RETENTION_DAYS,
 });

@@ -10,6 +10,7 @@ runMain(async () => {
   const module = integrationsModule({
     encryptionKey: clusterEncryptionKey(env.integrations),
     outbound: outboundGuard({ allow: env.outbound.OUTBOUND_ALLOWED_HOSTS }),
+    maxWebhookEndpoints: env.webhookEndpoints.WEBHOOK_MAX_ENDPOINTS,
   });
   await runClusterContext(module, env, {
     migrate: env.db.MIGRATE_ON_START,

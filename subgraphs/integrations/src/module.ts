@@ -10,6 +10,8 @@ export interface IntegrationsModuleOptions {
   encryptionKey: Buffer;
   /** Where webhook URLs may point; unset refuses every private address. */
   outbound?: OutboundGuard;
+  /** Webhook endpoints an organization may have (WEBHOOK_MAX_ENDPOINTS). */
+  maxWebhookEndpoints?: number;
 }
 
 /** Migrations only need the module's name and folder; the key is checked where services start. */
@@ -29,6 +31,7 @@ export function integrationsModule(options: IntegrationsModuleOptions = NO_KEY):
           logger: deps.logger,
           encryptionKey: options.encryptionKey as EncryptionKey,
           ...(options.outbound ? { outbound: options.outbound } : {}),
+          ...(options.maxWebhookEndpoints ? { maxWebhookEndpoints: options.maxWebhookEndpoints } : {}),
         },
         deps.queue,
       );

@@ -7,5 +7,7 @@ export interface IntegrationsDeps {
   encryptionKey: EncryptionKey;
   /** Where webhook URLs may point; unset refuses every private address. */
   outbound?: OutboundGuard;
+  /** Webhook endpoints an organization may have (WEBHOOK_MAX_ENDPOINTS); 25 when unset. */
+  maxWebhookEndpoints?: number;
   now?: () => Date;
 }

@@ -21,11 +21,11 @@ import {
   pageOfOrganization,
   sealSecret,
 } from '@mauntic/platform';
-import { and, eq } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { webhookEndpoints } from '../db/schema.ts';
-import { WebhookUrlRefusedError } from '../domain/errors.ts';
+import { WebhookEndpointLimitError, WebhookUrlRefusedError } from '../domain/errors.ts';
 import { newWebhookSecret, ROTATION_OVERLAP_MS, secretPrefix } from '../domain/webhook.ts';
 import type { IntegrationsDeps } from './deps.ts';
 
@@ -68,6 +68,7 @@ const idInput = z.object({ id: z.uuid() });
 const disableInput = z.object({ id: z.uuid(), reason: z.string().trim().max(500).optional() });
 
 const PRIVATE_REFUSED = outboundGuard();
+export const DEFAULT_MAX_WEBHOOK_ENDPOINTS = 25;
 const SECRET_PURPOSE = 'mauntic.integrations.webhook-secret';
 
 const sealContext = (row: { organizationId: string; id: string }) => [SECRET_PURPOSE, row.organizationId, row.id];
@@ -116,17 +117,30 @@ export async function createWebhookEndpoint(
   if (refused) return fail(refused);
   const id = newId();
   const secret = newWebhookSecret();
-  const [row] = await deps.handle.db
-    .insert(webhookEndpoints)
-    .values({
-      id,
-      organizationId,
-      ...input,
-      secretSealed: seal(deps.encryptionKey, { organizationId, id }, secret),
-      secretPrefix: secretPrefix(secret),
-    })
-    .returning();
-  return ok({ ...row!, secret });
+  const limit = deps.maxWebhookEndpoints ?? DEFAULT_MAX_WEBHOOK_ENDPOINTS;
+  const row = await deps.handle.db.transaction(async (tx) => {
+    // Counted and inserted under the organization's lock: concurrent creates cannot pass the limit together.
+    await tx.execute(
+      sql`select pg_advisory_xact_lock(hashtext(${`integrations.webhook-endpoints:${organizationId}`}))`,
+    );
+    const [existing] = await tx
+      .select({ n: count() })
+      .from(webhookEndpoints)
+      .where(eq(webhookEndpoints.organizationId, organizationId));
+    if (existing!.n >= limit) return null;
+    const [created] = await tx
+      .insert(webhookEndpoints)
+      .values({
+        id,
+        organizationId,
+        ...input,
+        secretSealed: seal(deps.encryptionKey, { organizationId, id }, secret),
+        secretPrefix: secretPrefix(secret),
+      })
+      .returning();
+    return created!;
+  });
+  return row ? ok({ ...row, secret }) : fail(new WebhookEndpointLimitError(limit));
 }
 
 export async function updateWebhookEndpoint(

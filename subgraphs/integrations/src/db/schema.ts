@@ -127,6 +127,8 @@ export const webhookDeliveries = integrations.table(
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
     index('webhook_deliveries_order_idx').on(t.endpointId, t.orderingKey, t.seq).where(sql`status = 'pending'`),
     index('webhook_deliveries_organization_idx').on(t.organizationId, t.endpointId, t.createdAt),
+    // The retention's scan: settled deliveries, oldest first.
+    index('webhook_deliveries_settled_idx').on(t.createdAt).where(sql`status <> 'pending'`),
   ],
 );
 

@@ -18,6 +18,15 @@ export class WebhookUrlRefusedError extends DomainError {
   }
 }
 
+/** The organization has as many webhook endpoints as it may (WEBHOOK_MAX_ENDPOINTS): nothing was created. */
+export class WebhookEndpointLimitError extends DomainError {
+  readonly type = 'webhook_endpoint_limit' as const;
+  readonly code = 'WEBHOOK_ENDPOINT_LIMIT';
+  constructor(readonly limit: number) {
+    super(`an organization has at most ${limit} webhook endpoints: delete one first`);
+  }
+}
+
 /** The endpoint is disabled: deliveries cannot be replayed to it until it is enabled again. */
 export class WebhookEndpointDisabledError extends DomainError {
   readonly type = 'webhook_endpoint_disabled' as const;

@@ -12,6 +12,7 @@ import {
   appendEvents,
   type DatabaseHandle,
   type EncryptionKey,
+  isTransientError,
   type Logger,
   type OutboundGuard,
   outboundGuard,
@@ -24,6 +25,7 @@ import { outcomeOf, retryDelayMs, SIGNATURE_HEADER, shouldDisable, signatureHead
 import { signingSecrets, type WebhookEndpointRow } from '../webhook-endpoints.ts';
 import { recordWebhookEvent, WEBHOOK_CONSUMER, WEBHOOK_SOURCE_CONTEXTS } from '../webhook-events.ts';
 import { type Agents, type PostResult, postWebhook } from './post.ts';
+import { pruneWebhookDeliveries } from './retention.ts';
 
 export interface WebhookDispatcherOptions {
   handle: DatabaseHandle;
@@ -44,6 +46,8 @@ export interface WebhookDispatcherOptions {
   disableAfterFailures?: number;
   /** ... that went on for at least this long. */
   disableAfterMs?: number;
+  /** Settled deliveries (and their attempts) older than this many days are deleted, hourly. */
+  retentionDays?: number;
   /** Called after each attempt (metrics). */
   onAttempt?: (outcome: 'succeeded' | 'failed', latencyMs: number) => void;
   now?: () => Date;
@@ -55,6 +59,10 @@ type Claimed = typeof webhookDeliveries.$inferSelect;
 const leaseMs = (timeoutMs: number) => timeoutMs + 30_000;
 // Any constant: the claim lock of every dispatcher on this database.
 const CLAIM_LOCK = 7_401_993_211;
+/** How often the delivery log's retention runs. */
+const RETENTION_INTERVAL_MS = 3600_000;
+/** A late answer is recorded only this long before its lease runs out (and another may take it). */
+const LEASE_MARGIN_MS = 5_000;
 
 export class WebhookDispatcher {
   private readonly settings: Required<Omit<WebhookDispatcherOptions, 'outbound' | 'onAttempt' | 'now'>>;
@@ -64,6 +72,8 @@ export class WebhookDispatcher {
   private inFlight = new Set<Promise<void>>();
   private wakeUp: (() => void) | undefined;
   private woken = false;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: WebhookDispatcherOptions) {
     this.settings = {
@@ -77,6 +87,7 @@ export class WebhookDispatcher {
       retryCapMs: options.retryCapMs ?? 6 * 3600_000,
       disableAfterFailures: options.disableAfterFailures ?? 50,
       disableAfterMs: options.disableAfterMs ?? 24 * 3600_000,
+      retentionDays: options.retentionDays ?? 30,
     };
     this.agents = (options.outbound ?? outboundGuard()).agents({ keepAlive: true, maxSockets: 64 });
   }
@@ -96,14 +107,32 @@ export class WebhookDispatcher {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    this.prune();
+    this.retentionTimer = setInterval(() => this.prune(), RETENTION_INTERVAL_MS);
+    this.retentionTimer.unref();
+  }
+
+  /** One pass of the retention (after the one before, if that is still going); errors are logged. */
+  private prune(): void {
+    this.pruning = this.pruning.then(async () => {
+      const cutoff = new Date(this.now().getTime() - this.settings.retentionDays * 86_400_000);
+      try {
+        const deleted = await pruneWebhookDeliveries(this.settings.handle, cutoff);
+        if (deleted) this.settings.logger.info({ deleted, cutoff }, 'deleted webhook deliveries past retention');
+      } catch (error) {
+        this.settings.logger.error({ err: error }, 'could not delete webhook deliveries past retention');
+      }
+    });
   }
 
   /** Stops claiming, waits for the deliveries in flight to be recorded. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearInterval(this.retentionTimer);
     this.wake();
     await this.loop;
+    await this.pruning;
     await Promise.all(this.inFlight);
     this.agents.http.destroy();
     this.agents.https.destroy();
@@ -162,7 +191,7 @@ export class WebhookDispatcher {
     const at = this.now();
     const now = sql`${at.toISOString()}::timestamptz`;
     const leaseUntil = sql`${new Date(at.getTime() + leaseMs(this.settings.timeoutMs)).toISOString()}::timestamptz`;
-    const ids = await this.settings.handle.db.transaction(async (tx) => {
+    return this.settings.handle.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
       const result = await tx.execute(sql`
         with due as (
@@ -196,17 +225,17 @@ export class WebhookDispatcher {
         set lease_until = ${leaseUntil}, attempts = w.attempts + 1
         where w.id in (select id from ranked where rank <= room order by next_attempt_at, seq limit ${limit})
         returning w.id`);
-      return rowsOf<{ id: string }>(result).map((r) => r.id);
+      const ids = rowsOf<{ id: string }>(result).map((r) => r.id);
+      // Read in the same transaction: a lease whose rows could not be read is not taken (it would
+      // hold its deliveries back until it ran out).
+      return ids.length ? tx.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, ids)) : [];
     });
-    if (!ids.length) return [];
-    return this.settings.handle.db.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, ids));
   }
 
   private async attempt(delivery: Claimed): Promise<void> {
-    const [endpoint] = await this.settings.handle.db
-      .select()
-      .from(webhookEndpoints)
-      .where(eq(webhookEndpoints.id, delivery.endpointId));
+    const [endpoint] = await this.withinLease(delivery, () =>
+      this.settings.handle.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, delivery.endpointId)),
+    );
     if (!endpoint) return; // deleted meanwhile: its deliveries went with it
     const sentAt = this.now();
     const timestamp = Math.floor(sentAt.getTime() / 1000);
@@ -227,7 +256,28 @@ export class WebhookDispatcher {
       delivery.body,
       this.settings.timeoutMs,
     );
-    await this.record(delivery, endpoint, result);
+    this.options.onAttempt?.(
+      outcomeOf(result.statusCode).kind === 'succeeded' ? 'succeeded' : 'failed',
+      result.latencyMs,
+    );
+    await this.withinLease(delivery, () => this.record(delivery, endpoint, result));
+  }
+
+  /**
+   * `work` tried again while the database is out of reach (a restart, a failover, a dropped
+   * connection), as long as the delivery's lease leaves time: an answer recorded late is better
+   * than the POST made again once the lease runs out. Past that, the error stands.
+   */
+  private async withinLease<T>(delivery: Claimed, work: () => Promise<T>): Promise<T> {
+    const leaseEnd = delivery.leaseUntil!.getTime() - LEASE_MARGIN_MS;
+    for (let waitMs = 100; ; waitMs = Math.min(waitMs * 2, 2000)) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isTransientError(error) || this.now().getTime() + waitMs > leaseEnd) throw error;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
   }
 
   /** The attempt in the log, the delivery's next state and the endpoint's health, in one transaction. */
@@ -240,7 +290,6 @@ export class WebhookDispatcher {
     );
     const givesUp = outcome.kind === 'gone' || retryAt > delivery.retryUntil;
     const nextAttemptAt = failedAttempt && !givesUp ? retryAt : null;
-    this.options.onAttempt?.(failedAttempt ? 'failed' : 'succeeded', result.latencyMs);
     await this.settings.handle.db.transaction(async (tx) => {
       const [mine] = await tx
         .update(webhookDeliveries)

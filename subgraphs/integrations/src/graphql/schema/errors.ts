@@ -1,7 +1,11 @@
 // The expected failures: the shared ones (scalars and the Error interface come with them) and
 // the integrations context's own, as mutation payloads show them.
 import { addCommonTypes } from '@mauntic/platform';
-import { WebhookEndpointDisabledError, WebhookUrlRefusedError } from '../../domain/errors.ts';
+import {
+  WebhookEndpointDisabledError,
+  WebhookEndpointLimitError,
+  WebhookUrlRefusedError,
+} from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 
 const { ErrorInterface } = addCommonTypes(builder);
@@ -23,4 +27,11 @@ builder.objectType(WebhookEndpointDisabledError, {
     endpointId: t.exposeID('endpointId'),
     reason: t.exposeString('reason', { nullable: true }),
   }),
+});
+
+builder.objectType(WebhookEndpointLimitError, {
+  name: 'WebhookEndpointLimitError',
+  description: 'The organization has as many webhook endpoints as it may; delete one first. Nothing was created.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ limit: t.exposeInt('limit') }),
 });

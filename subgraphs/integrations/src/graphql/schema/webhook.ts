@@ -5,7 +5,11 @@ import { COMMON_ERRORS, connectionWithTotalCount, orThrow, pageWindow } from '@m
 import type { WebhookAttemptRow, WebhookDeliveryRow } from '../../app/webhook-deliveries.ts';
 import { DELIVERY_STATUSES } from '../../app/webhook-deliveries.ts';
 import type { WebhookEndpointRow, WebhookEndpointWithSecret } from '../../app/webhook-endpoints.ts';
-import { WebhookEndpointDisabledError, WebhookUrlRefusedError } from '../../domain/errors.ts';
+import {
+  WebhookEndpointDisabledError,
+  WebhookEndpointLimitError,
+  WebhookUrlRefusedError,
+} from '../../domain/errors.ts';
 import { builder, services } from '../builder.ts';
 
 export const WebhookEndpoint = builder.objectRef<WebhookEndpointRow>('WebhookEndpoint').implement({
@@ -157,7 +161,7 @@ builder.mutationField('createWebhookEndpoint', (t) =>
         required: true,
       }),
     },
-    errors: { types: [...COMMON_ERRORS, WebhookUrlRefusedError] },
+    errors: { types: [...COMMON_ERRORS, WebhookUrlRefusedError, WebhookEndpointLimitError] },
     resolve: async (_, { input }, ctx) =>
       unwrap(
         await services(ctx).createWebhookEndpoint(ctx.request, {

@@ -1,0 +1,1 @@
+CREATE INDEX "webhook_deliveries_settled_idx" ON "integrations"."webhook_deliveries" USING btree ("created_at") WHERE status <> 'pending';
