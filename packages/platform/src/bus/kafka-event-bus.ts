@@ -412,7 +412,6 @@ export class KafkaEventBus implements EventBus {
           await this.handleOne(subscription, { topic, partition, message, heartbeat }, event);
       await heartbeat();
     };
-    let last: KafkaMessage | undefined;
     for (const message of messages) {
       // Rebalanced away or stopping: what is not resolved is delivered again.
       if (!isRunning() || isStale()) return;
@@ -421,11 +420,10 @@ export class KafkaEventBus implements EventBus {
       if (pending.length >= batch.maxEvents) await flush();
       // Dead-lettered, skipped or handled, and nothing before it waits: settled.
       if (pending.length === 0) resolveOffset(message.offset);
-      last = message;
     }
     if (pending.length === 0 || !isRunning() || isStale()) return;
     await flush();
-    if (last) resolveOffset(last.offset);
+    resolveOffset(messages.at(-1)!.offset);
   }
 
   /** The message's event; undefined if it is not one (then dead-lettered: retrying cannot fix it). */
