@@ -141,13 +141,17 @@ export async function handleBatch(
   const run = () => batch.handle(events, { topic });
   for (let attempt = 1; ; attempt++) {
     try {
-      // One CONSUMER span per batch: its events' producer spans may belong to many traces.
+      // One CONSUMER span per batch, in the trace of its events if they share one (a single
+      // event, a campaign's launch); otherwise a trace of its own.
       if (!tracing.enabled) await run();
       else
         await inSpan(
           `process ${topic}`,
           {
             kind: SpanKind.CONSUMER,
+            parent: contextFromTraceparent(
+              events.every((event) => event.traceparent === events[0]?.traceparent) ? events[0]?.traceparent : null,
+            ),
             attributes: {
               'messaging.destination.name': topic,
               'messaging.consumer.group.name': group,
