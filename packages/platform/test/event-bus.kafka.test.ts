@@ -262,6 +262,89 @@ describe('KafkaEventBus', () => {
     }
   });
 
+  it("commits a batch's offsets once it was handled; a batch in progress when its consumer dies comes back, and only it", async () => {
+    // A fresh context of its own, so the topic holds exactly what this test puts there.
+    const context = `batch${newId().replaceAll('-', '').slice(-12)}`;
+    const topic = topicOf(context, testServices.kafkaTopicPrefix);
+    const group = `kafka-batch-crash.${newId()}`;
+    const events = (n: number) =>
+      Array.from({ length: n }, () =>
+        createEvent(catalogue.identity.userCreated, {
+          organizationId: newId(),
+          subjectId: newId(),
+          correlationId: newId(),
+          data: { email: 'batch@example.com', name: 'Batch' },
+        }),
+      );
+    const send = (list: ReturnType<typeof events>) =>
+      producer.send({
+        topic,
+        acks: -1,
+        messages: list.map((e) => ({ key: e.subject.id, value: JSON.stringify(e) })),
+      });
+    // The events' context is identity; the topic is this test's own (a producer may put them anywhere).
+    const first = events(30);
+    const second = events(30);
+    const handled: string[] = [];
+    let down = false;
+    let attemptsWhileDown = 0;
+    const subscription = (sink: string[]) => ({
+      group,
+      contexts: [context],
+      handle: async () => {
+        throw new Error('batches here do not fail');
+      },
+      batch: {
+        maxEvents: 100,
+        handle: async (batch: { id: string }[]) => {
+          if (down) {
+            attemptsWhileDown++;
+            // The database is out of reach: waited out, never dead-lettered, never committed.
+            throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+          }
+          sink.push(...batch.map((e) => e.id));
+        },
+      },
+    });
+    const crashed = new TestBus();
+    const restarted = new TestBus();
+    try {
+      crashed.subscribe(subscription(handled));
+      await crashed.start();
+      await crashed.ready();
+      await send(first);
+      await vi.waitFor(() => expect(handled).toHaveLength(30), { timeout: 20_000, interval: 20 });
+      // Committed as soon as handled: no lag left.
+      await vi.waitFor(async () => expect((await crashed.measureLag())[group]?.[topic]).toBe(0), {
+        timeout: 20_000,
+        interval: 200,
+      });
+
+      down = true;
+      await send(second);
+      await vi.waitFor(() => expect(attemptsWhileDown).toBeGreaterThan(0), { timeout: 20_000, interval: 20 });
+      await crashed.stop();
+      expect(handled.sort()).toEqual(first.map((e) => e.id).sort());
+
+      down = false;
+      const redelivered: string[] = [];
+      restarted.subscribe(subscription(redelivered));
+      expect((await restarted.measureLag())[group]?.[topic]).toBe(30);
+      await restarted.start();
+      await vi.waitFor(() => expect(redelivered).toHaveLength(30), { timeout: 30_000, interval: 20 });
+      expect(redelivered.sort()).toEqual(second.map((e) => e.id).sort());
+      await vi.waitFor(async () => expect((await restarted.measureLag())[group]?.[topic]).toBe(0), {
+        timeout: 20_000,
+        interval: 200,
+      });
+    } finally {
+      // One group: the restarted bus removes what both left behind.
+      await crashed.stop();
+      await restarted.close();
+      await admin.deleteTopics({ topics: [topic] });
+    }
+  });
+
   it('answers ping when the broker is up and throws when it is not', async () => {
     const up = new TestBus();
     const down = new TestBus({ brokers: ['127.0.0.1:1'] });

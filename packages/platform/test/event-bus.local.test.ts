@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { catalogue, createEvent, type EventEnvelope, newId } from '@mauntic/kernel';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LocalEventBus } from '../src/bus/local-event-bus.ts';
+import { startTracing, stopTracing, traceparentOf } from '../src/telemetry/tracing.ts';
+import { startOtlpReceiver } from '../src/testing/otlp-receiver.ts';
 import { eventBusContract } from './contract/event-bus.contract.ts';
 
 eventBusContract('local', async () => {
@@ -95,5 +97,36 @@ describe('LocalEventBus', () => {
     await bus.publish(events);
     expect(bus.deadLetters().map((letter) => letter.error)).toEqual(events.slice(2).map((e) => `no ${e.id}`));
     await bus.stop();
+  });
+
+  it("continues the trace of a batch's events when they share one (a single request, a campaign's launch)", async () => {
+    const receiver = await startOtlpReceiver();
+    vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', receiver.url);
+    vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json');
+    const bus = new LocalEventBus();
+    try {
+      expect(await startTracing('bus-test')).toBe(true);
+      const traces: (string | undefined)[] = [];
+      bus.subscribe({
+        group: 'traced-batch',
+        contexts: ['identity'],
+        handle: async () => {},
+        batch: { maxEvents: 10, handle: async () => void traces.push(traceparentOf()?.split('-')[1]) },
+      });
+      await bus.start();
+      const launch = '0af7651916cd43dd8448eb211c80319c';
+      const traced = (trace: string) => ({ ...userCreated(newId()), traceparent: `00-${trace}-b7ad6b7169203331-01` });
+      await bus.publish([traced(launch), traced(launch)]);
+      await bus.publish([traced(launch), traced('1bf7651916cd43dd8448eb211c80319d')]);
+      expect(traces[0]).toBe(launch);
+      // Events of different traces: the batch's span starts one of its own.
+      expect(traces[1]).toMatch(/^[0-9a-f]{32}$/);
+      expect(traces[1]).not.toBe(launch);
+    } finally {
+      await bus.stop();
+      await stopTracing();
+      vi.unstubAllEnvs();
+      await receiver.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyCrmEvent } from '../src/app/contacts-projection.ts';
 import { deviceKey } from '../src/app/send.ts';
-import { applyNotificationRequest, applySendRequest } from '../src/app/send-requests.ts';
+import { applyNotificationRequest, applySendRequest, applySendRequests } from '../src/app/send-requests.ts';
 import { messages, outbox, pendingRequests } from '../src/db/schema.ts';
 import { drain, startEngineFor } from './engine-driver.ts';
 import { type HttpFake, startHttpFake } from './fakes/http-fake.ts';
@@ -332,6 +332,75 @@ describe.each(OWN_DATABASES)('send requests from the bus (%s)', (_name, open) =>
       sql`select count(*)::int as n from delivery.pending_requests where organization_id = ${ctx.organizationId}`,
     );
     expect(pending!.n).toBe(0);
+  });
+
+  it('applies a batch of requests in one transaction with the outcomes one by one would give, each once', async () => {
+    const ctx = newOrg();
+    const other = newOrg();
+    const email = await template(ctx, 'email');
+    const otherEmail = await template(other, 'email');
+    const [ada, bob] = [
+      await seedContact(env.services, ctx.organizationId, { email: 'Ada@example.com' }),
+      await seedContact(env.services, ctx.organizationId, { email: 'bob@example.com' }),
+    ];
+    const noAddress = await seedContact(env.services, ctx.organizationId, { firstName: 'Cy' });
+    const theirs = await seedContact(env.services, other.organizationId, { email: 'dee@example.com' });
+    const unknown = newId();
+    const applied = request(ctx, { channel: 'email', templateId: email, contactId: bob, key: 'b-applied' });
+    await apply(applied);
+    const first = request(ctx, { channel: 'email', templateId: email, contactId: ada, key: 'a-queued' });
+    const batch = [
+      first,
+      // The same event twice, another event with the same key, an event applied before.
+      first,
+      request(ctx, { channel: 'email', templateId: email, contactId: ada, key: 'a-queued' }),
+      applied,
+      request(ctx, { channel: 'email', templateId: email, contactId: bob, key: 'c-queued' }),
+      request(ctx, { channel: 'email', templateId: email, contactId: noAddress, key: 'd-no-address' }),
+      request(ctx, { channel: 'email', templateId: email, contactId: unknown, key: 'e-held' }),
+      // Another organization's request in the same batch: its own contact and template.
+      request(other, { channel: 'email', templateId: otherEmail, contactId: theirs, key: 'f-theirs' }),
+    ];
+    expect(await applySendRequests(env.services.deps, batch)).toBe(6);
+    expect(await applySendRequests(env.services.deps, batch)).toBe(0);
+
+    expect((await rowsOf(ctx)).map((r) => [r.key, r.status, r.address, r.error])).toEqual([
+      ['a-queued', 'queued', 'ada@example.com', null],
+      ['b-applied', 'queued', 'bob@example.com', null],
+      ['c-queued', 'queued', 'bob@example.com', null],
+      ['d-no-address', 'skipped', '', 'no_address: the contact has no email address'],
+    ]);
+    expect((await rowsOf(other)).map((r) => [r.key, r.status, r.address])).toEqual([
+      ['f-theirs', 'queued', 'dee@example.com'],
+    ]);
+    // Each queued event carries its own request's correlation.
+    const queued = await published(ctx, 'delivery.message.queued');
+    expect(new Map(queued.map((e) => [e.data.idempotencyKey, e.correlationId]))).toEqual(
+      new Map([
+        ['a-queued', first.correlationId],
+        ['b-applied', applied.correlationId],
+        ['c-queued', batch[4]!.correlationId],
+      ]),
+    );
+    expect((await published(ctx, 'delivery.message.failed')).map((e) => e.data.reason)).toEqual(['no_address']);
+    const held = await env.handle.db
+      .select({ key: pendingRequests.idempotencyKey })
+      .from(pendingRequests)
+      .where(eq(pendingRequests.organizationId, ctx.organizationId));
+    expect(held).toEqual([{ key: 'e-held' }]);
+    await seedContact(env.services, ctx.organizationId, { email: 'late@example.com' }, unknown);
+    expect((await rowsOf(ctx)).find((r) => r.key === 'e-held')).toMatchObject({ status: 'queued' });
+  });
+
+  it('a batch with a malformed request applies none of it, so the bus can apply its requests one by one', async () => {
+    const ctx = newOrg();
+    const email = await template(ctx, 'email');
+    const contactId = await seedContact(env.services, ctx.organizationId, { email: 'ada@example.com' });
+    const good = request(ctx, { channel: 'email', templateId: email, contactId, key: 'good' });
+    const bad = { ...request(ctx, { channel: 'email', templateId: email, contactId }), data: { channel: 'fax' } };
+    await expect(applySendRequests(env.services.deps, [good, bad])).rejects.toThrow();
+    expect(await rowsOf(ctx)).toEqual([]);
+    expect(await apply(good)).toBe(true);
   });
 
   it('ends a request whose contact never arrives as skipped, unknown_contact, at its deadline', async () => {

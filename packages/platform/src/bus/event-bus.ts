@@ -7,7 +7,11 @@
 //   group's dead-letter channel with its error, and the group moves on; failures that say the
 //   database, Redis or the broker is out of reach (isTransientError) are not counted: the handler
 //   is retried until they answer;
-// - an event that does not validate against the catalogue goes straight to the dead letters.
+// - an event that does not validate against the catalogue goes straight to the dead letters;
+// - a group with a batch handler gets its events in batches of up to `maxEvents`, in per-subject
+//   order; a batch whose handler fails (other than for an unreachable service) is handled again
+//   one event at a time by `handle`, with the retries and dead letters above, so a poisoned event
+//   neither blocks nor loses its batch-mates.
 // Consumers must still be idempotent (see outbox/processed-events.ts): redelivery happens.
 import type { EventEnvelope } from '@mauntic/kernel';
 
@@ -27,8 +31,20 @@ export interface Subscription {
   /** Only these event types reach the handler (others are acknowledged and skipped). */
   types?: string[];
   handle(event: EventEnvelope, info: DeliveryInfo): Promise<void>;
+  /**
+   * Optional: several events at once (those of the subscribed types, in their order), so a
+   * consumer can apply them in one transaction. `handle` stays the fallback for a batch that fails.
+   */
+  batch?: BatchHandler;
   /** Tries before the event is dead-lettered (failures of unreachable services not counted). Default 5. */
   maxAttempts?: number;
+}
+
+export interface BatchHandler {
+  /** The most events one call receives. */
+  maxEvents: number;
+  /** Must apply every event or none (one transaction), and be idempotent like `handle`. */
+  handle(events: EventEnvelope[], info: { topic: string }): Promise<void>;
 }
 
 export interface DeadLetter {

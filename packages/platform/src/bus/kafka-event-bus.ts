@@ -21,12 +21,18 @@
 //   there at once with x-attempts 0, without reaching the handler (retrying cannot fix it).
 //   If the dead-letter write itself fails, eachMessage throws, the offset is not committed and
 //   kafkajs delivers the message again: nothing disappears silently.
+// - A group with a batch handler reads with eachBatch: each fetched partition batch goes to the
+//   handler in chunks of up to maxEvents; a chunk's offsets are resolved only once it was handled
+//   (or its events one by one, handled or dead-lettered, after the chunk failed), and kafkajs
+//   commits resolved offsets after each fetched batch, or when eachBatch throws. A rebalance or
+//   stop mid-batch leaves the rest unresolved, to be delivered again.
 // - A brand-new group starts from the beginning of its topics, so it misses nothing published
 //   before its first start; afterwards it resumes from its committed offsets.
 import { contextOf, type EventEnvelope, newId, parseEvent, topicOf } from '@mauntic/kernel';
 import {
   type Admin,
   type Consumer,
+  type EachBatchPayload,
   type EachMessagePayload,
   type IHeaders,
   Kafka,
@@ -50,9 +56,16 @@ import {
   startSpan,
   tracing,
 } from '../telemetry/tracing.ts';
-import { type DeadLetter, deadLetterTopicOf, type EventBus, groupIdOf, type Subscription } from './event-bus.ts';
+import {
+  type BatchHandler,
+  type DeadLetter,
+  deadLetterTopicOf,
+  type EventBus,
+  groupIdOf,
+  type Subscription,
+} from './event-bus.ts';
 import { createMissingTopics } from './kafka-topics.ts';
-import { errorText, handleWithRetries } from './local-event-bus.ts';
+import { errorText, handleBatch, handleWithRetries } from './local-event-bus.ts';
 
 /** The most event bytes one produce request carries: half the broker's default message.max.bytes. */
 export const PUBLISH_REQUEST_BYTES = 512 * 1024;
@@ -102,7 +115,7 @@ export class KafkaEventBus implements EventBus {
   private stopping?: Promise<void>;
   private state: 'idle' | 'started' | 'stopped' = 'idle';
   private lagTimer?: NodeJS.Timeout;
-  /** eachMessage calls in progress. */
+  /** eachMessage and eachBatch calls in progress. */
   private inFlight = 0;
   private readonly prefix: string;
 
@@ -351,33 +364,82 @@ export class KafkaEventBus implements EventBus {
       topics: subscription.contexts.map((c) => topicOf(c, this.prefix)),
       fromBeginning: true,
     });
+    const { batch } = subscription;
     await consumer.run({
       partitionsConsumedConcurrently: this.partitions,
-      eachMessage: (payload) => this.consume(subscription, payload),
+      ...(batch
+        ? {
+            // Offsets are resolved by consumeBatch, chunk by chunk, once handled.
+            eachBatchAutoResolve: false,
+            eachBatch: (payload: EachBatchPayload) =>
+              this.tracked(() => this.consumeBatch(subscription, batch, payload)),
+          }
+        : { eachMessage: (payload: EachMessagePayload) => this.tracked(() => this.consumeOne(subscription, payload)) }),
     });
   }
 
-  private async consume(subscription: Subscription, payload: EachMessagePayload): Promise<void> {
+  private async tracked(run: () => Promise<void>): Promise<void> {
     this.inFlight++;
     try {
-      await this.consumeOne(subscription, payload);
+      await run();
     } finally {
       this.inFlight--;
     }
   }
 
-  private async consumeOne(subscription: Subscription, payload: EachMessagePayload): Promise<void> {
+  private async consumeOne(subscription: Subscription, payload: Delivered): Promise<void> {
+    const event = await this.parsed(subscription, payload);
+    if (event && (!subscription.types || subscription.types.includes(event.type)))
+      await this.handleOne(subscription, payload, event);
+  }
+
+  private async consumeBatch(
+    subscription: Subscription,
+    batch: BatchHandler,
+    { batch: { topic, partition, messages }, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+  ): Promise<void> {
+    const { group } = subscription;
+    let pending: { message: KafkaMessage; event: EventEnvelope }[] = [];
+    const flush = async () => {
+      const chunk = pending;
+      pending = [];
+      const events = chunk.map((p) => p.event);
+      const stopping = () => this.state === 'stopped';
+      if (await handleBatch(subscription, batch, events, topic, this.logger, { beforeRetry: heartbeat, stopping }))
+        for (const event of events) metrics.eventsConsumed.inc({ group, type: event.type, outcome: 'ok' });
+      else
+        for (const { message, event } of chunk)
+          await this.handleOne(subscription, { topic, partition, message, heartbeat }, event);
+      await heartbeat();
+    };
+    for (const message of messages) {
+      // Rebalanced away or stopping: what is not resolved is delivered again.
+      if (!isRunning() || isStale()) return;
+      const event = await this.parsed(subscription, { topic, partition, message, heartbeat });
+      if (event && (!subscription.types || subscription.types.includes(event.type))) pending.push({ message, event });
+      if (pending.length >= batch.maxEvents) await flush();
+      // Dead-lettered, skipped or handled, and nothing before it waits: settled.
+      if (pending.length === 0) resolveOffset(message.offset);
+    }
+    if (pending.length === 0 || !isRunning() || isStale()) return;
+    await flush();
+    resolveOffset(messages.at(-1)!.offset);
+  }
+
+  /** The message's event; undefined if it is not one (then dead-lettered: retrying cannot fix it). */
+  private async parsed(subscription: Subscription, delivered: Delivered): Promise<EventEnvelope | undefined> {
+    try {
+      return parseEvent(parseJson(delivered.message.value?.toString('utf8') ?? ''));
+    } catch (err) {
+      await this.deadLetter(subscription, delivered, errorText(err), 0);
+      metrics.eventsConsumed.inc({ group: subscription.group, type: 'invalid', outcome: 'dead_lettered' });
+      return undefined;
+    }
+  }
+
+  private async handleOne(subscription: Subscription, payload: Delivered, event: EventEnvelope): Promise<void> {
     const { group } = subscription;
     const { topic, message, heartbeat } = payload;
-    let event: EventEnvelope;
-    try {
-      event = parseEvent(parseJson(message.value?.toString('utf8') ?? ''));
-    } catch (err) {
-      await this.deadLetter(subscription, payload, errorText(err), 0);
-      metrics.eventsConsumed.inc({ group, type: 'invalid', outcome: 'dead_lettered' });
-      return;
-    }
-    if (subscription.types && !subscription.types.includes(event.type)) return;
     const result = await handleWithRetries(subscription, event, topic, this.logger, {
       beforeRetry: heartbeat,
       stopping: () => this.state === 'stopped',
@@ -391,7 +453,7 @@ export class KafkaEventBus implements EventBus {
 
   private async deadLetter(
     subscription: Subscription,
-    { topic, partition, message }: EachMessagePayload,
+    { topic, partition, message }: Delivered,
     error: string,
     attempts: number,
   ): Promise<void> {
@@ -421,6 +483,9 @@ export class KafkaEventBus implements EventBus {
     });
   }
 }
+
+/** One message as both eachMessage and eachBatch see it. */
+type Delivered = Pick<EachMessagePayload, 'topic' | 'partition' | 'message' | 'heartbeat'>;
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -8,6 +8,8 @@
 //   (consumers are idempotent, as with Kafka).
 // - Per-subject order: deliveries to one group for one subject id run one after another, in
 //   publish order; different subjects, and different groups, run concurrently.
+// - A group with a batch handler gets the events of one publish() call in batches of up to
+//   maxEvents; a batch waits for the deliveries queued before it for any of its subjects.
 // - A failing handler is retried in place (retryDelayMs backoff) up to maxAttempts, then the
 //   event is dead-lettered and the subject's next event proceeds; while a service it needs is out
 //   of reach, it is retried without counting. An event that fails catalogue
@@ -25,6 +27,7 @@ import { createLogger, type Logger, runWithLogScope } from '../logger.ts';
 import { metrics } from '../metrics.ts';
 import { type Context, contextFromTraceparent, inSpan, SpanKind, tracing } from '../telemetry/tracing.ts';
 import {
+  type BatchHandler,
   DEFAULT_MAX_ATTEMPTS,
   type DeadLetter,
   type EventBus,
@@ -120,6 +123,57 @@ async function retried(
   }
 }
 
+/**
+ * Runs a group's batch handler on `events` (all of its subscribed types, in order), waiting out an
+ * unreachable service as handleWithRetries does (thrown if the bus stops meanwhile). False if the
+ * handler failed otherwise: the caller then handles the events one by one with handleWithRetries,
+ * so only an event at fault is dead-lettered and its batch-mates are applied.
+ */
+export async function handleBatch(
+  subscription: Subscription,
+  batch: BatchHandler,
+  events: EventEnvelope[],
+  topic: string,
+  logger: Logger,
+  { beforeRetry, stopping }: Pick<RetryOptions, 'beforeRetry' | 'stopping'> = {},
+): Promise<boolean> {
+  const { group } = subscription;
+  const run = () => batch.handle(events, { topic });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // One CONSUMER span per batch, in the trace of its events if they share one (a single
+      // event, a campaign's launch); otherwise a trace of its own.
+      if (!tracing.enabled) await run();
+      else
+        await inSpan(
+          `process ${topic}`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent: contextFromTraceparent(
+              events.every((event) => event.traceparent === events[0]?.traceparent) ? events[0]?.traceparent : null,
+            ),
+            attributes: {
+              'messaging.destination.name': topic,
+              'messaging.consumer.group.name': group,
+              'messaging.batch.message_count': events.length,
+            },
+          },
+          run,
+        );
+      return true;
+    } catch (err) {
+      if (!isTransientError(err)) {
+        logger.warn({ err, group, events: events.length }, 'batch handler failed; handling its events one by one');
+        return false;
+      }
+      if (stopping?.()) throw err;
+      logger.warn({ err, group, events: events.length, attempt }, 'batch handler could not reach a service; retrying');
+      await sleep(retryDelayMs(attempt));
+      await beforeRetry?.();
+    }
+  }
+}
+
 type Parsed = { event: EventEnvelope } | { error: string };
 
 export class LocalEventBus implements EventBus {
@@ -153,6 +207,8 @@ export class LocalEventBus implements EventBus {
   async publish(events: EventEnvelope[]): Promise<void> {
     if (this.state === 'stopped') throw new Error('LocalEventBus is stopped');
     const deliveries: Promise<void>[] = [];
+    /** A batch group's events per topic, handed over in batches once all are queued. */
+    const batched = new Map<Subscription, Map<string, EventEnvelope[]>>();
     for (const event of events) {
       const context = contextOf(event.type);
       const topic = topicOf(context);
@@ -160,8 +216,26 @@ export class LocalEventBus implements EventBus {
       if (this.state !== 'started') continue;
       for (const subscription of this.subscriptions.values()) {
         if (!subscription.contexts.includes(context)) continue;
+        if (subscription.batch) {
+          const byTopic = batched.get(subscription) ?? new Map<string, EventEnvelope[]>();
+          const list = byTopic.get(topic) ?? [];
+          list.push(event);
+          byTopic.set(topic, list);
+          batched.set(subscription, byTopic);
+          continue;
+        }
         const key = `${subscription.group}\u0000${subjectKey(event)}`;
-        deliveries.push(this.enqueue(key, () => this.deliver(subscription, topic, event)));
+        deliveries.push(this.enqueue([key], () => this.deliver(subscription, topic, event)));
+      }
+    }
+    for (const [subscription, byTopic] of batched) {
+      const { maxEvents } = subscription.batch!;
+      for (const [topic, list] of byTopic) {
+        for (let i = 0; i < list.length; i += maxEvents) {
+          const chunk = list.slice(i, i + maxEvents);
+          const keys = [...new Set(chunk.map((event) => `${subscription.group}\u0000${subjectKey(event)}`))];
+          deliveries.push(this.enqueue(keys, () => this.deliverBatch(subscription, topic, chunk)));
+        }
       }
     }
     await Promise.all(deliveries);
@@ -182,16 +256,16 @@ export class LocalEventBus implements EventBus {
     return [...this.letters];
   }
 
-  private enqueue(key: string, run: () => Promise<void>): Promise<void> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    // Run after the previous delivery settles either way: its failure is reported to its own
+  /** Runs `run` after the deliveries queued for any of `keys` (a batch's subjects), and before later ones. */
+  private enqueue(keys: string[], run: () => Promise<void>): Promise<void> {
+    // Run after the previous deliveries settle either way: a failure is reported to its own
     // publisher and must not stop later events of the subject.
-    const current = previous.then(run, run);
-    this.tails.set(key, current);
+    const current = Promise.allSettled(keys.map((key) => this.tails.get(key))).then(run);
+    for (const key of keys) this.tails.set(key, current);
     this.inFlight.add(current);
     const settle = () => {
       this.inFlight.delete(current);
-      if (this.tails.get(key) === current) this.tails.delete(key);
+      for (const key of keys) if (this.tails.get(key) === current) this.tails.delete(key);
     };
     current.then(settle, settle);
     return current;
@@ -215,6 +289,25 @@ export class LocalEventBus implements EventBus {
       this.deadLetter({ group, topic, value: JSON.stringify(raw), error: result.error, attempts: result.attempts });
     }
     metrics.eventsConsumed.inc({ group, type: event.type, outcome: result.outcome });
+  }
+
+  private async deliverBatch(subscription: Subscription, topic: string, raws: EventEnvelope[]) {
+    const { group } = subscription;
+    const events: EventEnvelope[] = [];
+    for (const raw of raws) {
+      const parsed = parse(raw);
+      if ('error' in parsed) {
+        this.deadLetter({ group, topic, value: JSON.stringify(raw), error: parsed.error, attempts: 0 });
+        metrics.eventsConsumed.inc({ group, type: 'invalid', outcome: 'dead_lettered' });
+      } else if (!subscription.types || subscription.types.includes(parsed.event.type)) events.push(parsed.event);
+    }
+    if (events.length === 0) return;
+    const stopping = () => this.state === 'stopped';
+    if (await handleBatch(subscription, subscription.batch!, events, topic, this.logger, { stopping })) {
+      for (const event of events) metrics.eventsConsumed.inc({ group, type: event.type, outcome: 'ok' });
+      return;
+    }
+    for (const event of events) await this.deliver(subscription, topic, event);
   }
 
   private deadLetter(letter: DeadLetter) {

@@ -12,14 +12,31 @@ export async function applyOnce(
   event: EventEnvelope,
   apply: (tx: Transaction) => Promise<void>,
 ): Promise<boolean> {
+  return (await applyEachOnce(db, table, consumer, [event], apply)) === 1;
+}
+
+/**
+ * applyOnce for several events in one transaction: `apply` gets those `consumer` has not applied
+ * yet (each once, in their order) and runs only if there is one. Returns how many it applied.
+ */
+export async function applyEachOnce(
+  db: Database,
+  table: ProcessedEventsTable,
+  consumer: string,
+  events: EventEnvelope[],
+  apply: (tx: Transaction, fresh: EventEnvelope[]) => Promise<void>,
+): Promise<number> {
+  if (events.length === 0) return 0;
   return db.transaction(async (tx) => {
     const inserted = await tx
       .insert(table)
-      .values({ consumer, eventId: event.id, organizationId: event.organizationId })
+      .values(events.map((event) => ({ consumer, eventId: event.id, organizationId: event.organizationId })))
       .onConflictDoNothing()
       .returning({ eventId: table.eventId });
-    if (inserted.length === 0) return false;
-    await apply(tx);
-    return true;
+    const ids = new Set(inserted.map((row) => row.eventId));
+    // delete(): an event twice in the batch (published twice) is applied once.
+    const fresh = events.filter((event) => ids.delete(event.id));
+    if (fresh.length > 0) await apply(tx, fresh);
+    return fresh.length;
   });
 }

@@ -226,6 +226,84 @@ export function eventBusContract(name: string, harness: () => Promise<EventBusHa
       expect(JSON.parse(letters[0]?.value ?? '')).toEqual(unknown);
     });
 
+    it('hands a batch group its events in batches of up to maxEvents, each once, in per-subject order', async () => {
+      const { bus, start } = await open();
+      const org = newId();
+      const subjects = Array.from({ length: 5 }, () => newId());
+      const received = new Map<string, number[]>(subjects.map((s) => [s, []]));
+      const sizes: number[] = [];
+      bus.subscribe({
+        group: group('batch'),
+        contexts: ['identity'],
+        handle: async () => {
+          throw new Error('a batch that succeeds is not handled one by one');
+        },
+        batch: {
+          maxEvents: 50,
+          handle: async (events, info) => {
+            expect(info).toEqual({ topic: TOPIC_OF() });
+            const ours = events.filter((event) => event.organizationId === org);
+            if (ours.length > 0) sizes.push(ours.length);
+            for (const event of ours) received.get(event.subject.id)?.push(Number(nameOf(event)));
+          },
+        },
+      });
+      await start();
+      const events: EventEnvelope[] = [];
+      for (let round = 0; round < 40; round++) {
+        for (const subject of subjects) events.push(userCreated(org, subject, String(events.length)));
+      }
+      await bus.publish(events);
+
+      await vi.waitFor(() => expect([...received.values()].flat()).toHaveLength(200), WAIT);
+      subjects.forEach((subject, s) => {
+        expect(received.get(subject)).toEqual(Array.from({ length: 40 }, (_, k) => s + k * subjects.length));
+      });
+      expect(Math.max(...sizes)).toBeGreaterThan(1);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(50);
+    });
+
+    it('handles a failing batch one event at a time: the poisoned event is dead-lettered, its batch-mates handled', async () => {
+      const { bus, start, deadLetters } = await open();
+      const org = newId();
+      const name = group('batch-dlq');
+      const events = Array.from({ length: 10 }, () => userCreated(org));
+      const poison = events[4]!;
+      const handled: string[] = [];
+      const applied: string[] = [];
+      bus.subscribe({
+        group: name,
+        contexts: ['identity'],
+        maxAttempts: 2,
+        handle: async (event) => {
+          if (event.organizationId !== org) return;
+          if (event.id === poison.id) throw new Error(`cannot handle ${poison.id}`);
+          handled.push(event.id);
+        },
+        batch: {
+          maxEvents: 100,
+          handle: async (batch) => {
+            // All or nothing, as in one transaction.
+            if (batch.some((event) => event.id === poison.id)) throw new Error(`cannot handle ${poison.id}`);
+            applied.push(...batch.filter((event) => event.organizationId === org).map((event) => event.id));
+          },
+        },
+      });
+      await start();
+      await bus.publish(events);
+
+      const others = events.filter((event) => event !== poison).map((event) => event.id);
+      await vi.waitFor(() => expect([...handled, ...applied].sort()).toEqual([...others].sort()), WAIT);
+      await vi.waitFor(async () => {
+        const letters = (await deadLetters(name)).filter((l) => l.value.includes(org));
+        expect(letters).toHaveLength(1);
+        expect(letters[0]).toMatchObject({ group: name, error: `cannot handle ${poison.id}`, attempts: 2 });
+        expect(JSON.parse(letters[0]?.value ?? '')).toEqual(poison);
+      }, WAIT);
+      // The poisoned event's batch-mates were handled one by one.
+      expect(handled.length).toBeGreaterThan(0);
+    });
+
     it('stop() waits for a handler in progress to finish', async () => {
       const { bus, start } = await open();
       const org = newId();

@@ -9,7 +9,9 @@ import type { DeliveryDeps } from './deps.ts';
 import {
   applyNotificationRequest,
   applySendRequest,
+  applySendRequests,
   NOTIFICATIONS_CONSUMER,
+  REQUESTS_BATCH,
   REQUESTS_CONSUMER,
 } from './send-requests.ts';
 
@@ -38,6 +40,13 @@ export function deliveryConsumers(deps: DeliveryDeps): Subscription[] {
       types: [catalogue.delivery.messageRequested.type],
       handle: async (event) => {
         await applySendRequest(deps, event);
+      },
+      // Campaigns request thousands at once: one transaction per batch, not per request.
+      batch: {
+        maxEvents: REQUESTS_BATCH,
+        handle: async (events) => {
+          await applySendRequests(deps, events);
+        },
       },
     },
     {

@@ -12,7 +12,7 @@
 //   contacts copy releases it when the contact arrives, or it ends skipped, unknown_contact, at
 //   its deadline.
 import { catalogue, createEvent, type EventEnvelope, newId } from '@mauntic/kernel';
-import { appendEvents, applyOnce, defineJob, type Executor, rowsOf } from '@mauntic/platform';
+import { appendEvents, applyEachOnce, applyOnce, defineJob, type Executor, rowsOf } from '@mauntic/platform';
 import { and, eq, inArray, min, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { contacts, messages, outbox, pendingRequests, processedEvents, templates } from '../db/schema.ts';
@@ -29,10 +29,34 @@ type RequestData = z.output<typeof catalogue.delivery.messageRequested.data>;
 type SendRequest = RequestData & { correlationId: string };
 
 export async function applySendRequest(deps: DeliveryDeps, event: EventEnvelope): Promise<boolean> {
-  const request = { ...catalogue.delivery.messageRequested.data.parse(event.data), correlationId: event.correlationId };
+  return (await applySendRequests(deps, [event])) === 1;
+}
+
+/** Send requests the bus hands over at once: one transaction, one query per step, not per request. */
+export const REQUESTS_BATCH = 500;
+
+/** Applies each request once, all in one transaction; returns how many were new. */
+export async function applySendRequests(deps: DeliveryDeps, events: EventEnvelope[]): Promise<number> {
+  // Parsed before anything is written: one malformed request fails the batch, and the bus then
+  // applies its events one by one, so only that one is dead-lettered.
+  const requests = new Map<string, SendRequest>(
+    events.map((event) => [
+      event.id,
+      { ...catalogue.delivery.messageRequested.data.parse(event.data), correlationId: event.correlationId },
+    ]),
+  );
   let held: Date | null = null;
-  const applied = await applyOnce(deps.handle.db, processedEvents, REQUESTS_CONSUMER, event, async (tx) => {
-    held = await acceptRequests(tx, deps, event.organizationId, [request]);
+  const applied = await applyEachOnce(deps.handle.db, processedEvents, REQUESTS_CONSUMER, events, async (tx, fresh) => {
+    const byOrganization = new Map<string, SendRequest[]>();
+    for (const event of fresh) {
+      const list = byOrganization.get(event.organizationId) ?? [];
+      list.push(requests.get(event.id)!);
+      byOrganization.set(event.organizationId, list);
+    }
+    for (const [organizationId, list] of byOrganization) {
+      const until = await acceptRequests(tx, deps, organizationId, list);
+      if (until && (!held || until < held)) held = until;
+    }
   });
   if (held) await scheduleExpiry(deps, held);
   return applied;
@@ -99,6 +123,8 @@ async function acceptRequests(
   const known = await contactsOf(tx, organizationId, requests);
   const named = await templatesOf(tx, organizationId, requests);
   const held: SendRequest[] = [];
+  /** Messages to queue per correlation id (their queued events carry it): one insert each. */
+  const queued = new Map<string, EnqueueRequest[]>();
   for (const request of requests) {
     const decision = decide(
       request,
@@ -107,14 +133,13 @@ async function acceptRequests(
     );
     if (decision.kind === 'hold') held.push(request);
     else if (decision.kind === 'settle') await settleMessage(tx, organizationId, request, decision);
-    else
-      await enqueueMessages(
-        tx,
-        organizationId,
-        decision.messages.map((m) => toEnqueue(request, m)),
-        request.correlationId,
-      );
+    else {
+      const list = queued.get(request.correlationId) ?? [];
+      list.push(...decision.messages.map((m) => toEnqueue(request, m)));
+      queued.set(request.correlationId, list);
+    }
   }
+  for (const [correlationId, list] of queued) await enqueueMessages(tx, organizationId, list, correlationId);
   return hold(tx, deps, organizationId, held);
 }
 
