@@ -134,6 +134,5 @@ describe('tracing (cluster)', () => {
     receiver: () => receiver,
     mailbox: () => mailbox,
     label: (span) => `${span.service}: ${span.name}`,
-    kafka: true,
   });
 });

@@ -85,6 +85,5 @@ describe('tracing (embedded)', () => {
     receiver: () => receiver,
     mailbox: () => outboxMailbox(() => platform),
     label: (span) => span.name,
-    kafka: false,
   });
 });
