@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { catalogue, createEvent, type EventEnvelope, newId } from '@mauntic/kernel';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LocalEventBus } from '../src/bus/local-event-bus.ts';
-import { startTracing, stopTracing, traceparentOf } from '../src/telemetry/tracing.ts';
-import { startOtlpReceiver } from '../src/testing/otlp-receiver.ts';
+import { traceparentOf } from '../src/telemetry/tracing.ts';
+import { traceToReceiver } from '../src/testing/otlp-receiver.ts';
 import { eventBusContract } from './contract/event-bus.contract.ts';
 
 eventBusContract('local', async () => {
@@ -100,12 +100,9 @@ describe('LocalEventBus', () => {
   });
 
   it("continues the trace of a batch's events when they share one (a single request, a campaign's launch)", async () => {
-    const receiver = await startOtlpReceiver();
-    vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', receiver.url);
-    vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json');
+    const tracing = await traceToReceiver('bus-test');
     const bus = new LocalEventBus();
     try {
-      expect(await startTracing('bus-test')).toBe(true);
       const traces: (string | undefined)[] = [];
       bus.subscribe({
         group: 'traced-batch',
@@ -124,9 +121,7 @@ describe('LocalEventBus', () => {
       expect(traces[1]).not.toBe(launch);
     } finally {
       await bus.stop();
-      await stopTracing();
-      vi.unstubAllEnvs();
-      await receiver.close();
+      await tracing.stop();
     }
   });
 });

@@ -4,25 +4,18 @@
 // parent of its batch's send requests. The integration tests (tracing.*.test.ts) follow the
 // requests into delivery's sends.
 import { eventEnvelopeSchema, newId } from '@mauntic/kernel';
-import { inSpan, rowsOf, SpanKind, startTracing, stopTracing, traceparentOf } from '@mauntic/platform';
-import { eventually, type OtlpReceiver, startOtlpReceiver } from '@mauntic/platform/testing';
+import { inSpan, rowsOf, SpanKind, traceparentOf } from '@mauntic/platform';
+import { eventually, type OtlpReceiver, traceToReceiver } from '@mauntic/platform/testing';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Context, contact, DATABASES, newOrg, openCampaign } from './harness.ts';
 
 let receiver: OtlpReceiver;
+let stopTracing: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', receiver.url);
-  vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json');
-  vi.stubEnv('OTEL_BSP_SCHEDULE_DELAY', '50');
-  expect(await startTracing('campaign-sender-test')).toBe(true);
+  ({ receiver, stop: stopTracing } = await traceToReceiver('campaign-sender-test'));
 });
-afterAll(async () => {
-  await stopTracing();
-  await receiver?.close();
-  vi.unstubAllEnvs();
-});
+afterAll(() => stopTracing?.());
 
 describe.each(DATABASES)('the fan-out traced (%s)', (_, open) => {
   let ctx: Context;

@@ -4,9 +4,9 @@
 // walk's `walk journey run` span. A run entered outside any trace carries none (the envelopes
 // still parse). The integration tests (tracing.*.test.ts) follow the same into delivery's send.
 import { catalogue, type EventEnvelope, eventEnvelopeSchema, newId } from '@mauntic/kernel';
-import { inSpan, SpanKind, startTracing, stopTracing, traceparentOf } from '@mauntic/platform';
-import { eventually, type OtlpReceiver, startOtlpReceiver } from '@mauntic/platform/testing';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { inSpan, SpanKind, traceparentOf } from '@mauntic/platform';
+import { eventually, type OtlpReceiver, traceToReceiver } from '@mauntic/platform/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollSegment } from '../src/app/enrollment.ts';
 import {
   addContact,
@@ -35,18 +35,11 @@ const delayThenMail = {
 };
 
 let receiver: OtlpReceiver;
+let stopTracing: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', receiver.url);
-  vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/json');
-  vi.stubEnv('OTEL_BSP_SCHEDULE_DELAY', '50');
-  expect(await startTracing('journey-executor-test')).toBe(true);
+  ({ receiver, stop: stopTracing } = await traceToReceiver('journey-executor-test'));
 });
-afterAll(async () => {
-  await stopTracing();
-  await receiver?.close();
-  vi.unstubAllEnvs();
-});
+afterAll(() => stopTracing?.());
 
 describe.each(['postgres', 'pglite'] as Kind[])('traces through the journey executor on %s', (kind) => {
   let db: Awaited<ReturnType<typeof openExecutorDatabase>>;

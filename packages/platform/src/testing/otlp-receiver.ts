@@ -3,6 +3,7 @@
 // and counted (with their content type), not decoded.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startTracing, stopTracing } from '../telemetry/tracing.ts';
 
 export interface ReceivedSpan {
   service: string;
@@ -98,4 +99,38 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   receiver.close = () => new Promise((resolve) => server.close(() => resolve()));
   return receiver;
+}
+
+/**
+ * Tracing on in this process, exporting to a fresh in-test OTLP receiver. The SDK is configured
+ * only by the standard `OTEL_*` variables (as in production), so they are set here for the test
+ * and `stop()` puts them back, ends tracing and closes the receiver.
+ */
+export async function traceToReceiver(service: string): Promise<{ receiver: OtlpReceiver; stop: () => Promise<void> }> {
+  const receiver = await startOtlpReceiver();
+  const settings: Record<string, string> = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '50',
+  };
+  const before = Object.fromEntries(Object.keys(settings).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, settings);
+  const restore = () => {
+    for (const [name, value] of Object.entries(before))
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+  };
+  if (!(await startTracing(service))) {
+    restore();
+    await receiver.close();
+    throw new Error('tracing did not start');
+  }
+  return {
+    receiver,
+    stop: async () => {
+      await stopTracing();
+      restore();
+      await receiver.close();
+    },
+  };
 }
