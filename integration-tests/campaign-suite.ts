@@ -104,13 +104,19 @@ export function campaignSuite(
       );
       // The launch's progress over graphql-ws: from an id made now, so none of it is missed
       // however long the gateway takes to have the subscription live.
-      const ws = createClient({
-        url: platform.url.replace(/^http/, 'ws'),
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${session.accessToken}` },
-        retryAttempts: 0,
-      });
-      const progress = subscribe(ws, PROGRESS, { id: campaign.id, after: newId() });
+      const connect = (bearer: string) =>
+        createClient({
+          url: platform.url.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: `Bearer ${bearer}` },
+          retryAttempts: 0,
+        });
+      const after = newId();
+      const ws = connect(session.accessToken);
+      const progress = subscribe(ws, PROGRESS, { id: campaign.id, after });
+      // Another organization subscribed to this campaign's id, from the same point, sees nothing.
+      const otherWs = connect((await signUp(platform.url, 'campaigns-other')).session.accessToken);
+      const otherProgress = subscribe(otherWs, PROGRESS, { id: campaign.id, after });
       expect((await call(LAUNCH, { id: campaign.id })).launchCampaign.__typename).toBe('Campaign');
 
       const read = (address: string) => mailbox.received(address, session.accessToken);
@@ -158,8 +164,12 @@ export function campaignSuite(
           campaign: { name: 'Spring sale' },
         },
       ]);
+      expect(otherProgress.errors).toEqual([]);
+      expect(otherProgress.events).toEqual([]);
       progress.stop();
+      otherProgress.stop();
       await ws.dispose();
+      await otherWs.dispose();
 
       // The recipient opens the message and clicks its link.
       const html = decodeEntities(ann!.html);

@@ -301,17 +301,20 @@ export function crmSuite(name: string, start: PlatformFactory) {
         '\ufeffEmail,First,Plan\nimp.1@example.com,Imp,pro\nnot-an-email,Bad,free\nimp.2@example.com,"Quoted, name",gold\nimp.3@example.com,Three,free\n';
       // Every import's progress over graphql-ws, from an id made now: none of it is missed however
       // long the gateway takes to have the subscription live.
-      const ws = createClient({
-        url: platform.url.replace(/^http/, 'ws'),
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${token}` },
-        retryAttempts: 0,
-      });
-      const stream = subscribe(
-        ws,
-        `subscription($after: ID) { importProgress(after: $after) { type importId rowsDone rowsFailed percent status } }`,
-        { after: newId() },
-      );
+      const connect = (bearer: string) =>
+        createClient({
+          url: platform.url.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: `Bearer ${bearer}` },
+          retryAttempts: 0,
+        });
+      const PROGRESS = `subscription($after: ID) { importProgress(after: $after) { type importId rowsDone rowsFailed percent status } }`;
+      const after = newId();
+      const ws = connect(token);
+      const stream = subscribe(ws, PROGRESS, { after });
+      // Another organization's subscriber, from the same point: it must see none of this import.
+      const otherWs = connect((await signUp(platform.url, 'crm-import-other')).session.accessToken);
+      const otherStream = subscribe(otherWs, PROGRESS, { after });
       const started = await call(
         `mutation($csv: String!, $m: JSON!) { startContactImport(input: { csv: $csv, mapping: $m, tags: ["imported"] }) { __typename ... on ContactImport { id } ... on Error { code message } } }`,
         { csv, m: { Email: 'email', First: 'firstName', Plan: 'fields.plan' } },
@@ -351,8 +354,12 @@ export function crmSuite(name: string, start: PlatformFactory) {
         percent: null,
         status: 'COMPLETED',
       });
+      expect(otherStream.errors).toEqual([]);
+      expect(otherStream.events).toEqual([]);
       stream.stop();
+      otherStream.stop();
       await ws.dispose();
+      await otherWs.dispose();
       const csvOut = await call(`query($f: JSON) { exportContacts(filter: $f) }`, {
         f: { tags: { op: 'includesAny', value: ['imported'] } },
       });
