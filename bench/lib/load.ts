@@ -8,6 +8,8 @@ export interface LoadSpec {
   headers: Record<string, string>;
   connections: number;
   durationMs: number;
+  /** Open load at this rate (all connections together) instead of each sending when answered. */
+  requestsPerSecond?: number;
 }
 
 export interface LoadResult {

@@ -28,6 +28,14 @@ await handle.script(`
   create index outbox_unpublished_idx on ${schemaName}.outbox (seq) where published_at is null;
 `);
 const { outbox } = outboxTables(pgSchema(schemaName));
+// As a running outbox looks when a burst comes: a day of published rows kept, and statistics
+// from when nearly nothing was pending (autovacuum analyses it then, not during the burst).
+await handle.script(`
+  insert into ${schemaName}.outbox (id, organization_id, topic, key, type, envelope, published_at)
+    select gen_random_uuid(), gen_random_uuid(), '${topic}', g::text, 'identity.user.created', '{}', now()
+    from generate_series(1, ${small ? 2_000 : 50_000}) g;
+  analyze ${schemaName}.outbox;
+`);
 
 const organizationId = newId();
 const envelopes = Array.from({ length: events }, (_, i) =>

@@ -159,4 +159,57 @@ describe('transactional outbox (postgres + kafka)', () => {
     await Promise.all(relays.map((r) => r.stop()));
     expect(published.sort()).toEqual(ids.sort());
   });
+  it('publishes an event committed late, below rows a drain already claimed, and gives back what it claimed ahead when a publish fails', async () => {
+    const org = newId();
+    const published: string[] = [];
+    let failOn = 0;
+    let publishes = 0;
+    const bus = {
+      kind: 'local' as const,
+      publish: async (events: EventEnvelope[]) => {
+        if (++publishes === failOn) throw new Error('broker away');
+        for (const e of events) if (e.organizationId === org) published.push(e.id);
+      },
+      subscribe: () => {},
+      start: async () => {},
+      stop: async () => {},
+      ping: async () => {},
+    };
+    const relay = new OutboxRelay({ handle, context: 'identity', table: ctx.outbox, bus, logger, batchSize: 7 });
+    await relay.drain(); // whatever earlier tests left
+
+    // A transaction takes its seq first and commits after 30 newer events were claimed past it.
+    let commit!: () => void;
+    const held = new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+    let late = '';
+    const lateTx = handle.db.transaction(async (tx) => {
+      late = (await ctx.createThing(tx, org, 'late')).event.id;
+      await held;
+    });
+    await waitFor(async () => late !== '');
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await ctx.createThing(handle.db, org, `t${i}`)).event.id);
+    expect(await relay.drain()).toBe(30);
+    commit();
+    await lateTx;
+    expect(await relay.drain()).toBe(1);
+    expect(published).toEqual([...ids, late]);
+
+    // 30 more; the third publish fails while the fourth batch is already claimed ahead.
+    published.length = 0;
+    publishes = 0;
+    failOn = 3;
+    const more: string[] = [];
+    for (let i = 0; i < 30; i++) more.push((await ctx.createThing(handle.db, org, `u${i}`)).event.id);
+    await expect(relay.drain()).rejects.toThrow('broker away');
+    expect(published).toEqual(more.slice(0, 14));
+    const held2 = await handle.rows<{ n: number }>(
+      sql`select count(*)::int as n from ${ctx.outbox} where organization_id = ${org} and published_at is null and claimed_until is not null`,
+    );
+    expect(held2[0]?.n).toBe(0); // nothing stays claimed: the failed batch and the one ahead were given back
+    expect(await relay.drain()).toBe(16);
+    expect(published).toEqual(more);
+  });
 });
