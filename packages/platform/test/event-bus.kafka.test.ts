@@ -146,6 +146,33 @@ describe('KafkaEventBus', () => {
     }
   });
 
+  it('sends publishes that come while a send is on its way together, in one request, and fails them together', async () => {
+    const bus = new TestBus();
+    try {
+      const org = newId();
+      const one = (i: number) =>
+        createEvent(catalogue.identity.userCreated, {
+          organizationId: org,
+          subjectId: newId(),
+          correlationId: newId(),
+          data: { email: `c${i}@example.com`, name: 'c' },
+        });
+      await bus.publish([one(-1)]); // connected, topic made
+      const producer = (bus as unknown as { producer: { sendBatch: (...args: unknown[]) => Promise<unknown> } })
+        .producer;
+      const sends = vi.spyOn(producer, 'sendBatch');
+      await Promise.all(Array.from({ length: 50 }, (_, i) => bus.publish([one(i)])));
+      // The first goes alone; the 49 that came meanwhile share the next request.
+      expect(sends).toHaveBeenCalledTimes(2);
+      sends.mockRestore();
+      await bus.close();
+      const refused = await Promise.allSettled(Array.from({ length: 3 }, (_, i) => bus.publish([one(100 + i)])));
+      expect(refused.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it("publishes a backlog larger than the broker's message size limit at once, every event once and in order", async () => {
     const bus = new TestBus();
     try {

@@ -32,6 +32,7 @@ export function integrationsModule(options: IntegrationsModuleOptions = NO_KEY):
           encryptionKey: options.encryptionKey as EncryptionKey,
           ...(options.outbound ? { outbound: options.outbound } : {}),
           ...(options.maxWebhookEndpoints ? { maxWebhookEndpoints: options.maxWebhookEndpoints } : {}),
+          ...(deps.bus.kind === 'kafka' ? { ingestBus: deps.bus } : {}),
         },
         deps.queue,
       );

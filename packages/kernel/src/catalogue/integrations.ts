@@ -35,6 +35,8 @@ export const segmentCallReceived = defineEvent(
     context: bag.optional(),
     /** When it happened, corrected for the sender's clock (timestamp - sentAt + received). */
     timestamp: z.iso.datetime({ offset: true }),
+    /** The timestamp as the sender stamped it, on its own clock (Segment's originalTimestamp). */
+    originalTimestamp: z.iso.datetime({ offset: true }).optional(),
     receivedAt: z.iso.datetime({ offset: true }),
   }),
 );

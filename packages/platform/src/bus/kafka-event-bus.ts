@@ -143,9 +143,40 @@ export class KafkaEventBus implements EventBus {
     this.groups.set(subscription.group, { subscription, joined: false });
   }
 
+  /**
+   * Publishes, coalescing: the producer has one request in flight per broker (so a retry cannot
+   * reorder a subject's events), so while one send is on its way, the events of every publish
+   * that comes meanwhile wait and go together in the next, each caller's in its order, callers in
+   * the order they came. Many small concurrent publishes (an ingestion endpoint's requests) cost
+   * one round trip per send rather than one each. A send that fails fails every publish in it.
+   */
   async publish(events: EventEnvelope[]): Promise<void> {
     this.assertOpen();
     if (events.length === 0) return;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ events, resolve, reject });
+      if (!this.sending) void this.sendWaiting();
+    });
+  }
+
+  private readonly waiting: { events: EventEnvelope[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private sending = false;
+
+  private async sendWaiting(): Promise<void> {
+    this.sending = true;
+    while (this.waiting.length > 0) {
+      const publishes = this.waiting.splice(0, this.waiting.length);
+      try {
+        await this.send(publishes.flatMap((p) => p.events));
+        for (const p of publishes) p.resolve();
+      } catch (error) {
+        for (const p of publishes) p.reject(error);
+      }
+    }
+    this.sending = false;
+  }
+
+  private async send(events: EventEnvelope[]): Promise<void> {
     // In requests of at most PUBLISH_REQUEST_BYTES, one after the other (so each subject's events
     // keep their order): the broker refuses a partition's batch above its message.max.bytes (1 MB
     // by default), and an outbox relay catching up after an outage publishes thousands at once.

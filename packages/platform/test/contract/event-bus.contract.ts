@@ -105,6 +105,30 @@ export function eventBusContract(name: string, harness: () => Promise<EventBusHa
       });
     });
 
+    it("keeps each publisher's order when many publish at once", async () => {
+      const { bus, start } = await open();
+      const org = newId();
+      const subjects = Array.from({ length: 20 }, () => newId());
+      const received = new Map<string, number[]>(subjects.map((s) => [s, []]));
+      bus.subscribe({
+        group: group('concurrent'),
+        contexts: ['identity'],
+        handle: async (event) => {
+          if (event.organizationId === org) received.get(event.subject.id)?.push(Number(nameOf(event)));
+        },
+      });
+      await start();
+      // 20 publishers at once, each publishing 3 times 5 events of its own subject, 0 to 14.
+      await Promise.all(
+        subjects.map(async (subject) => {
+          for (let round = 0; round < 3; round++)
+            await bus.publish(Array.from({ length: 5 }, (_, i) => userCreated(org, subject, String(round * 5 + i))));
+        }),
+      );
+      await vi.waitFor(() => expect([...received.values()].flat()).toHaveLength(300), WAIT);
+      for (const subject of subjects) expect(received.get(subject)).toEqual(Array.from({ length: 15 }, (_, i) => i));
+    });
+
     it('passes only the subscribed event types to the handler', async () => {
       const { bus, start } = await open();
       const org = newId();

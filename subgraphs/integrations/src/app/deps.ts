@@ -1,4 +1,4 @@
-import type { DatabaseHandle, EncryptionKey, Logger, OutboundGuard } from '@mauntic/platform';
+import type { DatabaseHandle, EncryptionKey, EventBus, Logger, OutboundGuard } from '@mauntic/platform';
 
 export interface IntegrationsDeps {
   handle: DatabaseHandle;
@@ -9,5 +9,10 @@ export interface IntegrationsDeps {
   outbound?: OutboundGuard;
   /** Webhook endpoints an organization may have (WEBHOOK_MAX_ENDPOINTS); 25 when unset. */
   maxWebhookEndpoints?: number;
+  /**
+   * A Kafka bus the ingestion endpoint publishes Segment calls to directly, instead of through the
+   * outbox (see ingest.ts); without one (embedded, the local bus) calls go through the outbox.
+   */
+  ingestBus?: EventBus;
   now?: () => Date;
 }

@@ -45,6 +45,8 @@ export interface SegmentMessage {
   properties?: Record<string, unknown>;
   context?: Record<string, unknown>;
   timestamp: string;
+  /** The timestamp the sender gave, uncorrected: the same in every retry of the call. */
+  originalTimestamp?: string;
   receivedAt: string;
 }
 
@@ -135,6 +137,7 @@ function callOf(
     timestamp: correctedTimestamp(receivedAt, raw.timestamp, raw.sentAt).toISOString(),
     receivedAt: receivedAt.toISOString(),
   };
+  if (raw.timestamp) out.originalTimestamp = new Date(raw.timestamp).toISOString();
   if (userId) out.userId = userId;
   if (anonymousId) out.anonymousId = anonymousId;
   for (const key of ['previousId', 'groupId', 'event', 'traits', 'properties', 'context'] as const)
