@@ -275,12 +275,24 @@ export class Subscriptions {
     return (refused.result.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: { ...e.extensions } }));
   }
 
-  private async *resultsOf(results: AsyncGenerator<EventResult>) {
-    try {
-      for await (const { result } of results) yield result;
-    } finally {
-      await results.return(undefined);
-    }
+  /**
+   * The events' results, ended through to the hub's subscription when the client completes it or
+   * the socket closes (a generator wrapping it would wait for the next event before ending).
+   */
+  private resultsOf(results: AsyncGenerator<EventResult>): AsyncIterableIterator<ExecutionResult> {
+    const done = { done: true, value: undefined } as const;
+    const iterator: AsyncIterableIterator<ExecutionResult> = {
+      next: async () => {
+        const next = await results.next();
+        return next.done ? done : { done: false, value: next.value.result };
+      },
+      return: async () => {
+        await results.return(undefined);
+        return done;
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** SSE: one subscription per response, `event: next` per event (its `id:` the event's), then `complete`. */
