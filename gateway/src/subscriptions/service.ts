@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { hasScope } from '@mauntic/kernel';
 import {
   answerOf,
+  DEFAULT_MAX_BODY_BYTES,
   type ErrorMask,
   type HttpRequest,
   type HttpResponse,
@@ -197,7 +198,8 @@ export class Subscriptions {
 
   /** graphql-ws on the server's /graphql. */
   attach(server: Server) {
-    const wss = new WebSocketServer({ noServer: true });
+    // A message no larger than an HTTP request's body (ws would take 100 MiB): past it, close 1009.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: DEFAULT_MAX_BODY_BYTES });
     this.wss = wss;
     server.on('upgrade', (request, socket, head) => {
       if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') return socket.destroy();
