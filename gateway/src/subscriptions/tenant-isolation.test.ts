@@ -179,7 +179,7 @@ function eventOf(
   return createEvent(definition, { organizationId, subjectId, correlationId: 'isolation', data });
 }
 
-function connectionOf(organizationId: string): Connection {
+function connectionOf(organizationId: OrganizationId): Connection {
   return {
     caller: { correlationId: 'isolation', actor: { type: 'user', id: newId() }, organizationId, scopes: ['*:read'] },
     open: 0,
@@ -247,7 +247,7 @@ describe('subscriptions: tenant-isolation matrix', () => {
       const [mark, ...earlier] = make().concat(make());
       await bus.publish([mark!, ...earlier]);
 
-      const open = async (organizationId: string, after?: string) => {
+      const open = async (organizationId: OrganizationId, after?: string) => {
         const results = await hub.subscribe(connectionOf(organizationId), field, c.args(a), after, run);
         if (results instanceof GraphQLError) throw results;
         return results;
