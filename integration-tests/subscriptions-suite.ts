@@ -59,7 +59,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 20_000, sta
  * first it received: a subscription is live only once the gateway has it, which a busy machine
  * may take seconds to reach, so no fixed wait would do.
  */
-async function firstDelivered<T>(
+export async function firstDelivered<T>(
   events: Record<string, any>[],
   make: () => Promise<T>,
   matches: (event: Record<string, any>, made: T) => boolean,

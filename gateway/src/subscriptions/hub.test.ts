@@ -84,6 +84,21 @@ describe('subscription hub', () => {
     expect(slow.open).toBe(0);
   });
 
+  it('frees a subscription the client ends while no event comes (its slot, at once)', async () => {
+    await start({ perConnection: 1, perOrganization: 1, queue: 100 });
+    const client = connection();
+    const quiet = await hub.subscribe(client, ROOT_FIELDS.contactDeleted!, {}, undefined, run);
+    if (quiet instanceof GraphQLError) throw quiet;
+    // Waiting for an event, as a client's open subscription does.
+    const pending = quiet.next();
+    await quiet.return(undefined);
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(client.open).toBe(0);
+    const again = await hub.subscribe(client, ROOT_FIELDS.contactDeleted!, {}, undefined, run);
+    expect(again).not.toBeInstanceOf(GraphQLError);
+    await (again as AsyncGenerator).return(undefined);
+  });
+
   it('replays what came after an event id, then the live events, without duplicates', async () => {
     await start();
     const [first, second, third] = [deleted(), deleted(), deleted()];

@@ -181,6 +181,15 @@ export class SubscriptionHub {
         release();
       }
     }
-    return results();
+    const generator = results();
+    // return() on a generator waiting for an event would wait for that event (maybe forever, on a
+    // quiet field): end it now, so the client's slots are free at once and the wait stops.
+    const finish = generator.return.bind(generator);
+    generator.return = (value) => {
+      release();
+      wake?.();
+      return finish(value);
+    };
+    return generator;
   }
 }

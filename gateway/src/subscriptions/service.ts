@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { hasScope } from '@mauntic/kernel';
 import {
   answerOf,
+  DEFAULT_MAX_BODY_BYTES,
   type ErrorMask,
   type HttpRequest,
   type HttpResponse,
@@ -197,7 +198,8 @@ export class Subscriptions {
 
   /** graphql-ws on the server's /graphql. */
   attach(server: Server) {
-    const wss = new WebSocketServer({ noServer: true });
+    // A message no larger than an HTTP request's body (ws would take 100 MiB): past it, close 1009.
+    const wss = new WebSocketServer({ noServer: true, maxPayload: DEFAULT_MAX_BODY_BYTES });
     this.wss = wss;
     server.on('upgrade', (request, socket, head) => {
       if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/graphql') return socket.destroy();
@@ -275,12 +277,24 @@ export class Subscriptions {
     return (refused.result.errors ?? []).map((e) => new GraphQLError(e.message, { extensions: { ...e.extensions } }));
   }
 
-  private async *resultsOf(results: AsyncGenerator<EventResult>) {
-    try {
-      for await (const { result } of results) yield result;
-    } finally {
-      await results.return(undefined);
-    }
+  /**
+   * The events' results, ended through to the hub's subscription when the client completes it or
+   * the socket closes (a generator wrapping it would wait for the next event before ending).
+   */
+  private resultsOf(results: AsyncGenerator<EventResult>): AsyncIterableIterator<ExecutionResult> {
+    const done = { done: true, value: undefined } as const;
+    const iterator: AsyncIterableIterator<ExecutionResult> = {
+      next: async () => {
+        const next = await results.next();
+        return next.done ? done : { done: false, value: next.value.result };
+      },
+      return: async () => {
+        await results.return(undefined);
+        return done;
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** SSE: one subscription per response, `event: next` per event (its `id:` the event's), then `complete`. */

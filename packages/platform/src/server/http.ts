@@ -132,6 +132,9 @@ function tracedRequest(service: string, request: HttpRequest, handler: HttpHandl
   );
 }
 
+/** A request body's limit: large enough for a CSV import sent through GraphQL (startContactImport); docs/graph.md. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
 export async function startHttpServer(
   options: HttpServerOptions,
   port: number,
@@ -140,8 +143,7 @@ export async function startHttpServer(
   let isDraining = false;
   const { '/metrics': metricsRoute, ...appRoutes } = httpRoutesWithProbes(options, () => isDraining);
   const routes = options.metricsPort === undefined ? { '/metrics': metricsRoute!, ...appRoutes } : appRoutes;
-  // Large enough for a CSV import sent through GraphQL (startContactImport); docs/graph.md.
-  const limit = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const started = process.hrtime.bigint();
