@@ -207,6 +207,9 @@ export class Subscriptions {
     });
     useServer<Record<string, unknown>, { connection?: ConnectionState }>(
       {
+        // An unexpected failure closes with 4500 "Internal server error", never its own message,
+        // whatever NODE_ENV says (graphql-ws's default reads it).
+        isProd: true,
         onConnect: async (ctx) => {
           const params = ctx.connectionParams ?? {};
           const given = params.authorization ?? params.Authorization ?? ctx.extra.request.headers.authorization;
