@@ -4,7 +4,7 @@
 // killed with SIGKILL during the run and restarted under the same name.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,11 @@ export interface EngineRunResult {
   requests: number;
   seconds: number;
   processes: number;
+  /**
+   * CPU the engine processes used (all their threads, user and system) over the timed part of
+   * the run, from /proc: less sensitive than `seconds` to other load on a shared machine.
+   */
+  cpuSeconds: number;
 }
 
 export const PUBLIC_BASE_URL = 'https://t.mauntic.example';
@@ -81,16 +86,18 @@ export async function runEngine(options: EngineRunOptions): Promise<EngineRunRes
   const journalDir = mkdtempSync(join(tmpdir(), 'bench-engine-'));
   const engines = await startEngines(run.keys, journalDir);
 
+  const cpu0 = engines.cpuSeconds();
   const t0 = performance.now();
   await enqueueAudience(run);
   await untilSettled(run.handle, run.org, options, engines);
   const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = engines.cpuSeconds() - cpu0;
 
   await engines.stop();
   await reportAndRemove(run.handle, run.org);
   await run.handle.close();
   rmSync(journalDir, { recursive: true, force: true });
-  return { requests: run.audience.length, seconds, processes };
+  return { requests: run.audience.length, seconds, processes, cpuSeconds };
 }
 
 /** What a run sends with: the bench organization, its sender, its audience (not yet queued). */
@@ -192,6 +199,8 @@ export interface Engines {
   /** Kills engine process k with SIGKILL and starts it again under the same name. */
   restart(k: number): Promise<void>;
   stop(): Promise<void>;
+  /** CPU seconds the running engine processes have used so far (a restarted one starts from 0). */
+  cpuSeconds(): number;
 }
 
 /** The engine processes (engine-process.ts), each answering `ready` before this returns. */
@@ -228,12 +237,27 @@ export async function startEngines(keys: BenchKeys, journalDir: string): Promise
       await new Promise((r) => children[k]!.once('exit', r));
       children[k] = await start(k);
     },
+    cpuSeconds: () => children.reduce((sum, child) => sum + processCpuSeconds(child.pid!), 0),
     async stop() {
       for (const child of children) child.kill('SIGTERM');
       await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     },
   };
 }
+
+/** utime + stime of a process and its threads (Linux /proc; 0 elsewhere). */
+function processCpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name, which sits in parentheses and may contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+// USER_HZ: 100 on Linux's supported architectures (`getconf CLK_TCK`).
+const CLOCK_TICKS = 100;
 
 /** One campaign send request per contact, in transactions of 5,000. */
 export async function enqueueAudience({ handle, org, templateId, audience }: BenchRun) {
