@@ -5,8 +5,10 @@
 // - skips a delivery while an earlier one of the same endpoint and ordering key (the event's
 //   subject, usually a contact) is pending: per-contact order per endpoint;
 // - takes at most the endpoint's max_concurrency minus what is already in flight.
-// A dispatcher killed mid-POST leaves its lease to run out; the delivery is then tried again
-// (at least once: the receiver deduplicates by event id, as with any webhook sender).
+// Answers are recorded in batches (flushAnswers), a few multi-row statements for all those that came
+// in during the write before. A dispatcher killed mid-POST, or with answers not yet written, leaves
+// their leases to run out; the deliveries are then tried again (at least once: the receiver
+// deduplicates by event id, as with any webhook sender).
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import {
   appendEvents,
