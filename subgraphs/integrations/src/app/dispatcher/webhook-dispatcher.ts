@@ -342,6 +342,12 @@ export class WebhookDispatcher {
         for (const answer of batch) answer.done();
         return;
       } catch (error) {
+        // An answer the database refuses (not a passing fault) must not hold back the others of
+        // its batch: each is then written alone, and only that one fails.
+        if (!isTransientError(error) && batch.length > 1) {
+          for (const answer of batch) await this.recordWithinLeases([answer]);
+          return;
+        }
         const later = this.now().getTime() + waitMs;
         const transient = isTransientError(error);
         for (const answer of batch) if (!transient || later > leaseEnd(answer)) answer.done(error);
