@@ -242,6 +242,28 @@ describe.each(DATABASES)('outbound webhooks (%s)', (_name, open) => {
     expect(health!.consecutive_failures).toBe(0);
   });
 
+  it('logs an answer with a NUL byte, and the other answers written with it', async () => {
+    hooks = await receiver();
+    let calls = 0;
+    hooks.answer((_r, res) => {
+      calls++;
+      res.end(calls === 1 ? 'bad\u0000answer' : 'ok');
+    });
+    const org = newOrg();
+    const made = await endpoint(org);
+    const events = Array.from({ length: 5 }, () => segmentEntered(org, newId()));
+    for (const event of events) await record(event);
+    await startDispatcher();
+    await until(
+      async () => (await deliveries(org, made.id)).filter((d) => d.status === 'succeeded').length === events.length,
+    );
+    const responses = [];
+    for (const delivery of await deliveries(org, made.id))
+      responses.push(...(await env.services.webhookAttempts(delivery)).map((a) => a.response));
+    expect(responses.sort()).toEqual(['badanswer', 'ok', 'ok', 'ok', 'ok']);
+    expect(hooks.received).toHaveLength(5);
+  });
+
   it('disables an endpoint that keeps failing, once, with a catalogued event in the outbox', async () => {
     hooks = await receiver();
     hooks.answer((_r, res) => {
@@ -306,7 +328,9 @@ describe.each(DATABASES)('outbound webhooks (%s)', (_name, open) => {
     }));
     for (const event of events) await record(event);
     await until(() => hooks.received.length === 4);
-    await until(async () => (await deliveries(org, made.id)).every((d) => d.status === 'succeeded'));
+    await until(
+      async () => (await deliveries(org, made.id)).filter((d) => d.status === 'succeeded').length === events.length,
+    );
 
     const one = (await deliveries(org, made.id)).find((d) => d.eventId === events[0]!.id)!;
     const replayed = unwrap(await env.services.replayWebhookDelivery(org, { id: one.id }));

@@ -124,7 +124,12 @@ export const webhookDeliveries = integrations.table(
   },
   (t) => [
     uniqueIndex('webhook_deliveries_endpoint_event_key').on(t.endpointId, t.eventId),
-    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // The claim walks due deliveries in this order and stops at its limit, whatever the backlog.
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.seq).where(sql`status = 'pending'`),
+    // The claim's count of each endpoint's deliveries in flight: only leased rows.
+    index('webhook_deliveries_leased_idx')
+      .on(t.endpointId, t.leaseUntil)
+      .where(sql`status = 'pending' and lease_until is not null`),
     index('webhook_deliveries_order_idx').on(t.endpointId, t.orderingKey, t.seq).where(sql`status = 'pending'`),
     index('webhook_deliveries_organization_idx').on(t.organizationId, t.endpointId, t.createdAt),
     // The retention's scan: settled deliveries, oldest first.

@@ -47,7 +47,9 @@ export function postWebhook(
           // The log keeps the first KB; the rest is not worth waiting for.
           if (text.length >= RESPONSE_EXCERPT_CHARS) res.destroy();
         });
-        const done = () => settle(res.statusCode ?? null, text.slice(0, RESPONSE_EXCERPT_CHARS), null);
+        // Postgres text holds no NUL: an answer with one would never be logged.
+        const done = () =>
+          settle(res.statusCode ?? null, text.slice(0, RESPONSE_EXCERPT_CHARS).replaceAll('\u0000', ''), null);
         res.on('end', done);
         res.on('close', done);
         res.on('error', done);

@@ -5,8 +5,10 @@
 // - skips a delivery while an earlier one of the same endpoint and ordering key (the event's
 //   subject, usually a contact) is pending: per-contact order per endpoint;
 // - takes at most the endpoint's max_concurrency minus what is already in flight.
-// A dispatcher killed mid-POST leaves its lease to run out; the delivery is then tried again
-// (at least once: the receiver deduplicates by event id, as with any webhook sender).
+// Answers are recorded in batches (flushAnswers), a few multi-row statements for all those that came
+// in during the write before. A dispatcher killed mid-POST, or with answers not yet written, leaves
+// their leases to run out; the deliveries are then tried again (at least once: the receiver
+// deduplicates by event id, as with any webhook sender).
 import { catalogue, createEvent, type EventEnvelope } from '@mauntic/kernel';
 import {
   appendEvents,
@@ -54,6 +56,17 @@ export interface WebhookDispatcherOptions {
 }
 
 type Claimed = typeof webhookDeliveries.$inferSelect;
+/** A claimed delivery with its endpoint as it was read in the claim's transaction. */
+interface Lease {
+  delivery: Claimed;
+  endpoint: WebhookEndpointRow;
+}
+/** An answer waiting to be written by the next flush of the recorder. */
+interface Answer extends Lease {
+  result: PostResult;
+  at: Date;
+  done: (error?: unknown) => void;
+}
 
 /** How long a claim is this dispatcher's: the timeout and a margin to record the answer. */
 const leaseMs = (timeoutMs: number) => timeoutMs + 30_000;
@@ -63,6 +76,8 @@ const CLAIM_LOCK = 7_401_993_211;
 const RETENTION_INTERVAL_MS = 3600_000;
 /** A late answer is recorded only this long before its lease runs out (and another may take it). */
 const LEASE_MARGIN_MS = 5_000;
+/** The most answers one flush of the recorder writes (about 10 parameters each). */
+const RECORD_BATCH = 500;
 
 export class WebhookDispatcher {
   private readonly settings: Required<Omit<WebhookDispatcherOptions, 'outbound' | 'onAttempt' | 'now'>>;
@@ -70,6 +85,9 @@ export class WebhookDispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private inFlight = new Set<Promise<void>>();
+  /** Answers waiting for the recorder, and its flush running, if any. */
+  private answers: Answer[] = [];
+  private flushing: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private woken = false;
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -148,21 +166,26 @@ export class WebhookDispatcher {
   }
 
   private async run(): Promise<void> {
+    // Claims wait for a quarter of the capacity to be free (or the poll to come round): every
+    // answer wakes the loop, and a claim per freed slot would cost more than the POST it starts.
+    const minClaim = Math.max(1, Math.ceil(this.settings.capacity / 4));
+    let polled = true;
     while (this.running) {
       this.woken = false;
       const room = this.settings.capacity - this.inFlight.size;
-      let claimed: Claimed[] = [];
-      if (room > 0) {
+      let claimed: Lease[] = [];
+      if (room > 0 && (room >= minClaim || polled)) {
         try {
           claimed = await this.claim(room);
         } catch (error) {
           this.settings.logger.error({ err: error }, 'could not claim webhook deliveries');
         }
       }
-      for (const delivery of claimed) {
-        const attempt = this.attempt(delivery)
+      polled = false;
+      for (const lease of claimed) {
+        const attempt = this.attempt(lease)
           .catch((error) =>
-            this.settings.logger.error({ err: error, deliveryId: delivery.id }, 'webhook attempt failed'),
+            this.settings.logger.error({ err: error, deliveryId: lease.delivery.id }, 'webhook attempt failed'),
           )
           .finally(() => {
             this.inFlight.delete(attempt);
@@ -174,19 +197,22 @@ export class WebhookDispatcher {
       // A full claim likely left more: look again at once.
       if (claimed.length && claimed.length === room) continue;
       if (!this.woken && this.running)
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.settings.pollMs);
+        polled = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), this.settings.pollMs);
           this.wakeUp = () => {
             clearTimeout(timer);
-            resolve();
+            resolve(false);
           };
         });
       this.wakeUp = undefined;
     }
   }
 
-  /** Leases up to `limit` due deliveries that their endpoint's order and concurrency allow. */
-  private async claim(limit: number): Promise<Claimed[]> {
+  /**
+   * Leases up to `limit` due deliveries that their endpoint's order and concurrency allow, and
+   * reads them with their endpoints: the attempts need no query of their own before the POST.
+   */
+  private async claim(limit: number): Promise<Lease[]> {
     // Raw SQL parameters travel as text: postgres.js does not serialise a Date there.
     const at = this.now();
     const now = sql`${at.toISOString()}::timestamptz`;
@@ -224,19 +250,32 @@ export class WebhookDispatcher {
         update ${webhookDeliveries} w
         set lease_until = ${leaseUntil}, attempts = w.attempts + 1
         where w.id in (select id from ranked where rank <= room order by next_attempt_at, seq limit ${limit})
-        returning w.id`);
-      const ids = rowsOf<{ id: string }>(result).map((r) => r.id);
+        returning w.id, w.endpoint_id`);
+      const rows = rowsOf<{ id: string; endpoint_id: string }>(result);
+      if (!rows.length) return [];
       // Read in the same transaction: a lease whose rows could not be read is not taken (it would
       // hold its deliveries back until it ran out).
-      return ids.length ? tx.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, ids)) : [];
+      const [deliveries, endpoints] = await Promise.all([
+        tx
+          .select()
+          .from(webhookDeliveries)
+          .where(
+            inArray(
+              webhookDeliveries.id,
+              rows.map((r) => r.id),
+            ),
+          ),
+        tx
+          .select()
+          .from(webhookEndpoints)
+          .where(inArray(webhookEndpoints.id, [...new Set(rows.map((r) => r.endpoint_id))])),
+      ]);
+      const byId = new Map(endpoints.map((e) => [e.id, e]));
+      return deliveries.map((delivery) => ({ delivery, endpoint: byId.get(delivery.endpointId)! }));
     });
   }
 
-  private async attempt(delivery: Claimed): Promise<void> {
-    const [endpoint] = await this.withinLease(delivery, () =>
-      this.settings.handle.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, delivery.endpointId)),
-    );
-    if (!endpoint) return; // deleted meanwhile: its deliveries went with it
+  private async attempt({ delivery, endpoint }: Lease): Promise<void> {
     const sentAt = this.now();
     const timestamp = Math.floor(sentAt.getTime() / 1000);
     const result = await postWebhook(
@@ -260,86 +299,170 @@ export class WebhookDispatcher {
       outcomeOf(result.statusCode).kind === 'succeeded' ? 'succeeded' : 'failed',
       result.latencyMs,
     );
-    await this.withinLease(delivery, () => this.record(delivery, endpoint, result));
+    await new Promise<void>((resolve, reject) => {
+      this.answers.push({
+        delivery,
+        endpoint,
+        result,
+        at: this.now(),
+        done: (error) => (error === undefined ? resolve() : reject(error)),
+      });
+      this.flushAnswers();
+    });
   }
 
   /**
-   * `work` tried again while the database is out of reach (a restart, a failover, a dropped
-   * connection), as long as the delivery's lease leaves time: an answer recorded late is better
-   * than the POST made again once the lease runs out. Past that, the error stands.
+   * Answers are written by one flush at a time: those that come in while a flush runs go together
+   * in the next one, a few statements for them all rather than a transaction each.
    */
-  private async withinLease<T>(delivery: Claimed, work: () => Promise<T>): Promise<T> {
-    const leaseEnd = delivery.leaseUntil!.getTime() - LEASE_MARGIN_MS;
-    for (let waitMs = 100; ; waitMs = Math.min(waitMs * 2, 2000)) {
+  private flushAnswers(): void {
+    if (this.flushing) return;
+    this.flushing = (async () => {
+      while (this.answers.length) {
+        const batch = this.answers.splice(0, RECORD_BATCH);
+        await this.recordWithinLeases(batch);
+      }
+    })().finally(() => {
+      this.flushing = undefined;
+      // An answer pushed while the last flush was settling.
+      if (this.answers.length) this.flushAnswers();
+    });
+  }
+
+  /**
+   * The batch written again while the database is out of reach (a restart, a failover, a dropped
+   * connection), for the answers whose lease leaves time: an answer recorded late is better than
+   * the POST made again once the lease runs out. Past that, the error stands for that answer.
+   */
+  private async recordWithinLeases(batch: Answer[]): Promise<void> {
+    const leaseEnd = (a: Answer) => a.delivery.leaseUntil!.getTime() - LEASE_MARGIN_MS;
+    for (let waitMs = 100; batch.length; waitMs = Math.min(waitMs * 2, 2000)) {
       try {
-        return await work();
+        await this.record(batch);
+        for (const answer of batch) answer.done();
+        return;
       } catch (error) {
-        if (!isTransientError(error) || this.now().getTime() + waitMs > leaseEnd) throw error;
-        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        // An answer the database refuses (not a passing fault) must not hold back the others of
+        // its batch: each is then written alone, and only that one fails.
+        if (!isTransientError(error) && batch.length > 1) {
+          for (const answer of batch) await this.recordWithinLeases([answer]);
+          return;
+        }
+        const later = this.now().getTime() + waitMs;
+        const transient = isTransientError(error);
+        for (const answer of batch) if (!transient || later > leaseEnd(answer)) answer.done(error);
+        batch = batch.filter((answer) => transient && later <= leaseEnd(answer));
+        if (batch.length) await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
     }
   }
 
-  /** The attempt in the log, the delivery's next state and the endpoint's health, in one transaction. */
-  private async record(delivery: Claimed, endpoint: WebhookEndpointRow, result: PostResult): Promise<void> {
-    const at = this.now();
-    const outcome = outcomeOf(result.statusCode);
-    const failedAttempt = outcome.kind !== 'succeeded';
-    const retryAt = new Date(
-      at.getTime() + retryDelayMs(delivery.attempts, this.settings.retryBaseMs, this.settings.retryCapMs),
-    );
-    const givesUp = outcome.kind === 'gone' || retryAt > delivery.retryUntil;
-    const nextAttemptAt = failedAttempt && !givesUp ? retryAt : null;
+  /**
+   * The attempts in the log, the deliveries' next states and their endpoints' health, in one
+   * transaction: a multi-row statement for each.
+   */
+  private async record(answers: Answer[]): Promise<void> {
+    const rows = answers.map((answer) => {
+      const { delivery, result, at } = answer;
+      const outcome = outcomeOf(result.statusCode);
+      const failedAttempt = outcome.kind !== 'succeeded';
+      const retryAt = new Date(
+        at.getTime() + retryDelayMs(delivery.attempts, this.settings.retryBaseMs, this.settings.retryCapMs),
+      );
+      const givesUp = outcome.kind === 'gone' || retryAt > delivery.retryUntil;
+      const nextAttemptAt = failedAttempt && !givesUp ? retryAt : null;
+      const status = !failedAttempt ? 'succeeded' : givesUp ? 'failed' : 'pending';
+      return { answer, outcome, failedAttempt, nextAttemptAt, status };
+    });
+    const stamp = (date: Date | null) => (date ? date.toISOString() : null);
     await this.settings.handle.db.transaction(async (tx) => {
-      const [mine] = await tx
-        .update(webhookDeliveries)
-        .set({
-          status: !failedAttempt ? 'succeeded' : givesUp ? 'failed' : 'pending',
-          nextAttemptAt,
-          leaseUntil: null,
-          lastStatusCode: result.statusCode,
-          lastError: result.error,
-          ...(failedAttempt ? {} : { deliveredAt: at }),
-        })
-        // Only while the lease is still this attempt's (a replay or a takeover after expiry wins).
-        .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.attempts, delivery.attempts)))
-        .returning({ id: webhookDeliveries.id });
-      if (!mine) return;
+      const values = rows.map(
+        ({ answer: { delivery, result, at }, failedAttempt, nextAttemptAt, status }) =>
+          sql`(${delivery.id}::uuid, ${delivery.organizationId}::uuid, ${delivery.attempts}::int, ${status},
+               ${stamp(nextAttemptAt)}::timestamptz, ${result.statusCode}::int, ${result.error}::text,
+               ${failedAttempt ? null : stamp(at)}::timestamptz)`,
+      );
+      // Only while the lease is still this attempt's (a replay or a takeover after expiry wins).
+      const updated = await tx.execute(sql`
+        update ${webhookDeliveries} w
+        set status = v.status, next_attempt_at = v.next_attempt_at, lease_until = null,
+            last_status_code = v.status_code, last_error = v.error,
+            delivered_at = coalesce(v.delivered_at, w.delivered_at)
+        from (values ${sql.join(values, sql`, `)})
+          as v(id, organization_id, attempts, status, next_attempt_at, status_code, error, delivered_at)
+        where w.id = v.id and w.organization_id = v.organization_id and w.attempts = v.attempts
+        returning w.id`);
+      const mine = new Set(rowsOf<{ id: string }>(updated).map((r) => r.id));
+      const recorded = rows.filter((row) => mine.has(row.answer.delivery.id));
+      if (!recorded.length) return;
       await tx
         .insert(webhookAttempts)
-        .values({
-          deliveryId: delivery.id,
-          attempt: delivery.attempts,
-          organizationId: delivery.organizationId,
-          statusCode: result.statusCode,
-          latencyMs: result.latencyMs,
-          response: result.response,
-          error: result.error,
-          nextAttemptAt,
-          attemptedAt: at,
-        })
+        .values(
+          recorded.map(({ answer: { delivery, result, at }, nextAttemptAt }) => ({
+            deliveryId: delivery.id,
+            attempt: delivery.attempts,
+            organizationId: delivery.organizationId,
+            statusCode: result.statusCode,
+            latencyMs: result.latencyMs,
+            response: result.response,
+            error: result.error,
+            nextAttemptAt,
+            attemptedAt: at,
+          })),
+        )
         .onConflictDoNothing();
-      if (!failedAttempt) {
-        if (endpoint.consecutiveFailures > 0)
-          await tx
-            .update(webhookEndpoints)
-            .set({ consecutiveFailures: 0, failingSince: null })
-            .where(eq(webhookEndpoints.id, endpoint.id));
-        return;
+
+      // Each endpoint's health after its answers in the order they came: a success resets the
+      // count of failures in a row, each failure after it adds one.
+      const health = new Map<
+        string,
+        { endpoint: WebhookEndpointRow; reset: boolean; failures: number; since: Date | null; gone: boolean; at: Date }
+      >();
+      for (const { answer, outcome, failedAttempt } of recorded) {
+        const { endpoint, at } = answer;
+        const h = health.get(endpoint.id) ?? { endpoint, reset: false, failures: 0, since: null, gone: false, at };
+        if (failedAttempt) {
+          h.failures++;
+          h.since ??= at;
+          if (outcome.kind === 'gone') h.gone = true;
+        } else Object.assign(h, { reset: true, failures: 0, since: null }); // a 410 before it still disables
+        if (at > h.at) h.at = at;
+        health.set(endpoint.id, h);
       }
-      const [health] = await tx
-        .update(webhookEndpoints)
-        .set({
-          consecutiveFailures: sql`${webhookEndpoints.consecutiveFailures} + 1`,
-          failingSince: sql`coalesce(${webhookEndpoints.failingSince}, ${at.toISOString()}::timestamptz)`,
-        })
-        .where(eq(webhookEndpoints.id, endpoint.id))
-        .returning({ failures: webhookEndpoints.consecutiveFailures, since: webhookEndpoints.failingSince });
-      if (!health) return;
+      const changes = [...health.values()].sort((a, b) => (a.endpoint.id < b.endpoint.id ? -1 : 1));
+      const updates = changes.map(
+        (h) =>
+          sql`(${h.endpoint.id}::uuid, ${h.endpoint.organizationId}::uuid, ${h.reset}::boolean, ${h.failures}::int, ${stamp(h.since)}::timestamptz)`,
+      );
+      const healthRows = await tx.execute(sql`
+        with v(id, organization_id, reset, failures, since) as (values ${sql.join(updates, sql`, `)}),
+        -- Locked in one order: dispatchers recording answers of the same endpoints never deadlock.
+        locked as (
+          select e.id from ${webhookEndpoints} e join v on v.id = e.id and v.organization_id = e.organization_id
+          order by e.id for update of e)
+        update ${webhookEndpoints} e
+        set consecutive_failures = case when v.reset then v.failures else e.consecutive_failures + v.failures end,
+            failing_since = case when v.reset then v.since else coalesce(e.failing_since, v.since) end
+        from v
+        where e.id = v.id and e.id in (select id from locked) and (v.failures > 0 or e.consecutive_failures > 0)
+        returning e.id, e.consecutive_failures as failures, e.failing_since as since`);
       const policy = { failures: this.settings.disableAfterFailures, forMs: this.settings.disableAfterMs };
-      const reason =
-        outcome.kind === 'gone' ? 'gone' : shouldDisable(health.failures, health.since!, at, policy) ? 'failing' : null;
-      if (reason) await this.disable(tx, endpoint, reason, health.failures, at.getTime() - health.since!.getTime(), at);
+      const after = new Map(
+        rowsOf<{ id: string; failures: number; since: Date | string | null }>(healthRows).map((row) => [row.id, row]),
+      );
+      for (const h of changes) {
+        const row = after.get(h.endpoint.id);
+        if (!row && !h.gone) continue; // nothing changed
+        const failures = row?.failures ?? h.failures;
+        const since = row?.since ? new Date(row.since) : null;
+        const failingForMs = since ? h.at.getTime() - since.getTime() : 0;
+        const reason = h.gone
+          ? 'gone'
+          : h.failures && since && shouldDisable(failures, since, h.at, policy)
+            ? 'failing'
+            : null;
+        if (reason) await this.disable(tx, h.endpoint, reason, failures, failingForMs, h.at);
+      }
     });
   }
 

@@ -1,0 +1,3 @@
+DROP INDEX "integrations"."webhook_deliveries_due_idx";--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_leased_idx" ON "integrations"."webhook_deliveries" USING btree ("endpoint_id","lease_until") WHERE status = 'pending' and lease_until is not null;--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_due_idx" ON "integrations"."webhook_deliveries" USING btree ("next_attempt_at","seq") WHERE status = 'pending';
