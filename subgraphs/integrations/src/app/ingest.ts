@@ -15,7 +15,7 @@
 // commit together to the outbox, which the relay publishes.
 import { catalogue, createEvent, type EventEnvelope, namedId, newId } from '@mauntic/kernel';
 import { appendEvents, traceparentOf } from '@mauntic/platform';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { outbox, receivedMessages, sources } from '../db/schema.ts';
 import { readCalls } from '../domain/segment.ts';
 import type { IntegrationsDeps } from './deps.ts';
@@ -89,12 +89,10 @@ export function createIngest(deps: IntegrationsDeps) {
     if (deps.ingestBus) {
       const bus = deps.ingestBus;
       try {
-        // The ids as a list of values: each looked up in the primary key (an array or a subquery
-        // of them was planned as a scan of every messageId the source ever sent).
-        const seen = await deps.handle.db
-          .select({ message_id: receivedMessages.messageId })
-          .from(receivedMessages)
-          .where(and(eq(receivedMessages.sourceId, source.id), inArray(receivedMessages.messageId, ids)));
+        const seen = await deps.handle.rows<{ message_id: string }>(
+          sql`select message_id from ${receivedMessages} where source_id = ${source.id}::uuid
+              and message_id in (select json_array_elements_text(${JSON.stringify(ids)}::json))`,
+        );
         const known = new Set(seen.map((r) => r.message_id));
         const calls = firstOf(new Set(ids.filter((id) => !known.has(id))));
         // The request's trace continues in the consumers, as the outbox does for its events.
